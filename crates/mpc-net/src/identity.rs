@@ -78,12 +78,10 @@ impl PartyIdentity {
             key.clone_key(),
         ))
         .map_err(|e| NetError::Config(format!("unusable private key: {e}")))?;
-        if let Some(spki) = signing.public_key() {
-            if spki.as_ref() != public.as_der() {
-                return Err(NetError::Config(
-                    "private key does not match the certificate".into(),
-                ));
-            }
+        if let Some(spki) = signing.public_key()
+            && spki.as_ref() != public.as_der()
+        {
+            return Err(NetError::Config("private key does not match the certificate".into()));
         }
         Ok(PartyIdentity { party, cert: CertificateDer::from(cert_der), key, public })
     }
