@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::attestation::{NotaryKey, verify_attestation};
 use crate::error::VerifyError;
 use crate::identity::{TrustAnchors, verify_identity};
-use crate::transcript::{DisclosedTranscript, UnopenedCommitment, verify_transcript};
+use crate::transcript::{
+    DisclosedTranscript, UnopenedCommitment, unopened_commitments, verify_transcript,
+};
 use crate::wire;
 
 /// What the verifier trusts and requires.
@@ -129,7 +131,17 @@ pub fn verify_decoded(
             (Some(t), u)
         }
         None if config.require_transcript => return Err(VerifyError::MissingTranscriptProof),
-        None => (None, Vec::new()),
+        None => {
+            // Nothing opened: every commitment is unopened.
+            let len = &info.transcript_length;
+            let u = unopened_commitments(
+                &body.transcript_commitments,
+                &[],
+                len.sent as usize,
+                len.received as usize,
+            )?;
+            (None, u)
+        }
     };
 
     Ok(VerifiedPresentation {

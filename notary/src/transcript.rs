@@ -398,29 +398,7 @@ pub(crate) fn verify_transcript(
         });
     }
 
-    let mut unopened = Vec::new();
-    for (field, _) in commitments.iter().zip(&opened).filter(|(_, o)| !**o) {
-        let wire::TranscriptCommitment::Hash(c) = &field.data;
-        let total = match c.direction {
-            Direction::Sent => sent.len(),
-            Direction::Received => received.len(),
-        };
-        let ranges = ranges_from_wire(&c.idx, total as u64, c.direction)?;
-        if ranges.is_empty() {
-            return Err(VerifyError::InvalidRanges {
-                direction: c.direction,
-                reason: "commitment covers no byte",
-            });
-        }
-        let alg = HashAlg::from_id(c.hash.alg)?;
-        unopened.push(UnopenedCommitment {
-            field_id: field.id,
-            direction: c.direction,
-            ranges,
-            alg,
-            hash: alg.check_len(&c.hash.value.0)?,
-        });
-    }
+    let unopened = unopened_commitments(commitments, &opened, sent.len(), received.len())?;
 
     let sent_hidden = complement(&sent_disclosed, sent.len());
     let recv_hidden = complement(&recv_disclosed, received.len());
@@ -439,4 +417,40 @@ pub(crate) fn verify_transcript(
         },
         unopened,
     ))
+}
+
+/// The commitments not marked in `opened`, checked and typed.
+pub(crate) fn unopened_commitments(
+    commitments: &[wire::Field<wire::TranscriptCommitment>],
+    opened: &[bool],
+    sent_len: usize,
+    recv_len: usize,
+) -> Result<Vec<UnopenedCommitment>, VerifyError> {
+    let mut unopened = Vec::new();
+    for (i, field) in commitments.iter().enumerate() {
+        if opened.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let wire::TranscriptCommitment::Hash(c) = &field.data;
+        let total = match c.direction {
+            Direction::Sent => sent_len,
+            Direction::Received => recv_len,
+        };
+        let ranges = ranges_from_wire(&c.idx, total as u64, c.direction)?;
+        if ranges.is_empty() {
+            return Err(VerifyError::InvalidRanges {
+                direction: c.direction,
+                reason: "commitment covers no byte",
+            });
+        }
+        let alg = HashAlg::from_id(c.hash.alg)?;
+        unopened.push(UnopenedCommitment {
+            field_id: field.id,
+            direction: c.direction,
+            ranges,
+            alg,
+            hash: alg.check_len(&c.hash.value.0)?,
+        });
+    }
+    Ok(unopened)
 }
