@@ -5,9 +5,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::{NetError, PROTOCOL_VERSION, PartyId, SessionId};
 
 const MAGIC: &[u8; 8] = b"TRIADNET";
-const HELLO_LEN: usize = 8 + 2 + 1 + 1 + 32;
+pub(crate) const HELLO_LEN: usize = 8 + 2 + 1 + 1 + 32;
 
-fn encode(me: PartyId, peer: PartyId, session: &SessionId) -> [u8; HELLO_LEN] {
+pub(crate) fn encode(me: PartyId, peer: PartyId, session: &SessionId) -> [u8; HELLO_LEN] {
     let mut out = [0u8; HELLO_LEN];
     out[..8].copy_from_slice(MAGIC);
     out[8..10].copy_from_slice(&PROTOCOL_VERSION.to_be_bytes());
@@ -33,7 +33,7 @@ pub(crate) async fn exchange_hello<S: AsyncRead + AsyncWrite + Unpin>(
     check(&theirs, me, peer, session)
 }
 
-fn check(h: &[u8; HELLO_LEN], me: PartyId, peer: PartyId, session: &SessionId) -> Result<(), NetError> {
+pub(crate) fn check(h: &[u8; HELLO_LEN], me: PartyId, peer: PartyId, session: &SessionId) -> Result<(), NetError> {
     if &h[..8] != MAGIC {
         return Err(NetError::BadHello { peer, reason: "wrong magic" });
     }
