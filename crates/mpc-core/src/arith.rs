@@ -1,0 +1,199 @@
+//! Semi-honest gates of Araki, Furukawa, Lindell, Nof, Ohara (CCS'16, ePrint
+//! 2016/768, Sec. 2.2), logged for batched verification.
+//!
+//! Party `i` computes `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + alpha_i`
+//! with `alpha_i = r_i - r_{i+1}` from the pair PRFs, sends `z_i` to party
+//! `i-1` and receives `z_{i+1}` from party `i+1`: one element per party, one
+//! round. For GF(2) the same with XOR/AND on 64-lane words.
+
+use crate::message::Expect;
+use crate::{ArithShare, BoolShare, Error, Message, Payload, Result, Session, Step};
+
+/// A multiplication (or dot product) awaiting `z_{i+1}` from the next party.
+#[derive(Debug)]
+#[must_use = "finish the multiplication with the next party's message"]
+pub struct MulPending {
+    seq: u64,
+    x0: Vec<u64>,
+    x1: Vec<u64>,
+    y0: Vec<u64>,
+    y1: Vec<u64>,
+    z0: Vec<u64>,
+    r0: Vec<u64>,
+    r1: Vec<u64>,
+    /// `Some(m)` for a dot product of length `m`.
+    dot: Option<usize>,
+}
+
+fn check_len(a: usize, b: usize) -> Result<()> {
+    if a == b { Ok(()) } else { Err(Error::InvalidArgument("operand lengths differ")) }
+}
+
+impl Session {
+    fn to_prev(&self, step: Step, seq: u64, payload: Payload) -> Message {
+        Message { session: self.id, step, seq, from: self.me, to: self.me.prev(), payload }
+    }
+
+    pub(crate) fn expect_from_next(&self, step: Step, seq: u64) -> Expect {
+        Expect { session: self.id, step, seq, from: self.me.next(), to: self.me }
+    }
+
+    pub(crate) fn expect_from_prev(&self, step: Step, seq: u64) -> Expect {
+        Expect { session: self.id, step, seq, from: self.me.prev(), to: self.me }
+    }
+
+    /// Start `x * y` elementwise. Returns the continuation and the message
+    /// for the previous party. Araki et al. CCS'16, Sec. 2.2.
+    pub fn mul_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
+        check_len(x.len(), y.len())?;
+        let n = x.len();
+        let seq = self.next_seq();
+        let (r0, r1) = self.zero_parts(seq, n);
+        let mut z0 = Vec::with_capacity(n);
+        for j in 0..n {
+            let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
+            z0.push(
+                a0.wrapping_mul(b0)
+                    .wrapping_add(a0.wrapping_mul(b1))
+                    .wrapping_add(a1.wrapping_mul(b0))
+                    .wrapping_add(r0[j])
+                    .wrapping_sub(r1[j]),
+            );
+        }
+        let msg = self.to_prev(Step::Mul, seq, Payload::Words(z0.clone()));
+        let p = MulPending {
+            seq,
+            x0: x.s0.clone(),
+            x1: x.s1.clone(),
+            y0: y.s0.clone(),
+            y1: y.s1.clone(),
+            z0,
+            r0,
+            r1,
+            dot: None,
+        };
+        Ok((p, msg))
+    }
+
+    /// Start the dot product `sum_j x_j y_j` (one sharing): one element sent,
+    /// however long the vectors.
+    pub fn dot_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
+        check_len(x.len(), y.len())?;
+        let seq = self.next_seq();
+        let (r0, r1) = self.zero_parts(seq, 1);
+        let mut acc = r0[0].wrapping_sub(r1[0]);
+        for j in 0..x.len() {
+            let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
+            acc = acc
+                .wrapping_add(a0.wrapping_mul(b0))
+                .wrapping_add(a0.wrapping_mul(b1))
+                .wrapping_add(a1.wrapping_mul(b0));
+        }
+        let z0 = vec![acc];
+        let msg = self.to_prev(Step::Mul, seq, Payload::Words(z0.clone()));
+        let p = MulPending {
+            seq,
+            x0: x.s0.clone(),
+            x1: x.s1.clone(),
+            y0: y.s0.clone(),
+            y1: y.s1.clone(),
+            z0,
+            r0,
+            r1,
+            dot: Some(x.len()),
+        };
+        Ok((p, msg))
+    }
+
+    /// Start `x & y` on bit-sliced words. Araki et al. CCS'16, Sec. 2.2 over
+    /// GF(2).
+    pub fn and_start(&mut self, x: &BoolShare, y: &BoolShare) -> Result<(AndPending, Message)> {
+        check_len(x.lanes, y.lanes)?;
+        let n = x.words();
+        let seq = self.next_seq();
+        let (r0, r1) = self.zero_parts(seq, n);
+        let z0: Vec<u64> = (0..n)
+            .map(|j| {
+                let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
+                (a0 & b0) ^ (a0 & b1) ^ (a1 & b0) ^ r0[j] ^ r1[j]
+            })
+            .collect();
+        let msg = self.to_prev(Step::And, seq, Payload::Words(z0.clone()));
+        let p = AndPending {
+            seq,
+            lanes: x.lanes,
+            x0: x.s0.clone(),
+            x1: x.s1.clone(),
+            y0: y.s0.clone(),
+            y1: y.s1.clone(),
+            z0,
+            r0,
+            r1,
+        };
+        Ok((p, msg))
+    }
+}
+
+impl MulPending {
+    /// Consume `z_{i+1}` from the next party; logs the gate for verification.
+    pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
+        let n = self.z0.len();
+        let z1 = s.expect_from_next(Step::Mul, self.seq).words(from_next, n)?;
+        let log = &mut s.alog;
+        match self.dot {
+            None => {
+                if !log.terms.is_empty() {
+                    log.terms.extend(std::iter::repeat_n(1, n));
+                }
+            }
+            Some(m) => {
+                if log.terms.is_empty() {
+                    log.terms = vec![1; log.z0.len()];
+                }
+                log.terms.push(m as u32);
+            }
+        }
+        log.x0.extend_from_slice(&self.x0);
+        log.x1.extend_from_slice(&self.x1);
+        log.y0.extend_from_slice(&self.y0);
+        log.y1.extend_from_slice(&self.y1);
+        log.z0.extend_from_slice(&self.z0);
+        log.z1.extend_from_slice(&z1);
+        log.r0.extend_from_slice(&self.r0);
+        log.r1.extend_from_slice(&self.r1);
+        Ok(ArithShare { s0: self.z0, s1: z1 })
+    }
+}
+
+/// An AND awaiting `z_{i+1}` from the next party.
+#[derive(Debug)]
+#[must_use = "finish the AND with the next party's message"]
+pub struct AndPending {
+    seq: u64,
+    lanes: usize,
+    x0: Vec<u64>,
+    x1: Vec<u64>,
+    y0: Vec<u64>,
+    y1: Vec<u64>,
+    z0: Vec<u64>,
+    r0: Vec<u64>,
+    r1: Vec<u64>,
+}
+
+impl AndPending {
+    /// Consume `z_{i+1}` from the next party; logs the gates.
+    pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
+        let n = self.z0.len();
+        let z1 = s.expect_from_next(Step::And, self.seq).words(from_next, n)?;
+        let log = &mut s.blog;
+        log.x0.extend_from_slice(&self.x0);
+        log.x1.extend_from_slice(&self.x1);
+        log.y0.extend_from_slice(&self.y0);
+        log.y1.extend_from_slice(&self.y1);
+        log.z0.extend_from_slice(&self.z0);
+        log.z1.extend_from_slice(&z1);
+        log.r0.extend_from_slice(&self.r0);
+        log.r1.extend_from_slice(&self.r1);
+        Ok(BoolShare { s0: self.z0, s1: z1, lanes: self.lanes })
+    }
+}

@@ -1,0 +1,452 @@
+//! Batched verification of all logged gates by distributed zero-knowledge
+//! proofs (Boyle, Gilboa, Ishai, Nof, CCS'19, ePrint 2019/1390, Sec. 4 for
+//! the three-party setting): each party proves that every message it sent
+//! was computed correctly; its two neighbours, who together hold everything
+//! the prover used, verify. Proof messages are additively shared between the
+//! two verifiers; the share towards the previous neighbour is expanded from
+//! their common PRF key, so only one share is sent.
+//!
+//! # Protocol (prover `P_i`, verifiers `V_prev = P_{i-1}`, `V_next = P_{i+1}`)
+//! 1. `ProofSeed`: `V_next` sends the seed of the subset bits `chi`
+//!    (drawn from the key `V_prev` and `V_next` share, unknown to `P_i`).
+//! 2. `ProofCarry` (rings only; ePrint 2024/700, Sec. 4): `P_i` shares the 40
+//!    carries `C_t = (sum_j chi_{t,j} E_j) / 2^64` and the pad product.
+//! 3. `ProofLambda`: `V_next` sends the seed of the coefficients `lambda_t`
+//!    (rings) or `rho_j` (F_p). All roles build the inner-product claim
+//!    `<u, v> = c` of length `1 + 2T` (rings) or `1 + 4G` (ANDs); slot 0
+//!    carries the zero-knowledge pads.
+//! 4. `ProofRound(r)` / `ProofChallenge(r)`, for `r < ceil(log_8 len)`:
+//!    `P_i` splits `u, v` into `k = 8` blocks and shares the `k^2 - 1` cross
+//!    products `<u^a, v^b>` (the diagonal `(0,0)` is implied by the claim);
+//!    `V_next` answers with challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
+//!    `u' = sum_a r_a u^a`, `v' = sum_b s_b v^b`,
+//!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4, fold
+//!    factor 8 as in its code; the k^2 form avoids interpolation, which
+//!    Z_2^k lacks).
+//! 5. `ProofFinal`: the verifiers exchange their shares of the length-1
+//!    `u, v, c` and check `u v = c`. Slot 0 keeps coefficient 1 through all
+//!    folds, so the revealed `u, v` are masked by the pads.
+//!
+//! Soundness and costs are discussed in `docs/protocols/mpc-core.md`.
+
+mod inst;
+pub(crate) mod ring;
+
+use inst::{Instance, Shares};
+use ring::VRing;
+
+use crate::prf::Purpose;
+use crate::session::{ArithLog, BoolLog};
+use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
+
+/// Fold factor.
+pub(crate) const K: usize = 8;
+
+const SUB_CHI: u64 = 1;
+const SUB_LAMBDA: u64 = 2;
+const SUB_PAD: u64 = 3;
+const SUB_CARRY: u64 = 4;
+const SUB_ROUND: u64 = 0x100;
+const SUB_CHAL: u64 = 0x200;
+
+/// Messages to send and the parties to receive exactly one message from
+/// before the next call to [`Verify::step`].
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Messages to send.
+    pub messages: Vec<Message>,
+    /// Parties from which exactly one message each is expected next.
+    pub await_from: Vec<PartyId>,
+}
+
+/// Progress of a verification.
+#[derive(Debug)]
+pub enum Progress {
+    /// Send, then receive and call [`Verify::step`] again.
+    Continue(Outgoing),
+    /// Every gate logged before [`Session::verify_start`] is verified.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Seed,
+    Carry,
+    Lambda,
+    Round(u8),
+    Challenge(u8),
+    Final,
+}
+
+struct Run<I: Instance> {
+    inst: I,
+    ctr: u64,
+    len: usize,
+    rounds: u8,
+    phase: Phase,
+    chi_seed: [u8; 16],
+    /// V_next role: carry shares received from the prover.
+    carry_in: Vec<I::R>,
+    prover: Option<Shares<I::R>>,
+    vprev: Option<Shares<I::R>>,
+    vnext: Option<Shares<I::R>>,
+}
+
+impl<I: Instance> std::fmt::Debug for Run<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Run(len={}, phase={:?})", self.len, self.phase)
+    }
+}
+
+fn sub(ctr: u64, prover: PartyId, what: u64) -> u64 {
+    (ctr << 20) | ((prover.index() as u64) << 16) | what
+}
+
+fn seed16(s: &Session, use_next_key: bool, counter: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
+    prf.fill_bytes(Purpose::Challenge, counter, &mut b);
+    b
+}
+
+fn ring_vec<R: VRing>(s: &Session, use_next_key: bool, purpose: Purpose, counter: u64, n: usize) -> Vec<R> {
+    let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
+    prf.wide(purpose, counter, n).into_iter().map(R::from_random).collect()
+}
+
+fn decode_ring<R: VRing>(w: Vec<u128>, step: Step, from: PartyId) -> Result<Vec<R>> {
+    w.into_iter()
+        .map(|x| R::from_wire(x).ok_or(Error::abort(step, Some(from), "non-canonical field element")))
+        .collect()
+}
+
+/// Number of fold rounds taking length `len` to 1.
+fn rounds_for(len: usize) -> u8 {
+    let (mut l, mut r) = (len, 0u8);
+    while l > 1 {
+        l = l.div_ceil(K);
+        r += 1;
+    }
+    r
+}
+
+/// `x' [j] = x[j] + sum_{a>=1} r_a x[a m + j]`, truncated to `m`.
+fn fold<R: VRing>(x: &mut Vec<R>, r: &[R], m: usize) {
+    let len = x.len();
+    for j in 0..m {
+        let mut acc = x[j];
+        for (a, ra) in r.iter().enumerate().skip(1) {
+            let idx = a * m + j;
+            if idx < len {
+                acc = acc.add(ra.mul(x[idx]));
+            }
+        }
+        x[j] = acc;
+    }
+    x.truncate(m);
+}
+
+/// Fold a verifier's claim share from its cross-product shares `x` (with
+/// `x[0]` missing) and challenges.
+fn fold_claim<R: VRing>(c: R, x: &[R], r: &[R], s: &[R]) -> R {
+    let mut full = Vec::with_capacity(K * K);
+    full.push(R::ZERO);
+    full.extend_from_slice(x);
+    let mut d = c;
+    for a in 1..K {
+        d = d.sub(full[a * K + a]);
+    }
+    full[0] = d;
+    let mut out = R::ZERO;
+    for a in 0..K {
+        let mut row = R::ZERO;
+        for b in 0..K {
+            row = row.add(s[b].mul(full[a * K + b]));
+        }
+        out = out.add(r[a].mul(row));
+    }
+    out
+}
+
+impl<I: Instance> Run<I> {
+    fn new(s: &mut Session, inst: I) -> Run<I> {
+        let ctr = s.next_seq();
+        let len = 1 + inst.data_len();
+        Run {
+            inst,
+            ctr,
+            len,
+            rounds: rounds_for(len),
+            phase: Phase::Seed,
+            chi_seed: [0; 16],
+            carry_in: Vec::new(),
+            prover: None,
+            vprev: None,
+            vnext: None,
+        }
+    }
+
+    fn msg(&self, s: &Session, to: PartyId, step: Step, payload: Payload) -> Message {
+        Message { session: s.id, step, seq: self.ctr, from: s.me, to, payload }
+    }
+
+    fn wide_msg(&self, s: &Session, to: PartyId, step: Step, xs: &[I::R]) -> Message {
+        self.msg(s, to, step, Payload::Wide(xs.iter().map(|x| x.to_wire()).collect()))
+    }
+
+    /// The challenges `(r, s)` of round `round` for `prover`, from the key
+    /// the prover's two verifiers share.
+    fn challenges(&self, s: &Session, prover: PartyId, round: u8) -> (Vec<I::R>, Vec<I::R>) {
+        // We are a verifier of `prover`; the other verifier is our next
+        // neighbour if the prover is our previous one, and vice versa.
+        let use_next = prover == s.me.prev();
+        let raw: Vec<I::R> = ring_vec(s, use_next, Purpose::Challenge, sub(self.ctr, prover, SUB_CHAL | round as u64), 2 * (K - 1));
+        Self::split_challenges(raw)
+    }
+
+    fn split_challenges(raw: Vec<I::R>) -> (Vec<I::R>, Vec<I::R>) {
+        let mut r = vec![I::R::ONE];
+        r.extend_from_slice(&raw[..K - 1]);
+        let mut t = vec![I::R::ONE];
+        t.extend_from_slice(&raw[K - 1..]);
+        (r, t)
+    }
+
+    /// Pads `(u_0, v_0)` shares: the prover's previous pair key part and next
+    /// pair key part.
+    fn pad_part(&self, s: &Session, prover: PartyId, use_next: bool) -> Vec<I::R> {
+        ring_vec(s, use_next, Purpose::Pad, sub(self.ctr, prover, SUB_PAD), 2)
+    }
+
+    fn start(&mut self, s: &Session) -> Outgoing {
+        // Step 1: as V_next of our previous party, send it its chi seed.
+        let seed = seed16(s, true, sub(self.ctr, s.me.prev(), SUB_CHI));
+        let m = self.msg(s, s.me.prev(), Step::ProofSeed, Payload::Bytes(seed.to_vec()));
+        Outgoing { messages: vec![m], await_from: vec![s.me.next()] }
+    }
+
+    fn prover_round_msg(&self, s: &Session, round: u8) -> Result<Message> {
+        let p = self.prover.as_ref().ok_or(Error::InvalidArgument("prover state missing"))?;
+        let m = p.u.len().div_ceil(K);
+        let cross = I::R::cross(&p.u, &p.v, K, m);
+        let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), K * K - 1);
+        let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
+        Ok(self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body))
+    }
+
+    fn one(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
+        let pos = msgs
+            .iter()
+            .position(|m| m.from == from)
+            .ok_or(Error::abort(step, Some(from), "awaited message missing"))?;
+        Ok(msgs.swap_remove(pos))
+    }
+
+    /// Returns `None` when finished.
+    fn step(&mut self, s: &Session, mut msgs: Vec<Message>) -> Result<Option<Outgoing>> {
+        let (prev, next) = (s.me.prev(), s.me.next());
+        match self.phase {
+            Phase::Seed => {
+                // As prover: chi seed from V_next.
+                let m = Self::one(&mut msgs, next, Step::ProofSeed)?;
+                let seed = s.expect_from_next(Step::ProofSeed, self.ctr).bytes(m, 16)?;
+                self.chi_seed.copy_from_slice(&seed);
+                let carries = self.inst.prover_carries(&s.id, &self.chi_seed);
+                let pu = self.pad_part(s, s.me, false);
+                let pv = self.pad_part(s, s.me, true);
+                let (pad_u, pad_v) = (pu[0].add(pv[0]), pu[1].add(pv[1]));
+                let mut vals = carries;
+                vals.push(pad_u.mul(pad_v));
+                let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_CARRY), vals.len());
+                let body: Vec<I::R> = vals.iter().zip(&mask).map(|(v, r)| v.sub(*r)).collect();
+                self.phase = Phase::Carry;
+                Ok(Some(Outgoing {
+                    messages: vec![self.wide_msg(s, next, Step::ProofCarry, &body)],
+                    await_from: vec![prev],
+                }))
+            }
+            Phase::Carry => {
+                // As V_next of prev: its carry shares; answer with lambda seed.
+                let m = Self::one(&mut msgs, prev, Step::ProofCarry)?;
+                let n = self.inst.n_carries() + 1;
+                let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n)?;
+                self.carry_in = decode_ring(w, Step::ProofCarry, prev)?;
+                let seed = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
+                self.phase = Phase::Lambda;
+                Ok(Some(Outgoing {
+                    messages: vec![self.msg(s, prev, Step::ProofLambda, Payload::Bytes(seed.to_vec()))],
+                    await_from: vec![next],
+                }))
+            }
+            Phase::Lambda => {
+                let m = Self::one(&mut msgs, next, Step::ProofLambda)?;
+                let lam = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
+                let mut lambda = [0u8; 16];
+                lambda.copy_from_slice(&lam);
+                // Prover role.
+                let mut p = self.inst.prover(&s.id, &self.chi_seed, &lambda);
+                let pu = self.pad_part(s, s.me, false);
+                let pv = self.pad_part(s, s.me, true);
+                p.u[0] = pu[0].add(pv[0]);
+                p.v[0] = pu[1].add(pv[1]);
+                self.prover = Some(p);
+                // V_prev role (prover = next): seeds from the key shared with
+                // our prev (the other verifier), shares from the key shared
+                // with the prover (our next key).
+                let chi = seed16(s, false, sub(self.ctr, next, SUB_CHI));
+                let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
+                let carry: Vec<I::R> =
+                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
+                let mut vp = self.inst.vprev(&s.id, &chi, &lam, &carry);
+                let pad = self.pad_part(s, next, true);
+                vp.u[0] = pad[0];
+                vp.v[0] = pad[1];
+                vp.c = vp.c.add(carry[carry.len() - 1]);
+                self.vprev = Some(vp);
+                // V_next role (prover = prev).
+                let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
+                let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
+                let carry = std::mem::take(&mut self.carry_in);
+                let mut vn = self.inst.vnext(&s.id, &chi, &lam, &carry);
+                let pad = self.pad_part(s, prev, false);
+                vn.u[0] = pad[0];
+                vn.v[0] = pad[1];
+                vn.c = vn.c.add(carry[carry.len() - 1]);
+                self.vnext = Some(vn);
+                self.phase = Phase::Round(0);
+                Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, 0)?], await_from: vec![prev] }))
+            }
+            Phase::Round(r) => {
+                // As V_next of prev: its cross-product shares.
+                let m = Self::one(&mut msgs, prev, Step::ProofRound(r))?;
+                let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, K * K - 1)?;
+                let x_next: Vec<I::R> = decode_ring(w, Step::ProofRound(r), prev)?;
+                let (cr, cs) = self.challenges(s, prev, r);
+                let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
+                let out = self.wide_msg(s, prev, Step::ProofChallenge(r), &raw);
+                let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                let m_len = vn.u.len().div_ceil(K);
+                vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
+                fold(&mut vn.u, &cr, m_len);
+                fold(&mut vn.v, &cs, m_len);
+                // As V_prev of next: its shares come from our common key.
+                let x_prev: Vec<I::R> =
+                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), K * K - 1);
+                let (pr, ps) = self.challenges(s, next, r);
+                let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                let m_len = vp.u.len().div_ceil(K);
+                vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
+                fold(&mut vp.u, &pr, m_len);
+                fold(&mut vp.v, &ps, m_len);
+                self.phase = Phase::Challenge(r);
+                Ok(Some(Outgoing { messages: vec![out], await_from: vec![next] }))
+            }
+            Phase::Challenge(r) => {
+                // As prover: challenges from V_next.
+                let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
+                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (K - 1))?;
+                let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
+                let (cr, cs) = Self::split_challenges(raw);
+                let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
+                let m_len = p.u.len().div_ceil(K);
+                fold(&mut p.u, &cr, m_len);
+                fold(&mut p.v, &cs, m_len);
+                if r + 1 < self.rounds {
+                    self.phase = Phase::Round(r + 1);
+                    return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));
+                }
+                // Final: exchange the verifiers' shares.
+                let vp = self.vprev.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                let vn = self.vnext.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                let to_prev = self.wide_msg(s, prev, Step::ProofFinal, &[vp.u[0], vp.v[0], vp.c]);
+                let to_next = self.wide_msg(s, next, Step::ProofFinal, &[vn.u[0], vn.v[0], vn.c]);
+                self.phase = Phase::Final;
+                Ok(Some(Outgoing { messages: vec![to_prev, to_next], await_from: vec![prev, next] }))
+            }
+            Phase::Final => {
+                let mp = Self::one(&mut msgs, prev, Step::ProofFinal)?;
+                let mn = Self::one(&mut msgs, next, Step::ProofFinal)?;
+                let wp = decode_ring::<I::R>(s.expect_from_prev(Step::ProofFinal, self.ctr).wide(mp, 3)?, Step::ProofFinal, prev)?;
+                let wn = decode_ring::<I::R>(s.expect_from_next(Step::ProofFinal, self.ctr).wide(mn, 3)?, Step::ProofFinal, next)?;
+                // From prev: the other verifier's share for the proof of our
+                // next party (our V_prev role); from next: for our prev's proof.
+                let vp = self.vprev.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                let vn = self.vnext.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
+                for (mine, theirs) in [(vp, &wp), (vn, &wn)] {
+                    let u = mine.u[0].add(theirs[0]);
+                    let v = mine.v[0].add(theirs[1]);
+                    let c = mine.c.add(theirs[2]);
+                    if u.mul(v) != c {
+                        return Err(Error::abort(Step::ProofFinal, None, "a neighbour's gates failed verification"));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+enum Job {
+    Arith(Run<ArithLog>),
+    Bool(Run<BoolLog>),
+}
+
+/// A verification of every gate logged so far (arithmetic first, then
+/// boolean), driven by [`Verify::step`].
+pub struct Verify {
+    jobs: Vec<Job>,
+}
+
+impl std::fmt::Debug for Verify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verify(jobs={})", self.jobs.len())
+    }
+}
+
+impl Session {
+    /// Start verifying all logged gates; the log is taken over by the
+    /// verification. Returns [`Progress::Done`] at once if nothing is logged.
+    /// All three parties must call it at the same point of the program.
+    pub fn verify_start(&mut self) -> (Verify, Progress) {
+        let mut jobs = Vec::new();
+        if self.alog.relations() > 0 {
+            let log = std::mem::take(&mut self.alog);
+            jobs.push(Job::Arith(Run::new(self, log)));
+        }
+        if self.blog.words() > 0 {
+            let log = std::mem::take(&mut self.blog);
+            jobs.push(Job::Bool(Run::new(self, log)));
+        }
+        self.verify_batches += 1;
+        jobs.reverse();
+        let mut v = Verify { jobs };
+        let p = v.start_next(self);
+        (v, p)
+    }
+}
+
+impl Verify {
+    fn start_next(&mut self, s: &Session) -> Progress {
+        match self.jobs.last_mut() {
+            None => Progress::Done,
+            Some(Job::Arith(r)) => Progress::Continue(r.start(s)),
+            Some(Job::Bool(r)) => Progress::Continue(r.start(s)),
+        }
+    }
+
+    /// Consume one message from each awaited party.
+    pub fn step(&mut self, s: &mut Session, msgs: Vec<Message>) -> Result<Progress> {
+        let out = match self.jobs.last_mut() {
+            None => return Ok(Progress::Done),
+            Some(Job::Arith(r)) => r.step(s, msgs)?,
+            Some(Job::Bool(r)) => r.step(s, msgs)?,
+        };
+        match out {
+            Some(o) => Ok(Progress::Continue(o)),
+            None => {
+                self.jobs.pop();
+                Ok(self.start_next(s))
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Errors: every abort names the protocol step and, where the protocol can
+//! tell, the party to blame.
+
+use crate::PartyId;
+
+/// A protocol step, as carried in messages and named in aborts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Arithmetic multiplication / dot product round (Araki et al. CCS'16).
+    Mul,
+    /// Boolean AND round (Araki et al. CCS'16).
+    And,
+    /// Opening: missing component from one neighbour, hash from the other.
+    Open,
+    /// Client input cross-check between the two holders of a component.
+    InputCheck,
+    /// DZKP: verifier sends the seed of the batch combination (round 0).
+    ProofSeed,
+    /// DZKP: prover sends its carry / pad shares (ePrint 2024/700).
+    ProofCarry,
+    /// DZKP: verifier sends the combination coefficients' seed.
+    ProofLambda,
+    /// DZKP: prover sends cross inner products of fold round `n`.
+    ProofRound(u8),
+    /// DZKP: verifier sends fold challenges of round `n`.
+    ProofChallenge(u8),
+    /// DZKP: verifiers exchange their final shares and check.
+    ProofFinal,
+}
+
+impl Step {
+    pub(crate) fn code(self) -> u16 {
+        match self {
+            Step::Mul => 1,
+            Step::And => 2,
+            Step::Open => 3,
+            Step::InputCheck => 4,
+            Step::ProofSeed => 5,
+            Step::ProofCarry => 6,
+            Step::ProofLambda => 7,
+            Step::ProofFinal => 8,
+            Step::ProofRound(n) => 0x100 | n as u16,
+            Step::ProofChallenge(n) => 0x200 | n as u16,
+        }
+    }
+
+    pub(crate) fn from_code(c: u16) -> Option<Step> {
+        Some(match c {
+            1 => Step::Mul,
+            2 => Step::And,
+            3 => Step::Open,
+            4 => Step::InputCheck,
+            5 => Step::ProofSeed,
+            6 => Step::ProofCarry,
+            7 => Step::ProofLambda,
+            8 => Step::ProofFinal,
+            c if c & 0xff00 == 0x100 => Step::ProofRound(c as u8),
+            c if c & 0xff00 == 0x200 => Step::ProofChallenge(c as u8),
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::ProofRound(n) => write!(f, "ProofRound({n})"),
+            Step::ProofChallenge(n) => write!(f, "ProofChallenge({n})"),
+            s => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// Errors of the engine.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The protocol must abort: a check failed or a message was malformed.
+    #[error("aborted at step {step}: {reason} (blamed: {blamed:?})")]
+    Abort {
+        /// The step whose check failed.
+        step: Step,
+        /// The party the protocol can prove deviated, if it can tell.
+        blamed: Option<PartyId>,
+        /// What failed, for logs.
+        reason: &'static str,
+    },
+    /// A reveal was requested while multiplications await verification.
+    #[error("refusing to reveal: {0} logged gates are not verified yet")]
+    Unverified(usize),
+    /// The caller passed inconsistent arguments (lengths, party ids).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+    /// The message transport failed (only from the in-memory harness).
+    #[error("transport: {0}")]
+    Transport(&'static str),
+}
+
+impl Error {
+    pub(crate) fn abort(step: Step, blamed: Option<PartyId>, reason: &'static str) -> Error {
+        Error::Abort { step, blamed, reason }
+    }
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,285 @@
+//! A synchronous in-memory three-party harness: three threads connected by
+//! `std::sync::mpsc` channels carrying encoded messages. Used by the tests
+//! and the bench; the real transport lives in `triad-mpc`.
+//!
+//! ```
+//! use triad_mpc_core::harness::run3;
+//! let out = run3(None, |p| {
+//!     let x = p.share_public_input(&[3, 5])?;   // test-only: a known sharing
+//!     let y = p.share_public_input(&[7, 11])?;
+//!     let z = p.mul(&x, &y)?;                  // 8 B to prev, one round
+//!     p.verify()?;                             // DZKP of every logged gate
+//!     p.open(&z)                               // compare-view open
+//! });
+//! for r in out { assert_eq!(r.unwrap(), vec![21, 55]); }
+//! ```
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use crate::dzkp::Progress;
+use crate::input::{InputBundle, InputProgress};
+use crate::{ArithShare, BoolShare, Error, Message, PairKeys, PartyId, Result, Session, SessionId};
+
+/// Rewrites a party's outgoing messages (a deviating test double).
+pub type Tamper = Box<dyn FnMut(&mut Message) + Send>;
+
+/// Counters of what a party sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes on the wire, headers included.
+    pub bytes: u64,
+    /// Number of messages.
+    pub messages: u64,
+}
+
+/// One party's end of the in-memory network.
+pub struct Net {
+    me: PartyId,
+    tx: Vec<Option<Sender<Vec<u8>>>>,
+    rx: Vec<Option<Receiver<Vec<u8>>>>,
+    tamper: Option<Tamper>,
+    timeout: Duration,
+    /// What this party sent.
+    pub stats: Stats,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Net({}, {:?})", self.me, self.stats)
+    }
+}
+
+impl Net {
+    /// Send a message to `m.to`.
+    pub fn send(&mut self, mut m: Message) -> Result<()> {
+        if let Some(t) = self.tamper.as_mut() {
+            t(&mut m);
+        }
+        let bytes = m.encode();
+        self.stats.bytes += bytes.len() as u64;
+        self.stats.messages += 1;
+        let tx = self.tx[m.to.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
+        tx.send(bytes).map_err(|_| Error::Transport("peer hung up"))
+    }
+
+    /// Receive the next message from `from`.
+    pub fn recv(&mut self, from: PartyId) -> Result<Message> {
+        let rx = self.rx[from.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
+        let bytes = rx.recv_timeout(self.timeout).map_err(|e| match e {
+            RecvTimeoutError::Timeout => Error::Transport("timeout"),
+            RecvTimeoutError::Disconnected => Error::Transport("peer hung up"),
+        })?;
+        Message::decode(&bytes, from)
+    }
+}
+
+/// A party in the harness: its session and network end.
+#[derive(Debug)]
+pub struct Party {
+    /// The protocol state.
+    pub session: Session,
+    /// The links.
+    pub net: Net,
+}
+
+impl Party {
+    /// This party.
+    pub fn me(&self) -> PartyId {
+        self.session.me()
+    }
+
+    /// Test helper: the RSS of a vector known to everyone, with component
+    /// `x_0 = v - x_1 - x_2` and `x_1, x_2` from the PRF (no communication).
+    pub fn share_public_input(&mut self, v: &[u64]) -> Result<ArithShare> {
+        let r = self.session.random(v.len());
+        // Turn the random sharing of r into a sharing of v: add v - r... r is
+        // unknown; instead build x = (v - x1 - x2, x1, x2) with x1, x2 random
+        // from a deterministic test stream all parties can compute.
+        let _ = r;
+        let n = v.len();
+        let c = self.session.next_seq();
+        let test = crate::prf::Prf::new(&[0x5a; 16], &self.session.id());
+        let x1 = test.words(crate::prf::Purpose::Test, c << 1, n);
+        let x2 = test.words(crate::prf::Purpose::Test, (c << 1) | 1, n);
+        let x0: Vec<u64> = (0..n).map(|j| v[j].wrapping_sub(x1[j]).wrapping_sub(x2[j])).collect();
+        let comps = [x0, x1, x2];
+        let i = self.me().index();
+        ArithShare::from_components(comps[i].clone(), comps[(i + 1) % 3].clone())
+    }
+
+    /// Test helper: boolean version of [`Party::share_public_input`].
+    pub fn share_public_bits(&mut self, words: &[u64], lanes: usize) -> Result<BoolShare> {
+        let n = words.len();
+        let c = self.session.next_seq();
+        let test = crate::prf::Prf::new(&[0xa5; 16], &self.session.id());
+        let x1 = test.words(crate::prf::Purpose::Test, c << 1, n);
+        let x2 = test.words(crate::prf::Purpose::Test, (c << 1) | 1, n);
+        let x0: Vec<u64> = (0..n).map(|j| words[j] ^ x1[j] ^ x2[j]).collect();
+        let comps = [x0, x1, x2];
+        let i = self.me().index();
+        BoolShare::from_components(comps[i].clone(), comps[(i + 1) % 3].clone(), lanes)
+    }
+
+    /// `x * y` elementwise.
+    pub fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        let (p, m) = self.session.mul_start(x, y)?;
+        self.net.send(m)?;
+        let r = self.net.recv(self.me().next())?;
+        p.finish(&mut self.session, r)
+    }
+
+    /// `sum_j x_j y_j`.
+    pub fn dot(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        let (p, m) = self.session.dot_start(x, y)?;
+        self.net.send(m)?;
+        let r = self.net.recv(self.me().next())?;
+        p.finish(&mut self.session, r)
+    }
+
+    /// `x & y`.
+    pub fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
+        let (p, m) = self.session.and_start(x, y)?;
+        self.net.send(m)?;
+        let r = self.net.recv(self.me().next())?;
+        p.finish(&mut self.session, r)
+    }
+
+    /// Verify all logged gates.
+    pub fn verify(&mut self) -> Result<()> {
+        let (mut v, mut p) = self.session.verify_start();
+        loop {
+            match p {
+                Progress::Done => return Ok(()),
+                Progress::Continue(o) => {
+                    for m in o.messages {
+                        self.net.send(m)?;
+                    }
+                    let mut msgs = Vec::with_capacity(o.await_from.len());
+                    for f in o.await_from {
+                        msgs.push(self.net.recv(f)?);
+                    }
+                    p = v.step(&mut self.session, msgs)?;
+                }
+            }
+        }
+    }
+
+    fn open_words(&mut self, pending: crate::OpenPending, msgs: [Message; 2]) -> Result<Vec<u64>> {
+        for m in msgs {
+            self.net.send(m)?;
+        }
+        let n = self.net.recv(self.me().next())?;
+        let p = self.net.recv(self.me().prev())?;
+        pending.finish(&mut self.session, n, p)
+    }
+
+    /// Verify pending gates, then open `x` to everyone.
+    pub fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
+        self.verify()?;
+        let (p, m) = self.session.open_start(x)?;
+        self.open_words(p, m)
+    }
+
+    /// Verify pending gates, then open bit-sliced `x`.
+    pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
+        self.verify()?;
+        let (p, m) = self.session.open_bits_start(x)?;
+        self.open_words(p, m)
+    }
+
+    /// Check a client's bundle with the neighbours.
+    pub fn input(&mut self, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
+        let (mut check, msgs) = self.session.input_check_start(bundle)?;
+        for m in msgs {
+            self.net.send(m)?;
+        }
+        let mut incoming = vec![self.net.recv(self.me().prev())?, self.net.recv(self.me().next())?];
+        loop {
+            match check.step(&mut self.session, incoming)? {
+                InputProgress::Done { share, rejected } => return Ok((share, rejected)),
+                InputProgress::More { check: c, out, await_from } => {
+                    for m in out {
+                        self.net.send(m)?;
+                    }
+                    incoming = Vec::new();
+                    for f in await_from {
+                        incoming.push(self.net.recv(f)?);
+                    }
+                    check = c;
+                }
+            }
+        }
+    }
+}
+
+/// Fixed test keys and session id.
+pub fn test_parties() -> [(Session, PartyId); 3] {
+    let keys = PairKeys::deal([[11; 16], [22; 16], [33; 16]]);
+    let sid = SessionId(*b"triad-test-sess1");
+    PartyId::ALL.map(|p| (Session::new(sid, p, &keys[p.index()]), p))
+}
+
+/// Run `f` at the three parties on three threads. `tamper` makes one party
+/// deviate by rewriting its outgoing messages. Returns each party's result
+/// and what it sent.
+pub fn run3_stats<T, F>(tamper: Option<(PartyId, Tamper)>, f: F) -> [(Result<T>, Stats); 3]
+where
+    T: Send,
+    F: Fn(&mut Party) -> Result<T> + Sync,
+{
+    // Channel (a -> b) for every ordered pair.
+    let mut tx: Vec<Vec<Option<Sender<Vec<u8>>>>> = (0..3).map(|_| vec![None, None, None]).collect();
+    let mut rx: Vec<Vec<Option<Receiver<Vec<u8>>>>> = (0..3).map(|_| vec![None, None, None]).collect();
+    for a in 0..3 {
+        for b in 0..3 {
+            if a != b {
+                let (t, r) = channel();
+                tx[a][b] = Some(t);
+                rx[b][a] = Some(r);
+            }
+        }
+    }
+    let mut tamper = tamper;
+    let mut parties: Vec<Party> = Vec::new();
+    for ((session, me), (t, r)) in test_parties().into_iter().zip(tx.into_iter().zip(rx)) {
+        let tp = match &tamper {
+            Some((p, _)) if *p == me => tamper.take().map(|(_, t)| t),
+            _ => None,
+        };
+        parties.push(Party {
+            session,
+            net: Net { me, tx: t, rx: r, tamper: tp, timeout: Duration::from_secs(120), stats: Stats::default() },
+        });
+    }
+    let f = &f;
+    let mut results: Vec<(Result<T>, Stats)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = parties
+            .into_iter()
+            .map(|mut p| {
+                sc.spawn(move || {
+                    let r = f(&mut p);
+                    let st = p.net.stats;
+                    drop(p);
+                    (r, st)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or((Err(Error::Transport("party thread panicked")), Stats::default())))
+            .collect()
+    });
+    let c = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
+    let b = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
+    let a = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
+    [a, b, c]
+}
+
+/// [`run3_stats`] without the counters.
+pub fn run3<T, F>(tamper: Option<(PartyId, Tamper)>, f: F) -> [Result<T>; 3]
+where
+    T: Send,
+    F: Fn(&mut Party) -> Result<T> + Sync,
+{
+    run3_stats(tamper, f).map(|(r, _)| r)
+}

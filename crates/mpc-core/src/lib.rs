@@ -1,0 +1,84 @@
+//! `triad-mpc-core`: a sans-IO engine for three-party computation with
+//! replicated secret sharing (RSS), honest majority, malicious security with
+//! abort.
+//!
+//! * Arithmetic RSS over Z_2^64: `x = x_0 + x_1 + x_2 (mod 2^64)`, party `i`
+//!   holds `(x_i, x_{i+1})` ([`ArithShare`]).
+//! * Boolean RSS over GF(2), bit-sliced, 64 lanes per `u64` word
+//!   ([`BoolShare`]).
+//! * Multiplication / AND as in Araki, Furukawa, Lindell, Nof, Ohara, CCS'16
+//!   (ePrint 2016/768): one element (one bit) per party, one round.
+//! * Every multiplication and AND is logged and verified in batches by
+//!   distributed zero-knowledge proofs (Boyle, Gilboa, Ishai, Nof, CCS'19,
+//!   ePrint 2019/1390): over Z_2^{64+64} for rings (ePrint 2024/700) and over
+//!   F_p, p = 2^61 - 1 for AND gates (Li et al., USENIX Sec'23, ePrint
+//!   2023/909). See [`dzkp`].
+//! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
+//!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
+//!   unverified.
+//! * Client input bundles and the parties' cross-check ([`input`]).
+//!
+//! The crate does no IO: each protocol step returns [`Message`]s addressed to
+//! a [`PartyId`] and a continuation that consumes the replies. The
+//! [`harness`] module runs three parties on threads over `std::sync::mpsc`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+
+mod arith;
+pub mod dzkp;
+mod error;
+pub mod harness;
+pub mod input;
+mod message;
+mod open;
+mod prf;
+mod session;
+mod share;
+
+pub use arith::{AndPending, MulPending};
+pub use error::{Error, Result, Step};
+pub use message::{Message, Payload};
+pub use dzkp::{Outgoing, Progress, Verify};
+pub use open::OpenPending;
+pub use session::{PairKeys, Session};
+pub use share::{ArithShare, BoolShare};
+
+/// One of the three computation parties: 0, 1 or 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartyId(u8);
+
+impl PartyId {
+    /// All three parties in order.
+    pub const ALL: [PartyId; 3] = [PartyId(0), PartyId(1), PartyId(2)];
+
+    /// A party id; `None` unless `i < 3`.
+    pub fn new(i: u8) -> Option<PartyId> {
+        (i < 3).then_some(PartyId(i))
+    }
+
+    /// The index 0..3.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Party `i + 1 mod 3`.
+    pub fn next(self) -> PartyId {
+        PartyId((self.0 + 1) % 3)
+    }
+
+    /// Party `i - 1 mod 3`.
+    pub fn prev(self) -> PartyId {
+        PartyId((self.0 + 2) % 3)
+    }
+}
+
+impl std::fmt::Display for PartyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P{}", self.0)
+    }
+}
+
+/// A 16-byte session identifier. It separates every PRF stream and is carried
+/// by every message, so messages of one session cannot be replayed in another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(pub [u8; 16]);

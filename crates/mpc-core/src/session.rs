@@ -1,0 +1,164 @@
+//! Per-party session state: identity, PRF keys, operation counter and the
+//! log of unverified gates.
+
+use crate::prf::{Prf, Purpose};
+use crate::share::words_for;
+use crate::{ArithShare, BoolShare, PartyId, SessionId};
+
+/// The two long-term pair keys of one party: `prev` = `k_i` (shared with
+/// party `i-1`), `next` = `k_{i+1}` (shared with party `i+1`). Agreeing on
+/// them (e.g. by a key exchange over the authenticated links) is the
+/// transport's business.
+#[derive(Clone)]
+pub struct PairKeys {
+    /// Key shared with the previous party.
+    pub(crate) prev: [u8; 16],
+    /// Key shared with the next party.
+    pub(crate) next: [u8; 16],
+}
+
+impl std::fmt::Debug for PairKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PairKeys(..)")
+    }
+}
+
+impl PairKeys {
+    /// Trusted dealing of the three pairs' keys from three secrets
+    /// `k_0, k_1, k_2` (for tests and single-operator setups): party `i`
+    /// gets `(k_i, k_{i+1})`.
+    pub fn deal(k: [[u8; 16]; 3]) -> [PairKeys; 3] {
+        [0usize, 1, 2].map(|i| PairKeys { prev: k[i], next: k[(i + 1) % 3] })
+    }
+}
+
+/// Logged arithmetic relations awaiting verification. Party `i` stores, per
+/// term, `x_i, x_{i+1}, y_i, y_{i+1}` and per relation (a multiplication or
+/// a whole dot product) its own message `z_i`, the received `z_{i+1}` and the
+/// zero-sharing components `r_i`, `r_{i+1}` (`alpha_i = r_i - r_{i+1}`).
+#[derive(Default, Debug)]
+pub(crate) struct ArithLog {
+    pub(crate) x0: Vec<u64>,
+    pub(crate) x1: Vec<u64>,
+    pub(crate) y0: Vec<u64>,
+    pub(crate) y1: Vec<u64>,
+    pub(crate) z0: Vec<u64>,
+    pub(crate) z1: Vec<u64>,
+    pub(crate) r0: Vec<u64>,
+    pub(crate) r1: Vec<u64>,
+    /// Terms per relation; empty while every relation has one term.
+    pub(crate) terms: Vec<u32>,
+}
+
+impl ArithLog {
+    pub(crate) fn relations(&self) -> usize {
+        self.z0.len()
+    }
+}
+
+/// Logged AND words (64 gates each), same layout as [`ArithLog`] with one term
+/// per relation.
+#[derive(Default, Debug)]
+pub(crate) struct BoolLog {
+    pub(crate) x0: Vec<u64>,
+    pub(crate) x1: Vec<u64>,
+    pub(crate) y0: Vec<u64>,
+    pub(crate) y1: Vec<u64>,
+    pub(crate) z0: Vec<u64>,
+    pub(crate) z1: Vec<u64>,
+    pub(crate) r0: Vec<u64>,
+    pub(crate) r1: Vec<u64>,
+}
+
+impl BoolLog {
+    pub(crate) fn words(&self) -> usize {
+        self.z0.len()
+    }
+}
+
+/// One party's session: its id, the session id, the PRFs of its two pair
+/// keys, the operation counter (every operation advances it identically at
+/// all three parties) and the log of unverified gates.
+///
+/// After any [`crate::Error::Abort`] the session must be dropped.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) me: PartyId,
+    /// PRF under `k_i`, shared with the previous party.
+    pub(crate) prf_prev: Prf,
+    /// PRF under `k_{i+1}`, shared with the next party.
+    pub(crate) prf_next: Prf,
+    pub(crate) counter: u64,
+    pub(crate) alog: ArithLog,
+    pub(crate) blog: BoolLog,
+    pub(crate) verify_batches: u64,
+}
+
+impl Session {
+    /// A session for party `me`.
+    pub fn new(id: SessionId, me: PartyId, keys: &PairKeys) -> Session {
+        Session {
+            id,
+            me,
+            prf_prev: Prf::new(&keys.prev, &id),
+            prf_next: Prf::new(&keys.next, &id),
+            counter: 0,
+            alog: ArithLog::default(),
+            blog: BoolLog::default(),
+            verify_batches: 0,
+        }
+    }
+
+    /// This party.
+    pub fn me(&self) -> PartyId {
+        self.me
+    }
+
+    /// The session id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Multiplications (relations) and AND words logged and not yet verified.
+    pub fn pending(&self) -> (usize, usize) {
+        (self.alog.relations(), self.blog.words())
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.alog.relations() > 0 || self.blog.words() > 0
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        let c = self.counter;
+        self.counter += 1;
+        c
+    }
+
+    /// A fresh random sharing of `n` elements: component `j` is
+    /// `F_{k_j}(ctr)`, so no communication (Araki et al. CCS'16, Sec. 2.2).
+    pub fn random(&mut self, n: usize) -> ArithShare {
+        let c = self.next_seq();
+        ArithShare {
+            s0: self.prf_prev.words(Purpose::Random, c, n),
+            s1: self.prf_next.words(Purpose::Random, c, n),
+        }
+    }
+
+    /// A fresh random boolean sharing of `lanes` bits (free).
+    pub fn random_bits(&mut self, lanes: usize) -> BoolShare {
+        let c = self.next_seq();
+        let w = words_for(lanes);
+        BoolShare {
+            s0: self.prf_prev.words(Purpose::Random, c, w),
+            s1: self.prf_next.words(Purpose::Random, c, w),
+            lanes,
+        }
+    }
+
+    /// Zero-sharing components `(r_i, r_{i+1})` for counter `c`:
+    /// `alpha_i = r_i - r_{i+1}` sums to zero over the three parties.
+    pub(crate) fn zero_parts(&self, c: u64, n: usize) -> (Vec<u64>, Vec<u64>) {
+        (self.prf_prev.words(Purpose::Zero, c, n), self.prf_next.words(Purpose::Zero, c, n))
+    }
+}
