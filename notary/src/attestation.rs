@@ -87,7 +87,7 @@ impl NotaryKey {
     pub fn secp256k1_from_secret(secret: &[u8; 32]) -> Result<Self, VerifyError> {
         let sk = k256::ecdsa::SigningKey::from_slice(secret)
             .map_err(|_| VerifyError::MalformedNotaryKey("invalid secp256k1 secret".into()))?;
-        Self::secp256k1(&sk.verifying_key().to_encoded_point(true).as_bytes().to_vec())
+        Self::secp256k1(sk.verifying_key().to_encoded_point(true).as_bytes())
     }
 
     /// Parses a key from `alg:hex` (`secp256k1:02ab…` or `p256:03cd…`), the
@@ -195,8 +195,12 @@ pub(crate) fn verify_attestation(
         ));
     }
     let leaves = body_leaves(&proof.body.body, alg);
-    if let Some(w) = leaves.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(VerifyError::DuplicateFieldId(w[0].0));
+    let duplicate = leaves.windows(2).find_map(|w| match w {
+        [a, b] if a.0 == b.0 => Some(a.0),
+        _ => None,
+    });
+    if let Some(id) = duplicate {
+        return Err(VerifyError::DuplicateFieldId(id));
     }
     let leaves: Vec<(u64, [u8; HASH_LEN])> =
         leaves.into_iter().map(|(id, h)| (u64::from(id), h)).collect();
@@ -274,22 +278,90 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
     }
 }
 
-/// Recomputes the Merkle proof (all fields, no sibling hashes) and the
-/// header root of `proof`'s body, and signs the header with a secp256k1
-/// key (signature algorithm 1), as an upstream notary does.
+/// A notary signing key, for [`reseal`].
+#[derive(Clone)]
+pub enum NotarySigner {
+    /// secp256k1, SHA-256 (signature algorithm 1), from a 32-byte secret.
+    Secp256k1([u8; 32]),
+    /// P-256, SHA-256 (signature algorithm 2), from a 32-byte secret.
+    P256([u8; 32]),
+    /// secp256k1 over Keccak-256, `r || s || v` (signature algorithm 3).
+    Secp256k1Eth([u8; 32]),
+}
+
+impl std::fmt::Debug for NotarySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotarySigner(..)")
+    }
+}
+
+impl NotarySigner {
+    /// The signer's public key as it goes into the attestation body.
+    pub fn verifying_key(&self) -> Result<wire::VerifyingKey, VerifyError> {
+        let bad = || VerifyError::MalformedNotaryKey("invalid secret key".into());
+        Ok(match self {
+            Self::Secp256k1(s) | Self::Secp256k1Eth(s) => wire::VerifyingKey {
+                alg: KeyAlg::Secp256k1.id(),
+                data: k256::ecdsa::SigningKey::from_slice(s)
+                    .map_err(|_| bad())?
+                    .verifying_key()
+                    .to_encoded_point(true)
+                    .as_bytes()
+                    .to_vec(),
+            },
+            Self::P256(s) => wire::VerifyingKey {
+                alg: KeyAlg::P256.id(),
+                data: p256::ecdsa::SigningKey::from_slice(s)
+                    .map_err(|_| bad())?
+                    .verifying_key()
+                    .to_encoded_point(true)
+                    .as_bytes()
+                    .to_vec(),
+            },
+        })
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<wire::Signature, VerifyError> {
+        use k256::ecdsa::signature::Signer as _;
+        let bad = || VerifyError::MalformedNotaryKey("invalid secret key".into());
+        Ok(match self {
+            Self::Secp256k1(s) => {
+                let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
+                let sig: k256::ecdsa::Signature = sk.sign(msg);
+                wire::Signature { alg: 1, data: sig.to_bytes().to_vec() }
+            }
+            Self::P256(s) => {
+                let sk = p256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
+                let sig: p256::ecdsa::Signature = sk.sign(msg);
+                wire::Signature { alg: 2, data: sig.to_bytes().to_vec() }
+            }
+            Self::Secp256k1Eth(s) => {
+                let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
+                let digest = HashAlg::Keccak256.hash(msg);
+                let (sig, recid) = sk
+                    .sign_prehash_recoverable(&digest)
+                    .map_err(|_| VerifyError::MalformedSignature("signing failed".into()))?;
+                let mut data = sig.to_bytes().to_vec();
+                data.push(27 + recid.to_byte());
+                wire::Signature { alg: 3, data }
+            }
+        })
+    }
+}
+
+/// Acts as an upstream notary on `proof`: puts the signer's key in the
+/// body, rebuilds the Merkle proof (all fields, no sibling hashes) and the
+/// header root, and signs the header.
 ///
 /// For the development notary and for tests that build a presentation
-/// which is validly signed but wrong in a deeper way. A real notary's
-/// presentations never go through this.
-pub fn reseal_secp256k1(proof: &mut wire::AttestationProof, secret: &[u8; 32]) -> Result<(), VerifyError> {
-    use k256::ecdsa::signature::Signer as _;
-
+/// which is validly signed but wrong in a deeper way. Assumes upstream's
+/// field numbering (ids 0..n, one leaf per field).
+pub fn reseal(proof: &mut wire::AttestationProof, signer: &NotarySigner) -> Result<(), VerifyError> {
+    proof.body.body.verifying_key.data = signer.verifying_key()?;
     let alg = HashAlg::from_id(proof.header.root.alg)?;
-    let leaves = body_leaves(&proof.body.body, alg);
-    // Upstream numbers fields 0..n; the tree has one leaf per field.
-    let hashes: Vec<[u8; HASH_LEN]> = leaves.iter().map(|(_, h)| *h).collect();
-    let root = merkle::root_of(alg, &hashes)
-        .ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
+    let hashes: Vec<[u8; HASH_LEN]> =
+        body_leaves(&proof.body.body, alg).iter().map(|(_, h)| *h).collect();
+    let root = merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
     proof.body.proof = wire::MerkleProof {
         alg: alg.id(),
         tree_len: hashes.len() as u64,
@@ -299,12 +371,11 @@ pub fn reseal_secp256k1(proof: &mut wire::AttestationProof, secret: &[u8; 32]) -
         alg: alg.id(),
         value: wire::HashValue(root.to_vec()),
     };
-    let sk = k256::ecdsa::SigningKey::from_slice(secret)
-        .map_err(|_| VerifyError::MalformedNotaryKey("invalid secp256k1 secret".into()))?;
-    let sig: k256::ecdsa::Signature = sk.sign(&header_signing_bytes(&proof.header));
-    proof.signature = wire::Signature {
-        alg: 1,
-        data: sig.to_bytes().to_vec(),
-    };
+    proof.signature = signer.sign(&header_signing_bytes(&proof.header))?;
     Ok(())
+}
+
+/// [`reseal`] with a secp256k1 secret (signature algorithm 1, as the fixtures).
+pub fn reseal_secp256k1(proof: &mut wire::AttestationProof, secret: &[u8; 32]) -> Result<(), VerifyError> {
+    reseal(proof, &NotarySigner::Secp256k1(*secret))
 }

@@ -40,7 +40,7 @@ pub mod presentation;
 pub mod transcript;
 pub mod wire;
 
-pub use attestation::{KeyAlg, NotaryKey};
+pub use attestation::{KeyAlg, NotaryKey, NotarySigner, reseal};
 pub use error::VerifyError;
 pub use hash::HashAlg;
 pub use identity::TrustAnchors;

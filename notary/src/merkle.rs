@@ -24,7 +24,7 @@ pub(crate) fn root_from_proof(
     }
     let mut layer: Vec<(u64, Node)> = leaves.to_vec();
     layer.sort_by_key(|(i, _)| *i);
-    if layer.windows(2).any(|w| w[0].0 == w[1].0) {
+    if layer.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
         return Err(VerifyError::MalformedMerkleProof("duplicate leaf index"));
     }
     if layer.iter().any(|(i, _)| *i >= tree_len) {
@@ -36,8 +36,7 @@ pub(crate) fn root_from_proof(
     while width > 1 {
         let mut parents = Vec::with_capacity(layer.len() / 2 + 1);
         let mut k = 0;
-        while k < layer.len() {
-            let (idx, node) = layer[k];
+        while let Some(&(idx, node)) = layer.get(k) {
             let sibling = idx ^ 1;
             let next_known = layer.get(k + 1).filter(|(j, _)| *j == sibling);
             let parent = if sibling >= width {

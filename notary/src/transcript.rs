@@ -129,7 +129,9 @@ impl DisclosedData {
     pub fn redacted(&self, fill: u8) -> Vec<u8> {
         let mut out = self.bytes.clone();
         for r in &self.hidden {
-            out[r.clone()].fill(fill);
+            if let Some(part) = out.get_mut(r.clone()) {
+                part.fill(fill);
+            }
         }
         out
     }
@@ -318,10 +320,20 @@ fn expand(
         });
     }
     let mut bytes = vec![0u8; total as usize];
-    let mut offset = 0;
+    let mut rest = authed;
     for r in &ranges {
-        bytes[r.clone()].copy_from_slice(&authed[offset..offset + r.len()]);
-        offset += r.len();
+        // Lengths were checked above; `get` keeps this panic-free regardless.
+        let (part, tail) = rest.split_at_checked(r.len()).ok_or(VerifyError::DisclosedDataLength {
+            direction,
+            found: authed.len(),
+            expected,
+        })?;
+        let dst = bytes.get_mut(r.clone()).ok_or(VerifyError::InvalidRanges {
+            direction,
+            reason: "range beyond the transcript",
+        })?;
+        dst.copy_from_slice(part);
+        rest = tail;
     }
     Ok((bytes, ranges))
 }
@@ -362,7 +374,11 @@ pub(crate) fn verify_transcript(
         }
         buffer.clear();
         for r in &ranges {
-            buffer.extend_from_slice(&data[r.clone()]);
+            let part = data.get(r.clone()).ok_or(VerifyError::InvalidRanges {
+                direction,
+                reason: "range beyond the transcript",
+            })?;
+            buffer.extend_from_slice(part);
         }
         let expected = wire::PlaintextHash {
             direction,
@@ -375,10 +391,10 @@ pub(crate) fn verify_transcript(
             },
         };
         let mut matched = false;
-        for (i, field) in commitments.iter().enumerate() {
+        for (field, is_opened) in commitments.iter().zip(opened.iter_mut()) {
             let wire::TranscriptCommitment::Hash(c) = &field.data;
             if *c == expected {
-                opened[i] = true;
+                *is_opened = true;
                 matched = true;
             }
         }

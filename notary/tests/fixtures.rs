@@ -1,4 +1,5 @@
 //! The upstream fixtures verify, and what they prove is what was recorded.
+#![allow(clippy::single_range_in_vec_init)] // ranges, not a vec of their items
 
 mod common;
 

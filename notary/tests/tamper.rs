@@ -248,7 +248,6 @@ fn an_attestation_signed_by_another_notary_is_rejected() {
     let mut p = decode(&full());
     let other_secret = [0x2b; 32];
     let other = NotaryKey::secp256k1_from_secret(&other_secret).expect("key");
-    p.attestation.body.body.verifying_key.data.data = other.sec1_compressed().to_vec();
     reseal_secp256k1(&mut p.attestation, &other_secret).expect("reseal");
     assert!(matches!(check(&p), Err(VerifyError::UntrustedNotaryKey { .. })));
     // The same presentation verifies for whoever pins that notary.
@@ -504,4 +503,45 @@ fn truncated_and_extended_inputs_are_rejected() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(matches!(verify(&longer, &config()), Err(VerifyError::Decode(_))));
+}
+
+// --- other signature algorithms -----------------------------------------
+
+#[test]
+fn p256_and_ethereum_style_notaries_verify_and_reject_tampering() {
+    use triad_notary::{NotarySigner, reseal};
+    let secret = [0x11; 32];
+    for (signer, pinned) in [
+        (NotarySigner::P256(secret), NotaryKey::p256(&p256_pub(&secret)).expect("key")),
+        (NotarySigner::Secp256k1Eth(secret), NotaryKey::secp256k1_from_secret(&secret).expect("key")),
+    ] {
+        let mut p = decode(&hidden());
+        reseal(&mut p.attestation, &signer).expect("reseal");
+        let cfg = VerifierConfig::new(vec![pinned.clone()]);
+        let v = verify(&wire::encode(&p), &cfg).expect("verifies");
+        assert_eq!(v.notary_key, pinned);
+        assert!(matches!(verify(&wire::encode(&p), &config()), Err(VerifyError::UntrustedNotaryKey { .. })));
+        let mut bad = p.clone();
+        bad.attestation.header.id[0] ^= 1;
+        assert_eq!(verify_decoded(&bad, &cfg), Err(VerifyError::InvalidSignature));
+        let mut bad = p.clone();
+        bad.attestation.signature.alg = 1;
+        assert!(verify_decoded(&bad, &cfg).is_err());
+    }
+}
+
+fn p256_pub(secret: &[u8; 32]) -> Vec<u8> {
+    use triad_notary::NotarySigner;
+    NotarySigner::P256(*secret).verifying_key().expect("key").data
+}
+
+#[test]
+fn pinned_keys_parse_from_configuration_text() {
+    let k = NotaryKey::parse("secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c")
+        .expect("parses");
+    assert_eq!(k, notary_key());
+    assert_eq!(NotaryKey::parse(&k.to_string()), Ok(k));
+    assert!(NotaryKey::parse("secp256k1:zz").is_err());
+    assert!(NotaryKey::parse("ed25519:00").is_err());
+    assert!(NotaryKey::parse("035be5").is_err());
 }
