@@ -100,6 +100,17 @@ impl ArithShare {
         }
     }
 
+    /// The sharing without the elements at the (sorted or not) indices
+    /// `drop`, e.g. rejected client inputs.
+    pub fn without(&self, drop: &[usize]) -> ArithShare {
+        let keep = |j: &usize| !drop.contains(j);
+        let idx: Vec<usize> = (0..self.len()).filter(keep).collect();
+        ArithShare {
+            s0: idx.iter().map(|&j| self.s0[j]).collect(),
+            s1: idx.iter().map(|&j| self.s1[j]).collect(),
+        }
+    }
+
     /// Sum of all elements (a sharing of length 1).
     pub fn sum(&self) -> ArithShare {
         ArithShare {

@@ -1,0 +1,218 @@
+//! A deviating party (a test double rewriting its outgoing messages) causes an
+//! abort naming the step, never a wrong output.
+
+use triad_mpc_core::harness::{Tamper, run3};
+use triad_mpc_core::input::share_inputs_with_seed;
+use triad_mpc_core::{Error, Message, PartyId, Payload, Result, Step};
+
+fn p(i: u8) -> PartyId {
+    PartyId::new(i).expect("party id")
+}
+
+/// Flip one bit of the first element of every message of `step`.
+fn flip(step: Step, bit: u32) -> Tamper {
+    Box::new(move |m: &mut Message| {
+        if m.step == step {
+            match &mut m.payload {
+                Payload::Words(w) => w[0] ^= 1 << (bit % 64),
+                Payload::Wide(w) => w[0] ^= 1 << (bit % 61),
+                Payload::Bytes(b) => b[0] ^= 1 << (bit % 8),
+            }
+        }
+    })
+}
+
+/// Drop the last element of every message of `step`.
+fn truncate(step: Step) -> Tamper {
+    Box::new(move |m: &mut Message| {
+        if m.step == step {
+            match &mut m.payload {
+                Payload::Words(w) => {
+                    w.pop();
+                }
+                Payload::Wide(w) => {
+                    w.pop();
+                }
+                Payload::Bytes(b) => {
+                    b.pop();
+                }
+            }
+        }
+    })
+}
+
+/// A program using every protocol step: products, a dot product, ANDs,
+/// verification and openings. Returns the opened values.
+fn program(pt: &mut triad_mpc_core::harness::Party) -> Result<Vec<u64>> {
+    let x = pt.share_public_input(&(1..=100).collect::<Vec<u64>>())?;
+    let y = pt.share_public_input(&[u64::MAX; 100])?;
+    let z = pt.mul(&x, &y)?;
+    let d = pt.dot(&x, &z)?;
+    let a = pt.share_public_bits(&[0xdead_beef; 20], 1280)?;
+    let b = pt.share_public_bits(&[0xffff_0000; 20], 1280)?;
+    let c = pt.and(&a, &b)?;
+    pt.verify()?;
+    let mut out = pt.open(&z)?;
+    out.extend(pt.open(&d)?);
+    out.extend(pt.open_bits(&c)?);
+    Ok(out)
+}
+
+fn expected() -> Vec<u64> {
+    let mut v: Vec<u64> = (1..=100u64).map(|i| i.wrapping_mul(u64::MAX)).collect();
+    v.push((1..=100u64).fold(0u64, |s, i| s.wrapping_add(i.wrapping_mul(i.wrapping_mul(u64::MAX)))));
+    v.extend(std::iter::repeat_n(0xdead_beef & 0xffff_0000, 20));
+    v
+}
+
+/// Run `program` with `cheater` tampering; every party either aborts or (only
+/// the cheater) succeeds with the right output; the honest parties abort at
+/// `step` with blame `blamed` (when `Some`, checked exactly).
+fn assert_caught(cheater: PartyId, tamper: Tamper, step: Step, blamed: Option<Option<PartyId>>) {
+    let out = run3(Some((cheater, tamper)), program);
+    let mut honest_aborts = 0;
+    for (i, r) in out.into_iter().enumerate() {
+        match r {
+            Ok(v) => {
+                // No honest party may ever output a wrong value.
+                assert_eq!(v, expected(), "party {i} output a wrong value");
+                assert_eq!(PartyId::ALL[i], cheater, "an honest party finished despite cheating");
+            }
+            Err(Error::Abort { step: s, blamed: b, .. }) if PartyId::ALL[i] != cheater => {
+                assert_eq!(s, step, "party {i} aborted at the wrong step");
+                if let Some(want) = blamed {
+                    assert_eq!(b, want, "party {i} blamed the wrong party");
+                }
+                honest_aborts += 1;
+            }
+            Err(Error::Transport(_)) => {} // a neighbour hung up after aborting
+            Err(e) if PartyId::ALL[i] == cheater => {
+                let _ = e;
+            }
+            Err(e) => panic!("party {i}: unexpected error {e:?}"),
+        }
+    }
+    assert!(honest_aborts >= 1, "no honest party detected the deviation");
+}
+
+#[test]
+fn honest_run_gives_the_right_output() {
+    for r in run3(None, program) {
+        assert_eq!(r.expect("honest"), expected());
+    }
+}
+
+#[test]
+fn a_wrong_multiplication_message_is_caught_by_the_proof() {
+    for bit in [0, 1, 31, 62, 63] {
+        assert_caught(p(1), flip(Step::Mul, bit), Step::ProofFinal, Some(None));
+    }
+}
+
+#[test]
+fn a_wrong_and_message_is_caught_by_the_proof() {
+    for bit in [0, 17, 63] {
+        assert_caught(p(2), flip(Step::And, bit), Step::ProofFinal, Some(None));
+    }
+}
+
+#[test]
+fn every_proof_message_is_bound() {
+    for cheater in [0, 1, 2] {
+        for step in [
+            Step::ProofSeed,
+            Step::ProofCarry,
+            Step::ProofLambda,
+            Step::ProofRound(0),
+            Step::ProofRound(1),
+            Step::ProofChallenge(0),
+            Step::ProofChallenge(1),
+            Step::ProofFinal,
+        ] {
+            assert_caught(p(cheater), flip(step, 5), Step::ProofFinal, Some(None));
+        }
+    }
+}
+
+#[test]
+fn a_wrong_opened_component_or_hash_aborts_the_open() {
+    assert_caught(p(0), flip(Step::Open, 9), Step::Open, Some(None));
+    // Only the hash (bytes) messages.
+    let hash_only: Tamper = Box::new(|m: &mut Message| {
+        if let (Step::Open, Payload::Bytes(b)) = (m.step, &mut m.payload) {
+            b[3] ^= 0x80;
+        }
+    });
+    assert_caught(p(2), hash_only, Step::Open, Some(None));
+}
+
+#[test]
+fn malformed_messages_are_blamed_on_their_sender_at_their_step() {
+    for step in [
+        Step::Mul,
+        Step::And,
+        Step::ProofSeed,
+        Step::ProofCarry,
+        Step::ProofLambda,
+        Step::ProofRound(0),
+        Step::ProofChallenge(0),
+        Step::ProofFinal,
+        Step::Open,
+    ] {
+        assert_caught(p(1), truncate(step), step, Some(Some(p(1))));
+    }
+}
+
+#[test]
+fn replayed_or_mislabelled_messages_are_rejected() {
+    let reseq: Tamper = Box::new(|m: &mut Message| {
+        if m.step == Step::Mul {
+            m.seq += 1;
+        }
+    });
+    assert_caught(p(0), reseq, Step::Mul, Some(Some(p(0))));
+    let relabel: Tamper = Box::new(|m: &mut Message| {
+        if m.step == Step::And {
+            m.step = Step::Mul;
+        }
+    });
+    assert_caught(p(2), relabel, Step::And, Some(Some(p(2))));
+    let other_session: Tamper = Box::new(|m: &mut Message| {
+        if m.step == Step::ProofCarry {
+            m.session.0[0] ^= 1;
+        }
+    });
+    assert_caught(p(1), other_session, Step::ProofCarry, Some(Some(p(1))));
+}
+
+#[test]
+fn a_non_canonical_field_element_in_the_and_proof_is_blamed() {
+    // Boolean proofs run in F_p: a value >= p is rejected while decoding.
+    let tamper: Tamper = Box::new(|m: &mut Message| {
+        if let (Step::ProofRound(0), Payload::Wide(w)) = (m.step, &mut m.payload) {
+            if w.iter().all(|x| *x < (1u128 << 61)) {
+                w[0] = u128::MAX;
+            }
+        }
+    });
+    assert_caught(p(0), tamper, Step::ProofRound(0), Some(Some(p(0))));
+}
+
+#[test]
+fn a_party_lying_about_input_digests_is_blamed() {
+    let values: Vec<u64> = (0..10).collect();
+    let bundles = share_inputs_with_seed(&values, [1; 16]);
+    let out = run3(Some((p(1), flip(Step::InputCheck, 3))), move |pt| {
+        let (share, rejected) = pt.input(bundles[pt.me().index()].clone())?;
+        Ok((rejected, pt.open(&share)?))
+    });
+    for (i, r) in out.into_iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        match r {
+            Err(Error::Abort { step: Step::InputCheck, blamed, .. }) => assert_eq!(blamed, Some(p(1))),
+            other => panic!("party {i}: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests: three parties over the in-memory harness.
+mod cheating;
+mod input;
+mod ops;

@@ -1,0 +1,182 @@
+//! Every operation equals its plaintext counterpart.
+
+use proptest::prelude::*;
+use triad_mpc_core::harness::{run3, run3_stats};
+use triad_mpc_core::{ArithShare, Error};
+
+fn elem() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(1u64),
+        Just(u64::MAX),
+        Just(1u64 << 63),
+        Just((1u64 << 63) - 1),
+        any::<u64>(),
+    ]
+}
+
+fn vecs() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
+    (1usize..40).prop_flat_map(|n| {
+        prop_oneof![
+            (prop::collection::vec(elem(), n), prop::collection::vec(elem(), n)),
+            // all-equal vectors, and x == y
+            (elem(), elem()).prop_map(move |(a, b)| (vec![a; n], vec![b; n])),
+            prop::collection::vec(elem(), n).prop_map(|v| (v.clone(), v)),
+        ]
+    })
+}
+
+fn all_equal<T: PartialEq + std::fmt::Debug + Clone>(r: [Result<T, Error>; 3]) -> T {
+    let [a, b, c] = r;
+    let (a, b, c) = (a.expect("party 0"), b.expect("party 1"), c.expect("party 2"));
+    assert_eq!(a, b);
+    assert_eq!(b, c);
+    a
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arithmetic_ops_equal_plaintext((x, y) in vecs(), c in elem()) {
+        let n = x.len();
+        let (xs, ys) = (x.clone(), y.clone());
+        let out = all_equal(run3(None, move |p| {
+            let me = p.me();
+            let a = p.share_public_input(&xs)?;
+            let b = p.share_public_input(&ys)?;
+            let prod = p.mul(&a, &b)?;
+            let sq = p.mul(&prod, &a)?; // second layer: x*y*x
+            let dot = p.dot(&a, &b)?;
+            let lin = a.add(&b)?.sub(&a.scale(c))?.add_public(me, &ys)?.neg();
+            let cm = a.mul_public(&ys)?;
+            let r = p.session.random(n);
+            let zero = r.sub(&r)?;
+            let mut o = p.open(&prod)?;
+            o.extend(p.open(&sq)?);
+            o.extend(p.open(&dot)?);
+            o.extend(p.open(&lin)?);
+            o.extend(p.open(&cm)?);
+            o.extend(p.open(&zero)?);
+            o.extend(p.open(&a.sum())?);
+            Ok(o)
+        }));
+        let mut want: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)).collect();
+        want.extend(x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b).wrapping_mul(*a)));
+        want.push(x.iter().zip(&y).fold(0u64, |s, (a, b)| s.wrapping_add(a.wrapping_mul(*b))));
+        want.extend(x.iter().zip(&y).map(|(a, b)| {
+            a.wrapping_add(*b).wrapping_sub(a.wrapping_mul(c)).wrapping_add(*b).wrapping_neg()
+        }));
+        want.extend(x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)));
+        want.extend(std::iter::repeat_n(0, n));
+        want.push(x.iter().fold(0u64, |s, a| s.wrapping_add(*a)));
+        prop_assert_eq!(out, want);
+    }
+
+    #[test]
+    fn boolean_ops_equal_plaintext(
+        x in prop::collection::vec(prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()], 1..20),
+        seed in any::<u64>(),
+        lanes_cut in 0usize..64,
+    ) {
+        let y: Vec<u64> = x.iter().enumerate().map(|(i, v)| v.rotate_left(i as u32) ^ seed).collect();
+        let lanes = 64 * x.len() - lanes_cut.min(63);
+        let (xs, ys) = (x.clone(), y.clone());
+        let out = all_equal(run3(None, move |p| {
+            let me = p.me();
+            let a = p.share_public_bits(&xs, lanes)?;
+            let b = p.share_public_bits(&ys, lanes)?;
+            let and = p.and(&a, &b)?;
+            let and2 = p.and(&and, &a.not(me))?; // second layer: (x & y) & !x = 0
+            let xor = a.xor(&b)?.xor_public(me, &ys)?;
+            let r = p.session.random_bits(lanes);
+            let masked = r.and_public(&xs)?.xor(&r.and_public(&xs)?)?;
+            let mut o = p.open_bits(&and)?;
+            o.extend(p.open_bits(&and2)?);
+            o.extend(p.open_bits(&xor)?);
+            o.extend(p.open_bits(&masked)?);
+            Ok(o)
+        }));
+        let n = x.len();
+        let mut want: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a & b).collect();
+        want.extend(std::iter::repeat_n(0, n));
+        want.extend(x.iter().cloned());
+        want.extend(std::iter::repeat_n(0, n));
+        prop_assert_eq!(out, want);
+    }
+}
+
+#[test]
+fn a_deep_circuit_and_many_batches_verify() {
+    let out = all_equal(run3(None, |p| {
+        let mut acc = p.share_public_input(&[3; 100])?;
+        let x = p.share_public_input(&[5; 100])?;
+        for round in 0..20 {
+            acc = p.mul(&acc, &x)?;
+            if round % 7 == 0 {
+                p.verify()?;
+            }
+        }
+        p.open(&acc)
+    }));
+    assert_eq!(out, vec![3u64.wrapping_mul(5u64.wrapping_pow(20)); 100]);
+}
+
+#[test]
+fn a_long_dot_product_costs_one_element() {
+    let n = 10_000usize;
+    let x: Vec<u64> = (0..n as u64).collect();
+    let res = run3_stats(None, move |p| {
+        let a = p.share_public_input(&x)?;
+        let start = p.net.stats.bytes;
+        let d = p.dot(&a, &a)?;
+        let sent = p.net.stats.bytes - start;
+        p.verify()?;
+        Ok((p.open(&d)?, sent))
+    });
+    let want = (0..n as u64).fold(0u64, |s, v| s.wrapping_add(v.wrapping_mul(v)));
+    for (r, _) in res {
+        let (v, sent) = r.expect("party");
+        assert_eq!(v, vec![want]);
+        assert_eq!(sent, 34 + 8, "one header and one element");
+    }
+}
+
+#[test]
+fn opening_before_verification_is_refused() {
+    let out = run3(None, |p| {
+        let a = p.share_public_input(&[1, 2])?;
+        let b = p.mul(&a, &a)?;
+        match p.session.open_start(&b) {
+            Err(Error::Unverified(n)) => Ok(n),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::InvalidArgument("open was not refused")),
+        }
+    });
+    for r in out {
+        assert_eq!(r, Ok(2));
+    }
+}
+
+#[test]
+fn random_sharings_are_consistent_and_free() {
+    let res = run3_stats(None, |p| {
+        let r = p.session.random(1000);
+        let z = r.sub(&r)?;
+        let bytes_before = p.net.stats.bytes;
+        let v = p.open(&r)?;
+        Ok((v, p.open(&z)?, bytes_before))
+    });
+    let mut first = None;
+    for (r, _) in res {
+        let (v, z, bytes_before) = r.expect("party");
+        assert_eq!(bytes_before, 0);
+        assert!(z.iter().all(|&x| x == 0));
+        assert!(v.iter().any(|&x| x != 0));
+        if let Some(f) = &first {
+            assert_eq!(f, &v);
+        }
+        first = Some(v);
+    }
+    let _ = ArithShare::from_components(vec![1], vec![2]);
+}
