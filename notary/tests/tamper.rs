@@ -545,3 +545,20 @@ fn pinned_keys_parse_from_configuration_text() {
     assert!(NotaryKey::parse("ed25519:00").is_err());
     assert!(NotaryKey::parse("035be5").is_err());
 }
+
+// --- trust anchors ------------------------------------------------------
+
+#[test]
+fn caller_supplied_roots_replace_the_mozilla_store() {
+    let p = decode(&full());
+    let certs = p.identity.as_ref().expect("identity").opening.data.certs.clone();
+    // The chain's own root (ISRG Root X1), or its intermediate, as the only anchor.
+    for anchor in [&certs[2], &certs[1]] {
+        let mut cfg = config();
+        cfg.trust_anchors =
+            triad_notary::TrustAnchors::from_der_certs([anchor.as_slice()]).expect("anchor");
+        assert!(verify_decoded(&p, &cfg).is_ok());
+    }
+    // A root that does not parse is refused when the anchors are made.
+    assert!(triad_notary::TrustAnchors::from_der_certs([b"junk".as_slice()]).is_err());
+}
