@@ -157,6 +157,8 @@ impl Link {
 pub(crate) struct Tasks {
     pub(crate) writers: Vec<(PartyId, JoinHandle<Result<(), NetError>>)>,
     pub(crate) readers: Vec<JoinHandle<()>>,
+    /// The runtime the tasks run on, so that dropping the mesh outside it still works.
+    pub(crate) handle: Option<tokio::runtime::Handle>,
 }
 
 /// One party's endpoint of the network: an ordered, reliable channel to each peer.
@@ -333,17 +335,38 @@ impl Mesh {
     }
 }
 
+/// Dropping a mesh without [`Mesh::close`] stops receiving at once, and lets each writer
+/// flush what was already queued and close the link, in the background, for at most
+/// [`NetConfig::close_timeout`]; then the writer is aborted.
 impl Drop for Mesh {
     fn drop(&mut self) {
         let tasks = match self.tasks.get_mut() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
-        for (_, w) in &tasks.writers {
-            w.abort();
-        }
         for r in &tasks.readers {
             r.abort();
+        }
+        let writers = std::mem::take(&mut tasks.writers);
+        match &tasks.handle {
+            Some(handle) if !writers.is_empty() => {
+                let limit = self.close_timeout;
+                handle.spawn(async move {
+                    let deadline = tokio::time::Instant::now() + limit;
+                    for (peer, w) in writers {
+                        let abort = w.abort_handle();
+                        if tokio::time::timeout_at(deadline, w).await.is_err() {
+                            warn!(%peer, "dropped mesh did not flush in time; link aborted");
+                            abort.abort();
+                        }
+                    }
+                });
+            }
+            _ => {
+                for (_, w) in writers {
+                    w.abort();
+                }
+            }
         }
     }
 }

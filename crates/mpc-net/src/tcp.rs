@@ -146,7 +146,8 @@ impl Mesh {
         }
 
         let mut links: [Option<Link>; 3] = Default::default();
-        let mut tasks = Tasks::default();
+        let mut tasks =
+            Tasks { handle: Some(tokio::runtime::Handle::current()), ..Tasks::default() };
         for party in PartyId::ALL {
             let Some((tls, counters)) = established[party.index()].take() else { continue };
             let (r, w) = tokio::io::split(tls);
@@ -338,12 +339,13 @@ async fn write_packets<W: AsyncWrite + Unpin>(
     loop {
         let packet = match rx.try_recv() {
             Ok(p) => p,
-            Err(_) => {
+            Err(mpsc::error::TryRecvError::Disconnected) => Packet::Close,
+            Err(mpsc::error::TryRecvError::Empty) => {
                 w.flush().await?;
                 match rx.recv().await {
                     Some(p) => p,
-                    // The mesh was dropped without close: its Drop aborts us anyway.
-                    None => return Ok(()),
+                    // The mesh was dropped without close: finish cleanly (Drop bounds our time).
+                    None => Packet::Close,
                 }
             }
         };

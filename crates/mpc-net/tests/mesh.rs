@@ -55,6 +55,7 @@ on_both_transports! {
     sending_to_oneself_is_refused => config();
     the_blocking_facade_ping_pongs_from_plain_threads => config();
     empty_messages_are_delivered => config();
+    dropping_a_mesh_still_delivers_what_it_queued => config();
 }
 
 mod behaviour {
@@ -239,6 +240,19 @@ mod behaviour {
     pub async fn sending_to_oneself_is_refused(m: [Mesh; 3], _: NetConfig) {
         let err = m[1].send(P1, Bytes::new()).await.expect_err("self");
         assert!(matches!(err, NetError::NotAPeer { party } if party == P1), "{err}");
+    }
+
+    pub async fn dropping_a_mesh_still_delivers_what_it_queued(m: [Mesh; 3], _: NetConfig) {
+        let [m0, m1, _m2] = m;
+        for seq in 0..3 {
+            m0.send(P1, payload(P0, seq, 300_000)).await.expect("send");
+        }
+        drop(m0);
+        for seq in 0..3 {
+            assert!(m1.recv(P0).await.expect("queued message") == payload(P0, seq, 300_000));
+        }
+        let err = m1.recv(P0).await.expect_err("link is gone");
+        assert!(matches!(err, NetError::Disconnected { peer, .. } if peer == P0), "{err}");
     }
 
     pub async fn empty_messages_are_delivered(m: [Mesh; 3], _: NetConfig) {
