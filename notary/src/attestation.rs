@@ -101,7 +101,9 @@ impl NotaryKey {
         match alg.trim() {
             "secp256k1" | "k256" => Self::secp256k1(&bytes),
             "p256" | "secp256r1" => Self::p256(&bytes),
-            other => Err(VerifyError::MalformedNotaryKey(format!("unknown algorithm {other:?}"))),
+            other => Err(VerifyError::MalformedNotaryKey(format!(
+                "unknown algorithm {other:?}"
+            ))),
         }
     }
 
@@ -148,8 +150,14 @@ pub fn body_leaves(body: &wire::Body, alg: HashAlg) -> Vec<(u32, [u8; HASH_LEN])
         transcript_commitments,
     } = body;
     let mut leaves = vec![
-        (verifying_key.id, hash_separated(alg, domains::VERIFYING_KEY, &verifying_key.data)),
-        (connection_info.id, hash_separated(alg, domains::CONNECTION_INFO, &connection_info.data)),
+        (
+            verifying_key.id,
+            hash_separated(alg, domains::VERIFYING_KEY, &verifying_key.data),
+        ),
+        (
+            connection_info.id,
+            hash_separated(alg, domains::CONNECTION_INFO, &connection_info.data),
+        ),
         (
             server_ephemeral_key.id,
             hash_separated(alg, domains::SERVER_EPHEM_KEY, &server_ephemeral_key.data),
@@ -163,7 +171,10 @@ pub fn body_leaves(body: &wire::Body, alg: HashAlg) -> Vec<(u32, [u8; HASH_LEN])
         leaves.push((f.id, hash_separated(alg, domains::EXTENSION, &f.data)));
     }
     for f in transcript_commitments {
-        leaves.push((f.id, hash_separated(alg, domains::TRANSCRIPT_COMMITMENT, &f.data)));
+        leaves.push((
+            f.id,
+            hash_separated(alg, domains::TRANSCRIPT_COMMITMENT, &f.data),
+        ));
     }
     leaves.sort_by_key(|(id, _)| *id);
     leaves
@@ -202,8 +213,10 @@ pub(crate) fn verify_attestation(
     if let Some(id) = duplicate {
         return Err(VerifyError::DuplicateFieldId(id));
     }
-    let leaves: Vec<(u64, [u8; HASH_LEN])> =
-        leaves.into_iter().map(|(id, h)| (u64::from(id), h)).collect();
+    let leaves: Vec<(u64, [u8; HASH_LEN])> = leaves
+        .into_iter()
+        .map(|(id, h)| (u64::from(id), h))
+        .collect();
     let siblings = merkle_proof
         .proof_hashes
         .iter()
@@ -244,7 +257,8 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
                 .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
             let s = k256::ecdsa::Signature::from_slice(&sig.data)
                 .map_err(|_| malformed("not a 64-byte secp256k1 signature"))?;
-            vk.verify(msg, &s).map_err(|_| VerifyError::InvalidSignature)
+            vk.verify(msg, &s)
+                .map_err(|_| VerifyError::InvalidSignature)
         }
         // P-256, SHA-256 of the message.
         2 => {
@@ -255,7 +269,8 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
                 .map_err(|_| VerifyError::MalformedNotaryKey("not a P-256 point".into()))?;
             let s = p256::ecdsa::Signature::from_slice(&sig.data)
                 .map_err(|_| malformed("not a 64-byte P-256 signature"))?;
-            vk.verify(msg, &s).map_err(|_| VerifyError::InvalidSignature)
+            vk.verify(msg, &s)
+                .map_err(|_| VerifyError::InvalidSignature)
         }
         // secp256k1 over Keccak-256 of the message, `r || s || v`; `v` only
         // serves key recovery and is not checked (as upstream).
@@ -272,7 +287,8 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
             let s = k256::ecdsa::Signature::from_slice(rs)
                 .map_err(|_| malformed("not a secp256k1 signature"))?;
             let digest = HashAlg::Keccak256.hash(msg);
-            vk.verify_prehash(&digest, &s).map_err(|_| VerifyError::InvalidSignature)
+            vk.verify_prehash(&digest, &s)
+                .map_err(|_| VerifyError::InvalidSignature)
         }
         other => Err(VerifyError::UnsupportedSignatureAlgorithm(other)),
     }
@@ -328,12 +344,18 @@ impl NotarySigner {
             Self::Secp256k1(s) => {
                 let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
                 let sig: k256::ecdsa::Signature = sk.sign(msg);
-                wire::Signature { alg: 1, data: sig.to_bytes().to_vec() }
+                wire::Signature {
+                    alg: 1,
+                    data: sig.to_bytes().to_vec(),
+                }
             }
             Self::P256(s) => {
                 let sk = p256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
                 let sig: p256::ecdsa::Signature = sk.sign(msg);
-                wire::Signature { alg: 2, data: sig.to_bytes().to_vec() }
+                wire::Signature {
+                    alg: 2,
+                    data: sig.to_bytes().to_vec(),
+                }
             }
             Self::Secp256k1Eth(s) => {
                 let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
@@ -356,12 +378,18 @@ impl NotarySigner {
 /// For the development notary and for tests that build a presentation
 /// which is validly signed but wrong in a deeper way. Assumes upstream's
 /// field numbering (ids 0..n, one leaf per field).
-pub fn reseal(proof: &mut wire::AttestationProof, signer: &NotarySigner) -> Result<(), VerifyError> {
+pub fn reseal(
+    proof: &mut wire::AttestationProof,
+    signer: &NotarySigner,
+) -> Result<(), VerifyError> {
     proof.body.body.verifying_key.data = signer.verifying_key()?;
     let alg = HashAlg::from_id(proof.header.root.alg)?;
-    let hashes: Vec<[u8; HASH_LEN]> =
-        body_leaves(&proof.body.body, alg).iter().map(|(_, h)| *h).collect();
-    let root = merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
+    let hashes: Vec<[u8; HASH_LEN]> = body_leaves(&proof.body.body, alg)
+        .iter()
+        .map(|(_, h)| *h)
+        .collect();
+    let root =
+        merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
     proof.body.proof = wire::MerkleProof {
         alg: alg.id(),
         tree_len: hashes.len() as u64,
@@ -376,6 +404,9 @@ pub fn reseal(proof: &mut wire::AttestationProof, signer: &NotarySigner) -> Resu
 }
 
 /// [`reseal`] with a secp256k1 secret (signature algorithm 1, as the fixtures).
-pub fn reseal_secp256k1(proof: &mut wire::AttestationProof, secret: &[u8; 32]) -> Result<(), VerifyError> {
+pub fn reseal_secp256k1(
+    proof: &mut wire::AttestationProof,
+    secret: &[u8; 32],
+) -> Result<(), VerifyError> {
     reseal(proof, &NotarySigner::Secp256k1(*secret))
 }

@@ -134,6 +134,10 @@ pub(crate) mod domains {
 
 /// `H(domain(type) || BCS(value))`: how upstream hashes attestation fields
 /// and the server certificate opening.
-pub(crate) fn hash_separated<T: Serialize>(alg: HashAlg, type_path: &str, value: &T) -> [u8; HASH_LEN] {
+pub(crate) fn hash_separated<T: Serialize>(
+    alg: HashAlg,
+    type_path: &str,
+    value: &T,
+) -> [u8; HASH_LEN] {
     alg.hash_parts(&[&domain(type_path), &canonical(value)])
 }

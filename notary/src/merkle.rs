@@ -28,7 +28,9 @@ pub(crate) fn root_from_proof(
         return Err(VerifyError::MalformedMerkleProof("duplicate leaf index"));
     }
     if layer.iter().any(|(i, _)| *i >= tree_len) {
-        return Err(VerifyError::MalformedMerkleProof("leaf index beyond the tree"));
+        return Err(VerifyError::MalformedMerkleProof(
+            "leaf index beyond the tree",
+        ));
     }
 
     let mut proof = proof.iter();
@@ -68,7 +70,9 @@ pub(crate) fn root_from_proof(
     }
     match layer.as_slice() {
         [(0, root)] => Ok(*root),
-        _ => Err(VerifyError::MalformedMerkleProof("proof does not reach one root")),
+        _ => Err(VerifyError::MalformedMerkleProof(
+            "proof does not reach one root",
+        )),
     }
 }
 
@@ -79,21 +83,17 @@ pub(crate) fn root_of(alg: HashAlg, leaves: &[Node]) -> Option<Node> {
         return None;
     }
     while layer.len() > 1 {
+        // A pair hashes to H(left || right); a lone last node moves up.
         layer = layer
             .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => alg.hash_parts(&[l, r]),
-                [only] => *only,
-                _ => unreachable_empty_chunk(),
+            .filter_map(|pair| {
+                pair.iter()
+                    .copied()
+                    .reduce(|l, r| alg.hash_parts(&[&l, &r]))
             })
             .collect();
     }
     layer.first().copied()
-}
-
-// `chunks(2)` yields slices of length 1 or 2 only.
-fn unreachable_empty_chunk() -> Node {
-    [0u8; HASH_LEN]
 }
 
 #[cfg(test)]

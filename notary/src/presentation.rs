@@ -87,9 +87,9 @@ fn hex_bytes<S: serde::Serializer>(b: &[u8; 16], s: S) -> Result<S::Ok, S::Error
 }
 
 fn hex_pairs<S: serde::Serializer>(v: &[(Vec<u8>, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|(id, value)| {
-        serde_json::json!({ "id": hex::encode(id), "value": hex::encode(value) })
-    }))
+    s.collect_seq(v.iter().map(
+        |(id, value)| serde_json::json!({ "id": hex::encode(id), "value": hex::encode(value) }),
+    ))
 }
 
 /// Decodes and verifies a presentation file's bytes.

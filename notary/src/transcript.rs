@@ -323,11 +323,13 @@ fn expand(
     let mut rest = authed;
     for r in &ranges {
         // Lengths were checked above; `get` keeps this panic-free regardless.
-        let (part, tail) = rest.split_at_checked(r.len()).ok_or(VerifyError::DisclosedDataLength {
-            direction,
-            found: authed.len(),
-            expected,
-        })?;
+        let (part, tail) =
+            rest.split_at_checked(r.len())
+                .ok_or(VerifyError::DisclosedDataLength {
+                    direction,
+                    found: authed.len(),
+                    expected,
+                })?;
         let dst = bytes.get_mut(r.clone()).ok_or(VerifyError::InvalidRanges {
             direction,
             reason: "range beyond the transcript",
@@ -347,8 +349,13 @@ pub(crate) fn verify_transcript(
     commitments: &[wire::Field<wire::TranscriptCommitment>],
 ) -> Result<(DisclosedTranscript, Vec<UnopenedCommitment>), VerifyError> {
     let t = &proof.transcript;
-    let (sent, sent_disclosed) =
-        expand(Direction::Sent, &t.sent_authed, &t.sent_idx, t.sent_total, length.sent)?;
+    let (sent, sent_disclosed) = expand(
+        Direction::Sent,
+        &t.sent_authed,
+        &t.sent_idx,
+        t.sent_total,
+        length.sent,
+    )?;
     let (received, recv_disclosed) = expand(
         Direction::Received,
         &t.received_authed,

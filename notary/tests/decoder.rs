@@ -62,7 +62,10 @@ proptest! {
 #[test]
 fn an_input_over_the_size_limit_is_rejected_before_decoding() {
     let big = vec![0u8; triad_notary::MAX_PRESENTATION_SIZE + 1];
-    assert!(matches!(verify(&big, &config()), Err(VerifyError::TooLarge { .. })));
+    assert!(matches!(
+        verify(&big, &config()),
+        Err(VerifyError::TooLarge { .. })
+    ));
 }
 
 #[test]
@@ -81,7 +84,10 @@ fn arb_ranges() -> impl Strategy<Value = wire::RangeSet> {
         0..4,
     )
     .prop_map(|v| wire::RangeSet {
-        ranges: v.into_iter().map(|(start, end)| wire::Range { start, end }).collect(),
+        ranges: v
+            .into_iter()
+            .map(|(start, end)| wire::Range { start, end })
+            .collect(),
     })
 }
 

@@ -7,7 +7,13 @@ fn make_proof(alg: HashAlg, leaves: &[Node], indices: &[u64]) -> Vec<Node> {
         let last = layers.last().cloned().unwrap_or_default();
         layers.push(
             last.chunks(2)
-                .map(|p| if p.len() == 2 { alg.hash_parts(&[&p[0], &p[1]]) } else { p[0] })
+                .map(|p| {
+                    if p.len() == 2 {
+                        alg.hash_parts(&[&p[0], &p[1]])
+                    } else {
+                        p[0]
+                    }
+                })
                 .collect(),
         );
     }
@@ -31,7 +37,9 @@ fn make_proof(alg: HashAlg, leaves: &[Node], indices: &[u64]) -> Vec<Node> {
 }
 
 fn leaves(n: usize) -> Vec<Node> {
-    (0..n as u64).map(|i| HashAlg::Blake3.hash(&i.to_le_bytes())).collect()
+    (0..n as u64)
+        .map(|i| HashAlg::Blake3.hash(&i.to_le_bytes()))
+        .collect()
 }
 
 #[test]
@@ -44,7 +52,11 @@ fn every_subset_of_small_trees_verifies() {
                 let idx: Vec<u64> = (0..n as u64).filter(|i| mask & (1 << i) != 0).collect();
                 let known: Vec<(u64, Node)> = idx.iter().map(|i| (*i, l[*i as usize])).collect();
                 let proof = make_proof(alg, &l, &idx);
-                assert_eq!(root_from_proof(alg, n as u64, &known, &proof), Ok(root), "n={n} mask={mask:b}");
+                assert_eq!(
+                    root_from_proof(alg, n as u64, &known, &proof),
+                    Ok(root),
+                    "n={n} mask={mask:b}"
+                );
             }
         }
     }
