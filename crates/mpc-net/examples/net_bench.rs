@@ -38,22 +38,50 @@ async fn tcp_mesh(config: &NetConfig) -> Result<[Mesh; 3], NetError> {
             .party()
             .others()
             .into_iter()
-            .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pins[p.index()].clone() })
+            .map(|p| PeerAddr {
+                party: p,
+                addr: addrs[p.index()],
+                key: pins[p.index()].clone(),
+            })
             .collect();
         let config = config.clone();
-        tasks.push(tokio::spawn(Mesh::connect(TcpSetup { identity, listener, peers, config })));
+        tasks.push(tokio::spawn(Mesh::connect(TcpSetup {
+            identity,
+            listener,
+            peers,
+            config,
+        })));
     }
     let mut meshes = Vec::new();
     for t in tasks {
         meshes.push(t.await.map_err(|e| NetError::Config(e.to_string()))??);
     }
-    meshes.try_into().map_err(|_| NetError::Config("three meshes".into()))
+    meshes
+        .try_into()
+        .map_err(|_| NetError::Config("three meshes".into()))
 }
 
-async fn throughput(m: &[Mesh; 3], len: usize, total: usize) -> Result<(f64, f64), NetError> {
+/// User + system CPU seconds of this process so far (Linux; 0 elsewhere). With other work on
+/// the machine, payload per CPU-second is steadier than wall-clock throughput.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // Clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn throughput(m: &[Mesh; 3], len: usize, total: usize) -> Result<(f64, f64, f64), NetError> {
     let count = (total / len).max(1);
     let msg = Bytes::from(vec![0x5au8; len]);
     let start = Instant::now();
+    let cpu = cpu_secs();
     let send = async {
         for _ in 0..count {
             m[0].send(P1, msg.clone()).await?;
@@ -70,7 +98,13 @@ async fn throughput(m: &[Mesh; 3], len: usize, total: usize) -> Result<(f64, f64
     s?;
     r?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(((count * len) as f64 / secs / 1e6, count as f64 / secs))
+    let cpu = cpu_secs() - cpu;
+    let bytes = (count * len) as f64;
+    Ok((
+        bytes / secs / 1e6,
+        count as f64 / secs,
+        bytes / cpu.max(0.01) / 1e6,
+    ))
 }
 
 /// All six directions at once: every party sends `len`-byte messages to both peers.
@@ -160,7 +194,9 @@ fn ping_pong_blocking(
         m0.recv(P1)?;
         lat.push(t.elapsed());
     }
-    let m1 = echo.join().map_err(|_| NetError::Config("echo thread panicked".into()))??;
+    let m1 = echo
+        .join()
+        .map_err(|_| NetError::Config("echo thread panicked".into()))??;
     m0.close()?;
     m1.close()?;
     Ok(percentiles(lat))
@@ -176,8 +212,8 @@ fn main() -> Result<(), NetError> {
         .map_err(|e| NetError::Config(e.to_string()))?;
     let config = NetConfig::new(SessionId::from_label("net_bench"));
 
-    println!("| transport | case | MB/s | msgs/s |");
-    println!("|---|---|---:|---:|");
+    println!("| transport | case | MB/s | msgs/s | MB per CPU-second |");
+    println!("|---|---|---:|---:|---:|");
     for transport in ["tls", "memory"] {
         let m = rt.block_on(async {
             match transport {
@@ -192,27 +228,34 @@ fn main() -> Result<(), NetError> {
         ] {
             // Warm-up, then the measurement.
             rt.block_on(throughput(&m, len, total / 8))?;
-            let (mbs, mps) = rt.block_on(throughput(&m, len, total))?;
-            println!("| {transport} | {label} | {mbs:.0} | {mps:.0} |");
+            let (mbs, mps, per_cpu) = rt.block_on(throughput(&m, len, total))?;
+            println!("| {transport} | {label} | {mbs:.0} | {mps:.0} | {per_cpu:.0} |");
         }
+        let cpu = cpu_secs();
         let agg = rt.block_on(all_to_all(&m, 1 << 20, (512 << 20) / scale))?;
-        println!("| {transport} | 1 MiB all 6 directions (aggregate) | {agg:.0} | |");
+        let cpu = cpu_secs() - cpu;
+        let per_cpu = (6 * ((512 << 20) / scale)) as f64 / cpu.max(0.01) / 1e6;
+        println!(
+            "| {transport} | 1 MiB all 6 directions (aggregate) | {agg:.0} | | {per_cpu:.0} |"
+        );
         let s = m[0].stats().peer(P1);
         println!(
-            "| {transport} | P0->P1 payload {} MB, wire {} MB | | |",
+            "| {transport} | P0->P1 payload {} MB, wire {} MB | | | |",
             s.bytes_sent / 1_000_000,
             s.wire_bytes_sent / 1_000_000
         );
         let rounds = 20_000 / scale;
         let (p50, p99) = rt.block_on(ping_pong_async(&m, rounds))?;
-        println!("| {transport} | ping-pong 64 B async: p50 {p50:.1} us, p99 {p99:.1} us | | |");
+        println!("| {transport} | ping-pong 64 B async: p50 {p50:.1} us, p99 {p99:.1} us | | | |");
         let [m0, m1, _m2] = m;
         let (p50, p99) = ping_pong_blocking(
             BlockingMesh::new(m0, rt.handle().clone()),
             BlockingMesh::new(m1, rt.handle().clone()),
             rounds,
         )?;
-        println!("| {transport} | ping-pong 64 B blocking threads: p50 {p50:.1} us, p99 {p99:.1} us | | |");
+        println!(
+            "| {transport} | ping-pong 64 B blocking threads: p50 {p50:.1} us, p99 {p99:.1} us | | | |"
+        );
     }
     Ok(())
 }

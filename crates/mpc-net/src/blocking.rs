@@ -40,7 +40,9 @@ impl BlockingMesh {
 
     /// As [`Mesh::send`], blocking while the send budget is exhausted.
     pub fn send(&self, to: PartyId, msg: Bytes) -> Result<(), NetError> {
-        let Some(msg) = self.mesh.try_send(to, msg)? else { return Ok(()) };
+        let Some(msg) = self.mesh.try_send(to, msg)? else {
+            return Ok(());
+        };
         Self::not_in_async()?;
         self.handle.block_on(self.mesh.send(to, msg))
     }

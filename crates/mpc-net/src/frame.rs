@@ -34,7 +34,11 @@ pub(crate) async fn read_header<R: AsyncRead + Unpin>(
     }
     let len = u32::from_be_bytes(header);
     if len > max {
-        return Err(NetError::FrameTooLarge { peer, len: len.into(), max });
+        return Err(NetError::FrameTooLarge {
+            peer,
+            len: len.into(),
+            max,
+        });
     }
     Ok(Some(len))
 }
@@ -62,5 +66,9 @@ pub(crate) async fn read_body<R: AsyncRead + Unpin>(
 }
 
 fn truncated(peer: PartyId, payload_len: usize, got: usize) -> NetError {
-    NetError::Truncated { peer, expected: (HEADER_LEN + payload_len) as u64, got: got as u64 }
+    NetError::Truncated {
+        peer,
+        expected: (HEADER_LEN + payload_len) as u64,
+        got: got as u64,
+    }
 }

@@ -74,16 +74,22 @@ impl PartyIdentity {
         let public = PinnedKey::from_cert_der(&cert_der)?;
         let key = PrivatePkcs8KeyDer::from(pkcs8_key_der);
         // Check the key is usable and matches the certificate now, not at the first handshake.
-        let signing = rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::from(
-            key.clone_key(),
-        ))
-        .map_err(|e| NetError::Config(format!("unusable private key: {e}")))?;
+        let signing =
+            rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::from(key.clone_key()))
+                .map_err(|e| NetError::Config(format!("unusable private key: {e}")))?;
         if let Some(spki) = signing.public_key()
             && spki.as_ref() != public.as_der()
         {
-            return Err(NetError::Config("private key does not match the certificate".into()));
+            return Err(NetError::Config(
+                "private key does not match the certificate".into(),
+            ));
         }
-        Ok(PartyIdentity { party, cert: CertificateDer::from(cert_der), key, public })
+        Ok(PartyIdentity {
+            party,
+            cert: CertificateDer::from(cert_der),
+            key,
+            public,
+        })
     }
 
     /// The party this identity belongs to.

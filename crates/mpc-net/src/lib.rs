@@ -62,7 +62,11 @@ impl PartyId {
 
     /// The party with this id, or `None` unless `id < 3`.
     pub const fn new(id: u8) -> Option<Self> {
-        if (id as usize) < Self::COUNT { Some(PartyId(id)) } else { None }
+        if (id as usize) < Self::COUNT {
+            Some(PartyId(id))
+        } else {
+            None
+        }
     }
 
     /// The id as a number.

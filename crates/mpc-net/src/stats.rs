@@ -109,7 +109,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len().saturating_sub(before);
-        self.counters.wire_bytes_received.fetch_add(n as u64, Relaxed);
+        self.counters
+            .wire_bytes_received
+            .fetch_add(n as u64, Relaxed);
         res
     }
 }

@@ -44,15 +44,19 @@ impl MeshListener {
     pub async fn bind(addr: SocketAddr) -> Result<Self, NetError> {
         let inner = TcpListener::bind(addr)
             .await
-            .map_err(|source| NetError::Listen { addr: addr.to_string(), source })?;
+            .map_err(|source| NetError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
         Ok(MeshListener { inner })
     }
 
     /// The address actually bound (with the real port when bound to port 0).
     pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
-        self.inner
-            .local_addr()
-            .map_err(|source| NetError::Listen { addr: "(bound listener)".into(), source })
+        self.inner.local_addr().map_err(|source| NetError::Listen {
+            addr: "(bound listener)".into(),
+            source,
+        })
     }
 }
 
@@ -93,7 +97,12 @@ impl Mesh {
     /// [`NetError::RejectedByPeer`] at the dialer (an attacker on the network can deny service
     /// either way, and failing fast gives clear diagnostics).
     pub async fn connect(setup: TcpSetup) -> Result<Mesh, NetError> {
-        let TcpSetup { identity, listener, peers, config } = setup;
+        let TcpSetup {
+            identity,
+            listener,
+            peers,
+            config,
+        } = setup;
         let me = identity.party();
         let mut seen = [false; 3];
         for p in &peers {
@@ -121,11 +130,19 @@ impl Mesh {
         }
         let session = config.session;
         let after = config.connect_timeout;
-        setups.spawn(accept_all(listener, me, server_configs, session, deadline, after));
+        setups.spawn(accept_all(
+            listener,
+            me,
+            server_configs,
+            session,
+            deadline,
+            after,
+        ));
 
         let mut outcomes: [Option<Result<Established, NetError>>; 3] = Default::default();
         while let Some(done) = setups.join_next().await {
-            let done = done.map_err(|e| NetError::Config(format!("link setup task failed: {e}")))?;
+            let done =
+                done.map_err(|e| NetError::Config(format!("link setup task failed: {e}")))?;
             for (party, res) in done {
                 outcomes[party.index()] = Some(res);
             }
@@ -146,18 +163,27 @@ impl Mesh {
         }
 
         let mut links: [Option<Link>; 3] = Default::default();
-        let mut tasks =
-            Tasks { handle: Some(tokio::runtime::Handle::current()), ..Tasks::default() };
+        let mut tasks = Tasks {
+            handle: Some(tokio::runtime::Handle::current()),
+            ..Tasks::default()
+        };
         for party in PartyId::ALL {
-            let Some((tls, counters)) = established[party.index()].take() else { continue };
+            let Some((tls, counters)) = established[party.index()].take() else {
+                continue;
+            };
             let (r, w) = tokio::io::split(tls);
             let (out_tx, out_rx) = mpsc::unbounded_channel();
             let (in_tx, in_rx) = mpsc::unbounded_channel();
             let failure = Arc::new(OnceLock::new());
             let writer = tokio::spawn(write_loop(party, w, out_rx, failure.clone()));
             let recv_budget = Budget::new(config.recv_buffer_bytes);
-            let reader =
-                tokio::spawn(read_loop(party, r, in_tx, recv_budget, config.max_frame_len));
+            let reader = tokio::spawn(read_loop(
+                party,
+                r,
+                in_tx,
+                recv_budget,
+                config.max_frame_len,
+            ));
             tasks.writers.push((party, writer));
             tasks.readers.push(reader);
             links[party.index()] = Some(Link::new(
@@ -204,7 +230,8 @@ pub(crate) async fn dial(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_millis(500));
     };
-    tcp.set_nodelay(true).map_err(|e| NetError::from_io(party, e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| NetError::from_io(party, e))?;
     let counters = Arc::new(LinkCounters::default());
     let io = BufReader::with_capacity(SOCKET_READ_BUF, Counted::new(tcp, counters.clone()));
     let connector = TlsConnector::from(cc);
@@ -214,7 +241,12 @@ pub(crate) async fn dial(
         Err(_) => return Err(timeout("TLS handshake did not finish")),
     };
     let mut tls = TlsStream::Client(tls);
-    match timeout_at(deadline, exchange_hello(&mut tls, me, party, &config.session)).await {
+    match timeout_at(
+        deadline,
+        exchange_hello(&mut tls, me, party, &config.session),
+    )
+    .await
+    {
         Ok(Ok(())) => Ok((tls, counters)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timeout("no hello before the deadline")),
@@ -230,8 +262,10 @@ async fn accept_all(
     deadline: Instant,
     after: Duration,
 ) -> Vec<(PartyId, Result<Established, NetError>)> {
-    let mut pending: Vec<PartyId> =
-        PartyId::ALL.into_iter().filter(|p| configs[p.index()].is_some()).collect();
+    let mut pending: Vec<PartyId> = PartyId::ALL
+        .into_iter()
+        .filter(|p| configs[p.index()].is_some())
+        .collect();
     let mut outcomes = Vec::new();
     let configs = Arc::new(configs);
     let mut handshakes = JoinSet::new();
@@ -306,7 +340,10 @@ async fn accept_one(
     };
     let config = configs[from.index()].clone()?;
     let res = async {
-        let tls = start.into_stream(config).await.map_err(|e| NetError::from_io(from, e))?;
+        let tls = start
+            .into_stream(config)
+            .await
+            .map_err(|e| NetError::from_io(from, e))?;
         let mut tls = TlsStream::Server(tls);
         exchange_hello(&mut tls, me, from, &session).await?;
         Ok((tls, counters))
@@ -324,7 +361,9 @@ async fn write_loop(
     failure: Arc<OnceLock<String>>,
 ) -> Result<(), NetError> {
     let mut w = BufWriter::with_capacity(WRITE_BUF, w);
-    let res = write_packets(&mut w, &mut rx).await.map_err(|e| NetError::from_io(peer, e));
+    let res = write_packets(&mut w, &mut rx)
+        .await
+        .map_err(|e| NetError::from_io(peer, e));
     if let Err(e) = &res {
         warn!(%peer, error = %e, "write failed; link down");
         let _ = failure.set(e.to_string());

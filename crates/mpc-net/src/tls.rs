@@ -45,7 +45,10 @@ struct PinnedVerifier {
 
 impl PinnedVerifier {
     fn new(key: PinnedKey, provider: &CryptoProvider) -> Self {
-        PinnedVerifier { key, algs: provider.signature_verification_algorithms }
+        PinnedVerifier {
+            key,
+            algs: provider.signature_verification_algorithms,
+        }
     }
 
     fn check(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
@@ -54,9 +57,9 @@ impl PinnedVerifier {
         if cert.subject_public_key_info().as_ref() == self.key.as_der() {
             Ok(())
         } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                NotPinned,
-            )))))
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(NotPinned)),
+            )))
         }
     }
 }
@@ -70,7 +73,8 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check(end_entity).map(|()| ServerCertVerified::assertion())
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -80,7 +84,9 @@ impl ServerCertVerifier for PinnedVerifier {
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         // The configurations below only enable TLS 1.3.
-        Err(rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls13RequiredForQuic))
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
     }
 
     fn verify_tls13_signature(
@@ -116,7 +122,8 @@ impl ClientCertVerifier for PinnedVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.check(end_entity).map(|()| ClientCertVerified::assertion())
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -193,5 +200,8 @@ pub(crate) fn sni(from: PartyId, to: PartyId) -> Result<ServerName<'static>, Net
 pub(crate) fn parse_sni(name: &str) -> Option<(PartyId, PartyId)> {
     let rest = name.strip_prefix('p')?.strip_suffix(".triad")?;
     let (from, to) = rest.split_once("-to-p")?;
-    Some((PartyId::new(from.parse().ok()?)?, PartyId::new(to.parse().ok()?)?))
+    Some((
+        PartyId::new(from.parse().ok()?)?,
+        PartyId::new(to.parse().ok()?)?,
+    ))
 }

@@ -118,12 +118,20 @@ mod behaviour {
             let recv = async {
                 for seq in 0..N {
                     let msg = mesh.recv(peer).await.expect("recv");
-                    assert!(msg == payload(peer, seq, LEN), "{me} from {peer} #{seq} differs");
+                    assert!(
+                        msg == payload(peer, seq, LEN),
+                        "{me} from {peer} #{seq} differs"
+                    );
                 }
             };
             tokio::join!(send, recv);
         }
-        tokio::join!(side(&m[0], P1), side(&m[1], P0), side(&m[2], P0), side(&m[0], P2));
+        tokio::join!(
+            side(&m[0], P1),
+            side(&m[1], P0),
+            side(&m[2], P0),
+            side(&m[0], P2)
+        );
     }
 
     /// With nobody receiving, the sender runs out of budget after a bounded number of bytes;
@@ -139,7 +147,11 @@ mod behaviour {
                 Some(_) => {
                     // Give the link's tasks a chance to drain into the socket before we decide.
                     tokio::task::yield_now().await;
-                    if m[0].try_send(P1, payload(P0, sent, LEN)).expect("try_send").is_some() {
+                    if m[0]
+                        .try_send(P1, payload(P0, sent, LEN))
+                        .expect("try_send")
+                        .is_some()
+                    {
                         // Blocked twice in a row with no progress possible: back-pressure.
                         break;
                     }
@@ -166,15 +178,26 @@ mod behaviour {
     }
 
     pub async fn recv_timeout_names_the_silent_peer(m: [Mesh; 3], _: NetConfig) {
-        let err = m[0].recv_timeout(P2, Duration::from_millis(50)).await.expect_err("silence");
+        let err = m[0]
+            .recv_timeout(P2, Duration::from_millis(50))
+            .await
+            .expect_err("silence");
         assert!(
             matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2),
             "unexpected error: {err}"
         );
-        assert!(err.to_string().contains("P2"), "error does not name the peer: {err}");
+        assert!(
+            err.to_string().contains("P2"),
+            "error does not name the peer: {err}"
+        );
         // The link still works after a timeout.
-        m[2].send(P0, Bytes::from_static(b"late")).await.expect("send");
-        assert_eq!(m[0].recv(P2).await.expect("recv"), Bytes::from_static(b"late"));
+        m[2].send(P0, Bytes::from_static(b"late"))
+            .await
+            .expect("send");
+        assert_eq!(
+            m[0].recv(P2).await.expect("recv"),
+            Bytes::from_static(b"late")
+        );
     }
 
     pub async fn an_oversize_message_is_refused_and_the_link_survives(m: [Mesh; 3], c: NetConfig) {
@@ -186,7 +209,9 @@ mod behaviour {
             "unexpected error: {err}"
         );
         let max = payload(P0, 1, c.max_frame_len as usize);
-        m[0].send(P1, max.clone()).await.expect("a message of exactly the maximum");
+        m[0].send(P1, max.clone())
+            .await
+            .expect("a message of exactly the maximum");
         assert!(m[1].recv(P0).await.expect("recv") == max);
     }
 
@@ -205,12 +230,26 @@ mod behaviour {
             "unexpected error: {err}"
         );
         // And again, without waiting.
-        assert!(matches!(m1.recv(P0).await, Err(NetError::Disconnected { .. })));
-        let err = m2.recv(P0).await.expect_err("P2's link to P0 is closed too");
-        assert!(matches!(err, NetError::Disconnected { .. }), "unexpected error: {err}");
+        assert!(matches!(
+            m1.recv(P0).await,
+            Err(NetError::Disconnected { .. })
+        ));
+        let err = m2
+            .recv(P0)
+            .await
+            .expect_err("P2's link to P0 is closed too");
+        assert!(
+            matches!(err, NetError::Disconnected { .. }),
+            "unexpected error: {err}"
+        );
         // Links that do not involve P0 keep working.
-        m1.send(P2, Bytes::from_static(b"still here")).await.expect("send");
-        assert_eq!(m2.recv(P1).await.expect("recv"), Bytes::from_static(b"still here"));
+        m1.send(P2, Bytes::from_static(b"still here"))
+            .await
+            .expect("send");
+        assert_eq!(
+            m2.recv(P1).await.expect("recv"),
+            Bytes::from_static(b"still here")
+        );
         m1.close().await.expect("P1 closes cleanly");
         m2.close().await.expect("P2 closes cleanly");
     }
@@ -239,7 +278,10 @@ mod behaviour {
 
     pub async fn sending_to_oneself_is_refused(m: [Mesh; 3], _: NetConfig) {
         let err = m[1].send(P1, Bytes::new()).await.expect_err("self");
-        assert!(matches!(err, NetError::NotAPeer { party } if party == P1), "{err}");
+        assert!(
+            matches!(err, NetError::NotAPeer { party } if party == P1),
+            "{err}"
+        );
     }
 
     pub async fn dropping_a_mesh_still_delivers_what_it_queued(m: [Mesh; 3], _: NetConfig) {
@@ -252,7 +294,10 @@ mod behaviour {
             assert!(m1.recv(P0).await.expect("queued message") == payload(P0, seq, 300_000));
         }
         let err = m1.recv(P0).await.expect_err("link is gone");
-        assert!(matches!(err, NetError::Disconnected { peer, .. } if peer == P0), "{err}");
+        assert!(
+            matches!(err, NetError::Disconnected { peer, .. } if peer == P0),
+            "{err}"
+        );
     }
 
     pub async fn empty_messages_are_delivered(m: [Mesh; 3], _: NetConfig) {
@@ -271,7 +316,8 @@ mod behaviour {
         assert!(matches!(b0.recv(P1), Err(NetError::BlockingInAsync)));
         let t0 = std::thread::spawn(move || {
             for i in 0u64..500 {
-                b0.send(P1, Bytes::copy_from_slice(&i.to_le_bytes())).expect("send");
+                b0.send(P1, Bytes::copy_from_slice(&i.to_le_bytes()))
+                    .expect("send");
                 let back = b0.recv(P1).expect("recv");
                 assert_eq!(back.as_ref(), &(i + 1).to_le_bytes());
             }
@@ -281,7 +327,8 @@ mod behaviour {
             for _ in 0u64..500 {
                 let msg = b1.recv(P0).expect("recv");
                 let i = u64::from_le_bytes(msg.as_ref().try_into().expect("8 bytes"));
-                b1.send(P0, Bytes::copy_from_slice(&(i + 1).to_le_bytes())).expect("send");
+                b1.send(P0, Bytes::copy_from_slice(&(i + 1).to_le_bytes()))
+                    .expect("send");
             }
             b1
         });

@@ -17,7 +17,11 @@ pub fn identities() -> [PartyIdentity; 3] {
 }
 
 pub fn pins(ids: &[PartyIdentity; 3]) -> [PinnedKey; 3] {
-    [ids[0].pinned_key(), ids[1].pinned_key(), ids[2].pinned_key()]
+    [
+        ids[0].pinned_key(),
+        ids[1].pinned_key(),
+        ids[2].pinned_key(),
+    ]
 }
 
 /// Bind three listeners first, then connect the three parties concurrently. `identities[i]` is
@@ -31,7 +35,9 @@ pub async fn connect(
     let mut listeners = Vec::new();
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for _ in 0..3 {
-        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
         addrs.push(l.local_addr().expect("local_addr"));
         listeners.push(l);
     }
@@ -41,9 +47,18 @@ pub async fn connect(
         let peers = me
             .others()
             .into_iter()
-            .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pins[p.index()].clone() })
+            .map(|p| PeerAddr {
+                party: p,
+                addr: addrs[p.index()],
+                key: pins[p.index()].clone(),
+            })
             .collect();
-        handles.push(tokio::spawn(Mesh::connect(TcpSetup { identity, listener, peers, config })));
+        handles.push(tokio::spawn(Mesh::connect(TcpSetup {
+            identity,
+            listener,
+            peers,
+            config,
+        })));
     }
     let mut out = Vec::new();
     for h in handles {
@@ -56,7 +71,11 @@ pub async fn tcp_meshes(config: NetConfig) -> [Mesh; 3] {
     let ids = identities();
     let pins = pins(&ids);
     let [a, b, c] = connect(ids, pins, [config.clone(), config.clone(), config]).await;
-    [a.expect("P0 connects"), b.expect("P1 connects"), c.expect("P2 connects")]
+    [
+        a.expect("P0 connects"),
+        b.expect("P1 connects"),
+        c.expect("P2 connects"),
+    ]
 }
 
 /// A recognisable payload: byte k of message `seq` from `from` is a function of all three.
