@@ -197,3 +197,92 @@ impl AndPending {
         Ok(BoolShare { s0: self.z0, s1: z1, lanes: self.lanes })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A prover that deviates *consistently*: it logs the wrong message it
+    //! sent and runs the proof honestly on it (the strongest simple
+    //! strategy). The DZKP must still catch it.
+    use crate::harness::run3;
+    use crate::{Error, PartyId, Payload, Step};
+
+    fn caught<T: std::fmt::Debug>(out: [crate::Result<T>; 3], cheater: usize) {
+        let mut aborts = 0;
+        for (i, r) in out.into_iter().enumerate() {
+            if i == cheater {
+                continue;
+            }
+            match r {
+                Err(Error::Abort { step: Step::ProofFinal, blamed: None, .. }) => aborts += 1,
+                Err(Error::Transport(_)) => {}
+                other => panic!("party {i}: {other:?}"),
+            }
+        }
+        assert!(aborts >= 1);
+    }
+
+    #[test]
+    fn a_consistently_wrong_product_is_caught() {
+        for delta in [1u64, 2, 1 << 32, 1 << 63, u64::MAX] {
+            for target in [0usize, 500, 999] {
+                let out = run3(None, move |p| {
+                    let x = p.share_public_input(&vec![7; 1000])?;
+                    let y = p.share_public_input(&vec![9; 1000])?;
+                    let (mut pend, mut msg) = p.session.mul_start(&x, &y)?;
+                    if p.me() == PartyId(1) {
+                        pend.z0[target] = pend.z0[target].wrapping_add(delta);
+                        if let Payload::Words(w) = &mut msg.payload {
+                            w[target] = w[target].wrapping_add(delta);
+                        }
+                    }
+                    p.net.send(msg)?;
+                    let r = p.net.recv(p.me().next())?;
+                    let z = pend.finish(&mut p.session, r)?;
+                    p.open(&z)
+                });
+                caught(out, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_consistently_wrong_dot_product_is_caught() {
+        let out = run3(None, |p| {
+            let x = p.share_public_input(&vec![3; 300])?;
+            let (mut pend, mut msg) = p.session.dot_start(&x, &x)?;
+            if p.me() == PartyId(2) {
+                pend.z0[0] = pend.z0[0].wrapping_add(1 << 63);
+                if let Payload::Words(w) = &mut msg.payload {
+                    w[0] = w[0].wrapping_add(1 << 63);
+                }
+            }
+            p.net.send(msg)?;
+            let r = p.net.recv(p.me().next())?;
+            let z = pend.finish(&mut p.session, r)?;
+            p.open(&z)
+        });
+        caught(out, 2);
+    }
+
+    #[test]
+    fn a_consistently_wrong_and_is_caught() {
+        for (word, bit) in [(0usize, 0u32), (3, 63), (7, 31)] {
+            let out = run3(None, move |p| {
+                let x = p.share_public_bits(&[u64::MAX; 8], 512)?;
+                let y = p.share_public_bits(&[0x5555; 8], 512)?;
+                let (mut pend, mut msg) = p.session.and_start(&x, &y)?;
+                if p.me() == PartyId(0) {
+                    pend.z0[word] ^= 1 << bit;
+                    if let Payload::Words(w) = &mut msg.payload {
+                        w[word] ^= 1 << bit;
+                    }
+                }
+                p.net.send(msg)?;
+                let r = p.net.recv(p.me().next())?;
+                let z = pend.finish(&mut p.session, r)?;
+                p.open_bits(&z)
+            });
+            caught(out, 0);
+        }
+    }
+}

@@ -130,18 +130,23 @@ fn rounds_for(len: usize) -> u8 {
     r
 }
 
-/// `x' [j] = x[j] + sum_{a>=1} r_a x[a m + j]`, truncated to `m`.
-fn fold<R: VRing>(x: &mut Vec<R>, r: &[R], m: usize) {
-    let len = x.len();
-    for j in 0..m {
-        let mut acc = x[j];
-        for (a, ra) in r.iter().enumerate().skip(1) {
-            let idx = a * m + j;
-            if idx < len {
-                acc = acc.add(ra.mul(x[idx]));
-            }
+/// Pad `x` with zeros to `K * m` elements, `m = ceil(len / K)`; returns `m`.
+fn pad_to_blocks<R: VRing>(x: &mut Vec<R>) -> usize {
+    let m = x.len().div_ceil(K);
+    x.resize(K * m, R::ZERO);
+    m
+}
+
+/// `x'[j] = x[j] + sum_{a>=1} r_a x[a m + j]` for `j < m`; `x` has `K m`
+/// elements and is truncated to `m`.
+fn fold<R: VRing>(x: &mut Vec<R>, r: &[R]) {
+    let m = pad_to_blocks(x);
+    let (head, tail) = x.split_at_mut(m);
+    for (a, block) in tail.chunks_exact(m).enumerate() {
+        let ra = r[a + 1];
+        for (h, t) in head.iter_mut().zip(block) {
+            *h = h.add(ra.mul(*t));
         }
-        x[j] = acc;
     }
     x.truncate(m);
 }
@@ -225,9 +230,10 @@ impl<I: Instance> Run<I> {
         Outgoing { messages: vec![m], await_from: vec![s.me.next()] }
     }
 
-    fn prover_round_msg(&self, s: &Session, round: u8) -> Result<Message> {
-        let p = self.prover.as_ref().ok_or(Error::InvalidArgument("prover state missing"))?;
-        let m = p.u.len().div_ceil(K);
+    fn prover_round_msg(&mut self, s: &Session, round: u8) -> Result<Message> {
+        let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
+        let m = pad_to_blocks(&mut p.u);
+        pad_to_blocks(&mut p.v);
         let cross = I::R::cross(&p.u, &p.v, K, m);
         let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), K * K - 1);
         let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
@@ -325,19 +331,17 @@ impl<I: Instance> Run<I> {
                 let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
                 let out = self.wide_msg(s, prev, Step::ProofChallenge(r), &raw);
                 let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
-                let m_len = vn.u.len().div_ceil(K);
                 vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
-                fold(&mut vn.u, &cr, m_len);
-                fold(&mut vn.v, &cs, m_len);
+                fold(&mut vn.u, &cr);
+                fold(&mut vn.v, &cs);
                 // As V_prev of next: its shares come from our common key.
                 let x_prev: Vec<I::R> =
                     ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), K * K - 1);
                 let (pr, ps) = self.challenges(s, next, r);
                 let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
-                let m_len = vp.u.len().div_ceil(K);
                 vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
-                fold(&mut vp.u, &pr, m_len);
-                fold(&mut vp.v, &ps, m_len);
+                fold(&mut vp.u, &pr);
+                fold(&mut vp.v, &ps);
                 self.phase = Phase::Challenge(r);
                 Ok(Some(Outgoing { messages: vec![out], await_from: vec![next] }))
             }
@@ -348,9 +352,8 @@ impl<I: Instance> Run<I> {
                 let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
                 let (cr, cs) = Self::split_challenges(raw);
                 let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
-                let m_len = p.u.len().div_ceil(K);
-                fold(&mut p.u, &cr, m_len);
-                fold(&mut p.v, &cs, m_len);
+                fold(&mut p.u, &cr);
+                fold(&mut p.v, &cs);
                 if r + 1 < self.rounds {
                     self.phase = Phase::Round(r + 1);
                     return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));
