@@ -221,15 +221,25 @@ fn main() -> Result<(), NetError> {
                 _ => Ok(Mesh::in_memory(&config)),
             }
         })?;
+        // NET_BENCH_ONLY=<message bytes>: run just that throughput case (for profiling).
+        let only: Option<usize> = std::env::var("NET_BENCH_ONLY")
+            .ok()
+            .and_then(|v| v.parse().ok());
         for (label, len, total) in [
             ("1 KiB one way", 1 << 10, (256 << 20) / scale),
             ("64 KiB one way", 64 << 10, (2 << 30) / scale),
             ("8 MiB one way", 8 << 20, (4 << 30) / scale),
         ] {
+            if only.is_some_and(|o| o != len) {
+                continue;
+            }
             // Warm-up, then the measurement.
             rt.block_on(throughput(&m, len, total / 8))?;
             let (mbs, mps, per_cpu) = rt.block_on(throughput(&m, len, total))?;
             println!("| {transport} | {label} | {mbs:.0} | {mps:.0} | {per_cpu:.0} |");
+        }
+        if only.is_some() {
+            break;
         }
         let cpu = cpu_secs();
         let agg = rt.block_on(all_to_all(&m, 1 << 20, (512 << 20) / scale))?;
