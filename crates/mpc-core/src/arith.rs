@@ -10,19 +10,17 @@ use crate::message::Expect;
 use crate::{ArithShare, BoolShare, Error, Message, Payload, Result, Session, Step};
 
 /// A multiplication (or dot product) awaiting `z_{i+1}` from the next party.
+/// The gate is logged when started; every started gate must be finished
+/// before [`Session::verify_start`], or the verification fails.
 #[derive(Debug)]
 #[must_use = "finish the multiplication with the next party's message"]
 pub struct MulPending {
     seq: u64,
-    x0: Vec<u64>,
-    x1: Vec<u64>,
-    y0: Vec<u64>,
-    y1: Vec<u64>,
-    z0: Vec<u64>,
-    r0: Vec<u64>,
-    r1: Vec<u64>,
-    /// `Some(m)` for a dot product of length `m`.
-    dot: Option<usize>,
+    /// First relation index in the log.
+    at: usize,
+    n: usize,
+    #[cfg(test)]
+    pub(crate) cheat: Option<(usize, u64)>,
 }
 
 fn check_len(a: usize, b: usize) -> Result<()> {
@@ -43,36 +41,43 @@ impl Session {
     }
 
     /// Start `x * y` elementwise. Returns the continuation and the message
-    /// for the previous party. Araki et al. CCS'16, Sec. 2.2.
+    /// for the previous party. Araki et al. CCS'16, Sec. 2.2: party `i` sends
+    /// `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}`.
     pub fn mul_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
         check_len(x.len(), y.len())?;
         let n = x.len();
         let seq = self.next_seq();
-        let (r0, r1) = self.zero_parts(seq, n);
-        let mut z0 = Vec::with_capacity(n);
-        for j in 0..n {
-            let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
-            z0.push(
-                a0.wrapping_mul(b0)
-                    .wrapping_add(a0.wrapping_mul(b1))
-                    .wrapping_add(a1.wrapping_mul(b0))
-                    .wrapping_add(r0[j])
-                    .wrapping_sub(r1[j]),
-            );
+        let log = &mut self.alog;
+        let at = log.z0.len();
+        let t0 = log.x0.len();
+        if !log.terms.is_empty() {
+            log.terms.extend(std::iter::repeat_n(1, n));
         }
-        let msg = self.to_prev(Step::Mul, seq, Payload::Words(z0.clone()));
-        let p = MulPending {
-            seq,
-            x0: x.s0.clone(),
-            x1: x.s1.clone(),
-            y0: y.s0.clone(),
-            y1: y.s1.clone(),
-            z0,
-            r0,
-            r1,
-            dot: None,
-        };
-        Ok((p, msg))
+        log.x0.extend_from_slice(&x.s0);
+        log.x1.extend_from_slice(&x.s1);
+        log.y0.extend_from_slice(&y.s0);
+        log.y1.extend_from_slice(&y.s1);
+        self.prf_prev.words_into(crate::prf::Purpose::Zero, seq, n, &mut log.r0);
+        self.prf_next.words_into(crate::prf::Purpose::Zero, seq, n, &mut log.r1);
+        let (a0, a1, b0, b1) = (&log.x0[t0..], &log.x1[t0..], &log.y0[t0..], &log.y1[t0..]);
+        let (r0, r1) = (&log.r0[at..], &log.r1[at..]);
+        let z0: Vec<u64> = (0..n)
+            .map(|j| {
+                a0[j]
+                    .wrapping_mul(b0[j])
+                    .wrapping_add(a0[j].wrapping_mul(b1[j]))
+                    .wrapping_add(a1[j].wrapping_mul(b0[j]))
+                    .wrapping_add(r0[j])
+                    .wrapping_sub(r1[j])
+            })
+            .collect();
+        log.z0.extend_from_slice(&z0);
+        log.z1.resize(at + n, 0);
+        let msg = self.to_prev(Step::Mul, seq, Payload::Words(z0));
+        #[cfg(test)]
+        return Ok((MulPending { seq, at, n, cheat: None }, msg));
+        #[cfg(not(test))]
+        Ok((MulPending { seq, at, n }, msg))
     }
 
     /// Start the dot product `sum_j x_j y_j` (one sharing): one element sent,
@@ -89,20 +94,25 @@ impl Session {
                 .wrapping_add(a0.wrapping_mul(b1))
                 .wrapping_add(a1.wrapping_mul(b0));
         }
-        let z0 = vec![acc];
-        let msg = self.to_prev(Step::Mul, seq, Payload::Words(z0.clone()));
-        let p = MulPending {
-            seq,
-            x0: x.s0.clone(),
-            x1: x.s1.clone(),
-            y0: y.s0.clone(),
-            y1: y.s1.clone(),
-            z0,
-            r0,
-            r1,
-            dot: Some(x.len()),
-        };
-        Ok((p, msg))
+        let log = &mut self.alog;
+        let at = log.z0.len();
+        if log.terms.is_empty() {
+            log.terms = vec![1; at];
+        }
+        log.terms.push(x.len() as u32);
+        log.x0.extend_from_slice(&x.s0);
+        log.x1.extend_from_slice(&x.s1);
+        log.y0.extend_from_slice(&y.s0);
+        log.y1.extend_from_slice(&y.s1);
+        log.r0.push(r0[0]);
+        log.r1.push(r1[0]);
+        log.z0.push(acc);
+        log.z1.push(0);
+        let msg = self.to_prev(Step::Mul, seq, Payload::Words(vec![acc]));
+        #[cfg(test)]
+        return Ok((MulPending { seq, at, n: 1, cheat: None }, msg));
+        #[cfg(not(test))]
+        Ok((MulPending { seq, at, n: 1 }, msg))
     }
 
     /// Start `x & y` on bit-sliced words. Araki et al. CCS'16, Sec. 2.2 over
@@ -111,90 +121,74 @@ impl Session {
         check_len(x.lanes, y.lanes)?;
         let n = x.words();
         let seq = self.next_seq();
-        let (r0, r1) = self.zero_parts(seq, n);
-        let z0: Vec<u64> = (0..n)
-            .map(|j| {
-                let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
-                (a0 & b0) ^ (a0 & b1) ^ (a1 & b0) ^ r0[j] ^ r1[j]
-            })
-            .collect();
-        let msg = self.to_prev(Step::And, seq, Payload::Words(z0.clone()));
-        let p = AndPending {
-            seq,
-            lanes: x.lanes,
-            x0: x.s0.clone(),
-            x1: x.s1.clone(),
-            y0: y.s0.clone(),
-            y1: y.s1.clone(),
-            z0,
-            r0,
-            r1,
-        };
-        Ok((p, msg))
+        let log = &mut self.blog;
+        let at = log.z0.len();
+        log.x0.extend_from_slice(&x.s0);
+        log.x1.extend_from_slice(&x.s1);
+        log.y0.extend_from_slice(&y.s0);
+        log.y1.extend_from_slice(&y.s1);
+        self.prf_prev.words_into(crate::prf::Purpose::Zero, seq, n, &mut log.r0);
+        self.prf_next.words_into(crate::prf::Purpose::Zero, seq, n, &mut log.r1);
+        let (a0, a1, b0, b1) = (&log.x0[at..], &log.x1[at..], &log.y0[at..], &log.y1[at..]);
+        let (r0, r1) = (&log.r0[at..], &log.r1[at..]);
+        let z0: Vec<u64> =
+            (0..n).map(|j| (a0[j] & b0[j]) ^ (a0[j] & b1[j]) ^ (a1[j] & b0[j]) ^ r0[j] ^ r1[j]).collect();
+        log.z0.extend_from_slice(&z0);
+        log.z1.resize(at + n, 0);
+        let msg = self.to_prev(Step::And, seq, Payload::Words(z0));
+        #[cfg(test)]
+        return Ok((AndPending { seq, at, n, lanes: x.lanes, cheat: None }, msg));
+        #[cfg(not(test))]
+        Ok((AndPending { seq, at, n, lanes: x.lanes }, msg))
     }
 }
 
 impl MulPending {
-    /// Consume `z_{i+1}` from the next party; logs the gate for verification.
+    /// Consume `z_{i+1}` from the next party; returns the product sharing.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
-        let n = self.z0.len();
-        let z1 = s.expect_from_next(Step::Mul, self.seq).words(from_next, n)?;
+        let z1 = s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n)?;
         let log = &mut s.alog;
-        match self.dot {
-            None => {
-                if !log.terms.is_empty() {
-                    log.terms.extend(std::iter::repeat_n(1, n));
-                }
-            }
-            Some(m) => {
-                if log.terms.is_empty() {
-                    log.terms = vec![1; log.z0.len()];
-                }
-                log.terms.push(m as u32);
-            }
+        let range = self.at..self.at + self.n;
+        log.z1[range.clone()].copy_from_slice(&z1);
+        #[allow(unused_mut)]
+        let mut z0 = log.z0[range].to_vec();
+        #[cfg(test)]
+        if let Some((j, d)) = self.cheat {
+            // Test double: the prover logs the wrong message it sent.
+            log.z0[self.at + j] = log.z0[self.at + j].wrapping_add(d);
+            z0[j] = z0[j].wrapping_add(d);
         }
-        log.x0.extend_from_slice(&self.x0);
-        log.x1.extend_from_slice(&self.x1);
-        log.y0.extend_from_slice(&self.y0);
-        log.y1.extend_from_slice(&self.y1);
-        log.z0.extend_from_slice(&self.z0);
-        log.z1.extend_from_slice(&z1);
-        log.r0.extend_from_slice(&self.r0);
-        log.r1.extend_from_slice(&self.r1);
-        Ok(ArithShare { s0: self.z0, s1: z1 })
+        Ok(ArithShare { s0: z0, s1: z1 })
     }
 }
 
-/// An AND awaiting `z_{i+1}` from the next party.
+/// An AND awaiting `z_{i+1}` from the next party (logged when started).
 #[derive(Debug)]
 #[must_use = "finish the AND with the next party's message"]
 pub struct AndPending {
     seq: u64,
+    at: usize,
+    n: usize,
     lanes: usize,
-    x0: Vec<u64>,
-    x1: Vec<u64>,
-    y0: Vec<u64>,
-    y1: Vec<u64>,
-    z0: Vec<u64>,
-    r0: Vec<u64>,
-    r1: Vec<u64>,
+    #[cfg(test)]
+    pub(crate) cheat: Option<(usize, u64)>,
 }
 
 impl AndPending {
-    /// Consume `z_{i+1}` from the next party; logs the gates.
+    /// Consume `z_{i+1}` from the next party.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
-        let n = self.z0.len();
-        let z1 = s.expect_from_next(Step::And, self.seq).words(from_next, n)?;
+        let z1 = s.expect_from_next(Step::And, self.seq).words(from_next, self.n)?;
         let log = &mut s.blog;
-        log.x0.extend_from_slice(&self.x0);
-        log.x1.extend_from_slice(&self.x1);
-        log.y0.extend_from_slice(&self.y0);
-        log.y1.extend_from_slice(&self.y1);
-        log.z0.extend_from_slice(&self.z0);
-        log.z1.extend_from_slice(&z1);
-        log.r0.extend_from_slice(&self.r0);
-        log.r1.extend_from_slice(&self.r1);
-        Ok(BoolShare { s0: self.z0, s1: z1, lanes: self.lanes })
+        let range = self.at..self.at + self.n;
+        log.z1[range.clone()].copy_from_slice(&z1);
+        #[allow(unused_mut)]
+        let mut z0 = log.z0[range].to_vec();
+        #[cfg(test)]
+        if let Some((j, d)) = self.cheat {
+            log.z0[self.at + j] ^= d;
+            z0[j] ^= d;
+        }
+        Ok(BoolShare { s0: z0, s1: z1, lanes: self.lanes })
     }
 }
 
@@ -230,7 +224,7 @@ mod tests {
                     let y = p.share_public_input(&vec![9; 1000])?;
                     let (mut pend, mut msg) = p.session.mul_start(&x, &y)?;
                     if p.me() == PartyId(1) {
-                        pend.z0[target] = pend.z0[target].wrapping_add(delta);
+                        pend.cheat = Some((target, delta));
                         if let Payload::Words(w) = &mut msg.payload {
                             w[target] = w[target].wrapping_add(delta);
                         }
@@ -251,7 +245,7 @@ mod tests {
             let x = p.share_public_input(&vec![3; 300])?;
             let (mut pend, mut msg) = p.session.dot_start(&x, &x)?;
             if p.me() == PartyId(2) {
-                pend.z0[0] = pend.z0[0].wrapping_add(1 << 63);
+                pend.cheat = Some((0, 1 << 63));
                 if let Payload::Words(w) = &mut msg.payload {
                     w[0] = w[0].wrapping_add(1 << 63);
                 }
@@ -272,7 +266,7 @@ mod tests {
                 let y = p.share_public_bits(&[0x5555; 8], 512)?;
                 let (mut pend, mut msg) = p.session.and_start(&x, &y)?;
                 if p.me() == PartyId(0) {
-                    pend.z0[word] ^= 1 << bit;
+                    pend.cheat = Some((word, 1 << bit));
                     if let Payload::Words(w) = &mut msg.payload {
                         w[word] ^= 1 << bit;
                     }

@@ -110,6 +110,20 @@ impl Prf {
         out
     }
 
+    /// Append `n` pseudo-random 64-bit words to `out`.
+    pub(crate) fn words_into(&self, purpose: Purpose, counter: u64, n: usize, out: &mut Vec<u64>) {
+        let end = out.len() + n;
+        out.reserve(n + 1);
+        self.blocks(purpose, counter, n.div_ceil(2), |bs| {
+            for b in bs {
+                let w = u128::from_le_bytes((*b).into());
+                out.push(w as u64);
+                out.push((w >> 64) as u64);
+            }
+        });
+        out.truncate(end);
+    }
+
     /// `n` pseudo-random 128-bit words.
     pub(crate) fn wide(&self, purpose: Purpose, counter: u64, n: usize) -> Vec<u128> {
         let mut out = Vec::with_capacity(n);

@@ -54,6 +54,13 @@ impl ArithLog {
     pub(crate) fn relations(&self) -> usize {
         self.z0.len()
     }
+    /// Empty, keeping the allocations.
+    pub(crate) fn clear(&mut self) {
+        for v in [&mut self.x0, &mut self.x1, &mut self.y0, &mut self.y1, &mut self.z0, &mut self.z1, &mut self.r0, &mut self.r1] {
+            v.clear();
+        }
+        self.terms.clear();
+    }
 }
 
 /// Logged AND words (64 gates each), same layout as [`ArithLog`] with one term
@@ -74,6 +81,12 @@ impl BoolLog {
     pub(crate) fn words(&self) -> usize {
         self.z0.len()
     }
+    /// Empty, keeping the allocations.
+    pub(crate) fn clear(&mut self) {
+        for v in [&mut self.x0, &mut self.x1, &mut self.y0, &mut self.y1, &mut self.z0, &mut self.z1, &mut self.r0, &mut self.r1] {
+            v.clear();
+        }
+    }
 }
 
 /// One party's session: its id, the session id, the PRFs of its two pair
@@ -93,6 +106,10 @@ pub struct Session {
     pub(crate) alog: ArithLog,
     pub(crate) blog: BoolLog,
     pub(crate) verify_batches: u64,
+    /// Prover vectors recycled between verification batches (no fresh
+    /// pages, hence no page faults, in steady state).
+    pub(crate) bufs_z: (Vec<crate::dzkp::ring::Z128>, Vec<crate::dzkp::ring::Z128>),
+    pub(crate) bufs_f: (Vec<crate::dzkp::ring::Fp>, Vec<crate::dzkp::ring::Fp>),
 }
 
 impl Session {
@@ -107,6 +124,8 @@ impl Session {
             alog: ArithLog::default(),
             blog: BoolLog::default(),
             verify_batches: 0,
+            bufs_z: Default::default(),
+            bufs_f: Default::default(),
         }
     }
 

@@ -6,15 +6,57 @@
 
 use std::time::Instant;
 
-use triad_mpc_core::harness::run3_stats;
+use triad_mpc_core::harness::{Party, run3_stats};
 use triad_mpc_core::{Error, Result};
+
+/// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .map_or(0.0, |ns| ns as f64 * 1e-9)
+}
 
 #[derive(Clone, Copy, Default)]
 struct Row {
+    cpu_gate: f64,
+    cpu_verify: f64,
     gate_s: f64,
     verify_s: f64,
     gate_bytes: u64,
     verify_bytes: u64,
+}
+
+fn measure(p: &mut Party, gates: impl FnOnce(&mut Party) -> Result<()>) -> Result<Row> {
+    let b0 = p.net.stats.bytes;
+    let c0 = thread_cpu();
+    let t0 = Instant::now();
+    gates(p)?;
+    let t1 = Instant::now();
+    let c1 = thread_cpu();
+    let b1 = p.net.stats.bytes;
+    p.verify()?;
+    let t2 = Instant::now();
+    let c2 = thread_cpu();
+    let b2 = p.net.stats.bytes;
+    Ok(Row {
+        cpu_gate: c1 - c0,
+        cpu_verify: c2 - c1,
+        gate_s: (t1 - t0).as_secs_f64(),
+        verify_s: (t2 - t1).as_secs_f64(),
+        gate_bytes: b1 - b0,
+        verify_bytes: b2 - b1,
+    })
+}
+
+fn report(case: &str, n: usize, per_party: Vec<Result<Vec<Row>>>) -> std::result::Result<(), Error> {
+    let per_party: Vec<Vec<Row>> = per_party.into_iter().collect::<Result<_>>()?;
+    let reps = per_party.iter().map(Vec::len).min().unwrap_or(0);
+    for i in 0..reps {
+        let row = max_row(per_party.iter().map(|rows| Ok(rows[i])).collect())?;
+        print(&format!("{case}#{}", i + 1), n, row);
+    }
+    Ok(())
 }
 
 fn max_row(rows: Vec<Result<Row>>) -> std::result::Result<Row, Error> {
@@ -22,6 +64,8 @@ fn max_row(rows: Vec<Result<Row>>) -> std::result::Result<Row, Error> {
     for r in rows {
         let r = r?;
         m.gate_s = m.gate_s.max(r.gate_s);
+        m.cpu_gate = m.cpu_gate.max(r.cpu_gate);
+        m.cpu_verify = m.cpu_verify.max(r.cpu_verify);
         m.verify_s = m.verify_s.max(r.verify_s);
         m.gate_bytes = m.gate_bytes.max(r.gate_bytes);
         m.verify_bytes = m.verify_bytes.max(r.verify_bytes);
@@ -33,13 +77,15 @@ fn print(case: &str, n: usize, r: Row) {
     let total = r.gate_s + r.verify_s;
     let bytes = r.gate_bytes + r.verify_bytes;
     println!(
-        "| {case:<10} | {n:>9} | {:>9.1} | {:>10.1} | {:>9.1} | {:>12} | {:>8.3} | {:>9.1} |",
+        "| {case:<6} | {n:>8} | {:>8.1} | {:>9.1} | {:>8.1} | {:>8.1} | {:>9.1} | {:>10} | {:>6.3} | {:>8.1} |",
         r.gate_s * 1e3,
         r.verify_s * 1e3,
         total * 1e3,
+        r.cpu_gate * 1e3,
+        r.cpu_verify * 1e3,
         bytes,
         bytes as f64 / n as f64,
-        total * 1e9 / n as f64
+        (r.cpu_gate + r.cpu_verify) * 1e9 / n as f64
     );
 }
 
@@ -52,51 +98,42 @@ fn main() -> std::result::Result<(), Error> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     println!("three parties, three threads, in-memory channels; max over parties");
-    println!("| case       |         n | gates ms  | verify ms  | total ms  | bytes/party  | B/gate   | ns/gate   |");
-    println!("|------------|-----------|-----------|------------|-----------|--------------|----------|-----------|");
-    for _ in 0..2 {
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let reps: usize = args
+        .iter()
+        .position(|a| a == "--reps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    println!("wall: max over parties; cpu: max over parties of the party thread's CPU time");
+    println!("| case   |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |");
+    println!("|--------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|");
+    // One session per case; `reps` batches in it (the first pays for fresh
+    // memory, later ones reuse the session's buffers as a long-running party
+    // would).
+    if only.as_deref() != Some("and") {
         let rows = run3_stats(None, move |p| {
-            let x = p.session.random(n);
-            let y = p.session.random(n);
-            let b0 = p.net.stats.bytes;
-            let t0 = Instant::now();
-            let z = p.mul(&x, &y)?;
-            let t1 = Instant::now();
-            let b1 = p.net.stats.bytes;
-            p.verify()?;
-            let t2 = Instant::now();
-            let b2 = p.net.stats.bytes;
-            std::hint::black_box(z);
-            Ok(Row {
-                gate_s: (t1 - t0).as_secs_f64(),
-                verify_s: (t2 - t1).as_secs_f64(),
-                gate_bytes: b1 - b0,
-                verify_bytes: b2 - b1,
-            })
+            let mut out = Vec::new();
+            for _ in 0..reps {
+                let x = p.session.random(n);
+                let y = p.session.random(n);
+                out.push(measure(p, |p| p.mul(&x, &y).map(drop))?);
+            }
+            Ok(out)
         });
-        print("mult", n, max_row(rows.into_iter().map(|(r, _)| r).collect())?);
+        report("mult", n, rows.into_iter().map(|(r, _)| r).collect())?;
     }
-    for _ in 0..2 {
+    if only.as_deref() != Some("mult") {
         let rows = run3_stats(None, move |p| {
-            let x = p.session.random_bits(n);
-            let y = p.session.random_bits(n);
-            let b0 = p.net.stats.bytes;
-            let t0 = Instant::now();
-            let z = p.and(&x, &y)?;
-            let t1 = Instant::now();
-            let b1 = p.net.stats.bytes;
-            p.verify()?;
-            let t2 = Instant::now();
-            let b2 = p.net.stats.bytes;
-            std::hint::black_box(z);
-            Ok(Row {
-                gate_s: (t1 - t0).as_secs_f64(),
-                verify_s: (t2 - t1).as_secs_f64(),
-                gate_bytes: b1 - b0,
-                verify_bytes: b2 - b1,
-            })
+            let mut out = Vec::new();
+            for _ in 0..reps {
+                let x = p.session.random_bits(n);
+                let y = p.session.random_bits(n);
+                out.push(measure(p, |p| p.and(&x, &y).map(drop))?);
+            }
+            Ok(out)
         });
-        print("and", n, max_row(rows.into_iter().map(|(r, _)| r).collect())?);
+        report("and", n, rows.into_iter().map(|(r, _)| r).collect())?;
     }
     Ok(())
 }

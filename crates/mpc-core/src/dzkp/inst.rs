@@ -18,9 +18,106 @@ pub(crate) const KAPPA: usize = 40;
 
 /// Vectors and claim share of one role. For the prover, `c` is unused.
 pub(crate) struct Shares<R> {
-    pub u: Vec<R>,
-    pub v: Vec<R>,
-    pub c: R,
+    pub(crate) u: Vec<R>,
+    pub(crate) v: Vec<R>,
+    pub(crate) c: R,
+}
+
+/// Receives the entries `(u_i, v_i)` of a role's vectors in increasing `i`.
+pub(crate) trait Sink<R: VRing> {
+    fn put(&mut self, i: usize, u: R, v: R);
+    /// Only `u_i` (`v_i` is zero).
+    fn put_u(&mut self, i: usize, u: R);
+    /// Only `v_i` (`u_i` is zero).
+    fn put_v(&mut self, i: usize, v: R);
+}
+
+/// Stores the vectors as they are (the prover needs them for round 0).
+pub(crate) struct Full<R> {
+    pub(crate) u: Vec<R>,
+    pub(crate) v: Vec<R>,
+}
+
+impl<R: VRing> Full<R> {
+    /// Zeroed vectors of length `len` in recycled buffers.
+    pub(crate) fn from_bufs(mut u: Vec<R>, mut v: Vec<R>, len: usize) -> Self {
+        u.clear();
+        u.resize(len, R::ZERO);
+        v.clear();
+        v.resize(len, R::ZERO);
+        Full { u, v }
+    }
+}
+
+impl<R: VRing> Sink<R> for Full<R> {
+    #[inline(always)]
+    fn put(&mut self, i: usize, u: R, v: R) {
+        self.u[i] = u;
+        self.v[i] = v;
+    }
+    #[inline(always)]
+    fn put_u(&mut self, i: usize, u: R) {
+        self.u[i] = u;
+    }
+    #[inline(always)]
+    fn put_v(&mut self, i: usize, v: R) {
+        self.v[i] = v;
+    }
+}
+
+/// Folds on the fly with the round-0 challenges (a verifier knows them in
+/// advance: they come from the key it shares with the other verifier), so
+/// the full-length vectors are never stored:
+/// `u'[j] = sum_a r_a u[a m + j]`.
+pub(crate) struct Folded<R> {
+    pub(crate) u: Vec<R>,
+    pub(crate) v: Vec<R>,
+    r: Vec<R>,
+    s: Vec<R>,
+    m: usize,
+    last: usize,
+    a: usize,
+    j: usize,
+}
+
+impl<R: VRing> Folded<R> {
+    pub(crate) fn new(len: usize, k: usize, r: Vec<R>, s: Vec<R>) -> Self {
+        let m = len.div_ceil(k).max(1);
+        Folded { u: vec![R::ZERO; m], v: vec![R::ZERO; m], r, s, m, last: 0, a: 0, j: 0 }
+    }
+}
+
+impl<R: VRing> Folded<R> {
+    /// Advance the cursor `(a, j) = divmod(i, m)`; `i` never decreases.
+    #[inline(always)]
+    fn seek(&mut self, i: usize) -> (usize, usize) {
+        self.j += i - self.last;
+        self.last = i;
+        while self.j >= self.m {
+            self.j -= self.m;
+            self.a += 1;
+        }
+        (self.a, self.j)
+    }
+}
+
+impl<R: VRing> Sink<R> for Folded<R> {
+    #[inline(always)]
+    fn put(&mut self, i: usize, u: R, v: R) {
+        let (a, j) = self.seek(i);
+        self.u[j] = self.u[j].add(self.r[a].mul(u));
+        self.v[j] = self.v[j].add(self.s[a].mul(v));
+    }
+    #[inline(always)]
+    fn put_u(&mut self, i: usize, u: R) {
+        let (a, j) = self.seek(i);
+        self.u[j] = self.u[j].add(self.r[a].mul(u));
+    }
+    #[inline(always)]
+    fn put_v(&mut self, i: usize, v: R) {
+        let (a, j) = self.seek(i);
+        self.v[j] = self.v[j].add(self.s[a].mul(v));
+    }
 }
 
 pub(crate) trait Instance: Send {
@@ -30,13 +127,19 @@ pub(crate) trait Instance: Send {
     /// Number of public carry values the prover shares before the
     /// combination coefficients are drawn.
     fn n_carries(&self) -> usize;
+    /// Prover buffers kept by the session between batches.
+    fn take_bufs(s: &mut crate::Session) -> (Vec<Self::R>, Vec<Self::R>);
+    fn put_bufs(s: &mut crate::Session, u: Vec<Self::R>, v: Vec<Self::R>);
+    /// Hand the (cleared) log back to the session for reuse.
+    fn recycle(self, s: &mut crate::Session);
     fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
-    /// Prover's full vectors, slot 0 left for the pad.
-    fn prover(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Shares<Self::R>;
-    /// This party's shares as the prover's previous neighbour.
-    fn vprev(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R]) -> Shares<Self::R>;
-    /// This party's shares as the prover's next neighbour.
-    fn vnext(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R]) -> Shares<Self::R>;
+    /// Prover's vectors without slot 0 (the pad, put by the engine).
+    fn prover<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S);
+    /// This party's shares as the prover's previous neighbour; returns its
+    /// claim share (without the pad product).
+    fn vprev<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
+    /// Same as the prover's next neighbour.
+    fn vnext<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
 }
 
 /// Per-relation combination coefficients for the ring proof:
@@ -108,6 +211,21 @@ impl Instance for ArithLog {
         KAPPA
     }
 
+    fn take_bufs(s: &mut crate::Session) -> (Vec<Z128>, Vec<Z128>) {
+        std::mem::take(&mut s.bufs_z)
+    }
+
+    fn put_bufs(s: &mut crate::Session, u: Vec<Z128>, v: Vec<Z128>) {
+        s.bufs_z = (u, v);
+    }
+
+    fn recycle(mut self, s: &mut crate::Session) {
+        self.clear();
+        if s.alog.relations() == 0 && s.alog.x0.capacity() < self.x0.capacity() {
+            s.alog = self;
+        }
+    }
+
     fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Z128> {
         // E_j = Q_j - L_j over Z_2^128 is 2^64 c_j for an honest prover;
         // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
@@ -139,62 +257,50 @@ impl Instance for ArithLog {
         out
     }
 
-    fn prover(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Shares<Z128> {
+    fn prover<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
         let comb = Combiner::new(sid, chi, lambda, self.relations());
-        let len = 1 + self.data_len();
-        let mut u = vec![Z128(0); len];
-        let mut v = vec![Z128(0); len];
         for (j, r) in relations(self) {
             let rho = comb.rho(j);
             for m in r {
                 let (a0, a1, b0, b1) =
                     (self.x0[m] as u128, self.x1[m] as u128, self.y0[m] as u128, self.y1[m] as u128);
-                u[1 + 2 * m] = Z128(rho.wrapping_mul(a0));
-                u[2 + 2 * m] = Z128(rho.wrapping_mul(a1));
-                v[1 + 2 * m] = Z128(b0 + b1);
-                v[2 + 2 * m] = Z128(b0);
+                sink.put(1 + 2 * m, Z128(rho.wrapping_mul(a0)), Z128(b0 + b1));
+                sink.put(2 + 2 * m, Z128(rho.wrapping_mul(a1)), Z128(b0));
             }
         }
-        Shares { u, v, c: Z128(0) }
     }
 
-    fn vprev(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128]) -> Shares<Z128> {
+    fn vprev<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128], sink: &mut S) -> Z128 {
         // We are P_{i-1}: our second components are the prover's x_i, y_i,
         // z_i, r_i.
         let comb = Combiner::new(sid, chi, lambda, self.relations());
-        let len = 1 + self.data_len();
-        let mut u = vec![Z128(0); len];
-        let mut v = vec![Z128(0); len];
         let mut c: u128 = comb.carry_term(carry);
         for (j, r) in relations(self) {
             let rho = comb.rho(j);
             for m in r {
-                u[1 + 2 * m] = Z128(rho.wrapping_mul(self.x1[m] as u128));
-                v[1 + 2 * m] = Z128(self.y1[m] as u128);
-                v[2 + 2 * m] = Z128(self.y1[m] as u128);
+                let y = Z128(self.y1[m] as u128);
+                sink.put(1 + 2 * m, Z128(rho.wrapping_mul(self.x1[m] as u128)), y);
+                sink.put_v(2 + 2 * m, y);
             }
             let l = (self.z1[j] as u128).wrapping_sub(self.r1[j] as u128);
             c = c.wrapping_add(rho.wrapping_mul(l));
         }
-        Shares { u, v, c: Z128(c) }
+        Z128(c)
     }
 
-    fn vnext(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128]) -> Shares<Z128> {
+    fn vnext<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128], sink: &mut S) -> Z128 {
         // We are P_{i+1}: our first components are x_{i+1}, y_{i+1}, r_{i+1}.
         let comb = Combiner::new(sid, chi, lambda, self.relations());
-        let len = 1 + self.data_len();
-        let mut u = vec![Z128(0); len];
-        let mut v = vec![Z128(0); len];
         let mut c: u128 = comb.carry_term(carry);
         for (j, r) in relations(self) {
             let rho = comb.rho(j);
             for m in r {
-                u[2 + 2 * m] = Z128(rho.wrapping_mul(self.x0[m] as u128));
-                v[1 + 2 * m] = Z128(self.y0[m] as u128);
+                sink.put_v(1 + 2 * m, Z128(self.y0[m] as u128));
+                sink.put_u(2 + 2 * m, Z128(rho.wrapping_mul(self.x0[m] as u128)));
             }
             c = c.wrapping_add(rho.wrapping_mul(self.r0[j] as u128));
         }
-        Shares { u, v, c: Z128(c) }
+        Z128(c)
     }
 }
 
@@ -207,8 +313,6 @@ fn fp_rhos(sid: &SessionId, lambda: &[u8; 16], n: usize) -> Vec<Fp> {
         .collect()
 }
 
-const TWO: Fp = Fp(2);
-
 impl Instance for BoolLog {
     type R = Fp;
 
@@ -218,6 +322,21 @@ impl Instance for BoolLog {
 
     fn n_carries(&self) -> usize {
         0
+    }
+
+    fn take_bufs(s: &mut crate::Session) -> (Vec<Fp>, Vec<Fp>) {
+        std::mem::take(&mut s.bufs_f)
+    }
+
+    fn put_bufs(s: &mut crate::Session, u: Vec<Fp>, v: Vec<Fp>) {
+        s.bufs_f = (u, v);
+    }
+
+    fn recycle(mut self, s: &mut crate::Session) {
+        self.clear();
+        if s.blog.words() == 0 && s.blog.x0.capacity() < self.x0.capacity() {
+            s.blog = self;
+        }
     }
 
     fn prover_carries(&self, _: &SessionId, _: &[u8; 16]) -> Vec<Fp> {
@@ -230,12 +349,9 @@ impl Instance for BoolLog {
     // P ^ Q = ad ^ bc, i.e. over the integers
     //   P + Q - 2PQ - ad - bc + 2(ab)(cd) = 0,
     // a 4-term inner product <(-2P, -a, -b, 2ab), (Q, d, c, cd)> = -(P + Q).
-    fn prover(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16]) -> Shares<Fp> {
+    fn prover<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
         let n = 64 * self.words();
         let rho = fp_rhos(sid, lambda, n);
-        let len = 1 + self.data_len();
-        let mut u = vec![Fp(0); len];
-        let mut v = vec![Fp(0); len];
         for w in 0..self.words() {
             let pw = self.z0[w] ^ self.r0[w] ^ (self.x0[w] & self.y0[w]);
             for l in 0..64 {
@@ -246,25 +362,18 @@ impl Instance for BoolLog {
                 let r = rho[g];
                 let o = 1 + 4 * g;
                 let sel = |x: u64, f: Fp| if x == 1 { f } else { Fp(0) };
-                u[o] = sel(p, r.mul(TWO).neg());
-                u[o + 1] = sel(a, r.neg());
-                u[o + 2] = sel(b, r.neg());
-                u[o + 3] = sel(a & b, r.mul(TWO));
-                v[o] = Fp(q);
-                v[o + 1] = Fp(d);
-                v[o + 2] = Fp(c);
-                v[o + 3] = Fp(c & d);
+                let (r2, rn) = (r.add(r), r.neg());
+                sink.put(o, sel(p, r2.neg()), Fp(q));
+                sink.put(o + 1, sel(a, rn), Fp(d));
+                sink.put(o + 2, sel(b, rn), Fp(c));
+                sink.put(o + 3, sel(a & b, r2), Fp(c & d));
             }
         }
-        Shares { u, v, c: Fp(0) }
     }
 
-    fn vprev(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp]) -> Shares<Fp> {
+    fn vprev<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp], sink: &mut S) -> Fp {
         let n = 64 * self.words();
         let rho = fp_rhos(sid, lambda, n);
-        let len = 1 + self.data_len();
-        let mut u = vec![Fp(0); len];
-        let v = vec![Fp(0); len];
         let mut c = Fp(0);
         for w in 0..self.words() {
             let pw = self.z1[w] ^ self.r1[w] ^ (self.x1[w] & self.y1[w]);
@@ -275,22 +384,20 @@ impl Instance for BoolLog {
                 let r = rho[g];
                 let o = 1 + 4 * g;
                 let sel = |x: u64, f: Fp| if x == 1 { f } else { Fp(0) };
-                u[o] = sel(p, r.mul(TWO).neg());
-                u[o + 1] = sel(a, r.neg());
-                u[o + 2] = sel(b, r.neg());
-                u[o + 3] = sel(a & b, r.mul(TWO));
+                let (r2, rn) = (r.add(r), r.neg());
+                sink.put_u(o, sel(p, r2.neg()));
+                sink.put_u(o + 1, sel(a, rn));
+                sink.put_u(o + 2, sel(b, rn));
+                sink.put_u(o + 3, sel(a & b, r2));
                 c = c.sub(sel(p, r));
             }
         }
-        Shares { u, v, c }
+        c
     }
 
-    fn vnext(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp]) -> Shares<Fp> {
+    fn vnext<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp], sink: &mut S) -> Fp {
         let n = 64 * self.words();
         let rho = fp_rhos(sid, lambda, n);
-        let len = 1 + self.data_len();
-        let u = vec![Fp(0); len];
-        let mut v = vec![Fp(0); len];
         let mut c = Fp(0);
         for w in 0..self.words() {
             for l in 0..64 {
@@ -298,15 +405,15 @@ impl Instance for BoolLog {
                 let bit = |x: u64| (x >> l) & 1;
                 let (cc, d, q) = (bit(self.x0[w]), bit(self.y0[w]), bit(self.r0[w]));
                 let o = 1 + 4 * g;
-                v[o] = Fp(q);
-                v[o + 1] = Fp(d);
-                v[o + 2] = Fp(cc);
-                v[o + 3] = Fp(cc & d);
+                sink.put_v(o, Fp(q));
+                sink.put_v(o + 1, Fp(d));
+                sink.put_v(o + 2, Fp(cc));
+                sink.put_v(o + 3, Fp(cc & d));
                 if q == 1 {
                     c = c.sub(rho[g]);
                 }
             }
         }
-        Shares { u, v, c }
+        c
     }
 }

@@ -32,7 +32,7 @@
 mod inst;
 pub(crate) mod ring;
 
-use inst::{Instance, Shares};
+use inst::{Folded, Full, Instance, Shares, Sink};
 use ring::VRing;
 
 use crate::prf::Purpose;
@@ -249,7 +249,7 @@ impl<I: Instance> Run<I> {
     }
 
     /// Returns `None` when finished.
-    fn step(&mut self, s: &Session, mut msgs: Vec<Message>) -> Result<Option<Outgoing>> {
+    fn step(&mut self, s: &mut Session, mut msgs: Vec<Message>) -> Result<Option<Outgoing>> {
         let (prev, next) = (s.me.prev(), s.me.next());
         match self.phase {
             Phase::Seed => {
@@ -289,36 +289,38 @@ impl<I: Instance> Run<I> {
                 let lam = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
                 let mut lambda = [0u8; 16];
                 lambda.copy_from_slice(&lam);
-                // Prover role.
-                let mut p = self.inst.prover(&s.id, &self.chi_seed, &lambda);
+                // Prover role: full vectors, pad in slot 0.
+                let (bu, bv) = I::take_bufs(s);
+                let mut full = Full::from_bufs(bu, bv, self.len);
                 let pu = self.pad_part(s, s.me, false);
                 let pv = self.pad_part(s, s.me, true);
-                p.u[0] = pu[0].add(pv[0]);
-                p.v[0] = pu[1].add(pv[1]);
-                self.prover = Some(p);
+                full.put(0, pu[0].add(pv[0]), pu[1].add(pv[1]));
+                self.inst.prover(&s.id, &self.chi_seed, &lambda, &mut full);
+                self.prover = Some(Shares { u: full.u, v: full.v, c: I::R::ZERO });
                 // V_prev role (prover = next): seeds from the key shared with
                 // our prev (the other verifier), shares from the key shared
-                // with the prover (our next key).
+                // with the prover (our next key). Built already folded with
+                // the round-0 challenges.
                 let chi = seed16(s, false, sub(self.ctr, next, SUB_CHI));
                 let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
                 let carry: Vec<I::R> =
                     ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
-                let mut vp = self.inst.vprev(&s.id, &chi, &lam, &carry);
+                let (cr, cs) = self.challenges(s, next, 0);
+                let mut sink = Folded::new(self.len, K, cr, cs);
                 let pad = self.pad_part(s, next, true);
-                vp.u[0] = pad[0];
-                vp.v[0] = pad[1];
-                vp.c = vp.c.add(carry[carry.len() - 1]);
-                self.vprev = Some(vp);
+                sink.put(0, pad[0], pad[1]);
+                let c = self.inst.vprev(&s.id, &chi, &lam, &carry, &mut sink);
+                self.vprev = Some(Shares { u: sink.u, v: sink.v, c: c.add(carry[carry.len() - 1]) });
                 // V_next role (prover = prev).
                 let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
                 let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
                 let carry = std::mem::take(&mut self.carry_in);
-                let mut vn = self.inst.vnext(&s.id, &chi, &lam, &carry);
+                let (cr, cs) = self.challenges(s, prev, 0);
+                let mut sink = Folded::new(self.len, K, cr, cs);
                 let pad = self.pad_part(s, prev, false);
-                vn.u[0] = pad[0];
-                vn.v[0] = pad[1];
-                vn.c = vn.c.add(carry[carry.len() - 1]);
-                self.vnext = Some(vn);
+                sink.put(0, pad[0], pad[1]);
+                let c = self.inst.vnext(&s.id, &chi, &lam, &carry, &mut sink);
+                self.vnext = Some(Shares { u: sink.u, v: sink.v, c: c.add(carry[carry.len() - 1]) });
                 self.phase = Phase::Round(0);
                 Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, 0)?], await_from: vec![prev] }))
             }
@@ -332,16 +334,21 @@ impl<I: Instance> Run<I> {
                 let out = self.wide_msg(s, prev, Step::ProofChallenge(r), &raw);
                 let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
-                fold(&mut vn.u, &cr);
-                fold(&mut vn.v, &cs);
+                if r > 0 {
+                    // Round 0 was folded while building.
+                    fold(&mut vn.u, &cr);
+                    fold(&mut vn.v, &cs);
+                }
                 // As V_prev of next: its shares come from our common key.
                 let x_prev: Vec<I::R> =
                     ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), K * K - 1);
                 let (pr, ps) = self.challenges(s, next, r);
                 let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
-                fold(&mut vp.u, &pr);
-                fold(&mut vp.v, &ps);
+                if r > 0 {
+                    fold(&mut vp.u, &pr);
+                    fold(&mut vp.v, &ps);
+                }
                 self.phase = Phase::Challenge(r);
                 Ok(Some(Outgoing { messages: vec![out], await_from: vec![next] }))
             }
@@ -386,6 +393,16 @@ impl<I: Instance> Run<I> {
                 Ok(None)
             }
         }
+    }
+}
+
+impl<I: Instance> Run<I> {
+    /// Give buffers and log back to the session.
+    fn recycle(self, s: &mut Session) {
+        if let Some(p) = self.prover {
+            I::put_bufs(s, p.u, p.v);
+        }
+        self.inst.recycle(s);
     }
 }
 
@@ -447,7 +464,11 @@ impl Verify {
         match out {
             Some(o) => Ok(Progress::Continue(o)),
             None => {
-                self.jobs.pop();
+                match self.jobs.pop() {
+                    Some(Job::Arith(r)) => r.recycle(s),
+                    Some(Job::Bool(r)) => r.recycle(s),
+                    None => {}
+                }
                 Ok(self.start_next(s))
             }
         }
