@@ -20,6 +20,56 @@
 //!
 //! Architecture invariant: this crate knows nothing of the MPC protocol; messages are opaque
 //! bytes, and nothing here logs their contents.
+//!
+//! # Three parties over TCP with pinned keys
+//!
+//! ```
+//! use bytes::Bytes;
+//! use triad_mpc_net::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), NetError> {
+//! // Each party makes its key once and publishes `pinned_key()`; the others pin it.
+//! let ids = PartyId::ALL.map(|p| PartyIdentity::generate(p).expect("keygen"));
+//! let pins: Vec<PinnedKey> = ids.iter().map(PartyIdentity::pinned_key).collect();
+//! let config = NetConfig::new(SessionId::from_label("example network"));
+//!
+//! // Bind first (port 0 picks a free port), then share the real addresses.
+//! let mut listeners = Vec::new();
+//! for _ in 0..3 {
+//!     listeners.push(MeshListener::bind(([127, 0, 0, 1], 0).into()).await?);
+//! }
+//! let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr()).collect::<Result<_, _>>()?;
+//!
+//! let mut parties = Vec::new();
+//! for (identity, listener) in ids.into_iter().zip(listeners) {
+//!     let peers = identity.party().others().into_iter().map(|p| PeerAddr {
+//!         party: p,
+//!         addr: addrs[p.index()],
+//!         key: pins[p.index()].clone(),
+//!     }).collect();
+//!     let setup = TcpSetup { identity, listener, peers, config: config.clone() };
+//!     parties.push(tokio::spawn(Mesh::connect(setup)));
+//! }
+//! let mut meshes = Vec::new();
+//! for p in parties {
+//!     meshes.push(p.await.expect("task")?);
+//! }
+//!
+//! let [p0, p1, _] = PartyId::ALL;
+//! meshes[0].send(p1, Bytes::from_static(b"share")).await?;
+//! assert_eq!(meshes[1].recv(p0).await?, Bytes::from_static(b"share"));
+//! meshes[0].mark_round();
+//! assert_eq!(meshes[0].stats().peer(p1).bytes_sent, 5);
+//! for m in meshes {
+//!     m.close().await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! For tests, `Mesh::in_memory(&config)` returns the three meshes directly. From a synchronous
+//! compute thread, wrap a mesh in [`BlockingMesh`] with a handle to the runtime that drives it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
