@@ -141,22 +141,18 @@ mod behaviour {
         // Budgets on both ends plus what kernel socket buffers and TLS/IO buffers can hold.
         let bound = config.send_buffer_bytes + config.recv_buffer_bytes + (24 << 20);
         let mut sent = 0u64;
-        loop {
-            match m[0].try_send(P1, payload(P0, sent, LEN)).expect("try_send") {
-                None => sent += 1,
-                Some(_) => {
-                    // Give the link's tasks a chance to drain into the socket before we decide.
-                    tokio::task::yield_now().await;
-                    if m[0]
-                        .try_send(P1, payload(P0, sent, LEN))
-                        .expect("try_send")
-                        .is_some()
-                    {
-                        // Blocked twice in a row with no progress possible: back-pressure.
-                        break;
-                    }
-                    sent += 1;
-                }
+        let mut refused_in_a_row = 0;
+        // Stop once the budget stayed full while the link's tasks had 200 chances to drain it.
+        while refused_in_a_row < 200 {
+            if m[0]
+                .try_send(P1, payload(P0, sent, LEN))
+                .expect("try_send")
+                .is_none()
+            {
+                sent += 1;
+                refused_in_a_row = 0;
+            } else {
+                refused_in_a_row += 1;
             }
             assert!(
                 (sent as usize) * LEN <= bound,
@@ -164,7 +160,10 @@ mod behaviour {
             );
             tokio::task::yield_now().await;
         }
-        assert!(sent > 0, "nothing could be sent at all");
+        assert!(
+            (sent as usize) * LEN >= config.send_buffer_bytes,
+            "only {sent} messages went out"
+        );
         // The blocked sender resumes once the receiver catches up.
         let more = m[0].send(P1, payload(P0, sent, LEN));
         let drain = async {
@@ -315,6 +314,13 @@ mod behaviour {
         // From inside the runtime the facade refuses instead of stalling a worker.
         assert!(matches!(b0.recv(P1), Err(NetError::BlockingInAsync)));
         let t0 = std::thread::spawn(move || {
+            let err = b0
+                .recv_timeout(P2, Duration::from_millis(20))
+                .expect_err("silence");
+            assert!(
+                matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2),
+                "{err}"
+            );
             for i in 0u64..500 {
                 b0.send(P1, Bytes::copy_from_slice(&i.to_le_bytes()))
                     .expect("send");
