@@ -197,8 +197,8 @@ mod tests {
     //! A prover that deviates *consistently*: it logs the wrong message it
     //! sent and runs the proof honestly on it (the strongest simple
     //! strategy). The DZKP must still catch it.
-    use crate::harness::run3;
-    use crate::{Error, PartyId, Payload, Step};
+    use crate::harness::{run3, run3_with};
+    use crate::{ArithProofRing, Config, Error, PartyId, Payload, Step};
 
     fn caught<T: std::fmt::Debug>(out: [crate::Result<T>; 3], cheater: usize) {
         let mut aborts = 0;
@@ -236,6 +236,37 @@ mod tests {
                 });
                 caught(out, 1);
             }
+        }
+    }
+
+    #[test]
+    fn the_fast_z2_128_proof_also_catches_a_wrong_product() {
+        let config = Config { arith_ring: ArithProofRing::Z2_128 };
+        for delta in [1u64, 1 << 63] {
+            let out = run3_with(config, None, move |p| {
+                let x = p.share_public_input(&[7; 300])?;
+                let (mut pend, mut msg) = p.session.mul_start(&x, &x)?;
+                if p.me() == PartyId(1) {
+                    pend.cheat = Some((17, delta));
+                    if let Payload::Words(w) = &mut msg.payload {
+                        w[17] = w[17].wrapping_add(delta);
+                    }
+                }
+                p.net.send(msg)?;
+                let r = p.net.recv(p.me().next())?;
+                let z = pend.finish(&mut p.session, r)?;
+                p.open(&z)
+            });
+            caught(out.map(|(r, _)| r), 1);
+        }
+        // and the honest run passes
+        let out = run3_with(config, None, |p| {
+            let x = p.share_public_input(&[u64::MAX; 300])?;
+            let z = p.mul(&x, &x)?;
+            p.open(&z)
+        });
+        for (r, _) in out {
+            assert_eq!(r, Ok(vec![1; 300]));
         }
     }
 

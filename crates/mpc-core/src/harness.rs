@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::dzkp::Progress;
 use crate::input::{InputBundle, InputProgress};
-use crate::{ArithShare, BoolShare, Error, Message, PairKeys, PartyId, Result, Session, SessionId};
+use crate::{ArithShare, BoolShare, Config, Error, Message, PairKeys, PartyId, Result, Session, SessionId};
 
 /// Rewrites a party's outgoing messages (a deviating test double).
 pub type Tamper = Box<dyn FnMut(&mut Message) + Send>;
@@ -214,16 +214,25 @@ impl Party {
 }
 
 /// Fixed test keys and session id.
-pub fn test_parties() -> [(Session, PartyId); 3] {
+pub fn test_parties(config: Config) -> [(Session, PartyId); 3] {
     let keys = PairKeys::deal([[11; 16], [22; 16], [33; 16]]);
     let sid = SessionId(*b"triad-test-sess1");
-    PartyId::ALL.map(|p| (Session::new(sid, p, &keys[p.index()]), p))
+    PartyId::ALL.map(|p| (Session::with_config(sid, p, &keys[p.index()], config), p))
 }
 
 /// Run `f` at the three parties on three threads. `tamper` makes one party
 /// deviate by rewriting its outgoing messages. Returns each party's result
 /// and what it sent.
 pub fn run3_stats<T, F>(tamper: Option<(PartyId, Tamper)>, f: F) -> [(Result<T>, Stats); 3]
+where
+    T: Send,
+    F: Fn(&mut Party) -> Result<T> + Sync,
+{
+    run3_with(Config::default(), tamper, f)
+}
+
+/// [`run3_stats`] with explicit session parameters.
+pub fn run3_with<T, F>(config: Config, tamper: Option<(PartyId, Tamper)>, f: F) -> [(Result<T>, Stats); 3]
 where
     T: Send,
     F: Fn(&mut Party) -> Result<T> + Sync,
@@ -242,7 +251,7 @@ where
     }
     let mut tamper = tamper;
     let mut parties: Vec<Party> = Vec::new();
-    for ((session, me), (t, r)) in test_parties().into_iter().zip(tx.into_iter().zip(rx)) {
+    for ((session, me), (t, r)) in test_parties(config).into_iter().zip(tx.into_iter().zip(rx)) {
         let tp = match &tamper {
             Some((p, _)) if *p == me => tamper.take().map(|(_, t)| t),
             _ => None,

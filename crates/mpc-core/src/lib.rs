@@ -41,6 +41,7 @@ pub use message::{Message, Payload};
 pub use dzkp::{Outgoing, Progress, Verify};
 pub use open::OpenPending;
 pub use session::{PairKeys, Session};
+
 pub use share::{ArithShare, BoolShare};
 
 /// One of the three computation parties: 0, 1 or 2.
@@ -76,6 +77,27 @@ impl std::fmt::Display for PartyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "P{}", self.0)
     }
+}
+
+/// The ring Z_2^{64+s} in which multiplications over Z_2^64 are proven
+/// (ePrint 2024/700). See `docs/protocols/mpc-core.md` for the soundness
+/// of each choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ArithProofRing {
+    /// s = 128: at least 40 bits for batches up to 2^30 multiplications by
+    /// our analysis (default).
+    #[default]
+    Z2_192,
+    /// s = 64 (as in the paper's code): faster, but our analysis gives only
+    /// about 28 bits for 10^6 multiplications per batch; not for production.
+    Z2_128,
+}
+
+/// Session parameters; all three parties must use the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Verification ring for arithmetic gates.
+    pub arith_ring: ArithProofRing,
 }
 
 /// A 16-byte session identifier. It separates every PRF stream and is carried

@@ -109,7 +109,9 @@ pub struct Session {
     /// Prover vectors recycled between verification batches (no fresh
     /// pages, hence no page faults, in steady state).
     pub(crate) bufs_z: (Vec<crate::dzkp::ring::Z128>, Vec<crate::dzkp::ring::Z128>),
+    pub(crate) bufs_y: (Vec<crate::dzkp::ring::Z192>, Vec<crate::dzkp::ring::Z192>),
     pub(crate) bufs_f: (Vec<crate::dzkp::ring::Fp>, Vec<crate::dzkp::ring::Fp>),
+    pub(crate) config: crate::Config,
 }
 
 impl Session {
@@ -125,8 +127,20 @@ impl Session {
             blog: BoolLog::default(),
             verify_batches: 0,
             bufs_z: Default::default(),
+            bufs_y: Default::default(),
             bufs_f: Default::default(),
+            config: crate::Config::default(),
         }
+    }
+
+    /// A session with explicit parameters (all three parties must agree).
+    pub fn with_config(id: SessionId, me: PartyId, keys: &PairKeys, config: crate::Config) -> Session {
+        Session { config, ..Session::new(id, me, keys) }
+    }
+
+    /// The parameters.
+    pub fn config(&self) -> crate::Config {
+        self.config
     }
 
     /// This party.

@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use triad_mpc_core::harness::{Party, run3_stats};
+use triad_mpc_core::harness::{Party, run3_stats, run3_with};
+use triad_mpc_core::{ArithProofRing, Config};
 use triad_mpc_core::{Error, Result};
 
 /// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
@@ -77,7 +78,7 @@ fn print(case: &str, n: usize, r: Row) {
     let total = r.gate_s + r.verify_s;
     let bytes = r.gate_bytes + r.verify_bytes;
     println!(
-        "| {case:<6} | {n:>8} | {:>8.1} | {:>9.1} | {:>8.1} | {:>8.1} | {:>9.1} | {:>10} | {:>6.3} | {:>8.1} |",
+        "| {case:<9} | {n:>8} | {:>8.1} | {:>9.1} | {:>8.1} | {:>8.1} | {:>9.1} | {:>10} | {:>6.3} | {:>8.1} |",
         r.gate_s * 1e3,
         r.verify_s * 1e3,
         total * 1e3,
@@ -106,13 +107,17 @@ fn main() -> std::result::Result<(), Error> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     println!("wall: max over parties; cpu: max over parties of the party thread's CPU time");
-    println!("| case   |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |");
-    println!("|--------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|");
+    println!("| case      |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |");
+    println!("|-----------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|");
     // One session per case; `reps` batches in it (the first pays for fresh
     // memory, later ones reuse the session's buffers as a long-running party
     // would).
-    if only.as_deref() != Some("and") {
-        let rows = run3_stats(None, move |p| {
+    for (name, ring) in [("mult", ArithProofRing::Z2_192), ("mult128", ArithProofRing::Z2_128)] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let config = Config { arith_ring: ring };
+        let rows = run3_with(config, None, move |p| {
             let mut out = Vec::new();
             for _ in 0..reps {
                 let x = p.session.random(n);
@@ -121,9 +126,9 @@ fn main() -> std::result::Result<(), Error> {
             }
             Ok(out)
         });
-        report("mult", n, rows.into_iter().map(|(r, _)| r).collect())?;
+        report(name, n, rows.into_iter().map(|(r, _)| r).collect())?;
     }
-    if only.as_deref() != Some("mult") {
+    if only.as_deref().is_none_or(|o| o == "and") {
         let rows = run3_stats(None, move |p| {
             let mut out = Vec::new();
             for _ in 0..reps {

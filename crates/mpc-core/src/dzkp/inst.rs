@@ -7,7 +7,7 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}` (BGIN19,
 //! Sec. 4: each party proves the correctness of the message it sent).
 
-use super::ring::{Fp, VRing, Z128};
+use super::ring::{ArithRing, Fp, VRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
 use crate::session::{ArithLog, BoolLog};
@@ -144,47 +144,47 @@ pub(crate) trait Instance: Send {
 
 /// Per-relation combination coefficients for the ring proof:
 /// `rho_j = sum_t lambda_t chi_{t,j}` (ePrint 2024/700, Sec. 4: binary subset
-/// sums with random `lambda_t` in Z_2^{k+s}), evaluated with byte tables.
-struct Combiner {
+/// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables.
+struct Combiner<A> {
     chi: Vec<u8>,
-    tables: Vec<[u128; 256]>,
-    lambda: Vec<u128>,
+    tables: Vec<[A; 256]>,
+    lambda: Vec<A>,
 }
 
-impl Combiner {
+impl<A: ArithRing> Combiner<A> {
     fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
         let mut b = vec![0u8; n * KAPPA / 8];
         Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
         b
     }
 
-    fn new(sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], n: usize) -> Combiner {
-        let lambda = Prf::new(lambda, sid).wide(Purpose::Challenge, 0, KAPPA);
-        let mut tables = vec![[0u128; 256]; KAPPA / 8];
+    fn new(sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], n: usize) -> Combiner<A> {
+        let raw = Prf::new(lambda, sid).wide(Purpose::Challenge, 0, KAPPA * A::WIRE);
+        let lambda: Vec<A> = raw.chunks_exact(A::WIRE).map(A::from_random).collect();
+        let mut tables = vec![[A::ZERO; 256]; KAPPA / 8];
         for (q, t) in tables.iter_mut().enumerate() {
             for v in 1..256usize {
                 let low = v & (v - 1);
                 let bit = (v ^ low).trailing_zeros() as usize;
-                t[v] = t[low].wrapping_add(lambda[8 * q + bit]);
+                t[v] = t[low].add(lambda[8 * q + bit]);
             }
         }
         Combiner { chi: Self::chi_bytes(sid, chi, n), tables, lambda }
     }
 
     #[inline(always)]
-    fn rho(&self, j: usize) -> u128 {
+    fn rho(&self, j: usize) -> A {
         let b = &self.chi[j * 5..j * 5 + 5];
         self.tables[0][b[0] as usize]
-            .wrapping_add(self.tables[1][b[1] as usize])
-            .wrapping_add(self.tables[2][b[2] as usize])
-            .wrapping_add(self.tables[3][b[3] as usize])
-            .wrapping_add(self.tables[4][b[4] as usize])
+            .add(self.tables[1][b[1] as usize])
+            .add(self.tables[2][b[2] as usize])
+            .add(self.tables[3][b[3] as usize])
+            .add(self.tables[4][b[4] as usize])
     }
 
     /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
-    fn carry_term(&self, carry: &[Z128]) -> u128 {
-        let s = self.lambda.iter().zip(carry).fold(0u128, |a, (l, c)| a.wrapping_add(l.wrapping_mul(c.0)));
-        s << 64
+    fn carry_term(&self, carry: &[A]) -> A {
+        self.lambda.iter().zip(carry).fold(A::ZERO, |a, (l, c)| a.add(l.mul(*c))).shl64()
     }
 }
 
@@ -200,107 +200,122 @@ fn relations(log: &ArithLog) -> impl Iterator<Item = (usize, std::ops::Range<usi
     })
 }
 
-impl Instance for ArithLog {
-    type R = Z128;
+/// The arithmetic relation proven in Z_2^{64+s} = `A`.
+pub(crate) struct ArithInst<A> {
+    pub(crate) log: ArithLog,
+    _ring: std::marker::PhantomData<A>,
+}
+
+impl<A> ArithInst<A> {
+    pub(crate) fn new(log: ArithLog) -> Self {
+        ArithInst { log, _ring: std::marker::PhantomData }
+    }
+}
+
+impl<A: ArithRing> Instance for ArithInst<A> {
+    type R = A;
 
     fn data_len(&self) -> usize {
-        2 * self.x0.len()
+        2 * self.log.x0.len()
     }
 
     fn n_carries(&self) -> usize {
         KAPPA
     }
 
-    fn take_bufs(s: &mut crate::Session) -> (Vec<Z128>, Vec<Z128>) {
-        std::mem::take(&mut s.bufs_z)
+    fn take_bufs(s: &mut crate::Session) -> (Vec<A>, Vec<A>) {
+        std::mem::take(A::bufs(s))
     }
 
-    fn put_bufs(s: &mut crate::Session, u: Vec<Z128>, v: Vec<Z128>) {
-        s.bufs_z = (u, v);
+    fn put_bufs(s: &mut crate::Session, u: Vec<A>, v: Vec<A>) {
+        *A::bufs(s) = (u, v);
     }
 
-    fn recycle(mut self, s: &mut crate::Session) {
-        self.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < self.x0.capacity() {
-            s.alog = self;
+    fn recycle(self, s: &mut crate::Session) {
+        let mut log = self.log;
+        log.clear();
+        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
+            s.alog = log;
         }
     }
 
-    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Z128> {
-        // E_j = Q_j - L_j over Z_2^128 is 2^64 c_j for an honest prover;
+    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
+        // E_j = Q_j - L_j over Z_2^{64+s} is 2^64 c_j for an honest prover;
         // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
-        let n = self.relations();
-        let chi = Combiner::chi_bytes(sid, chi, n);
-        let mut buckets = vec![[0u128; 256]; KAPPA / 8];
-        for (j, r) in relations(self) {
-            let mut e: u128 = 0;
+        let log = &self.log;
+        let n = log.relations();
+        let chi = Combiner::<A>::chi_bytes(sid, chi, n);
+        let mut buckets = vec![[A::ZERO; 256]; KAPPA / 8];
+        for (j, r) in relations(log) {
+            let mut e = A::ZERO;
             for m in r {
                 let (a0, a1, b0, b1) =
-                    (self.x0[m] as u128, self.x1[m] as u128, self.y0[m] as u128, self.y1[m] as u128);
-                e = e.wrapping_add(a0.wrapping_mul(b0 + b1)).wrapping_add(a1 * b0);
+                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
+                e = e.add(a0.mul(b0.add(b1))).add(a1.mul(b0));
             }
-            let l = (self.z0[j] as u128).wrapping_sub(self.r0[j] as u128).wrapping_add(self.r1[j] as u128);
-            let e = e.wrapping_sub(l);
-            for q in 0..KAPPA / 8 {
+            let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
+            let e = e.sub(l);
+            for (q, bucket) in buckets.iter_mut().enumerate() {
                 let b = chi[j * 5 + q] as usize;
-                buckets[q][b] = buckets[q][b].wrapping_add(e);
+                bucket[b] = bucket[b].add(e);
             }
         }
         let mut out = Vec::with_capacity(KAPPA);
         for t in 0..KAPPA {
             let (q, bit) = (t / 8, t % 8);
-            let s = (0..256usize)
-                .filter(|v| v >> bit & 1 == 1)
-                .fold(0u128, |a, v| a.wrapping_add(buckets[q][v]));
-            out.push(Z128(s >> 64));
+            let s = (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(buckets[q][v]));
+            out.push(s.shr64());
         }
         out
     }
 
-    fn prover<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
-        let comb = Combiner::new(sid, chi, lambda, self.relations());
-        for (j, r) in relations(self) {
+    fn prover<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
+        let log = &self.log;
+        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
+        for (j, r) in relations(log) {
             let rho = comb.rho(j);
             for m in r {
                 let (a0, a1, b0, b1) =
-                    (self.x0[m] as u128, self.x1[m] as u128, self.y0[m] as u128, self.y1[m] as u128);
-                sink.put(1 + 2 * m, Z128(rho.wrapping_mul(a0)), Z128(b0 + b1));
-                sink.put(2 + 2 * m, Z128(rho.wrapping_mul(a1)), Z128(b0));
+                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
+                sink.put(1 + 2 * m, rho.mul(a0), b0.add(b1));
+                sink.put(2 + 2 * m, rho.mul(a1), b0);
             }
         }
     }
 
-    fn vprev<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128], sink: &mut S) -> Z128 {
+    fn vprev<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
         // We are P_{i-1}: our second components are the prover's x_i, y_i,
         // z_i, r_i.
-        let comb = Combiner::new(sid, chi, lambda, self.relations());
-        let mut c: u128 = comb.carry_term(carry);
-        for (j, r) in relations(self) {
+        let log = &self.log;
+        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
+        let mut c = comb.carry_term(carry);
+        for (j, r) in relations(log) {
             let rho = comb.rho(j);
             for m in r {
-                let y = Z128(self.y1[m] as u128);
-                sink.put(1 + 2 * m, Z128(rho.wrapping_mul(self.x1[m] as u128)), y);
+                let y = A::from_u64(log.y1[m]);
+                sink.put(1 + 2 * m, rho.mul(A::from_u64(log.x1[m])), y);
                 sink.put_v(2 + 2 * m, y);
             }
-            let l = (self.z1[j] as u128).wrapping_sub(self.r1[j] as u128);
-            c = c.wrapping_add(rho.wrapping_mul(l));
+            let l = A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]));
+            c = c.add(rho.mul(l));
         }
-        Z128(c)
+        c
     }
 
-    fn vnext<S: Sink<Z128>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Z128], sink: &mut S) -> Z128 {
+    fn vnext<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
         // We are P_{i+1}: our first components are x_{i+1}, y_{i+1}, r_{i+1}.
-        let comb = Combiner::new(sid, chi, lambda, self.relations());
-        let mut c: u128 = comb.carry_term(carry);
-        for (j, r) in relations(self) {
+        let log = &self.log;
+        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
+        let mut c = comb.carry_term(carry);
+        for (j, r) in relations(log) {
             let rho = comb.rho(j);
             for m in r {
-                sink.put_v(1 + 2 * m, Z128(self.y0[m] as u128));
-                sink.put_u(2 + 2 * m, Z128(rho.wrapping_mul(self.x0[m] as u128)));
+                sink.put_v(1 + 2 * m, A::from_u64(log.y0[m]));
+                sink.put_u(2 + 2 * m, rho.mul(A::from_u64(log.x0[m])));
             }
-            c = c.wrapping_add(rho.wrapping_mul(self.r0[j] as u128));
+            c = c.add(rho.mul(A::from_u64(log.r0[j])));
         }
-        Z128(c)
+        c
     }
 }
 
@@ -309,7 +324,7 @@ fn fp_rhos(sid: &SessionId, lambda: &[u8; 16], n: usize) -> Vec<Fp> {
     Prf::new(lambda, sid)
         .words(Purpose::Challenge, 1, n)
         .into_iter()
-        .map(|w| Fp::from_random(w as u128))
+        .map(|w| Fp::from_random(&[w as u128]))
         .collect()
 }
 

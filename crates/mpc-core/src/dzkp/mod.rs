@@ -36,7 +36,9 @@ use inst::{Folded, Full, Instance, Shares, Sink};
 use ring::VRing;
 
 use crate::prf::Purpose;
-use crate::session::{ArithLog, BoolLog};
+use crate::session::BoolLog;
+use inst::ArithInst;
+use ring::{Z128, Z192};
 use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 
 /// Fold factor.
@@ -111,12 +113,12 @@ fn seed16(s: &Session, use_next_key: bool, counter: u64) -> [u8; 16] {
 
 fn ring_vec<R: VRing>(s: &Session, use_next_key: bool, purpose: Purpose, counter: u64, n: usize) -> Vec<R> {
     let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
-    prf.wide(purpose, counter, n).into_iter().map(R::from_random).collect()
+    prf.wide(purpose, counter, n * R::WIRE).chunks_exact(R::WIRE).map(R::from_random).collect()
 }
 
 fn decode_ring<R: VRing>(w: Vec<u128>, step: Step, from: PartyId) -> Result<Vec<R>> {
-    w.into_iter()
-        .map(|x| R::from_wire(x).ok_or(Error::abort(step, Some(from), "non-canonical field element")))
+    w.chunks_exact(R::WIRE)
+        .map(|x| R::from_wire(x).ok_or(Error::abort(step, Some(from), "non-canonical ring element")))
         .collect()
 }
 
@@ -196,7 +198,9 @@ impl<I: Instance> Run<I> {
     }
 
     fn wide_msg(&self, s: &Session, to: PartyId, step: Step, xs: &[I::R]) -> Message {
-        self.msg(s, to, step, Payload::Wide(xs.iter().map(|x| x.to_wire()).collect()))
+        let mut w = Vec::with_capacity(xs.len() * I::R::WIRE);
+        xs.iter().for_each(|x| x.to_wire(&mut w));
+        self.msg(s, to, step, Payload::Wide(w))
     }
 
     /// The challenges `(r, s)` of round `round` for `prover`, from the key
@@ -275,7 +279,7 @@ impl<I: Instance> Run<I> {
                 // As V_next of prev: its carry shares; answer with lambda seed.
                 let m = Self::one(&mut msgs, prev, Step::ProofCarry)?;
                 let n = self.inst.n_carries() + 1;
-                let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n)?;
+                let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n * I::R::WIRE)?;
                 self.carry_in = decode_ring(w, Step::ProofCarry, prev)?;
                 let seed = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
                 self.phase = Phase::Lambda;
@@ -327,7 +331,7 @@ impl<I: Instance> Run<I> {
             Phase::Round(r) => {
                 // As V_next of prev: its cross-product shares.
                 let m = Self::one(&mut msgs, prev, Step::ProofRound(r))?;
-                let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, K * K - 1)?;
+                let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (K * K - 1) * I::R::WIRE)?;
                 let x_next: Vec<I::R> = decode_ring(w, Step::ProofRound(r), prev)?;
                 let (cr, cs) = self.challenges(s, prev, r);
                 let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
@@ -355,7 +359,7 @@ impl<I: Instance> Run<I> {
             Phase::Challenge(r) => {
                 // As prover: challenges from V_next.
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
-                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (K - 1))?;
+                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (K - 1) * I::R::WIRE)?;
                 let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
                 let (cr, cs) = Self::split_challenges(raw);
                 let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
@@ -376,8 +380,8 @@ impl<I: Instance> Run<I> {
             Phase::Final => {
                 let mp = Self::one(&mut msgs, prev, Step::ProofFinal)?;
                 let mn = Self::one(&mut msgs, next, Step::ProofFinal)?;
-                let wp = decode_ring::<I::R>(s.expect_from_prev(Step::ProofFinal, self.ctr).wide(mp, 3)?, Step::ProofFinal, prev)?;
-                let wn = decode_ring::<I::R>(s.expect_from_next(Step::ProofFinal, self.ctr).wide(mn, 3)?, Step::ProofFinal, next)?;
+                let wp = decode_ring::<I::R>(s.expect_from_prev(Step::ProofFinal, self.ctr).wide(mp, 3 * I::R::WIRE)?, Step::ProofFinal, prev)?;
+                let wn = decode_ring::<I::R>(s.expect_from_next(Step::ProofFinal, self.ctr).wide(mn, 3 * I::R::WIRE)?, Step::ProofFinal, next)?;
                 // From prev: the other verifier's share for the proof of our
                 // next party (our V_prev role); from next: for our prev's proof.
                 let vp = self.vprev.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
@@ -407,7 +411,8 @@ impl<I: Instance> Run<I> {
 }
 
 enum Job {
-    Arith(Run<ArithLog>),
+    Arith128(Run<ArithInst<Z128>>),
+    Arith192(Run<ArithInst<Z192>>),
     Bool(Run<BoolLog>),
 }
 
@@ -431,7 +436,10 @@ impl Session {
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
             let log = std::mem::take(&mut self.alog);
-            jobs.push(Job::Arith(Run::new(self, log)));
+            jobs.push(match self.config.arith_ring {
+                crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log))),
+                crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log))),
+            });
         }
         if self.blog.words() > 0 {
             let log = std::mem::take(&mut self.blog);
@@ -449,7 +457,8 @@ impl Verify {
     fn start_next(&mut self, s: &Session) -> Progress {
         match self.jobs.last_mut() {
             None => Progress::Done,
-            Some(Job::Arith(r)) => Progress::Continue(r.start(s)),
+            Some(Job::Arith128(r)) => Progress::Continue(r.start(s)),
+            Some(Job::Arith192(r)) => Progress::Continue(r.start(s)),
             Some(Job::Bool(r)) => Progress::Continue(r.start(s)),
         }
     }
@@ -458,14 +467,16 @@ impl Verify {
     pub fn step(&mut self, s: &mut Session, msgs: Vec<Message>) -> Result<Progress> {
         let out = match self.jobs.last_mut() {
             None => return Ok(Progress::Done),
-            Some(Job::Arith(r)) => r.step(s, msgs)?,
+            Some(Job::Arith128(r)) => r.step(s, msgs)?,
+            Some(Job::Arith192(r)) => r.step(s, msgs)?,
             Some(Job::Bool(r)) => r.step(s, msgs)?,
         };
         match out {
             Some(o) => Ok(Progress::Continue(o)),
             None => {
                 match self.jobs.pop() {
-                    Some(Job::Arith(r)) => r.recycle(s),
+                    Some(Job::Arith128(r)) => r.recycle(s),
+                    Some(Job::Arith192(r)) => r.recycle(s),
                     Some(Job::Bool(r)) => r.recycle(s),
                     None => {}
                 }

@@ -9,31 +9,48 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
-    /// Map 128 uniform bits to a (close to) uniform element.
-    fn from_random(r: u128) -> Self;
-    fn to_wire(self) -> u128;
-    /// `None` for a non-canonical encoding.
-    fn from_wire(w: u128) -> Option<Self>;
+    /// Number of 128-bit words of the wire encoding (and of randomness
+    /// consumed by [`VRing::from_random`]).
+    const WIRE: usize;
+    /// Map `WIRE` uniform 128-bit words to a (close to) uniform element.
+    fn from_random(r: &[u128]) -> Self;
+    fn to_wire(self, out: &mut Vec<u128>);
+    /// `None` for a non-canonical encoding; `w.len() == WIRE`.
+    fn from_wire(w: &[u128]) -> Option<Self>;
 
     /// All `k*k` cross inner products `<u^a, v^b>` of the `k` blocks of
-    /// length `m` (entries past the slices' ends are zero), row-major.
+    /// length `m`, row-major. `u` and `v` hold at least `k m` elements.
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
-        let mut acc = vec![Self::ZERO; k * k];
-        let mut ua = vec![Self::ZERO; k];
-        let mut vb = vec![Self::ZERO; k];
+        if k != super::K || u.len() < k * m || v.len() < k * m {
+            return generic_cross(u, v, k, m);
+        }
+        let mut acc = [[Self::ZERO; super::K]; super::K];
         for j in 0..m {
-            for a in 0..k {
-                ua[a] = u.get(a * m + j).copied().unwrap_or(Self::ZERO);
-                vb[a] = v.get(a * m + j).copied().unwrap_or(Self::ZERO);
+            let mut ua = [Self::ZERO; super::K];
+            let mut vb = [Self::ZERO; super::K];
+            for a in 0..super::K {
+                ua[a] = u[a * m + j];
+                vb[a] = v[a * m + j];
             }
-            for a in 0..k {
-                for b in 0..k {
-                    acc[a * k + b] = acc[a * k + b].add(ua[a].mul(vb[b]));
+            for a in 0..super::K {
+                for b in 0..super::K {
+                    acc[a][b] = acc[a][b].add(ua[a].mul(vb[b]));
                 }
             }
         }
-        acc
+        acc.iter().flat_map(|r| r.iter().copied()).collect()
     }
+}
+
+/// The extra operations the ring proof (ePrint 2024/700) needs of Z_2^{64+s}.
+pub(crate) trait ArithRing: VRing {
+    fn from_u64(x: u64) -> Self;
+    /// Floor division by 2^64.
+    fn shr64(self) -> Self;
+    /// Multiplication by 2^64.
+    fn shl64(self) -> Self;
+    /// The session's recycled prover buffers for this ring.
+    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>);
 }
 
 /// Z_2^128 with wrapping arithmetic.
@@ -55,36 +72,97 @@ impl VRing for Z128 {
     fn mul(self, o: Self) -> Self {
         Z128(self.0.wrapping_mul(o.0))
     }
-    fn from_random(r: u128) -> Self {
-        Z128(r)
+    const WIRE: usize = 1;
+    fn from_random(r: &[u128]) -> Self {
+        Z128(r[0])
     }
-    fn to_wire(self) -> u128 {
-        self.0
+    fn to_wire(self, out: &mut Vec<u128>) {
+        out.push(self.0)
     }
-    fn from_wire(w: u128) -> Option<Self> {
-        Some(Z128(w))
+    fn from_wire(w: &[u128]) -> Option<Self> {
+        Some(Z128(w[0]))
     }
+}
 
-    fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
-        // Fast path for the common fold factor: fixed-size accumulators.
-        if k != super::K || u.len() < k * m || v.len() < k * m {
-            return generic_cross(u, v, k, m);
-        }
-        let mut acc = [[0u128; super::K]; super::K];
-        for j in 0..m {
-            let mut ua = [0u128; super::K];
-            let mut vb = [0u128; super::K];
-            for a in 0..super::K {
-                ua[a] = u[a * m + j].0;
-                vb[a] = v[a * m + j].0;
-            }
-            for a in 0..super::K {
-                for b in 0..super::K {
-                    acc[a][b] = acc[a][b].wrapping_add(ua[a].wrapping_mul(vb[b]));
-                }
-            }
-        }
-        acc.iter().flat_map(|r| r.iter().map(|x| Z128(*x))).collect()
+impl ArithRing for Z128 {
+    fn from_u64(x: u64) -> Self {
+        Z128(x as u128)
+    }
+    fn shr64(self) -> Self {
+        Z128(self.0 >> 64)
+    }
+    fn shl64(self) -> Self {
+        Z128(self.0 << 64)
+    }
+    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>) {
+        &mut s.bufs_z
+    }
+}
+
+/// Z_2^192 (`s = 128`), little-endian 64-bit limbs.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Z192(pub [u64; 3]);
+
+impl VRing for Z192 {
+    const ZERO: Self = Z192([0; 3]);
+    const ONE: Self = Z192([1, 0, 0]);
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        let (a, b) = (self.0, o.0);
+        let (r0, c0) = a[0].overflowing_add(b[0]);
+        let lo = a[1] as u128 + b[1] as u128 + c0 as u128;
+        let r2 = a[2].wrapping_add(b[2]).wrapping_add((lo >> 64) as u64);
+        Z192([r0, lo as u64, r2])
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        let (a, b) = (self.0, o.0);
+        let (r0, c0) = a[0].overflowing_sub(b[0]);
+        let (t1, c1) = a[1].overflowing_sub(b[1]);
+        let (r1, c2) = t1.overflowing_sub(c0 as u64);
+        let r2 = a[2].wrapping_sub(b[2]).wrapping_sub(c1 as u64 + c2 as u64);
+        Z192([r0, r1, r2])
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        let (a, b) = (self.0, o.0);
+        let p00 = a[0] as u128 * b[0] as u128;
+        let p01 = a[0] as u128 * b[1] as u128;
+        let p10 = a[1] as u128 * b[0] as u128;
+        let mid = (p00 >> 64) + (p01 as u64 as u128) + (p10 as u64 as u128);
+        let top = ((mid >> 64) as u64)
+            .wrapping_add((p01 >> 64) as u64)
+            .wrapping_add((p10 >> 64) as u64)
+            .wrapping_add(a[0].wrapping_mul(b[2]))
+            .wrapping_add(a[1].wrapping_mul(b[1]))
+            .wrapping_add(a[2].wrapping_mul(b[0]));
+        Z192([p00 as u64, mid as u64, top])
+    }
+    const WIRE: usize = 2;
+    fn from_random(r: &[u128]) -> Self {
+        Z192([r[0] as u64, (r[0] >> 64) as u64, r[1] as u64])
+    }
+    fn to_wire(self, out: &mut Vec<u128>) {
+        out.push(self.0[0] as u128 | (self.0[1] as u128) << 64);
+        out.push(self.0[2] as u128);
+    }
+    fn from_wire(w: &[u128]) -> Option<Self> {
+        (w[1] >> 64 == 0).then_some(Z192([w[0] as u64, (w[0] >> 64) as u64, w[1] as u64]))
+    }
+}
+
+impl ArithRing for Z192 {
+    fn from_u64(x: u64) -> Self {
+        Z192([x, 0, 0])
+    }
+    fn shr64(self) -> Self {
+        Z192([self.0[1], self.0[2], 0])
+    }
+    fn shl64(self) -> Self {
+        Z192([0, self.0[0], self.0[1]])
+    }
+    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>) {
+        &mut s.bufs_y
     }
 }
 
@@ -142,16 +220,17 @@ impl VRing for Fp {
     fn mul(self, o: Self) -> Self {
         Fp(reduce128(self.0 as u128 * o.0 as u128))
     }
-    fn from_random(r: u128) -> Self {
+    const WIRE: usize = 1;
+    fn from_random(r: &[u128]) -> Self {
         // 61 uniform bits; the value p itself maps to 0 (bias 2^-61).
-        let x = (r as u64) & P61;
+        let x = (r[0] as u64) & P61;
         Fp(if x == P61 { 0 } else { x })
     }
-    fn to_wire(self) -> u128 {
-        self.0 as u128
+    fn to_wire(self, out: &mut Vec<u128>) {
+        out.push(self.0 as u128)
     }
-    fn from_wire(w: u128) -> Option<Self> {
-        (w < P61 as u128).then_some(Fp(w as u64))
+    fn from_wire(w: &[u128]) -> Option<Self> {
+        (w[0] < P61 as u128).then_some(Fp(w[0] as u64))
     }
 
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
@@ -204,6 +283,36 @@ mod tests {
         }
         assert_eq!(reduce128(u128::MAX) as u128, u128::MAX % p);
         assert_eq!(reduce128(u128::MAX >> 1) as u128, (u128::MAX >> 1) % p);
+    }
+
+    #[test]
+    fn z192_matches_a_schoolbook_reference() {
+        // Reference: 4-limb schoolbook with u128, truncated to 3 limbs.
+        fn reference(a: [u64; 3], b: [u64; 3]) -> [u64; 3] {
+            let mut r = [0u64; 3];
+            for i in 0..3 {
+                let mut carry = 0u128;
+                for j in 0..3 - i {
+                    let t = a[i] as u128 * b[j] as u128 + r[i + j] as u128 + carry;
+                    r[i + j] = t as u64;
+                    carry = t >> 64;
+                }
+            }
+            r
+        }
+        let vals = [[u64::MAX; 3], [1, 0, 0], [0, u64::MAX, 1], [0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f, 7], [0, 0, 1 << 63]];
+        for a in vals {
+            for b in vals {
+                assert_eq!(Z192(a).mul(Z192(b)).0, reference(a, b));
+                let s = Z192(a).add(Z192(b));
+                assert_eq!(s.sub(Z192(b)), Z192(a));
+                assert_eq!(Z192(a).sub(Z192(a)), Z192::ZERO);
+            }
+        }
+        assert_eq!(Z192([u64::MAX; 3]).add(Z192::ONE), Z192::ZERO);
+        let mut w = Vec::new();
+        Z192(vals[3]).to_wire(&mut w);
+        assert_eq!(Z192::from_wire(&w), Some(Z192(vals[3])));
     }
 
     #[test]
