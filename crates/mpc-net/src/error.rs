@@ -100,6 +100,14 @@ pub enum NetError {
         /// The timeout that passed.
         after: Duration,
     },
+    /// The send buffer for `peer` stayed full (it is not reading) for the send timeout.
+    #[error("{peer} accepted no data for {after:?} (send buffer full)")]
+    SendTimeout {
+        /// The peer that stopped reading.
+        peer: PartyId,
+        /// The timeout that passed.
+        after: Duration,
+    },
     /// A frame longer than the maximum was announced (by the peer) or offered (by us).
     #[error("frame of {len} bytes for/from {peer} exceeds the maximum of {max}")]
     FrameTooLarge {
@@ -165,6 +173,7 @@ impl NetError {
             | BadHello { peer, .. }
             | ConnectTimeout { peer, .. }
             | RecvTimeout { peer, .. }
+            | SendTimeout { peer, .. }
             | FrameTooLarge { peer, .. }
             | Truncated { peer, .. }
             | Disconnected { peer, .. }

@@ -217,6 +217,9 @@ pub struct NetConfig {
     pub session: SessionId,
     /// How long [`Mesh::recv`] waits for a message before [`NetError::RecvTimeout`].
     pub recv_timeout: Duration,
+    /// How long [`Mesh::send`] waits for room in a full send buffer (a peer that stopped
+    /// reading) before [`NetError::SendTimeout`].
+    pub send_timeout: Duration,
     /// Deadline for establishing all links (TCP connect with retries, TLS, hello).
     pub connect_timeout: Duration,
     /// Largest message accepted or sent, in bytes (at most `u32::MAX`).
@@ -231,12 +234,13 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
-    /// Defaults: 30 s receive timeout, 30 s connect deadline, 256 MiB frames, 64 MiB buffers
+    /// Defaults: 30 s receive and send timeouts, 30 s connect deadline, 256 MiB frames, 64 MiB buffers
     /// per peer and direction, 10 s to drain on close.
     pub fn new(session: SessionId) -> Self {
         NetConfig {
             session,
             recv_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
             max_frame_len: 256 << 20,
             send_buffer_bytes: 64 << 20,

@@ -190,6 +190,7 @@ pub struct Mesh {
     me: PartyId,
     links: [Option<Link>; 3],
     recv_timeout: Duration,
+    send_timeout: Duration,
     max_frame_len: u32,
     close_timeout: Duration,
     rounds: AtomicU64,
@@ -217,6 +218,7 @@ impl Mesh {
             me,
             links,
             recv_timeout: config.recv_timeout,
+            send_timeout: config.send_timeout,
             max_frame_len: config.max_frame_len,
             close_timeout: config.close_timeout,
             rounds: AtomicU64::new(0),
@@ -252,14 +254,24 @@ impl Mesh {
     }
 
     /// Queue `msg` for `to`. Returns once the message is queued (not once it is delivered);
-    /// waits while the bytes queued for `to` exceed [`NetConfig::send_buffer_bytes`].
+    /// waits while the bytes queued for `to` exceed [`NetConfig::send_buffer_bytes`], at most
+    /// [`NetConfig::send_timeout`].
     ///
-    /// Fails with [`NetError::FrameTooLarge`] above [`NetConfig::max_frame_len`] and with
-    /// [`NetError::Disconnected`] once the link is down.
+    /// Fails with [`NetError::FrameTooLarge`] above [`NetConfig::max_frame_len`],
+    /// [`NetError::SendTimeout`] when the peer stopped reading, and [`NetError::Disconnected`]
+    /// once the link is down.
     pub async fn send(&self, to: PartyId, msg: Bytes) -> Result<(), NetError> {
         let link = self.link(to)?;
         self.check_len(to, msg.len())?;
-        let permit = link.send_budget.acquire(msg.len()).await;
+        let permit = match link.send_budget.try_acquire(msg.len()) {
+            Some(permit) => permit,
+            None => tokio::time::timeout(self.send_timeout, link.send_budget.acquire(msg.len()))
+                .await
+                .map_err(|_| NetError::SendTimeout {
+                    peer: to,
+                    after: self.send_timeout,
+                })?,
+        };
         link.push(msg, permit)
     }
 

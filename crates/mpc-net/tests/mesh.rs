@@ -46,6 +46,12 @@ on_both_transports! {
         ..config()
     };
     recv_timeout_names_the_silent_peer => config();
+    a_send_blocked_by_a_peer_that_stopped_reading_times_out_naming_it => NetConfig {
+        send_buffer_bytes: 1 << 20,
+        recv_buffer_bytes: 1 << 20,
+        send_timeout: Duration::from_millis(200),
+        ..config()
+    };
     an_oversize_message_is_refused_and_the_link_survives => NetConfig {
         max_frame_len: 1 << 20,
         ..config()
@@ -197,6 +203,36 @@ mod behaviour {
             m[0].recv(P2).await.expect("recv"),
             Bytes::from_static(b"late")
         );
+    }
+
+    pub async fn a_send_blocked_by_a_peer_that_stopped_reading_times_out_naming_it(
+        m: [Mesh; 3],
+        config: NetConfig,
+    ) {
+        const LEN: usize = 256 << 10;
+        let bound = config.send_buffer_bytes + config.recv_buffer_bytes + (24 << 20);
+        let mut sent = 0u64;
+        let err = loop {
+            match m[2].send(P0, payload(P2, sent, LEN)).await {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(
+                (sent as usize) * LEN <= bound,
+                "sent {sent} messages to a silent receiver"
+            );
+        };
+        assert!(
+            matches!(err, NetError::SendTimeout { peer, after } if peer == P0 && after == config.send_timeout),
+            "unexpected error: {err}"
+        );
+        // Nothing was lost: the receiver gets every message that was accepted.
+        for seq in 0..sent {
+            assert!(
+                m[0].recv(P2).await.expect("recv") == payload(P2, seq, LEN),
+                "#{seq}"
+            );
+        }
     }
 
     pub async fn an_oversize_message_is_refused_and_the_link_survives(m: [Mesh; 3], c: NetConfig) {
