@@ -145,6 +145,16 @@ impl Party {
         p.finish(&mut self.session, r)
     }
 
+    /// Bit injection: one arithmetic element (0 or 1) per lane of `x`;
+    /// two rounds, two verified multiplications per bit.
+    pub fn b2a(&mut self, x: &BoolShare) -> Result<ArithShare> {
+        let [b0, b1, b2] = x.bit_components(self.me());
+        let p01 = self.mul(&b0, &b1)?;
+        let t = b0.add(&b1)?.sub(&p01.scale(2))?;
+        let p = self.mul(&t, &b2)?;
+        t.add(&b2)?.sub(&p.scale(2))
+    }
+
     /// Verify all logged gates.
     pub fn verify(&mut self) -> Result<()> {
         let (mut v, mut p) = self.session.verify_start();

@@ -202,6 +202,28 @@ impl BoolShare {
         }
     }
 
+    /// Local step of bit injection (B2A): each boolean component `b_j` is
+    /// held by two parties, so it is a trivial arithmetic sharing with
+    /// `x_j = b_j` and the other components 0. Returns the three sharings
+    /// `[b_0], [b_1], [b_2]` of the lanes (one element per lane); then
+    /// `b = b_0 ^ b_1 ^ b_2` with `a ^ c = a + c - 2ac` costs two verified
+    /// multiplications (ABY3, CCS'18, ePrint 2018/403, Sec. 5.4; the
+    /// one-element variant is Keller, ePrint 2025/919, Protocol 22).
+    pub fn bit_components(&self, me: PartyId) -> [ArithShare; 3] {
+        let bits = |w: &[u64]| -> Vec<u64> { (0..self.lanes).map(|l| (w[l / 64] >> (l % 64)) & 1).collect() };
+        let i = me.index();
+        let zero = vec![0u64; self.lanes];
+        [0usize, 1, 2].map(|j| {
+            if j == i {
+                ArithShare { s0: bits(&self.s0), s1: zero.clone() }
+            } else if j == (i + 1) % 3 {
+                ArithShare { s0: zero.clone(), s1: bits(&self.s1) }
+            } else {
+                ArithShare { s0: zero.clone(), s1: zero.clone() }
+            }
+        })
+    }
+
     /// `x & c` for public bit-sliced `c` (local).
     pub fn and_public(&self, c: &[u64]) -> Result<BoolShare> {
         same_len(self.words(), c.len())?;

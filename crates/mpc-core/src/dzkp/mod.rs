@@ -143,13 +143,7 @@ fn pad_to_blocks<R: VRing>(x: &mut Vec<R>) -> usize {
 /// elements and is truncated to `m`.
 fn fold<R: VRing>(x: &mut Vec<R>, r: &[R]) {
     let m = pad_to_blocks(x);
-    let (head, tail) = x.split_at_mut(m);
-    for (a, block) in tail.chunks_exact(m).enumerate() {
-        let ra = r[a + 1];
-        for (h, t) in head.iter_mut().zip(block) {
-            *h = h.add(ra.mul(*t));
-        }
-    }
+    R::fold_blocks(x, m, r);
     x.truncate(m);
 }
 

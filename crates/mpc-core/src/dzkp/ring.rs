@@ -18,6 +18,18 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
     /// `None` for a non-canonical encoding; `w.len() == WIRE`.
     fn from_wire(w: &[u128]) -> Option<Self>;
 
+    /// `x[j] += sum_{a>=1} r[a] x[a m + j]` for `j < m`; `x` has `k m`
+    /// elements, `r` has `k` (`r[0]` is 1 and unused).
+    fn fold_blocks(x: &mut [Self], m: usize, r: &[Self]) {
+        let (head, tail) = x.split_at_mut(m);
+        for (a, block) in tail.chunks_exact(m).enumerate() {
+            let ra = r[a + 1];
+            for (h, t) in head.iter_mut().zip(block) {
+                *h = h.add(ra.mul(*t));
+            }
+        }
+    }
+
     /// All `k*k` cross inner products `<u^a, v^b>` of the `k` blocks of
     /// length `m`, row-major. `u` and `v` hold at least `k m` elements.
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
@@ -231,6 +243,18 @@ impl VRing for Fp {
     }
     fn from_wire(w: &[u128]) -> Option<Self> {
         (w[0] < P61 as u128).then_some(Fp(w[0] as u64))
+    }
+
+    fn fold_blocks(x: &mut [Self], m: usize, r: &[Self]) {
+        // Lazy reduction: k - 1 < 8 products < 2^122 each plus one element.
+        let (head, tail) = x.split_at_mut(m);
+        for (j, h) in head.iter_mut().enumerate() {
+            let mut acc = h.0 as u128;
+            for (a, ra) in r.iter().enumerate().skip(1) {
+                acc += ra.0 as u128 * tail[(a - 1) * m + j].0 as u128;
+            }
+            *h = Fp(reduce128(acc));
+        }
     }
 
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {

@@ -98,6 +98,14 @@ proptest! {
             Ok(o)
         }));
         let n = x.len();
+        // Bit injection of the first word's lanes (up to `lanes`).
+        let (xs, l2) = (x.clone(), lanes.min(64));
+        let inj = all_equal(run3(None, move |p| {
+            let a = p.share_public_bits(&xs[..1], l2)?;
+            let b = p.b2a(&a)?;
+            p.open(&b)
+        }));
+        prop_assert_eq!(inj, (0..l2).map(|l| (x[0] >> l) & 1).collect::<Vec<u64>>());
         let mut want: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a & b).collect();
         want.extend(std::iter::repeat_n(0, n));
         want.extend(x.iter().cloned());
