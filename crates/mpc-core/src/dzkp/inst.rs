@@ -12,9 +12,13 @@ use crate::SessionId;
 use crate::prf::{Prf, Purpose};
 use crate::session::{ArithLog, BoolLog};
 
-/// Number of binary subset sums that cancel the carries (ePrint 2024/700:
-/// each detects a wrong gate with probability >= 1/2).
-pub(crate) const KAPPA: usize = 40;
+/// Number of binary subset sums that cancel the carries (ePrint 2024/700
+/// uses 40; each detects a wrong gate with probability >= 1/2 independently,
+/// so a cheat survives with probability 2^-KAPPA; 48 leaves margin for the
+/// folding rounds' share of the 40-bit budget).
+pub(crate) const KAPPA: usize = 48;
+/// Subset bytes per relation.
+const CHI_BYTES: usize = KAPPA / 8;
 
 /// Vectors and claim share of one role. For the prover, `c` is unused.
 pub(crate) struct Shares<R> {
@@ -174,12 +178,12 @@ impl<A: ArithRing> Combiner<A> {
 
     #[inline(always)]
     fn rho(&self, j: usize) -> A {
-        let b = &self.chi[j * 5..j * 5 + 5];
-        self.tables[0][b[0] as usize]
-            .add(self.tables[1][b[1] as usize])
-            .add(self.tables[2][b[2] as usize])
-            .add(self.tables[3][b[3] as usize])
-            .add(self.tables[4][b[4] as usize])
+        let b = &self.chi[j * CHI_BYTES..(j + 1) * CHI_BYTES];
+        let mut acc = self.tables[0][b[0] as usize];
+        for q in 1..CHI_BYTES {
+            acc = acc.add(self.tables[q][b[q] as usize]);
+        }
+        acc
     }
 
     /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
@@ -256,7 +260,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
             let e = e.sub(l);
             for (q, bucket) in buckets.iter_mut().enumerate() {
-                let b = chi[j * 5 + q] as usize;
+                let b = chi[j * CHI_BYTES + q] as usize;
                 bucket[b] = bucket[b].add(e);
             }
         }
