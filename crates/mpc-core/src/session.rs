@@ -112,6 +112,9 @@ pub struct Session {
     pub(crate) bufs_y: (Vec<crate::dzkp::ring::Z192>, Vec<crate::dzkp::ring::Z192>),
     pub(crate) bufs_f: (Vec<crate::dzkp::ring::Fp>, Vec<crate::dzkp::ring::Fp>),
     pub(crate) config: crate::Config,
+    /// Gates handed to a verification that has not completed yet (opens
+    /// stay refused until it does, even if the [`crate::Verify`] is dropped).
+    pub(crate) in_flight: u64,
 }
 
 impl Session {
@@ -130,6 +133,7 @@ impl Session {
             bufs_y: Default::default(),
             bufs_f: Default::default(),
             config: crate::Config::default(),
+            in_flight: 0,
         }
     }
 
@@ -159,7 +163,7 @@ impl Session {
     }
 
     pub(crate) fn has_pending(&self) -> bool {
-        self.alog.relations() > 0 || self.blog.words() > 0
+        self.alog.relations() > 0 || self.blog.words() > 0 || self.in_flight > 0
     }
 
     pub(crate) fn next_seq(&mut self) -> u64 {

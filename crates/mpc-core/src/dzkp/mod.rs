@@ -440,6 +440,9 @@ impl Session {
             jobs.push(Job::Bool(Run::new(self, log)));
         }
         self.verify_batches += 1;
+        if !jobs.is_empty() {
+            self.in_flight += 1;
+        }
         jobs.reverse();
         let mut v = Verify { jobs };
         let p = v.start_next(self);
@@ -474,7 +477,11 @@ impl Verify {
                     Some(Job::Bool(r)) => r.recycle(s),
                     None => {}
                 }
-                Ok(self.start_next(s))
+                let p = self.start_next(s);
+                if matches!(p, Progress::Done) {
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                }
+                Ok(p)
             }
         }
     }

@@ -167,6 +167,24 @@ fn opening_before_verification_is_refused() {
 }
 
 #[test]
+fn opening_during_an_unfinished_verification_is_refused() {
+    let out = run3(None, |p| {
+        let a = p.share_public_input(&[1, 2])?;
+        let b = p.mul(&a, &a)?;
+        let (v, _first_step) = p.session.verify_start();
+        drop(v); // abandoned half-way
+        match p.session.open_start(&b) {
+            Err(Error::Unverified(_)) => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::InvalidArgument("open was not refused")),
+        }
+    });
+    for r in out {
+        assert_eq!(r, Ok(()));
+    }
+}
+
+#[test]
 fn random_sharings_are_consistent_and_free() {
     let res = run3_stats(None, |p| {
         let r = p.session.random(1000);
