@@ -2,12 +2,18 @@
 //!
 //! `cargo run --release --example net_bench [-- --quick]`
 //!
-//! Three parties in one process (one tokio runtime, 2 worker threads) over 127.0.0.1 with
-//! pinned-key TLS 1.3 (AES-128-GCM), and the in-memory transport for comparison.
+//! Three parties in one process, each on its own single-worker tokio runtime (as three
+//! processes would be), over 127.0.0.1 with pinned-key TLS 1.3 (AES-128-GCM), and the in-memory
+//! transport for comparison. Besides wall-clock figures it reports the CPU time of the sending
+//! and the receiving party (Linux, from /proc): with other work on the machine, the "ceiling"
+//! (payload / CPU time of the busier side) shows what one stream reaches when each party has a
+//! core to itself. `NET_BENCH_ONLY=<bytes>` runs one throughput case (for profiling).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::runtime::Runtime;
 use triad_mpc_net::{
     BlockingMesh, Mesh, MeshListener, NetConfig, NetError, PartyId, PartyIdentity, PeerAddr,
     SessionId, TcpSetup,
@@ -16,24 +22,64 @@ use triad_mpc_net::{
 const P0: PartyId = PartyId::ALL[0];
 const P1: PartyId = PartyId::ALL[1];
 
-/// The whole setup a deployment does: a key per party, pins exchanged out of band, listeners
-/// bound first, then every party connects.
-async fn tcp_mesh(config: &NetConfig) -> Result<[Mesh; 3], NetError> {
-    let identities = PartyId::ALL.map(PartyIdentity::generate);
-    let mut ids = Vec::new();
-    for id in identities {
-        ids.push(id?);
+fn fail(what: impl std::fmt::Display) -> NetError {
+    NetError::Config(what.to_string())
+}
+
+/// One single-worker runtime per party; its threads are named `party<i>`.
+fn runtimes() -> Result<[Runtime; 3], NetError> {
+    let make = |i: usize| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(format!("party{i}"))
+            .enable_all()
+            .build()
+            .map_err(fail)
+    };
+    Ok([make(0)?, make(1)?, make(2)?])
+}
+
+/// CPU seconds (user + system) of the threads named `party<i>` (0 where /proc is missing).
+fn party_cpu(i: usize) -> f64 {
+    let name = format!("party{i}");
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |k: usize| f.get(k).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime (fields 14 and 15 of stat), in clock ticks of 1/100 s.
+        total += (ticks(11) + ticks(12)) / 100.0;
     }
+    total
+}
+
+/// The whole setup a deployment does: a key per party, pins exchanged out of band, listeners
+/// bound first, then every party connects (each on its own runtime).
+fn tcp_mesh(rts: &[Runtime; 3], config: &NetConfig) -> Result<[Arc<Mesh>; 3], NetError> {
+    let mut ids = Vec::new();
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
-    for _ in PartyId::ALL {
-        let l = MeshListener::bind(([127, 0, 0, 1], 0).into()).await?;
+    for p in PartyId::ALL {
+        ids.push(PartyIdentity::generate(p)?);
+        let l = MeshListener::bind(([127, 0, 0, 1], 0).into())?;
         addrs.push(l.local_addr()?);
         listeners.push(l);
     }
     let pins: Vec<_> = ids.iter().map(PartyIdentity::pinned_key).collect();
     let mut tasks = Vec::new();
-    for (identity, listener) in ids.into_iter().zip(listeners) {
+    for ((identity, listener), rt) in ids.into_iter().zip(listeners).zip(rts) {
         let peers = identity
             .party()
             .others()
@@ -45,7 +91,7 @@ async fn tcp_mesh(config: &NetConfig) -> Result<[Mesh; 3], NetError> {
             })
             .collect();
         let config = config.clone();
-        tasks.push(tokio::spawn(Mesh::connect(TcpSetup {
+        tasks.push(rt.spawn(Mesh::connect(TcpSetup {
             identity,
             listener,
             peers,
@@ -53,95 +99,93 @@ async fn tcp_mesh(config: &NetConfig) -> Result<[Mesh; 3], NetError> {
         })));
     }
     let mut meshes = Vec::new();
-    for t in tasks {
-        meshes.push(t.await.map_err(|e| NetError::Config(e.to_string()))??);
+    for (t, rt) in tasks.into_iter().zip(rts) {
+        meshes.push(Arc::new(rt.block_on(t).map_err(fail)??));
     }
-    meshes
-        .try_into()
-        .map_err(|_| NetError::Config("three meshes".into()))
+    meshes.try_into().map_err(|_| fail("three meshes"))
 }
 
-/// User + system CPU seconds of this process so far (Linux; 0 elsewhere). With other work on
-/// the machine, payload per CPU-second is steadier than wall-clock throughput.
-fn cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    // Clock ticks are 100 per second on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+struct Throughput {
+    mb_s: f64,
+    msgs_s: f64,
+    sender_cpu_per_gb: f64,
+    receiver_cpu_per_gb: f64,
 }
 
-async fn throughput(m: &[Mesh; 3], len: usize, total: usize) -> Result<(f64, f64, f64), NetError> {
+/// P0 sends `total` bytes in `len`-byte messages to P1; each loop runs on its party's runtime.
+fn throughput(
+    rts: &[Runtime; 3],
+    m: &[Arc<Mesh>; 3],
+    len: usize,
+    total: usize,
+) -> Result<Throughput, NetError> {
     let count = (total / len).max(1);
     let msg = Bytes::from(vec![0x5au8; len]);
+    let (c0, c1) = (party_cpu(0), party_cpu(1));
     let start = Instant::now();
-    let cpu = cpu_secs();
-    let send = async {
+    let sender = m[0].clone();
+    let send = rts[0].spawn(async move {
         for _ in 0..count {
-            m[0].send(P1, msg.clone()).await?;
+            sender.send(P1, msg.clone()).await?;
         }
         Ok::<_, NetError>(())
-    };
-    let recv = async {
+    });
+    let receiver = m[1].clone();
+    let recv = rts[1].spawn(async move {
         for _ in 0..count {
-            m[1].recv(P0).await?;
+            receiver.recv(P0).await?;
         }
         Ok::<_, NetError>(())
-    };
-    let (s, r) = tokio::join!(send, recv);
-    s?;
-    r?;
+    });
+    rts[0].block_on(send).map_err(fail)??;
+    rts[1].block_on(recv).map_err(fail)??;
     let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_secs() - cpu;
-    let bytes = (count * len) as f64;
-    Ok((
-        bytes / secs / 1e6,
-        count as f64 / secs,
-        bytes / cpu.max(0.01) / 1e6,
-    ))
+    let gb = (count * len) as f64 / 1e9;
+    Ok(Throughput {
+        mb_s: gb * 1e3 / secs,
+        msgs_s: count as f64 / secs,
+        sender_cpu_per_gb: (party_cpu(0) - c0) / gb,
+        receiver_cpu_per_gb: (party_cpu(1) - c1) / gb,
+    })
 }
 
 /// All six directions at once: every party sends `len`-byte messages to both peers.
-async fn all_to_all(m: &[Mesh; 3], len: usize, total_per_link: usize) -> Result<f64, NetError> {
-    let count = (total_per_link / len).max(1);
+fn all_to_all(
+    rts: &[Runtime; 3],
+    m: &[Arc<Mesh>; 3],
+    len: usize,
+    per_link: usize,
+) -> Result<f64, NetError> {
+    let count = (per_link / len).max(1);
     let msg = Bytes::from(vec![0xa5u8; len]);
     let start = Instant::now();
-    let (a, b, c) = tokio::join!(
-        all_to_all_party(&m[0], &msg, count),
-        all_to_all_party(&m[1], &msg, count),
-        all_to_all_party(&m[2], &msg, count)
-    );
-    a?;
-    b?;
-    c?;
-    let secs = start.elapsed().as_secs_f64();
-    Ok((6 * count * len) as f64 / secs / 1e6)
-}
-
-async fn all_to_all_party(mesh: &Mesh, msg: &Bytes, count: usize) -> Result<(), NetError> {
-    let [a, b] = mesh.party().others();
-    let send = async {
-        for _ in 0..count {
-            mesh.send(a, msg.clone()).await?;
-            mesh.send(b, msg.clone()).await?;
-        }
-        Ok::<_, NetError>(())
-    };
-    let recv = async {
-        for _ in 0..count {
-            mesh.recv(a).await?;
-            mesh.recv(b).await?;
-        }
-        Ok::<_, NetError>(())
-    };
-    let (s, r) = tokio::join!(send, recv);
-    s.and(r)
+    let mut handles = Vec::new();
+    for (mesh, rt) in m.iter().zip(rts) {
+        let (mesh, msg) = (mesh.clone(), msg.clone());
+        handles.push(rt.spawn(async move {
+            let [a, b] = mesh.party().others();
+            let send = async {
+                for _ in 0..count {
+                    mesh.send(a, msg.clone()).await?;
+                    mesh.send(b, msg.clone()).await?;
+                }
+                Ok::<_, NetError>(())
+            };
+            let recv = async {
+                for _ in 0..count {
+                    mesh.recv(a).await?;
+                    mesh.recv(b).await?;
+                }
+                Ok::<_, NetError>(())
+            };
+            let (s, r) = tokio::join!(send, recv);
+            s.and(r)
+        }));
+    }
+    for (h, rt) in handles.into_iter().zip(rts) {
+        rt.block_on(h).map_err(fail)??;
+    }
+    Ok((6 * count * len) as f64 / start.elapsed().as_secs_f64() / 1e6)
 }
 
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
@@ -150,30 +194,39 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     (us(v[v.len() / 2]), us(v[(v.len() * 99) / 100]))
 }
 
-async fn ping_pong_async(m: &[Mesh; 3], rounds: usize) -> Result<(f64, f64), NetError> {
-    let msg = Bytes::from(vec![1u8; 64]);
-    let echo = async {
+/// P0's task sends 64 bytes to P1's task, which echoes them.
+fn ping_pong_async(
+    rts: &[Runtime; 3],
+    m: &[Arc<Mesh>; 3],
+    rounds: usize,
+) -> Result<(f64, f64), NetError> {
+    let echo_mesh = m[1].clone();
+    let echo = rts[1].spawn(async move {
         for _ in 0..rounds {
-            let x = m[1].recv(P0).await?;
-            m[1].send(P0, x).await?;
+            let x = echo_mesh.recv(P0).await?;
+            echo_mesh.send(P0, x).await?;
         }
         Ok::<_, NetError>(())
-    };
-    let ping = async {
+    });
+    let ping_mesh = m[0].clone();
+    let ping = rts[0].spawn(async move {
+        let msg = Bytes::from(vec![1u8; 64]);
         let mut lat = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let t = Instant::now();
-            m[0].send(P1, msg.clone()).await?;
-            m[0].recv(P1).await?;
+            ping_mesh.send(P1, msg.clone()).await?;
+            ping_mesh.recv(P1).await?;
             lat.push(t.elapsed());
         }
         Ok::<_, NetError>(lat)
-    };
-    let (e, lat) = tokio::join!(echo, ping);
-    e?;
-    Ok(percentiles(lat?))
+    });
+    let lat = rts[0].block_on(ping).map_err(fail)??;
+    rts[1].block_on(echo).map_err(fail)??;
+    Ok(percentiles(lat))
 }
 
+/// The same from two plain threads through [`BlockingMesh`], as the MPC core's compute
+/// threads would call it.
 fn ping_pong_blocking(
     m0: BlockingMesh,
     m1: BlockingMesh,
@@ -194,37 +247,72 @@ fn ping_pong_blocking(
         m0.recv(P1)?;
         lat.push(t.elapsed());
     }
-    let m1 = echo
-        .join()
-        .map_err(|_| NetError::Config("echo thread panicked".into()))??;
+    let m1 = echo.join().map_err(|_| fail("echo thread panicked"))??;
     m0.close()?;
     m1.close()?;
     Ok(percentiles(lat))
 }
 
+/// Three parties connected by [`BlockingMesh::connect`], each on its own thread (each mesh
+/// on a private current-thread runtime that only its caller drives).
+fn blocking_tcp(config: &NetConfig) -> Result<[BlockingMesh; 3], NetError> {
+    let mut ids = Vec::new();
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for p in PartyId::ALL {
+        ids.push(PartyIdentity::generate(p)?);
+        let l = MeshListener::bind(([127, 0, 0, 1], 0).into())?;
+        addrs.push(l.local_addr()?);
+        listeners.push(l);
+    }
+    let pins: Vec<_> = ids.iter().map(PartyIdentity::pinned_key).collect();
+    let mut threads = Vec::new();
+    for (identity, listener) in ids.into_iter().zip(listeners) {
+        let peers: Vec<PeerAddr> = identity
+            .party()
+            .others()
+            .into_iter()
+            .map(|p| PeerAddr {
+                party: p,
+                addr: addrs[p.index()],
+                key: pins[p.index()].clone(),
+            })
+            .collect();
+        let config = config.clone();
+        threads.push(std::thread::spawn(move || {
+            BlockingMesh::connect(TcpSetup {
+                identity,
+                listener,
+                peers,
+                config,
+            })
+        }));
+    }
+    let mut out = Vec::new();
+    for t in threads {
+        out.push(t.join().map_err(|_| fail("connect thread panicked"))??);
+    }
+    out.try_into().map_err(|_| fail("three meshes"))
+}
+
 fn main() -> Result<(), NetError> {
     let quick = std::env::args().any(|a| a == "--quick");
+    let only: Option<usize> = std::env::var("NET_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let scale = if quick { 8 } else { 1 };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| NetError::Config(e.to_string()))?;
+    let rts = runtimes()?;
     let config = NetConfig::new(SessionId::from_label("net_bench"));
 
-    println!("| transport | case | MB/s | msgs/s | MB per CPU-second |");
-    println!("|---|---|---:|---:|---:|");
+    println!(
+        "| transport | case | MB/s | msgs/s | sender CPU-s/GB | receiver CPU-s/GB | ceiling MB/s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for transport in ["tls", "memory"] {
-        let m = rt.block_on(async {
-            match transport {
-                "tls" => tcp_mesh(&config).await,
-                _ => Ok(Mesh::in_memory(&config)),
-            }
-        })?;
-        // NET_BENCH_ONLY=<message bytes>: run just that throughput case (for profiling).
-        let only: Option<usize> = std::env::var("NET_BENCH_ONLY")
-            .ok()
-            .and_then(|v| v.parse().ok());
+        let m = match transport {
+            "tls" => tcp_mesh(&rts, &config)?,
+            _ => Mesh::in_memory(&config).map(Arc::new),
+        };
         for (label, len, total) in [
             ("1 KiB one way", 1 << 10, (256 << 20) / scale),
             ("64 KiB one way", 64 << 10, (2 << 30) / scale),
@@ -233,38 +321,55 @@ fn main() -> Result<(), NetError> {
             if only.is_some_and(|o| o != len) {
                 continue;
             }
-            // Warm-up, then the measurement.
-            rt.block_on(throughput(&m, len, total / 8))?;
-            let (mbs, mps, per_cpu) = rt.block_on(throughput(&m, len, total))?;
-            println!("| {transport} | {label} | {mbs:.0} | {mps:.0} | {per_cpu:.0} |");
+            throughput(&rts, &m, len, total / 8)?; // warm-up
+            let t = throughput(&rts, &m, len, total)?;
+            let busier = t.sender_cpu_per_gb.max(t.receiver_cpu_per_gb);
+            let ceiling = if busier > 0.0 {
+                format!("{:.0}", 1e3 / busier)
+            } else {
+                "-".into()
+            };
+            println!(
+                "| {transport} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {ceiling} |",
+                t.mb_s, t.msgs_s, t.sender_cpu_per_gb, t.receiver_cpu_per_gb
+            );
         }
         if only.is_some() {
             break;
         }
-        let cpu = cpu_secs();
-        let agg = rt.block_on(all_to_all(&m, 1 << 20, (512 << 20) / scale))?;
-        let cpu = cpu_secs() - cpu;
-        let per_cpu = (6 * ((512 << 20) / scale)) as f64 / cpu.max(0.01) / 1e6;
+        let agg = all_to_all(&rts, &m, 1 << 20, (512 << 20) / scale)?;
         println!(
-            "| {transport} | 1 MiB all 6 directions (aggregate) | {agg:.0} | | {per_cpu:.0} |"
+            "| {transport} | 1 MiB, all 6 directions at once (aggregate) | {agg:.0} | | | | |"
         );
         let s = m[0].stats().peer(P1);
         println!(
-            "| {transport} | P0->P1 payload {} MB, wire {} MB | | | |",
+            "| {transport} | P0->P1 payload {} MB, wire {} MB | | | | | |",
             s.bytes_sent / 1_000_000,
             s.wire_bytes_sent / 1_000_000
         );
         let rounds = 20_000 / scale;
-        let (p50, p99) = rt.block_on(ping_pong_async(&m, rounds))?;
-        println!("| {transport} | ping-pong 64 B async: p50 {p50:.1} us, p99 {p99:.1} us | | | |");
+        let (p50, p99) = ping_pong_async(&rts, &m, rounds)?;
+        println!(
+            "| {transport} | ping-pong 64 B, async tasks: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
+        );
         let [m0, m1, _m2] = m;
+        let m0 = Arc::try_unwrap(m0).map_err(|_| fail("P0's mesh is still shared"))?;
+        let m1 = Arc::try_unwrap(m1).map_err(|_| fail("P1's mesh is still shared"))?;
         let (p50, p99) = ping_pong_blocking(
-            BlockingMesh::new(m0, rt.handle().clone()),
-            BlockingMesh::new(m1, rt.handle().clone()),
+            BlockingMesh::new(m0, rts[0].handle().clone()),
+            BlockingMesh::new(m1, rts[1].handle().clone()),
             rounds,
         )?;
         println!(
-            "| {transport} | ping-pong 64 B blocking threads: p50 {p50:.1} us, p99 {p99:.1} us | | | |"
+            "| {transport} | ping-pong 64 B, BlockingMesh::new on the party runtimes: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
+        );
+        let [m0, m1, _m2] = match transport {
+            "tls" => blocking_tcp(&config)?,
+            _ => BlockingMesh::in_memory(&config)?,
+        };
+        let (p50, p99) = ping_pong_blocking(m0, m1, rounds)?;
+        println!(
+            "| {transport} | ping-pong 64 B, BlockingMesh with its own current-thread runtime: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
         );
     }
     Ok(())

@@ -37,7 +37,7 @@
 //! // Bind first (port 0 picks a free port), then share the real addresses.
 //! let mut listeners = Vec::new();
 //! for _ in 0..3 {
-//!     listeners.push(MeshListener::bind(([127, 0, 0, 1], 0).into()).await?);
+//!     listeners.push(MeshListener::bind(([127, 0, 0, 1], 0).into())?);
 //! }
 //! let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr()).collect::<Result<_, _>>()?;
 //!

@@ -32,22 +32,34 @@ pub(crate) type Stream = TlsStream<Io>;
 pub(crate) type Established = (Stream, Arc<LinkCounters>);
 
 /// A bound listening socket. Bind first (port 0 is fine), share [`MeshListener::local_addr`]
-/// with the other parties, then pass it to [`Mesh::connect`].
+/// with the other parties, then pass it to [`Mesh::connect`]. It is a plain socket until then,
+/// so it can be bound on any thread and used by any runtime.
 #[derive(Debug)]
 pub struct MeshListener {
-    inner: TcpListener,
+    inner: std::net::TcpListener,
 }
 
 impl MeshListener {
     /// Bind `addr`.
-    pub async fn bind(addr: SocketAddr) -> Result<Self, NetError> {
-        let inner = TcpListener::bind(addr)
-            .await
+    pub fn bind(addr: SocketAddr) -> Result<Self, NetError> {
+        let err = |source| NetError::Listen {
+            addr: addr.to_string(),
+            source,
+        };
+        let inner = std::net::TcpListener::bind(addr).map_err(err)?;
+        inner.set_nonblocking(true).map_err(err)?;
+        Ok(MeshListener { inner })
+    }
+
+    /// Use a listener bound elsewhere.
+    pub fn from_std(listener: std::net::TcpListener) -> Result<Self, NetError> {
+        listener
+            .set_nonblocking(true)
             .map_err(|source| NetError::Listen {
-                addr: addr.to_string(),
+                addr: "(std listener)".into(),
                 source,
             })?;
-        Ok(MeshListener { inner })
+        Ok(MeshListener { inner: listener })
     }
 
     /// The address actually bound (with the real port when bound to port 0).
@@ -265,12 +277,37 @@ async fn accept_all(
         .into_iter()
         .filter(|p| configs[p.index()].is_some())
         .collect();
+    if pending.is_empty() {
+        return Vec::new();
+    }
+    // Registered with the runtime that runs this task (the one `connect` runs on).
+    let listener = match TcpListener::from_std(listener.inner) {
+        Ok(l) => l,
+        Err(source) => {
+            let reason = format!("cannot listen: {source}");
+            warn!(%me, error = %reason, "accepting failed");
+            return pending
+                .into_iter()
+                .map(|p| {
+                    let last_error = reason.clone();
+                    (
+                        p,
+                        Err(NetError::ConnectTimeout {
+                            peer: p,
+                            after,
+                            last_error,
+                        }),
+                    )
+                })
+                .collect();
+        }
+    };
     let mut outcomes = Vec::new();
     let configs = Arc::new(configs);
     let mut handshakes = JoinSet::new();
     while !pending.is_empty() {
         tokio::select! {
-            accepted = listener.inner.accept() => match accepted {
+            accepted = listener.accept() => match accepted {
                 Ok((tcp, remote)) => {
                     let configs = configs.clone();
                     handshakes.spawn(async move {

@@ -30,9 +30,7 @@ fn config() -> NetConfig {
 async fn p1_and_raw_p0() -> (Mesh, Established) {
     let id0 = PartyIdentity::generate(P0).expect("key");
     let id1 = PartyIdentity::generate(P1).expect("key");
-    let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
+    let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let addr1 = l1.local_addr().expect("addr");
     let peers = vec![PeerAddr {
         party: P0,
@@ -126,9 +124,7 @@ async fn a_peer_vanishing_between_messages_is_a_disconnect() {
 async fn a_stray_connection_does_not_disturb_setup() {
     let id0 = PartyIdentity::generate(P0).expect("key");
     let id1 = PartyIdentity::generate(P1).expect("key");
-    let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
+    let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let addr1 = l1.local_addr().expect("addr");
     let peers = vec![PeerAddr {
         party: P0,

@@ -112,19 +112,13 @@ async fn parties_in_different_sessions_both_abort() {
 async fn connecting_to_a_party_that_never_listens_times_out_naming_it() {
     let ids = identities();
     let [id0, id1, _] = ids.clone();
-    let listener = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
+    let listener = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     // A port that was bound and released: nobody listens there.
     let dead = {
-        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
         l.local_addr().expect("addr")
     };
-    let p1_addr = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
+    let p1_addr = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let config = NetConfig {
         connect_timeout: Duration::from_millis(300),
         ..config()
@@ -163,14 +157,10 @@ async fn connecting_to_a_party_that_never_listens_times_out_naming_it() {
 async fn a_dialer_retries_until_the_peer_starts_listening() {
     let ids = identities();
     let [id0, id1, _] = ids;
-    let l0 = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
+    let l0 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     // Reserve an address for P1, release it, and start P0 dialing before P1 binds it again.
     let p1_addr = {
-        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
         l.local_addr().expect("addr")
     };
     let config = short(config());
@@ -192,7 +182,7 @@ async fn a_dialer_retries_until_the_peer_starts_listening() {
         config: c0,
     }));
     // P0 may already be failing to connect and backing off; P1 comes up.
-    let l1 = MeshListener::bind(p1_addr).await.expect("rebind P1's port");
+    let l1 = MeshListener::bind(p1_addr).expect("rebind P1's port");
     let m1 = Mesh::connect(TcpSetup {
         identity: id1,
         listener: l1,

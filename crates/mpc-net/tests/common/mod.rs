@@ -35,9 +35,7 @@ pub async fn connect(
     let mut listeners = Vec::new();
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for _ in 0..3 {
-        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let l = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
         addrs.push(l.local_addr().expect("local_addr"));
         listeners.push(l);
     }
