@@ -227,30 +227,82 @@ fn ping_pong_async(
 
 /// The same from two plain threads through [`BlockingMesh`], as the MPC core's compute
 /// threads would call it.
-fn ping_pong_blocking(
-    m0: BlockingMesh,
-    m1: BlockingMesh,
-    rounds: usize,
-) -> Result<(f64, f64), NetError> {
-    let echo = std::thread::spawn(move || {
+fn ping_pong_blocking(m: &[BlockingMesh; 3], rounds: usize) -> Result<(f64, f64), NetError> {
+    std::thread::scope(|scope| {
+        let echo = scope.spawn(|| {
+            for _ in 0..rounds {
+                let x = m[1].recv(P0)?;
+                m[1].send(P0, x)?;
+            }
+            Ok::<_, NetError>(())
+        });
+        let msg = Bytes::from(vec![1u8; 64]);
+        let mut lat = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let x = m1.recv(P0)?;
-            m1.send(P0, x)?;
+            let t = Instant::now();
+            m[0].send(P1, msg.clone())?;
+            m[0].recv(P1)?;
+            lat.push(t.elapsed());
         }
-        Ok::<_, NetError>(m1)
-    });
-    let msg = Bytes::from(vec![1u8; 64]);
-    let mut lat = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        m0.send(P1, msg.clone())?;
-        m0.recv(P1)?;
-        lat.push(t.elapsed());
+        echo.join().map_err(|_| fail("echo thread panicked"))??;
+        Ok(percentiles(lat))
+    })
+}
+
+/// MPC-style rounds on three plain threads: each round every party sends `len` bytes to both
+/// peers, then receives theirs. Returns microseconds per round.
+fn mpc_rounds(m: &[BlockingMesh; 3], len: usize, rounds: usize) -> Result<f64, NetError> {
+    let msg = Bytes::from(vec![7u8; len]);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let parties: Vec<_> = m
+            .iter()
+            .map(|mesh| {
+                let msg = msg.clone();
+                scope.spawn(move || {
+                    let [a, b] = mesh.party().others();
+                    for _ in 0..rounds {
+                        mesh.send(a, msg.clone())?;
+                        mesh.send(b, msg.clone())?;
+                        mesh.mark_round();
+                        mesh.recv(a)?;
+                        mesh.recv(b)?;
+                    }
+                    Ok::<_, NetError>(())
+                })
+            })
+            .collect();
+        for p in parties {
+            p.join().map_err(|_| fail("party thread panicked"))??;
+        }
+        Ok::<_, NetError>(())
+    })?;
+    Ok(start.elapsed().as_secs_f64() * 1e6 / rounds as f64)
+}
+
+fn blocking_report(
+    transport: &str,
+    mode: &str,
+    m: [BlockingMesh; 3],
+    scale: usize,
+) -> Result<(), NetError> {
+    let (p50, p99) = ping_pong_blocking(&m, 20_000 / scale)?;
+    println!("| {transport} | {mode}: ping-pong 64 B p50 {p50:.1} us, p99 {p99:.1} us | | | | | |");
+    for (label, len, rounds) in [
+        ("8 B", 8, 20_000 / scale),
+        ("1 MiB", 1 << 20, 400 / scale),
+        ("8 MiB", 8 << 20, 80 / scale),
+    ] {
+        let us = mpc_rounds(&m, len, rounds)?;
+        let mb_s = 6.0 * len as f64 / us;
+        println!(
+            "| {transport} | {mode}: 3-party round, {label} to each peer: {us:.1} us/round | {mb_s:.0} | | | | |"
+        );
     }
-    let m1 = echo.join().map_err(|_| fail("echo thread panicked"))??;
-    m0.close()?;
-    m1.close()?;
-    Ok(percentiles(lat))
+    for mesh in m {
+        mesh.close()?;
+    }
+    Ok(())
 }
 
 /// Three parties connected by [`BlockingMesh::connect`], each on its own thread (each mesh
@@ -352,25 +404,29 @@ fn main() -> Result<(), NetError> {
         println!(
             "| {transport} | ping-pong 64 B, async tasks: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
         );
-        let [m0, m1, _m2] = m;
-        let m0 = Arc::try_unwrap(m0).map_err(|_| fail("P0's mesh is still shared"))?;
-        let m1 = Arc::try_unwrap(m1).map_err(|_| fail("P1's mesh is still shared"))?;
-        let (p50, p99) = ping_pong_blocking(
-            BlockingMesh::new(m0, rts[0].handle().clone()),
-            BlockingMesh::new(m1, rts[1].handle().clone()),
-            rounds,
+        let unwrap = |m: Arc<Mesh>| Arc::try_unwrap(m).map_err(|_| fail("mesh still shared"));
+        let [m0, m1, m2] = m;
+        let shared = [
+            BlockingMesh::new(unwrap(m0)?, rts[0].handle().clone()),
+            BlockingMesh::new(unwrap(m1)?, rts[1].handle().clone()),
+            BlockingMesh::new(unwrap(m2)?, rts[2].handle().clone()),
+        ];
+        blocking_report(
+            transport,
+            "BlockingMesh::new on the party runtimes",
+            shared,
+            scale,
         )?;
-        println!(
-            "| {transport} | ping-pong 64 B, BlockingMesh::new on the party runtimes: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
-        );
-        let [m0, m1, _m2] = match transport {
+        let own = match transport {
             "tls" => blocking_tcp(&config)?,
             _ => BlockingMesh::in_memory(&config)?,
         };
-        let (p50, p99) = ping_pong_blocking(m0, m1, rounds)?;
-        println!(
-            "| {transport} | ping-pong 64 B, BlockingMesh with its own current-thread runtime: p50 {p50:.1} us, p99 {p99:.1} us | | | | | |"
-        );
+        blocking_report(
+            transport,
+            "BlockingMesh with its own current-thread runtime",
+            own,
+            scale,
+        )?;
     }
     Ok(())
 }
