@@ -179,11 +179,7 @@ impl<A: ArithRing> Combiner<A> {
     #[inline(always)]
     fn rho(&self, j: usize) -> A {
         let b = &self.chi[j * CHI_BYTES..(j + 1) * CHI_BYTES];
-        let mut acc = self.tables[0][b[0] as usize];
-        for q in 1..CHI_BYTES {
-            acc = acc.add(self.tables[q][b[q] as usize]);
-        }
-        acc
+        self.tables.iter().zip(b).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
     }
 
     /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
@@ -249,7 +245,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         let log = &self.log;
         let n = log.relations();
         let chi = Combiner::<A>::chi_bytes(sid, chi, n);
-        let mut buckets = vec![[A::ZERO; 256]; KAPPA / 8];
+        let mut buckets = [[A::ZERO; 256]; CHI_BYTES];
         for (j, r) in relations(log) {
             let mut e = A::ZERO;
             for m in r {

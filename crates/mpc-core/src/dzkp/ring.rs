@@ -343,10 +343,10 @@ mod tests {
     fn fast_cross_matches_generic() {
         let k = super::super::K;
         let m = 70;
-        let u: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64 * 0x9e3779b97f4a7c15) & P61 % P61)).collect();
+        let u: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64 * 0x9e37_79b9_7f4a_7c15) % P61)).collect();
         let v: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64 * 0xc2b2ae3d27d4eb4f) % P61)).collect();
         assert_eq!(Fp::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
-        let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) * 0x9e3779b97f4a7c15_1234567)).collect();
+        let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) * 0x09e3_779b_97f4_a7c1_5123_4567)).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
     }

@@ -189,10 +189,10 @@ fn replayed_or_mislabelled_messages_are_rejected() {
 fn a_non_canonical_field_element_in_the_and_proof_is_blamed() {
     // Boolean proofs run in F_p: a value >= p is rejected while decoding.
     let tamper: Tamper = Box::new(|m: &mut Message| {
-        if let (Step::ProofRound(0), Payload::Wide(w)) = (m.step, &mut m.payload) {
-            if w.iter().all(|x| *x < (1u128 << 61)) {
-                w[0] = u128::MAX;
-            }
+        if let (Step::ProofRound(0), Payload::Wide(w)) = (m.step, &mut m.payload)
+            && w.iter().all(|x| *x < (1u128 << 61))
+        {
+            w[0] = u128::MAX;
         }
     });
     assert_caught(p(0), tamper, Step::ProofRound(0), Some(Some(p(0))));
