@@ -1,0 +1,72 @@
+//! `triad bench <suite>`: benchmarks that print a table, or one JSON object
+//! per line (`--json`) with at least "suite", "case", "n" and "secs".
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde::Serialize;
+
+mod eventlog;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Event store append throughput and append-to-handler latency.
+    Eventlog(eventlog::Args),
+}
+
+pub async fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Eventlog(args) => eventlog::run(args).await,
+    }
+}
+
+/// One measured case.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub suite: &'static str,
+    pub case: String,
+    pub backend: String,
+    pub n: u64,
+    pub secs: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+}
+
+/// Prints rows as they come: JSON lines, or an aligned table.
+pub struct Report {
+    json: bool,
+    header_done: bool,
+}
+
+impl Report {
+    pub fn new(json: bool) -> Self {
+        Self { json, header_done: false }
+    }
+
+    pub fn row(&mut self, row: &Row) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string(row)?);
+            return Ok(());
+        }
+        if !self.header_done {
+            println!("{:<10} {:<28} {:<12} {:>9} {:>9} {:>12} {:>9} {:>9}", "suite", "case", "backend", "n", "secs", "per sec", "p50 ms", "p99 ms");
+            self.header_done = true;
+        }
+        let opt = |v: Option<f64>, prec: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.prec$}"));
+        println!(
+            "{:<10} {:<28} {:<12} {:>9} {:>9.3} {:>12} {:>9} {:>9}",
+            row.suite,
+            row.case,
+            row.backend,
+            row.n,
+            row.secs,
+            opt(row.per_sec, 0),
+            opt(row.p50_ms, 3),
+            opt(row.p99_ms, 3)
+        );
+        Ok(())
+    }
+}

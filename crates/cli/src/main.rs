@@ -1,0 +1,38 @@
+//! `triad`: run a local network, benchmark, and audit event streams.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod demo;
+mod events;
+
+#[derive(Parser)]
+#[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a whole local network in this process (embedded store and bus,
+    /// no servers needed) and walks it through a real end-to-end flow.
+    Demo(demo::Args),
+    /// Benchmarks; prints a table, or JSON lines with --json.
+    #[command(subcommand)]
+    Bench(bench::Command),
+    /// Reads event streams for audit and replay.
+    #[command(subcommand)]
+    Events(events::Command),
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Events(cmd) => events::run(cmd).await,
+    }
+}

@@ -1,0 +1,158 @@
+//! Drives a handler from a durable consumer, idempotently: the handler decides
+//! what to append, and the store commits those effects in one transaction
+//! with the consumer's checkpoint (the source position). A redelivered event
+//! whose checkpoint exists is acked without effect, so redelivery and replays
+//! are normal, not errors.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, warn};
+
+use crate::bus::{ConsumerSpec, EventBus, Subscription};
+use crate::error::{BusError, StoreError};
+use crate::model::{Append, RecordedEvent};
+use crate::store::{Checkpoint, EventStore, Handled};
+
+/// A handler's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (a conflict, a dependency down): the event is redelivered.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The event can never be handled (bad payload): it is given up on.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Reacts to events by deciding what to append to its own store.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// The effects of `event`. May be called again for the same event (after a
+    /// crash before the commit); only one call's effects are ever committed.
+    async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError>;
+}
+
+/// Why a subscriber step failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriberError {
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// Events whose effects were committed now.
+    pub applied: usize,
+    /// Redelivered events already handled before.
+    pub duplicates: usize,
+    /// Events that failed and will be redelivered.
+    pub retried: usize,
+    /// Events given up on.
+    pub dropped: usize,
+}
+
+impl Step {
+    /// Deliveries seen in this step.
+    pub fn seen(&self) -> usize {
+        self.applied + self.duplicates + self.retried + self.dropped
+    }
+}
+
+/// A handler bound to a durable consumer and to the store its effects go to.
+pub struct Subscriber {
+    spec: ConsumerSpec,
+    store: Arc<dyn EventStore>,
+    subscription: Box<dyn Subscription>,
+    batch: usize,
+    retry_delay: Duration,
+}
+
+impl Subscriber {
+    /// Opens the durable consumer `spec` on `bus`; effects go to `store`.
+    pub async fn new(bus: &dyn EventBus, spec: ConsumerSpec, store: Arc<dyn EventStore>) -> Result<Self, SubscriberError> {
+        let subscription = bus.subscribe(&spec).await?;
+        Ok(Self { spec, store, subscription, batch: 256, retry_delay: Duration::from_millis(200) })
+    }
+
+    /// Delay before a failed event is redelivered.
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// Handles one batch, waiting at most `wait` for it.
+    pub async fn step(&mut self, handler: &dyn Handler, wait: Duration) -> Result<Step, SubscriberError> {
+        let batch = self.subscription.next_batch(self.batch, wait).await?;
+        let mut step = Step::default();
+        let mut rest = batch.into_iter();
+        while let Some(d) = rest.next() {
+            let checkpoint = Checkpoint { consumer: self.spec.durable.clone(), source: d.event.service.clone(), position: d.event.position };
+            let outcome = match handler.handle(&d.event).await {
+                Ok(effects) => self.store.apply_once(&checkpoint, effects).await.map_err(|e| match e {
+                    StoreError::Conflict { .. } => HandlerError::Transient(e.to_string()),
+                    other => HandlerError::Transient(other.to_string()),
+                }),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(Handled::Applied(_)) => {
+                    d.ack().await?;
+                    step.applied += 1;
+                }
+                Ok(Handled::AlreadyHandled) => {
+                    d.ack().await?;
+                    step.duplicates += 1;
+                }
+                Err(HandlerError::Permanent(why)) => {
+                    error!(consumer = %self.spec.durable, position = d.event.position, %why, "dropping event the handler rejects");
+                    metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
+                    d.term().await?;
+                    step.dropped += 1;
+                }
+                Err(HandlerError::Transient(why)) => {
+                    let last_try = d.attempt >= u64::from(self.spec.max_deliver);
+                    warn!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, %why, "handler failed");
+                    if last_try {
+                        metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
+                        d.term().await?;
+                        step.dropped += 1;
+                    } else {
+                        d.nak(self.retry_delay).await?;
+                        step.retried += 1;
+                    }
+                    // Keep order: what came after the failure is redelivered after it.
+                    for later in rest.by_ref() {
+                        later.nak(self.retry_delay).await?;
+                        step.retried += 1;
+                    }
+                }
+            }
+        }
+        if step.applied > 0 {
+            metrics::counter!("triad_eventlog_handled_total", "consumer" => self.spec.durable.clone()).increment(step.applied as u64);
+        }
+        Ok(step)
+    }
+
+    /// Handles events until `shutdown` resolves.
+    pub async fn run(mut self, handler: &dyn Handler, shutdown: impl std::future::Future<Output = ()>) -> Result<(), SubscriberError> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                r = self.step(handler, Duration::from_secs(1)) => {
+                    if let Err(e) = r {
+                        warn!(consumer = %self.spec.durable, error = %e, "subscriber step failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The event log conformance suite: every test runs against PostgreSQL +
+//! NATS JetStream and against the embedded backend (SQLite + in-process bus).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use triad_eventlog::{
+    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, Handled, Handler, HandlerError, RecordedEvent, Relay,
+    StoreError, Subscriber, codec,
+};
+use triad_itests::{Backend, Harness};
+
+/// Runs a conformance test against both backends.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn distributed() {
+                super::$name(triad_itests::Backend::Distributed).await.expect("test failed");
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name(triad_itests::Backend::Embedded).await.expect("test failed");
+            }
+        }
+    )*};
+}
+
+conformance!(
+    concurrent_appends_to_one_stream_let_exactly_one_win_per_version,
+    a_multi_stream_append_is_all_or_nothing,
+    ten_thousand_events_are_delivered_in_order_without_loss_or_duplication,
+    a_publisher_killed_between_commit_and_publish_loses_nothing,
+    an_event_is_redelivered_after_a_handler_crash_and_handled_once,
+    replayed_state_equals_live_state,
+    a_checkpoint_makes_a_second_handling_a_no_op,
+);
+
+fn deposit(amount: u64) -> EventData {
+    EventData::new("Deposited", amount.to_le_bytes().to_vec())
+}
+
+fn amount(e: &RecordedEvent) -> u64 {
+    e.data.payload.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+}
+
+/// Appends 1 event per source event to the sink stream `seen-all`, carrying
+/// the source envelope: the sink's contents are exactly the committed
+/// handlings, in order.
+struct Recorder {
+    fail_first_attempt_at: Option<u64>,
+    failures: AtomicU32,
+}
+
+impl Recorder {
+    fn new() -> Self {
+        Self { fail_first_attempt_at: None, failures: AtomicU32::new(0) }
+    }
+}
+
+#[async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        if Some(event.position) == self.fail_first_attempt_at && self.failures.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(HandlerError::Transient("injected crash".into()));
+        }
+        let seen = EventData::new("Seen", codec::encode(event)).caused_by(event.data.id);
+        Ok(vec![Append::new("seen-all", ExpectedVersion::Any, vec![seen])])
+    }
+}
+
+/// Source positions the sink recorded, in order.
+async fn seen_positions(sink: &dyn EventStore) -> anyhow::Result<Vec<u64>> {
+    Ok(sink
+        .load("seen-all", 0)
+        .await?
+        .iter()
+        .map(|e| codec::decode(&e.data.payload).map(|src| src.position))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?)
+}
+
+/// Steps `subscriber` until the sink holds `n` handlings or `timeout` passes.
+async fn drain(subscriber: &mut Subscriber, handler: &dyn Handler, sink: &dyn EventStore, n: usize, timeout: Duration) -> anyhow::Result<Vec<u64>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = seen_positions(sink).await?;
+        if seen.len() >= n || Instant::now() >= deadline {
+            return Ok(seen);
+        }
+        subscriber.step(handler, Duration::from_millis(500)).await?;
+    }
+}
+
+async fn concurrent_appends_to_one_stream_let_exactly_one_win_per_version(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let store = h.store("writer").await?;
+    for version in 0..5u64 {
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.append(vec![Append::new("account-1", ExpectedVersion::Exact(version), vec![deposit(i)])]).await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await? {
+                Ok(r) => {
+                    wins += 1;
+                    assert_eq!(r[0].version, version + 1);
+                }
+                Err(StoreError::Conflict { stream, expected, actual }) => {
+                    assert_eq!((stream.as_str(), expected, actual), ("account-1", version, version + 1));
+                }
+                Err(e) => anyhow::bail!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(wins, 1, "exactly one append wins version {}", version + 1);
+    }
+    let events = store.load("account-1", 0).await?;
+    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(store.head().await?, 5, "losers leave no gaps in positions");
+    let err = store.append(vec![Append::new("account-1", ExpectedVersion::NoStream, vec![deposit(1)])]).await;
+    assert!(matches!(err, Err(StoreError::Conflict { expected: 0, actual: 5, .. })), "{err:?}");
+    h.cleanup().await;
+    Ok(())
+}
+
+async fn a_multi_stream_append_is_all_or_nothing(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let store = h.store("writer").await?;
+    store.append(vec![Append::new("account-b", ExpectedVersion::Any, vec![deposit(1)])]).await?;
+    let err = store
+        .append(vec![
+            Append::new("account-a", ExpectedVersion::NoStream, vec![deposit(5)]),
+            Append::new("account-b", ExpectedVersion::NoStream, vec![deposit(7)]),
+        ])
+        .await;
+    assert!(matches!(err, Err(StoreError::Conflict { ref stream, .. }) if stream == "account-b"), "{err:?}");
+    assert!(store.load("account-a", 0).await?.is_empty(), "the failed batch wrote nothing");
+    assert_eq!(store.head().await?, 1);
+    let dup = deposit(9);
+    store.append(vec![Append::new("account-c", ExpectedVersion::Any, vec![dup.clone()])]).await?;
+    let again = store.append(vec![Append::new("account-d", ExpectedVersion::Any, vec![dup])]).await;
+    assert!(matches!(again, Err(StoreError::DuplicateEvent(_))), "{again:?}");
+    let bad = store.append(vec![Append::new("no category", ExpectedVersion::Any, vec![deposit(1)])]).await;
+    assert!(matches!(bad, Err(StoreError::InvalidStream { .. })), "{bad:?}");
+    h.cleanup().await;
+    Ok(())
+}
+
+async fn ten_thousand_events_are_delivered_in_order_without_loss_or_duplication(b: Backend) -> anyhow::Result<()> {
+    const N: u64 = 10_000;
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = tokio::spawn(Relay::new(source.clone(), bus.clone()).run(stopped.map(|_| ())));
+
+    let mut subscriber = Subscriber::new(bus.as_ref(), ConsumerSpec::new("recorder", "source"), sink.clone()).await?;
+    for chunk in 0..N / 100 {
+        let events = (0..100).map(|i| deposit(chunk * 100 + i)).collect();
+        source.append(vec![Append::new(format!("account-{}", chunk % 10), ExpectedVersion::Any, events)]).await?;
+    }
+    let handler = Recorder::new();
+    let seen = drain(&mut subscriber, &handler, sink.as_ref(), N as usize, Duration::from_secs(120)).await?;
+    assert_eq!(seen.len() as u64, N, "all events handled");
+    assert!(seen.iter().copied().eq(1..=N), "in position order, each once");
+    assert_eq!(source.published().await?, N);
+    let _ = stop.send(());
+    relay.await?;
+    if let Some(n) = h.bus_message_count("source").await? {
+        assert_eq!(n, N, "the bus stored each event once");
+    }
+    h.cleanup().await;
+    Ok(())
+}
+
+async fn a_publisher_killed_between_commit_and_publish_loses_nothing(b: Backend) -> anyhow::Result<()> {
+    const N: u64 = 500;
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    for i in 0..N {
+        source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(i)])]).await?;
+    }
+    // A relay publishes the first 100 of a batch of 300, then dies before it
+    // can move the cursor.
+    let crashed_bus = bus.clone();
+    let mut crash = triad_eventlog::store::publisher(move |events: &[RecordedEvent]| {
+        let bus = crashed_bus.clone();
+        let part = events[..100].to_vec();
+        async move {
+            bus.publish(&part).await.ok();
+            None
+        }
+        .boxed()
+    });
+    let progress = source.relay_batch(300, &mut crash).await?;
+    assert_eq!(progress.map(|p| p.cursor), Some(0), "the cursor did not move");
+    assert_eq!(source.published().await?, 0);
+
+    // After the restart, a new relay publishes everything, 1..100 again.
+    let restarted = h.reopen("source").await?;
+    assert_eq!(Relay::new(restarted.clone(), bus.clone()).batch(128).publish_pending().await?, N as usize);
+    assert_eq!(restarted.published().await?, N);
+
+    let mut subscriber = Subscriber::new(bus.as_ref(), ConsumerSpec::new("recorder", "source"), sink.clone()).await?;
+    let handler = Recorder::new();
+    let seen = drain(&mut subscriber, &handler, sink.as_ref(), N as usize, Duration::from_secs(60)).await?;
+    // Nothing more arrives: the next step finds no new handling.
+    subscriber.step(&handler, Duration::from_millis(300)).await?;
+    let seen_after = seen_positions(sink.as_ref()).await?;
+    assert_eq!(seen, seen_after);
+    assert!(seen.iter().copied().eq(1..=N), "each event handled exactly once, in order");
+    if let Some(n) = h.bus_message_count("source").await? {
+        assert_eq!(n, N, "the republished 100 were de-duplicated by event id");
+    }
+    h.cleanup().await;
+    Ok(())
+}
+
+async fn an_event_is_redelivered_after_a_handler_crash_and_handled_once(b: Backend) -> anyhow::Result<()> {
+    const N: u64 = 20;
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    for i in 0..N {
+        source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(i)])]).await?;
+    }
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    let mut spec = ConsumerSpec::new("recorder", "source");
+    spec.ack_wait = Duration::from_secs(1);
+
+    // 1. A crash after the handler's commit, before the ack: the first
+    //    delivery's effects are committed, the ack is lost with the process.
+    {
+        let mut sub = bus.subscribe(&spec).await?;
+        let first = sub.next_batch(1, Duration::from_secs(10)).await?.into_iter().next().expect("a delivery");
+        assert_eq!(first.event.position, 1);
+        let effects = Recorder::new().handle(&first.event).await?;
+        let done = sink.apply_once(&Checkpoint { consumer: "recorder".into(), source: "source".into(), position: 1 }, effects).await?;
+        assert!(matches!(done, Handled::Applied(_)));
+        drop(first); // never acked
+    }
+
+    // 2. A handler that fails on its first attempt at position 7.
+    let handler = Recorder { fail_first_attempt_at: Some(7), failures: AtomicU32::new(0) };
+    let mut subscriber = Subscriber::new(bus.as_ref(), spec, sink.clone()).await?.retry_delay(Duration::from_millis(50));
+    let seen = drain(&mut subscriber, &handler, sink.as_ref(), N as usize, Duration::from_secs(60)).await?;
+    assert!(seen.iter().copied().eq(1..=N), "each event handled once, in order: {seen:?}");
+    assert_eq!(handler.failures.load(Ordering::SeqCst), 2, "position 7 was tried twice");
+    h.cleanup().await;
+    Ok(())
+}
+
+/// A read model: balance per account and number of deposits.
+fn fold(events: impl IntoIterator<Item = RecordedEvent>) -> BTreeMap<String, (u64, u64)> {
+    let mut state = BTreeMap::new();
+    for e in events {
+        let entry = state.entry(e.stream.clone()).or_insert((0, 0));
+        entry.0 += amount(&e);
+        entry.1 += 1;
+    }
+    state
+}
+
+async fn replayed_state_equals_live_state(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    let relay = Relay::new(source.clone(), bus.clone());
+    let mut subscriber = Subscriber::new(bus.as_ref(), ConsumerSpec::new("live", "source"), sink.clone()).await?;
+    let handler = Recorder::new();
+    let mut total = 0;
+    for round in 0..5u64 {
+        for k in 0..7u64 {
+            let events = (0..=k).map(|i| deposit(round * 100 + k * 10 + i)).collect::<Vec<_>>();
+            total += events.len();
+            source.append(vec![Append::new(format!("account-{k}"), ExpectedVersion::Any, events)]).await?;
+        }
+        relay.publish_pending().await?;
+        drain(&mut subscriber, &handler, sink.as_ref(), total, Duration::from_secs(60)).await?;
+    }
+    // Live: what the subscriber committed.
+    let live = fold(sink.load("seen-all", 0).await?.iter().map(|e| codec::decode(&e.data.payload).expect("envelope")));
+    // Replay 1: the store from position 0.
+    let replayed = fold(source.read_all(0, usize::MAX).await?);
+    assert_eq!(live, replayed);
+    // Replay 2: a new durable consumer from the start of the bus stream.
+    let replay_sink = h.store("replay").await?;
+    let mut replayer = Subscriber::new(bus.as_ref(), ConsumerSpec::new("replayer", "source"), replay_sink.clone()).await?;
+    drain(&mut replayer, &handler, replay_sink.as_ref(), total, Duration::from_secs(60)).await?;
+    let from_bus = fold(replay_sink.load("seen-all", 0).await?.iter().map(|e| codec::decode(&e.data.payload).expect("envelope")));
+    assert_eq!(live, from_bus);
+    assert_eq!(live.values().map(|v| v.1).sum::<u64>() as usize, total);
+    h.cleanup().await;
+    Ok(())
+}
+
+async fn a_checkpoint_makes_a_second_handling_a_no_op(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let sink = h.store("sink").await?;
+    let cp = Checkpoint { consumer: "c".into(), source: "src".into(), position: 42 };
+    let effects = || vec![Append::new("seen-all", ExpectedVersion::Any, vec![deposit(1)])];
+    assert!(matches!(sink.apply_once(&cp, effects()).await?, Handled::Applied(_)));
+    assert_eq!(sink.apply_once(&cp, effects()).await?, Handled::AlreadyHandled);
+    assert_eq!(sink.load("seen-all", 0).await?.len(), 1);
+    assert_eq!(sink.last_handled("c", "src").await?, 42);
+    // A failed effect leaves no checkpoint behind: the retry can apply.
+    let cp2 = Checkpoint { position: 43, ..cp };
+    let conflict = vec![Append::new("seen-all", ExpectedVersion::Exact(99), vec![deposit(2)])];
+    assert!(sink.apply_once(&cp2, conflict).await.is_err());
+    assert!(matches!(sink.apply_once(&cp2, effects()).await?, Handled::Applied(_)));
+    h.cleanup().await;
+    Ok(())
+}

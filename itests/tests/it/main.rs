@@ -1,0 +1,3 @@
+//! One test binary: every integration test, against real services.
+
+mod eventlog;
