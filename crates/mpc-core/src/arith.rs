@@ -291,15 +291,17 @@ mod tests {
 
     #[test]
     fn a_consistently_wrong_and_is_caught() {
-        for (word, bit) in [(0usize, 0u32), (3, 63), (7, 31)] {
+        // Single flips, and several flips in one word and across words
+        // (errors that a plain per-word sum could cancel).
+        for (word, mask) in [(0usize, 1u64), (3, 1 << 63), (7, 1 << 31), (3, 0b11 << 5), (5, u64::MAX)] {
             let out = run3(None, move |p| {
                 let x = p.share_public_bits(&[u64::MAX; 8], 512)?;
                 let y = p.share_public_bits(&[0x5555; 8], 512)?;
                 let (mut pend, mut msg) = p.session.and_start(&x, &y)?;
                 if p.me() == PartyId(0) {
-                    pend.cheat = Some((word, 1 << bit));
+                    pend.cheat = Some((word, mask));
                     if let Payload::Words(w) = &mut msg.payload {
-                        w[word] ^= 1 << bit;
+                        w[word] ^= mask;
                     }
                 }
                 p.net.send(msg)?;

@@ -136,6 +136,26 @@ pub(crate) trait Instance: Send {
     fn put_bufs(s: &mut crate::Session, u: Vec<Self::R>, v: Vec<Self::R>);
     /// Hand the (cleared) log back to the session for reuse.
     fn recycle(self, s: &mut crate::Session);
+
+    /// `Some(m)` if the instance runs fold round 0 itself on its own layout
+    /// (then the engine prepends the pads to the length-`m` folded vectors
+    /// and adds the pad product to the claim after round 0).
+    fn custom_round0(&self) -> Option<usize> {
+        None
+    }
+    /// Custom round 0, prover: the `K*K` cross products.
+    fn prover_cross0(&self, _sid: &SessionId, _lambda: &[u8; 16]) -> Vec<Self::R> {
+        Vec::new()
+    }
+    /// Custom round 0, prover: the folded vectors.
+    fn prover_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _r: &[Self::R], _s: &[Self::R]) -> (Vec<Self::R>, Vec<Self::R>) {
+        (Vec::new(), Vec::new())
+    }
+    /// Custom round 0, a verifier (`as_prev`: the prover's previous
+    /// neighbour): folded shares and the claim share before round 0.
+    fn verifier_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _as_prev: bool, _r: &[Self::R], _s: &[Self::R]) -> Shares<Self::R> {
+        Shares { u: Vec::new(), v: Vec::new(), c: Self::R::ZERO }
+    }
     fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
     /// Prover's vectors without slot 0 (the pad, put by the engine).
     fn prover<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S);
@@ -319,20 +339,174 @@ impl<A: ArithRing> Instance for ArithInst<A> {
     }
 }
 
-/// Per-gate random coefficients in F_p for the AND proof.
-fn fp_rhos(sid: &SessionId, lambda: &[u8; 16], n: usize) -> Vec<Fp> {
-    Prf::new(lambda, sid)
-        .words(Purpose::Challenge, 1, n)
-        .into_iter()
-        .map(|w| Fp::from_random(&[w as u128]))
-        .collect()
+// AND gates: ePrint 2023/909, Sec. 4 (lifting to F_p). With a = x_i,
+// b = y_i, c = x_{i+1}, d = y_{i+1}, P = z_i ^ r_i ^ ab (known to V_prev) and
+// Q = r_{i+1} (known to V_next), an honest prover has P ^ Q = ad ^ bc, i.e.
+// over the integers P + Q - 2PQ - ad - bc + 2(ab)(cd) = 0: four planes
+// t = 0..4 of bits U_t = (P, a, b, ab) (V_prev) and V_t = (Q, d, c, cd)
+// (V_next) with coefficients (-2, -1, -1, 2), and the claim
+//   sum_t coef_t sum_g rho_g U_t(g) V_t(g) = -sum_g rho_g (P_g + Q_g).
+// The per-gate coefficient is a tensor rho_{w,l} = alpha_w beta_l (word w,
+// lane l): if some gate is wrong, sum_l beta_l e_{w,l} != 0 except with
+// probability 1/p, and then sum_w alpha_w E_w != 0 except with 1/p. It lets
+// round 0 work on bit-sliced words: sum_l beta_l (bits of a mask) is a table
+// look-up per byte.
+
+/// Coefficients of the four planes.
+const COEF: [Fp; 4] = [Fp(super::ring::P61 - 2), Fp(super::ring::P61 - 1), Fp(super::ring::P61 - 1), Fp(2)];
+
+/// Which party's view builds the planes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// The prover: its own components.
+    Prover,
+    /// The prover's previous neighbour: its second components are the
+    /// prover's first.
+    Prev,
+    /// The prover's next neighbour: its first components are the prover's
+    /// second.
+    Next,
+}
+
+struct AndCoeffs {
+    alpha: Vec<Fp>,
+    /// `tables[q][v] = sum_{i in v} beta_{8q+i}`.
+    tables: [[u64; 256]; 8],
+    beta: [Fp; 64],
+}
+
+impl AndCoeffs {
+    fn new(sid: &SessionId, lambda: &[u8; 16], words: usize) -> AndCoeffs {
+        let prf = Prf::new(lambda, sid);
+        let alpha = prf.words(Purpose::Challenge, 1, words).into_iter().map(|w| Fp::from_random(&[w as u128])).collect();
+        let b = prf.words(Purpose::Challenge, 2, 64);
+        let mut beta = [Fp(0); 64];
+        for (x, w) in beta.iter_mut().zip(b) {
+            *x = Fp::from_random(&[w as u128]);
+        }
+        let mut tables = [[0u64; 256]; 8];
+        for (q, t) in tables.iter_mut().enumerate() {
+            for v in 1..256usize {
+                let low = v & (v - 1);
+                let bit = (v ^ low).trailing_zeros() as usize;
+                t[v] = Fp(t[low]).add(beta[8 * q + bit]).0;
+            }
+        }
+        AndCoeffs { alpha, tables, beta }
+    }
+
+    /// `sum_{l in mask} beta_l`.
+    #[inline(always)]
+    fn bsum(&self, mask: u64) -> Fp {
+        let mut s = 0u64; // < 8p < 2^64
+        for (q, t) in self.tables.iter().enumerate() {
+            s += t[((mask >> (8 * q)) & 0xff) as usize];
+        }
+        let s = (s & super::ring::P61) + (s >> 61);
+        Fp(if s >= super::ring::P61 { s - super::ring::P61 } else { s })
+    }
+}
+
+impl BoolLog {
+    /// Word `w` of U-plane `t` (zero past the log).
+    #[inline(always)]
+    fn uword(&self, view: View, t: usize, w: usize) -> u64 {
+        if w >= self.words() {
+            return 0;
+        }
+        let (x, y, z, r) = match view {
+            View::Prover => (self.x0[w], self.y0[w], self.z0[w], self.r0[w]),
+            _ => (self.x1[w], self.y1[w], self.z1[w], self.r1[w]),
+        };
+        match t {
+            0 => z ^ r ^ (x & y),
+            1 => x,
+            2 => y,
+            _ => x & y,
+        }
+    }
+
+    /// Word `w` of V-plane `t` (zero past the log).
+    #[inline(always)]
+    fn vword(&self, view: View, t: usize, w: usize) -> u64 {
+        if w >= self.words() {
+            return 0;
+        }
+        let (x, y, r) = match view {
+            View::Prover => (self.x1[w], self.y1[w], self.r1[w]),
+            _ => (self.x0[w], self.y0[w], self.r0[w]),
+        };
+        match t {
+            0 => r,
+            1 => y,
+            2 => x,
+            _ => x & y,
+        }
+    }
+
+    /// Words per fold block: the four planes of `2M` words are cut into 8
+    /// blocks of `M` words.
+    fn block_words(&self) -> usize {
+        self.words().div_ceil(2).max(1)
+    }
+
+    /// Word of block `a` at offset `w`: plane `a / 2`, half `a % 2`.
+    #[inline(always)]
+    fn block_word(a: usize, m: usize, w: usize) -> (usize, usize) {
+        (a / 2, (a % 2) * m + w)
+    }
+
+    fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
+        let m = self.block_words();
+        let mut out = Vec::with_capacity(64 * m);
+        for w in 0..m {
+            let mut gamma = [0u64; 8];
+            let mut bits = [0u64; 8];
+            for a in 0..8 {
+                let (t, ww) = Self::block_word(a, m, w);
+                let al = co.alpha.get(ww).copied().unwrap_or(Fp(0));
+                gamma[a] = r[a].mul(COEF[t]).mul(al).0;
+                bits[a] = self.uword(view, t, ww);
+            }
+            for l in 0..64 {
+                let mut s = 0u64;
+                for a in 0..8 {
+                    s += gamma[a] & ((bits[a] >> l) & 1).wrapping_neg();
+                }
+                let s = (s & super::ring::P61) + (s >> 61);
+                out.push(co.beta[l].mul(Fp(s % super::ring::P61)));
+            }
+        }
+        out
+    }
+
+    fn fold_v(&self, view: View, sch: &[Fp]) -> Vec<Fp> {
+        let m = self.block_words();
+        let mut out = Vec::with_capacity(64 * m);
+        for w in 0..m {
+            let mut bits = [0u64; 8];
+            for (b, slot) in bits.iter_mut().enumerate() {
+                let (t, ww) = Self::block_word(b, m, w);
+                *slot = self.vword(view, t, ww);
+            }
+            for l in 0..64 {
+                let mut s = 0u64;
+                for b in 0..8 {
+                    s += sch[b].0 & ((bits[b] >> l) & 1).wrapping_neg();
+                }
+                let s = (s & super::ring::P61) + (s >> 61);
+                out.push(Fp(s % super::ring::P61));
+            }
+        }
+        out
+    }
 }
 
 impl Instance for BoolLog {
     type R = Fp;
 
     fn data_len(&self) -> usize {
-        4 * 64 * self.words()
+        4 * 64 * 2 * self.block_words()
     }
 
     fn n_carries(&self) -> usize {
@@ -358,77 +532,86 @@ impl Instance for BoolLog {
         Vec::new()
     }
 
-    // ePrint 2023/909, Sec. 4 (lifting to F_p): with a = x_i, b = y_i,
-    // c = x_{i+1}, d = y_{i+1}, P = z_i ^ r_i ^ ab (known to V_prev) and
-    // Q = r_{i+1} (known to V_next), an honest prover satisfies
-    // P ^ Q = ad ^ bc, i.e. over the integers
-    //   P + Q - 2PQ - ad - bc + 2(ab)(cd) = 0,
-    // a 4-term inner product <(-2P, -a, -b, 2ab), (Q, d, c, cd)> = -(P + Q).
-    fn prover<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
-        let n = 64 * self.words();
-        let rho = fp_rhos(sid, lambda, n);
-        for w in 0..self.words() {
-            let pw = self.z0[w] ^ self.r0[w] ^ (self.x0[w] & self.y0[w]);
-            for l in 0..64 {
-                let g = 64 * w + l;
-                let bit = |x: u64| (x >> l) & 1;
-                let (a, b, c, d, p, q) =
-                    (bit(self.x0[w]), bit(self.y0[w]), bit(self.x1[w]), bit(self.y1[w]), bit(pw), bit(self.r1[w]));
-                let r = rho[g];
-                let o = 1 + 4 * g;
-                let sel = |x: u64, f: Fp| if x == 1 { f } else { Fp(0) };
-                let (r2, rn) = (r.add(r), r.neg());
-                sink.put(o, sel(p, r2.neg()), Fp(q));
-                sink.put(o + 1, sel(a, rn), Fp(d));
-                sink.put(o + 2, sel(b, rn), Fp(c));
-                sink.put(o + 3, sel(a & b, r2), Fp(c & d));
-            }
-        }
+    // The generic build is not used: round 0 is custom.
+    fn prover<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &mut S) {}
+
+    fn vprev<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
+        Fp(0)
     }
 
-    fn vprev<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp], sink: &mut S) -> Fp {
-        let n = 64 * self.words();
-        let rho = fp_rhos(sid, lambda, n);
-        let mut c = Fp(0);
-        for w in 0..self.words() {
-            let pw = self.z1[w] ^ self.r1[w] ^ (self.x1[w] & self.y1[w]);
-            for l in 0..64 {
-                let g = 64 * w + l;
-                let bit = |x: u64| (x >> l) & 1;
-                let (a, b, p) = (bit(self.x1[w]), bit(self.y1[w]), bit(pw));
-                let r = rho[g];
-                let o = 1 + 4 * g;
-                let sel = |x: u64, f: Fp| if x == 1 { f } else { Fp(0) };
-                let (r2, rn) = (r.add(r), r.neg());
-                sink.put_u(o, sel(p, r2.neg()));
-                sink.put_u(o + 1, sel(a, rn));
-                sink.put_u(o + 2, sel(b, rn));
-                sink.put_u(o + 3, sel(a & b, r2));
-                c = c.sub(sel(p, r));
-            }
-        }
-        c
+    fn vnext<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
+        Fp(0)
     }
 
-    fn vnext<S: Sink<Fp>>(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp], sink: &mut S) -> Fp {
-        let n = 64 * self.words();
-        let rho = fp_rhos(sid, lambda, n);
-        let mut c = Fp(0);
-        for w in 0..self.words() {
-            for l in 0..64 {
-                let g = 64 * w + l;
-                let bit = |x: u64| (x >> l) & 1;
-                let (cc, d, q) = (bit(self.x0[w]), bit(self.y0[w]), bit(self.r0[w]));
-                let o = 1 + 4 * g;
-                sink.put_v(o, Fp(q));
-                sink.put_v(o + 1, Fp(d));
-                sink.put_v(o + 2, Fp(cc));
-                sink.put_v(o + 3, Fp(cc & d));
-                if q == 1 {
-                    c = c.sub(rho[g]);
+    fn custom_round0(&self) -> Option<usize> {
+        Some(64 * self.block_words())
+    }
+
+    fn prover_cross0(&self, sid: &SessionId, lambda: &[u8; 16]) -> Vec<Fp> {
+        // cross[a][b] = coef_{t(a)} sum_w alpha_{w_a} B(U_a(w) & V_b(w)).
+        let m = self.block_words();
+        let co = AndCoeffs::new(sid, lambda, 2 * m);
+        let mut acc = [[0u128; 8]; 8];
+        let mut red = [[Fp(0); 8]; 8];
+        for w in 0..m {
+            let mut uw = [0u64; 8];
+            let mut vw = [0u64; 8];
+            let mut al = [0u64; 8];
+            for a in 0..8 {
+                let (t, ww) = Self::block_word(a, m, w);
+                uw[a] = self.uword(View::Prover, t, ww);
+                vw[a] = self.vword(View::Prover, t, ww);
+                al[a] = co.alpha[ww].0;
+            }
+            for a in 0..8 {
+                if uw[a] == 0 {
+                    continue;
+                }
+                for b in 0..8 {
+                    let bs = co.bsum(uw[a] & vw[b]);
+                    acc[a][b] += al[a] as u128 * bs.0 as u128;
+                }
+            }
+            if w % 32 == 31 || w + 1 == m {
+                for a in 0..8 {
+                    for b in 0..8 {
+                        red[a][b] = red[a][b].add(Fp((acc[a][b] % super::ring::P61 as u128) as u64));
+                        acc[a][b] = 0;
+                    }
                 }
             }
         }
-        c
+        let mut out = Vec::with_capacity(64);
+        for (a, row) in red.iter().enumerate() {
+            for x in row {
+                out.push(COEF[a / 2].mul(*x));
+            }
+        }
+        out
+    }
+
+    fn prover_fold0(&self, sid: &SessionId, lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
+        let co = AndCoeffs::new(sid, lambda, 2 * self.block_words());
+        (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, s))
+    }
+
+    fn verifier_fold0(&self, sid: &SessionId, lambda: &[u8; 16], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
+        let m = self.block_words();
+        let co = AndCoeffs::new(sid, lambda, 2 * m);
+        let words = self.words();
+        if as_prev {
+            // c_prev = -sum_w alpha_w B(P_w).
+            let mut c = Fp(0);
+            for w in 0..words {
+                c = c.sub(co.alpha[w].mul(co.bsum(self.uword(View::Prev, 0, w))));
+            }
+            Shares { u: self.fold_u(View::Prev, &co, r), v: vec![Fp(0); 64 * m], c }
+        } else {
+            let mut c = Fp(0);
+            for w in 0..words {
+                c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
+            }
+            Shares { u: vec![Fp(0); 64 * m], v: self.fold_v(View::Next, s), c }
+        }
     }
 }

@@ -87,6 +87,12 @@ struct Run<I: Instance> {
     rounds: u8,
     phase: Phase,
     chi_seed: [u8; 16],
+    lambda: [u8; 16],
+    /// `Some(m)`: the instance folds round 0 itself to length `m`.
+    custom: Option<usize>,
+    /// Pad product shares of the (V_prev, V_next) roles, added after a
+    /// custom round 0.
+    padprod: (I::R, I::R),
     /// V_next role: carry shares received from the prover.
     carry_in: Vec<I::R>,
     prover: Option<Shares<I::R>>,
@@ -173,13 +179,21 @@ impl<I: Instance> Run<I> {
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
         let len = 1 + inst.data_len();
+        let custom = inst.custom_round0();
+        let rounds = match custom {
+            Some(m) => 1 + rounds_for(1 + m),
+            None => rounds_for(len),
+        };
         Run {
             inst,
             ctr,
             len,
-            rounds: rounds_for(len),
+            rounds,
             phase: Phase::Seed,
             chi_seed: [0; 16],
+            lambda: [0; 16],
+            custom,
+            padprod: (I::R::ZERO, I::R::ZERO),
             carry_in: Vec::new(),
             prover: None,
             vprev: None,
@@ -233,9 +247,44 @@ impl<I: Instance> Run<I> {
         let m = pad_to_blocks(&mut p.u);
         pad_to_blocks(&mut p.v);
         let cross = I::R::cross(&p.u, &p.v, K, m);
+        Ok(self.cross_msg(s, round, &cross))
+    }
+
+    /// The prover's round message: cross products minus the share of
+    /// `V_prev` (drawn from their common key), without entry `(0,0)`.
+    fn cross_msg(&self, s: &Session, round: u8, cross: &[I::R]) -> Message {
         let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), K * K - 1);
         let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
-        Ok(self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body))
+        self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body)
+    }
+
+    /// Prepend the pad shares and add the pad product after a custom round 0.
+    fn add_pads(x: &mut Shares<I::R>, pad: &[I::R], padprod: I::R) {
+        x.u.insert(0, pad[0]);
+        x.v.insert(0, pad[1]);
+        x.c = x.c.add(padprod);
+    }
+
+    /// Lambda phase when the instance folds round 0 itself.
+    fn lambda_custom(&mut self, s: &mut Session, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
+        let (prev, next) = (s.me.prev(), s.me.next());
+        self.lambda = lambda;
+        let cross = self.inst.prover_cross0(&s.id, &lambda);
+        let msg = self.cross_msg(s, 0, &cross);
+        // V_prev role (prover = next).
+        let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
+        let carry: Vec<I::R> =
+            ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
+        let (cr, cs) = self.challenges(s, next, 0);
+        self.vprev = Some(self.inst.verifier_fold0(&s.id, &lam, true, &cr, &cs));
+        // V_next role (prover = prev).
+        let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
+        let carry_in = std::mem::take(&mut self.carry_in);
+        let (cr, cs) = self.challenges(s, prev, 0);
+        self.vnext = Some(self.inst.verifier_fold0(&s.id, &lam, false, &cr, &cs));
+        self.padprod = (carry[carry.len() - 1], carry_in[carry_in.len() - 1]);
+        self.phase = Phase::Round(0);
+        Ok(Some(Outgoing { messages: vec![msg], await_from: vec![prev] }))
     }
 
     fn one(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
@@ -287,6 +336,9 @@ impl<I: Instance> Run<I> {
                 let lam = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
                 let mut lambda = [0u8; 16];
                 lambda.copy_from_slice(&lam);
+                if self.custom.is_some() {
+                    return self.lambda_custom(s, lambda);
+                }
                 // Prover role: full vectors, pad in slot 0.
                 let (bu, bv) = I::take_bufs(s);
                 let mut full = Full::from_bufs(bu, bv, self.len);
@@ -323,6 +375,7 @@ impl<I: Instance> Run<I> {
                 Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, 0)?], await_from: vec![prev] }))
             }
             Phase::Round(r) => {
+                let custom0 = r == 0 && self.custom.is_some();
                 // As V_next of prev: its cross-product shares.
                 let m = Self::one(&mut msgs, prev, Step::ProofRound(r))?;
                 let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (K * K - 1) * I::R::WIRE)?;
@@ -330,9 +383,14 @@ impl<I: Instance> Run<I> {
                 let (cr, cs) = self.challenges(s, prev, r);
                 let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
                 let out = self.wide_msg(s, prev, Step::ProofChallenge(r), &raw);
+                let pad_n = self.pad_part(s, prev, false);
+                let pad_p = self.pad_part(s, next, true);
+                let padprod = self.padprod;
                 let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
-                if r > 0 {
+                if custom0 {
+                    Self::add_pads(vn, &pad_n, padprod.1);
+                } else if r > 0 {
                     // Round 0 was folded while building.
                     fold(&mut vn.u, &cr);
                     fold(&mut vn.v, &cs);
@@ -343,7 +401,9 @@ impl<I: Instance> Run<I> {
                 let (pr, ps) = self.challenges(s, next, r);
                 let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
-                if r > 0 {
+                if custom0 {
+                    Self::add_pads(vp, &pad_p, padprod.0);
+                } else if r > 0 {
                     fold(&mut vp.u, &pr);
                     fold(&mut vp.v, &ps);
                 }
@@ -356,9 +416,18 @@ impl<I: Instance> Run<I> {
                 let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (K - 1) * I::R::WIRE)?;
                 let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
                 let (cr, cs) = Self::split_challenges(raw);
-                let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
-                fold(&mut p.u, &cr);
-                fold(&mut p.v, &cs);
+                if r == 0 && self.custom.is_some() {
+                    let (u, v) = self.inst.prover_fold0(&s.id, &self.lambda, &cr, &cs);
+                    let pu = self.pad_part(s, s.me, false);
+                    let pv = self.pad_part(s, s.me, true);
+                    let mut p = Shares { u, v, c: I::R::ZERO };
+                    Self::add_pads(&mut p, &[pu[0].add(pv[0]), pu[1].add(pv[1])], I::R::ZERO);
+                    self.prover = Some(p);
+                } else {
+                    let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
+                    fold(&mut p.u, &cr);
+                    fold(&mut p.v, &cs);
+                }
                 if r + 1 < self.rounds {
                     self.phase = Phase::Round(r + 1);
                     return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));

@@ -209,13 +209,6 @@ fn reduce128(x: u128) -> u64 {
     if s >= P61 { s - P61 } else { s }
 }
 
-impl Fp {
-    #[inline(always)]
-    pub(crate) fn neg(self) -> Fp {
-        if self.0 == 0 { self } else { Fp(P61 - self.0) }
-    }
-}
-
 impl VRing for Fp {
     const ZERO: Self = Fp(0);
     const ONE: Self = Fp(1);
