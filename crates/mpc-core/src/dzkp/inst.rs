@@ -147,12 +147,13 @@ pub(crate) trait Instance: Send {
     fn prover_cross0(&self, _sid: &SessionId, _lambda: &[u8; 16]) -> Vec<Self::R> {
         Vec::new()
     }
-    /// Custom round 0, prover: the folded vectors.
+    /// Custom round 0, prover: the folded vectors, slot 0 left for the pad.
     fn prover_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _r: &[Self::R], _s: &[Self::R]) -> (Vec<Self::R>, Vec<Self::R>) {
         (Vec::new(), Vec::new())
     }
     /// Custom round 0, a verifier (`as_prev`: the prover's previous
-    /// neighbour): folded shares and the claim share before round 0.
+    /// neighbour): folded shares (slot 0 left for the pad) and the claim
+    /// share before round 0.
     fn verifier_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _as_prev: bool, _r: &[Self::R], _s: &[Self::R]) -> Shares<Self::R> {
         Shares { u: Vec::new(), v: Vec::new(), c: Self::R::ZERO }
     }
@@ -407,6 +408,13 @@ impl AndCoeffs {
     }
 }
 
+/// A `u64` reduced into F_p.
+#[inline(always)]
+fn reduce64(s: u64) -> Fp {
+    let s = (s & super::ring::P61) + (s >> 61);
+    Fp(if s >= super::ring::P61 { s - super::ring::P61 } else { s })
+}
+
 impl BoolLog {
     /// Word `w` of U-plane `t` (zero past the log).
     #[inline(always)]
@@ -458,7 +466,8 @@ impl BoolLog {
 
     fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m);
+        let mut out = Vec::with_capacity(64 * m + 1);
+        out.push(Fp(0)); // slot 0: the pad
         for w in 0..m {
             let mut gamma = [0u64; 8];
             let mut bits = [0u64; 8];
@@ -473,8 +482,7 @@ impl BoolLog {
                 for a in 0..8 {
                     s += gamma[a] & ((bits[a] >> l) & 1).wrapping_neg();
                 }
-                let s = (s & super::ring::P61) + (s >> 61);
-                out.push(co.beta[l].mul(Fp(s % super::ring::P61)));
+                out.push(co.beta[l].mul(reduce64(s)));
             }
         }
         out
@@ -482,7 +490,8 @@ impl BoolLog {
 
     fn fold_v(&self, view: View, sch: &[Fp]) -> Vec<Fp> {
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m);
+        let mut out = Vec::with_capacity(64 * m + 1);
+        out.push(Fp(0)); // slot 0: the pad
         for w in 0..m {
             let mut bits = [0u64; 8];
             for (b, slot) in bits.iter_mut().enumerate() {
@@ -494,8 +503,7 @@ impl BoolLog {
                 for b in 0..8 {
                     s += sch[b].0 & ((bits[b] >> l) & 1).wrapping_neg();
                 }
-                let s = (s & super::ring::P61) + (s >> 61);
-                out.push(Fp(s % super::ring::P61));
+                out.push(reduce64(s));
             }
         }
         out
@@ -605,13 +613,13 @@ impl Instance for BoolLog {
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.uword(View::Prev, 0, w))));
             }
-            Shares { u: self.fold_u(View::Prev, &co, r), v: vec![Fp(0); 64 * m], c }
+            Shares { u: self.fold_u(View::Prev, &co, r), v: vec![Fp(0); 64 * m + 1], c }
         } else {
             let mut c = Fp(0);
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
             }
-            Shares { u: vec![Fp(0); 64 * m], v: self.fold_v(View::Next, s), c }
+            Shares { u: vec![Fp(0); 64 * m + 1], v: self.fold_v(View::Next, s), c }
         }
     }
 }

@@ -181,7 +181,7 @@ impl<I: Instance> Run<I> {
         let len = 1 + inst.data_len();
         let custom = inst.custom_round0();
         let rounds = match custom {
-            Some(m) => 1 + rounds_for(1 + m),
+            Some(m) => 1 + rounds_for(1 + m), // + the pad slot
             None => rounds_for(len),
         };
         Run {
@@ -258,10 +258,13 @@ impl<I: Instance> Run<I> {
         self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body)
     }
 
-    /// Prepend the pad shares and add the pad product after a custom round 0.
+    /// Put the pad shares in slot 0 and add the pad product after a custom
+    /// round 0.
     fn add_pads(x: &mut Shares<I::R>, pad: &[I::R], padprod: I::R) {
-        x.u.insert(0, pad[0]);
-        x.v.insert(0, pad[1]);
+        if let (Some(u), Some(v)) = (x.u.first_mut(), x.v.first_mut()) {
+            *u = pad[0];
+            *v = pad[1];
+        }
         x.c = x.c.add(padprod);
     }
 
