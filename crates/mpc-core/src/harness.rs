@@ -145,14 +145,9 @@ impl Party {
         p.finish(&mut self.session, r)
     }
 
-    /// Bit injection: one arithmetic element (0 or 1) per lane of `x`;
-    /// two rounds, two verified multiplications per bit.
+    /// Bit injection ([`crate::circuits::b2a`]).
     pub fn b2a(&mut self, x: &BoolShare) -> Result<ArithShare> {
-        let [b0, b1, b2] = x.bit_components(self.me());
-        let p01 = self.mul(&b0, &b1)?;
-        let t = b0.add(&b1)?.sub(&p01.scale(2))?;
-        let p = self.mul(&t, &b2)?;
-        t.add(&b2)?.sub(&p.scale(2))
+        crate::circuits::b2a(self, x)
     }
 
     /// Verify all logged gates.
@@ -220,6 +215,18 @@ impl Party {
                 }
             }
         }
+    }
+}
+
+impl crate::circuits::Engine for Party {
+    fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
+    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        Party::mul(self, x, y)
+    }
+    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
+        Party::and(self, x, y)
     }
 }
 

@@ -25,6 +25,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 mod arith;
+pub mod circuits;
 pub mod dzkp;
 mod error;
 pub mod harness;

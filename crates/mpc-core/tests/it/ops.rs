@@ -114,6 +114,46 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bit_decomposition_ltz_and_eqz_equal_plaintext(
+        x in prop::collection::vec(elem(), 1..70),
+    ) {
+        use triad_mpc_core::circuits::{bit_decompose, eqz, ltz};
+        let xs = x.clone();
+        let n = x.len();
+        let out = all_equal(run3(None, move |p| {
+            let a = p.share_public_input(&xs)?;
+            let bits = bit_decompose(p, &a)?;
+            let l = ltz(p, &a)?;
+            let z = eqz(p, &a)?;
+            let mut o = Vec::new();
+            for plane in &bits.planes {
+                o.extend(p.open_bits(plane)?);
+            }
+            o.extend(p.open_bits(&l)?);
+            o.extend(p.open_bits(&z)?);
+            Ok(o)
+        }));
+        let words = n.div_ceil(64);
+        let lane = |v: &[u64], i: usize| (v[i / 64] >> (i % 64)) & 1;
+        for k in 0..64 {
+            let plane = &out[k * words..(k + 1) * words];
+            for (i, xi) in x.iter().enumerate() {
+                prop_assert_eq!(lane(plane, i), (xi >> k) & 1);
+            }
+        }
+        let l = &out[64 * words..65 * words];
+        let z = &out[65 * words..66 * words];
+        for (i, xi) in x.iter().enumerate() {
+            prop_assert_eq!(lane(l, i), xi >> 63);
+            prop_assert_eq!(lane(z, i), (*xi == 0) as u64);
+        }
+    }
+}
+
 #[test]
 fn a_deep_circuit_and_many_batches_verify() {
     let out = all_equal(run3(None, |p| {

@@ -1,0 +1,189 @@
+//! Non-linear building blocks composed from verified gates: bit injection,
+//! bit decomposition (A2B by local share conversion and an adder), LTZ and
+//! equality with zero. They are written against the [`Engine`] trait, so the
+//! in-memory harness and a networked driver run the same code.
+//!
+//! A2B by local conversion (ABY3, CCS'18, ePrint 2018/403, Sec. 5.3; Araki et
+//! al., ePrint 2018/762): each arithmetic component `x_j` is held by two
+//! parties, so its bits are a trivial boolean sharing; `x_0 + x_1 + x_2` is
+//! then computed in binary: one full-adder layer (carry-save, 63 ANDs, one
+//! round) and a ripple-carry adder (62 ANDs, 62 rounds). Every AND is logged
+//! and proven like any other, which is what makes the conversion safe against
+//! a malicious party (PROTOCOLS.md §4).
+
+use crate::{ArithShare, BoolShare, Result, Session};
+
+/// What the circuits need from a driver: the session and the two gates.
+pub trait Engine {
+    /// The party's session.
+    fn session(&mut self) -> &mut Session;
+    /// Elementwise product (one round).
+    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare>;
+    /// Elementwise AND (one round).
+    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare>;
+}
+
+/// Bit injection: one arithmetic element (0 or 1) per lane of `x`. Two
+/// rounds, two verified multiplications per bit (`a ^ c = a + c - 2ac` on
+/// the three trivially shared components).
+pub fn b2a<E: Engine>(e: &mut E, x: &BoolShare) -> Result<ArithShare> {
+    let me = e.session().me();
+    let [b0, b1, b2] = x.bit_components(me);
+    let p01 = e.mul(&b0, &b1)?;
+    let t = b0.add(&b1)?.sub(&p01.scale(2))?;
+    let p = e.mul(&t, &b2)?;
+    t.add(&b2)?.sub(&p.scale(2))
+}
+
+/// The bits of a vector of 64-bit values: `planes[k]` holds bit `k` of every
+/// element, one lane per element.
+#[derive(Clone, Debug)]
+pub struct BitPlanes {
+    /// 64 planes, least significant first.
+    pub planes: Vec<BoolShare>,
+}
+
+/// Concatenate planes into one sharing (lanes padded to whole words).
+fn concat(parts: &[&BoolShare]) -> Result<BoolShare> {
+    let mut s0 = Vec::new();
+    let mut s1 = Vec::new();
+    for p in parts {
+        let (a, b) = p.components();
+        s0.extend_from_slice(a);
+        s1.extend_from_slice(b);
+    }
+    let lanes = 64 * s0.len();
+    BoolShare::from_components(s0, s1, lanes)
+}
+
+/// Split a concatenation back into `k` sharings of `lanes` lanes each.
+fn split(x: &BoolShare, k: usize, lanes: usize) -> Result<Vec<BoolShare>> {
+    let w = lanes.div_ceil(64);
+    let (a, b) = x.components();
+    (0..k).map(|i| BoolShare::from_components(a[i * w..(i + 1) * w].to_vec(), b[i * w..(i + 1) * w].to_vec(), lanes)).collect()
+}
+
+/// Transpose `values` into 64 bit-sliced planes.
+fn transpose(values: &[u64]) -> Vec<Vec<u64>> {
+    let words = values.len().div_ceil(64);
+    let mut planes = vec![vec![0u64; words]; 64];
+    for (v, &x) in values.iter().enumerate() {
+        let (w, l) = (v / 64, v % 64);
+        let mut x = x;
+        while x != 0 {
+            let k = x.trailing_zeros() as usize;
+            planes[k][w] |= 1 << l;
+            x &= x - 1;
+        }
+    }
+    planes
+}
+
+/// Local step of A2B: the trivial boolean sharings of the bits of the three
+/// arithmetic components (no communication).
+fn component_planes(me: crate::PartyId, x: &ArithShare) -> Result<[Vec<BoolShare>; 3]> {
+    let n = x.len();
+    let (c0, c1) = x.components();
+    let (p0, p1) = (transpose(c0), transpose(c1));
+    let zero = vec![0u64; n.div_ceil(64)];
+    let i = me.index();
+    let mut out: [Vec<BoolShare>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for (j, o) in out.iter_mut().enumerate() {
+        for k in 0..64 {
+            let (s0, s1) = if j == i {
+                (p0[k].clone(), zero.clone())
+            } else if j == (i + 1) % 3 {
+                (zero.clone(), p1[k].clone())
+            } else {
+                (zero.clone(), zero.clone())
+            };
+            o.push(BoolShare::from_components(s0, s1, n)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Carry-save layer: `(s, t)` with `a + b + c = s + 2t`, `s = a ^ b ^ c`,
+/// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c` (one AND per bit, bits
+/// 0..63 of `t`; bit 63 of `t` is shifted out). One round.
+fn carry_save<E: Engine>(e: &mut E, a: &[BoolShare], b: &[BoolShare], c: &[BoolShare], n: usize) -> Result<(Vec<BoolShare>, Vec<BoolShare>)> {
+    let mut s = Vec::with_capacity(64);
+    let mut ac = Vec::with_capacity(63);
+    let mut bc = Vec::with_capacity(63);
+    for k in 0..64 {
+        s.push(a[k].xor(&b[k])?.xor(&c[k])?);
+        if k < 63 {
+            ac.push(a[k].xor(&c[k])?);
+            bc.push(b[k].xor(&c[k])?);
+        }
+    }
+    let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
+    let t = split(&prod, 63, n)?
+        .iter()
+        .zip(c)
+        .map(|(p, ck)| p.xor(ck))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((s, t))
+}
+
+/// Ripple-carry addition of `s + 2t`: returns the 64 sum bits. The carry
+/// into bit `k+1` is `maj(A_k, B_k, c_k) = ((A_k ^ c_k) & (B_k ^ c_k)) ^ c_k`
+/// with `A = s`, `B = t << 1`; 62 sequential ANDs (bits 1..62).
+fn ripple<E: Engine>(e: &mut E, s: &[BoolShare], t: &[BoolShare], n: usize, me: crate::PartyId) -> Result<Vec<BoolShare>> {
+    let zero = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
+    let mut out = Vec::with_capacity(64);
+    // Bit 0: B_0 = 0, carry 0.
+    out.push(s[0].clone());
+    // Bit 1: B_1 = t_0, carry into 1 is A_0 & B_0 = 0.
+    let mut carry = zero;
+    for k in 1..64 {
+        let b = &t[k - 1];
+        out.push(s[k].xor(b)?.xor(&carry)?);
+        if k < 63 {
+            let x = s[k].xor(&carry)?;
+            let y = b.xor(&carry)?;
+            carry = e.and(&x, &y)?.xor(&carry)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Bit decomposition (A2B): the 64 bits of every element of `x`.
+/// 125 ANDs per element, 63 rounds.
+pub fn bit_decompose<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BitPlanes> {
+    let me = e.session().me();
+    let n = x.len();
+    let [a, b, c] = component_planes(me, x)?;
+    let (s, t) = carry_save(e, &a, &b, &c, n)?;
+    Ok(BitPlanes { planes: ripple(e, &s, &t, n, me)? })
+}
+
+/// `x < 0` as a signed 64-bit value (the most significant bit), boolean.
+/// Compare `x < y` as `ltz(x - y)` when `|x - y| < 2^63`.
+pub fn ltz<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BoolShare> {
+    let mut bits = bit_decompose(e, x)?;
+    bits.planes.pop().ok_or(crate::Error::InvalidArgument("no bits"))
+}
+
+/// `x == 0`, boolean: NOT of the OR of all bits (an AND tree over the
+/// negated bits, 63 ANDs, 6 rounds) after [`bit_decompose`].
+pub fn eqz<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BoolShare> {
+    let me = e.session().me();
+    let n = x.len();
+    let bits = bit_decompose(e, x)?;
+    let mut level: Vec<BoolShare> = bits.planes.iter().map(|b| b.not(me)).collect();
+    while level.len() > 1 {
+        let half = level.len() / 2;
+        let left: Vec<&BoolShare> = level[..half].iter().collect();
+        let right: Vec<&BoolShare> = level[half..2 * half].iter().collect();
+        let prod = e.and(&concat(&left)?, &concat(&right)?)?;
+        let mut next = split(&prod, half, n)?;
+        if level.len() % 2 == 1 {
+            if let Some(last) = level.last() {
+                next.push(last.clone());
+            }
+        }
+        level = next;
+    }
+    level.pop().ok_or(crate::Error::InvalidArgument("no bits"))
+}
