@@ -178,10 +178,10 @@ pub fn eqz<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BoolShare> {
         let right: Vec<&BoolShare> = level[half..2 * half].iter().collect();
         let prod = e.and(&concat(&left)?, &concat(&right)?)?;
         let mut next = split(&prod, half, n)?;
-        if level.len() % 2 == 1 {
-            if let Some(last) = level.last() {
-                next.push(last.clone());
-            }
+        if level.len() % 2 == 1
+            && let Some(last) = level.last()
+        {
+            next.push(last.clone());
         }
         level = next;
     }

@@ -128,6 +128,23 @@ fn main() -> std::result::Result<(), Error> {
         });
         report(name, n, rows.into_iter().map(|(r, _)| r).collect())?;
     }
+    if only.as_deref().is_none_or(|o| o == "ltz") {
+        let m: usize = args
+            .iter()
+            .position(|a| a == "--ltz-n")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let rows = run3_stats(None, move |p| {
+            let mut out = Vec::new();
+            for _ in 0..reps.min(2) {
+                let x = p.session.random(m);
+                out.push(measure(p, |p| triad_mpc_core::circuits::ltz(p, &x).map(drop))?);
+            }
+            Ok(out)
+        });
+        report("ltz", m, rows.into_iter().map(|(r, _)| r).collect())?;
+    }
     if only.as_deref().is_none_or(|o| o == "and") {
         let rows = run3_stats(None, move |p| {
             let mut out = Vec::new();

@@ -216,3 +216,39 @@ fn a_party_lying_about_input_digests_is_blamed() {
         }
     }
 }
+
+#[test]
+fn a_wrong_and_inside_a_comparison_is_caught_before_the_result_is_opened() {
+    use triad_mpc_core::circuits::ltz;
+    // Tamper only the 30th AND message (deep inside the ripple-carry chain).
+    let mut count = 0;
+    let tamper: Tamper = Box::new(move |m: &mut Message| {
+        if m.step == Step::And {
+            count += 1;
+            if count == 30
+                && let Payload::Words(w) = &mut m.payload
+            {
+                w[0] ^= 1 << 7;
+            }
+        }
+    });
+    let out = run3(Some((p(2), tamper)), |pt| {
+        let x = pt.share_public_input(&[5, u64::MAX, 1 << 63, 0])?;
+        let l = ltz(pt, &x)?;
+        pt.open_bits(&l)
+    });
+    let mut honest_aborts = 0;
+    for (i, r) in out.into_iter().enumerate() {
+        match r {
+            Ok(v) => {
+                assert_eq!(i, 2, "an honest party finished");
+                assert_eq!(v, vec![0b0110]);
+            }
+            // The cheater's own view is inconsistent too, so it may abort.
+            Err(Error::Abort { step: Step::ProofFinal, blamed: None, .. }) => honest_aborts += (i != 2) as usize,
+            Err(Error::Transport(_)) => {}
+            Err(e) => panic!("party {i}: {e:?}"),
+        }
+    }
+    assert!(honest_aborts >= 1);
+}
