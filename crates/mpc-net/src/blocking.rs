@@ -25,10 +25,11 @@ enum Driver {
 ///   (a futex wake on each side).
 /// * [`BlockingMesh::connect`] (or [`BlockingMesh::in_memory`]): the mesh lives on a private
 ///   current-thread runtime that only this facade drives, so sockets are read and written on
-///   the caller's thread inside `send` and `recv`, with no hand-off. Data moves only while the
-///   caller is inside a call: `send` writes what the socket takes at once, the rest goes out
-///   during the next call. This suits the MPC pattern of sending a round's messages and then
-///   receiving, and gives the lowest round-trip latency.
+///   the caller's thread inside `send` and `recv`, with no hand-off. `send` returns once the
+///   message is in the kernel's socket buffer (while it waits, incoming data is still read),
+///   and incoming data is read only inside calls. This suits the MPC pattern of sending a
+///   round's messages and then receiving, and gives the lowest round-trip latency; sends to
+///   two peers are written one after the other rather than in parallel.
 ///
 /// In both modes a message already queued (or free send budget) is handled without entering
 /// the runtime. Call it from a plain thread, never from an async task: there it returns
@@ -119,19 +120,18 @@ impl BlockingMesh {
         self.mesh_ref().party()
     }
 
-    /// As [`Mesh::send`], blocking while the send budget is exhausted.
+    /// As [`Mesh::send`], blocking while the send budget is exhausted. With a private runtime
+    /// it also blocks until the message is written to the socket (nothing would write it once
+    /// the caller stops calling); the peer's reader keeps draining meanwhile, so this waits for
+    /// the network, not for the peer's application.
     pub fn send(&self, to: PartyId, msg: Bytes) -> Result<(), NetError> {
         let mesh = self.mesh_ref();
-        match mesh.try_send(to, msg)? {
-            None => {
-                if let Driver::Own(rt) = &self.driver {
-                    not_in_async()?;
-                    // Let the writer put what the socket takes on the wire now.
-                    rt.block_on(tokio::task::yield_now());
-                }
-                Ok(())
-            }
-            Some(msg) => self.block_on(mesh.send(to, msg))?,
+        if let Some(msg) = mesh.try_send(to, msg)? {
+            self.block_on(mesh.send(to, msg))??;
+        }
+        match &self.driver {
+            Driver::Own(_) => self.block_on(mesh.flush(to))?,
+            Driver::Shared(_) => Ok(()),
         }
     }
 

@@ -31,6 +31,7 @@ impl Mesh {
                     Arc::new(LinkCounters::default()),
                     Arc::new(OnceLock::new()),
                     true,
+                    None,
                 ));
                 links[to.index()][from.index()] = Some(Link::new(
                     from,
@@ -40,6 +41,7 @@ impl Mesh {
                     Arc::new(LinkCounters::default()),
                     Arc::new(OnceLock::new()),
                     true,
+                    None,
                 ));
             }
         }

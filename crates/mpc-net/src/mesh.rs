@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -81,6 +81,11 @@ pub(crate) struct Link {
     failure: Arc<OnceLock<String>>,
     /// Count socket bytes as payload plus header (in-memory transport).
     count_wire_in_mesh: bool,
+    /// Messages pushed into `tx` so far.
+    pushed: AtomicU64,
+    /// Messages the writer has handed to the socket and flushed (TCP only; in memory a
+    /// pushed message is already at the peer).
+    written: Option<watch::Receiver<u64>>,
 }
 
 impl Link {
@@ -92,6 +97,7 @@ impl Link {
         counters: Arc<LinkCounters>,
         failure: Arc<OnceLock<String>>,
         count_wire_in_mesh: bool,
+        written: Option<watch::Receiver<u64>>,
     ) -> Self {
         Link {
             peer,
@@ -101,6 +107,8 @@ impl Link {
             counters,
             failure,
             count_wire_in_mesh,
+            pushed: AtomicU64::new(0),
+            written,
         }
     }
 
@@ -130,6 +138,7 @@ impl Link {
         self.tx
             .send(Packet::Msg(msg, permit))
             .map_err(|_| self.disconnected())?;
+        self.pushed.fetch_add(1, Relaxed);
         self.count_sent(len);
         Ok(())
     }
@@ -283,6 +292,27 @@ impl Mesh {
         match link.send_budget.try_acquire(msg.len()) {
             Some(permit) => link.push(msg, permit).map(|()| None),
             None => Ok(Some(msg)),
+        }
+    }
+
+    /// Wait until every message queued for `to` so far has been written to the socket and
+    /// flushed (over TCP; in memory a sent message is already with the peer). Waits at most
+    /// [`NetConfig::send_timeout`].
+    pub async fn flush(&self, to: PartyId) -> Result<(), NetError> {
+        let link = self.link(to)?;
+        let Some(written) = &link.written else {
+            return Ok(());
+        };
+        let target = link.pushed.load(Relaxed);
+        let mut written = written.clone();
+        match tokio::time::timeout(self.send_timeout, written.wait_for(|&n| n >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            // The writer stopped: the link failed or was closed.
+            Ok(Err(_)) => Err(link.disconnected()),
+            Err(_) => Err(NetError::SendTimeout {
+                peer: to,
+                after: self.send_timeout,
+            }),
         }
     }
 

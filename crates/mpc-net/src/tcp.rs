@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rustls::{ClientConfig, ServerConfig};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::{LazyConfigAcceptor, TlsConnector, TlsStream};
@@ -175,7 +175,7 @@ impl Mesh {
 
         let mut links: [Option<Link>; 3] = Default::default();
         let mut tasks = Tasks {
-            handle: Some(tokio::runtime::Handle::current()),
+            handle: tokio::runtime::Handle::try_current().ok(),
             ..Tasks::default()
         };
         for party in PartyId::ALL {
@@ -186,7 +186,8 @@ impl Mesh {
             let (out_tx, out_rx) = mpsc::unbounded_channel();
             let (in_tx, in_rx) = mpsc::unbounded_channel();
             let failure = Arc::new(OnceLock::new());
-            let writer = tokio::spawn(write_loop(party, w, out_rx, failure.clone()));
+            let (written_tx, written_rx) = watch::channel(0u64);
+            let writer = tokio::spawn(write_loop(party, w, out_rx, failure.clone(), written_tx));
             let recv_budget = Budget::new(config.recv_buffer_bytes);
             let reader = tokio::spawn(read_loop(
                 party,
@@ -205,6 +206,7 @@ impl Mesh {
                 counters,
                 failure,
                 false,
+                Some(written_rx),
             ));
         }
         info!(%me, "mesh connected");
@@ -395,9 +397,10 @@ async fn write_loop(
     w: WriteHalf<Stream>,
     mut rx: mpsc::UnboundedReceiver<Packet>,
     failure: Arc<OnceLock<String>>,
+    written: watch::Sender<u64>,
 ) -> Result<(), NetError> {
     let mut w = BufWriter::with_capacity(WRITE_BUF, w);
-    let res = write_packets(&mut w, &mut rx)
+    let res = write_packets(&mut w, &mut rx, &written)
         .await
         .map_err(|e| NetError::from_io(peer, e));
     if let Err(e) = &res {
@@ -410,13 +413,17 @@ async fn write_loop(
 async fn write_packets<W: AsyncWrite + Unpin>(
     w: &mut W,
     rx: &mut mpsc::UnboundedReceiver<Packet>,
+    written: &watch::Sender<u64>,
 ) -> std::io::Result<()> {
+    let mut count = 0u64;
     loop {
         let packet = match rx.try_recv() {
             Ok(p) => p,
             Err(mpsc::error::TryRecvError::Disconnected) => Packet::Close,
             Err(mpsc::error::TryRecvError::Empty) => {
                 w.flush().await?;
+                // Everything so far is with the kernel: release `Mesh::flush` waiters.
+                written.send_replace(count);
                 match rx.recv().await {
                     Some(p) => p,
                     // The mesh was dropped without close: finish cleanly (Drop bounds our time).
@@ -428,9 +435,11 @@ async fn write_packets<W: AsyncWrite + Unpin>(
             Packet::Msg(msg, permit) => {
                 write_frame(w, &msg).await?;
                 drop(permit);
+                count += 1;
             }
             Packet::Close => {
                 w.flush().await?;
+                written.send_replace(count);
                 // Sends TLS close_notify, then shuts the TCP write side.
                 w.shutdown().await?;
                 return Ok(());

@@ -17,14 +17,18 @@ fn short(config: NetConfig) -> NetConfig {
 /// receive the peers'. Sizes up to 8 MiB, so sockets fill and writes finish inside `recv`.
 fn blocking_round_trips(meshes: [BlockingMesh; 3]) {
     const ROUNDS: u64 = 12;
-    let len = |round: u64| {
-        if round % 4 == 3 {
-            8 << 20
-        } else {
-            100 + round as usize * 1000
-        }
+    // Small rounds, 8 MiB every fourth, and a last round larger than the kernel's socket
+    // buffers can hold.
+    let len = |round: u64| match round {
+        r if r == ROUNDS - 1 => 16 << 20,
+        r if r % 4 == 3 => 8 << 20,
+        r => 100 + r as usize * 1000,
     };
+    // Nobody closes (which would flush) before everyone is done: what a party sent in the
+    // last round must reach its peers while it no longer calls into its mesh.
+    let all_done = std::sync::Arc::new(std::sync::Barrier::new(3));
     let threads = meshes.map(|mesh| {
+        let all_done = all_done.clone();
         std::thread::spawn(move || {
             let me = mesh.party();
             for round in 0..ROUNDS {
@@ -42,6 +46,7 @@ fn blocking_round_trips(meshes: [BlockingMesh; 3]) {
                 }
             }
             assert_eq!(mesh.stats().rounds, ROUNDS);
+            all_done.wait();
             mesh.close().expect("close");
         })
     });
@@ -50,8 +55,8 @@ fn blocking_round_trips(meshes: [BlockingMesh; 3]) {
     }
 }
 
-#[test]
-fn blocking_meshes_with_their_own_runtimes_run_rounds_over_tcp() {
+/// Three parties connected with [`BlockingMesh::connect`], each on its own thread.
+fn blocking_tcp() -> [BlockingMesh; 3] {
     let ids = identities();
     let pinned = pins(&ids);
     let listeners = PartyId::ALL
@@ -89,7 +94,33 @@ fn blocking_meshes_with_their_own_runtimes_run_rounds_over_tcp() {
         .into_iter()
         .map(|t| t.join().expect("thread").expect("connect"))
         .collect();
-    blocking_round_trips(meshes.try_into().expect("three"));
+    meshes.try_into().expect("three")
+}
+
+#[test]
+fn blocking_meshes_with_their_own_runtimes_run_rounds_over_tcp() {
+    blocking_round_trips(blocking_tcp());
+}
+
+#[test]
+fn a_message_arrives_even_if_its_sender_stops_calling_right_after_send() {
+    // 40 MiB does not fit in the kernel's socket buffers: with a private runtime, nothing
+    // would write the rest once P0 stops calling, unless `send` finishes the job.
+    let [m0, m1, _m2] = blocking_tcp();
+    let big = common::payload(PartyId::ALL[0], 1, 40 << 20);
+    let (received_tx, received_rx) = std::sync::mpsc::channel();
+    let expected = big.clone();
+    let receiver = std::thread::spawn(move || {
+        let got = m1.recv(PartyId::ALL[0]).expect("recv");
+        assert!(got == expected, "message differs");
+        received_tx.send(()).expect("signal");
+        m1
+    });
+    m0.send(PartyId::ALL[1], big).expect("send");
+    // P0 now waits without touching its mesh until P1 has the whole message.
+    received_rx.recv().expect("P1 received the message");
+    receiver.join().expect("receiver").close().expect("close");
+    m0.close().expect("close");
 }
 
 #[test]
