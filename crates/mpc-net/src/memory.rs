@@ -1,10 +1,10 @@
 //! The in-memory transport: three meshes in one process, linked by channels.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::mesh::{Budget, Link, Tasks};
+use crate::mesh::{Budget, Carrier, Link, Tasks};
 use crate::stats::LinkCounters;
 use crate::{Mesh, NetConfig, PartyId};
 
@@ -25,23 +25,17 @@ impl Mesh {
                 let budget_tf = Budget::new(config.send_buffer_bytes);
                 links[from.index()][to.index()] = Some(Link::new(
                     to,
-                    tx_ft,
-                    budget_ft,
+                    (tx_ft, budget_ft),
                     rx_tf,
                     Arc::new(LinkCounters::default()),
-                    Arc::new(OnceLock::new()),
-                    true,
-                    None,
+                    Carrier::Memory,
                 ));
                 links[to.index()][from.index()] = Some(Link::new(
                     from,
-                    tx_tf,
-                    budget_tf,
+                    (tx_tf, budget_tf),
                     rx_ft,
                     Arc::new(LinkCounters::default()),
-                    Arc::new(OnceLock::new()),
-                    true,
-                    None,
+                    Carrier::Memory,
                 ));
             }
         }

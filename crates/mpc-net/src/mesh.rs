@@ -88,17 +88,29 @@ pub(crate) struct Link {
     written: Option<watch::Receiver<u64>>,
 }
 
+/// What carries a link's messages.
+pub(crate) enum Carrier {
+    /// Channels straight into the peer's mesh.
+    Memory,
+    /// A writer task on a socket: why it failed (once it has), and how many messages it wrote.
+    Tcp {
+        failure: Arc<OnceLock<String>>,
+        written: watch::Receiver<u64>,
+    },
+}
+
 impl Link {
     pub(crate) fn new(
         peer: PartyId,
-        tx: mpsc::UnboundedSender<Packet>,
-        send_budget: Budget,
+        (tx, send_budget): (mpsc::UnboundedSender<Packet>, Budget),
         rx: mpsc::UnboundedReceiver<Packet>,
         counters: Arc<LinkCounters>,
-        failure: Arc<OnceLock<String>>,
-        count_wire_in_mesh: bool,
-        written: Option<watch::Receiver<u64>>,
+        carrier: Carrier,
     ) -> Self {
+        let (failure, written, count_wire_in_mesh) = match carrier {
+            Carrier::Memory => (Arc::new(OnceLock::new()), None, true),
+            Carrier::Tcp { failure, written } => (failure, Some(written), false),
+        };
         Link {
             peer,
             tx,

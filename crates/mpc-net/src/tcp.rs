@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::frame::{read_body, read_header};
 use crate::handshake::exchange_hello;
-use crate::mesh::{Budget, Link, Packet, Tasks};
+use crate::mesh::{Budget, Carrier, Link, Packet, Tasks};
 use crate::stats::{Counted, LinkCounters};
 use crate::tls::{client_config, parse_sni, server_config, sni};
 use crate::{Mesh, NetConfig, NetError, PartyId, PartyIdentity, PinnedKey, SessionId};
@@ -200,13 +200,13 @@ impl Mesh {
             tasks.readers.push(reader);
             links[party.index()] = Some(Link::new(
                 party,
-                out_tx,
-                Budget::new(config.send_buffer_bytes),
+                (out_tx, Budget::new(config.send_buffer_bytes)),
                 in_rx,
                 counters,
-                failure,
-                false,
-                Some(written_rx),
+                Carrier::Tcp {
+                    failure,
+                    written: written_rx,
+                },
             ));
         }
         info!(%me, "mesh connected");
