@@ -30,10 +30,6 @@ pub(crate) struct Shares<R> {
 /// Receives the entries `(u_i, v_i)` of a role's vectors in increasing `i`.
 pub(crate) trait Sink<R: VRing> {
     fn put(&mut self, i: usize, u: R, v: R);
-    /// Only `u_i` (`v_i` is zero).
-    fn put_u(&mut self, i: usize, u: R);
-    /// Only `v_i` (`u_i` is zero).
-    fn put_v(&mut self, i: usize, v: R);
 }
 
 /// Stores the vectors as they are (the prover needs them for round 0).
@@ -57,14 +53,6 @@ impl<R: VRing> Sink<R> for Full<R> {
     #[inline(always)]
     fn put(&mut self, i: usize, u: R, v: R) {
         self.u[i] = u;
-        self.v[i] = v;
-    }
-    #[inline(always)]
-    fn put_u(&mut self, i: usize, u: R) {
-        self.u[i] = u;
-    }
-    #[inline(always)]
-    fn put_v(&mut self, i: usize, v: R) {
         self.v[i] = v;
     }
 }
@@ -110,16 +98,6 @@ impl<R: VRing> Sink<R> for Folded<R> {
     fn put(&mut self, i: usize, u: R, v: R) {
         let (a, j) = self.seek(i);
         self.u[j] = self.u[j].add(self.r[a].mul(u));
-        self.v[j] = self.v[j].add(self.s[a].mul(v));
-    }
-    #[inline(always)]
-    fn put_u(&mut self, i: usize, u: R) {
-        let (a, j) = self.seek(i);
-        self.u[j] = self.u[j].add(self.r[a].mul(u));
-    }
-    #[inline(always)]
-    fn put_v(&mut self, i: usize, v: R) {
-        let (a, j) = self.seek(i);
         self.v[j] = self.v[j].add(self.s[a].mul(v));
     }
 }
@@ -290,6 +268,11 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         out
     }
 
+    // One inner-product term per multiplication term, using
+    //   x_i y_i + x_i y_{i+1} + x_{i+1} y_i
+    //     = (x_i + x_{i+1})(y_i + y_{i+1}) - x_{i+1} y_{i+1},
+    // whose last product V_next knows alone (a local term of its claim):
+    // u = rho (x_i + x_{i+1}), v = y_i + y_{i+1}.
     fn prover<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
         let log = &self.log;
         let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
@@ -298,8 +281,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             for m in r {
                 let (a0, a1, b0, b1) =
                     (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                sink.put(1 + 2 * m, rho.mul(a0), b0.add(b1));
-                sink.put(2 + 2 * m, rho.mul(a1), b0);
+                sink.put(1 + m, rho.mul(a0.add(a1)), b0.add(b1));
             }
         }
     }
@@ -313,9 +295,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         for (j, r) in relations(log) {
             let rho = comb.rho(j);
             for m in r {
-                let y = A::from_u64(log.y1[m]);
-                sink.put(1 + 2 * m, rho.mul(A::from_u64(log.x1[m])), y);
-                sink.put_v(2 + 2 * m, y);
+                sink.put(1 + m, rho.mul(A::from_u64(log.x1[m])), A::from_u64(log.y1[m]));
             }
             let l = A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]));
             c = c.add(rho.mul(l));
@@ -330,11 +310,13 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         let mut c = comb.carry_term(carry);
         for (j, r) in relations(log) {
             let rho = comb.rho(j);
+            let mut local = A::from_u64(log.r0[j]);
             for m in r {
-                sink.put_v(1 + 2 * m, A::from_u64(log.y0[m]));
-                sink.put_u(2 + 2 * m, rho.mul(A::from_u64(log.x0[m])));
+                let (x, y) = (A::from_u64(log.x0[m]), A::from_u64(log.y0[m]));
+                sink.put(1 + m, rho.mul(x), y);
+                local = local.add(x.mul(y));
             }
-            c = c.add(rho.mul(A::from_u64(log.r0[j])));
+            c = c.add(rho.mul(local));
         }
         c
     }

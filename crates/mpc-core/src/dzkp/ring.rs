@@ -154,6 +154,32 @@ impl VRing for Z192 {
     fn from_random(r: &[u128]) -> Self {
         Z192([r[0] as u64, (r[0] >> 64) as u64, r[1] as u64])
     }
+
+    fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
+        // Round 0 of the product proof has v = y_i + y_{i+1} < 2^65: a cheaper
+        // multiply-accumulate with lazy carries applies.
+        if k == super::K && u.len() >= k * m && v.len() >= k * m && v.iter().all(|x| x.0[2] == 0 && x.0[1] <= 1) {
+            return cross_small_v(u, v, m);
+        }
+        if k != super::K || u.len() < k * m || v.len() < k * m {
+            return generic_cross(u, v, k, m);
+        }
+        let mut acc = [[Self::ZERO; super::K]; super::K];
+        for j in 0..m {
+            let mut ua = [Self::ZERO; super::K];
+            let mut vb = [Self::ZERO; super::K];
+            for a in 0..super::K {
+                ua[a] = u[a * m + j];
+                vb[a] = v[a * m + j];
+            }
+            for a in 0..super::K {
+                for b in 0..super::K {
+                    acc[a][b] = acc[a][b].add(ua[a].mul(vb[b]));
+                }
+            }
+        }
+        acc.iter().flat_map(|r| r.iter().copied()).collect()
+    }
     fn to_wire(self, out: &mut Vec<u128>) {
         out.push(self.0[0] as u128 | (self.0[1] as u128) << 64);
         out.push(self.0[2] as u128);
@@ -176,6 +202,58 @@ impl ArithRing for Z192 {
     fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>) {
         &mut s.bufs_y
     }
+}
+
+/// Lazy accumulator of `sum a * b` for `a` in Z_2^192 and `b < 2^65`:
+/// `sum a0 b0` and `sum a1 b0` as 128-bit sums with carry counts,
+/// `sum a2 b0` wrapping, and `sum_{b >= 2^64} a` for the top bit of `b`.
+#[derive(Clone, Copy, Default)]
+struct SmallAcc {
+    s0: u128,
+    c0: u64,
+    s1: u128,
+    c1: u64,
+    s2: u64,
+    hi: Z192,
+}
+
+impl SmallAcc {
+    #[inline(always)]
+    fn mac(&mut self, a: &Z192, b: &Z192) {
+        let b0 = b.0[0];
+        let (s, o) = self.s0.overflowing_add(a.0[0] as u128 * b0 as u128);
+        self.s0 = s;
+        self.c0 += o as u64;
+        let (s, o) = self.s1.overflowing_add(a.0[1] as u128 * b0 as u128);
+        self.s1 = s;
+        self.c1 += o as u64;
+        self.s2 = self.s2.wrapping_add(a.0[2].wrapping_mul(b0));
+        if b.0[1] != 0 {
+            self.hi = self.hi.add(*a);
+        }
+    }
+
+    fn total(&self) -> Z192 {
+        // s0 + c0 2^128 + (s1 + c1 2^128) 2^64 + s2 2^128 + hi 2^64.
+        let t0 = Z192([self.s0 as u64, (self.s0 >> 64) as u64, self.c0]);
+        let t1 = Z192([0, self.s1 as u64, (self.s1 >> 64) as u64]);
+        let t2 = Z192([0, 0, self.s2]);
+        t0.add(t1).add(t2).add(self.hi.shl64())
+    }
+}
+
+fn cross_small_v(u: &[Z192], v: &[Z192], m: usize) -> Vec<Z192> {
+    const K: usize = super::K;
+    let mut acc = [[SmallAcc::default(); K]; K];
+    for j in 0..m {
+        for a in 0..K {
+            let ua = &u[a * m + j];
+            for (b, acc_ab) in acc[a].iter_mut().enumerate() {
+                acc_ab.mac(ua, &v[b * m + j]);
+            }
+        }
+    }
+    acc.iter().flat_map(|r| r.iter().map(SmallAcc::total)).collect()
 }
 
 fn generic_cross<R: VRing>(u: &[R], v: &[R], k: usize, m: usize) -> Vec<R> {
@@ -342,5 +420,11 @@ mod tests {
         let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) * 0x09e3_779b_97f4_a7c1_5123_4567)).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
+        // Z_2^192 with small v (the round-0 fast path) and with full v.
+        let u: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - i as u64, 0x9e37_79b9 * i as u64, !(i as u64)])).collect();
+        let small: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - 3 * i as u64, (i % 2) as u64, 0])).collect();
+        assert_eq!(Z192::cross(&u, &small, k, m), generic_cross(&u, &small, k, m));
+        let full: Vec<Z192> = (0..k * m).map(|i| Z192([i as u64, 5, 1 << 63])).collect();
+        assert_eq!(Z192::cross(&u, &full, k, m), generic_cross(&u, &full, k, m));
     }
 }
