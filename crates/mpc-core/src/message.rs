@@ -242,3 +242,34 @@ mod tests {
         assert!(matches!(e, Error::Abort { blamed: Some(PartyId(0)), .. }));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200), from in 0u8..3) {
+            let from = PartyId::new(from).ok_or(Error::InvalidArgument("id")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let _ = Message::decode(&bytes, from);
+        }
+
+        #[test]
+        fn flipping_any_header_byte_is_rejected_or_changes_the_message(pos in 0usize..34, bit in 0u8..8) {
+            let m = Message {
+                session: SessionId([3; 16]),
+                step: Step::Mul,
+                seq: 7,
+                from: PartyId(1),
+                to: PartyId(2),
+                payload: Payload::Words(vec![1, 2, 3]),
+            };
+            let mut b = m.encode();
+            b[pos] ^= 1 << bit;
+            if let Ok(d) = Message::decode(&b, PartyId(1)) {
+                prop_assert_ne!(d, m);
+            }
+        }
+    }
+}
