@@ -135,6 +135,12 @@ impl BlockingMesh {
         }
     }
 
+    /// As [`Mesh::flush`]: block until everything queued for `to` is in the socket.
+    pub fn flush(&self, to: PartyId) -> Result<(), NetError> {
+        let mesh = self.mesh_ref();
+        self.block_on(mesh.flush(to))?
+    }
+
     /// As [`Mesh::recv`], blocking up to the configured receive timeout.
     pub fn recv(&self, from: PartyId) -> Result<Bytes, NetError> {
         let mesh = self.mesh_ref();

@@ -12,6 +12,8 @@
 //!   same back-pressure and counters, for tests.
 //! * [`BlockingMesh`]: a synchronous facade for the MPC core's compute thread.
 //!
+//! [`Mesh::connect`] and the async methods need a tokio runtime with I/O and time enabled.
+//!
 //! Who dials whom is fixed: the lower party id dials the higher one. Messages are framed as a
 //! 4-byte big-endian length and the payload; frames larger than [`NetConfig::max_frame_len`] are
 //! refused on both ends. Memory is bounded per peer and direction by byte budgets
@@ -69,7 +71,9 @@
 //! ```
 //!
 //! For tests, `Mesh::in_memory(&config)` returns the three meshes directly. From a synchronous
-//! compute thread, wrap a mesh in [`BlockingMesh`] with a handle to the runtime that drives it.
+//! compute thread, use [`BlockingMesh`]: either around a mesh driven by a multi-thread runtime
+//! ([`BlockingMesh::new`]) or on a private runtime driven by the calling thread
+//! ([`BlockingMesh::connect`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
