@@ -44,6 +44,26 @@ use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 /// Fold factor.
 pub(crate) const K: usize = 8;
 
+/// What a verification needs of the session, copied at its start so that a
+/// [`Verify`] can run on another thread while the session goes on.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) id: crate::SessionId,
+    pub(crate) me: PartyId,
+    pub(crate) prf_prev: crate::prf::Prf,
+    pub(crate) prf_next: crate::prf::Prf,
+}
+
+impl Ctx {
+    fn expect_from_next(&self, step: Step, seq: u64) -> crate::message::Expect {
+        crate::message::Expect { session: self.id, step, seq, from: self.me.next(), to: self.me }
+    }
+
+    fn expect_from_prev(&self, step: Step, seq: u64) -> crate::message::Expect {
+        crate::message::Expect { session: self.id, step, seq, from: self.me.prev(), to: self.me }
+    }
+}
+
 const SUB_CHI: u64 = 1;
 const SUB_LAMBDA: u64 = 2;
 const SUB_PAD: u64 = 3;
@@ -98,6 +118,8 @@ struct Run<I: Instance> {
     prover: Option<Shares<I::R>>,
     vprev: Option<Shares<I::R>>,
     vnext: Option<Shares<I::R>>,
+    /// Recycled buffers for the prover's vectors.
+    bufs: (Vec<I::R>, Vec<I::R>),
 }
 
 impl<I: Instance> std::fmt::Debug for Run<I> {
@@ -110,14 +132,14 @@ fn sub(ctr: u64, prover: PartyId, what: u64) -> u64 {
     (ctr << 20) | ((prover.index() as u64) << 16) | what
 }
 
-fn seed16(s: &Session, use_next_key: bool, counter: u64) -> [u8; 16] {
+fn seed16(s: &Ctx, use_next_key: bool, counter: u64) -> [u8; 16] {
     let mut b = [0u8; 16];
     let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
     prf.fill_bytes(Purpose::Challenge, counter, &mut b);
     b
 }
 
-fn ring_vec<R: VRing>(s: &Session, use_next_key: bool, purpose: Purpose, counter: u64, n: usize) -> Vec<R> {
+fn ring_vec<R: VRing>(s: &Ctx, use_next_key: bool, purpose: Purpose, counter: u64, n: usize) -> Vec<R> {
     let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
     prf.wide(purpose, counter, n * R::WIRE).chunks_exact(R::WIRE).map(R::from_random).collect()
 }
@@ -178,6 +200,7 @@ fn fold_claim<R: VRing>(c: R, x: &[R], r: &[R], s: &[R]) -> R {
 impl<I: Instance> Run<I> {
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
+        let bufs = I::take_bufs(s);
         let len = 1 + inst.data_len();
         let custom = inst.custom_round0();
         let rounds = match custom {
@@ -198,14 +221,15 @@ impl<I: Instance> Run<I> {
             prover: None,
             vprev: None,
             vnext: None,
+            bufs,
         }
     }
 
-    fn msg(&self, s: &Session, to: PartyId, step: Step, payload: Payload) -> Message {
+    fn msg(&self, s: &Ctx, to: PartyId, step: Step, payload: Payload) -> Message {
         Message { session: s.id, step, seq: self.ctr, from: s.me, to, payload }
     }
 
-    fn wide_msg(&self, s: &Session, to: PartyId, step: Step, xs: &[I::R]) -> Message {
+    fn wide_msg(&self, s: &Ctx, to: PartyId, step: Step, xs: &[I::R]) -> Message {
         let mut w = Vec::with_capacity(xs.len() * I::R::WIRE);
         xs.iter().for_each(|x| x.to_wire(&mut w));
         self.msg(s, to, step, Payload::Wide(w))
@@ -213,7 +237,7 @@ impl<I: Instance> Run<I> {
 
     /// The challenges `(r, s)` of round `round` for `prover`, from the key
     /// the prover's two verifiers share.
-    fn challenges(&self, s: &Session, prover: PartyId, round: u8) -> (Vec<I::R>, Vec<I::R>) {
+    fn challenges(&self, s: &Ctx, prover: PartyId, round: u8) -> (Vec<I::R>, Vec<I::R>) {
         // We are a verifier of `prover`; the other verifier is our next
         // neighbour if the prover is our previous one, and vice versa.
         let use_next = prover == s.me.prev();
@@ -231,18 +255,18 @@ impl<I: Instance> Run<I> {
 
     /// Pads `(u_0, v_0)` shares: the prover's previous pair key part and next
     /// pair key part.
-    fn pad_part(&self, s: &Session, prover: PartyId, use_next: bool) -> Vec<I::R> {
+    fn pad_part(&self, s: &Ctx, prover: PartyId, use_next: bool) -> Vec<I::R> {
         ring_vec(s, use_next, Purpose::Pad, sub(self.ctr, prover, SUB_PAD), 2)
     }
 
-    fn start(&mut self, s: &Session) -> Outgoing {
+    fn start(&mut self, s: &Ctx) -> Outgoing {
         // Step 1: as V_next of our previous party, send it its chi seed.
         let seed = seed16(s, true, sub(self.ctr, s.me.prev(), SUB_CHI));
         let m = self.msg(s, s.me.prev(), Step::ProofSeed, Payload::Bytes(seed.to_vec()));
         Outgoing { messages: vec![m], await_from: vec![s.me.next()] }
     }
 
-    fn prover_round_msg(&mut self, s: &Session, round: u8) -> Result<Message> {
+    fn prover_round_msg(&mut self, s: &Ctx, round: u8) -> Result<Message> {
         let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
         let m = pad_to_blocks(&mut p.u);
         pad_to_blocks(&mut p.v);
@@ -252,7 +276,7 @@ impl<I: Instance> Run<I> {
 
     /// The prover's round message: cross products minus the share of
     /// `V_prev` (drawn from their common key), without entry `(0,0)`.
-    fn cross_msg(&self, s: &Session, round: u8, cross: &[I::R]) -> Message {
+    fn cross_msg(&self, s: &Ctx, round: u8, cross: &[I::R]) -> Message {
         let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), K * K - 1);
         let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
         self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body)
@@ -269,7 +293,7 @@ impl<I: Instance> Run<I> {
     }
 
     /// Lambda phase when the instance folds round 0 itself.
-    fn lambda_custom(&mut self, s: &mut Session, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
+    fn lambda_custom(&mut self, s: &Ctx, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
         let (prev, next) = (s.me.prev(), s.me.next());
         self.lambda = lambda;
         let cross = self.inst.prover_cross0(&s.id, &lambda);
@@ -299,7 +323,7 @@ impl<I: Instance> Run<I> {
     }
 
     /// Returns `None` when finished.
-    fn step(&mut self, s: &mut Session, mut msgs: Vec<Message>) -> Result<Option<Outgoing>> {
+    fn step(&mut self, s: &Ctx, mut msgs: Vec<Message>) -> Result<Option<Outgoing>> {
         let (prev, next) = (s.me.prev(), s.me.next());
         match self.phase {
             Phase::Seed => {
@@ -343,7 +367,7 @@ impl<I: Instance> Run<I> {
                     return self.lambda_custom(s, lambda);
                 }
                 // Prover role: full vectors, pad in slot 0.
-                let (bu, bv) = I::take_bufs(s);
+                let (bu, bv) = std::mem::take(&mut self.bufs);
                 let mut full = Full::from_bufs(bu, bv, self.len);
                 let pu = self.pad_part(s, s.me, false);
                 let pv = self.pad_part(s, s.me, true);
@@ -469,8 +493,9 @@ impl<I: Instance> Run<I> {
 impl<I: Instance> Run<I> {
     /// Give buffers and log back to the session.
     fn recycle(self, s: &mut Session) {
-        if let Some(p) = self.prover {
-            I::put_bufs(s, p.u, p.v);
+        match self.prover {
+            Some(p) => I::put_bufs(s, p.u, p.v),
+            None => I::put_bufs(s, self.bufs.0, self.bufs.1),
         }
         self.inst.recycle(s);
     }
@@ -483,9 +508,15 @@ enum Job {
 }
 
 /// A verification of every gate logged so far (arithmetic first, then
-/// boolean), driven by [`Verify::step`].
+/// boolean), driven by [`Verify::step`]. It owns everything it needs
+/// (`Send`), so a driver may also run it on another thread with
+/// [`Verify::step_detached`] while the session evaluates the next gates;
+/// opens stay refused until [`Verify::complete`] hands it back.
 pub struct Verify {
+    ctx: Ctx,
     jobs: Vec<Job>,
+    done: Vec<Job>,
+    finished: bool,
 }
 
 impl std::fmt::Debug for Verify {
@@ -516,45 +547,70 @@ impl Session {
             self.in_flight += 1;
         }
         jobs.reverse();
-        let mut v = Verify { jobs };
-        let p = v.start_next(self);
+        let ctx = Ctx { id: self.id, me: self.me, prf_prev: self.prf_prev.clone(), prf_next: self.prf_next.clone() };
+        // Nothing logged: finished at once (and nothing was counted in flight).
+        let finished = jobs.is_empty();
+        let mut v = Verify { ctx, jobs, done: Vec::new(), finished };
+        let p = v.start_next();
         (v, p)
     }
 }
 
 impl Verify {
-    fn start_next(&mut self, s: &Session) -> Progress {
+    fn start_next(&mut self) -> Progress {
         match self.jobs.last_mut() {
             None => Progress::Done,
-            Some(Job::Arith128(r)) => Progress::Continue(r.start(s)),
-            Some(Job::Arith192(r)) => Progress::Continue(r.start(s)),
-            Some(Job::Bool(r)) => Progress::Continue(r.start(s)),
+            Some(Job::Arith128(r)) => Progress::Continue(r.start(&self.ctx)),
+            Some(Job::Arith192(r)) => Progress::Continue(r.start(&self.ctx)),
+            Some(Job::Bool(r)) => Progress::Continue(r.start(&self.ctx)),
         }
     }
 
-    /// Consume one message from each awaited party.
+    /// Consume one message from each awaited party. When it returns
+    /// [`Progress::Done`], the verified gates are released for opening.
     pub fn step(&mut self, s: &mut Session, msgs: Vec<Message>) -> Result<Progress> {
+        let p = self.step_detached(msgs)?;
+        if matches!(p, Progress::Done) {
+            self.complete(s);
+        }
+        Ok(p)
+    }
+
+    /// [`Verify::step`] without the session (e.g. on another thread). After
+    /// [`Progress::Done`], call [`Verify::complete`] with the session.
+    pub fn step_detached(&mut self, msgs: Vec<Message>) -> Result<Progress> {
         let out = match self.jobs.last_mut() {
             None => return Ok(Progress::Done),
-            Some(Job::Arith128(r)) => r.step(s, msgs)?,
-            Some(Job::Arith192(r)) => r.step(s, msgs)?,
-            Some(Job::Bool(r)) => r.step(s, msgs)?,
+            Some(Job::Arith128(r)) => r.step(&self.ctx, msgs)?,
+            Some(Job::Arith192(r)) => r.step(&self.ctx, msgs)?,
+            Some(Job::Bool(r)) => r.step(&self.ctx, msgs)?,
         };
         match out {
             Some(o) => Ok(Progress::Continue(o)),
             None => {
-                match self.jobs.pop() {
-                    Some(Job::Arith128(r)) => r.recycle(s),
-                    Some(Job::Arith192(r)) => r.recycle(s),
-                    Some(Job::Bool(r)) => r.recycle(s),
-                    None => {}
+                if let Some(j) = self.jobs.pop() {
+                    self.done.push(j);
                 }
-                let p = self.start_next(s);
-                if matches!(p, Progress::Done) {
-                    s.in_flight = s.in_flight.saturating_sub(1);
-                }
-                Ok(p)
+                Ok(self.start_next())
             }
         }
+    }
+
+    /// Hand a finished verification back to the session: releases the
+    /// open-lock and recycles buffers. Does nothing if it is not finished
+    /// (then opens stay refused).
+    pub fn complete(&mut self, s: &mut Session) {
+        if !self.jobs.is_empty() || self.finished {
+            return;
+        }
+        self.finished = true;
+        for j in self.done.drain(..) {
+            match j {
+                Job::Arith128(r) => r.recycle(s),
+                Job::Arith192(r) => r.recycle(s),
+                Job::Bool(r) => r.recycle(s),
+            }
+        }
+        s.in_flight = s.in_flight.saturating_sub(1);
     }
 }

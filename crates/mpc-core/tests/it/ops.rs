@@ -225,6 +225,48 @@ fn opening_during_an_unfinished_verification_is_refused() {
 }
 
 #[test]
+fn a_detached_verification_releases_opens_only_when_completed() {
+    fn assert_send<T: Send>(_: &T) {}
+    use triad_mpc_core::Progress;
+    let out = run3(None, |p| {
+        let a = p.share_public_input(&[6, 7])?;
+        let b = p.mul(&a, &a)?;
+        let (mut v, mut prog) = p.session.verify_start();
+        assert_send(&v);
+        // Gates of the next batch may be evaluated meanwhile.
+        let c = p.mul(&b, &a)?;
+        let handle = std::thread::scope(|sc| {
+            let net = &mut p.net;
+            sc.spawn(move || -> Result<_, Error> {
+                while let Progress::Continue(o) = prog {
+                    for m in o.messages {
+                        net.send(m)?;
+                    }
+                    let mut msgs = Vec::new();
+                    for f in o.await_from {
+                        msgs.push(net.recv(f)?);
+                    }
+                    prog = v.step_detached(msgs)?;
+                }
+                Ok(v)
+            })
+            .join()
+        });
+        let mut v = handle.map_err(|_| Error::Transport("thread"))??;
+        // Still refused: not completed, and `c` is unverified anyway.
+        assert!(matches!(p.session.open_start(&b), Err(Error::Unverified(_))));
+        v.complete(&mut p.session);
+        p.verify()?; // the second batch (c)
+        let mut o = p.open(&b)?;
+        o.extend(p.open(&c)?);
+        Ok(o)
+    });
+    for r in out {
+        assert_eq!(r, Ok(vec![36, 49, 216, 343]));
+    }
+}
+
+#[test]
 fn random_sharings_are_consistent_and_free() {
     let res = run3_stats(None, |p| {
         let r = p.session.random(1000);
