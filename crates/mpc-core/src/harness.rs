@@ -228,6 +228,9 @@ impl crate::circuits::Engine for Party {
     fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
         Party::and(self, x, y)
     }
+    fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
+        Party::open(self, x)
+    }
 }
 
 /// Fixed test keys and session id.

@@ -154,6 +154,47 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn probabilistic_truncation_is_floor_plus_at_most_one(
+        x in prop::collection::vec(prop_oneof![Just(0i64), Just(-1), Just((1 << 39) - 1), Just(-(1 << 39)), -(1i64 << 39)..(1i64 << 39)], 1..40),
+        m in prop_oneof![Just(1u32), Just(16), Just(39), 1u32..40],
+    ) {
+        use triad_mpc_core::circuits::trunc_pr;
+        let k = 40;
+        let xs: Vec<u64> = x.iter().map(|v| *v as u64).collect();
+        let out = all_equal(run3(None, move |p| {
+            let a = p.share_public_input(&xs)?;
+            let t = trunc_pr(p, &a, k, m)?;
+            p.open(&t)
+        }));
+        for (xi, o) in x.iter().zip(out) {
+            let floor = xi >> m; // arithmetic shift: floor division
+            let d = (o as i64).wrapping_sub(floor);
+            prop_assert!(d == 0 || d == 1, "x={} m={} got {} floor {}", xi, m, o as i64, floor);
+        }
+    }
+}
+
+#[test]
+fn truncation_rounds_up_with_probability_given_by_the_dropped_bits() {
+    use triad_mpc_core::circuits::trunc_pr;
+    // x mod 2^m = 3/4 of 2^m: e = 1 with probability 3/4.
+    let (k, m, n) = (40u32, 12u32, 4000usize);
+    let x: Vec<u64> = (0..n as u64).map(|i| ((i as i64 - 2000) * (1 << 14) + 3 * (1 << 10)) as u64).collect();
+    let xs = x.clone();
+    let out = all_equal(run3(None, move |p| {
+        let a = p.share_public_input(&xs)?;
+        let t = trunc_pr(p, &a, k, m)?;
+        p.open(&t)
+    }));
+    let ups = x.iter().zip(&out).filter(|(xi, o)| (**o as i64) - ((**xi as i64) >> m) == 1).count();
+    let frac = ups as f64 / n as f64;
+    assert!((0.70..0.80).contains(&frac), "fraction rounded up: {frac}");
+}
+
 #[test]
 fn a_deep_circuit_and_many_batches_verify() {
     let out = all_equal(run3(None, |p| {
