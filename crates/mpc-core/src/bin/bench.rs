@@ -145,6 +145,24 @@ fn main() -> std::result::Result<(), Error> {
         });
         report("ltz", m, rows.into_iter().map(|(r, _)| r).collect())?;
     }
+    if only.as_deref().is_none_or(|o| o == "trunc") {
+        let m: usize = args
+            .iter()
+            .position(|a| a == "--trunc-n")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let rows = run3_stats(None, move |p| {
+            let mut out = Vec::new();
+            for _ in 0..reps.min(2) {
+                // Preprocessing (mask bits) and online open are both included.
+                let x = p.session.random(m).scale(1 << 20); // any value works for timing
+                out.push(measure(p, |p| triad_mpc_core::circuits::trunc_pr(p, &x, 40, 16).map(drop))?);
+            }
+            Ok(out)
+        });
+        report("trunc", m, rows.into_iter().map(|(r, _)| r).collect())?;
+    }
     if only.as_deref().is_none_or(|o| o == "and") {
         let rows = run3_stats(None, move |p| {
             let mut out = Vec::new();
