@@ -37,6 +37,7 @@ pub mod hash;
 pub mod identity;
 mod merkle;
 pub mod presentation;
+pub mod template;
 pub mod transcript;
 pub mod wire;
 
@@ -45,6 +46,7 @@ pub use error::VerifyError;
 pub use hash::HashAlg;
 pub use identity::TrustAnchors;
 pub use presentation::{TlsVersion, VerifiedPresentation, VerifierConfig, verify, verify_decoded};
+pub use template::{JsonPath, ProofTemplate, TemplateError, TemplateMatch};
 pub use transcript::{
     Blinder, DisclosedData, DisclosedTranscript, ProverSecret, UnopenedCommitment,
     check_commitment, plaintext_hash,

@@ -1,0 +1,467 @@
+//! Dataset proof templates against the hidden fixture (made upstream) and
+//! against re-notarised variants of the full fixture (the fixture's
+//! identity proof and key, any transcript, resealed with the fixture key).
+#![allow(clippy::single_range_in_vec_init)] // ranges, not a vec of their items
+
+mod common;
+
+use std::ops::Range;
+
+use common::*;
+use triad_notary::attestation::reseal_secp256k1;
+use triad_notary::template::{ProofTemplate, TemplateError, TemplateMatch};
+use triad_notary::{
+    Blinder, Direction, HashAlg, ProverSecret, VerifiedPresentation, check_commitment,
+    plaintext_hash, verify, verify_decoded, wire,
+};
+
+/// The fixtures' connection time.
+const TIME: u64 = 1_671_637_529;
+
+fn template(server: &str, method: &str, path: &str, value: &str, uid: &str) -> ProofTemplate {
+    ProofTemplate::new(server, method, path, value, uid, 3600, vec![notary_key()])
+        .expect("valid template")
+}
+
+/// A template the hidden fixture fits: `"bazz": 123` hidden, `"foo": "bar"` the uid.
+fn fixture_template() -> ProofTemplate {
+    template("tlsnotary.org", "GET", "/", "bazz", "foo")
+}
+
+fn hidden_verified() -> VerifiedPresentation {
+    verify(&hidden(), &config()).expect("hidden fixture verifies")
+}
+
+fn apply(t: &ProofTemplate, v: &VerifiedPresentation) -> Result<TemplateMatch, TemplateError> {
+    t.apply(v, TIME + 60)
+}
+
+// --- the upstream fixture ---------------------------------------------------
+
+#[test]
+fn the_hidden_fixture_fits_its_template_and_yields_uid_and_commitment() {
+    let m = apply(&fixture_template(), &hidden_verified()).expect("fits");
+    assert_eq!(m.uid, "bar");
+    assert_eq!(m.server_name, "tlsnotary.org");
+    assert_eq!(m.time, TIME);
+    assert_eq!(m.notary_key, notary_key());
+    assert_eq!(m.value_range, 122..125);
+    assert_eq!(m.commitment.direction, Direction::Received);
+    assert_eq!(m.commitment.ranges, vec![122..125]);
+    assert_eq!(m.commitment.alg, HashAlg::Blake3);
+    let secret = String::from_utf8(read("hidden/secret.json")).expect("utf8");
+    assert_eq!(
+        hex::encode(m.commitment.hash),
+        json_str(&secret, "commitment_hex")
+    );
+    let blinder: [u8; 16] = hex::decode(json_str(&secret, "blinder_hex"))
+        .expect("hex")
+        .try_into()
+        .expect("16 bytes");
+    let prover = ProverSecret {
+        value: b"123".to_vec(),
+        blinder: Blinder(blinder),
+    };
+    assert_eq!(check_commitment(&m.commitment, &prover), Ok(()));
+}
+
+#[test]
+fn a_presentation_for_another_server_is_rejected() {
+    let t = template("exchange.triad.test", "GET", "/", "bazz", "foo");
+    assert_eq!(
+        apply(&t, &hidden_verified()),
+        Err(TemplateError::WrongServer {
+            expected: "exchange.triad.test".into(),
+            found: "tlsnotary.org".into(),
+        })
+    );
+}
+
+#[test]
+fn an_unpinned_notary_is_rejected() {
+    let other = triad_notary::NotaryKey::secp256k1_from_secret(&[7; 32]).expect("key");
+    let mut t = fixture_template();
+    t.notary_keys = vec![other];
+    assert!(matches!(
+        apply(&t, &hidden_verified()),
+        Err(TemplateError::UntrustedNotary(_))
+    ));
+}
+
+#[test]
+fn freshness_is_a_window_ending_now_with_a_small_skew() {
+    let t = fixture_template();
+    let v = hidden_verified();
+    assert!(t.apply(&v, TIME).is_ok());
+    assert!(t.apply(&v, TIME + 3600).is_ok());
+    assert_eq!(
+        t.apply(&v, TIME + 3601),
+        Err(TemplateError::Stale {
+            time: TIME,
+            now: TIME + 3601,
+            window: 3600
+        })
+    );
+    assert!(t.apply(&v, TIME - 60).is_ok());
+    assert_eq!(
+        t.apply(&v, TIME - 61),
+        Err(TemplateError::FromTheFuture {
+            time: TIME,
+            now: TIME - 61,
+            skew: 60
+        })
+    );
+}
+
+#[test]
+fn a_different_request_line_is_rejected() {
+    let v = hidden_verified();
+    for (method, path) in [("GET", "/api"), ("POST", "/"), ("GET", "")] {
+        let t = template("tlsnotary.org", method, path, "bazz", "foo");
+        assert_eq!(
+            apply(&t, &v),
+            Err(TemplateError::WrongRequest {
+                expected: format!("{method} {path} HTTP/1.1"),
+                found: "GET / HTTP/1.1".into(),
+            })
+        );
+    }
+}
+
+#[test]
+fn a_fully_disclosed_presentation_has_no_hidden_value() {
+    let v = verify(&full(), &config()).expect("verifies");
+    assert_eq!(
+        apply(&fixture_template(), &v),
+        Err(TemplateError::NoHiddenValue)
+    );
+}
+
+#[test]
+fn the_hidden_range_must_be_the_named_fields_value() {
+    let v = hidden_verified();
+    // The named field is disclosed.
+    let t = template("tlsnotary.org", "GET", "/", "foo", "buzz");
+    assert_eq!(
+        apply(&t, &v),
+        Err(TemplateError::ValueDisclosed("foo".into()))
+    );
+    // The hole is the value of another field.
+    let t = template("tlsnotary.org", "GET", "/", "nothere", "foo");
+    assert!(matches!(
+        apply(&t, &v),
+        Err(TemplateError::HiddenRangeIsNotTheValue { .. })
+    ));
+}
+
+#[test]
+fn the_uid_must_be_disclosed_present_and_a_string_or_number() {
+    let v = hidden_verified();
+    assert_eq!(
+        apply(&template("tlsnotary.org", "GET", "/", "buzz", "bazz"), &v),
+        Err(TemplateError::UidNotDisclosed("bazz".into()))
+    );
+    assert_eq!(
+        apply(&template("tlsnotary.org", "GET", "/", "bazz", "nope"), &v),
+        Err(TemplateError::UidFieldMissing("nope".into()))
+    );
+    assert_eq!(
+        apply(&template("tlsnotary.org", "GET", "/", "bazz", "buzz"), &v),
+        Err(TemplateError::UidNotAString("buzz".into()))
+    );
+}
+
+#[test]
+fn json_paths_must_have_non_empty_segments() {
+    for bad in ["", ".", "a.", ".a", "a..b"] {
+        assert_eq!(
+            ProofTemplate::new("x", "GET", "/", bad, "uid", 1, vec![]),
+            Err(TemplateError::InvalidJsonPath(bad.into()))
+        );
+    }
+}
+
+// --- re-notarised variants ----------------------------------------------------
+
+const SENT: &[u8] = b"GET /api/v1/balance HTTP/1.1\r\nHost: exchange.triad.test\r\n\r\n";
+
+fn response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn complement(set: &[Range<usize>], total: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in set {
+        if r.start > at {
+            out.push(at..r.start);
+        }
+        at = r.end;
+    }
+    if at < total {
+        out.push(at..total);
+    }
+    out
+}
+
+fn range_set(ranges: &[Range<usize>]) -> wire::RangeSet {
+    wire::RangeSet {
+        ranges: ranges
+            .iter()
+            .map(|r| wire::Range {
+                start: r.start as u64,
+                end: r.end as u64,
+            })
+            .collect(),
+    }
+}
+
+fn gather(data: &[u8], ranges: &[Range<usize>]) -> Vec<u8> {
+    ranges
+        .iter()
+        .flat_map(|r| data[r.clone()].to_vec())
+        .collect()
+}
+
+/// The full fixture with its transcript replaced: `sent` fully disclosed,
+/// `received` disclosed except `hidden`, one unopened BLAKE3 commitment per
+/// entry of `unopened`; resealed with the fixture key.
+fn notarise(
+    received: &[u8],
+    hidden: &[Range<usize>],
+    unopened: &[Vec<Range<usize>>],
+) -> VerifiedPresentation {
+    let mut p = decode(&full());
+    let blinder = Blinder([9; 16]);
+    let disclosed = complement(hidden, received.len());
+    let commit = |direction, data: &[u8], ranges: &[Range<usize>]| wire::PlaintextHash {
+        direction,
+        idx: range_set(ranges),
+        hash: wire::TypedHash {
+            alg: HashAlg::Blake3.id(),
+            value: wire::HashValue(
+                plaintext_hash(HashAlg::Blake3, &gather(data, ranges), &blinder).to_vec(),
+            ),
+        },
+    };
+    let mut commitments = vec![
+        commit(Direction::Sent, SENT, &[0..SENT.len()]),
+        commit(Direction::Received, received, &disclosed),
+    ];
+    commitments.extend(
+        unopened
+            .iter()
+            .map(|r| commit(Direction::Received, received, r)),
+    );
+    let secret = |direction, ranges: &[Range<usize>]| wire::PlaintextHashSecret {
+        direction,
+        idx: range_set(ranges),
+        alg: HashAlg::Blake3.id(),
+        blinder: blinder.0,
+    };
+
+    let body = &mut p.attestation.body.body;
+    body.connection_info.data.transcript_length = wire::TranscriptLength {
+        sent: SENT.len() as u32,
+        received: received.len() as u32,
+    };
+    let first_id = 4 + body.extensions.len() as u32;
+    body.transcript_commitments = commitments
+        .into_iter()
+        .zip(first_id..)
+        .map(|(c, id)| wire::Field {
+            id,
+            data: wire::TranscriptCommitment::Hash(c),
+        })
+        .collect();
+    p.transcript = Some(wire::TranscriptProof {
+        transcript: wire::CompressedPartialTranscript {
+            sent_authed: SENT.to_vec(),
+            received_authed: gather(received, &disclosed),
+            sent_idx: range_set(&[0..SENT.len()]),
+            recv_idx: range_set(&disclosed),
+            sent_total: SENT.len() as u64,
+            recv_total: received.len() as u64,
+        },
+        hash_secrets: vec![
+            secret(Direction::Sent, &[0..SENT.len()]),
+            secret(Direction::Received, &disclosed),
+        ],
+    });
+    reseal_secp256k1(&mut p.attestation, &NOTARY_SECRET).expect("reseal");
+    verify_decoded(&p, &config()).expect("re-notarised presentation verifies")
+}
+
+/// `received` with exactly the bytes of the last `needle` hidden and committed.
+fn hiding(received: &[u8], needle: &str) -> (VerifiedPresentation, Range<usize>) {
+    let start = received
+        .windows(needle.len())
+        .rposition(|w| w == needle.as_bytes())
+        .expect("needle in response");
+    let r = start..start + needle.len();
+    (
+        notarise(received, std::slice::from_ref(&r), &[vec![r.clone()]]),
+        r,
+    )
+}
+
+fn exchange_template(value: &str, uid: &str) -> ProofTemplate {
+    template("tlsnotary.org", "GET", "/api/v1/balance", value, uid)
+}
+
+const BODY: &str = r#"{"uid":"u-123","balance":12.345,"asset":"ETH"}"#;
+
+#[test]
+fn an_exchange_response_with_the_balance_hidden_fits() {
+    let received = response(BODY);
+    let (v, r) = hiding(&received, "12.345");
+    let m = apply(&exchange_template("balance", "uid"), &v).expect("fits");
+    assert_eq!(m.uid, "u-123");
+    assert_eq!(m.value_range, r);
+    let secret = ProverSecret {
+        value: b"12.345".to_vec(),
+        blinder: Blinder([9; 16]),
+    };
+    assert_eq!(check_commitment(&m.commitment, &secret), Ok(()));
+}
+
+#[test]
+fn nested_paths_whitespace_escapes_and_numeric_uids_are_understood() {
+    let body = "{ \"data\" : { \"u\\u0069d\" : 42 , \"balance\" :\n 7 } , \"balance\": \"x\" }\r\n";
+    let received = response(body);
+    let (v, _) = hiding(&received, "7");
+    let m = apply(&exchange_template("data.balance", "data.uid"), &v).expect("fits");
+    assert_eq!(m.uid, "42");
+    // The top-level `balance` is a different field.
+    assert!(matches!(
+        apply(&exchange_template("balance", "data.uid"), &v),
+        Err(TemplateError::HiddenRangeIsNotTheValue { .. })
+    ));
+}
+
+#[test]
+fn a_hidden_range_that_is_more_or_less_than_the_value_is_rejected() {
+    let received = response(BODY);
+    let at = BODY.find("12.345").expect("value") + received.len() - BODY.len();
+    let t = exchange_template("balance", "uid");
+    for r in [
+        at - 1..at + 6, // with the colon
+        at + 1..at + 6, // without the first digit
+        at..at + 5,     // without the last digit
+        at..at + 7,     // with the comma
+    ] {
+        let v = notarise(&received, std::slice::from_ref(&r), &[vec![r.clone()]]);
+        assert!(
+            matches!(
+                apply(&t, &v),
+                Err(TemplateError::HiddenRangeIsNotTheValue { .. })
+            ),
+            "{r:?}: {:?}",
+            apply(&t, &v)
+        );
+    }
+}
+
+#[test]
+fn hidden_bytes_outside_the_commitment_are_rejected() {
+    let received = response(BODY);
+    let (_, r) = hiding(&received, "12.345");
+    let also = 0..4; // "HTTP", hidden without a commitment
+    let v = notarise(&received, &[also.clone(), r.clone()], &[vec![r.clone()]]);
+    assert_eq!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::HiddenBytesNotCommitted {
+            hidden: vec![also, r.clone()],
+            committed: vec![r],
+        })
+    );
+}
+
+#[test]
+fn a_hidden_header_is_not_the_value() {
+    let received = response(BODY);
+    let (v, _) = hiding(&received, "application/json");
+    assert!(matches!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::HiddenRangeIsNotTheValue { .. })
+    ));
+}
+
+#[test]
+fn two_hidden_values_are_rejected() {
+    let received = response(r#"{"uid":"u","balance":1,"other":2}"#);
+    let find = |s: &str| {
+        let i = received
+            .windows(s.len())
+            .position(|w| w == s.as_bytes())
+            .expect("in response");
+        i..i + s.len()
+    };
+    let (a, b) = (
+        find(":1,").start + 1..find(":1,").start + 2,
+        find(":2}").start + 1..find(":2}").start + 2,
+    );
+    let v = notarise(&received, &[a.clone(), b.clone()], &[vec![a], vec![b]]);
+    assert_eq!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::SeveralHiddenValues(2))
+    );
+}
+
+#[test]
+fn duplicate_fields_are_rejected() {
+    let received = response(r#"{"uid":"a","balance":1,"uid":"b"}"#);
+    let (v, _) = hiding(&received, "1");
+    assert_eq!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::DuplicateField("uid".into()))
+    );
+    let received = response(r#"{"uid":"a","balance":1,"balance":2}"#);
+    let (v, _) = hiding(&received, "1");
+    assert_eq!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::DuplicateField("balance".into()))
+    );
+}
+
+#[test]
+fn a_long_hidden_value_is_rejected() {
+    let digits = "1".repeat(33);
+    let received = response(&format!(r#"{{"uid":"a","balance":{digits}}}"#));
+    let (v, _) = hiding(&received, &digits);
+    assert_eq!(
+        apply(&exchange_template("balance", "uid"), &v),
+        Err(TemplateError::ValueTooLong { len: 33, max: 32 })
+    );
+}
+
+#[test]
+fn responses_other_than_200_with_a_content_length_body_are_rejected() {
+    let t = exchange_template("balance", "uid");
+    let not_found = [b"HTTP/1.1 404 Not Found".as_slice(), &response(BODY)[15..]].concat();
+    let (v, _) = hiding(&not_found, "12.345");
+    assert_eq!(
+        apply(&t, &v),
+        Err(TemplateError::UnexpectedStatus(
+            "HTTP/1.1 404 Not Found".into()
+        ))
+    );
+
+    let no_length = format!("HTTP/1.1 200 OK\r\n\r\n{BODY}").into_bytes();
+    let (v, _) = hiding(&no_length, "12.345");
+    assert!(matches!(
+        apply(&t, &v),
+        Err(TemplateError::MalformedResponse(_))
+    ));
+
+    let trailing = [response(BODY), b"HTTP/1.1 200 OK".to_vec()].concat();
+    let (v, _) = hiding(&trailing, "12.345");
+    assert!(matches!(
+        apply(&t, &v),
+        Err(TemplateError::MalformedResponse(_))
+    ));
+}
