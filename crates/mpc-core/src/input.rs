@@ -51,6 +51,27 @@ pub fn share_inputs_with_seed(values: &[u64], seed: [u8; 16]) -> [InputBundle; 3
     [0usize, 1, 2].map(|i| InputBundle { first: comps[i].clone(), second: comps[(i + 1) % 3].clone() })
 }
 
+/// Split bit-sliced boolean inputs (e.g. the bytes of a commitment blinder,
+/// 64 bits per word) into XOR sharings: bundles in the same layout, checked
+/// by the same [`Session::input_check_start`]; turn the checked share into a
+/// [`crate::BoolShare`] with [`crate::ArithShare::into_bool`].
+pub fn share_bit_inputs_with_seed(words: &[u64], seed: [u8; 16]) -> [InputBundle; 3] {
+    let prf = Prf::new(&seed, &SessionId(*b"triad/client/bi1"));
+    let n = words.len();
+    let c0 = prf.words(Purpose::Random, 0, n);
+    let c1 = prf.words(Purpose::Random, 1, n);
+    let c2: Vec<u64> = (0..n).map(|j| words[j] ^ c0[j] ^ c1[j]).collect();
+    let comps = [c0, c1, c2];
+    [0usize, 1, 2].map(|i| InputBundle { first: comps[i].clone(), second: comps[(i + 1) % 3].clone() })
+}
+
+/// [`share_bit_inputs_with_seed`] with fresh OS randomness.
+pub fn share_bit_inputs(words: &[u64]) -> Result<[InputBundle; 3]> {
+    let mut seed = [0u8; 16];
+    getrandom::getrandom(&mut seed).map_err(|_| Error::Transport("no OS randomness"))?;
+    Ok(share_bit_inputs_with_seed(words, seed))
+}
+
 fn digest(session: &SessionId, seq: u64, component: usize, words: &[u64]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(b"triad/input/v1");

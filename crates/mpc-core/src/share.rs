@@ -111,6 +111,12 @@ impl ArithShare {
         }
     }
 
+    /// Reinterpret the two component vectors as a bit-sliced boolean sharing
+    /// of `lanes` bits (for XOR-shared inputs checked by the input check).
+    pub fn into_bool(self, lanes: usize) -> Result<BoolShare> {
+        BoolShare::from_components(self.s0, self.s1, lanes)
+    }
+
     /// Sum of all elements (a sharing of length 1).
     pub fn sum(&self) -> ArithShare {
         ArithShare {

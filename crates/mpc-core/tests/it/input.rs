@@ -1,7 +1,7 @@
 //! Client input bundles and the parties' cross-check.
 
 use triad_mpc_core::harness::run3;
-use triad_mpc_core::input::{InputBundle, share_inputs, share_inputs_with_seed};
+use triad_mpc_core::input::{InputBundle, share_bit_inputs, share_inputs, share_inputs_with_seed};
 
 #[test]
 fn consistent_bundles_are_accepted_and_reconstruct() {
@@ -54,5 +54,21 @@ fn an_inconsistent_input_is_rejected_by_index_and_others_are_accepted() {
     let kept: Vec<u64> = values.iter().enumerate().filter(|(j, _)| *j != 13 && *j != 40).map(|(_, v)| *v).collect();
     for v in [va, vb, vc] {
         assert_eq!(v, kept);
+    }
+}
+
+#[test]
+fn boolean_inputs_are_xor_shared_and_checked_the_same_way() {
+    let blinder: Vec<u64> = vec![0x0123_4567_89ab_cdef, u64::MAX];
+    let bundles = share_bit_inputs(&blinder).expect("randomness");
+    let out = run3(None, move |p| {
+        let (share, rejected) = p.input(bundles[p.me().index()].clone())?;
+        let bits = share.into_bool(128)?;
+        Ok((rejected, p.open_bits(&bits)?))
+    });
+    for r in out {
+        let (rejected, v) = r.expect("party");
+        assert!(rejected.is_empty());
+        assert_eq!(v, blinder);
     }
 }
