@@ -465,3 +465,22 @@ fn responses_other_than_200_with_a_content_length_body_are_rejected() {
         Err(TemplateError::MalformedResponse(_))
     ));
 }
+
+#[test]
+fn among_all_short_hidden_ranges_only_the_exact_value_fits() {
+    let received = response(BODY);
+    let body_start = received.len() - BODY.len();
+    let value = body_start + BODY.find("12.345").expect("value");
+    let t = exchange_template("balance", "uid");
+    let mut fits = Vec::new();
+    for start in body_start - 4..received.len() {
+        for end in start + 1..(start + 9).min(received.len() + 1) {
+            let r = start..end;
+            let v = notarise(&received, std::slice::from_ref(&r), &[vec![r.clone()]]);
+            if apply(&t, &v).is_ok() {
+                fits.push(r);
+            }
+        }
+    }
+    assert_eq!(fits, vec![value..value + 6]);
+}

@@ -124,3 +124,6 @@ fn http(status: u16, reason: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+#[cfg(test)]
+mod tests;
