@@ -55,6 +55,17 @@ pub enum TemplateError {
     /// A JSON path in the template is empty or has an empty segment.
     #[error("invalid JSON path {0:?}: expected field names separated by dots")]
     InvalidJsonPath(String),
+    /// The template's method or path cannot form a request line.
+    #[error("invalid request in template: {0}")]
+    InvalidRequest(String),
+    /// A notary key in a template spec does not parse.
+    #[error("invalid notary key {key:?} in template: {reason}")]
+    InvalidNotaryKey {
+        /// The key as written.
+        key: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// The presentation proves no server name (identity proof not required).
     #[error("presentation proves no server name")]
     MissingServerName,
@@ -215,6 +226,77 @@ pub struct ProofTemplate {
     pub notary_keys: Vec<NotaryKey>,
 }
 
+/// A template as configuration writes it (for example in a dataset's
+/// TOML), turned into a [`ProofTemplate`] with `try_from`.
+///
+/// ```
+/// # use triad_notary::template::{ProofTemplate, TemplateSpec};
+/// let spec: TemplateSpec = serde_json::from_str(r#"{
+///     "server_name": "exchange.triad.test", "method": "GET", "path": "/api/v1/balance",
+///     "value_field": "balance", "uid_field": "uid", "freshness_secs": 3600,
+///     "notary_keys": ["secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c"]
+/// }"#).unwrap();
+/// let template = ProofTemplate::try_from(spec).unwrap();
+/// assert_eq!(template.request_line(), "GET /api/v1/balance HTTP/1.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    /// See [`ProofTemplate::server_name`].
+    pub server_name: String,
+    /// See [`ProofTemplate::method`].
+    pub method: String,
+    /// See [`ProofTemplate::path`].
+    pub path: String,
+    /// Dotted JSON path of the hidden value.
+    pub value_field: String,
+    /// Dotted JSON path of the disclosed uid.
+    pub uid_field: String,
+    /// See [`ProofTemplate::freshness_secs`].
+    pub freshness_secs: u64,
+    /// Default [`DEFAULT_MAX_CLOCK_SKEW_SECS`].
+    #[serde(default)]
+    pub max_clock_skew_secs: Option<u64>,
+    /// Default [`DEFAULT_MAX_VALUE_LEN`].
+    #[serde(default)]
+    pub max_value_len: Option<usize>,
+    /// Pinned notary keys, `secp256k1:<hex>` or `p256:<hex>`.
+    pub notary_keys: Vec<String>,
+}
+
+impl TryFrom<TemplateSpec> for ProofTemplate {
+    type Error = TemplateError;
+
+    fn try_from(spec: TemplateSpec) -> Result<Self, Self::Error> {
+        let keys = spec
+            .notary_keys
+            .iter()
+            .map(|k| {
+                NotaryKey::parse(k).map_err(|e| TemplateError::InvalidNotaryKey {
+                    key: k.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut template = ProofTemplate::new(
+            &spec.server_name,
+            &spec.method,
+            &spec.path,
+            &spec.value_field,
+            &spec.uid_field,
+            spec.freshness_secs,
+            keys,
+        )?;
+        if let Some(skew) = spec.max_clock_skew_secs {
+            template.max_clock_skew_secs = skew;
+        }
+        if let Some(len) = spec.max_value_len {
+            template.max_value_len = len;
+        }
+        Ok(template)
+    }
+}
+
 /// What a presentation that fits its template contributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateMatch {
@@ -234,6 +316,9 @@ pub struct TemplateMatch {
 
 impl ProofTemplate {
     /// A template with the default clock skew and value length limit.
+    ///
+    /// The method must be an upper-case token and the path start with `/`
+    /// and hold only printable ASCII without spaces.
     pub fn new(
         server_name: &str,
         method: &str,
@@ -243,6 +328,17 @@ impl ProofTemplate {
         freshness_secs: u64,
         notary_keys: Vec<NotaryKey>,
     ) -> Result<Self, TemplateError> {
+        let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_uppercase());
+        if !token(method) {
+            return Err(TemplateError::InvalidRequest(format!(
+                "method {method:?} is not an upper-case token"
+            )));
+        }
+        if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(TemplateError::InvalidRequest(format!(
+                "path {path:?} must start with '/' and hold no spaces or control bytes"
+            )));
+        }
         Ok(Self {
             server_name: server_name.to_owned(),
             method: method.to_owned(),

@@ -116,7 +116,7 @@ fn freshness_is_a_window_ending_now_with_a_small_skew() {
 #[test]
 fn a_different_request_line_is_rejected() {
     let v = hidden_verified();
-    for (method, path) in [("GET", "/api"), ("POST", "/"), ("GET", "")] {
+    for (method, path) in [("GET", "/api"), ("POST", "/"), ("GET", "/?a=1")] {
         let t = template("tlsnotary.org", method, path, "bazz", "foo");
         assert_eq!(
             apply(&t, &v),
@@ -483,4 +483,50 @@ fn among_all_short_hidden_ranges_only_the_exact_value_fits() {
         }
     }
     assert_eq!(fits, vec![value..value + 6]);
+}
+
+#[test]
+fn a_template_needs_a_well_formed_method_and_path() {
+    for (method, path) in [
+        ("get", "/"),
+        ("", "/"),
+        ("GET", ""),
+        ("GET", "x"),
+        ("GET", "/a b"),
+        ("GET", "/\r\n"),
+    ] {
+        assert!(
+            matches!(
+                ProofTemplate::new("x", method, path, "v", "u", 1, vec![]),
+                Err(TemplateError::InvalidRequest(_))
+            ),
+            "{method:?} {path:?}"
+        );
+    }
+}
+
+#[test]
+fn a_template_spec_from_configuration_becomes_a_template() {
+    let json = serde_json::json!({
+        "server_name": "tlsnotary.org", "method": "GET", "path": "/",
+        "value_field": "bazz", "uid_field": "foo", "freshness_secs": 3600,
+        "max_clock_skew_secs": 5,
+        "notary_keys": [notary_key().to_string()],
+    });
+    let spec: triad_notary::TemplateSpec = serde_json::from_value(json.clone()).expect("spec");
+    let t = ProofTemplate::try_from(spec).expect("template");
+    assert_eq!(t.max_clock_skew_secs, 5);
+    assert_eq!(t.max_value_len, 32);
+    assert_eq!(apply(&t, &hidden_verified()).expect("fits").uid, "bar");
+
+    let mut bad = json.clone();
+    bad["notary_keys"] = serde_json::json!(["secp256k1:zz"]);
+    let spec: triad_notary::TemplateSpec = serde_json::from_value(bad).expect("spec");
+    assert!(matches!(
+        ProofTemplate::try_from(spec),
+        Err(TemplateError::InvalidNotaryKey { .. })
+    ));
+    let mut unknown = json;
+    unknown["extra"] = 1.into();
+    assert!(serde_json::from_value::<triad_notary::TemplateSpec>(unknown).is_err());
 }
