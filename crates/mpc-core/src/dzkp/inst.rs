@@ -98,7 +98,7 @@ impl<R: VRing> Sink<R> for Folded<R> {
     fn put(&mut self, i: usize, u: R, v: R) {
         let (a, j) = self.seek(i);
         self.u[j] = self.u[j].add(self.r[a].mul(u));
-        self.v[j] = self.v[j].add(self.s[a].mul(v));
+        self.v[j] = self.v[j].add(self.s[a].mul_small(v));
     }
 }
 
@@ -250,7 +250,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             for m in r {
                 let (a0, a1, b0, b1) =
                     (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                e = e.add(a0.mul(b0.add(b1))).add(a1.mul(b0));
+                e = e.add(a0.mul_small(b0.add(b1))).add(a1.mul_small(b0));
             }
             let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
             let e = e.sub(l);
@@ -281,7 +281,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             for m in r {
                 let (a0, a1, b0, b1) =
                     (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                sink.put(1 + m, rho.mul(a0.add(a1)), b0.add(b1));
+                sink.put(1 + m, rho.mul_small(a0.add(a1)), b0.add(b1));
             }
         }
     }
@@ -295,7 +295,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         for (j, r) in relations(log) {
             let rho = comb.rho(j);
             for m in r {
-                sink.put(1 + m, rho.mul(A::from_u64(log.x1[m])), A::from_u64(log.y1[m]));
+                sink.put(1 + m, rho.mul_small(A::from_u64(log.x1[m])), A::from_u64(log.y1[m]));
             }
             let l = A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]));
             c = c.add(rho.mul(l));
@@ -313,8 +313,8 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             let mut local = A::from_u64(log.r0[j]);
             for m in r {
                 let (x, y) = (A::from_u64(log.x0[m]), A::from_u64(log.y0[m]));
-                sink.put(1 + m, rho.mul(x), y);
-                local = local.add(x.mul(y));
+                sink.put(1 + m, rho.mul_small(x), y);
+                local = local.add(x.mul_small(y));
             }
             c = c.add(rho.mul(local));
         }

@@ -9,6 +9,12 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
+    /// `self * o` where `o` is often small (below 2^65); rings with a
+    /// cheaper product for that case override it.
+    #[inline(always)]
+    fn mul_small(self, o: Self) -> Self {
+        self.mul(o)
+    }
     /// Number of 128-bit words of the wire encoding (and of randomness
     /// consumed by [`VRing::from_random`]).
     const WIRE: usize;
@@ -149,6 +155,20 @@ impl VRing for Z192 {
             .wrapping_add(a[1].wrapping_mul(b[1]))
             .wrapping_add(a[2].wrapping_mul(b[0]));
         Z192([p00 as u64, mid as u64, top])
+    }
+    #[inline(always)]
+    fn mul_small(self, o: Self) -> Self {
+        if o.0[2] != 0 || o.0[1] > 1 {
+            return self.mul(o);
+        }
+        // self * o0 + (self << 64) * o1, o1 in {0, 1}.
+        let (a, b0) = (self.0, o.0[0]);
+        let p0 = a[0] as u128 * b0 as u128;
+        let p1 = a[1] as u128 * b0 as u128;
+        let mid = (p0 >> 64) + (p1 as u64 as u128);
+        let top = ((mid >> 64) as u64).wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(b0));
+        let r = Z192([p0 as u64, mid as u64, top]);
+        if o.0[1] == 1 { r.add(Z192([0, a[0], a[1]])) } else { r }
     }
     const WIRE: usize = 2;
     fn from_random(r: &[u128]) -> Self {
@@ -405,6 +425,11 @@ mod tests {
             }
         }
         assert_eq!(Z192([u64::MAX; 3]).add(Z192::ONE), Z192::ZERO);
+        for a in vals {
+            for b in [[0u64, 0, 0], [u64::MAX, 1, 0], [5, 0, 0], [u64::MAX, 0, 0], [1, 1, 0], [3, 2, 0], [0, 0, 9]] {
+                assert_eq!(Z192(a).mul_small(Z192(b)), Z192(a).mul(Z192(b)));
+            }
+        }
         let mut w = Vec::new();
         Z192(vals[3]).to_wire(&mut w);
         assert_eq!(Z192::from_wire(&w), Some(Z192(vals[3])));
