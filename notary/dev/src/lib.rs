@@ -110,12 +110,21 @@ pub enum DevNotaryError {
 }
 
 /// A presentation and the provider's secret for its hidden value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Issued {
     /// The presentation, bincode as upstream writes it.
     pub presentation: Vec<u8>,
     /// The provider's secret (value, blinder, range, algorithm, commitment).
     pub secret: IssuedSecret,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("presentation_len", &self.presentation.len())
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 /// Options of one issuance.

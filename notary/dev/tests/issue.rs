@@ -64,6 +64,12 @@ async fn an_issued_presentation_verifies_with_the_pinned_key_and_the_test_ca() {
     assert_eq!(c.ranges, vec![issued.secret.range.clone()]);
     assert_eq!(c.alg, HashAlg::Blake3);
     assert_eq!(c.hash.to_vec(), issued.secret.commitment);
+
+    // Upstream's layout: canonical bincode, fields 0..7, one Merkle leaf each.
+    let decoded = triad_notary::wire::decode(&issued.presentation).expect("decodes");
+    assert_eq!(triad_notary::wire::encode(&decoded), issued.presentation);
+    assert_eq!(decoded.attestation.body.proof.tree_len, 7);
+    assert_eq!(c.field_id, 6);
 }
 
 #[tokio::test]
