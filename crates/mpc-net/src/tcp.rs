@@ -22,6 +22,9 @@ use crate::stats::{Counted, LinkCounters};
 use crate::tls::{client_config, parse_sni, server_config, sni};
 use crate::{Mesh, NetConfig, NetError, PartyId, PartyIdentity, PinnedKey, SessionId};
 
+/// Decrypted bytes are read through this buffer, so that headers and small messages do not
+/// each cost a poll of the TLS stream; payloads at least this large bypass it.
+const PLAINTEXT_READ_BUF: usize = 64 << 10;
 /// Small messages are coalesced here until the queue runs dry, then flushed together.
 const WRITE_BUF: usize = 64 << 10;
 
@@ -462,11 +465,12 @@ async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, msg: &Bytes) -> std::io::
 /// pushes back on the sender.
 async fn read_loop(
     peer: PartyId,
-    mut r: ReadHalf<Stream>,
+    r: ReadHalf<Stream>,
     tx: mpsc::UnboundedSender<Packet>,
     budget: Budget,
     max_frame_len: u32,
 ) {
+    let mut r = tokio::io::BufReader::with_capacity(PLAINTEXT_READ_BUF, r);
     loop {
         let len = match read_header(&mut r, peer, max_frame_len).await {
             Ok(Some(len)) => len,
