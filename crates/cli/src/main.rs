@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod events;
+mod notary;
 
 #[derive(Parser)]
 #[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
@@ -25,6 +26,9 @@ enum Command {
     /// Reads event streams for audit and replay.
     #[command(subcommand)]
     Events(events::Command),
+    /// TLSNotary presentations.
+    #[command(subcommand)]
+    Notary(notary::Command),
 }
 
 #[tokio::main]
@@ -34,5 +38,6 @@ async fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Events(cmd) => events::run(cmd).await,
+        Command::Notary(cmd) => notary::run(cmd),
     }
 }
