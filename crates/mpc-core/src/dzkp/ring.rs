@@ -439,14 +439,14 @@ mod tests {
     fn fast_cross_matches_generic() {
         let k = super::super::K;
         let m = 70;
-        let u: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64 * 0x9e37_79b9_7f4a_7c15) % P61)).collect();
-        let v: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64 * 0xc2b2ae3d27d4eb4f) % P61)).collect();
+        let u: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) % P61)).collect();
+        let v: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f) % P61)).collect();
         assert_eq!(Fp::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
-        let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) * 0x09e3_779b_97f4_a7c1_5123_4567)).collect();
+        let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128).wrapping_mul(0x09e3_779b_97f4_a7c1_5123_4567))).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
         // Z_2^192 with small v (the round-0 fast path) and with full v.
-        let u: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - i as u64, 0x9e37_79b9 * i as u64, !(i as u64)])).collect();
+        let u: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - i as u64, (i as u64).wrapping_mul(0x9e37_79b9), !(i as u64)])).collect();
         let small: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - 3 * i as u64, (i % 2) as u64, 0])).collect();
         assert_eq!(Z192::cross(&u, &small, k, m), generic_cross(&u, &small, k, m));
         let full: Vec<Z192> = (0..k * m).map(|i| Z192([i as u64, 5, 1 << 63])).collect();
