@@ -7,6 +7,7 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}` (BGIN19,
 //! Sec. 4: each party proves the correctness of the message it sent).
 
+use super::K;
 use super::ring::{ArithRing, Fp, VRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
@@ -434,16 +435,16 @@ impl BoolLog {
         }
     }
 
-    /// Words per fold block: the four planes of `2M` words are cut into 8
-    /// blocks of `M` words.
+    /// Words per fold block: the four planes of `H M` words (`H = K / 4`
+    /// parts each) are cut into `K` blocks of `M` words.
     fn block_words(&self) -> usize {
-        self.words().div_ceil(2).max(1)
+        self.words().div_ceil(K / 4).max(1)
     }
 
-    /// Word of block `a` at offset `w`: plane `a / 2`, half `a % 2`.
+    /// Word of block `a` at offset `w`: plane `a / H`, part `a % H`.
     #[inline(always)]
     fn block_word(a: usize, m: usize, w: usize) -> (usize, usize) {
-        (a / 2, (a % 2) * m + w)
+        (a / (K / 4), (a % (K / 4)) * m + w)
     }
 
     fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
@@ -451,9 +452,9 @@ impl BoolLog {
         let mut out = Vec::with_capacity(64 * m + 1);
         out.push(Fp(0)); // slot 0: the pad
         for w in 0..m {
-            let mut gamma = [0u64; 8];
-            let mut bits = [0u64; 8];
-            for a in 0..8 {
+            let mut gamma = [0u64; K];
+            let mut bits = [0u64; K];
+            for a in 0..K {
                 let (t, ww) = Self::block_word(a, m, w);
                 let al = co.alpha.get(ww).copied().unwrap_or(Fp(0));
                 gamma[a] = r[a].mul(COEF[t]).mul(al).0;
@@ -461,7 +462,7 @@ impl BoolLog {
             }
             for l in 0..64 {
                 let mut s = 0u64;
-                for a in 0..8 {
+                for a in 0..K {
                     s += gamma[a] & ((bits[a] >> l) & 1).wrapping_neg();
                 }
                 out.push(co.beta[l].mul(reduce64(s)));
@@ -475,14 +476,14 @@ impl BoolLog {
         let mut out = Vec::with_capacity(64 * m + 1);
         out.push(Fp(0)); // slot 0: the pad
         for w in 0..m {
-            let mut bits = [0u64; 8];
+            let mut bits = [0u64; K];
             for (b, slot) in bits.iter_mut().enumerate() {
                 let (t, ww) = Self::block_word(b, m, w);
                 *slot = self.vword(view, t, ww);
             }
             for l in 0..64 {
                 let mut s = 0u64;
-                for b in 0..8 {
+                for b in 0..K {
                     s += sch[b].0 & ((bits[b] >> l) & 1).wrapping_neg();
                 }
                 out.push(reduce64(s));
@@ -496,7 +497,7 @@ impl Instance for BoolLog {
     type R = Fp;
 
     fn data_len(&self) -> usize {
-        4 * 64 * 2 * self.block_words()
+        64 * K * self.block_words()
     }
 
     fn n_carries(&self) -> usize {
@@ -540,31 +541,31 @@ impl Instance for BoolLog {
     fn prover_cross0(&self, sid: &SessionId, lambda: &[u8; 16]) -> Vec<Fp> {
         // cross[a][b] = coef_{t(a)} sum_w alpha_{w_a} B(U_a(w) & V_b(w)).
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, 2 * m);
-        let mut acc = [[0u128; 8]; 8];
-        let mut red = [[Fp(0); 8]; 8];
+        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
+        let mut acc = [[0u128; K]; K];
+        let mut red = [[Fp(0); K]; K];
         for w in 0..m {
-            let mut uw = [0u64; 8];
-            let mut vw = [0u64; 8];
-            let mut al = [0u64; 8];
-            for a in 0..8 {
+            let mut uw = [0u64; K];
+            let mut vw = [0u64; K];
+            let mut al = [0u64; K];
+            for a in 0..K {
                 let (t, ww) = Self::block_word(a, m, w);
                 uw[a] = self.uword(View::Prover, t, ww);
                 vw[a] = self.vword(View::Prover, t, ww);
                 al[a] = co.alpha[ww].0;
             }
-            for a in 0..8 {
+            for a in 0..K {
                 if uw[a] == 0 {
                     continue;
                 }
-                for b in 0..8 {
+                for b in 0..K {
                     let bs = co.bsum(uw[a] & vw[b]);
                     acc[a][b] += al[a] as u128 * bs.0 as u128;
                 }
             }
             if w % 32 == 31 || w + 1 == m {
-                for a in 0..8 {
-                    for b in 0..8 {
+                for a in 0..K {
+                    for b in 0..K {
                         red[a][b] = red[a][b].add(Fp((acc[a][b] % super::ring::P61 as u128) as u64));
                         acc[a][b] = 0;
                     }
@@ -574,20 +575,20 @@ impl Instance for BoolLog {
         let mut out = Vec::with_capacity(64);
         for (a, row) in red.iter().enumerate() {
             for x in row {
-                out.push(COEF[a / 2].mul(*x));
+                out.push(COEF[Self::block_word(a, m, 0).0].mul(*x));
             }
         }
         out
     }
 
     fn prover_fold0(&self, sid: &SessionId, lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
-        let co = AndCoeffs::new(sid, lambda, 2 * self.block_words());
+        let co = AndCoeffs::new(sid, lambda, (K / 4) * self.block_words());
         (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, s))
     }
 
     fn verifier_fold0(&self, sid: &SessionId, lambda: &[u8; 16], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, 2 * m);
+        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
         let words = self.words();
         if as_prev {
             // c_prev = -sum_w alpha_w B(P_w).
