@@ -45,7 +45,7 @@ use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 /// bit-sliced round 0 needs `K % 4 == 0` (blocks of whole planes) and
 /// `K <= 8` (its lazy `u64` sums of `K` field elements stay below 2^64).
 pub(crate) const K: usize = 8;
-const _: () = assert!(K % 4 == 0 && K <= 8);
+const _: () = assert!(K.is_multiple_of(4) && K <= 8);
 
 /// What a verification needs of the session, copied at its start so that a
 /// [`Verify`] can run on another thread while the session goes on.
