@@ -79,10 +79,21 @@ impl Message {
             Payload::Bytes(b) => b.len(),
         };
         out.extend_from_slice(&(count as u32).to_le_bytes());
+        let start = out.len();
+        out.resize(start + self.payload.body_len(), 0);
+        let body = &mut out[start..];
         match &self.payload {
-            Payload::Words(w) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Payload::Wide(w) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Payload::Bytes(b) => out.extend_from_slice(b),
+            Payload::Words(w) => {
+                for (c, x) in body.chunks_exact_mut(8).zip(w) {
+                    c.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            Payload::Wide(w) => {
+                for (c, x) in body.chunks_exact_mut(16).zip(w) {
+                    c.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            Payload::Bytes(b) => body.copy_from_slice(b),
         }
         out
     }
