@@ -391,6 +391,13 @@ impl AndCoeffs {
     }
 }
 
+/// `n` zeros with room for the fold's block padding (no reallocation).
+fn zeros(n: usize) -> Vec<Fp> {
+    let mut v = Vec::with_capacity(n + K);
+    v.resize(n, Fp(0));
+    v
+}
+
 /// A `u64` reduced into F_p.
 #[inline(always)]
 fn reduce64(s: u64) -> Fp {
@@ -448,9 +455,13 @@ impl BoolLog {
     }
 
     fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
+        // u'[64 w + l] = beta_l sum_a gamma_a(w) U_a(w, l) with
+        // gamma_a(w) = r_a coef_{t(a)} alpha_{w_a}: a subset-sum table over
+        // the K gammas, indexed by the lane's K bits.
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m + 1);
+        let mut out = Vec::with_capacity(64 * m + 1 + K);
         out.push(Fp(0)); // slot 0: the pad
+        let mut table = [0u64; 256];
         for w in 0..m {
             let mut gamma = [0u64; K];
             let mut bits = [0u64; K];
@@ -460,36 +471,92 @@ impl BoolLog {
                 gamma[a] = r[a].mul(COEF[t]).mul(al).0;
                 bits[a] = self.uword(view, t, ww);
             }
-            for l in 0..64 {
-                let mut s = 0u64;
-                for a in 0..K {
-                    s += gamma[a] & ((bits[a] >> l) & 1).wrapping_neg();
-                }
-                out.push(co.beta[l].mul(reduce64(s)));
+            subset_sums(&gamma, &mut table);
+            let idx = lane_bytes(&bits);
+            for (l, &i) in idx.iter().enumerate() {
+                out.push(co.beta[l].mul(reduce64(table[i as usize])));
             }
         }
         out
     }
 
     fn fold_v(&self, view: View, sch: &[Fp]) -> Vec<Fp> {
+        // v'[64 w + l] = sum_b s_b V_b(w, l): one table for all words.
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m + 1);
+        let mut out = Vec::with_capacity(64 * m + 1 + K);
         out.push(Fp(0)); // slot 0: the pad
+        let mut table = [0u64; 256];
+        let mut sv = [0u64; K];
+        for (x, s) in sv.iter_mut().zip(sch) {
+            *x = s.0;
+        }
+        subset_sums(&sv, &mut table);
+        let table: Vec<Fp> = table.iter().map(|x| reduce64(*x)).collect();
         for w in 0..m {
             let mut bits = [0u64; K];
             for (b, slot) in bits.iter_mut().enumerate() {
                 let (t, ww) = Self::block_word(b, m, w);
                 *slot = self.vword(view, t, ww);
             }
-            for l in 0..64 {
-                let mut s = 0u64;
-                for b in 0..K {
-                    s += sch[b].0 & ((bits[b] >> l) & 1).wrapping_neg();
-                }
-                out.push(reduce64(s));
+            for &i in lane_bytes(&bits).iter() {
+                out.push(table[i as usize]);
             }
         }
         out
+    }
+}
+
+/// `table[v] = sum_{a in v} x_a` (lazy: `K <= 8` terms below 2^61 each).
+fn subset_sums(x: &[u64; K], table: &mut [u64; 256]) {
+    table[0] = 0;
+    for v in 1..(1usize << K) {
+        let low = v & (v - 1);
+        table[v] = table[low] + x[(v ^ low).trailing_zeros() as usize];
+    }
+}
+
+/// Transpose an 8x8 bit matrix: byte `r`, bit `c` -> byte `c`, bit `r`
+/// (Hacker's Delight, Sec. 7-3).
+#[inline(always)]
+fn transpose8(mut x: u64) -> u64 {
+    let t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA;
+    x = x ^ t ^ (t << 7);
+    let t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC;
+    x = x ^ t ^ (t << 14);
+    let t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0;
+    x ^ t ^ (t << 28)
+}
+
+/// For `K` words, byte `l` = the `K` bits of lane `l` (bit `a` from word `a`).
+#[inline(always)]
+fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for q in 0..8 {
+        let mut x = 0u64;
+        for (a, w) in b.iter().enumerate() {
+            x |= ((w >> (8 * q)) & 0xff) << (8 * a);
+        }
+        let y = transpose8(x);
+        out[8 * q..8 * q + 8].copy_from_slice(&y.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+
+    #[test]
+    fn lane_bytes_gather_the_bits_of_each_lane() {
+        let mut b = [0u64; K];
+        for (a, w) in b.iter_mut().enumerate() {
+            *w = 0x9e37_79b9_7f4a_7c15u64.rotate_left(7 * a as u32) ^ (a as u64 * 0x0101_0101);
+        }
+        let got = lane_bytes(&b);
+        for l in 0..64 {
+            let want = (0..K).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
+            assert_eq!(got[l], want, "lane {l}");
+        }
     }
 }
 
@@ -596,13 +663,13 @@ impl Instance for BoolLog {
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.uword(View::Prev, 0, w))));
             }
-            Shares { u: self.fold_u(View::Prev, &co, r), v: vec![Fp(0); 64 * m + 1], c }
+            Shares { u: self.fold_u(View::Prev, &co, r), v: zeros(64 * m + 1), c }
         } else {
             let mut c = Fp(0);
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
             }
-            Shares { u: vec![Fp(0); 64 * m + 1], v: self.fold_v(View::Next, s), c }
+            Shares { u: zeros(64 * m + 1), v: self.fold_v(View::Next, s), c }
         }
     }
 }
