@@ -542,24 +542,6 @@ fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
     out
 }
 
-#[cfg(test)]
-mod lane_tests {
-    use super::*;
-
-    #[test]
-    fn lane_bytes_gather_the_bits_of_each_lane() {
-        let mut b = [0u64; K];
-        for (a, w) in b.iter_mut().enumerate() {
-            *w = 0x9e37_79b9_7f4a_7c15u64.rotate_left(7 * a as u32) ^ (a as u64 * 0x0101_0101);
-        }
-        let got = lane_bytes(&b);
-        for l in 0..64 {
-            let want = (0..K).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
-            assert_eq!(got[l], want, "lane {l}");
-        }
-    }
-}
-
 impl Instance for BoolLog {
     type R = Fp;
 
@@ -670,6 +652,24 @@ impl Instance for BoolLog {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
             }
             Shares { u: zeros(64 * m + 1), v: self.fold_v(View::Next, s), c }
+        }
+    }
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+
+    #[test]
+    fn lane_bytes_gather_the_bits_of_each_lane() {
+        let mut b = [0u64; K];
+        for (a, w) in b.iter_mut().enumerate() {
+            *w = 0x9e37_79b9_7f4a_7c15u64.rotate_left(7 * a as u32) ^ (a as u64 * 0x0101_0101);
+        }
+        let got = lane_bytes(&b);
+        for (l, g) in got.iter().enumerate() {
+            let want = (0..K).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
+            assert_eq!(*g, want, "lane {l}");
         }
     }
 }
