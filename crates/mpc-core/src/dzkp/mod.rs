@@ -174,6 +174,12 @@ fn pad_to_blocks<R: VRing>(x: &mut Vec<R>) -> usize {
 /// elements and is truncated to `m`.
 fn fold<R: VRing>(x: &mut Vec<R>, r: &[R]) {
     let m = pad_to_blocks(x);
+    // A verifier's share that is zero outside the pad slot (the AND proof's
+    // `v` at V_prev, `u` at V_next) stays so: skip the products.
+    if x.iter().skip(1).all(|e| *e == R::ZERO) {
+        x.truncate(m);
+        return;
+    }
     R::fold_blocks(x, m, r);
     x.truncate(m);
 }
