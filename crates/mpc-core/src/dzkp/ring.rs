@@ -264,16 +264,27 @@ impl SmallAcc {
 
 fn cross_small_v(u: &[Z192], v: &[Z192], m: usize) -> Vec<Z192> {
     const K: usize = super::K;
-    let mut acc = [[SmallAcc::default(); K]; K];
-    for j in 0..m {
+    // Blocked over positions so that each (a, b) pair runs with its
+    // accumulator in registers over a cache-resident chunk.
+    const CHUNK: usize = 512;
+    let mut acc = [[Z192::ZERO; K]; K];
+    let mut start = 0;
+    while start < m {
+        let end = (start + CHUNK).min(m);
         for a in 0..K {
-            let ua = &u[a * m + j];
-            for (b, acc_ab) in acc[a].iter_mut().enumerate() {
-                acc_ab.mac(ua, &v[b * m + j]);
+            let ua = &u[a * m + start..a * m + end];
+            for b in 0..K {
+                let vb = &v[b * m + start..b * m + end];
+                let mut local = SmallAcc::default();
+                for (x, y) in ua.iter().zip(vb) {
+                    local.mac(x, y);
+                }
+                acc[a][b] = acc[a][b].add(local.total());
             }
         }
+        start = end;
     }
-    acc.iter().flat_map(|r| r.iter().map(SmallAcc::total)).collect()
+    acc.iter().flat_map(|r| r.iter().copied()).collect()
 }
 
 fn generic_cross<R: VRing>(u: &[R], v: &[R], k: usize, m: usize) -> Vec<R> {
