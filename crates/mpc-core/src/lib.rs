@@ -10,9 +10,12 @@
 //!   (ePrint 2016/768): one element (one bit) per party, one round.
 //! * Every multiplication and AND is logged and verified in batches by
 //!   distributed zero-knowledge proofs (Boyle, Gilboa, Ishai, Nof, CCS'19,
-//!   ePrint 2019/1390): over Z_2^{64+64} for rings (ePrint 2024/700) and over
-//!   F_p, p = 2^61 - 1 for AND gates (Li et al., USENIX Sec'23, ePrint
-//!   2023/909). See [`dzkp`].
+//!   ePrint 2019/1390): over Z_2^{64+s}, s = 128 by default, for rings
+//!   (ePrint 2024/700) and over F_p, p = 2^61 - 1 for AND gates (Li et al.,
+//!   USENIX Sec'23, ePrint 2023/909). See [`dzkp`] and
+//!   `docs/protocols/mpc-core.md`.
+//! * Conversions and comparisons built on verified gates ([`circuits`]):
+//!   B2A, A2B, LTZ, EQZ, TruncPr.
 //! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
