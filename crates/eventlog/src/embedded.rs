@@ -75,7 +75,22 @@ struct ConsumerState {
     persisted: u64,
 }
 
+/// Acks between writes of a consumer's floor. The floor is also written at
+/// every poll; after a crash at most this many acked events are redelivered,
+/// which idempotent handlers absorb.
+const PERSIST_EVERY: u64 = 1_000;
+
 impl ConsumerState {
+    /// The floor to write now, if it moved at least `every` since the last write.
+    fn floor_to_persist(&mut self, every: u64) -> Option<u64> {
+        if self.floor >= self.persisted + every.max(1) {
+            self.persisted = self.floor;
+            Some(self.floor)
+        } else {
+            None
+        }
+    }
+
     fn settle(&mut self, position: u64) {
         self.pending.remove(&position);
         if position > self.floor {
@@ -153,6 +168,10 @@ impl InProcessSubscription {
     async fn poll(&mut self, max: usize) -> Result<(Vec<Delivery>, Option<Instant>), BusError> {
         let now = Instant::now();
         let published = *self.published.borrow();
+        let floor = self.state.lock().await.floor_to_persist(1);
+        if let Some(f) = floor {
+            self.source.store.set_consumer_floor(&self.spec.durable, f).await?;
+        }
         let mut st = self.state.lock().await;
         let mut out = Vec::new();
 
@@ -232,12 +251,7 @@ impl InProcessAck {
         let floor = {
             let mut st = self.state.lock().await;
             st.settle(self.position);
-            if st.floor > st.persisted {
-                st.persisted = st.floor;
-                Some(st.floor)
-            } else {
-                None
-            }
+            st.floor_to_persist(PERSIST_EVERY)
         };
         if let Some(f) = floor {
             self.source.store.set_consumer_floor(&self.durable, f).await?;

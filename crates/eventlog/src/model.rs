@@ -165,12 +165,13 @@ pub fn now_micros() -> i64 {
 }
 
 /// Checks a batch before it touches a database: at least one append, each
-/// with events and a valid stream name, no stream named twice.
+/// with events and a valid stream name. A stream may appear several times:
+/// its appends apply in order, each checked against the version the previous
+/// one left.
 pub fn validate_batch(batch: &[Append]) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Err(StoreError::InvalidAppend("a batch needs at least one append".into()));
     }
-    let mut seen = std::collections::HashSet::with_capacity(batch.len());
     for a in batch {
         validate_stream(&a.stream)?;
         if a.events.is_empty() {
@@ -178,9 +179,6 @@ pub fn validate_batch(batch: &[Append]) -> Result<(), StoreError> {
         }
         if let Some(e) = a.events.iter().find(|e| !valid_event_type(&e.event_type)) {
             return Err(StoreError::InvalidAppend(format!("event type {:?} must match [A-Za-z0-9_]{{1,64}}", e.event_type)));
-        }
-        if !seen.insert(a.stream.as_str()) {
-            return Err(StoreError::InvalidAppend(format!("stream {} named twice in one batch", a.stream)));
         }
     }
     Ok(())

@@ -348,6 +348,42 @@ impl EventStore for PgEventStore {
         Ok(Handled::Applied(results))
     }
 
+    async fn apply_batch_once(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<bool>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let consumers: Vec<&str> = items.iter().map(|(c, _)| c.consumer.as_str()).collect();
+        let sources: Vec<&str> = items.iter().map(|(c, _)| c.source.as_str()).collect();
+        let positions: Vec<i64> = items.iter().map(|(c, _)| to_i64(c.position)).collect();
+        let recorded: Vec<(String, String, i64)> = sqlx::query_as(
+            "INSERT INTO processed (consumer, source, position)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
+             ON CONFLICT DO NOTHING RETURNING consumer, source, position",
+        )
+        .bind(&consumers)
+        .bind(&sources)
+        .bind(&positions)
+        .fetch_all(&mut *tx)
+        .await?;
+        let recorded: std::collections::HashSet<(String, String, i64)> = recorded.into_iter().collect();
+        let mut fresh = Vec::with_capacity(items.len());
+        let mut effects = Vec::new();
+        for (c, e) in items {
+            let new = recorded.contains(&(c.consumer, c.source, to_i64(c.position)));
+            if new {
+                effects.extend(e);
+            }
+            fresh.push(new);
+        }
+        let last = if effects.is_empty() { None } else { Some(append_in(&mut tx, &effects).await?.1) };
+        tx.commit().await?;
+        if let Some(last) = last {
+            self.bump_head(last);
+        }
+        Ok(fresh)
+    }
+
     async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
         let p: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2")
             .bind(consumer)

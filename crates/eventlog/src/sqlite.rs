@@ -294,6 +294,36 @@ impl EventStore for SqliteEventStore {
         Ok(Handled::Applied(results))
     }
 
+    async fn apply_batch_once(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<bool>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut fresh = Vec::with_capacity(items.len());
+        let mut effects = Vec::new();
+        for (c, e) in items {
+            let new = sqlx::query("INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(&c.consumer)
+                .bind(&c.source)
+                .bind(to_i64(c.position))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if new {
+                effects.extend(e);
+            }
+            fresh.push(new);
+        }
+        let last = if effects.is_empty() { None } else { Some(append_in(&mut tx, &effects).await?.1) };
+        tx.commit().await?;
+        if let Some(last) = last {
+            self.bump_head(last);
+        }
+        Ok(fresh)
+    }
+
     async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
         let p: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2")
             .bind(consumer)

@@ -74,6 +74,18 @@ pub trait EventStore: Send + Sync + 'static {
     /// the checkpoint was recorded before.
     async fn apply_once(&self, checkpoint: &Checkpoint, effects: Vec<Append>) -> Result<Handled, StoreError>;
 
+    /// [`EventStore::apply_once`] for many deliveries in one transaction: the
+    /// effects of the items not handled before are appended in item order.
+    /// All or nothing: on an error (say, one item's version conflict) nothing
+    /// is recorded, and the caller retries item by item.
+    async fn apply_batch_once(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<bool>, StoreError> {
+        let mut fresh = Vec::with_capacity(items.len());
+        for (checkpoint, effects) in items {
+            fresh.push(matches!(self.apply_once(&checkpoint, effects).await?, Handled::Applied(_)));
+        }
+        Ok(fresh)
+    }
+
     /// The highest source position `consumer` has handled of `source`.
     async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError>;
 }

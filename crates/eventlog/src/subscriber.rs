@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, warn};
 
-use crate::bus::{ConsumerSpec, EventBus, Subscription};
+use crate::bus::{ConsumerSpec, Delivery, EventBus, Subscription};
 use crate::error::{BusError, StoreError};
 use crate::model::{Append, RecordedEvent};
 use crate::store::{Checkpoint, EventStore, Handled};
@@ -86,58 +86,94 @@ impl Subscriber {
         self
     }
 
-    /// Handles one batch, waiting at most `wait` for it.
+    /// Handles one batch, waiting at most `wait` for it. The handler's
+    /// effects for the whole batch commit in one transaction; if that fails,
+    /// the batch is retried event by event so that only the failing event
+    /// waits for redelivery.
     pub async fn step(&mut self, handler: &dyn Handler, wait: Duration) -> Result<Step, SubscriberError> {
         let batch = self.subscription.next_batch(self.batch, wait).await?;
         let mut step = Step::default();
-        let mut rest = batch.into_iter();
-        while let Some(d) = rest.next() {
-            let checkpoint = Checkpoint { consumer: self.spec.durable.clone(), source: d.event.service.clone(), position: d.event.position };
-            let outcome = match handler.handle(&d.event).await {
-                Ok(effects) => self.store.apply_once(&checkpoint, effects).await.map_err(|e| match e {
-                    StoreError::Conflict { .. } => HandlerError::Transient(e.to_string()),
-                    other => HandlerError::Transient(other.to_string()),
-                }),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(Handled::Applied(_)) => {
+        let mut deliveries = batch.into_iter();
+        let mut decided = Vec::new();
+        let mut failure = None;
+        for d in deliveries.by_ref() {
+            match handler.handle(&d.event).await {
+                Ok(effects) => decided.push((d, effects)),
+                Err(e) => {
+                    failure = Some((d, e));
+                    break;
+                }
+            }
+        }
+        let items: Vec<(Checkpoint, Vec<Append>)> =
+            decided.iter().map(|(d, effects)| (self.checkpoint(&d.event), effects.clone())).collect();
+        match self.store.apply_batch_once(items).await {
+            Ok(fresh) => {
+                for ((d, _), new) in decided.into_iter().zip(fresh) {
                     d.ack().await?;
-                    step.applied += 1;
-                }
-                Ok(Handled::AlreadyHandled) => {
-                    d.ack().await?;
-                    step.duplicates += 1;
-                }
-                Err(HandlerError::Permanent(why)) => {
-                    error!(consumer = %self.spec.durable, position = d.event.position, %why, "dropping event the handler rejects");
-                    metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
-                    d.term().await?;
-                    step.dropped += 1;
-                }
-                Err(HandlerError::Transient(why)) => {
-                    let last_try = d.attempt >= u64::from(self.spec.max_deliver);
-                    warn!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, %why, "handler failed");
-                    if last_try {
-                        metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
-                        d.term().await?;
-                        step.dropped += 1;
+                    if new {
+                        step.applied += 1;
                     } else {
+                        step.duplicates += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(consumer = %self.spec.durable, error = %e, "batch commit failed; handling one by one");
+                for (d, effects) in decided {
+                    if failure.is_some() {
                         d.nak(self.retry_delay).await?;
                         step.retried += 1;
+                        continue;
                     }
-                    // Keep order: what came after the failure is redelivered after it.
-                    for later in rest.by_ref() {
-                        later.nak(self.retry_delay).await?;
-                        step.retried += 1;
+                    match self.store.apply_once(&self.checkpoint(&d.event), effects).await {
+                        Ok(Handled::Applied(_)) => {
+                            d.ack().await?;
+                            step.applied += 1;
+                        }
+                        Ok(Handled::AlreadyHandled) => {
+                            d.ack().await?;
+                            step.duplicates += 1;
+                        }
+                        Err(e) => failure = Some((d, HandlerError::Transient(e.to_string()))),
                     }
                 }
+            }
+        }
+        if let Some((d, e)) = failure {
+            self.settle_failure(d, e, &mut step).await?;
+            // Keep order: what came after the failure is redelivered after it.
+            for later in deliveries {
+                later.nak(self.retry_delay).await?;
+                step.retried += 1;
             }
         }
         if step.applied > 0 {
             metrics::counter!("triad_eventlog_handled_total", "consumer" => self.spec.durable.clone()).increment(step.applied as u64);
         }
         Ok(step)
+    }
+
+    fn checkpoint(&self, event: &RecordedEvent) -> Checkpoint {
+        Checkpoint { consumer: self.spec.durable.clone(), source: event.service.clone(), position: event.position }
+    }
+
+    async fn settle_failure(&self, d: Delivery, e: HandlerError, step: &mut Step) -> Result<(), SubscriberError> {
+        let give_up = match &e {
+            HandlerError::Permanent(_) => true,
+            HandlerError::Transient(_) => d.attempt >= u64::from(self.spec.max_deliver),
+        };
+        if give_up {
+            error!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "giving up on event");
+            metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
+            d.term().await?;
+            step.dropped += 1;
+        } else {
+            warn!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "handler failed; will retry");
+            d.nak(self.retry_delay).await?;
+            step.retried += 1;
+        }
+        Ok(())
     }
 
     /// Handles events until `shutdown` resolves.

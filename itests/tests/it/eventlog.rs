@@ -148,6 +148,16 @@ async fn a_multi_stream_append_is_all_or_nothing(b: Backend) -> anyhow::Result<(
     store.append(vec![Append::new("account-c", ExpectedVersion::Any, vec![dup.clone()])]).await?;
     let again = store.append(vec![Append::new("account-d", ExpectedVersion::Any, vec![dup])]).await;
     assert!(matches!(again, Err(StoreError::DuplicateEvent(_))), "{again:?}");
+    // A stream named twice in a batch takes both appends in order.
+    let both = store
+        .append(vec![
+            Append::new("account-e", ExpectedVersion::NoStream, vec![deposit(1)]),
+            Append::new("account-f", ExpectedVersion::Any, vec![deposit(2)]),
+            Append::new("account-e", ExpectedVersion::Exact(1), vec![deposit(3), deposit(4)]),
+        ])
+        .await?;
+    assert_eq!(both.iter().map(|a| a.version).collect::<Vec<_>>(), vec![1, 1, 3]);
+    assert_eq!(store.load("account-e", 0).await?.iter().map(amount).collect::<Vec<_>>(), vec![1, 3, 4]);
     let bad = store.append(vec![Append::new("no category", ExpectedVersion::Any, vec![deposit(1)])]).await;
     assert!(matches!(bad, Err(StoreError::InvalidStream { .. })), "{bad:?}");
     h.cleanup().await;
@@ -317,10 +327,20 @@ async fn a_checkpoint_makes_a_second_handling_a_no_op(b: Backend) -> anyhow::Res
     assert_eq!(sink.load("seen-all", 0).await?.len(), 1);
     assert_eq!(sink.last_handled("c", "src").await?, 42);
     // A failed effect leaves no checkpoint behind: the retry can apply.
-    let cp2 = Checkpoint { position: 43, ..cp };
-    let conflict = vec![Append::new("seen-all", ExpectedVersion::Exact(99), vec![deposit(2)])];
-    assert!(sink.apply_once(&cp2, conflict).await.is_err());
+    let cp2 = Checkpoint { position: 43, ..cp.clone() };
+    let conflict = || vec![Append::new("seen-all", ExpectedVersion::Exact(99), vec![deposit(2)])];
+    assert!(sink.apply_once(&cp2, conflict()).await.is_err());
     assert!(matches!(sink.apply_once(&cp2, effects()).await?, Handled::Applied(_)));
+
+    // In a batch, handled items are skipped and the rest applied in order.
+    let at = |position| Checkpoint { position, ..cp.clone() };
+    let fresh = sink.apply_batch_once(vec![(at(42), effects()), (at(44), effects()), (at(45), effects())]).await?;
+    assert_eq!(fresh, vec![false, true, true]);
+    assert_eq!(sink.load("seen-all", 0).await?.len(), 4);
+    // One item's conflict fails the whole batch, checkpoints included.
+    assert!(sink.apply_batch_once(vec![(at(46), effects()), (at(47), conflict())]).await.is_err());
+    assert_eq!(sink.last_handled("c", "src").await?, 45);
+    assert_eq!(sink.load("seen-all", 0).await?.len(), 4);
     h.cleanup().await;
     Ok(())
 }
