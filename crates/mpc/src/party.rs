@@ -1,0 +1,407 @@
+//! [`NetParty`]: one party's session driven over its mesh.
+
+use bytes::Bytes;
+use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::input::{InputBundle, InputProgress};
+use triad_mpc_core::{self as core, ArithShare, BoolShare, Message, Progress, Session, SessionId};
+use triad_mpc_net::{BlockingMesh, NetConfig, NetError, TcpSetup};
+
+use crate::ids::{net_party, net_session_id};
+use crate::{Error, Result, keys};
+
+/// How a party cuts and verifies its work; all three parties must use the same values (they
+/// decide where verifications happen, which every party must do at the same point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartyConfig {
+    /// The engine's parameters (verification ring).
+    pub engine: core::Config,
+    /// Largest multiplication layer sent as one message, in elements (8 B each); larger
+    /// layers go as several messages, one round each. Default 2^20 (8 MiB).
+    pub max_gate_elements: usize,
+    /// Verify once this many multiplications are logged. Default 2^20.
+    pub verify_after_mults: usize,
+    /// Verify once this many ANDs are logged; also caps an AND message at this many gates.
+    /// Default 2^20: the AND proof is cheapest per gate around 10^6 gates per batch
+    /// (`docs/protocols/mpc-core.md`, "Batch size").
+    pub verify_after_ands: usize,
+}
+
+impl Default for PartyConfig {
+    fn default() -> Self {
+        PartyConfig {
+            engine: core::Config::default(),
+            max_gate_elements: 1 << 20,
+            verify_after_mults: 1 << 20,
+            verify_after_ands: 1 << 20,
+        }
+    }
+}
+
+/// What a party has sent since its mesh was built (key agreement included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartyStats {
+    /// Payload bytes handed to the mesh: the engine's encoded messages, headers included.
+    pub bytes_sent: u64,
+    /// Bytes written to sockets (TLS records, framing and handshakes included).
+    pub wire_bytes_sent: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Message exchanges: one per gate layer (or chunk), verification step, open, and the key
+    /// agreement.
+    pub rounds: u64,
+}
+
+impl PartyStats {
+    /// Counters accumulated since `earlier`.
+    pub fn since(self, earlier: PartyStats) -> PartyStats {
+        PartyStats {
+            bytes_sent: self.bytes_sent.saturating_sub(earlier.bytes_sent),
+            wire_bytes_sent: self.wire_bytes_sent.saturating_sub(earlier.wire_bytes_sent),
+            messages_sent: self.messages_sent.saturating_sub(earlier.messages_sent),
+            rounds: self.rounds.saturating_sub(earlier.rounds),
+        }
+    }
+}
+
+/// One party of a session, over its mesh.
+///
+/// Methods returning [`Result`] verify as [`PartyConfig`] says; [`NetParty::open`] verifies
+/// every pending gate first, so nothing depending on an unproven gate is revealed. Circuits
+/// of [`triad_mpc_core::circuits`] run through [`NetParty::circuit`]. After an error the
+/// session is unusable (the core's rule after an abort): drop the party.
+pub struct NetParty {
+    session: Session,
+    mesh: BlockingMesh,
+    config: PartyConfig,
+    /// The transport error behind the last `core::Error::Transport` (the core's error type
+    /// carries only a static string).
+    net_error: Option<NetError>,
+}
+
+impl std::fmt::Debug for NetParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetParty").field("me", &self.session.me()).field("mesh", &self.mesh).finish()
+    }
+}
+
+const LINK_FAILED: &str = "mesh link failed";
+
+impl NetParty {
+    /// A party over an established mesh: agrees the pair keys with both peers (one round), then
+    /// starts the session. The mesh should have been built with
+    /// `NetConfig::new(net_session_id(sid))` so that its links are bound to this session.
+    pub fn new(mesh: BlockingMesh, sid: SessionId, config: PartyConfig) -> Result<NetParty> {
+        let keys = keys::agree(&mesh, sid)?;
+        let me = crate::core_party(mesh.party());
+        let session = Session::with_config(sid, me, &keys, config.engine);
+        Ok(NetParty { session, mesh, config, net_error: None })
+    }
+
+    /// Connect over TCP with pinned keys ([`BlockingMesh::connect`]: a private current-thread
+    /// runtime, lowest latency) and start the session. The mesh's session id is set to
+    /// [`net_session_id`]`(sid)`, overriding `setup.config.session`.
+    pub fn connect(mut setup: TcpSetup, sid: SessionId, config: PartyConfig) -> Result<NetParty> {
+        setup.config.session = net_session_id(sid);
+        let mesh = BlockingMesh::connect(setup)?;
+        NetParty::new(mesh, sid, config)
+    }
+
+    /// Three parties over the in-memory mesh (key agreement on three threads).
+    pub fn in_memory(sid: SessionId, config: PartyConfig) -> Result<[NetParty; 3]> {
+        Self::in_memory_with(&NetConfig::new(net_session_id(sid)), sid, config)
+    }
+
+    /// [`NetParty::in_memory`] with explicit mesh settings (timeouts, budgets).
+    pub fn in_memory_with(net: &NetConfig, sid: SessionId, config: PartyConfig) -> Result<[NetParty; 3]> {
+        let [m0, m1, m2] = BlockingMesh::in_memory(net)?;
+        let [a, b, c] = std::thread::scope(|s| {
+            let hs = [m0, m1, m2].map(|m| s.spawn(move || NetParty::new(m, sid, config)));
+            hs.map(|h| {
+                h.join()
+                    .unwrap_or(Err(Error::Engine(core::Error::Transport("key agreement thread panicked"))))
+            })
+        });
+        Ok([a?, b?, c?])
+    }
+
+    /// This party.
+    pub fn me(&self) -> core::PartyId {
+        self.session.me()
+    }
+
+    /// The engine session (for local operations: shares, random sharings).
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// The settings.
+    pub fn config(&self) -> PartyConfig {
+        self.config
+    }
+
+    /// A fresh random sharing (free).
+    pub fn random(&mut self, n: usize) -> ArithShare {
+        self.session.random(n)
+    }
+
+    /// A fresh random boolean sharing of `lanes` bits (free).
+    pub fn random_bits(&mut self, lanes: usize) -> BoolShare {
+        self.session.random_bits(lanes)
+    }
+
+    /// Counters from the mesh.
+    pub fn stats(&self) -> PartyStats {
+        let s = self.mesh.stats();
+        PartyStats {
+            bytes_sent: s.bytes_sent(),
+            wire_bytes_sent: s.wire_bytes_sent(),
+            messages_sent: s.messages_sent(),
+            rounds: s.rounds,
+        }
+    }
+
+    /// `x * y` elementwise (one round per [`PartyConfig::max_gate_elements`]).
+    pub fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        let r = self.mul_chunked(x, y);
+        self.lift(r)
+    }
+
+    /// `sum_j x_j y_j` (one element sent, one round).
+    pub fn dot(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        let r = self.dot_gate(x, y).and_then(|z| self.maybe_verify().map(|()| z));
+        self.lift(r)
+    }
+
+    /// `x & y` elementwise.
+    pub fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
+        let r = self.and_chunked(x, y);
+        self.lift(r)
+    }
+
+    /// Verify every logged gate now.
+    pub fn verify(&mut self) -> Result<()> {
+        let r = self.verify_all();
+        self.lift(r)
+    }
+
+    /// Verify every logged gate, then open `x` to all parties (compare-view).
+    pub fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
+        let r = self.open_arith(x);
+        self.lift(r)
+    }
+
+    /// Verify every logged gate, then open bit-sliced `x`.
+    pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
+        let r = self.verify_all().and_then(|()| {
+            let (p, m) = self.session.open_bits_start(x)?;
+            self.finish_open(p, m)
+        });
+        self.lift(r)
+    }
+
+    /// Check a client's input bundle with the neighbours: the accepted sharing and the
+    /// indices this party saw rejected.
+    pub fn input(&mut self, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
+        let r = self.input_check(bundle);
+        self.lift(r)
+    }
+
+    /// Run a circuit of [`triad_mpc_core::circuits`] (or any code written against
+    /// [`Engine`]) and report transport failures as [`Error::Net`].
+    pub fn circuit<T>(&mut self, f: impl FnOnce(&mut NetParty) -> core::Result<T>) -> Result<T> {
+        let r = f(self);
+        self.lift(r)
+    }
+
+    /// Close the mesh, flushing what is queued.
+    pub fn close(self) -> Result<()> {
+        Ok(self.mesh.close()?)
+    }
+
+    // --- driving -------------------------------------------------------------------------
+
+    fn lift<T>(&mut self, r: core::Result<T>) -> Result<T> {
+        r.map_err(|e| match (e, self.net_error.take()) {
+            (core::Error::Transport(_), Some(n)) => Error::Net(n),
+            (e, _) => Error::Engine(e),
+        })
+    }
+
+    fn link_failed(&mut self, e: NetError) -> core::Error {
+        self.net_error = Some(e);
+        core::Error::Transport(LINK_FAILED)
+    }
+
+    fn send(&mut self, m: Message) -> core::Result<()> {
+        let to = net_party(m.to);
+        let bytes = Bytes::from(m.encode());
+        self.mesh.send(to, bytes).map_err(|e| self.link_failed(e))
+    }
+
+    fn recv(&mut self, from: core::PartyId) -> core::Result<Message> {
+        let bytes = self.mesh.recv(net_party(from)).map_err(|e| self.link_failed(e))?;
+        // The mesh authenticated the link, so `from` is the real sender; `decode` blames it
+        // for a header that says otherwise.
+        Message::decode(&bytes, from)
+    }
+
+    fn mul_gate(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
+        let (p, m) = self.session.mul_start(x, y)?;
+        self.send(m)?;
+        let r = self.recv(self.me().next())?;
+        self.mesh.mark_round();
+        p.finish(&mut self.session, r)
+    }
+
+    fn dot_gate(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
+        let (p, m) = self.session.dot_start(x, y)?;
+        self.send(m)?;
+        let r = self.recv(self.me().next())?;
+        self.mesh.mark_round();
+        p.finish(&mut self.session, r)
+    }
+
+    fn and_gate(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
+        let (p, m) = self.session.and_start(x, y)?;
+        self.send(m)?;
+        let r = self.recv(self.me().next())?;
+        self.mesh.mark_round();
+        p.finish(&mut self.session, r)
+    }
+
+    /// Verify if the log reached a threshold. Deterministic in the program, so all three
+    /// parties verify at the same point.
+    fn maybe_verify(&mut self) -> core::Result<()> {
+        let (mults, and_words) = self.session.pending();
+        if mults >= self.config.verify_after_mults || and_words.saturating_mul(64) >= self.config.verify_after_ands {
+            self.verify_all()?;
+        }
+        Ok(())
+    }
+
+    fn mul_chunked(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
+        let n = x.len();
+        let chunk = self.config.max_gate_elements.min(self.config.verify_after_mults).max(1);
+        if n <= chunk || y.len() != n {
+            let z = self.mul_gate(x, y)?;
+            self.maybe_verify()?;
+            return Ok(z);
+        }
+        let ((x0, x1), (y0, y1)) = (x.components(), y.components());
+        let (mut z0, mut z1) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for start in (0..n).step_by(chunk) {
+            let end = (start + chunk).min(n);
+            let xs = ArithShare::from_components(x0[start..end].to_vec(), x1[start..end].to_vec())?;
+            let ys = ArithShare::from_components(y0[start..end].to_vec(), y1[start..end].to_vec())?;
+            let z = self.mul_gate(&xs, &ys)?;
+            let (a, b) = z.components();
+            z0.extend_from_slice(a);
+            z1.extend_from_slice(b);
+            self.maybe_verify()?;
+        }
+        ArithShare::from_components(z0, z1)
+    }
+
+    fn and_chunked(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
+        let words = x.words();
+        let chunk = (self.config.verify_after_ands / 64).min(self.config.max_gate_elements).max(1);
+        if words <= chunk || y.words() != words || y.lanes() != x.lanes() {
+            let z = self.and_gate(x, y)?;
+            self.maybe_verify()?;
+            return Ok(z);
+        }
+        let ((x0, x1), (y0, y1)) = (x.components(), y.components());
+        let (mut z0, mut z1) = (Vec::with_capacity(words), Vec::with_capacity(words));
+        for start in (0..words).step_by(chunk) {
+            let end = (start + chunk).min(words);
+            let lanes = (64 * end).min(x.lanes()) - 64 * start;
+            let xs = BoolShare::from_components(x0[start..end].to_vec(), x1[start..end].to_vec(), lanes)?;
+            let ys = BoolShare::from_components(y0[start..end].to_vec(), y1[start..end].to_vec(), lanes)?;
+            let z = self.and_gate(&xs, &ys)?;
+            let (a, b) = z.components();
+            z0.extend_from_slice(a);
+            z1.extend_from_slice(b);
+            self.maybe_verify()?;
+        }
+        BoolShare::from_components(z0, z1, x.lanes())
+    }
+
+    /// The DZKP of every logged gate: send the step's messages, receive one from each awaited
+    /// party, step (`docs/protocols/mpc-core.md` §3).
+    fn verify_all(&mut self) -> core::Result<()> {
+        let (mut v, mut p) = self.session.verify_start();
+        loop {
+            match p {
+                Progress::Done => return Ok(()),
+                Progress::Continue(o) => {
+                    for m in o.messages {
+                        self.send(m)?;
+                    }
+                    let mut msgs = Vec::with_capacity(o.await_from.len());
+                    for f in o.await_from {
+                        msgs.push(self.recv(f)?);
+                    }
+                    self.mesh.mark_round();
+                    p = v.step(&mut self.session, msgs)?;
+                }
+            }
+        }
+    }
+
+    fn finish_open(&mut self, pending: core::OpenPending, msgs: [Message; 2]) -> core::Result<Vec<u64>> {
+        for m in msgs {
+            self.send(m)?;
+        }
+        let n = self.recv(self.me().next())?;
+        let p = self.recv(self.me().prev())?;
+        self.mesh.mark_round();
+        pending.finish(&mut self.session, n, p)
+    }
+
+    fn open_arith(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
+        self.verify_all()?;
+        let (p, m) = self.session.open_start(x)?;
+        self.finish_open(p, m)
+    }
+
+    fn input_check(&mut self, bundle: InputBundle) -> core::Result<(ArithShare, Vec<usize>)> {
+        let (mut check, msgs) = self.session.input_check_start(bundle)?;
+        for m in msgs {
+            self.send(m)?;
+        }
+        let mut incoming = vec![self.recv(self.me().prev())?, self.recv(self.me().next())?];
+        self.mesh.mark_round();
+        loop {
+            match check.step(&mut self.session, incoming)? {
+                InputProgress::Done { share, rejected } => return Ok((share, rejected)),
+                InputProgress::More { check: c, out, await_from } => {
+                    for m in out {
+                        self.send(m)?;
+                    }
+                    incoming = Vec::with_capacity(await_from.len());
+                    for f in await_from {
+                        incoming.push(self.recv(f)?);
+                    }
+                    self.mesh.mark_round();
+                    check = c;
+                }
+            }
+        }
+    }
+}
+
+/// The circuits' view of a party: the same gates, verified and chunked as configured.
+impl Engine for NetParty {
+    fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
+    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
+        self.mul_chunked(x, y)
+    }
+    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
+        self.and_chunked(x, y)
+    }
+    fn open(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
+        self.open_arith(x)
+    }
+}
