@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "triad/events/v1/events.proto",
         "triad/api/v1/coordinator.proto",
         "triad/api/v1/query.proto",
+        "triad/provider/v1/bundle.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

@@ -50,6 +50,14 @@ pub mod api {
     }
 }
 
+/// What a data provider sends to each computation party: its shares of one
+/// contribution, and the HPKE-sealed envelope around them.
+pub mod provider {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/triad.provider.v1.rs"));
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every message, for reflection (JSON dumps).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/triad_descriptor.bin"));

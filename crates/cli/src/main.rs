@@ -7,6 +7,7 @@ mod bench;
 mod demo;
 mod events;
 mod notary;
+mod provider;
 
 #[derive(Parser)]
 #[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
@@ -29,6 +30,9 @@ enum Command {
     /// TLSNotary presentations.
     #[command(subcommand)]
     Notary(notary::Command),
+    /// A data provider's share bundles and the parties' bundle keys.
+    #[command(subcommand)]
+    Provider(provider::Command),
 }
 
 #[tokio::main]
@@ -39,5 +43,6 @@ async fn main() -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Events(cmd) => events::run(cmd).await,
         Command::Notary(cmd) => notary::run(cmd),
+        Command::Provider(cmd) => provider::run(cmd),
     }
 }

@@ -1,0 +1,246 @@
+//! `triad provider`: a data provider's side of client input. `share` splits
+//! the value hidden in a TLSNotary presentation into the three parties'
+//! sealed share bundles; `keygen` makes a party's bundle keypair.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Subcommand;
+use serde::Deserialize;
+use triad_notary::{Blinder, NotaryKey, ProverSecret, TrustAnchors, VerifierConfig, verify};
+use triad_provider::{DecimalFormat, PublicKey, generate_keypair, make_bundles, os_rng};
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Splits the hidden value of a presentation into three share bundles,
+    /// each sealed (HPKE) to one party's public key: writes bundle-0.bin,
+    /// bundle-1.bin, bundle-2.bin and prints their SHA-256 as JSON.
+    Share(ShareArgs),
+    /// Makes a party's bundle keypair: the secret key (hex) goes to a new
+    /// file readable only by you, the public key (hex) to stdout.
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ShareArgs {
+    /// The presentation (upstream TLSNotary alpha.15 format).
+    #[arg(long)]
+    presentation: PathBuf,
+    /// The prover's secret for the hidden value (secret.json: range,
+    /// value_hex, blinder_hex, alg, commitment_hex).
+    #[arg(long)]
+    secret: PathBuf,
+    /// The dataset the contribution is for.
+    #[arg(long)]
+    dataset: String,
+    /// A party's public key as `INDEX=HEX` (64 hex digits, from `triad
+    /// provider keygen`); give all three: 0=.., 1=.., 2=...
+    #[arg(long = "party-key", required = true)]
+    party_keys: Vec<String>,
+    /// Directory for bundle-0.bin .. bundle-2.bin (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Contribution id, 32 hex digits; a random one when absent.
+    #[arg(long)]
+    contribution_id: Option<String>,
+    /// The dataset's format: digits before the point.
+    #[arg(long, default_value_t = 12)]
+    max_integer_digits: u32,
+    /// The dataset's format: digits after the point (the value is shared
+    /// as value * 10^max_decimals).
+    #[arg(long, default_value_t = 6)]
+    max_decimals: u32,
+    /// The dataset's format: binary fraction bits of the computation.
+    #[arg(long, default_value_t = 16)]
+    fraction_bits: u32,
+    /// A trusted notary key, `secp256k1:<hex>` or `p256:<hex>`; repeat for
+    /// several. Defaults to secret.json's notary_key when that parses.
+    #[arg(long = "notary-key", env = "TRIAD_NOTARY_KEYS", value_delimiter = ',')]
+    notary_keys: Vec<String>,
+    /// A DER root certificate to trust for the server's chain instead of
+    /// Mozilla's roots (the development notary writes ca.der); repeatable.
+    #[arg(long = "trust-anchor")]
+    trust_anchors: Vec<PathBuf>,
+    /// Overwrite existing bundle files in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key (hex); must not exist yet.
+    #[arg(long, default_value = "party-key.secret")]
+    secret_out: PathBuf,
+}
+
+/// The fields of secret.json this command reads (the upstream fixture's and
+/// the development notary's shape).
+#[derive(Deserialize)]
+struct SecretJson {
+    range: [usize; 2],
+    value_hex: String,
+    blinder_hex: String,
+    alg: String,
+    commitment_hex: String,
+    #[serde(default)]
+    notary_key: Option<String>,
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Share(args) => share(args),
+        Command::Keygen(args) => keygen(&args),
+    }
+}
+
+fn parse_party_keys(specs: &[String]) -> Result<[PublicKey; 3]> {
+    let mut keys: [Option<PublicKey>; 3] = [None, None, None];
+    for spec in specs {
+        let (index, hex) = spec
+            .split_once('=')
+            .with_context(|| format!("--party-key {spec:?}: expected INDEX=HEX, e.g. 0=3b6a..."))?;
+        let i: usize = match index.trim() {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            other => bail!("--party-key {spec:?}: the party index must be 0, 1 or 2, not {other:?}"),
+        };
+        ensure!(keys[i].is_none(), "--party-key: party {i} is given twice");
+        keys[i] = Some(
+            PublicKey::from_hex(hex)
+                .with_context(|| format!("--party-key {i}=...: expected 64 hex digits from `triad provider keygen`"))?,
+        );
+    }
+    let missing: Vec<String> = (0..3).filter(|&i| keys[i].is_none()).map(|i| i.to_string()).collect();
+    ensure!(missing.is_empty(), "--party-key: missing party {}; give 0=HEX 1=HEX 2=HEX", missing.join(", "));
+    let [Some(k0), Some(k1), Some(k2)] = keys else { bail!("--party-key: three keys needed") };
+    Ok([k0, k1, k2])
+}
+
+fn read_secret(path: &Path) -> Result<(SecretJson, ProverSecret)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: SecretJson = serde_json::from_str(&text).with_context(|| {
+        format!("{}: expected secret.json with range, value_hex, blinder_hex, alg, commitment_hex", path.display())
+    })?;
+    let value = hex::decode(&json.value_hex).with_context(|| format!("{}: value_hex is not hex", path.display()))?;
+    let blinder: [u8; 16] = hex::decode(&json.blinder_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("{}: blinder_hex must be 32 hex digits (16 bytes)", path.display()))?;
+    Ok((json, ProverSecret { value, blinder: Blinder(blinder) }))
+}
+
+fn share(args: ShareArgs) -> Result<()> {
+    let party_keys = parse_party_keys(&args.party_keys)?;
+    let format = DecimalFormat::new(args.max_integer_digits, args.max_decimals, args.fraction_bits)
+        .context("--max-integer-digits/--max-decimals")?;
+    let contribution_id: [u8; 16] = match &args.contribution_id {
+        Some(h) => hex::decode(h.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .context("--contribution-id must be 32 hex digits (16 bytes)")?,
+        None => uuid::Uuid::new_v4().into_bytes(),
+    };
+    let (json, secret) = read_secret(&args.secret)?;
+
+    let mut key_specs = args.notary_keys.clone();
+    if key_specs.is_empty() {
+        match json.notary_key.as_deref().filter(|k| NotaryKey::parse(k).is_ok()) {
+            Some(k) => key_specs.push(k.to_owned()),
+            None => bail!(
+                "no notary key: pass --notary-key secp256k1:<hex> (or set TRIAD_NOTARY_KEYS); {} has none that parses",
+                args.secret.display()
+            ),
+        }
+    }
+    let keys = key_specs
+        .iter()
+        .map(|k| NotaryKey::parse(k).with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut config = VerifierConfig::new(keys);
+    if !args.trust_anchors.is_empty() {
+        let roots = args
+            .trust_anchors
+            .iter()
+            .map(|p| std::fs::read(p).with_context(|| format!("reading trust anchor {}", p.display())))
+            .collect::<Result<Vec<_>>>()?;
+        config.trust_anchors = TrustAnchors::from_der_certs(roots.iter().map(Vec::as_slice))
+            .context("--trust-anchor must be a DER certificate")?;
+    }
+    let bytes = std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
+    let verified = verify(&bytes, &config).with_context(|| {
+        format!("{} does not verify (check --notary-key and --trust-anchor)", args.presentation.display())
+    })?;
+
+    let [start, end] = json.range;
+    let want_hash = hex::decode(&json.commitment_hex)
+        .with_context(|| format!("{}: commitment_hex is not hex", args.secret.display()))?;
+    let commitment = verified
+        .unopened_commitments
+        .iter()
+        .find(|c| c.ranges == [start..end] && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
+        .with_context(|| {
+            format!(
+                "{}'s commitment ({} over received bytes {start}..{end}) is not among the presentation's unopened commitments: is it the secret of {}?",
+                args.secret.display(),
+                json.alg,
+                args.presentation.display()
+            )
+        })?;
+
+    let sealed = make_bundles(
+        &secret,
+        commitment,
+        &args.dataset,
+        contribution_id,
+        &format,
+        &party_keys,
+        &mut os_rng(),
+    )
+    .context("making the share bundles")?;
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut files = Vec::new();
+    for b in &sealed {
+        let path = args.out.join(format!("bundle-{}.bin", b.party().index()));
+        ensure!(
+            args.force || !path.exists(),
+            "{} exists; pass --force to overwrite or choose another --out",
+            path.display()
+        );
+        std::fs::write(&path, b.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        files.push(serde_json::json!({
+            "party": b.party().index(),
+            "file": path.display().to_string(),
+            "sha256": hex::encode(b.sha256()),
+        }));
+    }
+    let report = serde_json::json!({
+        "dataset_id": args.dataset,
+        "contribution_id": hex::encode(contribution_id),
+        "presentation_sha256": hex::encode(triad_provider::sha256(&bytes)),
+        "commitment": { "alg": commitment.alg.name(), "hash": hex::encode(commitment.hash), "range": [start, end] },
+        "bundles": files,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn keygen(args: &KeygenArgs) -> Result<()> {
+    let (sk, pk) = generate_keypair(&mut os_rng());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&args.secret_out).with_context(|| {
+        format!("creating {} (it must not exist yet; choose another --secret-out)", args.secret_out.display())
+    })?;
+    use std::io::Write as _;
+    writeln!(file, "{}", sk.to_hex()).with_context(|| format!("writing {}", args.secret_out.display()))?;
+    eprintln!("secret key written to {} (keep it private)", args.secret_out.display());
+    println!("{}", pk.to_hex());
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Making the three sealed bundles, and opening one.
+
+use std::ops::Range;
+
+use hpke::aead::ChaCha20Poly1305;
+use hpke::kdf::HkdfSha256;
+use hpke::rand_core::CryptoRng;
+use hpke::{Deserializable as _, OpModeR, OpModeS, Serializable as _};
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+use triad_mpc_core::PartyId;
+use triad_mpc_core::input::{InputBundle, share_bit_inputs_with_seed, share_inputs_with_seed};
+use triad_notary::{Direction, ProverSecret, UnopenedCommitment, check_commitment};
+use triad_proto::events::v1::{PlaintextCommitment, ValueFormat};
+use triad_proto::provider::v1::{SealedShareBundle, ShareBundle};
+
+use crate::keys::{Kem, PublicKey, SecretKey};
+use crate::{BUNDLE_VERSION, DecimalFormat, ProviderError};
+
+/// RFC 9180 ids of the one suite we seal with.
+const KEM_ID: u32 = 0x0020;
+const KDF_ID: u32 = 0x0001;
+const AEAD_ID: u32 = 0x0003;
+const INFO_DOMAIN: &[u8] = b"triad/provider/share-bundle/v1";
+/// Words of the bit-sliced 16-byte blinder.
+const BLINDER_WORDS: usize = 2;
+/// Largest dataset id we seal (a bound for the info string and decoders).
+const MAX_DATASET_ID: usize = 256;
+
+/// Where a bundle belongs: the dataset, the contribution and the party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleContext {
+    /// The dataset id.
+    pub dataset_id: String,
+    /// The contribution id (16 bytes, as in `ContributionSubmitted`).
+    pub contribution_id: [u8; 16],
+    /// The receiving party.
+    pub party: PartyId,
+}
+
+impl BundleContext {
+    /// The context of `party`'s bundle of a contribution.
+    pub fn new(dataset_id: &str, contribution_id: [u8; 16], party: PartyId) -> Self {
+        Self { dataset_id: dataset_id.to_owned(), contribution_id, party }
+    }
+
+    /// HPKE `info` (also the AAD): domain, length-prefixed dataset id,
+    /// contribution id, party index. The recipient key is bound by the KEM.
+    fn info(&self) -> Vec<u8> {
+        let mut info = Vec::with_capacity(INFO_DOMAIN.len() + 4 + self.dataset_id.len() + 17);
+        info.extend_from_slice(INFO_DOMAIN);
+        info.extend_from_slice(&(self.dataset_id.len() as u32).to_be_bytes());
+        info.extend_from_slice(self.dataset_id.as_bytes());
+        info.extend_from_slice(&self.contribution_id);
+        info.push(self.party.index() as u8);
+        info
+    }
+
+    fn party_u32(&self) -> u32 {
+        self.party.index() as u32
+    }
+}
+
+/// One party's sealed bundle: the encoded `SealedShareBundle` (the bytes a
+/// provider submits and the party receives).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedBundle {
+    party: PartyId,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedBundle(party={}, {} bytes)", self.party.index(), self.bytes.len())
+    }
+}
+
+impl SealedBundle {
+    /// The party it is sealed to.
+    pub fn party(&self) -> PartyId {
+        self.party
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The encoded bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// SHA-256 of the encoded bytes: `ContributionSubmitted.bundle_hashes[party]`.
+    pub fn sha256(&self) -> [u8; 32] {
+        sha256(&self.bytes)
+    }
+}
+
+/// SHA-256 of a sealed bundle's bytes as received (what the party compares
+/// with `ContributionSubmitted.bundle_hashes[i]`).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// What a party gets out of its bundle. `Debug` shows no share.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpenedBundle {
+    /// Where it belongs (checked against what the party expected).
+    pub context: BundleContext,
+    /// The format the value was parsed with; compare with the dataset's.
+    pub format: ValueFormat,
+    /// Arithmetic sharing of `N = value * 10^max_decimals`: one element,
+    /// `(x_i, x_{i+1})`.
+    pub value: InputBundle,
+    /// Public length of the committed value bytes.
+    pub value_len: usize,
+    /// Padded length of the value bytes.
+    pub value_max_len: usize,
+    /// Boolean sharing of the padded value bytes, `ceil(value_max_len/8)` words.
+    pub value_bytes: InputBundle,
+    /// Boolean sharing of the blinder, 2 words.
+    pub blinder: InputBundle,
+    /// The commitment the shares must open; compare with
+    /// `ContributionSubmitted.commitment`.
+    pub commitment: PlaintextCommitment,
+}
+
+impl std::fmt::Debug for OpenedBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedBundle")
+            .field("context", &self.context)
+            .field("format", &self.format)
+            .field("value_len", &self.value_len)
+            .field("commitment", &self.commitment)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Little-endian packing of bytes into 64-bit words (lane `8k + j` = bit
+/// `j` of byte `k`), zero-padded to `words` words.
+fn pack(bytes: &[u8], words: usize) -> Vec<u64> {
+    let mut out = vec![0u64; words];
+    for (k, b) in bytes.iter().enumerate() {
+        out[k / 8] |= u64::from(*b) << (8 * (k % 8));
+    }
+    out
+}
+
+fn commitment_range(c: &UnopenedCommitment) -> Result<Range<usize>, ProviderError> {
+    if c.direction != Direction::Received {
+        return Err(ProviderError::CommitmentShape("a commitment to the sent transcript".into()));
+    }
+    match c.ranges.as_slice() {
+        [r] => Ok(r.clone()),
+        rs => Err(ProviderError::CommitmentShape(format!("{} ranges", rs.len()))),
+    }
+}
+
+fn seed(rng: &mut impl CryptoRng) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    rng.fill_bytes(&mut s);
+    s
+}
+
+/// Splits the provider's proven value into the three parties' bundles and
+/// seals each to its party's key.
+///
+/// Checks first that `secret` opens `commitment` (one range of the received
+/// transcript) and that the value is a decimal of `format`; `N = value *
+/// 10^max_decimals` is shared arithmetically, the padded value bytes and
+/// the blinder boolean (see `proto/triad/provider/v1/bundle.proto`).
+pub fn make_bundles(
+    secret: &ProverSecret,
+    commitment: &UnopenedCommitment,
+    dataset_id: &str,
+    contribution_id: [u8; 16],
+    format: &DecimalFormat,
+    party_keys: &[PublicKey; 3],
+    rng: &mut impl CryptoRng,
+) -> Result<[SealedBundle; 3], ProviderError> {
+    if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
+        return Err(ProviderError::Inconsistent(format!(
+            "the dataset id must be 1 to {MAX_DATASET_ID} bytes"
+        )));
+    }
+    let range = commitment_range(commitment)?;
+    check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
+    let n = format.parse(&secret.value)?;
+
+    let max_len = format.max_len();
+    let value_words = max_len.div_ceil(8);
+    let value_shares = share_inputs_with_seed(&[n], seed(rng));
+    let byte_shares = share_bit_inputs_with_seed(&pack(&secret.value, value_words), seed(rng));
+    let blinder_shares = share_bit_inputs_with_seed(&pack(&secret.blinder.0, BLINDER_WORDS), seed(rng));
+    let plain_commitment = PlaintextCommitment {
+        algorithm: commitment.alg.name().to_owned(),
+        hash: commitment.hash.to_vec(),
+        start: range.start as u64,
+        end: range.end as u64,
+    };
+
+    let mut out = Vec::with_capacity(3);
+    for party in PartyId::ALL {
+        let i = party.index();
+        let ctx = BundleContext::new(dataset_id, contribution_id, party);
+        let bundle = ShareBundle {
+            version: BUNDLE_VERSION,
+            dataset_id: dataset_id.to_owned(),
+            contribution_id: contribution_id.to_vec(),
+            party_index: ctx.party_u32(),
+            format: Some(format.to_proto()),
+            value_first: value_shares[i].first[0],
+            value_second: value_shares[i].second[0],
+            value_len: secret.value.len() as u32,
+            value_max_len: max_len as u32,
+            value_bytes_first: byte_shares[i].first.clone(),
+            value_bytes_second: byte_shares[i].second.clone(),
+            blinder_first: blinder_shares[i].first.clone(),
+            blinder_second: blinder_shares[i].second.clone(),
+            commitment: Some(plain_commitment.clone()),
+        };
+        let plaintext = bundle.encode_to_vec();
+        let info = ctx.info();
+        let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
+            &OpModeS::Base,
+            &party_keys[i].0,
+            &info,
+            &plaintext,
+            &info,
+            rng,
+        )
+        .map_err(|e| ProviderError::Seal(e.to_string()))?;
+        let sealed = SealedShareBundle {
+            version: BUNDLE_VERSION,
+            kem_id: KEM_ID,
+            kdf_id: KDF_ID,
+            aead_id: AEAD_ID,
+            dataset_id: dataset_id.to_owned(),
+            contribution_id: contribution_id.to_vec(),
+            party_index: ctx.party_u32(),
+            encapped_key: enc.to_bytes().to_vec(),
+            ciphertext,
+        };
+        out.push(SealedBundle { party, bytes: sealed.encode_to_vec() });
+    }
+    out.try_into().map_err(|_| ProviderError::Seal("three bundles".into()))
+}
+
+/// Opens a sealed bundle as party `expected.party` with its secret key.
+///
+/// Checks the envelope names the expected dataset, contribution and party
+/// (specific errors), decrypts with the expected context (any mismatch or
+/// alteration is [`ProviderError::DecryptionFailed`]), then checks the
+/// shares' shape. The caller still compares `format` and `commitment` with
+/// the dataset and `ContributionSubmitted`, and the bytes' SHA-256 with
+/// `bundle_hashes`.
+pub fn open_bundle(
+    sealed: &[u8],
+    secret_key: &SecretKey,
+    expected: &BundleContext,
+) -> Result<OpenedBundle, ProviderError> {
+    let env = SealedShareBundle::decode(sealed)
+        .map_err(|e| ProviderError::Malformed(format!("not a SealedShareBundle: {e}")))?;
+    if env.version != BUNDLE_VERSION {
+        return Err(ProviderError::UnsupportedVersion { found: env.version, supported: BUNDLE_VERSION });
+    }
+    if (env.kem_id, env.kdf_id, env.aead_id) != (KEM_ID, KDF_ID, AEAD_ID) {
+        return Err(ProviderError::UnsupportedSuite { kem: env.kem_id, kdf: env.kdf_id, aead: env.aead_id });
+    }
+    check_context(&env.dataset_id, &env.contribution_id, env.party_index, expected)?;
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&env.encapped_key)
+        .map_err(|_| ProviderError::Malformed("the encapsulated key is not 32 bytes".into()))?;
+    let info = expected.info();
+    let plaintext = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
+        &OpModeR::Base,
+        &secret_key.0,
+        &enc,
+        &info,
+        &env.ciphertext,
+        &info,
+    )
+    .map_err(|_| ProviderError::DecryptionFailed)?;
+    let b = ShareBundle::decode(plaintext.as_slice())
+        .map_err(|e| ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}")))?;
+    if b.version != BUNDLE_VERSION {
+        return Err(ProviderError::UnsupportedVersion { found: b.version, supported: BUNDLE_VERSION });
+    }
+    // Authenticated by the AEAD, so a mismatch is the provider's own doing.
+    check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected)
+        .map_err(|e| ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}")))?;
+    let bad = |m: String| Err(ProviderError::Inconsistent(m));
+    let Some(format) = b.format else { return bad("no value format".into()) };
+    let decimal = DecimalFormat::from_proto(&format)?;
+    let value_max_len = b.value_max_len as usize;
+    if value_max_len != decimal.max_len() {
+        return bad(format!("value_max_len {value_max_len} is not the format's {}", decimal.max_len()));
+    }
+    let value_len = b.value_len as usize;
+    if value_len == 0 || value_len > value_max_len {
+        return bad(format!("value_len {value_len} is not in 1..={value_max_len}"));
+    }
+    let Some(commitment) = b.commitment else { return bad("no commitment".into()) };
+    if commitment.end.checked_sub(commitment.start) != Some(value_len as u64) {
+        return bad(format!(
+            "the commitment range {}..{} does not have value_len {value_len} bytes",
+            commitment.start, commitment.end
+        ));
+    }
+    let words = value_max_len.div_ceil(8);
+    if b.value_bytes_first.len() != words || b.value_bytes_second.len() != words {
+        return bad(format!("the value bytes' sharing must have {words} words per component"));
+    }
+    if b.blinder_first.len() != BLINDER_WORDS || b.blinder_second.len() != BLINDER_WORDS {
+        return bad(format!("the blinder's sharing must have {BLINDER_WORDS} words per component"));
+    }
+    Ok(OpenedBundle {
+        context: expected.clone(),
+        format,
+        value: InputBundle { first: vec![b.value_first], second: vec![b.value_second] },
+        value_len,
+        value_max_len,
+        value_bytes: InputBundle { first: b.value_bytes_first, second: b.value_bytes_second },
+        blinder: InputBundle { first: b.blinder_first, second: b.blinder_second },
+        commitment,
+    })
+}
+
+fn check_context(
+    dataset_id: &str,
+    contribution_id: &[u8],
+    party_index: u32,
+    expected: &BundleContext,
+) -> Result<(), ProviderError> {
+    if party_index != expected.party_u32() {
+        return Err(ProviderError::WrongParty { expected: expected.party_u32(), found: party_index });
+    }
+    if dataset_id != expected.dataset_id {
+        return Err(ProviderError::WrongDataset {
+            expected: expected.dataset_id.clone(),
+            found: dataset_id.to_owned(),
+        });
+    }
+    if contribution_id != expected.contribution_id {
+        return Err(ProviderError::WrongContribution {
+            expected: hex::encode(expected.contribution_id),
+            found: hex::encode(contribution_id),
+        });
+    }
+    Ok(())
+}
