@@ -150,6 +150,8 @@ async fn measure(world: &mut World, args: &Args, report: &mut Report) -> Result<
         per_sec: Some(n as f64 / secs.max(1e-9)),
         p50_ms: None,
         p99_ms: None,
+        bytes_per_party: None,
+        rounds: None,
     };
 
     // Appends, one event per transaction.

@@ -5,17 +5,26 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
 
+mod engine;
 mod eventlog;
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Event store append throughput and append-to-handler latency.
     Eventlog(eventlog::Args),
+    /// The MPC engine: three parties as three processes over localhost TLS, malicious
+    /// security (every gate proven); mult, and, ltz, trunc.
+    Engine(engine::Args),
+    /// One party of `bench engine` (started by it).
+    #[command(hide = true)]
+    EngineParty(engine::PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Eventlog(args) => eventlog::run(args).await,
+        Command::Engine(args) => engine::run(args).await,
+        Command::EngineParty(args) => engine::party(args).await,
     }
 }
 
@@ -33,6 +42,12 @@ pub struct Row {
     pub p50_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
+    /// Payload bytes sent by the busiest party.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_party: Option<u64>,
+    /// Message rounds of the party with the most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u64>,
 }
 
 /// Prints rows as they come: JSON lines, or an aligned table.
@@ -52,12 +67,15 @@ impl Report {
             return Ok(());
         }
         if !self.header_done {
-            println!("{:<10} {:<28} {:<12} {:>9} {:>9} {:>12} {:>9} {:>9}", "suite", "case", "backend", "n", "secs", "per sec", "p50 ms", "p99 ms");
+            println!(
+                "{:<10} {:<28} {:<12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>12} {:>7}",
+                "suite", "case", "backend", "n", "secs", "per sec", "p50 ms", "p99 ms", "bytes/party", "rounds"
+            );
             self.header_done = true;
         }
         let opt = |v: Option<f64>, prec: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.prec$}"));
         println!(
-            "{:<10} {:<28} {:<12} {:>9} {:>9.3} {:>12} {:>9} {:>9}",
+            "{:<10} {:<28} {:<12} {:>9} {:>9.3} {:>12} {:>9} {:>9} {:>12} {:>7}",
             row.suite,
             row.case,
             row.backend,
@@ -65,7 +83,9 @@ impl Report {
             row.secs,
             opt(row.per_sec, 0),
             opt(row.p50_ms, 3),
-            opt(row.p99_ms, 3)
+            opt(row.p99_ms, 3),
+            row.bytes_per_party.map_or_else(|| "-".to_owned(), |v| v.to_string()),
+            row.rounds.map_or_else(|| "-".to_owned(), |v| v.to_string())
         );
         Ok(())
     }
