@@ -73,6 +73,9 @@ pub enum ProviderError {
     /// HPKE seal failed (not expected with valid keys).
     #[error("sealing failed: {0}")]
     Seal(String),
+    /// The bundle does not match the `ContributionSubmitted` event or the dataset.
+    #[error("the bundle is not what was submitted: {0}")]
+    NotAsSubmitted(String),
     /// The decrypted shares contradict the envelope or their own shape.
     #[error("inconsistent bundle: {0}")]
     Inconsistent(String),

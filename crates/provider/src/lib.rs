@@ -44,7 +44,9 @@ mod seal;
 pub use decimal::{DecimalError, DecimalFormat, FormatError};
 pub use error::ProviderError;
 pub use keys::{PublicKey, SecretKey, generate_keypair};
-pub use seal::{BundleContext, OpenedBundle, SealedBundle, make_bundles, open_bundle, sha256};
+pub use seal::{
+    BundleContext, OpenedBundle, SealedBundle, check_submitted, make_bundles, open_bundle, sha256,
+};
 
 /// Bundle format version written and read by this build.
 pub const BUNDLE_VERSION: u32 = 1;

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use triad_mpc_core::PartyId;
 use triad_mpc_core::input::{InputBundle, share_bit_inputs_with_seed, share_inputs_with_seed};
 use triad_notary::{Direction, ProverSecret, UnopenedCommitment, check_commitment};
-use triad_proto::events::v1::{PlaintextCommitment, ValueFormat};
+use triad_proto::events::v1::{ContributionSubmitted, PlaintextCommitment, ValueFormat};
 use triad_proto::provider::v1::{SealedShareBundle, ShareBundle};
 
 use crate::keys::{Kem, PublicKey, SecretKey};
@@ -324,6 +324,36 @@ pub fn open_bundle(
         blinder: InputBundle { first: b.blinder_first, second: b.blinder_second },
         commitment,
     })
+}
+
+/// Checks an opened bundle against what the log says: the sealed bytes'
+/// SHA-256 is `submitted.bundle_hashes[party]`, the commitment is
+/// `submitted.commitment`, the ids match, and the value format is the
+/// dataset's. A party runs this before feeding the shares to the MPC
+/// input check; a failure is the provider's (or the coordinator's) fault.
+pub fn check_submitted(
+    opened: &OpenedBundle,
+    sealed: &[u8],
+    submitted: &ContributionSubmitted,
+    dataset_format: &ValueFormat,
+) -> Result<(), ProviderError> {
+    let bad = |m: String| Err(ProviderError::NotAsSubmitted(m));
+    let ctx = &opened.context;
+    if submitted.dataset_id != ctx.dataset_id || submitted.contribution_id != ctx.contribution_id {
+        return bad("the submission is for another dataset or contribution".into());
+    }
+    match submitted.bundle_hashes.get(ctx.party.index()) {
+        Some(h) if h.as_slice() == sha256(sealed) => {}
+        Some(_) => return bad(format!("bundle_hashes[{}] is not the SHA-256 of this bundle", ctx.party.index())),
+        None => return bad(format!("bundle_hashes has no entry for party {}", ctx.party.index())),
+    }
+    if submitted.commitment.as_ref() != Some(&opened.commitment) {
+        return bad("the bundle's commitment is not the submitted one".into());
+    }
+    if &opened.format != dataset_format {
+        return bad("the bundle's value format is not the dataset's".into());
+    }
+    Ok(())
 }
 
 fn check_context(

@@ -27,7 +27,7 @@ fn fixture(value: &[u8], alg: HashAlg) -> Fixture {
     let commitment = UnopenedCommitment {
         field_id: 6,
         direction: Direction::Received,
-        ranges: vec![100..100 + value.len()],
+        ranges: std::iter::once(100..100 + value.len()).collect(),
         alg,
         hash: plaintext_hash(alg, value, &blinder),
     };
@@ -275,4 +275,42 @@ proptest! {
         prop_assert_eq!(unpack(&blinder, 16), f.secret.blinder.0.to_vec());
         prop_assert_eq!(opened[0].value_len, text.len());
     }
+}
+
+#[test]
+fn an_opened_bundle_is_checked_against_its_submission_event() {
+    use triad_proto::events::v1::{ContributionSubmitted, PlaintextCommitment};
+    let f = fixture(b"12.345", HashAlg::Blake3);
+    let sealed = f.seal().expect("bundles");
+    let opened = f.open_all(&sealed);
+    let mut submitted = ContributionSubmitted {
+        dataset_id: DATASET.to_owned(),
+        contribution_id: CID.to_vec(),
+        commitment: Some(PlaintextCommitment {
+            algorithm: "blake3".to_owned(),
+            hash: f.commitment.hash.to_vec(),
+            start: 100,
+            end: 106,
+        }),
+        bundle_hashes: sealed.iter().map(|b| b.sha256().to_vec()).collect(),
+        ..Default::default()
+    };
+    let format = f.format.to_proto();
+    for i in 0..3 {
+        triad_provider::check_submitted(&opened[i], sealed[i].as_bytes(), &submitted, &format).expect("as submitted");
+    }
+    let err = triad_provider::check_submitted(&opened[0], sealed[1].as_bytes(), &submitted, &format)
+        .expect_err("another party's bytes");
+    assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
+    let mut other_format = format;
+    other_format.max_decimals = 2;
+    let err = triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &other_format)
+        .expect_err("format");
+    assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
+    if let Some(c) = submitted.commitment.as_mut() {
+        c.end = 107;
+    }
+    let err = triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &format)
+        .expect_err("commitment");
+    assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
 }
