@@ -29,7 +29,7 @@ pub enum Backend {
 }
 
 enum Bus {
-    JetStream(JetStreamBus),
+    JetStream(Box<JetStreamBus>),
     InProcess(InProcessBus),
 }
 
@@ -49,10 +49,10 @@ impl Harness {
     pub async fn new(backend: Backend) -> anyhow::Result<Self> {
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
         let bus = match backend {
-            Backend::Distributed => Bus::JetStream(
+            Backend::Distributed => Bus::JetStream(Box::new(
                 JetStreamBus::connect(JetStreamConfig { url: nats_url(), names: BusNames::prefixed(&prefix), ..Default::default() })
                     .await?,
-            ),
+            )),
             Backend::Embedded => Bus::InProcess(InProcessBus::new()),
         };
         Ok(Self { backend, prefix, bus, dir: tempfile::tempdir()?, databases: Default::default() })
@@ -61,7 +61,7 @@ impl Harness {
     /// The bus.
     pub fn bus(&self) -> Arc<dyn EventBus> {
         match &self.bus {
-            Bus::JetStream(b) => Arc::new(b.clone()),
+            Bus::JetStream(b) => Arc::new(b.as_ref().clone()),
             Bus::InProcess(b) => Arc::new(b.clone()),
         }
     }

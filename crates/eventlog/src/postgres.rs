@@ -211,12 +211,11 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
 
 /// Maps a unique violation on `event_id` to [`StoreError::DuplicateEvent`].
 fn duplicate_or(e: sqlx::Error, ids: &[Uuid]) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.constraint() == Some("events_event_id_key") {
+    if let sqlx::Error::Database(db) = &e
+        && db.constraint() == Some("events_event_id_key") {
             // Which id collided is not reported per row; name the first of the batch.
             return StoreError::DuplicateEvent(ids.first().copied().unwrap_or_default());
         }
-    }
     StoreError::Database(e)
 }
 

@@ -122,11 +122,10 @@ async fn append_in(conn: &mut SqliteConnection, batch: &[Append]) -> Result<(Vec
             .fetch_optional(&mut *conn)
             .await?
             .unwrap_or(0);
-        if let Some(expected) = a.expected.pinned() {
-            if to_i64(expected) != current {
+        if let Some(expected) = a.expected.pinned()
+            && to_i64(expected) != current {
                 return Err(StoreError::Conflict { stream: a.stream.clone(), expected, actual: to_u64(current) });
             }
-        }
         sqlx::query("INSERT INTO streams (stream, version) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET version = excluded.version")
             .bind(&a.stream)
             .bind(current + n)
@@ -164,11 +163,10 @@ async fn append_in(conn: &mut SqliteConnection, batch: &[Append]) -> Result<(Vec
 }
 
 fn duplicate_or(e: sqlx::Error, id: Uuid) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.message().contains("events.event_id") {
+    if let sqlx::Error::Database(db) = &e
+        && db.message().contains("events.event_id") {
             return StoreError::DuplicateEvent(id);
         }
-    }
     StoreError::Database(e)
 }
 

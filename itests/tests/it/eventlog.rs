@@ -74,13 +74,13 @@ impl Handler for Recorder {
 
 /// Source positions the sink recorded, in order.
 async fn seen_positions(sink: &dyn EventStore) -> anyhow::Result<Vec<u64>> {
-    Ok(sink
+    sink
         .load("seen-all", 0)
         .await?
         .iter()
         .map(|e| codec::decode(&e.data.payload).map(|src| src.position))
         .collect::<Result<_, _>>()
-        .map_err(anyhow::Error::msg)?)
+        .map_err(anyhow::Error::msg)
 }
 
 /// Steps `subscriber` until the sink holds `n` handlings or `timeout` passes.
