@@ -14,8 +14,11 @@ pub fn run3<T: Send>(parties: [NetParty; 3], f: impl Fn(&mut NetParty) -> Result
     })
 }
 
+/// Opened `(x, y, x * y)`.
+pub type Opened = (Vec<u64>, Vec<u64>, Vec<u64>);
+
 /// A verified product of two random vectors, opened: checks `z = x * y` from the openings.
-pub fn multiply_and_open(p: &mut NetParty, n: usize) -> Result<(Vec<u64>, Vec<u64>, Vec<u64>)> {
+pub fn multiply_and_open(p: &mut NetParty, n: usize) -> Result<Opened> {
     let x = p.random(n);
     let y = p.random(n);
     let z = p.mul(&x, &y)?;
@@ -23,7 +26,7 @@ pub fn multiply_and_open(p: &mut NetParty, n: usize) -> Result<(Vec<u64>, Vec<u6
     Ok((p.open(&x)?, p.open(&y)?, z))
 }
 
-pub fn assert_products(out: [Result<(Vec<u64>, Vec<u64>, Vec<u64>)>; 3]) {
+pub fn assert_products(out: [Result<Opened>; 3]) {
     let mut first = None;
     for r in out {
         let (x, y, z) = r.expect("party succeeds");
