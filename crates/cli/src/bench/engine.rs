@@ -112,6 +112,15 @@ struct Measured {
     cpu_secs: f64,
 }
 
+/// One run's figures over the three parties: the slowest party's time, the largest counts.
+#[derive(Clone, Copy, Default)]
+struct Worst {
+    secs: f64,
+    bytes: u64,
+    rounds: u64,
+    cpu: f64,
+}
+
 const STARTUP: Duration = Duration::from_secs(30);
 
 pub async fn run(args: Args) -> Result<()> {
@@ -212,34 +221,34 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<
     }
 
     // Per (case, n): each run's slowest party; the fastest run.
-    let mut runs: BTreeMap<(Case, usize, usize), (f64, u64, u64, f64)> = BTreeMap::new();
+    let mut runs: BTreeMap<(Case, usize, usize), Worst> = BTreeMap::new();
     for p in PartyId::ALL {
         let path = dir.join(format!("p{}.result.json", p.get()));
         let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let ms: Vec<Measured> = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
         for m in ms {
-            let e = runs.entry((m.case, m.n, m.rep)).or_insert((0.0, 0, 0, 0.0));
-            e.0 = e.0.max(m.secs);
-            e.1 = e.1.max(m.bytes_sent);
-            e.2 = e.2.max(m.rounds);
-            e.3 = e.3.max(m.cpu_secs);
+            let e = runs.entry((m.case, m.n, m.rep)).or_default();
+            e.secs = e.secs.max(m.secs);
+            e.bytes = e.bytes.max(m.bytes_sent);
+            e.rounds = e.rounds.max(m.rounds);
+            e.cpu = e.cpu.max(m.cpu_secs);
         }
     }
-    let mut best: BTreeMap<(Case, usize), (f64, u64, u64, f64)> = BTreeMap::new();
+    let mut best: BTreeMap<(Case, usize), Worst> = BTreeMap::new();
     for ((case, n, _), v) in runs {
         let e = best.entry((case, n)).or_insert(v);
-        if v.0 < e.0 {
+        if v.secs < e.secs {
             *e = v;
         }
     }
     // Wall time on a loaded machine says little; the busiest party's CPU time goes to stderr
     // (the table and the JSON lines keep the common columns).
-    for ((case, n), (secs, _, _, cpu)) in &best {
-        eprintln!("engine {} n={n}: wall {secs:.3} s, busiest party's CPU {cpu:.3} s", case.name());
+    for ((case, n), w) in &best {
+        eprintln!("engine {} n={n}: wall {:.3} s, busiest party's CPU {:.3} s", case.name(), w.secs, w.cpu);
     }
     Ok(best
         .into_iter()
-        .map(|((case, n), (secs, bytes, rounds, _))| Row {
+        .map(|((case, n), Worst { secs, bytes, rounds, .. })| Row {
             suite: "engine",
             case: case.name().to_owned(),
             backend: "tls-3proc".to_owned(),
