@@ -34,3 +34,6 @@ pub use postgres::PgEventStore;
 pub use sqlite::SqliteEventStore;
 pub use store::{Checkpoint, EventStore, Handled};
 pub use subscriber::{Handler, HandlerError, Subscriber};
+
+#[cfg(test)]
+mod tests;

@@ -45,18 +45,6 @@ impl SqliteEventStore {
         Self::with_pool(pool, service).await
     }
 
-    /// An in-memory store (one connection, gone when dropped).
-    pub async fn in_memory(service: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new().in_memory(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        Self::with_pool(pool, service).await
-    }
-
     async fn with_pool(pool: SqlitePool, service: &str) -> Result<Self, StoreError> {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
