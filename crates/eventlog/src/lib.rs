@@ -19,6 +19,7 @@ pub mod jetstream;
 pub mod model;
 pub mod outbox;
 pub mod postgres;
+mod row;
 pub mod sqlite;
 pub mod store;
 pub mod subscriber;

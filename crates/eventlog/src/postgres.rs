@@ -10,13 +10,14 @@
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool};
 use std::str::FromStr;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::model::{Append, Appended, EventData, ExpectedVersion, RecordedEvent, validate_token};
+use crate::row::{EventRow, select_events};
+use crate::model::{Append, Appended, ExpectedVersion, RecordedEvent, validate_token};
 use crate::store::{Checkpoint, EventStore, Handled, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -219,43 +220,15 @@ fn duplicate_or(e: sqlx::Error, ids: &[Uuid]) -> StoreError {
     StoreError::Database(e)
 }
 
-fn row_to_event(service: &str, row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, StoreError> {
-    let payload: Vec<u8> = row.try_get("payload")?;
-    Ok(RecordedEvent {
-        service: service.to_owned(),
-        stream: row.try_get("stream")?,
-        version: to_u64(row.try_get("version")?),
-        position: to_u64(row.try_get("position")?),
-        data: EventData {
-            id: row.try_get("event_id")?,
-            event_type: row.try_get("event_type")?,
-            schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?).unwrap_or(0),
-            causation_id: row.try_get("causation_id")?,
-            correlation_id: row.try_get("correlation_id")?,
-            occurred_at: row.try_get("occurred_at")?,
-            payload: payload.into(),
-        },
-    })
-}
 
-/// A query over `events` with all columns, `$tail` appended.
-macro_rules! select_events {
-    ($tail:literal) => {
-        concat!(
-            "SELECT position, stream, version, event_id, event_type, schema_version, ",
-            "causation_id, correlation_id, occurred_at, payload FROM events ",
-            $tail
-        )
-    };
-}
 
 async fn read_after(conn: &mut PgConnection, service: &str, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
+    let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
         .bind(to_i64(after))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|r| row_to_event(service, r)).collect()
+    Ok(rows.into_iter().map(|r| r.into_event(service)).collect())
 }
 
 #[async_trait]
@@ -273,12 +246,12 @@ impl EventStore for PgEventStore {
     }
 
     async fn load(&self, stream: &str, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
+        let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
             .bind(stream)
             .bind(to_i64(after_version))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| row_to_event(&self.service, r)).collect()
+        Ok(rows.into_iter().map(|r| r.into_event(&self.service)).collect())
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {

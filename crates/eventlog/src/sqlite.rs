@@ -6,14 +6,15 @@
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{Mutex, watch};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::model::{Append, Appended, EventData, RecordedEvent, validate_batch, validate_token};
+use crate::row::{EventRow, select_events};
+use crate::model::{Append, Appended, RecordedEvent, validate_batch, validate_token};
 use crate::postgres::{to_i64, to_u64};
 use crate::store::{Checkpoint, EventStore, Handled, RelayProgress};
 
@@ -158,35 +159,7 @@ fn duplicate_or(e: sqlx::Error, id: Uuid) -> StoreError {
     StoreError::Database(e)
 }
 
-fn row_to_event(service: &str, row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let payload: Vec<u8> = row.try_get("payload")?;
-    Ok(RecordedEvent {
-        service: service.to_owned(),
-        stream: row.try_get("stream")?,
-        version: to_u64(row.try_get("version")?),
-        position: to_u64(row.try_get("position")?),
-        data: EventData {
-            id: row.try_get("event_id")?,
-            event_type: row.try_get("event_type")?,
-            schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?).unwrap_or(0),
-            causation_id: row.try_get("causation_id")?,
-            correlation_id: row.try_get("correlation_id")?,
-            occurred_at: row.try_get("occurred_at")?,
-            payload: payload.into(),
-        },
-    })
-}
 
-/// A query over `events` with all columns, `$tail` appended.
-macro_rules! select_events {
-    ($tail:literal) => {
-        concat!(
-            "SELECT position, stream, version, event_id, event_type, schema_version, ",
-            "causation_id, correlation_id, occurred_at, payload FROM events ",
-            $tail
-        )
-    };
-}
 
 #[async_trait]
 impl EventStore for SqliteEventStore {
@@ -204,21 +177,21 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn load(&self, stream: &str, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
+        let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
             .bind(stream)
             .bind(to_i64(after_version))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| row_to_event(&self.service, r)).collect()
+        Ok(rows.into_iter().map(|r| r.into_event(&self.service)).collect())
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
+        let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
             .bind(to_i64(after))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| row_to_event(&self.service, r)).collect()
+        Ok(rows.into_iter().map(|r| r.into_event(&self.service)).collect())
     }
 
     async fn head(&self) -> Result<u64, StoreError> {
