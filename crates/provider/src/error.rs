@@ -3,21 +3,32 @@
 use crate::decimal::{DecimalError, FormatError};
 
 /// Why a bundle could not be made or opened. Variants say what to fix.
+///
+/// Wrapped errors are part of the message, not a `source`, so a report
+/// that prints the chain does not repeat them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderError {
     /// The committed value is not a well-formed decimal of the dataset's format.
     #[error("the committed value is not a decimal of the dataset's format: {0}")]
-    Value(#[from] DecimalError),
+    Value(DecimalError),
     /// The dataset's value format is unusable.
     #[error("the dataset's value format is unusable: {0}")]
-    Format(#[from] FormatError),
+    Format(FormatError),
     /// The commitment is not a single range of the received transcript.
     #[error("the commitment must cover one range of the received transcript, found {0}")]
     CommitmentShape(String),
     /// The secret does not open the commitment (wrong secret.json for this presentation?).
     #[error("the secret does not open the presentation's commitment: {0}")]
-    SecretDoesNotOpen(#[source] triad_notary::VerifyError),
+    SecretDoesNotOpen(triad_notary::VerifyError),
+    /// The dataset id is empty or too long.
+    #[error("the dataset id must be 1 to {max} bytes, found {found}")]
+    DatasetId {
+        /// Its length.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A key is malformed.
     #[error("bad key: {0}")]
     BadKey(&'static str),
@@ -79,4 +90,16 @@ pub enum ProviderError {
     /// The decrypted shares contradict the envelope or their own shape.
     #[error("inconsistent bundle: {0}")]
     Inconsistent(String),
+}
+
+impl From<DecimalError> for ProviderError {
+    fn from(e: DecimalError) -> Self {
+        Self::Value(e)
+    }
+}
+
+impl From<FormatError> for ProviderError {
+    fn from(e: FormatError) -> Self {
+        Self::Format(e)
+    }
 }

@@ -180,9 +180,7 @@ pub fn make_bundles(
     rng: &mut impl CryptoRng,
 ) -> Result<[SealedBundle; 3], ProviderError> {
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
-        return Err(ProviderError::Inconsistent(format!(
-            "the dataset id must be 1 to {MAX_DATASET_ID} bytes"
-        )));
+        return Err(ProviderError::DatasetId { found: dataset_id.len(), max: MAX_DATASET_ID });
     }
     let range = commitment_range(commitment)?;
     check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;

@@ -314,3 +314,11 @@ fn an_opened_bundle_is_checked_against_its_submission_event() {
         .expect_err("commitment");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
 }
+
+#[test]
+fn an_empty_dataset_id_is_refused() {
+    let f = fixture(b"1", HashAlg::Blake3);
+    let err = make_bundles(&f.secret, &f.commitment, "", CID, &f.format, &f.pks, &mut os_rng())
+        .expect_err("empty dataset id");
+    assert!(matches!(err, ProviderError::DatasetId { found: 0, .. }), "{err}");
+}
