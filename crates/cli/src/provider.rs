@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Subcommand;
 use serde::Deserialize;
 use triad_notary::{Blinder, NotaryKey, ProverSecret, TrustAnchors, VerifierConfig, verify};
-use triad_provider::{DecimalFormat, PublicKey, generate_keypair, make_bundles, os_rng};
+use triad_provider::{BundleContext, DecimalFormat, PublicKey, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -19,6 +19,10 @@ pub enum Command {
     /// Makes a party's bundle keypair: the secret key (hex) goes to a new
     /// file readable only by you, the public key (hex) to stdout.
     Keygen(KeygenArgs),
+    /// A party's check of a bundle it received: opens it with the party's
+    /// secret key for the expected dataset, contribution and party, and
+    /// prints what it holds (lengths, format, commitment; never a share).
+    Open(OpenArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,25 @@ pub struct KeygenArgs {
     secret_out: PathBuf,
 }
 
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// The sealed bundle (bundle-I.bin).
+    #[arg(long)]
+    bundle: PathBuf,
+    /// The party's secret key file (from `triad provider keygen`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The dataset the bundle must be for.
+    #[arg(long)]
+    dataset: String,
+    /// The contribution id it must be for, 32 hex digits.
+    #[arg(long)]
+    contribution_id: String,
+    /// The opening party's index: 0, 1 or 2.
+    #[arg(long)]
+    party: u8,
+}
+
 /// The fields of secret.json this command reads (the upstream fixture's and
 /// the development notary's shape).
 #[derive(Deserialize)]
@@ -90,6 +113,7 @@ pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Share(args) => share(args),
         Command::Keygen(args) => keygen(&args),
+        Command::Open(args) => open(&args),
     }
 }
 
@@ -242,5 +266,37 @@ fn keygen(args: &KeygenArgs) -> Result<()> {
     writeln!(file, "{}", sk.to_hex()).with_context(|| format!("writing {}", args.secret_out.display()))?;
     eprintln!("secret key written to {} (keep it private)", args.secret_out.display());
     println!("{}", pk.to_hex());
+    Ok(())
+}
+
+fn open(args: &OpenArgs) -> Result<()> {
+    let party = triad_mpc_core::PartyId::new(args.party)
+        .with_context(|| format!("--party must be 0, 1 or 2, not {}", args.party))?;
+    let contribution_id: [u8; 16] = hex::decode(args.contribution_id.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("--contribution-id must be 32 hex digits (16 bytes)")?;
+    let key_text = std::fs::read_to_string(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
+    let key = SecretKey::from_hex(&key_text)
+        .with_context(|| format!("{}: expected the 64 hex digits written by `triad provider keygen`", args.key.display()))?;
+    let bytes = std::fs::read(&args.bundle).with_context(|| format!("reading {}", args.bundle.display()))?;
+    let ctx = BundleContext::new(&args.dataset, contribution_id, party);
+    let opened = open_bundle(&bytes, &key, &ctx).with_context(|| format!("{} does not open", args.bundle.display()))?;
+    let c = &opened.commitment;
+    let report = serde_json::json!({
+        "dataset_id": ctx.dataset_id,
+        "contribution_id": hex::encode(contribution_id),
+        "party": party.index(),
+        "sha256": hex::encode(triad_provider::sha256(&bytes)),
+        "value_len": opened.value_len,
+        "value_max_len": opened.value_max_len,
+        "format": {
+            "max_integer_digits": opened.format.max_integer_digits,
+            "max_decimals": opened.format.max_decimals,
+            "fraction_bits": opened.format.fraction_bits,
+        },
+        "commitment": { "alg": c.algorithm, "hash": hex::encode(&c.hash), "range": [c.start, c.end] },
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
