@@ -107,7 +107,11 @@ impl DecimalFormat {
         if total > u64::from(MAX_TOTAL_DIGITS) {
             return Err(FormatError::TooManyDigits { total });
         }
-        Ok(Self { max_integer_digits, max_decimals, fraction_bits })
+        Ok(Self {
+            max_integer_digits,
+            max_decimals,
+            fraction_bits,
+        })
     }
 
     /// From a dataset's `ValueFormat`.
@@ -178,7 +182,10 @@ impl DecimalFormat {
             });
         }
         if frac.len() > self.max_decimals as usize {
-            return Err(DecimalError::TooManyDecimals { found: frac.len(), max: self.max_decimals });
+            return Err(DecimalError::TooManyDecimals {
+                found: frac.len(),
+                max: self.max_decimals,
+            });
         }
         // At most 18 digits in all: no overflow below 10^18.
         let mut n: u64 = 0;

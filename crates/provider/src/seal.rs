@@ -41,7 +41,11 @@ pub struct BundleContext {
 impl BundleContext {
     /// The context of `party`'s bundle of a contribution.
     pub fn new(dataset_id: &str, contribution_id: [u8; 16], party: PartyId) -> Self {
-        Self { dataset_id: dataset_id.to_owned(), contribution_id, party }
+        Self {
+            dataset_id: dataset_id.to_owned(),
+            contribution_id,
+            party,
+        }
     }
 
     /// HPKE `info` (also the AAD): domain, length-prefixed dataset id,
@@ -71,7 +75,12 @@ pub struct SealedBundle {
 
 impl std::fmt::Debug for SealedBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SealedBundle(party={}, {} bytes)", self.party.index(), self.bytes.len())
+        write!(
+            f,
+            "SealedBundle(party={}, {} bytes)",
+            self.party.index(),
+            self.bytes.len()
+        )
     }
 }
 
@@ -149,11 +158,16 @@ fn pack(bytes: &[u8], words: usize) -> Vec<u64> {
 
 fn commitment_range(c: &UnopenedCommitment) -> Result<Range<usize>, ProviderError> {
     if c.direction != Direction::Received {
-        return Err(ProviderError::CommitmentShape("a commitment to the sent transcript".into()));
+        return Err(ProviderError::CommitmentShape(
+            "a commitment to the sent transcript".into(),
+        ));
     }
     match c.ranges.as_slice() {
         [r] => Ok(r.clone()),
-        rs => Err(ProviderError::CommitmentShape(format!("{} ranges", rs.len()))),
+        rs => Err(ProviderError::CommitmentShape(format!(
+            "{} ranges",
+            rs.len()
+        ))),
     }
 }
 
@@ -180,7 +194,10 @@ pub fn make_bundles(
     rng: &mut impl CryptoRng,
 ) -> Result<[SealedBundle; 3], ProviderError> {
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
-        return Err(ProviderError::DatasetId { found: dataset_id.len(), max: MAX_DATASET_ID });
+        return Err(ProviderError::DatasetId {
+            found: dataset_id.len(),
+            max: MAX_DATASET_ID,
+        });
     }
     let range = commitment_range(commitment)?;
     check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
@@ -190,7 +207,8 @@ pub fn make_bundles(
     let value_words = max_len.div_ceil(8);
     let value_shares = share_inputs_with_seed(&[n], seed(rng));
     let byte_shares = share_bit_inputs_with_seed(&pack(&secret.value, value_words), seed(rng));
-    let blinder_shares = share_bit_inputs_with_seed(&pack(&secret.blinder.0, BLINDER_WORDS), seed(rng));
+    let blinder_shares =
+        share_bit_inputs_with_seed(&pack(&secret.blinder.0, BLINDER_WORDS), seed(rng));
     let plain_commitment = PlaintextCommitment {
         algorithm: commitment.alg.name().to_owned(),
         hash: commitment.hash.to_vec(),
@@ -220,15 +238,16 @@ pub fn make_bundles(
         };
         let plaintext = bundle.encode_to_vec();
         let info = ctx.info();
-        let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
-            &OpModeS::Base,
-            &party_keys[i].0,
-            &info,
-            &plaintext,
-            &info,
-            rng,
-        )
-        .map_err(|e| ProviderError::Seal(e.to_string()))?;
+        let (enc, ciphertext) =
+            hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
+                &OpModeS::Base,
+                &party_keys[i].0,
+                &info,
+                &plaintext,
+                &info,
+                rng,
+            )
+            .map_err(|e| ProviderError::Seal(e.to_string()))?;
         let sealed = SealedShareBundle {
             version: BUNDLE_VERSION,
             kem_id: KEM_ID,
@@ -240,9 +259,13 @@ pub fn make_bundles(
             encapped_key: enc.to_bytes().to_vec(),
             ciphertext,
         };
-        out.push(SealedBundle { party, bytes: sealed.encode_to_vec() });
+        out.push(SealedBundle {
+            party,
+            bytes: sealed.encode_to_vec(),
+        });
     }
-    out.try_into().map_err(|_| ProviderError::Seal("three bundles".into()))
+    out.try_into()
+        .map_err(|_| ProviderError::Seal("three bundles".into()))
 }
 
 /// Opens a sealed bundle as party `expected.party` with its secret key.
@@ -261,12 +284,24 @@ pub fn open_bundle(
     let env = SealedShareBundle::decode(sealed)
         .map_err(|e| ProviderError::Malformed(format!("not a SealedShareBundle: {e}")))?;
     if env.version != BUNDLE_VERSION {
-        return Err(ProviderError::UnsupportedVersion { found: env.version, supported: BUNDLE_VERSION });
+        return Err(ProviderError::UnsupportedVersion {
+            found: env.version,
+            supported: BUNDLE_VERSION,
+        });
     }
     if (env.kem_id, env.kdf_id, env.aead_id) != (KEM_ID, KDF_ID, AEAD_ID) {
-        return Err(ProviderError::UnsupportedSuite { kem: env.kem_id, kdf: env.kdf_id, aead: env.aead_id });
+        return Err(ProviderError::UnsupportedSuite {
+            kem: env.kem_id,
+            kdf: env.kdf_id,
+            aead: env.aead_id,
+        });
     }
-    check_context(&env.dataset_id, &env.contribution_id, env.party_index, expected)?;
+    check_context(
+        &env.dataset_id,
+        &env.contribution_id,
+        env.party_index,
+        expected,
+    )?;
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&env.encapped_key)
         .map_err(|_| ProviderError::Malformed("the encapsulated key is not 32 bytes".into()))?;
     let info = expected.info();
@@ -279,26 +314,40 @@ pub fn open_bundle(
         &info,
     )
     .map_err(|_| ProviderError::DecryptionFailed)?;
-    let b = ShareBundle::decode(plaintext.as_slice())
-        .map_err(|e| ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}")))?;
+    let b = ShareBundle::decode(plaintext.as_slice()).map_err(|e| {
+        ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}"))
+    })?;
     if b.version != BUNDLE_VERSION {
-        return Err(ProviderError::UnsupportedVersion { found: b.version, supported: BUNDLE_VERSION });
+        return Err(ProviderError::UnsupportedVersion {
+            found: b.version,
+            supported: BUNDLE_VERSION,
+        });
     }
     // Authenticated by the AEAD, so a mismatch is the provider's own doing.
-    check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected)
-        .map_err(|e| ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}")))?;
+    check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected).map_err(|e| {
+        ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}"))
+    })?;
     let bad = |m: String| Err(ProviderError::Inconsistent(m));
-    let Some(format) = b.format else { return bad("no value format".into()) };
+    let Some(format) = b.format else {
+        return bad("no value format".into());
+    };
     let decimal = DecimalFormat::from_proto(&format)?;
     let value_max_len = b.value_max_len as usize;
     if value_max_len != decimal.max_len() {
-        return bad(format!("value_max_len {value_max_len} is not the format's {}", decimal.max_len()));
+        return bad(format!(
+            "value_max_len {value_max_len} is not the format's {}",
+            decimal.max_len()
+        ));
     }
     let value_len = b.value_len as usize;
     if value_len == 0 || value_len > value_max_len {
-        return bad(format!("value_len {value_len} is not in 1..={value_max_len}"));
+        return bad(format!(
+            "value_len {value_len} is not in 1..={value_max_len}"
+        ));
     }
-    let Some(commitment) = b.commitment else { return bad("no commitment".into()) };
+    let Some(commitment) = b.commitment else {
+        return bad("no commitment".into());
+    };
     if commitment.end.checked_sub(commitment.start) != Some(value_len as u64) {
         return bad(format!(
             "the commitment range {}..{} does not have value_len {value_len} bytes",
@@ -307,19 +356,32 @@ pub fn open_bundle(
     }
     let words = value_max_len.div_ceil(8);
     if b.value_bytes_first.len() != words || b.value_bytes_second.len() != words {
-        return bad(format!("the value bytes' sharing must have {words} words per component"));
+        return bad(format!(
+            "the value bytes' sharing must have {words} words per component"
+        ));
     }
     if b.blinder_first.len() != BLINDER_WORDS || b.blinder_second.len() != BLINDER_WORDS {
-        return bad(format!("the blinder's sharing must have {BLINDER_WORDS} words per component"));
+        return bad(format!(
+            "the blinder's sharing must have {BLINDER_WORDS} words per component"
+        ));
     }
     Ok(OpenedBundle {
         context: expected.clone(),
         format,
-        value: InputBundle { first: vec![b.value_first], second: vec![b.value_second] },
+        value: InputBundle {
+            first: vec![b.value_first],
+            second: vec![b.value_second],
+        },
         value_len,
         value_max_len,
-        value_bytes: InputBundle { first: b.value_bytes_first, second: b.value_bytes_second },
-        blinder: InputBundle { first: b.blinder_first, second: b.blinder_second },
+        value_bytes: InputBundle {
+            first: b.value_bytes_first,
+            second: b.value_bytes_second,
+        },
+        blinder: InputBundle {
+            first: b.blinder_first,
+            second: b.blinder_second,
+        },
         commitment,
     })
 }
@@ -342,8 +404,18 @@ pub fn check_submitted(
     }
     match submitted.bundle_hashes.get(ctx.party.index()) {
         Some(h) if h.as_slice() == sha256(sealed) => {}
-        Some(_) => return bad(format!("bundle_hashes[{}] is not the SHA-256 of this bundle", ctx.party.index())),
-        None => return bad(format!("bundle_hashes has no entry for party {}", ctx.party.index())),
+        Some(_) => {
+            return bad(format!(
+                "bundle_hashes[{}] is not the SHA-256 of this bundle",
+                ctx.party.index()
+            ));
+        }
+        None => {
+            return bad(format!(
+                "bundle_hashes has no entry for party {}",
+                ctx.party.index()
+            ));
+        }
     }
     if submitted.commitment.as_ref() != Some(&opened.commitment) {
         return bad("the bundle's commitment is not the submitted one".into());
@@ -361,7 +433,10 @@ fn check_context(
     expected: &BundleContext,
 ) -> Result<(), ProviderError> {
     if party_index != expected.party_u32() {
-        return Err(ProviderError::WrongParty { expected: expected.party_u32(), found: party_index });
+        return Err(ProviderError::WrongParty {
+            expected: expected.party_u32(),
+            found: party_index,
+        });
     }
     if dataset_id != expected.dataset_id {
         return Err(ProviderError::WrongDataset {
