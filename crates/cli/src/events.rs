@@ -115,14 +115,11 @@ pub fn event_json(e: &RecordedEvent) -> Value {
 
 fn payload_json(e: &RecordedEvent) -> Value {
     let pool = triad_proto::descriptor_pool();
-    if let Some(desc) = pool.get_message_by_name("triad.events.v1.Event") {
-        if let Ok(msg) = DynamicMessage::decode(desc, e.data.payload.as_ref()) {
-            if let Ok(v) = serde_json::to_value(&msg) {
-                if v.as_object().is_some_and(|o| o.len() == 1) {
+    if let Some(desc) = pool.get_message_by_name("triad.events.v1.Event")
+        && let Ok(msg) = DynamicMessage::decode(desc, e.data.payload.as_ref())
+            && let Ok(v) = serde_json::to_value(&msg)
+                && v.as_object().is_some_and(|o| o.len() == 1) {
                     return v;
                 }
-            }
-        }
-    }
     json!({ "hex": e.data.payload.iter().map(|b| format!("{b:02x}")).collect::<String>() })
 }

@@ -202,7 +202,7 @@ fn share(args: ShareArgs) -> Result<()> {
     let commitment = verified
         .unopened_commitments
         .iter()
-        .find(|c| c.ranges == [start..end] && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
+        .find(|c| c.ranges.as_slice() == std::slice::from_ref(&(start..end)) && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
         .with_context(|| {
             format!(
                 "{}'s commitment ({} over received bytes {start}..{end}) is not among the presentation's unopened commitments: is it the secret of {}?",

@@ -109,11 +109,10 @@ impl World {
     async fn cleanup(self) {
         for db in &self.databases {
             let _ = PgEventStore::drop_database(&self.pg, db).await;
-            if let Some(js) = &self.jetstream {
-                if let Some(service) = db.strip_prefix(&format!("{}_", self.prefix)) {
+            if let Some(js) = &self.jetstream
+                && let Some(service) = db.strip_prefix(&format!("{}_", self.prefix)) {
                     let _ = js.delete_stream(service).await;
                 }
-            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
