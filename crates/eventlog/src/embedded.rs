@@ -111,13 +111,7 @@ impl EventBus for InProcessBus {
     async fn publish(&self, events: &[RecordedEvent]) -> Result<(), BusError> {
         let Some(last) = events.last() else { return Ok(()) };
         let source = self.source(&last.service)?;
-        source.published.send_if_modified(|p| {
-            let moved = last.position > *p;
-            if moved {
-                *p = last.position;
-            }
-            moved
-        });
+        crate::store::advance(&source.published, last.position);
         Ok(())
     }
 

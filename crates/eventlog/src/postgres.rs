@@ -76,13 +76,7 @@ impl PgEventStore {
     }
 
     fn bump_head(&self, last: u64) {
-        self.head.send_if_modified(|h| {
-            let moved = last > *h;
-            if moved {
-                *h = last;
-            }
-            moved
-        });
+        crate::store::advance(&self.head, last);
     }
 }
 

@@ -66,13 +66,7 @@ impl SqliteEventStore {
     }
 
     fn bump_head(&self, last: u64) {
-        self.head.send_if_modified(|h| {
-            let moved = last > *h;
-            if moved {
-                *h = last;
-            }
-            moved
-        });
+        crate::store::advance(&self.head, last);
     }
 
     /// The acked floor of the in-process bus's durable consumer `name`.

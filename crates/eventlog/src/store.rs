@@ -107,3 +107,14 @@ pub struct RelayProgress {
     /// The cursor after the call.
     pub cursor: u64,
 }
+
+/// Moves a head watch forward to `last` (never back), waking its receivers.
+pub(crate) fn advance(head: &watch::Sender<u64>, last: u64) {
+    head.send_if_modified(|h| {
+        let moved = last > *h;
+        if moved {
+            *h = last;
+        }
+        moved
+    });
+}
