@@ -15,7 +15,9 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::bus::{AckHandle, BusNames, ConsumerSpec, Delivery, EventBus, Subscription, subject_matches};
+use crate::bus::{
+    AckHandle, BusNames, ConsumerSpec, Delivery, EventBus, Subscription, subject_matches,
+};
 use crate::error::BusError;
 use crate::model::RecordedEvent;
 use crate::sqlite::SqliteEventStore;
@@ -44,20 +46,24 @@ impl InProcessBus {
     pub async fn register(&self, store: SqliteEventStore) -> Result<(), BusError> {
         let published = store.published().await?;
         let service = store.service().to_owned();
-        let source = Arc::new(Source { store, published: watch::channel(published).0 });
+        let source = Arc::new(Source {
+            store,
+            published: watch::channel(published).0,
+        });
         self.lock_sources().insert(service, source);
         Ok(())
     }
 
     fn lock_sources(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Source>>> {
-        self.sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn source(&self, service: &str) -> Result<Arc<Source>, BusError> {
-        self.lock_sources()
-            .get(service)
-            .cloned()
-            .ok_or_else(|| BusError::Unavailable(format!("no store registered for service {service}")))
+        self.lock_sources().get(service).cloned().ok_or_else(|| {
+            BusError::Unavailable(format!("no store registered for service {service}"))
+        })
     }
 }
 
@@ -109,7 +115,9 @@ impl EventBus for InProcessBus {
     }
 
     async fn publish(&self, events: &[RecordedEvent]) -> Result<(), BusError> {
-        let Some(last) = events.last() else { return Ok(()) };
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
         let source = self.source(&last.service)?;
         crate::store::advance(&source.published, last.position);
         Ok(())
@@ -119,12 +127,22 @@ impl EventBus for InProcessBus {
         spec.validate()?;
         let source = self.source(&spec.source)?;
         let key = format!("{}/{}", spec.source, spec.durable);
-        let existing = self.consumers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        let existing = self
+            .consumers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
         let state = match existing {
             Some(s) => s,
             None => {
                 let floor = source.store.consumer_floor(&spec.durable).await?;
-                let s = Arc::new(Mutex::new(ConsumerState { floor, next: floor + 1, persisted: floor, ..Default::default() }));
+                let s = Arc::new(Mutex::new(ConsumerState {
+                    floor,
+                    next: floor + 1,
+                    persisted: floor,
+                    ..Default::default()
+                }));
                 self.consumers
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -155,7 +173,12 @@ struct InProcessSubscription {
 
 impl InProcessSubscription {
     fn acker(&self, position: u64) -> Box<dyn AckHandle> {
-        Box::new(InProcessAck { state: self.state.clone(), source: self.source.clone(), durable: self.spec.durable.clone(), position })
+        Box::new(InProcessAck {
+            state: self.state.clone(),
+            source: self.source.clone(),
+            durable: self.spec.durable.clone(),
+            position,
+        })
     }
 
     /// One attempt to fill a batch without waiting.
@@ -164,14 +187,22 @@ impl InProcessSubscription {
         let published = *self.published.borrow();
         let floor = self.state.lock().await.floor_to_persist(1);
         if let Some(f) = floor {
-            self.source.store.set_consumer_floor(&self.spec.durable, f).await?;
+            self.source
+                .store
+                .set_consumer_floor(&self.spec.durable, f)
+                .await?;
         }
         let mut st = self.state.lock().await;
         let mut out = Vec::new();
 
         // Redeliveries first, in position order.
-        let due: Vec<(u64, u64)> =
-            st.pending.iter().filter(|(_, (at, _))| *at <= now).map(|(p, (_, n))| (*p, *n)).take(max).collect();
+        let due: Vec<(u64, u64)> = st
+            .pending
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(p, (_, n))| (*p, *n))
+            .take(max)
+            .collect();
         for (p, n) in due {
             if n >= u64::from(self.spec.max_deliver) {
                 warn!(consumer = %self.spec.durable, position = p, "giving up after {n} deliveries");
@@ -179,14 +210,23 @@ impl InProcessSubscription {
                 st.settle(p);
                 continue;
             }
-            if let Some(e) = self.source.store.read_all(p - 1, 1).await?.into_iter().next() {
+            if let Some(e) = self
+                .source
+                .store
+                .read_all(p - 1, 1)
+                .await?
+                .into_iter()
+                .next()
+            {
                 st.pending.insert(p, (now + self.spec.ack_wait, n + 1));
                 out.push(Delivery::new(e, n + 1, self.acker(p)));
             }
         }
 
         // Then fresh events, while in-flight room remains.
-        let room = (self.spec.max_ack_pending as usize).saturating_sub(st.pending.len()).min(max.saturating_sub(out.len()));
+        let room = (self.spec.max_ack_pending as usize)
+            .saturating_sub(st.pending.len())
+            .min(max.saturating_sub(out.len()));
         if room > 0 && st.next <= published {
             let take = room.min((published - st.next + 1) as usize);
             let events = self.source.store.read_all(st.next - 1, take).await?;
@@ -248,7 +288,10 @@ impl InProcessAck {
             st.floor_to_persist(PERSIST_EVERY)
         };
         if let Some(f) = floor {
-            self.source.store.set_consumer_floor(&self.durable, f).await?;
+            self.source
+                .store
+                .set_consumer_floor(&self.durable, f)
+                .await?;
         }
         Ok(())
     }

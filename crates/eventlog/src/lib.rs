@@ -24,8 +24,8 @@ pub mod sqlite;
 pub mod store;
 pub mod subscriber;
 
-pub use config::{BackendKind, EventLogConfig};
 pub use bus::{BusNames, ConsumerSpec, Delivery, EventBus, Subscription};
+pub use config::{BackendKind, EventLogConfig};
 pub use embedded::InProcessBus;
 pub use error::{BusError, StoreError};
 pub use jetstream::{JetStreamBus, JetStreamConfig};

@@ -16,9 +16,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::row::{EventRow, select_events};
 use crate::model::{Append, Appended, ExpectedVersion, RecordedEvent, validate_token};
-use crate::store::{Checkpoint, EventStore, Handled, RelayProgress};
+use crate::row::{EventRow, select_events};
+use crate::store::{Checkpoint, EventStore, Handled, RelayProgress, split_handled};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -34,7 +34,10 @@ impl PgEventStore {
     /// Connects to `url`, runs the embedded migrations, and serves `service`.
     pub async fn connect(url: &str, service: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
         Self::with_pool(pool, service).await
     }
 
@@ -42,9 +45,15 @@ impl PgEventStore {
     pub async fn with_pool(pool: PgPool, service: &str) -> Result<Self, StoreError> {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head").fetch_one(&pool).await?;
+        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
+            .fetch_one(&pool)
+            .await?;
         let (tx, _) = watch::channel(to_u64(head));
-        Ok(Self { pool, service: service.to_owned(), head: tx })
+        Ok(Self {
+            pool,
+            service: service.to_owned(),
+            head: tx,
+        })
     }
 
     /// The connection pool, for a service's own read models.
@@ -56,13 +65,16 @@ impl PgEventStore {
     pub async fn create_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
         validate_token("database", name)?;
         let mut conn = PgConnection::connect(admin_url).await?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
             // Identifiers cannot be bound; `name` is checked to be [a-z0-9_]+.
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await?;
         }
         Ok(())
     }
@@ -71,8 +83,61 @@ impl PgEventStore {
     pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
         validate_token("database", name)?;
         let mut conn = PgConnection::connect(admin_url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await?;
         Ok(())
+    }
+
+    /// Records the checkpoints not recorded before and appends those items'
+    /// effects, in item order, in one transaction.
+    async fn handle_batch(
+        &self,
+        items: Vec<(Checkpoint, Vec<Append>)>,
+    ) -> Result<Vec<Handled>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let consumers: Vec<&str> = items.iter().map(|(c, _)| c.consumer.as_str()).collect();
+        let sources: Vec<&str> = items.iter().map(|(c, _)| c.source.as_str()).collect();
+        let positions: Vec<i64> = items.iter().map(|(c, _)| to_i64(c.position)).collect();
+        let recorded: Vec<(String, String, i64)> = sqlx::query_as(
+            "INSERT INTO processed (consumer, source, position)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
+             ON CONFLICT DO NOTHING RETURNING consumer, source, position",
+        )
+        .bind(&consumers)
+        .bind(&sources)
+        .bind(&positions)
+        .fetch_all(&mut *tx)
+        .await?;
+        let recorded: std::collections::HashSet<(String, String, i64)> =
+            recorded.into_iter().collect();
+        let mut fresh = Vec::with_capacity(items.len());
+        let mut counts = Vec::with_capacity(items.len());
+        let mut effects = Vec::new();
+        for (c, e) in items {
+            let new = recorded.contains(&(c.consumer, c.source, to_i64(c.position)));
+            if new {
+                counts.push(e.len());
+                effects.extend(e);
+            }
+            fresh.push(new);
+        }
+        let (appended, last) = if effects.is_empty() {
+            (Vec::new(), None)
+        } else {
+            let (appended, last) = append_in(&mut tx, &effects).await?;
+            (appended, Some(last))
+        };
+        tx.commit().await?;
+        if let Some(last) = last {
+            self.bump_head(last);
+        }
+        Ok(split_handled(&fresh, &counts, appended))
     }
 
     fn bump_head(&self, last: u64) {
@@ -82,7 +147,10 @@ impl PgEventStore {
 
 /// Appends `batch` inside the caller's transaction; returns the results in
 /// input order and the last position written.
-async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
+async fn append_in(
+    conn: &mut PgConnection,
+    batch: &[Append],
+) -> Result<(Vec<Appended>, u64), StoreError> {
     crate::model::validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
 
@@ -130,10 +198,11 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
         match version {
             Some(v) => new_versions[i] = to_u64(v),
             None => {
-                let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
-                    .bind(&a.stream)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                let actual: Option<i64> =
+                    sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
+                        .bind(&a.stream)
+                        .fetch_optional(&mut *conn)
+                        .await?;
                 return Err(StoreError::Conflict {
                     stream: a.stream.clone(),
                     expected: a.expected.pinned().unwrap_or(0),
@@ -144,10 +213,11 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
     }
 
     // Take positions last: the head row lock is held until commit.
-    let last: i64 = sqlx::query_scalar("UPDATE log_head SET position = position + $1 RETURNING position")
-        .bind(total)
-        .fetch_one(&mut *conn)
-        .await?;
+    let last: i64 =
+        sqlx::query_scalar("UPDATE log_head SET position = position + $1 RETURNING position")
+            .bind(total)
+            .fetch_one(&mut *conn)
+            .await?;
     let mut position = last - total;
 
     let cap = total as usize;
@@ -178,7 +248,11 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
             occurred.push(e.occurred_at);
             payloads.push(&e.payload);
         }
-        results.push(Appended { version: *new_version, first_position: to_u64(first_position), last_position: to_u64(position) });
+        results.push(Appended {
+            version: *new_version,
+            first_position: to_u64(first_position),
+            last_position: to_u64(position),
+        });
     }
     let inserted = sqlx::query(
         "INSERT INTO events (position, stream, version, event_id, event_type, schema_version,
@@ -207,21 +281,27 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
 /// Maps a unique violation on `event_id` to [`StoreError::DuplicateEvent`].
 fn duplicate_or(e: sqlx::Error, ids: &[Uuid]) -> StoreError {
     if let sqlx::Error::Database(db) = &e
-        && db.constraint() == Some("events_event_id_key") {
-            // Which id collided is not reported per row; name the first of the batch.
-            return StoreError::DuplicateEvent(ids.first().copied().unwrap_or_default());
-        }
+        && db.constraint() == Some("events_event_id_key")
+    {
+        // Which id collided is not reported per row; name the first of the batch.
+        return StoreError::DuplicateEvent(ids.first().copied().unwrap_or_default());
+    }
     StoreError::Database(e)
 }
 
-
-
-async fn read_after(conn: &mut PgConnection, service: &str, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
-        .bind(to_i64(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await?;
+async fn read_after(
+    conn: &mut PgConnection,
+    service: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query_as::<_, EventRow>(select_events!(
+        "WHERE position > $1 ORDER BY position LIMIT $2"
+    ))
+    .bind(to_i64(after))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.into_iter().map(|r| r.into_event(service)).collect())
 }
 
@@ -239,13 +319,22 @@ impl EventStore for PgEventStore {
         Ok(results)
     }
 
-    async fn load(&self, stream: &str, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
-            .bind(stream)
-            .bind(to_i64(after_version))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|r| r.into_event(&self.service)).collect())
+    async fn load(
+        &self,
+        stream: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query_as::<_, EventRow>(select_events!(
+            "WHERE stream = $1 AND version > $2 ORDER BY version"
+        ))
+        .bind(stream)
+        .bind(to_i64(after_version))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_event(&self.service))
+            .collect())
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -254,7 +343,9 @@ impl EventStore for PgEventStore {
     }
 
     async fn head(&self) -> Result<u64, StoreError> {
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head").fetch_one(&self.pool).await?;
+        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(to_u64(head))
     }
 
@@ -269,10 +360,13 @@ impl EventStore for PgEventStore {
     ) -> Result<Option<RelayProgress>, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Relays of several instances take turns; the one holding the row publishes.
-        let cursor: Option<i64> = sqlx::query_scalar("SELECT position FROM outbox_cursor FOR UPDATE SKIP LOCKED")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(cursor) = cursor.map(to_u64) else { return Ok(None) };
+        let cursor: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM outbox_cursor FOR UPDATE SKIP LOCKED")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(cursor) = cursor.map(to_u64) else {
+            return Ok(None);
+        };
         let events = read_after(&mut tx, &self.service, cursor, limit).await?;
         if events.is_empty() {
             return Ok(Some(RelayProgress { offered: 0, cursor }));
@@ -280,82 +374,56 @@ impl EventStore for PgEventStore {
         let confirmed = publish(&events).await;
         let new_cursor = confirmed.filter(|&p| p > cursor).unwrap_or(cursor);
         if new_cursor > cursor {
-            sqlx::query("UPDATE outbox_cursor SET position = $1").bind(to_i64(new_cursor)).execute(&mut *tx).await?;
+            sqlx::query("UPDATE outbox_cursor SET position = $1")
+                .bind(to_i64(new_cursor))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(Some(RelayProgress { offered: events.len(), cursor: new_cursor }))
+        Ok(Some(RelayProgress {
+            offered: events.len(),
+            cursor: new_cursor,
+        }))
     }
 
     async fn published(&self) -> Result<u64, StoreError> {
-        let p: i64 = sqlx::query_scalar("SELECT position FROM outbox_cursor").fetch_one(&self.pool).await?;
+        let p: i64 = sqlx::query_scalar("SELECT position FROM outbox_cursor")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(to_u64(p))
     }
 
-    async fn apply_once(&self, checkpoint: &Checkpoint, effects: Vec<Append>) -> Result<Handled, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query("INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(&checkpoint.consumer)
-            .bind(&checkpoint.source)
-            .bind(to_i64(checkpoint.position))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(Handled::AlreadyHandled);
-        }
-        if effects.is_empty() {
-            tx.commit().await?;
-            return Ok(Handled::Applied(Vec::new()));
-        }
-        let (results, last) = append_in(&mut tx, &effects).await?;
-        tx.commit().await?;
-        self.bump_head(last);
-        Ok(Handled::Applied(results))
+    async fn apply_once(
+        &self,
+        checkpoint: &Checkpoint,
+        effects: Vec<Append>,
+    ) -> Result<Handled, StoreError> {
+        let mut handled = self
+            .handle_batch(vec![(checkpoint.clone(), effects)])
+            .await?;
+        Ok(handled.pop().unwrap_or(Handled::AlreadyHandled))
     }
 
-    async fn apply_batch_once(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<bool>, StoreError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pool.begin().await?;
-        let consumers: Vec<&str> = items.iter().map(|(c, _)| c.consumer.as_str()).collect();
-        let sources: Vec<&str> = items.iter().map(|(c, _)| c.source.as_str()).collect();
-        let positions: Vec<i64> = items.iter().map(|(c, _)| to_i64(c.position)).collect();
-        let recorded: Vec<(String, String, i64)> = sqlx::query_as(
-            "INSERT INTO processed (consumer, source, position)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
-             ON CONFLICT DO NOTHING RETURNING consumer, source, position",
-        )
-        .bind(&consumers)
-        .bind(&sources)
-        .bind(&positions)
-        .fetch_all(&mut *tx)
-        .await?;
-        let recorded: std::collections::HashSet<(String, String, i64)> = recorded.into_iter().collect();
-        let mut fresh = Vec::with_capacity(items.len());
-        let mut effects = Vec::new();
-        for (c, e) in items {
-            let new = recorded.contains(&(c.consumer, c.source, to_i64(c.position)));
-            if new {
-                effects.extend(e);
-            }
-            fresh.push(new);
-        }
-        let last = if effects.is_empty() { None } else { Some(append_in(&mut tx, &effects).await?.1) };
-        tx.commit().await?;
-        if let Some(last) = last {
-            self.bump_head(last);
-        }
-        Ok(fresh)
+    async fn apply_batch_once(
+        &self,
+        items: Vec<(Checkpoint, Vec<Append>)>,
+    ) -> Result<Vec<bool>, StoreError> {
+        Ok(self
+            .handle_batch(items)
+            .await?
+            .into_iter()
+            .map(|h| matches!(h, Handled::Applied(_)))
+            .collect())
     }
 
     async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
-        let p: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2")
-            .bind(consumer)
-            .bind(source)
-            .fetch_one(&self.pool)
-            .await?;
+        let p: Option<i64> = sqlx::query_scalar(
+            "SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2",
+        )
+        .bind(consumer)
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(p.map_or(0, to_u64))
     }
 }
