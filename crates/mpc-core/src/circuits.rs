@@ -23,6 +23,10 @@ pub trait Engine {
     fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare>;
     /// Verify every pending gate, then open `x` to all parties.
     fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>>;
+    /// Verify every pending gate, then open the bit-sliced `x` (one bit per lane).
+    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>>;
+    /// Prove every gate logged so far (a no-op when none is pending).
+    fn verify(&mut self) -> Result<()>;
 }
 
 /// Bit injection: one arithmetic element (0 or 1) per lane of `x`. Two

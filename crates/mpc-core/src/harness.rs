@@ -231,6 +231,12 @@ impl crate::circuits::Engine for Party {
     fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
         Party::open(self, x)
     }
+    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
+        Party::open_bits(self, x)
+    }
+    fn verify(&mut self) -> Result<()> {
+        Party::verify(self)
+    }
 }
 
 /// Fixed test keys and session id.

@@ -192,10 +192,7 @@ impl NetParty {
 
     /// Verify every logged gate, then open bit-sliced `x`.
     pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        let r = self.verify_all().and_then(|()| {
-            let (p, m) = self.session.open_bits_start(x)?;
-            self.finish_open(p, m)
-        });
+        let r = self.open_bool(x);
         self.lift(r)
     }
 
@@ -358,6 +355,12 @@ impl NetParty {
         pending.finish(&mut self.session, n, p)
     }
 
+    fn open_bool(&mut self, x: &BoolShare) -> core::Result<Vec<u64>> {
+        self.verify_all()?;
+        let (p, m) = self.session.open_bits_start(x)?;
+        self.finish_open(p, m)
+    }
+
     fn open_arith(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
         self.verify_all()?;
         let (p, m) = self.session.open_start(x)?;
@@ -403,5 +406,11 @@ impl Engine for NetParty {
     }
     fn open(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
         self.open_arith(x)
+    }
+    fn open_bits(&mut self, x: &BoolShare) -> core::Result<Vec<u64>> {
+        self.open_bool(x)
+    }
+    fn verify(&mut self) -> core::Result<()> {
+        self.verify_all()
     }
 }
