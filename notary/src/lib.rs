@@ -33,6 +33,7 @@
 
 pub mod attestation;
 pub mod error;
+pub mod fuzz;
 pub mod hash;
 pub mod identity;
 mod merkle;

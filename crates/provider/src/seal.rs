@@ -193,34 +193,88 @@ pub fn make_bundles(
     party_keys: &[PublicKey; 3],
     rng: &mut impl CryptoRng,
 ) -> Result<[SealedBundle; 3], ProviderError> {
+    let range = commitment_range(commitment)?;
+    check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
+    let n = format.parse(&secret.value)?;
+    let plain = PlainContribution {
+        value: n,
+        value_bytes: secret.value.clone(),
+        blinder: secret.blinder.0,
+        commitment: PlaintextCommitment {
+            algorithm: commitment.alg.name().to_owned(),
+            hash: commitment.hash.to_vec(),
+            start: range.start as u64,
+            end: range.end as u64,
+        },
+    };
+    seal_contribution(&plain, dataset_id, contribution_id, format, party_keys, rng, |_| {})
+}
+
+/// What a provider shares, before any check: the number `N`, the committed
+/// bytes, the blinder and the commitment they claim to open.
+///
+/// [`make_bundles`] builds it only from a secret that opens its commitment
+/// and parses; [`seal_contribution`] takes it as it is, which is what a
+/// dishonest provider can always do. Tests of the parties' checks use it.
+#[derive(Clone)]
+pub struct PlainContribution {
+    /// `N = value * 10^max_decimals`, shared arithmetically.
+    pub value: u64,
+    /// The committed value bytes (at most the format's `max_len`).
+    pub value_bytes: Vec<u8>,
+    /// The 16-byte blinder.
+    pub blinder: [u8; 16],
+    /// The commitment the shares claim to open.
+    pub commitment: PlaintextCommitment,
+}
+
+impl std::fmt::Debug for PlainContribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainContribution")
+            .field("value_len", &self.value_bytes.len())
+            .field("commitment", &self.commitment)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits and seals `plain` as given, without [`make_bundles`]' checks;
+/// `tweak` may edit each party's [`ShareBundle`] before it is sealed (a
+/// test's way of making inconsistent replicated shares).
+///
+/// Only the shape is checked (the dataset id, and the value bytes fitting the
+/// format's padded length), so the bundles always open.
+pub fn seal_contribution(
+    plain: &PlainContribution,
+    dataset_id: &str,
+    contribution_id: [u8; 16],
+    format: &DecimalFormat,
+    party_keys: &[PublicKey; 3],
+    rng: &mut impl CryptoRng,
+    mut tweak: impl FnMut(&mut ShareBundle),
+) -> Result<[SealedBundle; 3], ProviderError> {
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
         return Err(ProviderError::DatasetId {
             found: dataset_id.len(),
             max: MAX_DATASET_ID,
         });
     }
-    let range = commitment_range(commitment)?;
-    check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
-    let n = format.parse(&secret.value)?;
-
     let max_len = format.max_len();
+    if plain.value_bytes.len() > max_len {
+        return Err(ProviderError::CommitmentShape(format!(
+            "{} value bytes, the format allows {max_len}",
+            plain.value_bytes.len()
+        )));
+    }
     let value_words = max_len.div_ceil(8);
-    let value_shares = share_inputs_with_seed(&[n], seed(rng));
-    let byte_shares = share_bit_inputs_with_seed(&pack(&secret.value, value_words), seed(rng));
-    let blinder_shares =
-        share_bit_inputs_with_seed(&pack(&secret.blinder.0, BLINDER_WORDS), seed(rng));
-    let plain_commitment = PlaintextCommitment {
-        algorithm: commitment.alg.name().to_owned(),
-        hash: commitment.hash.to_vec(),
-        start: range.start as u64,
-        end: range.end as u64,
-    };
+    let value_shares = share_inputs_with_seed(&[plain.value], seed(rng));
+    let byte_shares = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
+    let blinder_shares = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
 
     let mut out = Vec::with_capacity(3);
     for party in PartyId::ALL {
         let i = party.index();
         let ctx = BundleContext::new(dataset_id, contribution_id, party);
-        let bundle = ShareBundle {
+        let mut bundle = ShareBundle {
             version: BUNDLE_VERSION,
             dataset_id: dataset_id.to_owned(),
             contribution_id: contribution_id.to_vec(),
@@ -228,14 +282,15 @@ pub fn make_bundles(
             format: Some(format.to_proto()),
             value_first: value_shares[i].first[0],
             value_second: value_shares[i].second[0],
-            value_len: secret.value.len() as u32,
+            value_len: plain.value_bytes.len() as u32,
             value_max_len: max_len as u32,
             value_bytes_first: byte_shares[i].first.clone(),
             value_bytes_second: byte_shares[i].second.clone(),
             blinder_first: blinder_shares[i].first.clone(),
             blinder_second: blinder_shares[i].second.clone(),
-            commitment: Some(plain_commitment.clone()),
+            commitment: Some(plain.commitment.clone()),
         };
+        tweak(&mut bundle);
         let plaintext = bundle.encode_to_vec();
         let info = ctx.info();
         let (enc, ciphertext) =
