@@ -1,5 +1,5 @@
 //! Reciprocal and division by a secret (Catrina–Saxena FC'10, protocols
-//! `AppRcr` and `Div`; Aly–Smart, ePrint 2019/354, Sec. 3; MP-SPDZ
+//! `AppRcr` and `Div`; Aly–Smart, ePrint 2019/354; MP-SPDZ
 //! `mpc_math.py`/`floatingpoint.py`): normalise the divisor `B` to
 //! `u = B 2^(L-1-m) / 2^L ∈ [0.5, 1)`, compute `1/u` by Goldschmidt's
 //! iteration from the linear approximation `4(√3 - 1) - 2u` (relative error

@@ -1,6 +1,8 @@
-//! Square root and inverse square root (Aly–Smart, ePrint 2019/354, Sec. 4:
-//! Goldschmidt's square root, as MP-SPDZ `mpc_math.sqrt_simplified_fx`;
-//! normalisation as Catrina–Saxena FC'10 `Norm`).
+//! Square root and inverse square root by Goldschmidt's iteration in the
+//! Catrina–Saxena framework (Liedel, "Secure distributed computation of the
+//! square root and applications", ISPEC'12; Aly–Smart, ePrint 2019/354; as
+//! MP-SPDZ `mpc_math.sqrt_simplified_fx`), after the normalisation of
+//! Catrina–Saxena FC'10 `Norm`.
 //!
 //! With `e = m + 1` the bit length of `X`, `x = u 2^(e - f)` for the
 //! normalised `u ∈ [0.5, 1)`. For even `e - f`, `sqrt x = sqrt u 2^((e-f)/2)`;
