@@ -328,3 +328,67 @@ fn measured_errors_stay_within_the_documented_bounds() {
     report("sqrt (X < 2^46)", root(&out[3], false));
     report("inv_sqrt (X < 2^46)", root(&out[4], true));
 }
+
+/// Flip a bit of the first element of the `nth` message of `step` only.
+fn flip_nth(step: triad_mpc_core::Step, nth: usize) -> triad_mpc_core::harness::Tamper {
+    use triad_mpc_core::{Message, Payload};
+    let mut seen = 0;
+    Box::new(move |m: &mut Message| {
+        if m.step == step {
+            seen += 1;
+            if seen == nth {
+                match &mut m.payload {
+                    Payload::Words(w) => w[0] ^= 1 << 7,
+                    Payload::Wide(w) => w[0] ^= 1 << 7,
+                    Payload::Bytes(b) => b[0] ^= 1 << 7,
+                }
+            }
+        }
+    })
+}
+
+/// The division circuit sends only `Mul`, `And` and `Open` messages; a
+/// deviation in any of them, deep inside the circuit, aborts the honest
+/// parties at the proof or the open, and no honest party outputs a value.
+#[test]
+fn a_deviation_inside_a_division_aborts_and_never_gives_a_wrong_quotient() {
+    use triad_mpc_core::{PartyId, Step};
+    let a: Vec<u64> = vec![5 << F, (-7i64 << F) as u64, 1, 0];
+    let b: Vec<u64> = vec![3 << F, 1 << F, 7, 0];
+    let bounds = DivBounds { num_bits: 30, den_bits: 30, den_frac_bits: F, signed_den: true };
+    let program = |p: &mut Party| {
+        let x = p.share_public_input(&a)?;
+        let y = p.share_public_input(&b)?;
+        let q = fixed::div(p, &x, &y, bounds)?;
+        p.open(&q)
+    };
+    let honest = all_equal(run3(None, program));
+    // The 40th AND is in the sign's A2B; the 100th in the divisor's suffix OR;
+    // the 5th Mul in the bit injections, the 30th in Goldschmidt; the 3rd Open
+    // is a TruncPr inside Goldschmidt.
+    for (step, nth, abort) in [
+        (Step::And, 40, Step::ProofFinal),
+        (Step::And, 100, Step::ProofFinal),
+        (Step::Mul, 5, Step::ProofFinal),
+        (Step::Mul, 30, Step::ProofFinal),
+        (Step::Open, 3, Step::Open),
+    ] {
+        let cheater = PartyId::new(1).expect("party");
+        let out = run3(Some((cheater, flip_nth(step, nth))), program);
+        let mut honest_aborts = 0;
+        for (i, r) in out.into_iter().enumerate() {
+            match r {
+                Ok(v) => {
+                    assert_eq!(i, 1, "an honest party finished despite a deviation at {step:?} #{nth}");
+                    assert_eq!(v, honest);
+                }
+                Err(Error::Abort { step: s, .. }) if i != 1 => {
+                    assert_eq!(s, abort, "deviation at {step:?} #{nth}");
+                    honest_aborts += 1;
+                }
+                Err(_) => {} // the cheater's own view, or a hung-up neighbour
+            }
+        }
+        assert!(honest_aborts >= 1, "no honest party caught {step:?} #{nth}");
+    }
+}
