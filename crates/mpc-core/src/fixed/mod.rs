@@ -7,7 +7,7 @@
 //! local; a product carries `2f` fractional bits and is brought back to `f`
 //! by [`crate::circuits::trunc_pr`], which needs the product to satisfy
 //! `|X * Y| < 2^61`. Non-linear operations (reciprocal, division, square
-//! root) normalise the secret into `[0.5, 1)` ([`normalize`]), iterate at a
+//! root) normalise the secret into `[0.5, 1)` (module `normalize`), iterate at a
 //! working precision of [`WORK_BITS`] bits and scale back.
 //!
 //! Every operation is composed of `Engine::mul`, `Engine::and` and
