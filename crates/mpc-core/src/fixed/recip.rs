@@ -20,7 +20,7 @@ use crate::{ArithShare, Error, Result};
 /// Public bounds of a division `A / B` (ring integers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DivBounds {
-    /// `|A| < 2^num_bits`; `A` carries the format's `f` fractional bits.
+    /// `|A| < 2^num_bits` (`A` and the quotient share one scale).
     pub num_bits: u32,
     /// `|B| < 2^den_bits`.
     pub den_bits: u32,
@@ -46,14 +46,13 @@ impl DivBounds {
 }
 
 /// Fixed-point `a / b`: `A` and the result at the same scale (any `f`), `B`
-/// at scale `bounds.den_frac_bits`. Division by zero
-/// returns 0.
+/// at scale `bounds.den_frac_bits`. Division by zero returns 0.
 ///
 /// Range: `|A| < 2^num_bits`, `|B| < 2^den_bits`,
 /// `num_bits + den_frac_bits <= 60` (the quotient by the smallest `B`,
-/// `A 2^fb`, must fit), `num_bits + 2 den_bits <= 116`; products wider than a truncation allows
-/// are split in two (`mul_wide`), so e.g. a sum below `2^56` (2^40 at
-/// `f = 16`) can be divided by a count below `2^30`.
+/// `A 2^fb`, must fit), `num_bits + 2 den_bits <= 116`; products wider
+/// than a truncation allows are split in two (`mul_wide`), so e.g. a sum
+/// below `2^56` (2^40 at `f = 16`) can be divided by a count below `2^30`.
 ///
 /// Error (in ulps of the result; the tests check it on random and edge
 /// inputs): `|Q - q 2^f| <= 3 + 2^(fb+1) / |B| + |q 2^f| 2^-25`: the
@@ -65,8 +64,10 @@ impl DivBounds {
 ///
 /// Cost per element: A2B of `B` (and of `|B|` if signed), the
 /// normalisation (see `normalize`), Goldschmidt (7 multiplications and
-/// TruncPrs in 4 rounds), `A r` and `P v` (2 multiplications and 2
-/// TruncPrs each, plus a splitting TruncPr when a product is wide).
+/// TruncPrs in 4 rounds), `A r` and `P v` (one multiplication and one
+/// TruncPr each; when a product is too wide, a splitting TruncPr, two
+/// multiplications in one round and up to two TruncPrs). Measured for
+/// `|A| < 2^44`, `B < 2^30`: 28 multiplications, 245 ANDs, 10 TruncPrs.
 pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBounds) -> Result<ArithShare> {
     bounds.check()?;
     if a.len() != b.len() {
