@@ -50,7 +50,7 @@ pub struct BitPlanes {
 }
 
 /// Concatenate planes into one sharing (lanes padded to whole words).
-fn concat(parts: &[&BoolShare]) -> Result<BoolShare> {
+pub(crate) fn concat(parts: &[&BoolShare]) -> Result<BoolShare> {
     let mut s0 = Vec::new();
     let mut s1 = Vec::new();
     for p in parts {
@@ -63,7 +63,7 @@ fn concat(parts: &[&BoolShare]) -> Result<BoolShare> {
 }
 
 /// Split a concatenation back into `k` sharings of `lanes` lanes each.
-fn split(x: &BoolShare, k: usize, lanes: usize) -> Result<Vec<BoolShare>> {
+pub(crate) fn split(x: &BoolShare, k: usize, lanes: usize) -> Result<Vec<BoolShare>> {
     let w = lanes.div_ceil(64);
     let (a, b) = x.components();
     (0..k).map(|i| BoolShare::from_components(a[i * w..(i + 1) * w].to_vec(), b[i * w..(i + 1) * w].to_vec(), lanes)).collect()

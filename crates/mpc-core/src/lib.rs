@@ -16,6 +16,8 @@
 //!   `docs/protocols/mpc-core.md`.
 //! * Conversions and comparisons built on verified gates ([`circuits`]):
 //!   B2A, A2B, LTZ, EQZ, TruncPr.
+//! * Fixed-point arithmetic, select, reciprocal, division by a secret,
+//!   square root ([`fixed`]).
 //! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
@@ -31,6 +33,7 @@ mod arith;
 pub mod circuits;
 pub mod dzkp;
 mod error;
+pub mod fixed;
 pub mod harness;
 pub mod input;
 mod message;

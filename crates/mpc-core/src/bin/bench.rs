@@ -3,12 +3,98 @@
 //! verification. Prints a table of time and bytes sent per party.
 //!
 //! `cargo run --release --bin mpc-core-bench -- [--n 1000000]`
+//! `cargo run --release --bin mpc-core-bench -- --only div,sqrt [--fixed-n 10000]`
+//! (fixed-point division and square root, with gate counts per element).
 
 use std::time::Instant;
 
+use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::fixed::{self, DivBounds, FixedFormat};
 use triad_mpc_core::harness::{Party, run3_stats, run3_with};
 use triad_mpc_core::{ArithProofRing, Config};
-use triad_mpc_core::{Error, Result};
+use triad_mpc_core::{ArithShare, BoolShare, Error, Result, Session};
+
+/// An engine that counts what a circuit asks of the party: multiplications
+/// and ANDs (elements and calls, a call being one round) and opens.
+struct Counted<'a> {
+    p: &'a mut Party,
+    muls: u64,
+    ands: u64,
+    gate_rounds: u64,
+    opens: u64,
+}
+
+impl Engine for Counted<'_> {
+    fn session(&mut self) -> &mut Session {
+        &mut self.p.session
+    }
+    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
+        self.muls += x.len() as u64;
+        self.gate_rounds += 1;
+        self.p.mul(x, y)
+    }
+    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
+        self.ands += x.lanes() as u64;
+        self.gate_rounds += 1;
+        self.p.and(x, y)
+    }
+    fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
+        self.opens += 1;
+        self.p.open(x)
+    }
+    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
+        self.opens += 1;
+        self.p.open_bits(x)
+    }
+    fn verify(&mut self) -> Result<()> {
+        self.p.verify()
+    }
+}
+
+/// One fixed-point operation (`div` or `sqrt`) on `m` elements: time and
+/// bytes as the other cases, then the gate counts per element.
+fn fixed_case(name: &str, m: usize, reps: usize) -> std::result::Result<(), Error> {
+    let fmt = FixedFormat::default();
+    let div_bounds = DivBounds { num_bits: 44, den_bits: 30, den_frac_bits: 16, signed_den: false };
+    // Operands of the documented widths: x < 2^44, y < 2^30, both non-zero.
+    let xs: Vec<u64> = (1..=m as u64).map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) | 1).collect();
+    let ys: Vec<u64> = (1..=m as u64).map(|i| (i.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) >> 34) | 1).collect();
+    let rows = run3_stats(None, |p| {
+        let mut out = Vec::new();
+        let mut counts = (0, 0, 0, 0);
+        for _ in 0..reps {
+            let x = p.share_public_input(&xs)?;
+            let y = p.share_public_input(&ys)?;
+            out.push(measure(p, |p| {
+                let mut c = Counted { p, muls: 0, ands: 0, gate_rounds: 0, opens: 0 };
+                match name {
+                    "div" => fixed::div(&mut c, &x, &y, div_bounds).map(drop)?,
+                    _ => fixed::sqrt(&mut c, fmt, &x, 46).map(drop)?,
+                }
+                counts = (c.muls, c.ands, c.gate_rounds, c.opens);
+                Ok(())
+            })?);
+        }
+        Ok((out, counts))
+    });
+    let mut per_party = Vec::new();
+    let mut counts = (0, 0, 0, 0);
+    for (r, _) in rows {
+        let (rows, c) = r?;
+        counts = c;
+        per_party.push(Ok(rows));
+    }
+    report(name, m, per_party)?;
+    let per = |v: u64| v as f64 / m as f64;
+    println!(
+        "  {name}: per element {:.1} multiplications, {:.0} ANDs; {} gate rounds, {} opens (each after a proof)",
+        per(counts.0),
+        per(counts.1),
+        counts.2,
+        counts.3
+    );
+    Ok(())
+}
 
 /// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
 fn thread_cpu() -> f64 {
@@ -162,6 +248,18 @@ fn main() -> std::result::Result<(), Error> {
             Ok(out)
         });
         report("trunc", m, rows.into_iter().map(|(r, _)| r).collect())?;
+    }
+    let fixed_n: usize = args
+        .iter()
+        .position(|a| a == "--fixed-n")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    for case in ["div", "sqrt"] {
+        // Opt-in (`--only div,sqrt`): a debug build of these takes minutes.
+        if only.as_deref().is_some_and(|o| o.split(',').any(|c| c == case)) {
+            fixed_case(case, fixed_n, reps.min(2))?;
+        }
     }
     if only.as_deref().is_none_or(|o| o == "and") {
         let rows = run3_stats(None, move |p| {

@@ -1,4 +1,5 @@
 //! Integration tests: three parties over the in-memory harness.
 mod cheating;
+mod fixed;
 mod input;
 mod ops;
