@@ -2,3 +2,4 @@
 mod cheating;
 mod input;
 mod ops;
+mod sort;
