@@ -176,37 +176,84 @@ fn less_than<E: Engine>(e: &mut E, x: &[BoolShare], p: &[BoolShare]) -> Result<B
     Ok(borrow)
 }
 
-/// Quicksort / quickselect over the shuffled rows. Returns `order`: the
-/// shuffled row at sorted rank `r` is `order[r]` for every wanted rank (all
-/// ranks when `wanted` is `None`).
-fn arrange<E: Engine>(e: &mut E, sh: &Shuffled, wanted: Option<&[usize]>) -> Result<Vec<u32>> {
+/// Below this many elements, plain quicksort (no sample).
+const SAMPLE_FROM: usize = 256;
+
+/// Quicksort / quickselect of the shuffled rows `rows` (kept in shuffled
+/// order). Returns `order`: the row at sorted rank `r` is `order[r]` for
+/// every wanted rank (all ranks when `wanted` is `None`).
+///
+/// Pivots come from a sample sorted first (sample sort, Frazer and McKellar,
+/// JACM 1970): the first `n / 8` rows when sorting, `sqrt n` when
+/// selecting. A segment's pivot is its sample element of median sample
+/// rank, so segments halve; sample elements are placed by their known
+/// ranks without comparisons; a segment without sample elements takes its
+/// first element (uniform, the arrangement being in shuffled order). This
+/// cuts the comparisons from `2 n ln n - 2.85 n` (15.1 n at 10^4, measured)
+/// to 12.7 n (measured at 10^4; the bound `log2 n!` is 11.8 n), at the price
+/// of more levels (54 instead of 33 at 10^4), and from 3.4 n to about 2 n
+/// when selecting. Every choice depends only on opened comparisons and
+/// shuffled positions.
+fn arrange<E: Engine>(e: &mut E, sh: &Shuffled, rows: Vec<u32>, wanted: Option<&[usize]>) -> Result<Vec<u32>> {
+    const UNKNOWN: u32 = u32::MAX;
     let me = e.session().me();
-    let n = sh.n;
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    let n = rows.len();
+    let samples = match wanted {
+        _ if n < SAMPLE_FROM => 0,
+        None => n / 8,
+        Some(_) => n.isqrt(),
+    };
+    let mut rank = vec![UNKNOWN; if samples > 0 { sh.n } else { 0 }];
+    if samples > 0 {
+        for (i, r) in arrange(e, sh, rows[..samples].to_vec(), None)?.into_iter().enumerate() {
+            rank[r as usize] = i as u32;
+        }
+    }
+    let rank_of = |r: u32| rank.get(r as usize).copied().unwrap_or(UNKNOWN);
+    let mut order = rows;
     let want = |lo: usize, hi: usize| hi - lo >= 2 && wanted.is_none_or(|w| w.iter().any(|&r| lo <= r && r < hi));
     let mut segs: Vec<(usize, usize)> = if want(0, n) { vec![(0, n)] } else { Vec::new() };
     while !segs.is_empty() {
+        // Pivot position of each segment, and the comparisons to make.
+        let mut pivots = Vec::with_capacity(segs.len());
         let (mut xs, mut ps) = (Vec::new(), Vec::new());
         for &(lo, hi) in &segs {
-            xs.extend_from_slice(&order[lo + 1..hi]);
-            ps.extend(std::iter::repeat_n(order[lo], hi - lo - 1));
+            let mut known: Vec<(u32, usize)> = (lo..hi).filter_map(|k| Some((rank_of(order[k]), k)).filter(|x| x.0 != UNKNOWN)).collect();
+            let at = if known.is_empty() {
+                lo
+            } else {
+                let mid = known.len() / 2;
+                known.select_nth_unstable(mid).1.1
+            };
+            pivots.push(at);
+            for k in (lo..hi).filter(|&k| k != at && rank_of(order[k]) == UNKNOWN) {
+                xs.push(order[k]);
+                ps.push(order[at]);
+            }
         }
-        let lt = less_than(e, &key_planes(me, sh, &xs)?, &key_planes(me, sh, &ps)?)?;
-        // Verifies every pending AND first.
-        let bits = e.open_bits(&lt)?;
+        let bits = if xs.is_empty() {
+            Vec::new()
+        } else {
+            let lt = less_than(e, &key_planes(me, sh, &xs)?, &key_planes(me, sh, &ps)?)?;
+            // Verifies every pending AND first.
+            e.open_bits(&lt)?
+        };
         let bit = |i: usize| (bits[i / 64] >> (i % 64)) & 1 == 1;
         let mut next = Vec::new();
         let mut at = 0;
-        for &(lo, hi) in &segs {
-            let pivot = order[lo];
+        for (&(lo, hi), &pos) in segs.iter().zip(&pivots) {
+            let pivot = order[pos];
             let (mut left, mut right) = (Vec::new(), Vec::new());
-            for &r in &order[lo + 1..hi] {
-                if bit(at) {
-                    left.push(r)
-                } else {
-                    right.push(r)
-                }
-                at += 1;
+            for k in (lo..hi).filter(|&k| k != pos) {
+                let r = order[k];
+                let less = match rank_of(r) {
+                    UNKNOWN => {
+                        at += 1;
+                        bit(at - 1)
+                    }
+                    known => known < rank_of(pivot),
+                };
+                if less { left.push(r) } else { right.push(r) }
             }
             let mid = lo + left.len();
             order[lo..mid].copy_from_slice(&left);
@@ -245,7 +292,7 @@ pub struct Sorted {
 /// no party learns.
 pub fn sort_words<E: Engine>(e: &mut E, keys: &BoolShare, payload: &[BoolShare]) -> Result<Sorted> {
     let sh = shuffle_rows(e, keys, payload)?;
-    let order = arrange(e, &sh, None)?;
+    let order = arrange(e, &sh, (0..sh.n as u32).collect(), None)?;
     let mut cols = sh.cols.iter().map(|c| gather(c, &order)).collect::<Result<Vec<_>>>()?.into_iter();
     let keys = cols.next().ok_or(Error::InvalidArgument("no key column"))?;
     Ok(Sorted { keys, payload: cols.skip(1).collect() })
@@ -265,7 +312,7 @@ pub fn select_words<E: Engine>(e: &mut E, keys: &BoolShare, ranks: &[usize]) -> 
         return Err(Error::InvalidArgument("rank out of range"));
     }
     let sh = shuffle_rows(e, keys, &[])?;
-    let order = arrange(e, &sh, Some(ranks))?;
+    let order = arrange(e, &sh, (0..sh.n as u32).collect(), Some(ranks))?;
     let rows: Vec<u32> = ranks.iter().map(|&r| order[r]).collect();
     gather(&sh.cols[0], &rows)
 }

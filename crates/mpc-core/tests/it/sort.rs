@@ -94,6 +94,23 @@ fn edge_cases_sort_correctly() {
 }
 
 #[test]
+fn sorting_and_selecting_with_a_pivot_sample_match_plaintext() {
+    // From 256 elements the pivots come from a sample sorted first.
+    let v: Vec<i64> = (0..600i64).map(|i| if i % 5 == 0 { i64::MIN + i % 3 } else { ((i * 7919) % 613) - 300 }).collect();
+    let x: Vec<u64> = v.iter().map(|&a| a as u64).collect();
+    let ranks = [0usize, 1, 299, 300, 599];
+    let (s, q) = all_equal(run3(None, |pt| {
+        let k = pt.share_public_input(&x)?;
+        let s = sort(pt, &k, &[])?;
+        let q = select(pt, &k, &ranks)?;
+        Ok((pt.open_bits(&s.keys)?, pt.open(&q)?))
+    }));
+    let want = sorted(&v);
+    assert_eq!(s, want);
+    assert_eq!(q, ranks.iter().map(|&r| want[r]).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_payload_follows_its_key() {
     let keys: Vec<u64> = vec![30, 10, 20, 10u64.wrapping_neg(), 10];
     let pay: Vec<u64> = vec![3, 1, 2, 0, 11];
