@@ -412,12 +412,11 @@ fn run_shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare
 /// two 32-byte hashes per party.
 pub fn shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare>> {
     let n = cols.first().map_or(0, BoolShare::words);
-    if n == 0 || cols.iter().any(|c| c.words() != n) {
-        return if cols.iter().all(|c| c.words() == n) {
-            Ok(cols.to_vec())
-        } else {
-            Err(Error::InvalidArgument("shuffle columns differ in length"))
-        };
+    if cols.iter().any(|c| c.words() != n) {
+        return Err(Error::InvalidArgument("shuffle columns differ in length"));
+    }
+    if n == 0 {
+        return Ok(cols.to_vec());
     }
     let (prev, next) = (e.session().me().prev(), e.session().me().next());
     let kappa = e.session().random_bits(64 * cols.len());

@@ -302,11 +302,12 @@ fn a_wrong_opened_tag_key_aborts_the_open() {
     // The first open of the sort is the tag key's.
     let mut first = true;
     let t: Tamper = Box::new(move |m: &mut Message| {
-        if m.step == Step::Open && first {
-            if let Payload::Words(w) = &mut m.payload {
-                w[0] ^= 4;
-                first = false;
-            }
+        if m.step == Step::Open
+            && first
+            && let Payload::Words(w) = &mut m.payload
+        {
+            w[0] ^= 4;
+            first = false;
         }
     });
     assert_caught(p(1), t, Step::Open, Some(None));
