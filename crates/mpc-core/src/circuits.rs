@@ -27,6 +27,10 @@ pub trait Engine {
     fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>>;
     /// Prove every gate logged so far (a no-op when none is pending).
     fn verify(&mut self) -> Result<()>;
+    /// Send `messages`, then receive one message from each party in
+    /// `await_from`, returned in that order: the transport for protocols
+    /// with their own state machines (the shuffle, [`crate::shuffle`]).
+    fn exchange(&mut self, messages: Vec<crate::Message>, await_from: &[crate::PartyId]) -> Result<Vec<crate::Message>>;
 }
 
 /// Bit injection: one arithmetic element (0 or 1) per lane of `x`. Two

@@ -26,6 +26,16 @@ pub enum Step {
     ProofChallenge(u8),
     /// DZKP: verifiers exchange their final shares and check.
     ProofFinal,
+    /// Shuffle, round 1: a masked, permuted share to the next pair
+    /// (Araki et al. CCS'21, Sec. 5.2).
+    Shuffle1,
+    /// Shuffle, round 2: the output components to the party outside the
+    /// last pair.
+    Shuffle2,
+    /// Shuffle: the product message of the GF(2^64) MAC tags.
+    ShuffleTag,
+    /// Shuffle: compare-view check that the shuffled rows match their tags.
+    ShuffleCheck,
 }
 
 impl Step {
@@ -39,6 +49,10 @@ impl Step {
             Step::ProofCarry => 6,
             Step::ProofLambda => 7,
             Step::ProofFinal => 8,
+            Step::Shuffle1 => 0x30,
+            Step::Shuffle2 => 0x31,
+            Step::ShuffleTag => 0x32,
+            Step::ShuffleCheck => 0x33,
             Step::ProofRound(n) => 0x100 | n as u16,
             Step::ProofChallenge(n) => 0x200 | n as u16,
         }
@@ -54,6 +68,10 @@ impl Step {
             6 => Step::ProofCarry,
             7 => Step::ProofLambda,
             8 => Step::ProofFinal,
+            0x30 => Step::Shuffle1,
+            0x31 => Step::Shuffle2,
+            0x32 => Step::ShuffleTag,
+            0x33 => Step::ShuffleCheck,
             c if c & 0xff00 == 0x100 => Step::ProofRound(c as u8),
             c if c & 0xff00 == 0x200 => Step::ProofChallenge(c as u8),
             _ => return None,

@@ -237,6 +237,12 @@ impl crate::circuits::Engine for Party {
     fn verify(&mut self) -> Result<()> {
         Party::verify(self)
     }
+    fn exchange(&mut self, messages: Vec<Message>, await_from: &[PartyId]) -> Result<Vec<Message>> {
+        for m in messages {
+            self.net.send(m)?;
+        }
+        await_from.iter().map(|f| self.net.recv(*f)).collect()
+    }
 }
 
 /// Fixed test keys and session id.

@@ -22,6 +22,8 @@
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
 //! * Client input bundles and the parties' cross-check ([`input`]).
+//! * Oblivious shuffle with GF(2^64) tags ([`shuffle`]); sorting and order
+//!   statistics by shuffle + quicksort / quickselect ([`sort`]).
 //!
 //! The crate does no IO: each protocol step returns [`Message`]s addressed to
 //! a [`PartyId`] and a continuation that consumes the replies. The
@@ -34,6 +36,7 @@ pub mod circuits;
 pub mod dzkp;
 mod error;
 pub mod fixed;
+mod gf64;
 pub mod harness;
 pub mod input;
 mod message;
@@ -41,6 +44,8 @@ mod open;
 mod prf;
 mod session;
 mod share;
+pub mod shuffle;
+pub mod sort;
 
 pub use arith::{AndPending, MulPending};
 pub use error::{Error, Result, Step};

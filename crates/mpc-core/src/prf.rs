@@ -30,6 +30,9 @@ pub(crate) enum Purpose {
     Pad = 5,
     /// Deterministic test sharings of the harness (never secret-bearing).
     Test = 6,
+    /// Shuffle: pair-known permutations, masks and output components
+    /// (`crate::shuffle`).
+    Shuffle = 0x51,
 }
 
 /// A PRF instance for one pair key within one session: AES-128 keyed with

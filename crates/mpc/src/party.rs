@@ -413,4 +413,12 @@ impl Engine for NetParty {
     fn verify(&mut self) -> core::Result<()> {
         self.verify_all()
     }
+    fn exchange(&mut self, messages: Vec<Message>, await_from: &[core::PartyId]) -> core::Result<Vec<Message>> {
+        for m in messages {
+            self.send(m)?;
+        }
+        let got = await_from.iter().map(|f| self.recv(*f)).collect::<core::Result<Vec<_>>>()?;
+        self.mesh.mark_round();
+        Ok(got)
+    }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use triad_mpc::core::{ArithShare, SessionId, circuits};
+use triad_mpc::core::{ArithShare, SessionId, circuits, sort};
 use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
 use triad_mpc::{NetParty, PartyConfig};
 
@@ -37,6 +37,11 @@ pub enum Case {
     Ltz,
     /// Probabilistic truncation TruncPr(x, 40, 16): mask bits by B2A, proof, one open.
     Trunc,
+    /// Sort signed 64-bit keys: A2B, malicious shuffle, quicksort with a sorted pivot sample;
+    /// the sorted keys stay XOR-shared.
+    Sort,
+    /// Lower median of signed 64-bit keys: A2B, malicious shuffle, quickselect, B2A of the result.
+    Median,
 }
 
 impl Case {
@@ -46,6 +51,8 @@ impl Case {
             Case::And => "and",
             Case::Ltz => "ltz",
             Case::Trunc => "trunc",
+            Case::Sort => "sort",
+            Case::Median => "median",
         }
     }
 }
@@ -56,10 +63,10 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = vec![1_000usize, 10_000, 100_000, 1_000_000])]
     n: Vec<usize>,
     /// Cases to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Case::Mult, Case::And, Case::Ltz, Case::Trunc])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Case::Mult, Case::And, Case::Ltz, Case::Trunc, Case::Sort, Case::Median])]
     cases: Vec<Case>,
-    /// Skip ltz and trunc above this n (they cost 125 ANDs / 82 multiplications per element);
-    /// 0: no cap.
+    /// Skip ltz, trunc, sort and median above this n (they cost 125 ANDs / 82 multiplications
+    /// per element; sort about 16 comparisons of 81 ANDs per element at 10^5); 0: no cap.
     #[arg(long, default_value_t = 100_000)]
     max_n_nonlinear: usize,
     /// Runs per case; the fastest is reported (its bytes and rounds are the same every run).
@@ -129,7 +136,7 @@ pub async fn run(args: Args) -> Result<()> {
     for &case in &args.cases {
         for &n in &args.n {
             ensure!(n > 0, "--n values must be positive");
-            let nonlinear = matches!(case, Case::Ltz | Case::Trunc);
+            let nonlinear = matches!(case, Case::Ltz | Case::Trunc | Case::Sort | Case::Median);
             if nonlinear && args.max_n_nonlinear > 0 && n > args.max_n_nonlinear {
                 continue;
             }
@@ -318,7 +325,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
     let me = p.me();
     let (x, y) = match case {
         Case::Mult => (p.random(n), p.random(n)),
-        Case::Ltz => (p.random(n), p.random(0)),
+        Case::Ltz | Case::Sort | Case::Median => (p.random(n), p.random(0)),
         // The cost does not depend on the values (random here, as in mpc-core's bench).
         Case::Trunc => (p.random(n).scale(1 << 20), p.random(0)),
         Case::And => (p.random(0), p.random(0)),
@@ -336,6 +343,8 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
         Case::And => drop(p.and(&bx, &by)?),
         Case::Ltz => drop(p.circuit(|e| circuits::ltz(e, &x))?),
         Case::Trunc => drop(p.circuit(|e| circuits::trunc_pr(e, &x, 40, 16))?),
+        Case::Sort => drop(p.circuit(|e| sort::sort(e, &x, &[]))?),
+        Case::Median => drop(p.circuit(|e| sort::median(e, &x))?),
     }
     p.verify()?;
     let secs = t0.elapsed().as_secs_f64();

@@ -3,3 +3,4 @@ mod cheating;
 mod fixed;
 mod input;
 mod ops;
+mod sort;

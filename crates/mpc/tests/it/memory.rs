@@ -1,4 +1,4 @@
-use triad_mpc::core::{ArithShare, SessionId, circuits};
+use triad_mpc::core::{ArithShare, SessionId, circuits, sort};
 use triad_mpc::net::{BlockingMesh, NetConfig};
 use triad_mpc::{Error, NetParty, PartyConfig, net_session_id};
 
@@ -60,6 +60,26 @@ fn comparisons_and_truncation_run_unchanged_over_the_mesh() {
             let bit = (bits[j / 64] >> (j % 64)) & 1;
             assert_eq!(bit == 1, (*x as i64) < 0, "element {j}: {x}");
         }
+    }
+}
+
+#[test]
+fn sorting_and_the_median_run_over_the_mesh() {
+    // Small verification batches, so proofs also run inside the comparisons.
+    let config = PartyConfig { verify_after_ands: 4096, ..PartyConfig::default() };
+    let parties = NetParty::in_memory(sid(4), config).expect("parties");
+    let out = run3(parties, |p| {
+        let x = p.random(300);
+        let sorted = p.circuit(|e| sort::sort(e, &x, &[]))?;
+        let m = p.circuit(|e| sort::median(e, &x))?;
+        Ok((p.open(&x)?, p.open_bits(&sorted.keys)?, p.open(&m)?))
+    });
+    for r in out {
+        let (xs, sorted, m) = r.expect("party");
+        let mut want: Vec<i64> = xs.iter().map(|&v| v as i64).collect();
+        want.sort();
+        assert_eq!(sorted, want.iter().map(|&v| v as u64).collect::<Vec<_>>());
+        assert_eq!(m, vec![want[149] as u64]);
     }
 }
 
