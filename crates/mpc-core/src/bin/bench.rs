@@ -49,6 +49,9 @@ impl Engine for Counted<'_> {
     fn verify(&mut self) -> Result<()> {
         self.p.verify()
     }
+    fn exchange(&mut self, messages: Vec<triad_mpc_core::Message>, await_from: &[triad_mpc_core::PartyId]) -> Result<Vec<triad_mpc_core::Message>> {
+        Engine::exchange(self.p, messages, await_from)
+    }
 }
 
 /// One fixed-point operation (`div` or `sqrt`) on `m` elements: time and
