@@ -455,9 +455,10 @@ impl BoolLog {
     }
 
     fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
-        // u'[64 w + l] = beta_l sum_a gamma_a(w) U_a(w, l) with
+        // u'[64 w + l] = sum_a gamma_a(w) U_a(w, l) with
         // gamma_a(w) = r_a coef_{t(a)} alpha_{w_a}: a subset-sum table over
-        // the K gammas, indexed by the lane's K bits.
+        // the K gammas, indexed by the lane's K bits. The lane coefficient
+        // beta_l of the cross products goes into v' instead (see `fold_v`).
         let m = self.block_words();
         let mut out = Vec::with_capacity(64 * m + 1 + K);
         out.push(Fp(0)); // slot 0: the pad
@@ -473,15 +474,17 @@ impl BoolLog {
             }
             subset_sums(&gamma, &mut table);
             let idx = lane_bytes(&bits);
-            for (l, &i) in idx.iter().enumerate() {
-                out.push(co.beta[l].mul(reduce64(table[i as usize])));
-            }
+            out.extend(idx.iter().map(|&i| reduce64(table[i as usize])));
         }
         out
     }
 
-    fn fold_v(&self, view: View, sch: &[Fp]) -> Vec<Fp> {
-        // v'[64 w + l] = sum_b s_b V_b(w, l): one table for all words.
+    fn fold_v(&self, view: View, co: &AndCoeffs, sch: &[Fp]) -> Vec<Fp> {
+        // v'[64 w + l] = beta_l sum_b s_b V_b(w, l). The round-0 cross
+        // products are sum_{w,l} beta_l (U_a V_b)(w, l), so the lane factor
+        // beta_l may sit in either folded vector: <u', v'> is the same.
+        // Here it costs nothing per lane: one table per lane,
+        // `lane[l][i] = beta_l sum_{b in i} s_b`, built once per batch.
         let m = self.block_words();
         let mut out = Vec::with_capacity(64 * m + 1 + K);
         out.push(Fp(0)); // slot 0: the pad
@@ -492,14 +495,23 @@ impl BoolLog {
         }
         subset_sums(&sv, &mut table);
         let table: Vec<Fp> = table.iter().map(|x| reduce64(*x)).collect();
+        // Per-lane tables pay off from a few words on (16K products).
+        let lanes: Vec<Fp> = if m >= 64 {
+            co.beta.iter().flat_map(|b| table.iter().map(move |t| b.mul(*t))).collect()
+        } else {
+            Vec::new()
+        };
         for w in 0..m {
             let mut bits = [0u64; K];
             for (b, slot) in bits.iter_mut().enumerate() {
                 let (t, ww) = Self::block_word(b, m, w);
                 *slot = self.vword(view, t, ww);
             }
-            for &i in lane_bytes(&bits).iter() {
-                out.push(table[i as usize]);
+            let idx = lane_bytes(&bits);
+            if lanes.is_empty() {
+                out.extend(idx.iter().zip(&co.beta).map(|(&i, b)| b.mul(table[i as usize])));
+            } else {
+                out.extend(idx.iter().enumerate().map(|(l, &i)| lanes[256 * l + i as usize]));
             }
         }
         out
@@ -615,7 +627,7 @@ impl Instance for BoolLog {
             if w % 32 == 31 || w + 1 == m {
                 for a in 0..K {
                     for b in 0..K {
-                        red[a][b] = red[a][b].add(Fp((acc[a][b] % super::ring::P61 as u128) as u64));
+                        red[a][b] = red[a][b].add(Fp(super::ring::reduce128(acc[a][b])));
                         acc[a][b] = 0;
                     }
                 }
@@ -632,7 +644,7 @@ impl Instance for BoolLog {
 
     fn prover_fold0(&self, sid: &SessionId, lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
         let co = AndCoeffs::new(sid, lambda, (K / 4) * self.block_words());
-        (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, s))
+        (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, &co, s))
     }
 
     fn verifier_fold0(&self, sid: &SessionId, lambda: &[u8; 16], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
@@ -651,7 +663,7 @@ impl Instance for BoolLog {
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
             }
-            Shares { u: zeros(64 * m + 1), v: self.fold_v(View::Next, s), c }
+            Shares { u: zeros(64 * m + 1), v: self.fold_v(View::Next, &co, s), c }
         }
     }
 }

@@ -309,7 +309,7 @@ pub(crate) const P61: u64 = (1 << 61) - 1;
 pub(crate) struct Fp(pub u64);
 
 #[inline(always)]
-fn reduce128(x: u128) -> u64 {
+pub(crate) fn reduce128(x: u128) -> u64 {
     // x = lo + 2^61 h1 + 2^122 h2 and 2^61 = 1 mod p.
     let lo = (x as u64) & P61;
     let hi = x >> 61;
