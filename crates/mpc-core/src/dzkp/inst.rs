@@ -1,5 +1,5 @@
-//! The two relations proven: Araki multiplications over Z_2^64 lifted to
-//! Z_2^128 (ePrint 2024/700) and AND gates lifted to F_p (ePrint 2023/909).
+//! The instance interface of the folding proof, and the AND relation lifted
+//! to F_p (ePrint 2023/909); the product relation is in `mult.rs`.
 //!
 //! Notation for prover `P_i`: its verifiers are `V_prev = P_{i-1}`, which
 //! holds `x_i, y_i, z_i, r_i`, and `V_next = P_{i+1}`, which holds `x_{i+1},
@@ -8,18 +8,10 @@
 //! Sec. 4: each party proves the correctness of the message it sent).
 
 use super::K;
-use super::ring::{ArithRing, Fp, VRing};
+use super::ring::{Fp, VRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
-use crate::session::{ArithLog, BoolLog};
-
-/// Number of binary subset sums that cancel the carries (ePrint 2024/700
-/// uses 40; each detects a wrong gate with probability >= 1/2 independently,
-/// so a cheat survives with probability 2^-KAPPA; 48 leaves margin for the
-/// folding rounds' share of the 40-bit budget).
-pub(crate) const KAPPA: usize = 48;
-/// Subset bytes per relation.
-const CHI_BYTES: usize = KAPPA / 8;
+use crate::session::BoolLog;
 
 /// Vectors and claim share of one role. For the prover, `c` is unused.
 pub(crate) struct Shares<R> {
@@ -28,299 +20,42 @@ pub(crate) struct Shares<R> {
     pub(crate) c: R,
 }
 
-/// Receives the entries `(u_i, v_i)` of a role's vectors in increasing `i`.
-pub(crate) trait Sink<R: VRing> {
-    fn put(&mut self, i: usize, u: R, v: R);
-}
-
-/// Stores the vectors as they are (the prover needs them for round 0).
-pub(crate) struct Full<R> {
-    pub(crate) u: Vec<R>,
-    pub(crate) v: Vec<R>,
-}
-
-impl<R: VRing> Full<R> {
-    /// Zeroed vectors of length `len` in recycled buffers.
-    pub(crate) fn from_bufs(mut u: Vec<R>, mut v: Vec<R>, len: usize) -> Self {
-        u.clear();
-        u.resize(len, R::ZERO);
-        v.clear();
-        v.resize(len, R::ZERO);
-        Full { u, v }
-    }
-}
-
-impl<R: VRing> Sink<R> for Full<R> {
-    #[inline(always)]
-    fn put(&mut self, i: usize, u: R, v: R) {
-        self.u[i] = u;
-        self.v[i] = v;
-    }
-}
-
-/// Folds on the fly with the round-0 challenges (a verifier knows them in
-/// advance: they come from the key it shares with the other verifier), so
-/// the full-length vectors are never stored:
-/// `u'[j] = sum_a r_a u[a m + j]`.
-pub(crate) struct Folded<R> {
-    pub(crate) u: Vec<R>,
-    pub(crate) v: Vec<R>,
-    r: Vec<R>,
-    s: Vec<R>,
-    m: usize,
-    last: usize,
-    a: usize,
-    j: usize,
-}
-
-impl<R: VRing> Folded<R> {
-    pub(crate) fn new(len: usize, k: usize, r: Vec<R>, s: Vec<R>) -> Self {
-        let m = len.div_ceil(k).max(1);
-        Folded { u: vec![R::ZERO; m], v: vec![R::ZERO; m], r, s, m, last: 0, a: 0, j: 0 }
-    }
-}
-
-impl<R: VRing> Folded<R> {
-    /// Advance the cursor `(a, j) = divmod(i, m)`; `i` never decreases.
-    #[inline(always)]
-    fn seek(&mut self, i: usize) -> (usize, usize) {
-        self.j += i - self.last;
-        self.last = i;
-        while self.j >= self.m {
-            self.j -= self.m;
-            self.a += 1;
-        }
-        (self.a, self.j)
-    }
-}
-
-impl<R: VRing> Sink<R> for Folded<R> {
-    #[inline(always)]
-    fn put(&mut self, i: usize, u: R, v: R) {
-        let (a, j) = self.seek(i);
-        self.u[j] = self.u[j].add(self.r[a].mul(u));
-        self.v[j] = self.v[j].add(self.s[a].mul_small(v));
-    }
-}
-
+/// A relation proven by the folding proof. Each instance runs fold round 0
+/// on its own layout (the expensive, full-length round); the engine then
+/// prepends the pads to the folded vectors (slot 0) and adds the pad
+/// product, committed in `ProofCarry` before any coefficient is known, to
+/// the claim.
 pub(crate) trait Instance: Send {
     type R: VRing;
-    /// Vector length without the pad slot.
-    fn data_len(&self) -> usize;
+    /// Fold factor of round 0 (later rounds use `K`).
+    const K0: usize;
+    /// Length of the vectors after round 0, without the pad slot.
+    fn folded_len(&self) -> usize;
     /// Number of public carry values the prover shares before the
     /// combination coefficients are drawn.
     fn n_carries(&self) -> usize;
-    /// Prover buffers kept by the session between batches.
-    fn take_bufs(s: &mut crate::Session) -> (Vec<Self::R>, Vec<Self::R>);
-    fn put_bufs(s: &mut crate::Session, u: Vec<Self::R>, v: Vec<Self::R>);
     /// Hand the (cleared) log back to the session for reuse.
     fn recycle(self, s: &mut crate::Session);
-
-    /// `Some(m)` if the instance runs fold round 0 itself on its own layout
-    /// (then the engine prepends the pads to the length-`m` folded vectors
-    /// and adds the pad product to the claim after round 0).
-    fn custom_round0(&self) -> Option<usize> {
-        None
-    }
-    /// Custom round 0, prover: the `K*K` cross products.
-    fn prover_cross0(&self, _sid: &SessionId, _lambda: &[u8; 16]) -> Vec<Self::R> {
-        Vec::new()
-    }
-    /// Custom round 0, prover: the folded vectors, slot 0 left for the pad.
-    fn prover_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _r: &[Self::R], _s: &[Self::R]) -> (Vec<Self::R>, Vec<Self::R>) {
-        (Vec::new(), Vec::new())
-    }
-    /// Custom round 0, a verifier (`as_prev`: the prover's previous
-    /// neighbour): folded shares (slot 0 left for the pad) and the claim
-    /// share before round 0.
-    fn verifier_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _as_prev: bool, _r: &[Self::R], _s: &[Self::R]) -> Shares<Self::R> {
-        Shares { u: Vec::new(), v: Vec::new(), c: Self::R::ZERO }
-    }
-    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
-    /// Prover's vectors without slot 0 (the pad, put by the engine).
-    fn prover<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S);
-    /// This party's shares as the prover's previous neighbour; returns its
-    /// claim share (without the pad product).
-    fn vprev<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
-    /// Same as the prover's next neighbour.
-    fn vnext<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
-}
-
-/// Per-relation combination coefficients for the ring proof:
-/// `rho_j = sum_t lambda_t chi_{t,j}` (ePrint 2024/700, Sec. 4: binary subset
-/// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables.
-struct Combiner<A> {
-    chi: Vec<u8>,
-    tables: Vec<[A; 256]>,
-    lambda: Vec<A>,
-}
-
-impl<A: ArithRing> Combiner<A> {
-    fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
-        let mut b = vec![0u8; n * KAPPA / 8];
-        Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
-        b
-    }
-
-    fn new(sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], n: usize) -> Combiner<A> {
-        let raw = Prf::new(lambda, sid).wide(Purpose::Challenge, 0, KAPPA * A::WIRE);
-        let lambda: Vec<A> = raw.chunks_exact(A::WIRE).map(A::from_random).collect();
-        let mut tables = vec![[A::ZERO; 256]; KAPPA / 8];
-        for (q, t) in tables.iter_mut().enumerate() {
-            for v in 1..256usize {
-                let low = v & (v - 1);
-                let bit = (v ^ low).trailing_zeros() as usize;
-                t[v] = t[low].add(lambda[8 * q + bit]);
-            }
-        }
-        Combiner { chi: Self::chi_bytes(sid, chi, n), tables, lambda }
-    }
-
-    #[inline(always)]
-    fn rho(&self, j: usize) -> A {
-        let b = &self.chi[j * CHI_BYTES..(j + 1) * CHI_BYTES];
-        self.tables.iter().zip(b).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
-    }
-
-    /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
-    fn carry_term(&self, carry: &[A]) -> A {
-        self.lambda.iter().zip(carry).fold(A::ZERO, |a, (l, c)| a.add(l.mul(*c))).shl64()
-    }
-}
-
-/// Iterate relations with their term ranges.
-fn relations(log: &ArithLog) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
-    let single = log.terms.is_empty();
-    let mut start = 0usize;
-    (0..log.relations()).map(move |j| {
-        let n = if single { 1 } else { log.terms[j] as usize };
-        let r = start..start + n;
-        start += n;
-        (j, r)
-    })
-}
-
-/// The arithmetic relation proven in Z_2^{64+s} = `A`.
-pub(crate) struct ArithInst<A> {
-    pub(crate) log: ArithLog,
-    _ring: std::marker::PhantomData<A>,
-}
-
-impl<A> ArithInst<A> {
-    pub(crate) fn new(log: ArithLog) -> Self {
-        ArithInst { log, _ring: std::marker::PhantomData }
-    }
-}
-
-impl<A: ArithRing> Instance for ArithInst<A> {
-    type R = A;
-
-    fn data_len(&self) -> usize {
-        2 * self.log.x0.len()
-    }
-
-    fn n_carries(&self) -> usize {
-        KAPPA
-    }
-
-    fn take_bufs(s: &mut crate::Session) -> (Vec<A>, Vec<A>) {
-        std::mem::take(A::bufs(s))
-    }
-
-    fn put_bufs(s: &mut crate::Session, u: Vec<A>, v: Vec<A>) {
-        *A::bufs(s) = (u, v);
-    }
-
-    fn recycle(self, s: &mut crate::Session) {
-        let mut log = self.log;
-        log.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
-            s.alog = log;
-        }
-    }
-
-    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
-        // E_j = Q_j - L_j over Z_2^{64+s} is 2^64 c_j for an honest prover;
-        // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
-        let log = &self.log;
-        let n = log.relations();
-        let chi = Combiner::<A>::chi_bytes(sid, chi, n);
-        let mut buckets = [[A::ZERO; 256]; CHI_BYTES];
-        for (j, r) in relations(log) {
-            let mut e = A::ZERO;
-            for m in r {
-                let (a0, a1, b0, b1) =
-                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                e = e.add(a0.mul_small(b0.add(b1))).add(a1.mul_small(b0));
-            }
-            let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
-            let e = e.sub(l);
-            for (q, bucket) in buckets.iter_mut().enumerate() {
-                let b = chi[j * CHI_BYTES + q] as usize;
-                bucket[b] = bucket[b].add(e);
-            }
-        }
-        let mut out = Vec::with_capacity(KAPPA);
-        for t in 0..KAPPA {
-            let (q, bit) = (t / 8, t % 8);
-            let s = (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(buckets[q][v]));
-            out.push(s.shr64());
-        }
-        out
-    }
-
-    // One inner-product term per multiplication term, using
-    //   x_i y_i + x_i y_{i+1} + x_{i+1} y_i
-    //     = (x_i + x_{i+1})(y_i + y_{i+1}) - x_{i+1} y_{i+1},
-    // whose last product V_next knows alone (a local term of its claim):
-    // u = rho (x_i + x_{i+1}), v = y_i + y_{i+1}.
-    fn prover<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            for m in r {
-                let (a0, a1, b0, b1) =
-                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                sink.put(1 + m, rho.mul_small(a0.add(a1)), b0.add(b1));
-            }
-        }
-    }
-
-    fn vprev<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
-        // We are P_{i-1}: our second components are the prover's x_i, y_i,
-        // z_i, r_i.
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        let mut c = comb.carry_term(carry);
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            for m in r {
-                sink.put(1 + m, rho.mul_small(A::from_u64(log.x1[m])), A::from_u64(log.y1[m]));
-            }
-            let l = A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]));
-            c = c.add(rho.mul(l));
-        }
-        c
-    }
-
-    fn vnext<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
-        // We are P_{i+1}: our first components are x_{i+1}, y_{i+1}, r_{i+1}.
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        let mut c = comb.carry_term(carry);
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            let mut local = A::from_u64(log.r0[j]);
-            for m in r {
-                let (x, y) = (A::from_u64(log.x0[m]), A::from_u64(log.y0[m]));
-                sink.put(1 + m, rho.mul_small(x), y);
-                local = local.add(x.mul_small(y));
-            }
-            c = c.add(rho.mul(local));
-        }
-        c
-    }
+    /// The prover's carries (seed `chi` from `ProofSeed`).
+    fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
+    /// Round 0, prover: the `K0*K0` cross products of the claim's blocks.
+    fn prover_cross0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Vec<Self::R>;
+    /// Round 0, prover: the folded vectors, slot 0 left for the pad.
+    fn prover_fold0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], r: &[Self::R], s: &[Self::R]) -> (Vec<Self::R>, Vec<Self::R>);
+    /// Round 0, a verifier (`as_prev`: the prover's previous neighbour):
+    /// folded shares (slot 0 left for the pad) and the claim share before
+    /// round 0, given its shares of the carries.
+    #[allow(clippy::too_many_arguments)]
+    fn verifier_fold0(
+        &self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry: &[Self::R],
+        as_prev: bool,
+        r: &[Self::R],
+        s: &[Self::R],
+    ) -> Shares<Self::R>;
 }
 
 // AND gates: ePrint 2023/909, Sec. 4 (lifting to F_p). With a = x_i,
@@ -556,21 +291,14 @@ fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
 
 impl Instance for BoolLog {
     type R = Fp;
+    const K0: usize = K;
 
-    fn data_len(&self) -> usize {
-        64 * K * self.block_words()
+    fn folded_len(&self) -> usize {
+        64 * self.block_words()
     }
 
     fn n_carries(&self) -> usize {
         0
-    }
-
-    fn take_bufs(s: &mut crate::Session) -> (Vec<Fp>, Vec<Fp>) {
-        std::mem::take(&mut s.bufs_f)
-    }
-
-    fn put_bufs(s: &mut crate::Session, u: Vec<Fp>, v: Vec<Fp>) {
-        s.bufs_f = (u, v);
     }
 
     fn recycle(mut self, s: &mut crate::Session) {
@@ -580,26 +308,11 @@ impl Instance for BoolLog {
         }
     }
 
-    fn prover_carries(&self, _: &SessionId, _: &[u8; 16]) -> Vec<Fp> {
+    fn prover_carries(&mut self, _: &SessionId, _: &[u8; 16]) -> Vec<Fp> {
         Vec::new()
     }
 
-    // The generic build is not used: round 0 is custom.
-    fn prover<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &mut S) {}
-
-    fn vprev<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
-        Fp(0)
-    }
-
-    fn vnext<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
-        Fp(0)
-    }
-
-    fn custom_round0(&self) -> Option<usize> {
-        Some(64 * self.block_words())
-    }
-
-    fn prover_cross0(&self, sid: &SessionId, lambda: &[u8; 16]) -> Vec<Fp> {
+    fn prover_cross0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16]) -> Vec<Fp> {
         // cross[a][b] = coef_{t(a)} sum_w alpha_{w_a} B(U_a(w) & V_b(w)).
         let m = self.block_words();
         let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
@@ -642,12 +355,12 @@ impl Instance for BoolLog {
         out
     }
 
-    fn prover_fold0(&self, sid: &SessionId, lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
+    fn prover_fold0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
         let co = AndCoeffs::new(sid, lambda, (K / 4) * self.block_words());
         (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, &co, s))
     }
 
-    fn verifier_fold0(&self, sid: &SessionId, lambda: &[u8; 16], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
+    fn verifier_fold0(&self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], _: &[Fp], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
         let m = self.block_words();
         let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
         let words = self.words();
