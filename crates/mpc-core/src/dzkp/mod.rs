@@ -33,6 +33,7 @@ mod inst;
 mod mult;
 pub(crate) mod ring;
 
+pub(crate) use inst::Pool;
 use inst::{Instance, Shares};
 use ring::VRing;
 
@@ -121,6 +122,8 @@ struct Run<I: Instance> {
     prover: Option<Shares<I::R>>,
     vprev: Option<Shares<I::R>>,
     vnext: Option<Shares<I::R>>,
+    /// The session's recycled vectors, returned by `recycle`.
+    pool: Pool<I::R>,
 }
 
 impl<I: Instance> std::fmt::Debug for Run<I> {
@@ -213,6 +216,7 @@ impl<I: Instance> Run<I> {
 
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
+        let pool = std::mem::take(I::pool(s));
         let len = inst.folded_len();
         let rounds = 1 + rounds_for(1 + len); // + the pad slot
         Run {
@@ -228,6 +232,7 @@ impl<I: Instance> Run<I> {
             prover: None,
             vprev: None,
             vnext: None,
+            pool,
         }
     }
 
@@ -315,7 +320,7 @@ impl<I: Instance> Run<I> {
         let carry: Vec<I::R> =
             ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
         let (cr, cs) = self.challenges(s, next, 0);
-        self.vprev = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry, true, &cr, &cs));
+        self.vprev = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry, true, &cr, &cs, &mut self.pool));
         // V_next role (prover = prev).
         let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
         let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
@@ -324,7 +329,7 @@ impl<I: Instance> Run<I> {
             return Err(Error::InvalidArgument("carry shares missing"));
         }
         let (cr, cs) = self.challenges(s, prev, 0);
-        self.vnext = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry_in, false, &cr, &cs));
+        self.vnext = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry_in, false, &cr, &cs, &mut self.pool));
         self.padprod = (carry[carry.len() - 1], carry_in[carry_in.len() - 1]);
         self.phase = Phase::Round(0);
         Ok(Some(Outgoing { messages: vec![msg], await_from: vec![prev] }))
@@ -426,7 +431,7 @@ impl<I: Instance> Run<I> {
                 let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
                 let (cr, cs) = Self::split_challenges(raw, k);
                 if r == 0 {
-                    let (u, v) = self.inst.prover_fold0(&s.id, &self.chi_seed, &self.lambda, &cr, &cs);
+                    let (u, v) = self.inst.prover_fold0(&s.id, &self.chi_seed, &self.lambda, &cr, &cs, &mut self.pool);
                     let pu = self.pad_part(s, s.me, false);
                     let pv = self.pad_part(s, s.me, true);
                     let mut p = Shares { u, v, c: I::R::ZERO };
@@ -473,8 +478,13 @@ impl<I: Instance> Run<I> {
 }
 
 impl<I: Instance> Run<I> {
-    /// Give the log back to the session.
-    fn recycle(self, s: &mut Session) {
+    /// Give the log and the vectors back to the session.
+    fn recycle(mut self, s: &mut Session) {
+        for x in [self.prover.take(), self.vprev.take(), self.vnext.take()].into_iter().flatten() {
+            self.pool.put(x.u);
+            self.pool.put(x.v);
+        }
+        *I::pool(s) = self.pool;
         self.inst.recycle(s);
     }
 }

@@ -16,7 +16,7 @@
 //! is interleaved, term `m` in block `m % K0` at offset `m / K0`, so a
 //! round-0 fold reads `K0` consecutive terms and writes one entry.
 
-use super::inst::{Instance, Shares};
+use super::inst::{Instance, Pool, Shares};
 use super::ring::{ArithRing, Lazy};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
@@ -197,12 +197,12 @@ impl<A: ArithRing> ArithInst<A> {
     /// (with tables of `r_a lambda`, so no full product per term) and
     /// `v'[1+g] = sum_a s_a y_{gK+a}`; slot 0 is left for the pad. Tiled
     /// by `FOLD_TILE` groups so that one block's tables stay in L1.
-    fn fold0<const ROLE: u8>(&self, chi: &[u8], lambda: &[A], r: &[A], s: &[A]) -> (Vec<A>, Vec<A>) {
+    fn fold0<const ROLE: u8>(&self, chi: &[u8], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
         let scaled: Vec<Vec<[A; 256]>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
         let (t, groups) = (self.terms(), self.folded_len());
         // Room for the later rounds' block padding.
-        let mut u = Vec::with_capacity(1 + groups + super::K);
-        let mut v = Vec::with_capacity(1 + groups + super::K);
+        let mut u = pool.take(1 + groups + super::K);
+        let mut v = pool.take(1 + groups + super::K);
         u.push(A::ZERO);
         v.push(A::ZERO);
         let mut au = [A::Acc::default(); FOLD_TILE];
@@ -248,6 +248,10 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
             s.alog = log;
         }
+    }
+
+    fn pool(s: &mut crate::Session) -> &mut Pool<A> {
+        A::pool(s)
     }
 
     fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
@@ -313,15 +317,25 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         acc.iter().flat_map(|row| row.iter().map(|x| x.total())).collect()
     }
 
-    fn prover_fold0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], r: &[A], s: &[A]) -> (Vec<A>, Vec<A>) {
+    fn prover_fold0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
         let chi_b = self.prover_chi(sid, chi);
         let comb = Combiner::<A>::new(sid, lambda);
-        let out = self.fold0::<PROVER>(&chi_b, &comb.lambda, r, s);
+        let out = self.fold0::<PROVER>(&chi_b, &comb.lambda, r, s, pool);
         self.chi = chi_b;
         out
     }
 
-    fn verifier_fold0(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], as_prev: bool, r: &[A], s: &[A]) -> Shares<A> {
+    fn verifier_fold0(
+        &self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry: &[A],
+        as_prev: bool,
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> Shares<A> {
         let log = &self.log;
         let chi = chi_bytes(sid, chi, log.relations());
         let comb = Combiner::<A>::new(sid, lambda);
@@ -344,8 +358,11 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], l);
         }
         let c = comb.carry_term(carry).add(buckets.combined(&comb));
-        let (u, v) =
-            if as_prev { self.fold0::<PREV>(&chi, &comb.lambda, r, s) } else { self.fold0::<NEXT>(&chi, &comb.lambda, r, s) };
+        let (u, v) = if as_prev {
+            self.fold0::<PREV>(&chi, &comb.lambda, r, s, pool)
+        } else {
+            self.fold0::<NEXT>(&chi, &comb.lambda, r, s, pool)
+        };
         Shares { u, v, c }
     }
 }
@@ -426,9 +443,10 @@ mod tests {
         let cross = prover.prover_cross0(&sid, &chi, &lambda);
         let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - 3 * a as u64).shl64().add(A::from_u64(a as u64)) }).collect();
         let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) }).collect();
-        let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s);
-        let a = ArithInst::<A>::new(vp).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s);
-        let b = ArithInst::<A>::new(vn).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s);
+        let mut pool = Pool::default();
+        let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
+        let a = ArithInst::<A>::new(vp).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b = ArithInst::<A>::new(vn).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
         assert_eq!(pu.len(), a.u.len());
         for j in 0..pu.len() {
             assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");

@@ -63,6 +63,8 @@ pub(crate) trait ArithRing: VRing {
     fn shr64(self) -> Self;
     /// Multiplication by 2^64.
     fn shl64(self) -> Self;
+    /// The session's vector pool for this ring.
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
     /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
     /// value such as `x_i + x_{i+1}`.
     #[inline(always)]
@@ -123,6 +125,9 @@ impl ArithRing for Z128 {
     }
     fn shl64(self) -> Self {
         Z128(self.0 << 64)
+    }
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
+        &mut s.pool_z
     }
 }
 
@@ -238,6 +243,9 @@ impl ArithRing for Z192 {
     }
     fn shl64(self) -> Self {
         Z192([0, self.0[0], self.0[1]])
+    }
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
+        &mut s.pool_y
     }
 }
 
