@@ -7,7 +7,6 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}` (BGIN19,
 //! Sec. 4: each party proves the correctness of the message it sent).
 
-use super::K;
 use super::ring::{Fp, VRing, reduce128};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
@@ -98,6 +97,12 @@ pub(crate) trait Instance: Send {
         pool: &mut Pool<Self::R>,
     ) -> Shares<Self::R>;
 }
+
+/// Fold factor of the AND proof's bit-sliced round 0: the four planes are
+/// cut into `KB` blocks of whole words, and its lazy `u64` sums of `KB`
+/// field elements stay below 2^64.
+const KB: usize = 8;
+const _: () = assert!(KB.is_multiple_of(4) && KB <= 8);
 
 // AND gates: ePrint 2023/909, Sec. 4 (lifting to F_p). With a = x_i,
 // b = y_i, c = x_{i+1}, d = y_{i+1}, P = z_i ^ r_i ^ ab (known to V_prev) and
@@ -218,31 +223,31 @@ impl BoolLog {
         }
     }
 
-    /// Words per fold block: the four planes of `H M` words (`H = K / 4`
-    /// parts each) are cut into `K` blocks of `M` words.
+    /// Words per fold block: the four planes of `H M` words (`H = KB / 4`
+    /// parts each) are cut into `KB` blocks of `M` words.
     fn block_words(&self) -> usize {
-        self.words().div_ceil(K / 4).max(1)
+        self.words().div_ceil(KB / 4).max(1)
     }
 
     /// Word of block `a` at offset `w`: plane `a / H`, part `a % H`.
     #[inline(always)]
     fn block_word(a: usize, m: usize, w: usize) -> (usize, usize) {
-        (a / (K / 4), (a % (K / 4)) * m + w)
+        (a / (KB / 4), (a % (KB / 4)) * m + w)
     }
 
     fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp], pool: &mut Pool<Fp>) -> Vec<Fp> {
         // u'[64 w + l] = beta_l sum_a gamma_a(w) U_a(w, l) with
         // gamma_a(w) = r_a coef_{t(a)} alpha_{w_a}: a subset-sum table over
-        // the K gammas, indexed by the lane's K bits. (Moving beta_l into v'
+        // the KB gammas, indexed by the lane's KB bits. (Moving beta_l into v'
         // through per-lane tables, 128 KB, was slower: L1 misses.)
         let m = self.block_words();
-        let mut out = pool.take(64 * m + 1 + K);
+        let mut out = pool.take(64 * m + 1 + super::K);
         out.push(Fp(0)); // slot 0: the pad
         let mut table = [0u64; 256];
         for w in 0..m {
-            let mut gamma = [0u64; K];
-            let mut bits = [0u64; K];
-            for a in 0..K {
+            let mut gamma = [0u64; KB];
+            let mut bits = [0u64; KB];
+            for a in 0..KB {
                 let (t, ww) = Self::block_word(a, m, w);
                 let al = co.alpha.get(ww).copied().unwrap_or(Fp(0));
                 gamma[a] = r[a].mul(COEF[t]).mul(al).0;
@@ -259,17 +264,17 @@ impl BoolLog {
     fn fold_v(&self, view: View, sch: &[Fp], pool: &mut Pool<Fp>) -> Vec<Fp> {
         // v'[64 w + l] = sum_b s_b V_b(w, l): one table for all words.
         let m = self.block_words();
-        let mut out = pool.take(64 * m + 1 + K);
+        let mut out = pool.take(64 * m + 1 + super::K);
         out.push(Fp(0)); // slot 0: the pad
         let mut table = [0u64; 256];
-        let mut sv = [0u64; K];
+        let mut sv = [0u64; KB];
         for (x, s) in sv.iter_mut().zip(sch) {
             *x = s.0;
         }
         subset_sums(&sv, &mut table);
         let table: Vec<Fp> = table.iter().map(|x| reduce64(*x)).collect();
         for w in 0..m {
-            let mut bits = [0u64; K];
+            let mut bits = [0u64; KB];
             for (b, slot) in bits.iter_mut().enumerate() {
                 let (t, ww) = Self::block_word(b, m, w);
                 *slot = self.vword(view, t, ww);
@@ -280,10 +285,10 @@ impl BoolLog {
     }
 }
 
-/// `table[v] = sum_{a in v} x_a` (lazy: `K <= 8` terms below 2^61 each).
-fn subset_sums(x: &[u64; K], table: &mut [u64; 256]) {
+/// `table[v] = sum_{a in v} x_a` (lazy: `KB <= 8` terms below 2^61 each).
+fn subset_sums(x: &[u64; KB], table: &mut [u64; 256]) {
     table[0] = 0;
-    for v in 1..(1usize << K) {
+    for v in 1..(1usize << KB) {
         let low = v & (v - 1);
         table[v] = table[low] + x[(v ^ low).trailing_zeros() as usize];
     }
@@ -301,9 +306,9 @@ fn transpose8(mut x: u64) -> u64 {
     x ^ t ^ (t << 28)
 }
 
-/// For `K` words, byte `l` = the `K` bits of lane `l` (bit `a` from word `a`).
+/// For `KB` words, byte `l` = the `KB` bits of lane `l` (bit `a` from word `a`).
 #[inline(always)]
-fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
+fn lane_bytes(b: &[u64; KB]) -> [u8; 64] {
     let mut out = [0u8; 64];
     for q in 0..8 {
         let mut x = 0u64;
@@ -318,7 +323,7 @@ fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
 
 impl Instance for BoolLog {
     type R = Fp;
-    const K0: usize = K;
+    const K0: usize = KB;
 
     fn folded_len(&self) -> usize {
         64 * self.block_words()
@@ -346,31 +351,31 @@ impl Instance for BoolLog {
     fn prover_cross0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16]) -> Vec<Fp> {
         // cross[a][b] = coef_{t(a)} sum_w alpha_{w_a} B(U_a(w) & V_b(w)).
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
-        let mut acc = [[0u128; K]; K];
-        let mut red = [[Fp(0); K]; K];
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * m);
+        let mut acc = [[0u128; KB]; KB];
+        let mut red = [[Fp(0); KB]; KB];
         for w in 0..m {
-            let mut uw = [0u64; K];
-            let mut vw = [0u64; K];
-            let mut al = [0u64; K];
-            for a in 0..K {
+            let mut uw = [0u64; KB];
+            let mut vw = [0u64; KB];
+            let mut al = [0u64; KB];
+            for a in 0..KB {
                 let (t, ww) = Self::block_word(a, m, w);
                 uw[a] = self.uword(View::Prover, t, ww);
                 vw[a] = self.vword(View::Prover, t, ww);
                 al[a] = co.alpha[ww].0;
             }
-            for a in 0..K {
+            for a in 0..KB {
                 if uw[a] == 0 {
                     continue;
                 }
-                for b in 0..K {
+                for b in 0..KB {
                     let bs = co.bsum(uw[a] & vw[b]);
                     acc[a][b] += al[a] as u128 * bs.0 as u128;
                 }
             }
             if w % 32 == 31 || w + 1 == m {
-                for a in 0..K {
-                    for b in 0..K {
+                for a in 0..KB {
+                    for b in 0..KB {
                         red[a][b] = red[a][b].add(Fp(super::ring::reduce128(acc[a][b])));
                         acc[a][b] = 0;
                     }
@@ -387,7 +392,7 @@ impl Instance for BoolLog {
     }
 
     fn prover_fold0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], r: &[Fp], s: &[Fp], pool: &mut Pool<Fp>) -> (Vec<Fp>, Vec<Fp>) {
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * self.block_words());
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * self.block_words());
         (self.fold_u(View::Prover, &co, r, pool), self.fold_v(View::Prover, s, pool))
     }
 
@@ -403,7 +408,7 @@ impl Instance for BoolLog {
         pool: &mut Pool<Fp>,
     ) -> Shares<Fp> {
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * m);
         let words = self.words();
         if as_prev {
             // c_prev = -sum_w alpha_w B(P_w).
@@ -428,13 +433,13 @@ mod lane_tests {
 
     #[test]
     fn lane_bytes_gather_the_bits_of_each_lane() {
-        let mut b = [0u64; K];
+        let mut b = [0u64; KB];
         for (a, w) in b.iter_mut().enumerate() {
             *w = 0x9e37_79b9_7f4a_7c15u64.rotate_left(7 * a as u32) ^ (a as u64 * 0x0101_0101);
         }
         let got = lane_bytes(&b);
         for (l, g) in got.iter().enumerate() {
-            let want = (0..K).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
+            let want = (0..KB).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
             assert_eq!(*g, want, "lane {l}");
         }
     }
