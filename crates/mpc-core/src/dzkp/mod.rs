@@ -9,20 +9,21 @@
 //! # Protocol (prover `P_i`, verifiers `V_prev = P_{i-1}`, `V_next = P_{i+1}`)
 //! 1. `ProofSeed`: `V_next` sends the seed of the subset bits `chi`
 //!    (drawn from the key `V_prev` and `V_next` share, unknown to `P_i`).
-//! 2. `ProofCarry` (rings only; ePrint 2024/700, Sec. 4): `P_i` shares the 40
-//!    carries `C_t = (sum_j chi_{t,j} E_j) / 2^64` and the pad product.
+//! 2. `ProofCarry`: `P_i` shares the pad product and (rings only; ePrint
+//!    2024/700, Sec. 4) the 48 carries `C_t = (sum_j chi_{t,j} E_j) / 2^64`.
 //! 3. `ProofLambda`: `V_next` sends the seed of the coefficients `lambda_t`
-//!    (rings) or `rho_j` (F_p). All roles build the inner-product claim
-//!    `<u, v> = c` of length `1 + 2T` (rings) or `1 + 4G` (ANDs); slot 0
-//!    carries the zero-knowledge pads.
-//! 4. `ProofRound(r)` / `ProofChallenge(r)`, for `r < ceil(log_8 len)`:
-//!    `P_i` splits `u, v` into `k = 8` blocks and shares the `k^2 - 1` cross
-//!    products `<u^a, v^b>` (the diagonal `(0,0)` is implied by the claim);
-//!    `V_next` answers with challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
+//!    (rings) or `alpha_w, beta_l` (F_p). The claim is an inner product
+//!    `<u, v> = c` over the logged terms.
+//! 4. `ProofRound(r)` / `ProofChallenge(r)`: `P_i` splits `u, v` into `k`
+//!    blocks and shares the `k^2 - 1` cross products `<u^a, v^b>` (the
+//!    diagonal `(0,0)` is implied by the claim); `V_next` answers with
+//!    challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
 //!    `u' = sum_a r_a u^a`, `v' = sum_b s_b v^b`,
-//!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4, fold
-//!    factor 8 as in its code; the k^2 form avoids interpolation, which
-//!    Z_2^k lacks).
+//!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4; the k^2
+//!    form avoids interpolation, which Z_2^k lacks). Round 0 is the
+//!    instance's own (`Instance::K0`, computed from the log, never storing
+//!    the full-length vectors); then the pads enter slot 0 and the pad
+//!    product the claim; later rounds fold by `K`.
 //! 5. `ProofFinal`: the verifiers exchange their shares of the length-1
 //!    `u, v, c` and check `u v = c`. Slot 0 keeps coefficient 1 through all
 //!    folds, so the revealed `u, v` are masked by the pads.
