@@ -108,9 +108,9 @@ pub struct Session {
     pub(crate) verify_batches: u64,
     /// Prover vectors recycled between verification batches (no fresh
     /// pages, hence no page faults, in steady state).
-    pub(crate) bufs_z: (Vec<crate::dzkp::ring::Z128>, Vec<crate::dzkp::ring::Z128>),
-    pub(crate) bufs_y: (Vec<crate::dzkp::ring::Z192>, Vec<crate::dzkp::ring::Z192>),
-    pub(crate) bufs_f: (Vec<crate::dzkp::ring::Fp>, Vec<crate::dzkp::ring::Fp>),
+    pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
+    pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
+    pub(crate) pool_f: crate::dzkp::Pool<crate::dzkp::ring::Fp>,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -129,9 +129,9 @@ impl Session {
             alog: ArithLog::default(),
             blog: BoolLog::default(),
             verify_batches: 0,
-            bufs_z: Default::default(),
-            bufs_y: Default::default(),
-            bufs_f: Default::default(),
+            pool_z: Default::default(),
+            pool_y: Default::default(),
+            pool_f: Default::default(),
             config: crate::Config::default(),
             in_flight: 0,
         }

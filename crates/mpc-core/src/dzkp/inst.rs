@@ -1,5 +1,5 @@
-//! The two relations proven: Araki multiplications over Z_2^64 lifted to
-//! Z_2^128 (ePrint 2024/700) and AND gates lifted to F_p (ePrint 2023/909).
+//! The instance interface of the folding proof, and the AND relation lifted
+//! to F_p (ePrint 2023/909); the product relation is in `mult.rs`.
 //!
 //! Notation for prover `P_i`: its verifiers are `V_prev = P_{i-1}`, which
 //! holds `x_i, y_i, z_i, r_i`, and `V_next = P_{i+1}`, which holds `x_{i+1},
@@ -7,19 +7,39 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}` (BGIN19,
 //! Sec. 4: each party proves the correctness of the message it sent).
 
-use super::K;
-use super::ring::{ArithRing, Fp, VRing};
+use super::ring::{Fp, VRing, reduce128};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
-use crate::session::{ArithLog, BoolLog};
+use crate::session::BoolLog;
 
-/// Number of binary subset sums that cancel the carries (ePrint 2024/700
-/// uses 40; each detects a wrong gate with probability >= 1/2 independently,
-/// so a cheat survives with probability 2^-KAPPA; 48 leaves margin for the
-/// folding rounds' share of the 40-bit budget).
-pub(crate) const KAPPA: usize = 48;
-/// Subset bytes per relation.
-const CHI_BYTES: usize = KAPPA / 8;
+/// Recycled vectors of one ring, kept by the session between batches:
+/// fresh multi-megabyte allocations cost page faults (the kernel zeroes
+/// every page), measured at 10-20% of a verification.
+#[derive(Debug)]
+pub(crate) struct Pool<R>(Vec<Vec<R>>);
+
+impl<R> Default for Pool<R> {
+    fn default() -> Self {
+        Pool(Vec::new())
+    }
+}
+
+impl<R> Pool<R> {
+    /// An empty vector with room for `cap` elements.
+    pub(crate) fn take(&mut self, cap: usize) -> Vec<R> {
+        let mut v = self.0.pop().unwrap_or_default();
+        v.clear();
+        v.reserve(cap);
+        v
+    }
+
+    pub(crate) fn put(&mut self, v: Vec<R>) {
+        // A verification holds six vectors (three roles, u and v).
+        if self.0.len() < 6 {
+            self.0.push(v);
+        }
+    }
+}
 
 /// Vectors and claim share of one role. For the prover, `c` is unused.
 pub(crate) struct Shares<R> {
@@ -28,300 +48,61 @@ pub(crate) struct Shares<R> {
     pub(crate) c: R,
 }
 
-/// Receives the entries `(u_i, v_i)` of a role's vectors in increasing `i`.
-pub(crate) trait Sink<R: VRing> {
-    fn put(&mut self, i: usize, u: R, v: R);
-}
-
-/// Stores the vectors as they are (the prover needs them for round 0).
-pub(crate) struct Full<R> {
-    pub(crate) u: Vec<R>,
-    pub(crate) v: Vec<R>,
-}
-
-impl<R: VRing> Full<R> {
-    /// Zeroed vectors of length `len` in recycled buffers.
-    pub(crate) fn from_bufs(mut u: Vec<R>, mut v: Vec<R>, len: usize) -> Self {
-        u.clear();
-        u.resize(len, R::ZERO);
-        v.clear();
-        v.resize(len, R::ZERO);
-        Full { u, v }
-    }
-}
-
-impl<R: VRing> Sink<R> for Full<R> {
-    #[inline(always)]
-    fn put(&mut self, i: usize, u: R, v: R) {
-        self.u[i] = u;
-        self.v[i] = v;
-    }
-}
-
-/// Folds on the fly with the round-0 challenges (a verifier knows them in
-/// advance: they come from the key it shares with the other verifier), so
-/// the full-length vectors are never stored:
-/// `u'[j] = sum_a r_a u[a m + j]`.
-pub(crate) struct Folded<R> {
-    pub(crate) u: Vec<R>,
-    pub(crate) v: Vec<R>,
-    r: Vec<R>,
-    s: Vec<R>,
-    m: usize,
-    last: usize,
-    a: usize,
-    j: usize,
-}
-
-impl<R: VRing> Folded<R> {
-    pub(crate) fn new(len: usize, k: usize, r: Vec<R>, s: Vec<R>) -> Self {
-        let m = len.div_ceil(k).max(1);
-        Folded { u: vec![R::ZERO; m], v: vec![R::ZERO; m], r, s, m, last: 0, a: 0, j: 0 }
-    }
-}
-
-impl<R: VRing> Folded<R> {
-    /// Advance the cursor `(a, j) = divmod(i, m)`; `i` never decreases.
-    #[inline(always)]
-    fn seek(&mut self, i: usize) -> (usize, usize) {
-        self.j += i - self.last;
-        self.last = i;
-        while self.j >= self.m {
-            self.j -= self.m;
-            self.a += 1;
-        }
-        (self.a, self.j)
-    }
-}
-
-impl<R: VRing> Sink<R> for Folded<R> {
-    #[inline(always)]
-    fn put(&mut self, i: usize, u: R, v: R) {
-        let (a, j) = self.seek(i);
-        self.u[j] = self.u[j].add(self.r[a].mul(u));
-        self.v[j] = self.v[j].add(self.s[a].mul_small(v));
-    }
-}
-
+/// A relation proven by the folding proof. Each instance runs fold round 0
+/// on its own layout (the expensive, full-length round); the engine then
+/// prepends the pads to the folded vectors (slot 0) and adds the pad
+/// product, committed in `ProofCarry` before any coefficient is known, to
+/// the claim.
 pub(crate) trait Instance: Send {
     type R: VRing;
-    /// Vector length without the pad slot.
-    fn data_len(&self) -> usize;
+    /// Fold factor of round 0 (later rounds use `K`).
+    const K0: usize;
+    /// Length of the vectors after round 0, without the pad slot.
+    fn folded_len(&self) -> usize;
     /// Number of public carry values the prover shares before the
     /// combination coefficients are drawn.
     fn n_carries(&self) -> usize;
-    /// Prover buffers kept by the session between batches.
-    fn take_bufs(s: &mut crate::Session) -> (Vec<Self::R>, Vec<Self::R>);
-    fn put_bufs(s: &mut crate::Session, u: Vec<Self::R>, v: Vec<Self::R>);
     /// Hand the (cleared) log back to the session for reuse.
     fn recycle(self, s: &mut crate::Session);
-
-    /// `Some(m)` if the instance runs fold round 0 itself on its own layout
-    /// (then the engine prepends the pads to the length-`m` folded vectors
-    /// and adds the pad product to the claim after round 0).
-    fn custom_round0(&self) -> Option<usize> {
-        None
-    }
-    /// Custom round 0, prover: the `K*K` cross products.
-    fn prover_cross0(&self, _sid: &SessionId, _lambda: &[u8; 16]) -> Vec<Self::R> {
-        Vec::new()
-    }
-    /// Custom round 0, prover: the folded vectors, slot 0 left for the pad.
-    fn prover_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _r: &[Self::R], _s: &[Self::R]) -> (Vec<Self::R>, Vec<Self::R>) {
-        (Vec::new(), Vec::new())
-    }
-    /// Custom round 0, a verifier (`as_prev`: the prover's previous
-    /// neighbour): folded shares (slot 0 left for the pad) and the claim
-    /// share before round 0.
-    fn verifier_fold0(&self, _sid: &SessionId, _lambda: &[u8; 16], _as_prev: bool, _r: &[Self::R], _s: &[Self::R]) -> Shares<Self::R> {
-        Shares { u: Vec::new(), v: Vec::new(), c: Self::R::ZERO }
-    }
-    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
-    /// Prover's vectors without slot 0 (the pad, put by the engine).
-    fn prover<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S);
-    /// This party's shares as the prover's previous neighbour; returns its
-    /// claim share (without the pad product).
-    fn vprev<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
-    /// Same as the prover's next neighbour.
-    fn vnext<S: Sink<Self::R>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[Self::R], sink: &mut S) -> Self::R;
+    /// The session's vector pool for this ring.
+    fn pool(s: &mut crate::Session) -> &mut Pool<Self::R>;
+    /// The prover's carries (seed `chi` from `ProofSeed`).
+    fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
+    /// Round 0, prover: the `K0*K0` cross products of the claim's blocks.
+    fn prover_cross0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Vec<Self::R>;
+    /// Round 0, prover: the folded vectors, slot 0 left for the pad.
+    #[allow(clippy::too_many_arguments)]
+    fn prover_fold0(
+        &mut self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        r: &[Self::R],
+        s: &[Self::R],
+        pool: &mut Pool<Self::R>,
+    ) -> (Vec<Self::R>, Vec<Self::R>);
+    /// Round 0, a verifier (`as_prev`: the prover's previous neighbour):
+    /// folded shares (slot 0 left for the pad) and the claim share before
+    /// round 0, given its shares of the carries.
+    #[allow(clippy::too_many_arguments)]
+    fn verifier_fold0(
+        &self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry: &[Self::R],
+        as_prev: bool,
+        r: &[Self::R],
+        s: &[Self::R],
+        pool: &mut Pool<Self::R>,
+    ) -> Shares<Self::R>;
 }
 
-/// Per-relation combination coefficients for the ring proof:
-/// `rho_j = sum_t lambda_t chi_{t,j}` (ePrint 2024/700, Sec. 4: binary subset
-/// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables.
-struct Combiner<A> {
-    chi: Vec<u8>,
-    tables: Vec<[A; 256]>,
-    lambda: Vec<A>,
-}
-
-impl<A: ArithRing> Combiner<A> {
-    fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
-        let mut b = vec![0u8; n * KAPPA / 8];
-        Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
-        b
-    }
-
-    fn new(sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], n: usize) -> Combiner<A> {
-        let raw = Prf::new(lambda, sid).wide(Purpose::Challenge, 0, KAPPA * A::WIRE);
-        let lambda: Vec<A> = raw.chunks_exact(A::WIRE).map(A::from_random).collect();
-        let mut tables = vec![[A::ZERO; 256]; KAPPA / 8];
-        for (q, t) in tables.iter_mut().enumerate() {
-            for v in 1..256usize {
-                let low = v & (v - 1);
-                let bit = (v ^ low).trailing_zeros() as usize;
-                t[v] = t[low].add(lambda[8 * q + bit]);
-            }
-        }
-        Combiner { chi: Self::chi_bytes(sid, chi, n), tables, lambda }
-    }
-
-    #[inline(always)]
-    fn rho(&self, j: usize) -> A {
-        let b = &self.chi[j * CHI_BYTES..(j + 1) * CHI_BYTES];
-        self.tables.iter().zip(b).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
-    }
-
-    /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
-    fn carry_term(&self, carry: &[A]) -> A {
-        self.lambda.iter().zip(carry).fold(A::ZERO, |a, (l, c)| a.add(l.mul(*c))).shl64()
-    }
-}
-
-/// Iterate relations with their term ranges.
-fn relations(log: &ArithLog) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
-    let single = log.terms.is_empty();
-    let mut start = 0usize;
-    (0..log.relations()).map(move |j| {
-        let n = if single { 1 } else { log.terms[j] as usize };
-        let r = start..start + n;
-        start += n;
-        (j, r)
-    })
-}
-
-/// The arithmetic relation proven in Z_2^{64+s} = `A`.
-pub(crate) struct ArithInst<A> {
-    pub(crate) log: ArithLog,
-    _ring: std::marker::PhantomData<A>,
-}
-
-impl<A> ArithInst<A> {
-    pub(crate) fn new(log: ArithLog) -> Self {
-        ArithInst { log, _ring: std::marker::PhantomData }
-    }
-}
-
-impl<A: ArithRing> Instance for ArithInst<A> {
-    type R = A;
-
-    fn data_len(&self) -> usize {
-        2 * self.log.x0.len()
-    }
-
-    fn n_carries(&self) -> usize {
-        KAPPA
-    }
-
-    fn take_bufs(s: &mut crate::Session) -> (Vec<A>, Vec<A>) {
-        std::mem::take(A::bufs(s))
-    }
-
-    fn put_bufs(s: &mut crate::Session, u: Vec<A>, v: Vec<A>) {
-        *A::bufs(s) = (u, v);
-    }
-
-    fn recycle(self, s: &mut crate::Session) {
-        let mut log = self.log;
-        log.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
-            s.alog = log;
-        }
-    }
-
-    fn prover_carries(&self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
-        // E_j = Q_j - L_j over Z_2^{64+s} is 2^64 c_j for an honest prover;
-        // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
-        let log = &self.log;
-        let n = log.relations();
-        let chi = Combiner::<A>::chi_bytes(sid, chi, n);
-        let mut buckets = [[A::ZERO; 256]; CHI_BYTES];
-        for (j, r) in relations(log) {
-            let mut e = A::ZERO;
-            for m in r {
-                let (a0, a1, b0, b1) =
-                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                e = e.add(a0.mul_small(b0.add(b1))).add(a1.mul_small(b0));
-            }
-            let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
-            let e = e.sub(l);
-            for (q, bucket) in buckets.iter_mut().enumerate() {
-                let b = chi[j * CHI_BYTES + q] as usize;
-                bucket[b] = bucket[b].add(e);
-            }
-        }
-        let mut out = Vec::with_capacity(KAPPA);
-        for t in 0..KAPPA {
-            let (q, bit) = (t / 8, t % 8);
-            let s = (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(buckets[q][v]));
-            out.push(s.shr64());
-        }
-        out
-    }
-
-    // One inner-product term per multiplication term, using
-    //   x_i y_i + x_i y_{i+1} + x_{i+1} y_i
-    //     = (x_i + x_{i+1})(y_i + y_{i+1}) - x_{i+1} y_{i+1},
-    // whose last product V_next knows alone (a local term of its claim):
-    // u = rho (x_i + x_{i+1}), v = y_i + y_{i+1}.
-    fn prover<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], sink: &mut S) {
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            for m in r {
-                let (a0, a1, b0, b1) =
-                    (A::from_u64(log.x0[m]), A::from_u64(log.x1[m]), A::from_u64(log.y0[m]), A::from_u64(log.y1[m]));
-                sink.put(1 + m, rho.mul_small(a0.add(a1)), b0.add(b1));
-            }
-        }
-    }
-
-    fn vprev<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
-        // We are P_{i-1}: our second components are the prover's x_i, y_i,
-        // z_i, r_i.
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        let mut c = comb.carry_term(carry);
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            for m in r {
-                sink.put(1 + m, rho.mul_small(A::from_u64(log.x1[m])), A::from_u64(log.y1[m]));
-            }
-            let l = A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]));
-            c = c.add(rho.mul(l));
-        }
-        c
-    }
-
-    fn vnext<S: Sink<A>>(&self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], carry: &[A], sink: &mut S) -> A {
-        // We are P_{i+1}: our first components are x_{i+1}, y_{i+1}, r_{i+1}.
-        let log = &self.log;
-        let comb = Combiner::<A>::new(sid, chi, lambda, log.relations());
-        let mut c = comb.carry_term(carry);
-        for (j, r) in relations(log) {
-            let rho = comb.rho(j);
-            let mut local = A::from_u64(log.r0[j]);
-            for m in r {
-                let (x, y) = (A::from_u64(log.x0[m]), A::from_u64(log.y0[m]));
-                sink.put(1 + m, rho.mul_small(x), y);
-                local = local.add(x.mul_small(y));
-            }
-            c = c.add(rho.mul(local));
-        }
-        c
-    }
-}
+/// Fold factor of the AND proof's bit-sliced round 0: the four planes are
+/// cut into `KB` blocks of whole words, and its lazy `u64` sums of `KB`
+/// field elements stay below 2^64.
+const KB: usize = 8;
+const _: () = assert!(KB.is_multiple_of(4) && KB <= 8);
 
 // AND gates: ePrint 2023/909, Sec. 4 (lifting to F_p). With a = x_i,
 // b = y_i, c = x_{i+1}, d = y_{i+1}, P = z_i ^ r_i ^ ab (known to V_prev) and
@@ -391,11 +172,11 @@ impl AndCoeffs {
     }
 }
 
-/// `n` zeros with room for the fold's block padding (no reallocation).
-fn zeros(n: usize) -> Vec<Fp> {
-    let mut v = Vec::with_capacity(n + K);
-    v.resize(n, Fp(0));
-    v
+/// A verifier's share that is zero but for the pad slot: stored as the pad
+/// slot alone (folding zeros past the end gives zeros, and the fold skips
+/// such shares).
+fn pad_only() -> Vec<Fp> {
+    vec![Fp(0)]
 }
 
 /// A `u64` reduced into F_p.
@@ -442,30 +223,31 @@ impl BoolLog {
         }
     }
 
-    /// Words per fold block: the four planes of `H M` words (`H = K / 4`
-    /// parts each) are cut into `K` blocks of `M` words.
+    /// Words per fold block: the four planes of `H M` words (`H = KB / 4`
+    /// parts each) are cut into `KB` blocks of `M` words.
     fn block_words(&self) -> usize {
-        self.words().div_ceil(K / 4).max(1)
+        self.words().div_ceil(KB / 4).max(1)
     }
 
     /// Word of block `a` at offset `w`: plane `a / H`, part `a % H`.
     #[inline(always)]
     fn block_word(a: usize, m: usize, w: usize) -> (usize, usize) {
-        (a / (K / 4), (a % (K / 4)) * m + w)
+        (a / (KB / 4), (a % (KB / 4)) * m + w)
     }
 
-    fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp]) -> Vec<Fp> {
+    fn fold_u(&self, view: View, co: &AndCoeffs, r: &[Fp], pool: &mut Pool<Fp>) -> Vec<Fp> {
         // u'[64 w + l] = beta_l sum_a gamma_a(w) U_a(w, l) with
         // gamma_a(w) = r_a coef_{t(a)} alpha_{w_a}: a subset-sum table over
-        // the K gammas, indexed by the lane's K bits.
+        // the KB gammas, indexed by the lane's KB bits. (Moving beta_l into v'
+        // through per-lane tables, 128 KB, was slower: L1 misses.)
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m + 1 + K);
+        let mut out = pool.take(64 * m + 1 + super::K);
         out.push(Fp(0)); // slot 0: the pad
         let mut table = [0u64; 256];
         for w in 0..m {
-            let mut gamma = [0u64; K];
-            let mut bits = [0u64; K];
-            for a in 0..K {
+            let mut gamma = [0u64; KB];
+            let mut bits = [0u64; KB];
+            for a in 0..KB {
                 let (t, ww) = Self::block_word(a, m, w);
                 let al = co.alpha.get(ww).copied().unwrap_or(Fp(0));
                 gamma[a] = r[a].mul(COEF[t]).mul(al).0;
@@ -473,43 +255,40 @@ impl BoolLog {
             }
             subset_sums(&gamma, &mut table);
             let idx = lane_bytes(&bits);
-            for (l, &i) in idx.iter().enumerate() {
-                out.push(co.beta[l].mul(reduce64(table[i as usize])));
-            }
+            // table < 8p < 2^64, beta < 2^61: one reduction of the product.
+            out.extend(idx.iter().zip(&co.beta).map(|(&i, b)| Fp(reduce128(b.0 as u128 * table[i as usize] as u128))));
         }
         out
     }
 
-    fn fold_v(&self, view: View, sch: &[Fp]) -> Vec<Fp> {
+    fn fold_v(&self, view: View, sch: &[Fp], pool: &mut Pool<Fp>) -> Vec<Fp> {
         // v'[64 w + l] = sum_b s_b V_b(w, l): one table for all words.
         let m = self.block_words();
-        let mut out = Vec::with_capacity(64 * m + 1 + K);
+        let mut out = pool.take(64 * m + 1 + super::K);
         out.push(Fp(0)); // slot 0: the pad
         let mut table = [0u64; 256];
-        let mut sv = [0u64; K];
+        let mut sv = [0u64; KB];
         for (x, s) in sv.iter_mut().zip(sch) {
             *x = s.0;
         }
         subset_sums(&sv, &mut table);
         let table: Vec<Fp> = table.iter().map(|x| reduce64(*x)).collect();
         for w in 0..m {
-            let mut bits = [0u64; K];
+            let mut bits = [0u64; KB];
             for (b, slot) in bits.iter_mut().enumerate() {
                 let (t, ww) = Self::block_word(b, m, w);
                 *slot = self.vword(view, t, ww);
             }
-            for &i in lane_bytes(&bits).iter() {
-                out.push(table[i as usize]);
-            }
+            out.extend(lane_bytes(&bits).iter().map(|&i| table[i as usize]));
         }
         out
     }
 }
 
-/// `table[v] = sum_{a in v} x_a` (lazy: `K <= 8` terms below 2^61 each).
-fn subset_sums(x: &[u64; K], table: &mut [u64; 256]) {
+/// `table[v] = sum_{a in v} x_a` (lazy: `KB <= 8` terms below 2^61 each).
+fn subset_sums(x: &[u64; KB], table: &mut [u64; 256]) {
     table[0] = 0;
-    for v in 1..(1usize << K) {
+    for v in 1..(1usize << KB) {
         let low = v & (v - 1);
         table[v] = table[low] + x[(v ^ low).trailing_zeros() as usize];
     }
@@ -527,9 +306,9 @@ fn transpose8(mut x: u64) -> u64 {
     x ^ t ^ (t << 28)
 }
 
-/// For `K` words, byte `l` = the `K` bits of lane `l` (bit `a` from word `a`).
+/// For `KB` words, byte `l` = the `KB` bits of lane `l` (bit `a` from word `a`).
 #[inline(always)]
-fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
+fn lane_bytes(b: &[u64; KB]) -> [u8; 64] {
     let mut out = [0u8; 64];
     for q in 0..8 {
         let mut x = 0u64;
@@ -544,21 +323,14 @@ fn lane_bytes(b: &[u64; K]) -> [u8; 64] {
 
 impl Instance for BoolLog {
     type R = Fp;
+    const K0: usize = KB;
 
-    fn data_len(&self) -> usize {
-        64 * K * self.block_words()
+    fn folded_len(&self) -> usize {
+        64 * self.block_words()
     }
 
     fn n_carries(&self) -> usize {
         0
-    }
-
-    fn take_bufs(s: &mut crate::Session) -> (Vec<Fp>, Vec<Fp>) {
-        std::mem::take(&mut s.bufs_f)
-    }
-
-    fn put_bufs(s: &mut crate::Session, u: Vec<Fp>, v: Vec<Fp>) {
-        s.bufs_f = (u, v);
     }
 
     fn recycle(mut self, s: &mut crate::Session) {
@@ -568,54 +340,43 @@ impl Instance for BoolLog {
         }
     }
 
-    fn prover_carries(&self, _: &SessionId, _: &[u8; 16]) -> Vec<Fp> {
+    fn pool(s: &mut crate::Session) -> &mut Pool<Fp> {
+        &mut s.pool_f
+    }
+
+    fn prover_carries(&mut self, _: &SessionId, _: &[u8; 16]) -> Vec<Fp> {
         Vec::new()
     }
 
-    // The generic build is not used: round 0 is custom.
-    fn prover<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &mut S) {}
-
-    fn vprev<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
-        Fp(0)
-    }
-
-    fn vnext<S: Sink<Fp>>(&self, _: &SessionId, _: &[u8; 16], _: &[u8; 16], _: &[Fp], _: &mut S) -> Fp {
-        Fp(0)
-    }
-
-    fn custom_round0(&self) -> Option<usize> {
-        Some(64 * self.block_words())
-    }
-
-    fn prover_cross0(&self, sid: &SessionId, lambda: &[u8; 16]) -> Vec<Fp> {
+    fn prover_cross0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16]) -> Vec<Fp> {
         // cross[a][b] = coef_{t(a)} sum_w alpha_{w_a} B(U_a(w) & V_b(w)).
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
-        let mut acc = [[0u128; K]; K];
-        let mut red = [[Fp(0); K]; K];
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * m);
+        let mut acc = [[0u128; KB]; KB];
+        let mut red = [[Fp(0); KB]; KB];
         for w in 0..m {
-            let mut uw = [0u64; K];
-            let mut vw = [0u64; K];
-            let mut al = [0u64; K];
-            for a in 0..K {
+            let mut uw = [0u64; KB];
+            let mut vw = [0u64; KB];
+            let mut al = [0u64; KB];
+            for a in 0..KB {
                 let (t, ww) = Self::block_word(a, m, w);
                 uw[a] = self.uword(View::Prover, t, ww);
                 vw[a] = self.vword(View::Prover, t, ww);
                 al[a] = co.alpha[ww].0;
             }
-            for a in 0..K {
+            for a in 0..KB {
                 if uw[a] == 0 {
                     continue;
                 }
-                for b in 0..K {
+                for b in 0..KB {
                     let bs = co.bsum(uw[a] & vw[b]);
                     acc[a][b] += al[a] as u128 * bs.0 as u128;
                 }
             }
             if w % 32 == 31 || w + 1 == m {
-                for a in 0..K {
-                    for b in 0..K {
-                        red[a][b] = red[a][b].add(Fp((acc[a][b] % super::ring::P61 as u128) as u64));
+                for a in 0..KB {
+                    for b in 0..KB {
+                        red[a][b] = red[a][b].add(Fp(super::ring::reduce128(acc[a][b])));
                         acc[a][b] = 0;
                     }
                 }
@@ -630,14 +391,24 @@ impl Instance for BoolLog {
         out
     }
 
-    fn prover_fold0(&self, sid: &SessionId, lambda: &[u8; 16], r: &[Fp], s: &[Fp]) -> (Vec<Fp>, Vec<Fp>) {
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * self.block_words());
-        (self.fold_u(View::Prover, &co, r), self.fold_v(View::Prover, s))
+    fn prover_fold0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], r: &[Fp], s: &[Fp], pool: &mut Pool<Fp>) -> (Vec<Fp>, Vec<Fp>) {
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * self.block_words());
+        (self.fold_u(View::Prover, &co, r, pool), self.fold_v(View::Prover, s, pool))
     }
 
-    fn verifier_fold0(&self, sid: &SessionId, lambda: &[u8; 16], as_prev: bool, r: &[Fp], s: &[Fp]) -> Shares<Fp> {
+    fn verifier_fold0(
+        &self,
+        sid: &SessionId,
+        _: &[u8; 16],
+        lambda: &[u8; 16],
+        _: &[Fp],
+        as_prev: bool,
+        r: &[Fp],
+        s: &[Fp],
+        pool: &mut Pool<Fp>,
+    ) -> Shares<Fp> {
         let m = self.block_words();
-        let co = AndCoeffs::new(sid, lambda, (K / 4) * m);
+        let co = AndCoeffs::new(sid, lambda, (KB / 4) * m);
         let words = self.words();
         if as_prev {
             // c_prev = -sum_w alpha_w B(P_w).
@@ -645,13 +416,13 @@ impl Instance for BoolLog {
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.uword(View::Prev, 0, w))));
             }
-            Shares { u: self.fold_u(View::Prev, &co, r), v: zeros(64 * m + 1), c }
+            Shares { u: self.fold_u(View::Prev, &co, r, pool), v: pad_only(), c }
         } else {
             let mut c = Fp(0);
             for w in 0..words {
                 c = c.sub(co.alpha[w].mul(co.bsum(self.vword(View::Next, 0, w))));
             }
-            Shares { u: zeros(64 * m + 1), v: self.fold_v(View::Next, s), c }
+            Shares { u: pad_only(), v: self.fold_v(View::Next, s, pool), c }
         }
     }
 }
@@ -662,13 +433,13 @@ mod lane_tests {
 
     #[test]
     fn lane_bytes_gather_the_bits_of_each_lane() {
-        let mut b = [0u64; K];
+        let mut b = [0u64; KB];
         for (a, w) in b.iter_mut().enumerate() {
             *w = 0x9e37_79b9_7f4a_7c15u64.rotate_left(7 * a as u32) ^ (a as u64 * 0x0101_0101);
         }
         let got = lane_bytes(&b);
         for (l, g) in got.iter().enumerate() {
-            let want = (0..K).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
+            let want = (0..KB).fold(0u8, |acc, a| acc | ((((b[a] >> l) & 1) as u8) << a));
             assert_eq!(*g, want, "lane {l}");
         }
     }

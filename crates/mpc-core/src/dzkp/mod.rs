@@ -9,20 +9,21 @@
 //! # Protocol (prover `P_i`, verifiers `V_prev = P_{i-1}`, `V_next = P_{i+1}`)
 //! 1. `ProofSeed`: `V_next` sends the seed of the subset bits `chi`
 //!    (drawn from the key `V_prev` and `V_next` share, unknown to `P_i`).
-//! 2. `ProofCarry` (rings only; ePrint 2024/700, Sec. 4): `P_i` shares the 40
-//!    carries `C_t = (sum_j chi_{t,j} E_j) / 2^64` and the pad product.
+//! 2. `ProofCarry`: `P_i` shares the pad product and (rings only; ePrint
+//!    2024/700, Sec. 4) the 48 carries `C_t = (sum_j chi_{t,j} E_j) / 2^64`.
 //! 3. `ProofLambda`: `V_next` sends the seed of the coefficients `lambda_t`
-//!    (rings) or `rho_j` (F_p). All roles build the inner-product claim
-//!    `<u, v> = c` of length `1 + 2T` (rings) or `1 + 4G` (ANDs); slot 0
-//!    carries the zero-knowledge pads.
-//! 4. `ProofRound(r)` / `ProofChallenge(r)`, for `r < ceil(log_8 len)`:
-//!    `P_i` splits `u, v` into `k = 8` blocks and shares the `k^2 - 1` cross
-//!    products `<u^a, v^b>` (the diagonal `(0,0)` is implied by the claim);
-//!    `V_next` answers with challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
+//!    (rings) or `alpha_w, beta_l` (F_p). The claim is an inner product
+//!    `<u, v> = c` over the logged terms.
+//! 4. `ProofRound(r)` / `ProofChallenge(r)`: `P_i` splits `u, v` into `k`
+//!    blocks and shares the `k^2 - 1` cross products `<u^a, v^b>` (the
+//!    diagonal `(0,0)` is implied by the claim); `V_next` answers with
+//!    challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
 //!    `u' = sum_a r_a u^a`, `v' = sum_b s_b v^b`,
-//!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4, fold
-//!    factor 8 as in its code; the k^2 form avoids interpolation, which
-//!    Z_2^k lacks).
+//!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4; the k^2
+//!    form avoids interpolation, which Z_2^k lacks). Round 0 is the
+//!    instance's own (`Instance::K0`, computed from the log, never storing
+//!    the full-length vectors); then the pads enter slot 0 and the pad
+//!    product the claim; later rounds fold by `K`.
 //! 5. `ProofFinal`: the verifiers exchange their shares of the length-1
 //!    `u, v, c` and check `u v = c`. Slot 0 keeps coefficient 1 through all
 //!    folds, so the revealed `u, v` are masked by the pads.
@@ -30,22 +31,25 @@
 //! Soundness and costs are discussed in `docs/protocols/mpc-core.md`.
 
 mod inst;
+mod mult;
 pub(crate) mod ring;
 
-use inst::{Folded, Full, Instance, Shares, Sink};
+pub(crate) use inst::Pool;
+use inst::{Instance, Shares};
 use ring::VRing;
 
 use crate::prf::Purpose;
 use crate::session::BoolLog;
-use inst::ArithInst;
+use mult::ArithInst;
 use ring::{Z128, Z192};
 use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 
-/// Fold factor. 8 measured best (4 and 16 are slower here). The AND proof's
-/// bit-sliced round 0 needs `K % 4 == 0` (blocks of whole planes) and
-/// `K <= 8` (its lazy `u64` sums of `K` field elements stay below 2^64).
-pub(crate) const K: usize = 8;
-const _: () = assert!(K.is_multiple_of(4) && K <= 8);
+/// Fold factor of the rounds after round 0 (each instance chooses its own
+/// round 0, the full-length one). The cross products of all these rounds
+/// cost `K^2 / (K - 1)` multiply-adds per element of the round-1 vectors
+/// and the folds one, whatever `K`: 4 (5.3) beats 8 (9.1) for two more
+/// rounds.
+pub(crate) const K: usize = 4;
 
 /// What a verification needs of the session, copied at its start so that a
 /// [`Verify`] can run on another thread while the session goes on.
@@ -106,23 +110,22 @@ enum Phase {
 struct Run<I: Instance> {
     inst: I,
     ctr: u64,
+    /// Length after round 0 (without the pad slot).
     len: usize,
     rounds: u8,
     phase: Phase,
     chi_seed: [u8; 16],
     lambda: [u8; 16],
-    /// `Some(m)`: the instance folds round 0 itself to length `m`.
-    custom: Option<usize>,
-    /// Pad product shares of the (V_prev, V_next) roles, added after a
-    /// custom round 0.
+    /// Pad product shares of the (V_prev, V_next) roles, added after
+    /// round 0.
     padprod: (I::R, I::R),
     /// V_next role: carry shares received from the prover.
     carry_in: Vec<I::R>,
     prover: Option<Shares<I::R>>,
     vprev: Option<Shares<I::R>>,
     vnext: Option<Shares<I::R>>,
-    /// Recycled buffers for the prover's vectors.
-    bufs: (Vec<I::R>, Vec<I::R>),
+    /// The session's recycled vectors, returned by `recycle`.
+    pool: Pool<I::R>,
 }
 
 impl<I: Instance> std::fmt::Debug for Run<I> {
@@ -185,21 +188,22 @@ fn fold<R: VRing>(x: &mut Vec<R>, r: &[R]) {
 }
 
 /// Fold a verifier's claim share from its cross-product shares `x` (with
-/// `x[0]` missing) and challenges.
+/// `x[0]` missing) and challenges (`k = r.len()`).
 fn fold_claim<R: VRing>(c: R, x: &[R], r: &[R], s: &[R]) -> R {
-    let mut full = Vec::with_capacity(K * K);
+    let k = r.len();
+    let mut full = Vec::with_capacity(k * k);
     full.push(R::ZERO);
     full.extend_from_slice(x);
     let mut d = c;
-    for a in 1..K {
-        d = d.sub(full[a * K + a]);
+    for a in 1..k {
+        d = d.sub(full[a * k + a]);
     }
     full[0] = d;
     let mut out = R::ZERO;
-    for a in 0..K {
+    for a in 0..k {
         let mut row = R::ZERO;
-        for b in 0..K {
-            row = row.add(s[b].mul(full[a * K + b]));
+        for b in 0..k {
+            row = row.add(s[b].mul(full[a * k + b]));
         }
         out = out.add(r[a].mul(row));
     }
@@ -207,15 +211,16 @@ fn fold_claim<R: VRing>(c: R, x: &[R], r: &[R], s: &[R]) -> R {
 }
 
 impl<I: Instance> Run<I> {
+    /// Fold factor of `round`: the instance's own in round 0, `K` after.
+    fn k(round: u8) -> usize {
+        if round == 0 { I::K0 } else { K }
+    }
+
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
-        let bufs = I::take_bufs(s);
-        let len = 1 + inst.data_len();
-        let custom = inst.custom_round0();
-        let rounds = match custom {
-            Some(m) => 1 + rounds_for(1 + m), // + the pad slot
-            None => rounds_for(len),
-        };
+        let pool = std::mem::take(I::pool(s));
+        let len = inst.folded_len();
+        let rounds = 1 + rounds_for(1 + len); // + the pad slot
         Run {
             inst,
             ctr,
@@ -224,13 +229,12 @@ impl<I: Instance> Run<I> {
             phase: Phase::Seed,
             chi_seed: [0; 16],
             lambda: [0; 16],
-            custom,
             padprod: (I::R::ZERO, I::R::ZERO),
             carry_in: Vec::new(),
             prover: None,
             vprev: None,
             vnext: None,
-            bufs,
+            pool,
         }
     }
 
@@ -250,15 +254,16 @@ impl<I: Instance> Run<I> {
         // We are a verifier of `prover`; the other verifier is our next
         // neighbour if the prover is our previous one, and vice versa.
         let use_next = prover == s.me.prev();
-        let raw: Vec<I::R> = ring_vec(s, use_next, Purpose::Challenge, sub(self.ctr, prover, SUB_CHAL | round as u64), 2 * (K - 1));
-        Self::split_challenges(raw)
+        let k = Self::k(round);
+        let raw: Vec<I::R> = ring_vec(s, use_next, Purpose::Challenge, sub(self.ctr, prover, SUB_CHAL | round as u64), 2 * (k - 1));
+        Self::split_challenges(raw, k)
     }
 
-    fn split_challenges(raw: Vec<I::R>) -> (Vec<I::R>, Vec<I::R>) {
+    fn split_challenges(raw: Vec<I::R>, k: usize) -> (Vec<I::R>, Vec<I::R>) {
         let mut r = vec![I::R::ONE];
-        r.extend_from_slice(&raw[..K - 1]);
+        r.extend_from_slice(&raw[..k - 1]);
         let mut t = vec![I::R::ONE];
-        t.extend_from_slice(&raw[K - 1..]);
+        t.extend_from_slice(&raw[k - 1..]);
         (r, t)
     }
 
@@ -286,13 +291,13 @@ impl<I: Instance> Run<I> {
     /// The prover's round message: cross products minus the share of
     /// `V_prev` (drawn from their common key), without entry `(0,0)`.
     fn cross_msg(&self, s: &Ctx, round: u8, cross: &[I::R]) -> Message {
-        let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), K * K - 1);
+        let k = Self::k(round);
+        let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), k * k - 1);
         let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
         self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body)
     }
 
-    /// Put the pad shares in slot 0 and add the pad product after a custom
-    /// round 0.
+    /// Put the pad shares in slot 0 and add the pad product after round 0.
     fn add_pads(x: &mut Shares<I::R>, pad: &[I::R], padprod: I::R) {
         if let (Some(u), Some(v)) = (x.u.first_mut(), x.v.first_mut()) {
             *u = pad[0];
@@ -301,23 +306,32 @@ impl<I: Instance> Run<I> {
         x.c = x.c.add(padprod);
     }
 
-    /// Lambda phase when the instance folds round 0 itself.
-    fn lambda_custom(&mut self, s: &Ctx, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
+    /// Lambda phase: the prover's round-0 message; the verifiers, who know
+    /// the round-0 challenges in advance (they come from their common key),
+    /// build their shares already folded.
+    fn lambda(&mut self, s: &Ctx, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
         let (prev, next) = (s.me.prev(), s.me.next());
         self.lambda = lambda;
-        let cross = self.inst.prover_cross0(&s.id, &lambda);
+        let cross = self.inst.prover_cross0(&s.id, &self.chi_seed, &lambda);
         let msg = self.cross_msg(s, 0, &cross);
-        // V_prev role (prover = next).
+        // V_prev role (prover = next): seeds from the key shared with our
+        // prev (the other verifier), shares from the key shared with the
+        // prover (our next key).
+        let chi = seed16(s, false, sub(self.ctr, next, SUB_CHI));
         let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
         let carry: Vec<I::R> =
             ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
         let (cr, cs) = self.challenges(s, next, 0);
-        self.vprev = Some(self.inst.verifier_fold0(&s.id, &lam, true, &cr, &cs));
+        self.vprev = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry, true, &cr, &cs, &mut self.pool));
         // V_next role (prover = prev).
+        let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
         let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
         let carry_in = std::mem::take(&mut self.carry_in);
+        if carry_in.len() != self.inst.n_carries() + 1 {
+            return Err(Error::InvalidArgument("carry shares missing"));
+        }
         let (cr, cs) = self.challenges(s, prev, 0);
-        self.vnext = Some(self.inst.verifier_fold0(&s.id, &lam, false, &cr, &cs));
+        self.vnext = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry_in, false, &cr, &cs, &mut self.pool));
         self.padprod = (carry[carry.len() - 1], carry_in[carry_in.len() - 1]);
         self.phase = Phase::Round(0);
         Ok(Some(Outgoing { messages: vec![msg], await_from: vec![prev] }))
@@ -372,49 +386,14 @@ impl<I: Instance> Run<I> {
                 let lam = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
                 let mut lambda = [0u8; 16];
                 lambda.copy_from_slice(&lam);
-                if self.custom.is_some() {
-                    return self.lambda_custom(s, lambda);
-                }
-                // Prover role: full vectors, pad in slot 0.
-                let (bu, bv) = std::mem::take(&mut self.bufs);
-                let mut full = Full::from_bufs(bu, bv, self.len);
-                let pu = self.pad_part(s, s.me, false);
-                let pv = self.pad_part(s, s.me, true);
-                full.put(0, pu[0].add(pv[0]), pu[1].add(pv[1]));
-                self.inst.prover(&s.id, &self.chi_seed, &lambda, &mut full);
-                self.prover = Some(Shares { u: full.u, v: full.v, c: I::R::ZERO });
-                // V_prev role (prover = next): seeds from the key shared with
-                // our prev (the other verifier), shares from the key shared
-                // with the prover (our next key). Built already folded with
-                // the round-0 challenges.
-                let chi = seed16(s, false, sub(self.ctr, next, SUB_CHI));
-                let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
-                let carry: Vec<I::R> =
-                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
-                let (cr, cs) = self.challenges(s, next, 0);
-                let mut sink = Folded::new(self.len, K, cr, cs);
-                let pad = self.pad_part(s, next, true);
-                sink.put(0, pad[0], pad[1]);
-                let c = self.inst.vprev(&s.id, &chi, &lam, &carry, &mut sink);
-                self.vprev = Some(Shares { u: sink.u, v: sink.v, c: c.add(carry[carry.len() - 1]) });
-                // V_next role (prover = prev).
-                let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
-                let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
-                let carry = std::mem::take(&mut self.carry_in);
-                let (cr, cs) = self.challenges(s, prev, 0);
-                let mut sink = Folded::new(self.len, K, cr, cs);
-                let pad = self.pad_part(s, prev, false);
-                sink.put(0, pad[0], pad[1]);
-                let c = self.inst.vnext(&s.id, &chi, &lam, &carry, &mut sink);
-                self.vnext = Some(Shares { u: sink.u, v: sink.v, c: c.add(carry[carry.len() - 1]) });
-                self.phase = Phase::Round(0);
-                Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, 0)?], await_from: vec![prev] }))
+                self.lambda(s, lambda)
             }
             Phase::Round(r) => {
-                let custom0 = r == 0 && self.custom.is_some();
+                let custom0 = r == 0;
                 // As V_next of prev: its cross-product shares.
                 let m = Self::one(&mut msgs, prev, Step::ProofRound(r))?;
-                let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (K * K - 1) * I::R::WIRE)?;
+                let k = Self::k(r);
+                let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (k * k - 1) * I::R::WIRE)?;
                 let x_next: Vec<I::R> = decode_ring(w, Step::ProofRound(r), prev)?;
                 let (cr, cs) = self.challenges(s, prev, r);
                 let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
@@ -425,21 +404,21 @@ impl<I: Instance> Run<I> {
                 let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
                 if custom0 {
-                    Self::add_pads(vn, &pad_n, padprod.1);
-                } else if r > 0 {
                     // Round 0 was folded while building.
+                    Self::add_pads(vn, &pad_n, padprod.1);
+                } else {
                     fold(&mut vn.u, &cr);
                     fold(&mut vn.v, &cs);
                 }
                 // As V_prev of next: its shares come from our common key.
                 let x_prev: Vec<I::R> =
-                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), K * K - 1);
+                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), k * k - 1);
                 let (pr, ps) = self.challenges(s, next, r);
                 let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
                 vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
                 if custom0 {
                     Self::add_pads(vp, &pad_p, padprod.0);
-                } else if r > 0 {
+                } else {
                     fold(&mut vp.u, &pr);
                     fold(&mut vp.v, &ps);
                 }
@@ -449,11 +428,12 @@ impl<I: Instance> Run<I> {
             Phase::Challenge(r) => {
                 // As prover: challenges from V_next.
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
-                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (K - 1) * I::R::WIRE)?;
+                let k = Self::k(r);
+                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (k - 1) * I::R::WIRE)?;
                 let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
-                let (cr, cs) = Self::split_challenges(raw);
-                if r == 0 && self.custom.is_some() {
-                    let (u, v) = self.inst.prover_fold0(&s.id, &self.lambda, &cr, &cs);
+                let (cr, cs) = Self::split_challenges(raw, k);
+                if r == 0 {
+                    let (u, v) = self.inst.prover_fold0(&s.id, &self.chi_seed, &self.lambda, &cr, &cs, &mut self.pool);
                     let pu = self.pad_part(s, s.me, false);
                     let pv = self.pad_part(s, s.me, true);
                     let mut p = Shares { u, v, c: I::R::ZERO };
@@ -500,12 +480,13 @@ impl<I: Instance> Run<I> {
 }
 
 impl<I: Instance> Run<I> {
-    /// Give buffers and log back to the session.
-    fn recycle(self, s: &mut Session) {
-        match self.prover {
-            Some(p) => I::put_bufs(s, p.u, p.v),
-            None => I::put_bufs(s, self.bufs.0, self.bufs.1),
+    /// Give the log and the vectors back to the session.
+    fn recycle(mut self, s: &mut Session) {
+        for x in [self.prover.take(), self.vprev.take(), self.vnext.take()].into_iter().flatten() {
+            self.pool.put(x.u);
+            self.pool.put(x.v);
         }
+        *I::pool(s) = self.pool;
         self.inst.recycle(s);
     }
 }

@@ -9,12 +9,6 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
-    /// `self * o` where `o` is often small (below 2^65); rings with a
-    /// cheaper product for that case override it.
-    #[inline(always)]
-    fn mul_small(self, o: Self) -> Self {
-        self.mul(o)
-    }
     /// Number of 128-bit words of the wire encoding (and of randomness
     /// consumed by [`VRing::from_random`]).
     const WIRE: usize;
@@ -62,13 +56,32 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
 
 /// The extra operations the ring proof (ePrint 2024/700) needs of Z_2^{64+s}.
 pub(crate) trait ArithRing: VRing {
+    /// Lazy multiply-accumulator (carries resolved once, in `total`).
+    type Acc: Lazy<Self>;
     fn from_u64(x: u64) -> Self;
     /// Floor division by 2^64.
     fn shr64(self) -> Self;
     /// Multiplication by 2^64.
     fn shl64(self) -> Self;
-    /// The session's recycled prover buffers for this ring.
-    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>);
+    /// The session's vector pool for this ring.
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
+    /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
+    /// value such as `x_i + x_{i+1}`.
+    #[inline(always)]
+    fn mul65(self, lo: u64, bit: u64) -> Self {
+        let mut acc = Self::Acc::default();
+        acc.mac65(self, lo, bit);
+        acc.total()
+    }
+}
+
+/// A sum of products in a ring, with the carries resolved only at the end.
+pub(crate) trait Lazy<R>: Copy + Default {
+    /// `+= a * b`.
+    fn mac(&mut self, a: R, b: R);
+    /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
+    fn mac65(&mut self, a: R, lo: u64, bit: u64);
+    fn total(self) -> R;
 }
 
 /// Z_2^128 with wrapping arithmetic.
@@ -103,6 +116,7 @@ impl VRing for Z128 {
 }
 
 impl ArithRing for Z128 {
+    type Acc = Acc128;
     fn from_u64(x: u64) -> Self {
         Z128(x as u128)
     }
@@ -112,8 +126,27 @@ impl ArithRing for Z128 {
     fn shl64(self) -> Self {
         Z128(self.0 << 64)
     }
-    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>) {
-        &mut s.bufs_z
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
+        &mut s.pool_z
+    }
+}
+
+/// Z_2^128 products wrap: the accumulator is the element itself.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Acc128(u128);
+
+impl Lazy<Z128> for Acc128 {
+    #[inline(always)]
+    fn mac(&mut self, a: Z128, b: Z128) {
+        self.0 = self.0.wrapping_add(a.0.wrapping_mul(b.0));
+    }
+    #[inline(always)]
+    fn mac65(&mut self, a: Z128, lo: u64, bit: u64) {
+        let hi = (a.0 << 64) & (0u128.wrapping_sub(bit as u128));
+        self.0 = self.0.wrapping_add(a.0.wrapping_mul(lo as u128)).wrapping_add(hi);
+    }
+    fn total(self) -> Z128 {
+        Z128(self.0)
     }
 }
 
@@ -156,49 +189,40 @@ impl VRing for Z192 {
             .wrapping_add(a[2].wrapping_mul(b[0]));
         Z192([p00 as u64, mid as u64, top])
     }
-    #[inline(always)]
-    fn mul_small(self, o: Self) -> Self {
-        if o.0[2] != 0 || o.0[1] > 1 {
-            return self.mul(o);
-        }
-        // self * o0 + (self << 64) * o1, o1 in {0, 1}.
-        let (a, b0) = (self.0, o.0[0]);
-        let p0 = a[0] as u128 * b0 as u128;
-        let p1 = a[1] as u128 * b0 as u128;
-        let mid = (p0 >> 64) + (p1 as u64 as u128);
-        let top = ((mid >> 64) as u64).wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(b0));
-        let r = Z192([p0 as u64, mid as u64, top]);
-        if o.0[1] == 1 { r.add(Z192([0, a[0], a[1]])) } else { r }
-    }
     const WIRE: usize = 2;
     fn from_random(r: &[u128]) -> Self {
         Z192([r[0] as u64, (r[0] >> 64) as u64, r[1] as u64])
     }
 
-    fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
-        // Round 0 of the product proof has v = y_i + y_{i+1} < 2^65: a cheaper
-        // multiply-accumulate with lazy carries applies.
-        if k == super::K && u.len() >= k * m && v.len() >= k * m && v.iter().all(|x| x.0[2] == 0 && x.0[1] <= 1) {
-            return cross_small_v(u, v, m);
+    fn fold_blocks(x: &mut [Self], m: usize, r: &[Self]) {
+        let (head, tail) = x.split_at_mut(m);
+        for (j, h) in head.iter_mut().enumerate() {
+            let mut acc = Acc192::default();
+            acc.mac(*h, Z192::ONE);
+            for (a, ra) in r.iter().enumerate().skip(1) {
+                acc.mac(*ra, tail[(a - 1) * m + j]);
+            }
+            *h = acc.total();
         }
-        if k != super::K || u.len() < k * m || v.len() < k * m {
+    }
+
+    fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
+        if u.len() < k * m || v.len() < k * m {
             return generic_cross(u, v, k, m);
         }
-        let mut acc = [[Self::ZERO; super::K]; super::K];
-        for j in 0..m {
-            let mut ua = [Self::ZERO; super::K];
-            let mut vb = [Self::ZERO; super::K];
-            for a in 0..super::K {
-                ua[a] = u[a * m + j];
-                vb[a] = v[a * m + j];
-            }
-            for a in 0..super::K {
-                for b in 0..super::K {
-                    acc[a][b] = acc[a][b].add(ua[a].mul(vb[b]));
+        // Each (a, b) pair runs with its accumulator in registers.
+        let mut out = Vec::with_capacity(k * k);
+        for a in 0..k {
+            let ua = &u[a * m..(a + 1) * m];
+            for b in 0..k {
+                let mut acc = Acc192::default();
+                for (x, y) in ua.iter().zip(&v[b * m..(b + 1) * m]) {
+                    acc.mac(*x, *y);
                 }
+                out.push(acc.total());
             }
         }
-        acc.iter().flat_map(|r| r.iter().copied()).collect()
+        out
     }
     fn to_wire(self, out: &mut Vec<u128>) {
         out.push(self.0[0] as u128 | (self.0[1] as u128) << 64);
@@ -210,6 +234,7 @@ impl VRing for Z192 {
 }
 
 impl ArithRing for Z192 {
+    type Acc = Acc192;
     fn from_u64(x: u64) -> Self {
         Z192([x, 0, 0])
     }
@@ -219,72 +244,58 @@ impl ArithRing for Z192 {
     fn shl64(self) -> Self {
         Z192([0, self.0[0], self.0[1]])
     }
-    fn bufs(s: &mut crate::Session) -> &mut (Vec<Self>, Vec<Self>) {
-        &mut s.bufs_y
+    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
+        &mut s.pool_y
     }
 }
 
-/// Lazy accumulator of `sum a * b` for `a` in Z_2^192 and `b < 2^65`:
-/// `sum a0 b0` and `sum a1 b0` as 128-bit sums with carry counts,
-/// `sum a2 b0` wrapping, and `sum_{b >= 2^64} a` for the top bit of `b`.
+/// Lazy sum of products in Z_2^192 by 64-bit columns: `c0` collects the
+/// low words, `c1` the words of weight 2^64 (each a `u128`, so 2^62 terms
+/// cannot overflow), `c2` the words of weight 2^128 (wrapping: mod 2^192).
+/// A product is three `mul` instructions and no carry chain.
 #[derive(Clone, Copy, Default)]
-struct SmallAcc {
-    s0: u128,
-    c0: u64,
-    s1: u128,
-    c1: u64,
-    s2: u64,
-    hi: Z192,
+pub(crate) struct Acc192 {
+    c0: u128,
+    c1: u128,
+    c2: u64,
 }
 
-impl SmallAcc {
+impl Lazy<Z192> for Acc192 {
     #[inline(always)]
-    fn mac(&mut self, a: &Z192, b: &Z192) {
-        let b0 = b.0[0];
-        let (s, o) = self.s0.overflowing_add(a.0[0] as u128 * b0 as u128);
-        self.s0 = s;
-        self.c0 += o as u64;
-        let (s, o) = self.s1.overflowing_add(a.0[1] as u128 * b0 as u128);
-        self.s1 = s;
-        self.c1 += o as u64;
-        self.s2 = self.s2.wrapping_add(a.0[2].wrapping_mul(b0));
-        if b.0[1] != 0 {
-            self.hi = self.hi.add(*a);
-        }
+    fn mac(&mut self, a: Z192, b: Z192) {
+        let (a, b) = (a.0, b.0);
+        let p00 = a[0] as u128 * b[0] as u128;
+        let p01 = a[0] as u128 * b[1] as u128;
+        let p10 = a[1] as u128 * b[0] as u128;
+        self.c0 += p00 as u64 as u128;
+        self.c1 += (p00 >> 64) + (p01 as u64 as u128) + (p10 as u64 as u128);
+        self.c2 = self
+            .c2
+            .wrapping_add((p01 >> 64) as u64)
+            .wrapping_add((p10 >> 64) as u64)
+            .wrapping_add(a[0].wrapping_mul(b[2]))
+            .wrapping_add(a[1].wrapping_mul(b[1]))
+            .wrapping_add(a[2].wrapping_mul(b[0]));
     }
 
-    fn total(&self) -> Z192 {
-        // s0 + c0 2^128 + (s1 + c1 2^128) 2^64 + s2 2^128 + hi 2^64.
-        let t0 = Z192([self.s0 as u64, (self.s0 >> 64) as u64, self.c0]);
-        let t1 = Z192([0, self.s1 as u64, (self.s1 >> 64) as u64]);
-        let t2 = Z192([0, 0, self.s2]);
-        t0.add(t1).add(t2).add(self.hi.shl64())
+    #[inline(always)]
+    fn mac65(&mut self, a: Z192, lo: u64, bit: u64) {
+        // a lo + 2^64 bit (a0 + 2^64 a1), branch-free (bit is data).
+        let a = a.0;
+        let mask = 0u64.wrapping_sub(bit);
+        let p0 = a[0] as u128 * lo as u128;
+        let p1 = a[1] as u128 * lo as u128;
+        self.c0 += p0 as u64 as u128;
+        self.c1 += (p0 >> 64) + (p1 as u64 as u128) + ((a[0] & mask) as u128);
+        self.c2 = self.c2.wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(lo)).wrapping_add(a[1] & mask);
     }
-}
 
-fn cross_small_v(u: &[Z192], v: &[Z192], m: usize) -> Vec<Z192> {
-    const K: usize = super::K;
-    // Blocked over positions so that each (a, b) pair runs with its
-    // accumulator in registers over a cache-resident chunk.
-    const CHUNK: usize = 512;
-    let mut acc = [[Z192::ZERO; K]; K];
-    let mut start = 0;
-    while start < m {
-        let end = (start + CHUNK).min(m);
-        for a in 0..K {
-            let ua = &u[a * m + start..a * m + end];
-            for b in 0..K {
-                let vb = &v[b * m + start..b * m + end];
-                let mut local = SmallAcc::default();
-                for (x, y) in ua.iter().zip(vb) {
-                    local.mac(x, y);
-                }
-                acc[a][b] = acc[a][b].add(local.total());
-            }
-        }
-        start = end;
+    #[inline(always)]
+    fn total(self) -> Z192 {
+        let t = (self.c0 >> 64) + (self.c1 as u64 as u128);
+        let top = self.c2.wrapping_add((self.c1 >> 64) as u64).wrapping_add((t >> 64) as u64);
+        Z192([self.c0 as u64, t as u64, top])
     }
-    acc.iter().flat_map(|r| r.iter().copied()).collect()
 }
 
 fn generic_cross<R: VRing>(u: &[R], v: &[R], k: usize, m: usize) -> Vec<R> {
@@ -309,7 +320,7 @@ pub(crate) const P61: u64 = (1 << 61) - 1;
 pub(crate) struct Fp(pub u64);
 
 #[inline(always)]
-fn reduce128(x: u128) -> u64 {
+pub(crate) fn reduce128(x: u128) -> u64 {
     // x = lo + 2^61 h1 + 2^122 h2 and 2^61 = 1 mod p.
     let lo = (x as u64) & P61;
     let hi = x >> 61;
@@ -360,38 +371,25 @@ impl VRing for Fp {
     }
 
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
-        if k != super::K || u.len() < k * m || v.len() < k * m {
+        if u.len() < k * m || v.len() < k * m {
             return generic_cross(u, v, k, m);
         }
-        // Lazy reduction: each product < 2^122, 32 of them < 2^127.
-        let mut acc = [[0u128; super::K]; super::K];
-        let mut red = [[0u64; super::K]; super::K];
-        let mut j = 0;
-        while j < m {
+        // Lazy reduction: each product < 2^122, 32 of them < 2^127. Each
+        // (a, b) pair runs over a 32-position chunk with its accumulator in
+        // registers.
+        let mut red = vec![Fp(0); k * k];
+        for j in (0..m).step_by(32) {
             let end = (j + 32).min(m);
-            for jj in j..end {
-                let mut ua = [0u64; super::K];
-                let mut vb = [0u64; super::K];
-                for a in 0..super::K {
-                    ua[a] = u[a * m + jj].0;
-                    vb[a] = v[a * m + jj].0;
-                }
-                for a in 0..super::K {
-                    for b in 0..super::K {
-                        acc[a][b] += ua[a] as u128 * vb[b] as u128;
-                    }
+            for a in 0..k {
+                let ua = &u[a * m + j..a * m + end];
+                for b in 0..k {
+                    let vb = &v[b * m + j..b * m + end];
+                    let acc = ua.iter().zip(vb).fold(0u128, |acc, (x, y)| acc + x.0 as u128 * y.0 as u128);
+                    red[a * k + b] = red[a * k + b].add(Fp(reduce128(acc)));
                 }
             }
-            for a in 0..super::K {
-                for b in 0..super::K {
-                    let r = Fp(reduce128(acc[a][b]));
-                    red[a][b] = Fp(red[a][b]).add(r).0;
-                    acc[a][b] = 0;
-                }
-            }
-            j = end;
         }
-        red.iter().flat_map(|r| r.iter().map(|x| Fp(*x))).collect()
+        red
     }
 }
 
@@ -436,10 +434,28 @@ mod tests {
             }
         }
         assert_eq!(Z192([u64::MAX; 3]).add(Z192::ONE), Z192::ZERO);
-        for a in vals {
-            for b in [[0u64, 0, 0], [u64::MAX, 1, 0], [5, 0, 0], [u64::MAX, 0, 0], [1, 1, 0], [3, 2, 0], [0, 0, 9]] {
-                assert_eq!(Z192(a).mul_small(Z192(b)), Z192(a).mul(Z192(b)));
+        // The lazy accumulator against sums of plain products, with enough
+        // terms of all-ones limbs to carry through every column.
+        for b in vals {
+            let (mut acc, mut want) = (Acc192::default(), Z192::ZERO);
+            let (mut acc65, mut want65) = (Acc192::default(), Z192::ZERO);
+            for _ in 0..100 {
+                for a in vals {
+                    acc.mac(Z192(a), Z192(b));
+                    want = want.add(Z192(a).mul(Z192(b)));
+                    for bit in [0u64, 1] {
+                        acc65.mac65(Z192(a), b[0], bit);
+                        want65 = want65.add(Z192(a).mul(Z192([b[0], bit, 0])));
+                        assert_eq!(Z192(a).mul65(b[0], bit), Z192(a).mul(Z192([b[0], bit, 0])));
+                        assert_eq!(Z128(a[0] as u128 | (a[1] as u128) << 64).mul65(b[0], bit).0, {
+                            let x = a[0] as u128 | (a[1] as u128) << 64;
+                            x.wrapping_mul(b[0] as u128 | (bit as u128) << 64)
+                        });
+                    }
+                }
             }
+            assert_eq!(acc.total(), want);
+            assert_eq!(acc65.total(), want65);
         }
         let mut w = Vec::new();
         Z192(vals[3]).to_wire(&mut w);
@@ -456,11 +472,16 @@ mod tests {
         let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128).wrapping_mul(0x09e3_779b_97f4_a7c1_5123_4567))).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
-        // Z_2^192 with small v (the round-0 fast path) and with full v.
         let u: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - i as u64, (i as u64).wrapping_mul(0x9e37_79b9), !(i as u64)])).collect();
-        let small: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - 3 * i as u64, (i % 2) as u64, 0])).collect();
-        assert_eq!(Z192::cross(&u, &small, k, m), generic_cross(&u, &small, k, m));
-        let full: Vec<Z192> = (0..k * m).map(|i| Z192([i as u64, 5, 1 << 63])).collect();
+        let full: Vec<Z192> = (0..k * m).map(|i| Z192([i as u64, u64::MAX - 5 * i as u64, 1 << 63])).collect();
         assert_eq!(Z192::cross(&u, &full, k, m), generic_cross(&u, &full, k, m));
+        // The lazy fold against the plain one.
+        let r: Vec<Z192> = (0..k).map(|a| Z192([u64::MAX - a as u64, a as u64 * 77, !0])).collect();
+        let mut x = u.clone();
+        Z192::fold_blocks(&mut x, m, &r);
+        for j in 0..m {
+            let want = (1..k).fold(u[j], |acc, a| acc.add(r[a].mul(u[a * m + j])));
+            assert_eq!(x[j], want);
+        }
     }
 }

@@ -134,6 +134,29 @@ fn every_proof_message_is_bound() {
     }
 }
 
+/// The pad product (last element of `ProofCarry`) enters the claim only
+/// after round 0; a wrong one must still be caught, in every word of the
+/// element (Z_2^192 uses two 128-bit words, F_p one).
+#[test]
+fn a_wrong_pad_product_is_caught() {
+    for (word, bit) in [(0usize, 0u32), (0, 127), (1, 0), (1, 63)] {
+        for cheater in [0, 1, 2] {
+            let tamper: Tamper = Box::new(move |m: &mut Message| {
+                if let (Step::ProofCarry, Payload::Wide(w)) = (m.step, &mut m.payload) {
+                    // Multiplications: 2 words per element; ANDs: 1.
+                    let per = if w.len() % 2 == 0 && w.len() > 2 { 2 } else { 1 };
+                    let at = w.len() - per + word.min(per - 1);
+                    // Keep the encoding canonical (F_p < 2^61; the high word
+                    // of a Z_2^192 element < 2^64).
+                    let limit = if per == 1 { 61 } else if word == 1 { 64 } else { 128 };
+                    w[at] ^= 1u128 << (bit % limit);
+                }
+            });
+            assert_caught(p(cheater), tamper, Step::ProofFinal, Some(None));
+        }
+    }
+}
+
 #[test]
 fn a_wrong_opened_component_or_hash_aborts_the_open() {
     assert_caught(p(0), flip(Step::Open, 9), Step::Open, Some(None));

@@ -1,0 +1,471 @@
+//! The product relation: Araki multiplications and dot products over Z_2^64,
+//! proven in Z_2^{64+s} = `A` (ePrint 2024/700, Sec. 4).
+//!
+//! For relation `j` (a product, or a dot product with terms `m`), an honest
+//! prover has `E_j = Q_j - L_j = 2^64 c_j` with
+//! `Q_j = sum_m x_i (y_i + y_{i+1}) + x_{i+1} y_i` and
+//! `L_j = z_i - r_i + r_{i+1}`. Using
+//! `x_i y_i + x_i y_{i+1} + x_{i+1} y_i = (x_i + x_{i+1})(y_i + y_{i+1}) - x_{i+1} y_{i+1}`
+//! (the last product is known to `V_next` alone, a local term of its claim
+//! share), the claim is `<u, v> = c` with one entry per term:
+//! `u_m = rho_j (x_i + x_{i+1})`, `v_m = y_i + y_{i+1}`.
+//!
+//! Round 0 never stores these length-`T` vectors: every role reads the log.
+//! Round 0 folds by `K0 = 4` (later rounds by 8): its cross products cost
+//! `K0` multiply-adds per term, the dominant cost of the prover. The layout
+//! is interleaved, term `m` in block `m % K0` at offset `m / K0`, so a
+//! round-0 fold reads `K0` consecutive terms and writes one entry.
+
+use super::inst::{Instance, Pool, Shares};
+use super::ring::{ArithRing, Lazy};
+use crate::SessionId;
+use crate::prf::{Prf, Purpose};
+use crate::session::ArithLog;
+
+/// Number of binary subset sums that cancel the carries (ePrint 2024/700
+/// uses 40; each detects a wrong gate with probability >= 1/2 independently,
+/// so a cheat survives with probability 2^-KAPPA; 48 leaves margin for the
+/// folding rounds' share of the 40-bit budget).
+pub(crate) const KAPPA: usize = 48;
+/// Fold factor of round 0.
+const K0: usize = 4;
+/// Subset bytes per relation.
+const CHI_BYTES: usize = KAPPA / 8;
+/// Groups of `K0` terms per chunk of the prover's round-0 cross products
+/// (the chunk's `u` and `v` stay in L1).
+const CHUNK: usize = 128;
+/// Groups per tile of a round-0 fold: one block's `r_a`-scaled tables
+/// (36 KB for Z_2^192) and the tile's log entries stay in L1.
+const FOLD_TILE: usize = 64;
+
+/// The subset bits `chi_{t,j}` of every relation, `CHI_BYTES` bytes each.
+fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
+    let mut b = vec![0u8; n * CHI_BYTES];
+    Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
+    b
+}
+
+/// Per-relation combination coefficients
+/// `rho_j = sum_t lambda_t chi_{t,j}` (ePrint 2024/700, Sec. 4: binary subset
+/// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables:
+/// `tables[q][v] = sum_{i in v} lambda_{8q+i}`.
+struct Combiner<A> {
+    tables: Vec<[A; 256]>,
+    lambda: Vec<A>,
+}
+
+impl<A: ArithRing> Combiner<A> {
+    fn new(sid: &SessionId, lambda: &[u8; 16]) -> Combiner<A> {
+        let raw = Prf::new(lambda, sid).wide(Purpose::Challenge, 0, KAPPA * A::WIRE);
+        let lambda: Vec<A> = raw.chunks_exact(A::WIRE).map(A::from_random).collect();
+        Combiner { tables: byte_tables(&lambda, A::ONE), lambda }
+    }
+
+    /// `2^64 * sum_t lambda_t C_t` for carry shares `C_t`.
+    fn carry_term(&self, carry: &[A]) -> A {
+        self.lambda.iter().zip(carry).fold(A::ZERO, |a, (l, c)| a.add(l.mul(*c))).shl64()
+    }
+}
+
+/// `CHI_BYTES` subset-sum tables of `scale * lambda`.
+fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Vec<[A; 256]> {
+    let mut tables = vec![[A::ZERO; 256]; CHI_BYTES];
+    for (q, t) in tables.iter_mut().enumerate() {
+        for v in 1..256usize {
+            let low = v & (v - 1);
+            let bit = (v ^ low).trailing_zeros() as usize;
+            t[v] = t[low].add(scale.mul(lambda[8 * q + bit]));
+        }
+    }
+    tables
+}
+
+/// `sum_q tables[q][chi_q]`: `rho_j` (or a multiple) from relation `j`'s
+/// subset bytes.
+#[inline(always)]
+fn lookup<A: ArithRing>(tables: &[[A; 256]], chi: &[u8]) -> A {
+    tables.iter().zip(chi).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
+}
+
+/// Sums of per-relation values by subset byte: `b[q][v] = sum of the values
+/// of the relations whose byte `q` is `v`. Both sums the proof needs follow:
+/// `sum_j chi_{t,j} e_j` (the carries) and `sum_j rho_j e_j` (a claim share).
+struct Buckets<A> {
+    b: Vec<[A; 256]>,
+}
+
+impl<A: ArithRing> Buckets<A> {
+    fn new() -> Self {
+        Buckets { b: vec![[A::ZERO; 256]; CHI_BYTES] }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, chi: &[u8], e: A) {
+        for (bucket, &byte) in self.b.iter_mut().zip(chi) {
+            bucket[byte as usize] = bucket[byte as usize].add(e);
+        }
+    }
+
+    /// `S_t = sum_j chi_{t,j} e_j`, t < KAPPA.
+    fn subset_sums(&self) -> Vec<A> {
+        (0..KAPPA)
+            .map(|t| {
+                let (q, bit) = (t / 8, t % 8);
+                (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(self.b[q][v]))
+            })
+            .collect()
+    }
+
+    /// `sum_j rho_j e_j`.
+    fn combined(&self, comb: &Combiner<A>) -> A {
+        let mut acc = A::Acc::default();
+        for (t, b) in comb.tables.iter().zip(&self.b) {
+            for (x, y) in t.iter().zip(b) {
+                acc.mac(*x, *y);
+            }
+        }
+        acc.total()
+    }
+}
+
+/// The operands of one role for term `m`: `u_m = rho x`, `v_m = y` with
+/// `x = xl + 2^64 xb`, `y = yl + 2^64 yb` (`xb, yb` in {0, 1}).
+#[derive(Clone, Copy)]
+struct Operands {
+    xl: u64,
+    xb: u64,
+    yl: u64,
+    yb: u64,
+}
+
+/// Which party's view of the log builds the vectors (a const parameter, so
+/// that the verifiers' loops drop the 65th bits).
+/// The prover: `x_i + x_{i+1}`, `y_i + y_{i+1}` (65 bits).
+const PROVER: u8 = 0;
+/// `V_prev`: its second components are the prover's `x_i, y_i`.
+const PREV: u8 = 1;
+/// `V_next`: its first components are the prover's `x_{i+1}, y_{i+1}`.
+const NEXT: u8 = 2;
+
+/// The arithmetic relation proven in Z_2^{64+s} = `A`.
+pub(crate) struct ArithInst<A> {
+    pub(crate) log: ArithLog,
+    /// Relation of each term, when some relation has several (dot products).
+    rel_of: Vec<u32>,
+    /// The prover's subset bytes, kept from the carries to round 0.
+    chi: Vec<u8>,
+    _ring: std::marker::PhantomData<A>,
+}
+
+impl<A: ArithRing> ArithInst<A> {
+    pub(crate) fn new(log: ArithLog) -> Self {
+        let rel_of = log.terms.iter().enumerate().flat_map(|(j, &n)| std::iter::repeat_n(j as u32, n as usize)).collect();
+        ArithInst { log, rel_of, chi: Vec::new(), _ring: std::marker::PhantomData }
+    }
+
+    fn terms(&self) -> usize {
+        self.log.x0.len()
+    }
+
+    #[inline(always)]
+    fn rel(&self, m: usize) -> usize {
+        if self.rel_of.is_empty() { m } else { self.rel_of[m] as usize }
+    }
+
+    #[inline(always)]
+    fn operands<const ROLE: u8>(&self, m: usize) -> Operands {
+        let log = &self.log;
+        match ROLE {
+            PROVER => {
+                let (xl, xb) = log.x0[m].overflowing_add(log.x1[m]);
+                let (yl, yb) = log.y0[m].overflowing_add(log.y1[m]);
+                Operands { xl, xb: xb as u64, yl, yb: yb as u64 }
+            }
+            PREV => Operands { xl: log.x1[m], xb: 0, yl: log.y1[m], yb: 0 },
+            _ => Operands { xl: log.x0[m], xb: 0, yl: log.y0[m], yb: 0 },
+        }
+    }
+
+    fn prover_chi(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<u8> {
+        if self.chi.len() != self.log.relations() * CHI_BYTES {
+            self.chi = chi_bytes(sid, chi, self.log.relations());
+        }
+        std::mem::take(&mut self.chi)
+    }
+
+    /// Round-0 fold from the log: `u'[1+g] = sum_a r_a rho_{gK+a} x_{gK+a}`
+    /// (with tables of `r_a lambda`, so no full product per term) and
+    /// `v'[1+g] = sum_a s_a y_{gK+a}`; slot 0 is left for the pad. Tiled
+    /// by `FOLD_TILE` groups so that one block's tables stay in L1.
+    fn fold0<const ROLE: u8>(&self, chi: &[u8], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+        let scaled: Vec<Vec<[A; 256]>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
+        let (t, groups) = (self.terms(), self.folded_len());
+        // Room for the later rounds' block padding.
+        let mut u = pool.take(1 + groups + super::K);
+        let mut v = pool.take(1 + groups + super::K);
+        u.push(A::ZERO);
+        v.push(A::ZERO);
+        let mut au = [A::Acc::default(); FOLD_TILE];
+        let mut av = [A::Acc::default(); FOLD_TILE];
+        for g0 in (0..groups).step_by(FOLD_TILE) {
+            let n = FOLD_TILE.min(groups - g0);
+            au[..n].fill(A::Acc::default());
+            av[..n].fill(A::Acc::default());
+            for (a, (tables, sa)) in scaled.iter().zip(s).enumerate() {
+                for (g, (xu, xv)) in au[..n].iter_mut().zip(&mut av[..n]).enumerate() {
+                    let m = (g0 + g) * K0 + a;
+                    if m >= t {
+                        break;
+                    }
+                    let j = self.rel(m);
+                    let o = self.operands::<ROLE>(m);
+                    xu.mac65(lookup(tables, &chi[j * CHI_BYTES..(j + 1) * CHI_BYTES]), o.xl, o.xb);
+                    xv.mac65(*sa, o.yl, o.yb);
+                }
+            }
+            u.extend(au[..n].iter().map(|x| x.total()));
+            v.extend(av[..n].iter().map(|x| x.total()));
+        }
+        (u, v)
+    }
+}
+
+impl<A: ArithRing> Instance for ArithInst<A> {
+    type R = A;
+    const K0: usize = K0;
+
+    fn folded_len(&self) -> usize {
+        self.terms().div_ceil(K0)
+    }
+
+    fn n_carries(&self) -> usize {
+        KAPPA
+    }
+
+    fn recycle(self, s: &mut crate::Session) {
+        let mut log = self.log;
+        log.clear();
+        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
+            s.alog = log;
+        }
+    }
+
+    fn pool(s: &mut crate::Session) -> &mut Pool<A> {
+        A::pool(s)
+    }
+
+    fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
+        // E_j = Q_j - L_j over Z_2^{64+s} is 2^64 c_j for an honest prover;
+        // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
+        let chi = self.prover_chi(sid, chi);
+        let log = &self.log;
+        let mut buckets = Buckets::<A>::new();
+        let mut m = 0;
+        for j in 0..log.relations() {
+            let n = if self.rel_of.is_empty() { 1 } else { log.terms[j] as usize };
+            let mut q = A::Acc::default();
+            for m in m..m + n {
+                let (yl, yb) = log.y0[m].overflowing_add(log.y1[m]);
+                q.mac65(A::from_u64(log.x0[m]), yl, yb as u64);
+                q.mac65(A::from_u64(log.x1[m]), log.y0[m], 0);
+            }
+            m += n;
+            let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
+            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], q.total().sub(l));
+        }
+        self.chi = chi;
+        buckets.subset_sums().into_iter().map(A::shr64).collect()
+    }
+
+    fn prover_cross0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Vec<A> {
+        // cross[a][b] = sum_g u_{gK+a} v_{gK+b}, by chunks of groups: the
+        // chunk's u (rho x, full width) and v (65 bits) are built once, then
+        // each (a, b) pair runs with its accumulator in registers.
+        let chi_b = self.prover_chi(sid, chi);
+        let comb = Combiner::<A>::new(sid, lambda);
+        let (t, groups) = (self.terms(), self.folded_len());
+        let mut acc = [[A::Acc::default(); K0]; K0];
+        let mut ub = vec![[A::ZERO; CHUNK]; K0];
+        let mut vl = vec![[0u64; CHUNK]; K0];
+        let mut vb = vec![[0u64; CHUNK]; K0];
+        for g0 in (0..groups).step_by(CHUNK) {
+            let n = CHUNK.min(groups - g0);
+            for g in 0..n {
+                for a in 0..K0 {
+                    let m = (g0 + g) * K0 + a;
+                    if m >= t {
+                        (ub[a][g], vl[a][g], vb[a][g]) = (A::ZERO, 0, 0);
+                        continue;
+                    }
+                    let j = self.rel(m);
+                    let o = self.operands::<PROVER>(m);
+                    ub[a][g] = lookup(&comb.tables, &chi_b[j * CHI_BYTES..(j + 1) * CHI_BYTES]).mul65(o.xl, o.xb);
+                    (vl[a][g], vb[a][g]) = (o.yl, o.yb);
+                }
+            }
+            for (row, ua) in acc.iter_mut().zip(&ub) {
+                for (cell, (bl, bb)) in row.iter_mut().zip(vl.iter().zip(&vb)) {
+                    let mut x = *cell;
+                    for g in 0..n {
+                        x.mac65(ua[g], bl[g], bb[g]);
+                    }
+                    *cell = x;
+                }
+            }
+        }
+        self.chi = chi_b;
+        acc.iter().flat_map(|row| row.iter().map(|x| x.total())).collect()
+    }
+
+    fn prover_fold0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+        let chi_b = self.prover_chi(sid, chi);
+        let comb = Combiner::<A>::new(sid, lambda);
+        let out = self.fold0::<PROVER>(&chi_b, &comb.lambda, r, s, pool);
+        self.chi = chi_b;
+        out
+    }
+
+    fn verifier_fold0(
+        &self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry: &[A],
+        as_prev: bool,
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> Shares<A> {
+        let log = &self.log;
+        let chi = chi_bytes(sid, chi, log.relations());
+        let comb = Combiner::<A>::new(sid, lambda);
+        // Claim share: the carry term plus sum_j rho_j l_j, with
+        // l_j = z_i - r_i (V_prev) or r_{i+1} + sum_m x_{i+1} y_{i+1} (V_next).
+        let mut buckets = Buckets::<A>::new();
+        let mut m = 0;
+        for j in 0..log.relations() {
+            let n = if self.rel_of.is_empty() { 1 } else { log.terms[j] as usize };
+            let l = if as_prev {
+                A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]))
+            } else {
+                let mut q = A::Acc::default();
+                for m in m..m + n {
+                    q.mac65(A::from_u64(log.x0[m]), log.y0[m], 0);
+                }
+                q.total().add(A::from_u64(log.r0[j]))
+            };
+            m += n;
+            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], l);
+        }
+        let c = comb.carry_term(carry).add(buckets.combined(&comb));
+        let (u, v) = if as_prev {
+            self.fold0::<PREV>(&chi, &comb.lambda, r, s, pool)
+        } else {
+            self.fold0::<NEXT>(&chi, &comb.lambda, r, s, pool)
+        };
+        Shares { u, v, c }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dzkp::ring::{Z128, Z192};
+
+    /// The three logs of one honest prover `P_i` (its own, `V_prev`'s and
+    /// `V_next`'s), with relations of `terms` terms each.
+    fn logs(terms: &[u32]) -> (ArithLog, ArithLog, ArithLog) {
+        let mut w = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            w ^= w << 13;
+            w ^= w >> 7;
+            w ^= w << 17;
+            // Edge values now and then.
+            match w % 7 {
+                0 => u64::MAX,
+                1 => 1 << 63,
+                2 => 0,
+                _ => w,
+            }
+        };
+        let (mut p, mut vp, mut vn) = (ArithLog::default(), ArithLog::default(), ArithLog::default());
+        for &n in terms {
+            let (ri, ri1) = (next(), next());
+            let mut z = ri.wrapping_sub(ri1);
+            for _ in 0..n {
+                let (xi, xi1, yi, yi1) = (next(), next(), next(), next());
+                z = z.wrapping_add(xi.wrapping_mul(yi)).wrapping_add(xi.wrapping_mul(yi1)).wrapping_add(xi1.wrapping_mul(yi));
+                p.x0.push(xi);
+                p.x1.push(xi1);
+                p.y0.push(yi);
+                p.y1.push(yi1);
+                vp.x1.push(xi);
+                vp.y1.push(yi);
+                vn.x0.push(xi1);
+                vn.y0.push(yi1);
+                for l in [&mut vp.x0, &mut vp.y0, &mut vn.x1, &mut vn.y1] {
+                    l.push(next());
+                }
+            }
+            p.z0.push(z);
+            p.r0.push(ri);
+            p.r1.push(ri1);
+            p.z1.push(next());
+            vp.z1.push(z);
+            vp.r1.push(ri);
+            vp.z0.push(next());
+            vp.r0.push(next());
+            vn.r0.push(ri1);
+            vn.z0.push(next());
+            vn.z1.push(next());
+            vn.r1.push(next());
+        }
+        if terms.iter().any(|&n| n != 1) {
+            for l in [&mut p, &mut vp, &mut vn] {
+                l.terms = terms.to_vec();
+            }
+        }
+        (p, vp, vn)
+    }
+
+    /// Round 0 of an honest proof: the carries are exact, the verifiers'
+    /// folded shares add up to the prover's vectors, the cross products'
+    /// trace is the claim, and the folded claim is the folded inner product.
+    fn round0_is_consistent<A: ArithRing>(terms: &[u32]) {
+        let (p, vp, vn) = logs(terms);
+        let sid = SessionId([7; 16]);
+        let (chi, lambda) = ([1u8; 16], [2u8; 16]);
+        let mut prover = ArithInst::<A>::new(p);
+        let carries = prover.prover_carries(&sid, &chi);
+        // Carry shares: any split works; V_prev gets a constant.
+        let share_p: Vec<A> = (0..KAPPA).map(|t| A::from_u64(t as u64 * 0x1234_5678_9abc)).collect();
+        let share_n: Vec<A> = carries.iter().zip(&share_p).map(|(c, s)| c.sub(*s)).collect();
+        let cross = prover.prover_cross0(&sid, &chi, &lambda);
+        let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - 3 * a as u64).shl64().add(A::from_u64(a as u64)) }).collect();
+        let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) }).collect();
+        let mut pool = Pool::default();
+        let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
+        let a = ArithInst::<A>::new(vp).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b = ArithInst::<A>::new(vn).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
+        assert_eq!(pu.len(), a.u.len());
+        for j in 0..pu.len() {
+            assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");
+            assert_eq!(pv[j], a.v[j].add(b.v[j]), "v[{j}]");
+        }
+        let trace = (0..K0).fold(A::ZERO, |acc, i| acc.add(cross[i * K0 + i]));
+        assert_eq!(trace, a.c.add(b.c));
+        let folded = (0..K0 * K0).fold(A::ZERO, |acc, i| acc.add(r[i / K0].mul(s[i % K0]).mul(cross[i])));
+        let inner = pu.iter().zip(&pv).fold(A::ZERO, |acc, (x, y)| acc.add(x.mul(*y)));
+        assert_eq!(folded, inner);
+    }
+
+    #[test]
+    fn round0_of_an_honest_prover_is_consistent() {
+        for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5]] {
+            round0_is_consistent::<Z192>(&terms);
+            round0_is_consistent::<Z128>(&terms);
+        }
+        // More groups than one chunk or tile.
+        round0_is_consistent::<Z192>(&[1; 8 * (CHUNK + FOLD_TILE) + 3]);
+    }
+}
