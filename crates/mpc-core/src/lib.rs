@@ -16,6 +16,9 @@
 //!   `docs/protocols/mpc-core.md`.
 //! * Conversions and comparisons built on verified gates ([`circuits`]):
 //!   B2A, A2B, LTZ, EQZ, TruncPr.
+//! * Preprocessing ([`edabit`]: edaBits, truncation masks), kept in a
+//!   [`stock::Stockpile`] and consumed by the online comparisons and
+//!   truncations of [`masked`].
 //! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
@@ -30,14 +33,17 @@
 mod arith;
 pub mod circuits;
 pub mod dzkp;
+pub mod edabit;
 mod error;
 pub mod harness;
 pub mod input;
+pub mod masked;
 mod message;
 mod open;
 mod prf;
 mod session;
 mod share;
+pub mod stock;
 
 pub use arith::{AndPending, MulPending};
 pub use error::{Error, Result, Step};

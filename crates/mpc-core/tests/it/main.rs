@@ -2,3 +2,5 @@
 mod cheating;
 mod input;
 mod ops;
+mod prep;
+mod prep_cheating;
