@@ -62,14 +62,19 @@ fn borrow_chain<E: Engine>(
     Ok(borrow)
 }
 
+/// Open `c = x + r` for 64-bit edaBits `r` (one per element): the bit planes
+/// of `c`. Perfectly hiding: `r` is uniform on Z_2^64 and unknown to everyone.
+fn open_masked<E: Engine>(e: &mut E, x: &ArithShare, r: &EdaBits) -> Result<Vec<Vec<u64>>> {
+    full_width(r, x.len())?;
+    let c = e.open(&x.add(&r.arith)?)?;
+    Ok(transpose(&c))
+}
+
 /// `x < 0` (signed 64-bit), boolean, consuming the 64-bit edaBits `r` (one per
 /// element): one open and 62 ANDs.
 pub fn ltz_with<E: Engine>(e: &mut E, x: &ArithShare, r: EdaBits) -> Result<BoolShare> {
-    let n = x.len();
-    full_width(&r, n)?;
     let me = e.session().me();
-    let c = e.open(&x.add(&r.arith)?)?;
-    let cp = transpose(&c);
+    let cp = open_masked(e, x, &r)?;
     let borrow = borrow_chain(e, me, &cp, &r.bits, 63)?;
     r.bits[63].xor(&borrow)?.xor_public(me, &cp[63])
 }
@@ -77,14 +82,11 @@ pub fn ltz_with<E: Engine>(e: &mut E, x: &ArithShare, r: EdaBits) -> Result<Bool
 /// `x == 0`, boolean, consuming the 64-bit edaBits `r`: one open and 63 ANDs
 /// in 6 rounds.
 pub fn eqz_with<E: Engine>(e: &mut E, x: &ArithShare, r: EdaBits) -> Result<BoolShare> {
-    let n = x.len();
-    full_width(&r, n)?;
     let me = e.session().me();
-    let c = e.open(&x.add(&r.arith)?)?;
-    let cp = transpose(&c);
+    let cp = open_masked(e, x, &r)?;
     let same =
         r.bits.iter().zip(&cp).map(|(rj, cj)| rj.xor_public(me, &not_words(cj))).collect::<Result<Vec<BoolShare>>>()?;
-    and_all(e, same, n)
+    and_all(e, same, x.len())
 }
 
 /// The opened `c = (x + 2^(k-1) + r) mod 2^(k+1)` and
