@@ -74,7 +74,7 @@ pub(crate) fn split(x: &BoolShare, k: usize, lanes: usize) -> Result<Vec<BoolSha
 }
 
 /// Transpose `values` into 64 bit-sliced planes.
-fn transpose(values: &[u64]) -> Vec<Vec<u64>> {
+pub(crate) fn transpose(values: &[u64]) -> Vec<Vec<u64>> {
     let words = values.len().div_ceil(64);
     let mut planes = vec![vec![0u64; words]; 64];
     for (v, &x) in values.iter().enumerate() {
@@ -89,9 +89,9 @@ fn transpose(values: &[u64]) -> Vec<Vec<u64>> {
     planes
 }
 
-/// Local step of A2B: the trivial boolean sharings of the bits of the three
-/// arithmetic components (no communication).
-fn component_planes(me: crate::PartyId, x: &ArithShare) -> Result<[Vec<BoolShare>; 3]> {
+/// Local step of A2B: the trivial boolean sharings of the low `width` bits of
+/// the three arithmetic components (no communication).
+pub(crate) fn component_planes(me: crate::PartyId, x: &ArithShare, width: usize) -> Result<[Vec<BoolShare>; 3]> {
     let n = x.len();
     let (c0, c1) = x.components();
     let (p0, p1) = (transpose(c0), transpose(c1));
@@ -99,7 +99,7 @@ fn component_planes(me: crate::PartyId, x: &ArithShare) -> Result<[Vec<BoolShare
     let i = me.index();
     let mut out: [Vec<BoolShare>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for (j, o) in out.iter_mut().enumerate() {
-        for k in 0..64 {
+        for k in 0..width {
             let (s0, s1) = if j == i {
                 (p0[k].clone(), zero.clone())
             } else if j == (i + 1) % 3 {
@@ -163,7 +163,7 @@ fn ripple<E: Engine>(e: &mut E, s: &[BoolShare], t: &[BoolShare], n: usize, me: 
 pub fn bit_decompose<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BitPlanes> {
     let me = e.session().me();
     let n = x.len();
-    let [a, b, c] = component_planes(me, x)?;
+    let [a, b, c] = component_planes(me, x, 64)?;
     let (s, t) = carry_save(e, &a, &b, &c, n)?;
     Ok(BitPlanes { planes: ripple(e, &s, &t, n, me)? })
 }
@@ -181,7 +181,12 @@ pub fn eqz<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BoolShare> {
     let me = e.session().me();
     let n = x.len();
     let bits = bit_decompose(e, x)?;
-    let mut level: Vec<BoolShare> = bits.planes.iter().map(|b| b.not(me)).collect();
+    and_all(e, bits.planes.iter().map(|b| b.not(me)).collect(), n)
+}
+
+/// The AND of all `level` sharings of `n` lanes each: a tree, `len - 1`
+/// ANDs per lane in `ceil(log2(len))` rounds.
+pub(crate) fn and_all<E: Engine>(e: &mut E, mut level: Vec<BoolShare>, n: usize) -> Result<BoolShare> {
     while level.len() > 1 {
         let half = level.len() / 2;
         let left: Vec<&BoolShare> = level[..half].iter().collect();
@@ -216,49 +221,17 @@ pub fn random_arith_bits<E: Engine>(e: &mut E, count: usize, n: usize) -> Result
 /// Sec. 4 / MP-SPDZ `TruncPrRing`; Catrina–Saxena FC'10 over fields). Needs
 /// `0 < m < k <= 62`.
 ///
-/// A mask `r` of `k + 1` random bits (preprocessed by
-/// [`random_arith_bits`]) hides `x' = x + 2^(k-1)` in `[0, 2^k)`: only
-/// `c = (x' + r) mod 2^(k+1)` is opened (by opening `2^(63-k) (x' + r)`), which
-/// is uniform. Wrap-around happens iff `r_k = 1` and `c_k = 0`, a linear
-/// function of `[r_k]` because `c` is public; so
-/// `floor(x'/2^m) = floor(c/2^m) - floor(r/2^m) + 2^(k+1-m) [wrap] - borrow`
-/// and the output drops only the borrow of the low `m` bits (the `e`).
-/// Online cost: one open (8 B per element, one round).
+/// The mask (`r` uniform on `[0, 2^(k+1))`, `[floor(r / 2^m)]`, `[r_k]`) is
+/// made on demand from two edaBits ([`crate::edabit::trunc_masks`]: `2k` ANDs
+/// and 10 multiplications per element, proven before use); the online step is
+/// [`crate::masked::trunc_pr_with`] (one open, 8 B per element). A driver with
+/// a [`crate::stock::Stockpile`] takes the mask from stock instead. Same
+/// semantics as the earlier version, whose mask cost `k + 1` bit injections.
 ///
-/// Before use in production: ePrint 2023/909 reports a flaw in some
-/// probabilistic truncations (PROTOCOLS.md §6); this variant has a perfectly
-/// hiding mask and a one-bit error, but has not been reviewed against it.
+/// ePrint 2023/909 reports that this family of truncations does not realise
+/// a deterministic-error functionality: `e` depends on `x mod 2^m`; see
+/// `docs/protocols/mpc-core.md` §6.2 before opening a truncated value.
 pub fn trunc_pr<E: Engine>(e: &mut E, x: &ArithShare, k: u32, m: u32) -> Result<ArithShare> {
-    if !(0 < m && m < k && k <= 62) {
-        return Err(crate::Error::InvalidArgument("TruncPr needs 0 < m < k <= 62"));
-    }
-    let n = x.len();
-    let me = e.session().me();
-    let bits = random_arith_bits(e, k as usize + 1, n)?;
-    // [r] = sum_i 2^i [r_i]; [r_top] = floor(r / 2^m) = sum_{i >= m} 2^(i-m) [r_i].
-    let zero = ArithShare::public(me, &vec![0u64; n]);
-    let mut r = zero.clone();
-    let mut r_top = zero;
-    for (i, b) in bits.iter().enumerate() {
-        r = r.add(&b.scale(1u64 << i))?;
-        if i as u32 >= m {
-            r_top = r_top.add(&b.scale(1u64 << (i as u32 - m)))?;
-        }
-    }
-    let rk = &bits[k as usize];
-    // Open 2^(63-k) (x + 2^(k-1) + r): its top k+1 bits are (x' + r) mod 2^(k+1).
-    let shift = 63 - k;
-    let masked = x.add_public(me, &vec![1u64 << (k - 1); n])?.add(&r)?.scale(1u64 << shift);
-    let opened = e.open(&masked)?;
-    let mut public = Vec::with_capacity(n);
-    let mut wrap_coef = Vec::with_capacity(n);
-    for &v in &opened {
-        let c = v >> shift; // < 2^(k+1)
-        let ck = (c >> k) & 1;
-        // floor(c / 2^m) - 2^(k-1-m) (the offset of x').
-        public.push((c >> m).wrapping_sub(1u64 << (k - 1 - m)));
-        // + 2^(k+1-m) [wrap], [wrap] = (1 - c_k) [r_k].
-        wrap_coef.push((1 - ck) << (k + 1 - m));
-    }
-    r_top.neg().add(&rk.mul_public(&wrap_coef)?)?.add_public(me, &public)
+    let mask = crate::edabit::trunc_masks(e, x.len(), k, m)?;
+    crate::masked::trunc_pr_with(e, x, &mask)
 }

@@ -18,6 +18,9 @@
 //!   B2A, A2B, LTZ, EQZ, TruncPr.
 //! * Fixed-point arithmetic, select, reciprocal, division by a secret,
 //!   square root ([`fixed`]).
+//! * Preprocessing ([`edabit`]: edaBits, truncation masks), kept in a
+//!   [`stock::Stockpile`] and consumed by the online comparisons and
+//!   truncations of [`masked`].
 //! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
@@ -34,11 +37,13 @@
 mod arith;
 pub mod circuits;
 pub mod dzkp;
+pub mod edabit;
 mod error;
 pub mod fixed;
 mod gf64;
 pub mod harness;
 pub mod input;
+pub mod masked;
 mod message;
 mod open;
 mod prf;
@@ -46,6 +51,7 @@ mod session;
 mod share;
 pub mod shuffle;
 pub mod sort;
+pub mod stock;
 
 pub use arith::{AndPending, MulPending};
 pub use error::{Error, Result, Step};

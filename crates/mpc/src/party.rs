@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use triad_mpc_core::circuits::Engine;
 use triad_mpc_core::input::{InputBundle, InputProgress};
+use triad_mpc_core::stock::Stockpile;
 use triad_mpc_core::{self as core, ArithShare, BoolShare, Message, Progress, Session, SessionId};
 use triad_mpc_net::{BlockingMesh, NetConfig, NetError, TcpSetup};
 
@@ -76,6 +77,8 @@ pub struct NetParty {
     /// The transport error behind the last `core::Error::Transport` (the core's error type
     /// carries only a static string).
     net_error: Option<NetError>,
+    /// Preprocessed masks (edaBits, truncation masks); targets 0 until the driver sets them.
+    stock: Stockpile,
 }
 
 impl std::fmt::Debug for NetParty {
@@ -94,7 +97,7 @@ impl NetParty {
         let keys = keys::agree(&mesh, sid)?;
         let me = crate::core_party(mesh.party());
         let session = Session::with_config(sid, me, &keys, config.engine);
-        Ok(NetParty { session, mesh, config, net_error: None })
+        Ok(NetParty { session, mesh, config, net_error: None, stock: Stockpile::default() })
     }
 
     /// Connect over TCP with pinned keys ([`BlockingMesh::connect`]: a private current-thread
@@ -207,6 +210,35 @@ impl NetParty {
     /// [`Engine`]) and report transport failures as [`Error::Net`].
     pub fn circuit<T>(&mut self, f: impl FnOnce(&mut NetParty) -> core::Result<T>) -> Result<T> {
         let r = f(self);
+        self.lift(r)
+    }
+
+    /// The stockpile of preprocessed masks (levels, counters).
+    pub fn stock(&self) -> &Stockpile {
+        &self.stock
+    }
+
+    /// The stockpile, to set its targets ([`Stockpile::set_target`]); all three parties must
+    /// set the same.
+    pub fn stock_mut(&mut self) -> &mut Stockpile {
+        &mut self.stock
+    }
+
+    /// Produce every stock up to its target (edaBits, truncation masks; proven when made).
+    /// Call it at the same point of the program at all three parties, e.g. between queries:
+    /// the amount produced depends only on the levels, which are the same everywhere.
+    /// Returns the number of elements made.
+    pub fn refill_stock(&mut self) -> Result<usize> {
+        self.with_stock(|stock, p| stock.refill(p))
+    }
+
+    /// Run `f` with the stockpile and the party as [`Engine`], e.g.
+    /// `p.with_stock(|s, e| s.ltz(e, &x))`: takes come from stock, the shortfall is made on
+    /// demand.
+    pub fn with_stock<T>(&mut self, f: impl FnOnce(&mut Stockpile, &mut NetParty) -> core::Result<T>) -> Result<T> {
+        let mut stock = std::mem::take(&mut self.stock);
+        let r = f(&mut stock, self);
+        self.stock = stock;
         self.lift(r)
     }
 

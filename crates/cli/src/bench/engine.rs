@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use triad_mpc::core::{ArithShare, SessionId, circuits, sort};
+use triad_mpc::core::stock::StockKind;
+use triad_mpc::core::{ArithShare, SessionId, circuits, edabit, masked, sort};
 use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
 use triad_mpc::{NetParty, PartyConfig};
 
@@ -35,13 +36,20 @@ pub enum Case {
     And,
     /// Signed less-than-zero (A2B: 125 ANDs per element, 63 rounds), then the proof.
     Ltz,
-    /// Probabilistic truncation TruncPr(x, 40, 16): mask bits by B2A, proof, one open.
+    /// Probabilistic truncation TruncPr(x, 40, 16): masks from edaBits (80 ANDs, 10
+    /// multiplications per element, proven), then one open. Preprocessing included; the
+    /// offline/online split goes to stderr.
     Trunc,
     /// Sort signed 64-bit keys: A2B, malicious shuffle, quicksort with a sorted pivot sample;
     /// the sorted keys stay XOR-shared.
     Sort,
     /// Lower median of signed 64-bit keys: A2B, malicious shuffle, quickselect, B2A of the result.
     Median,
+    /// LTZ on stocked 64-bit edaBits: refill the stock (125 ANDs per edaBit, proven), then open
+    /// x + r and a 62-AND borrow chain. Preprocessing included; split on stderr.
+    #[value(name = "ltz-stock")]
+    #[serde(rename = "ltz-stock")]
+    LtzStock,
 }
 
 impl Case {
@@ -53,6 +61,7 @@ impl Case {
             Case::Trunc => "trunc",
             Case::Sort => "sort",
             Case::Median => "median",
+            Case::LtzStock => "ltz-stock",
         }
     }
 }
@@ -63,10 +72,11 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = vec![1_000usize, 10_000, 100_000, 1_000_000])]
     n: Vec<usize>,
     /// Cases to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Case::Mult, Case::And, Case::Ltz, Case::Trunc, Case::Sort, Case::Median])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Case::Mult, Case::And, Case::Ltz, Case::LtzStock, Case::Trunc, Case::Sort, Case::Median])]
     cases: Vec<Case>,
-    /// Skip ltz, trunc, sort and median above this n (they cost 125 ANDs / 82 multiplications
-    /// per element; sort about 16 comparisons of 81 ANDs per element at 10^5); 0: no cap.
+    /// Skip ltz, ltz-stock, trunc, sort and median above this n (125 / 187 ANDs, or 80 ANDs
+    /// and 10 multiplications per element; sort about 16 comparisons of 81 ANDs per element
+    /// at 10^5); 0: no cap.
     #[arg(long, default_value_t = 100_000)]
     max_n_nonlinear: usize,
     /// Runs per case; the fastest is reported (its bytes and rounds are the same every run).
@@ -117,6 +127,9 @@ struct Measured {
     rounds: u64,
     /// CPU time of the party's thread (it also drives its sockets); 0 where unknown.
     cpu_secs: f64,
+    /// Of `secs`, the preprocessing (mask production and its proof); 0 for cases without.
+    #[serde(default)]
+    offline_secs: f64,
 }
 
 /// One run's figures over the three parties: the slowest party's time, the largest counts.
@@ -126,6 +139,7 @@ struct Worst {
     bytes: u64,
     rounds: u64,
     cpu: f64,
+    offline: f64,
 }
 
 const STARTUP: Duration = Duration::from_secs(30);
@@ -136,7 +150,7 @@ pub async fn run(args: Args) -> Result<()> {
     for &case in &args.cases {
         for &n in &args.n {
             ensure!(n > 0, "--n values must be positive");
-            let nonlinear = matches!(case, Case::Ltz | Case::Trunc | Case::Sort | Case::Median);
+            let nonlinear = matches!(case, Case::Ltz | Case::Trunc | Case::LtzStock | Case::Sort | Case::Median);
             if nonlinear && args.max_n_nonlinear > 0 && n > args.max_n_nonlinear {
                 continue;
             }
@@ -239,6 +253,7 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<
             e.bytes = e.bytes.max(m.bytes_sent);
             e.rounds = e.rounds.max(m.rounds);
             e.cpu = e.cpu.max(m.cpu_secs);
+            e.offline = e.offline.max(m.offline_secs);
         }
     }
     let mut best: BTreeMap<(Case, usize), Worst> = BTreeMap::new();
@@ -251,7 +266,12 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<
     // Wall time on a loaded machine says little; the busiest party's CPU time goes to stderr
     // (the table and the JSON lines keep the common columns).
     for ((case, n), w) in &best {
-        eprintln!("engine {} n={n}: wall {:.3} s, busiest party's CPU {:.3} s", case.name(), w.secs, w.cpu);
+        let split = if w.offline > 0.0 {
+            format!(" (offline {:.3} s, online {:.3} s)", w.offline, w.secs - w.offline)
+        } else {
+            String::new()
+        };
+        eprintln!("engine {} n={n}: wall {:.3} s{split}, busiest party's CPU {:.3} s", case.name(), w.secs, w.cpu);
     }
     Ok(best
         .into_iter()
@@ -325,7 +345,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
     let me = p.me();
     let (x, y) = match case {
         Case::Mult => (p.random(n), p.random(n)),
-        Case::Ltz | Case::Sort | Case::Median => (p.random(n), p.random(0)),
+        Case::Ltz | Case::LtzStock | Case::Sort | Case::Median => (p.random(n), p.random(0)),
         // The cost does not depend on the values (random here, as in mpc-core's bench).
         Case::Trunc => (p.random(n).scale(1 << 20), p.random(0)),
         Case::And => (p.random(0), p.random(0)),
@@ -338,11 +358,24 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
     let before = p.stats();
     let c0 = thread_cpu();
     let t0 = Instant::now();
+    let mut offline_secs = 0.0;
     match case {
         Case::Mult => drop(p.mul(&x, &y)?),
         Case::And => drop(p.and(&bx, &by)?),
         Case::Ltz => drop(p.circuit(|e| circuits::ltz(e, &x))?),
-        Case::Trunc => drop(p.circuit(|e| circuits::trunc_pr(e, &x, 40, 16))?),
+        // circuits::trunc_pr in two steps, to time the mask production apart.
+        Case::Trunc => {
+            let mask = p.circuit(|e| edabit::trunc_masks(e, n, 40, 16))?;
+            offline_secs = t0.elapsed().as_secs_f64();
+            drop(p.circuit(|e| masked::trunc_pr_with(e, &x, &mask))?)
+        }
+        Case::LtzStock => {
+            p.stock_mut().set_target(StockKind::EdaBits64, n)?;
+            p.refill_stock()?;
+            p.stock_mut().set_target(StockKind::EdaBits64, 0)?;
+            offline_secs = t0.elapsed().as_secs_f64();
+            drop(p.with_stock(|s, e| s.ltz(e, &x))?)
+        }
         Case::Sort => drop(p.circuit(|e| sort::sort(e, &x, &[]))?),
         Case::Median => drop(p.circuit(|e| sort::median(e, &x))?),
     }
@@ -359,6 +392,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
         wire_bytes_sent: spent.wire_bytes_sent,
         rounds: spent.rounds,
         cpu_secs,
+        offline_secs,
     })
 }
 

@@ -4,3 +4,5 @@ mod fixed;
 mod input;
 mod ops;
 mod sort;
+mod prep;
+mod prep_cheating;

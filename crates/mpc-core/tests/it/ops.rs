@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use triad_mpc_core::harness::{run3, run3_stats};
 use triad_mpc_core::{ArithShare, Error};
 
-fn elem() -> impl Strategy<Value = u64> {
+pub(crate) fn elem() -> impl Strategy<Value = u64> {
     prop_oneof![
         Just(0u64),
         Just(1u64),
@@ -26,7 +26,7 @@ fn vecs() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
     })
 }
 
-fn all_equal<T: PartialEq + std::fmt::Debug + Clone>(r: [Result<T, Error>; 3]) -> T {
+pub(crate) fn all_equal<T: PartialEq + std::fmt::Debug + Clone>(r: [Result<T, Error>; 3]) -> T {
     let [a, b, c] = r;
     let (a, b, c) = (a.expect("party 0"), b.expect("party 1"), c.expect("party 2"));
     assert_eq!(a, b);

@@ -107,3 +107,28 @@ fn a_peer_sending_a_malformed_key_contribution_is_named() {
 fn bytes_of(b: &'static [u8]) -> bytes::Bytes {
     bytes::Bytes::from_static(b)
 }
+
+#[test]
+fn comparisons_and_truncations_take_their_masks_from_the_stock() {
+    use triad_mpc::core::stock::StockKind;
+    let parties = NetParty::in_memory(sid(9), PartyConfig::default()).expect("parties");
+    let values: Vec<u64> = vec![0, 1 << 16, 5 << 20, (-(3i64 << 20)) as u64, u64::MAX];
+    let out = run3(parties, |p| {
+        p.stock_mut().set_target(StockKind::EdaBits64, 8)?;
+        p.stock_mut().set_target(StockKind::Trunc { k: 40, m: 16 }, 8)?;
+        let made = p.refill_stock()?;
+        let v = ArithShare::public(p.me(), &values);
+        let neg = p.with_stock(|s, e| s.ltz(e, &v))?;
+        let t = p.with_stock(|s, e| s.trunc(e, &v, 40, 16))?;
+        let levels = (p.stock().stats(StockKind::EdaBits64).level, p.stock().stats(StockKind::Trunc { k: 40, m: 16 }).level);
+        Ok((made, levels, p.open_bits(&neg)?[0] & 0b11111, p.open(&t)?))
+    });
+    for r in out {
+        let (made, levels, neg, t) = r.expect("party");
+        assert_eq!(made, 16);
+        assert_eq!(levels, (3, 3));
+        assert_eq!(neg, 0b11000);
+        let want: Vec<u64> = values.iter().map(|v| ((*v as i64) >> 16) as u64).collect();
+        assert_eq!(t, want);
+    }
+}
