@@ -61,8 +61,12 @@ pub(crate) fn agree(mesh: &BlockingMesh, sid: SessionId) -> Result<PairKeys> {
         }
         Ok(b)
     };
-    let theirs_prev = recv(prev)?;
-    let theirs_next = recv(next)?;
+    // Read both before failing: when a peer deviates, the other honest peer may
+    // abort and close its link first, and the deviator should still be the one named.
+    let (theirs_prev, theirs_next) = match (recv(prev), recv(next)) {
+        (Ok(p), Ok(n)) => (p, n),
+        (_, Err(e @ Error::KeyAgreement { .. })) | (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     mesh.mark_round();
     let k_prev = pair_key(sid, (me, &mine_prev), (prev, &theirs_prev));
     let k_next = pair_key(sid, (me, &mine_next), (next, &theirs_next));
