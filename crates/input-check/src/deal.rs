@@ -25,7 +25,8 @@ pub fn deal(shape: &ValueShape, c: &Plain, rand: &mut impl FnMut() -> u64) -> [C
         *d = *s;
     }
     let value_words: Vec<u64> = padded.chunks(8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).collect();
-    let blinder_words: [u64; 2] = [0, 1].map(|w| u64::from_le_bytes(c.blinder[8 * w..8 * w + 8].try_into().unwrap_or([0; 8])));
+    let blinder_words: [u64; 2] =
+        [0, 1].map(|w| u64::from_le_bytes(c.blinder[8 * w..8 * w + 8].try_into().unwrap_or([0; 8])));
     // x_1, x_2 random; x_0 completes the sum (XOR for the boolean sharings).
     let a1 = rand();
     let a2 = rand();

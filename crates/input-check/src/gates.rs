@@ -228,7 +228,8 @@ impl Word {
 /// two-operand add; the carry-save carry word has a 0 low bit). A 3-operand 32-bit sum
 /// costs 31 + 30 ANDs, a 2-operand one 31, and `width - 1` rounds of ripple.
 pub(crate) fn add_many<E: Engine>(e: &mut E, lanes: &Lanes, groups: Vec<Vec<Word>>, width: usize) -> Result<Vec<Word>> {
-    let mut groups: Vec<Vec<Word>> = groups.into_iter().map(|g| g.into_iter().filter(|w| !w.is_zero()).collect()).collect();
+    let mut groups: Vec<Vec<Word>> =
+        groups.into_iter().map(|g| g.into_iter().filter(|w| !w.is_zero()).collect()).collect();
     // Carry-save layers.
     while groups.iter().any(|g| g.len() > 2) {
         let mut layer = Layer::default();
@@ -328,7 +329,8 @@ mod tests {
         for n in [1usize, 3, 63, 64, 65, 130] {
             let parts: Vec<BoolShare> = (0..5u64)
                 .map(|i| {
-                    let w: Vec<u64> = (0..n.div_ceil(64) as u64).map(|j| (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ j).collect();
+                    let w: Vec<u64> =
+                        (0..n.div_ceil(64) as u64).map(|j| (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ j).collect();
                     let v: Vec<u64> = w.iter().map(|x| x.rotate_left(7)).collect();
                     BoolShare::from_components(get_bits(&w, 0, n), get_bits(&v, 0, n), n).expect("share")
                 })

@@ -99,7 +99,11 @@ impl ValueShape {
             });
         }
         if self.max_len() + block::BLINDER_LEN > alg.max_message() {
-            return Err(CheckError::TooLong { alg: alg.name(), max_len: self.max_len(), limit: alg.max_message() - block::BLINDER_LEN });
+            return Err(CheckError::TooLong {
+                alg: alg.name(),
+                max_len: self.max_len(),
+                limit: alg.max_message() - block::BLINDER_LEN,
+            });
         }
         Ok(())
     }
@@ -157,7 +161,9 @@ impl Verdict {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The shape allows no integer digit or more than 18 digits.
-    #[error("value shape ({max_integer_digits} integer digits, {max_decimals} decimals) is unusable: it needs at least 1 integer digit and at most 18 digits in all")]
+    #[error(
+        "value shape ({max_integer_digits} integer digits, {max_decimals} decimals) is unusable: it needs at least 1 integer digit and at most 18 digits in all"
+    )]
     Shape {
         /// `max_integer_digits`.
         max_integer_digits: u32,
@@ -193,7 +199,12 @@ pub enum CheckError {
 /// same shape, algorithm and public fields. Returns one verdict per contribution; a
 /// failing contribution does not affect the others. An abort (a deviating party) returns
 /// an error and no verdict.
-pub fn check_batch<E: Engine>(e: &mut E, shape: ValueShape, alg: HashAlg, batch: &[ContributionShares]) -> Result<Vec<Verdict>, CheckError> {
+pub fn check_batch<E: Engine>(
+    e: &mut E,
+    shape: ValueShape,
+    alg: HashAlg,
+    batch: &[ContributionShares],
+) -> Result<Vec<Verdict>, CheckError> {
     check_batch_with_cost(e, shape, alg, batch).map(|(v, _)| v)
 }
 
@@ -208,7 +219,11 @@ pub fn check_batch_with_cost<E: Engine>(
     let words = shape.value_words();
     for (index, c) in batch.iter().enumerate() {
         if c.value_bytes.0.len() != words || c.value_bytes.1.len() != words {
-            return Err(CheckError::Layout { index, found: c.value_bytes.0.len().min(c.value_bytes.1.len()), expected: words });
+            return Err(CheckError::Layout {
+                index,
+                found: c.value_bytes.0.len().min(c.value_bytes.1.len()),
+                expected: words,
+            });
         }
     }
     if batch.is_empty() {
@@ -226,7 +241,10 @@ pub fn check_batch_with_cost<E: Engine>(
     let commitment_ok = commitment_matches(&mut e, &lanes, alg, &value_planes, &blinder_planes, &lens, batch)?;
     let sel = decimal::selectors(&mut e, &lanes, &shape, &value_planes, &lens)?;
     let well_formed = sel.well_formed()?;
-    let value = ArithShare::from_components(batch.iter().map(|c| c.value.0).collect(), batch.iter().map(|c| c.value.1).collect())?;
+    let value = ArithShare::from_components(
+        batch.iter().map(|c| c.value.0).collect(),
+        batch.iter().map(|c| c.value.1).collect(),
+    )?;
     let value_ok = value::value_matches(&mut e, &lanes, &shape, &value_planes, &sel, &lens, &value)?;
 
     let zero = BoolShare::public(lanes.me, &vec![0; lanes.words()], lanes.n)?;
@@ -235,7 +253,9 @@ pub fn check_batch_with_cost<E: Engine>(
     let bit = |i: usize| opened.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1);
     let n = lanes.n;
     let verdicts = (0..n)
-        .map(|l| if bad_len[l] { Verdict::MalformedDecimal } else { Verdict::from_bits(bit(l), bit(n + l), bit(2 * n + l)) })
+        .map(|l| {
+            if bad_len[l] { Verdict::MalformedDecimal } else { Verdict::from_bits(bit(l), bit(n + l), bit(2 * n + l)) }
+        })
         .collect();
     Ok((verdicts, e.cost()))
 }
@@ -261,7 +281,8 @@ fn byte_planes<'a>(
     let mut planes = s0.into_iter().zip(s1).map(|(a, b)| BoolShare::from_components(a, b, lanes.n));
     (0..len)
         .map(|_| {
-            let mut next = || planes.next().unwrap_or_else(|| Err(triad_mpc_core::Error::InvalidArgument("missing plane")));
+            let mut next =
+                || planes.next().unwrap_or_else(|| Err(triad_mpc_core::Error::InvalidArgument("missing plane")));
             Ok([next()?, next()?, next()?, next()?, next()?, next()?, next()?, next()?])
         })
         .collect()
@@ -280,7 +301,9 @@ fn commitment_matches<E: Engine>(
 ) -> Result<gates::Bit, CheckError> {
     let msg = block::message_words(alg, lanes, value, blinder, lens)?;
     let (out, target): (Vec<gates::Word>, fn(&[u8; 32], usize) -> u32) = match alg {
-        HashAlg::Blake3 => (blake3::hash_circuit(e, lanes, &msg, |l| (lens[l] + block::BLINDER_LEN) as u64)?, blake3::target_word),
+        HashAlg::Blake3 => {
+            (blake3::hash_circuit(e, lanes, &msg, |l| (lens[l] + block::BLINDER_LEN) as u64)?, blake3::target_word)
+        }
         HashAlg::Sha256 => (sha256::hash_circuit(e, lanes, &msg)?, sha256::target_word),
     };
     let mut eq = Vec::with_capacity(256);
@@ -294,7 +317,14 @@ fn commitment_matches<E: Engine>(
 /// The same checks in plaintext (the reference for tests): the verdict for `value_bytes`
 /// (the committed bytes, `value_len` of them), `blinder`, the public `commitment` and the
 /// number `value` the arithmetic sharing holds.
-pub fn check_plain(shape: ValueShape, alg: HashAlg, value_bytes: &[u8], blinder: &[u8; 16], commitment: &[u8; 32], value: u64) -> Verdict {
+pub fn check_plain(
+    shape: ValueShape,
+    alg: HashAlg,
+    value_bytes: &[u8],
+    blinder: &[u8; 16],
+    commitment: &[u8; 32],
+    value: u64,
+) -> Verdict {
     if value_bytes.is_empty() || value_bytes.len() > shape.max_len() {
         return Verdict::MalformedDecimal;
     }
@@ -312,7 +342,9 @@ pub fn plaintext_hash(alg: HashAlg, value: &[u8], blinder: &[u8; 16]) -> Option<
         return None;
     }
     Some(match alg {
-        HashAlg::Blake3 => blake3::hash_plain(&block::block_plain(alg, value, blinder), value.len() + block::BLINDER_LEN),
+        HashAlg::Blake3 => {
+            blake3::hash_plain(&block::block_plain(alg, value, blinder), value.len() + block::BLINDER_LEN)
+        }
         HashAlg::Sha256 => sha256::hash_plain(&[value, &blinder[..]].concat()),
     })
 }

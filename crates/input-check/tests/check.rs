@@ -65,7 +65,8 @@ fn run(shape: ValueShape, alg: HashAlg, batch: &[Plain]) -> Vec<Verdict> {
 }
 
 fn fixture() -> (Vec<u8>, [u8; 16], [u8; 32], HashAlg) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn/hidden/secret.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn/hidden/secret.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the fixture {} is missing ({e}); it is required, not optional", path.display()));
     let j: serde_json::Value = serde_json::from_str(&text).expect("secret.json is JSON");
@@ -75,8 +76,10 @@ fn fixture() -> (Vec<u8>, [u8; 16], [u8; 32], HashAlg) {
     let range = j["range"].as_array().expect("range");
     let (start, end) = (range[0].as_u64().expect("start"), range[1].as_u64().expect("end"));
     assert_eq!((end - start) as usize, value.len(), "the range's length is the value length");
-    let blinder: [u8; 16] = hex::decode(field("blinder_hex")).expect("blinder_hex").try_into().expect("16-byte blinder");
-    let commitment: [u8; 32] = hex::decode(field("commitment_hex")).expect("commitment_hex").try_into().expect("32-byte hash");
+    let blinder: [u8; 16] =
+        hex::decode(field("blinder_hex")).expect("blinder_hex").try_into().expect("16-byte blinder");
+    let commitment: [u8; 32] =
+        hex::decode(field("commitment_hex")).expect("commitment_hex").try_into().expect("32-byte hash");
     let alg = HashAlg::from_name(&field("alg")).expect("a supported algorithm");
     (value, blinder, commitment, alg)
 }
@@ -121,10 +124,14 @@ fn hash_circuits_equal_the_crates_for_every_length() {
             let bytes: Vec<u8> = (0..len).map(|_| rand() as u8).collect();
             let blinder: [u8; 16] = std::array::from_fn(|_| rand() as u8);
             // Random bytes: a matching hash shows as MalformedDecimal, a wrong one as a mismatch.
-            let right = Plain { value_bytes: bytes.clone(), blinder, commitment: hash(alg, &bytes, &blinder), value: 0 };
+            let right =
+                Plain { value_bytes: bytes.clone(), blinder, commitment: hash(alg, &bytes, &blinder), value: 0 };
             let mut wrong = right.clone();
             wrong.commitment[(rand() % 32) as usize] ^= 1 << (rand() % 8);
-            let digits: Vec<u8> = (0..len).map(|_| b'0' + (rand() % 10) as u8).collect();
+            let mut digits: Vec<u8> = (0..len).map(|_| b'0' + (rand() % 10) as u8).collect();
+            if len > 9 {
+                digits[9.min(len - 2)] = b'.';
+            }
             let good = honest(&shape, alg, &digits, blinder);
             for c in [right, wrong, good] {
                 want.push(check_plain(shape, alg, &c.value_bytes, &c.blinder, &c.commitment, c.value));
@@ -144,8 +151,21 @@ fn malformed_decimals_and_wrong_values_are_rejected_with_their_reason() {
     for alg in [HashAlg::Blake3, HashAlg::Sha256] {
         let mut batch = Vec::new();
         let mut want = Vec::new();
-        let bad: [&[u8]; 13] =
-            [b"", b".", b"1.", b".5", b"1..2", b"1a", b" 1", b"-1", b"1234567", b"1.234", b"12345678.9", b"1.2.3", b"1e5"];
+        let bad: [&[u8]; 13] = [
+            b"",
+            b".",
+            b"1.",
+            b".5",
+            b"1..2",
+            b"1a",
+            b" 1",
+            b"-1",
+            b"1234567",
+            b"1.234",
+            b"12345678.9",
+            b"1.2.3",
+            b"1e5",
+        ];
         for text in bad {
             batch.push(honest(&SHAPE, alg, text, blinder));
             want.push(Verdict::MalformedDecimal);
@@ -283,5 +303,29 @@ proptest! {
         let shape = ValueShape { max_integer_digits: int, max_decimals: dec };
         let provider = triad_provider::decimal::DecimalFormat::new(int, dec, 0).expect("a valid format");
         prop_assert_eq!(triad_input_check::parse_plain(&shape, &t), provider.parse(&t).ok());
+    }
+}
+
+/// Gate counts per contribution (a regression check of the figures in
+/// docs/protocols/input-check.md): a batch of 64 values of the longest length.
+#[test]
+fn gate_counts_per_contribution() {
+    for alg in [HashAlg::Blake3, HashAlg::Sha256] {
+        let batch: Vec<Plain> = (0..64u8).map(|i| honest(&SHAPE, alg, b"123456.78", [i; 16])).collect();
+        let parts = shares(&SHAPE, &batch, 5);
+        let out = run3(None, |p| {
+            triad_input_check::check_batch_with_cost(p, SHAPE, alg, &parts[p.me().index()]).map_err(|e| match e {
+                CheckError::Mpc(e) => e,
+                other => panic!("{other}"),
+            })
+        });
+        let (verdicts, cost) = out.into_iter().next().expect("party 0").expect("honest run");
+        assert!(verdicts.iter().all(|v| *v == Verdict::Accepted));
+        let want = match alg {
+            HashAlg::Blake3 => (8924, 1847),
+            HashAlg::Sha256 => (21830, 5070),
+        };
+        assert_eq!((cost.ands / 64, cost.and_layers), want, "{alg:?}: ANDs per contribution, AND layers");
+        assert_eq!((cost.mults, cost.mul_layers), (75 * 64, 3), "{alg:?}: multiplications, their layers");
     }
 }

@@ -258,11 +258,15 @@ fn party_main(args: &PartyArgs) -> Result<()> {
     let plan: Plan = serde_json::from_slice(&std::fs::read(dir.join("plan.json")).context("reading the plan")?)
         .context("parsing the plan")?;
     let read = |name: String| std::fs::read(dir.join(&name)).with_context(|| format!("reading {name}"));
-    let identity = PartyIdentity::from_der(me, read(format!("p{}.cert.der", me.get()))?, read(format!("p{}.key.der", me.get()))?)
-        .context("loading my identity")?;
+    let identity =
+        PartyIdentity::from_der(me, read(format!("p{}.cert.der", me.get()))?, read(format!("p{}.key.der", me.get()))?)
+            .context("loading my identity")?;
     let pins = PartyId::ALL
         .iter()
-        .map(|p| PinnedKey::from_cert_der(&read(format!("p{}.cert.der", p.get()))?).with_context(|| format!("{p}'s certificate")))
+        .map(|p| {
+            PinnedKey::from_cert_der(&read(format!("p{}.cert.der", p.get()))?)
+                .with_context(|| format!("{p}'s certificate"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let listener = MeshListener::bind(([127, 0, 0, 1], 0).into()).context("binding")?;
     let port = listener.local_addr().context("local address")?.port();
@@ -289,7 +293,7 @@ fn party_main(args: &PartyArgs) -> Result<()> {
 
 /// This party's shares of `n` honest contributions (every party deals the same batch from
 /// the same seed and keeps its own shares; outside the clock).
-fn batch(me: PartyId, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
+fn batch(me: usize, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
     let mut rand = splitmix(n as u64);
     (0..n)
         .map(|_| {
@@ -299,14 +303,14 @@ fn batch(me: PartyId, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>>
             let commitment = plaintext_hash(alg, &text, &blinder).context("value too long for one block")?;
             let plain = Plain { value_bytes: text, blinder, commitment, value: v };
             let [a, b, c] = deal(&SHAPE, &plain, &mut rand);
-            Ok([a, b, c].into_iter().nth(me.index()).context("party index")?)
+            Ok([a, b, c].into_iter().nth(me).context("party index")?)
         })
         .collect()
 }
 
 /// One case: deal, line the parties up with a one-element open, check, stop the clock.
 fn measure(p: &mut NetParty, case: Case, n: usize) -> Result<Measured> {
-    let shares = batch(p.me(), case.alg(), n)?;
+    let shares = batch(p.me().index(), case.alg(), n)?;
     SHAPE.check(case.alg())?;
     let me = p.me();
     p.open(&ArithShare::public(me, &[0]))?;
