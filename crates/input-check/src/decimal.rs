@@ -150,7 +150,7 @@ pub(crate) fn selectors<E: Engine>(
     for t in 1..m {
         let mut layer = Layer::default();
         let p = layer.and(&prefix[t], &digit[t]);
-        let s = (t + 2 <= m - 1).then(|| layer.and(&suffix[m - 1 - t], &digit[m - 1 - t]));
+        let s = (t + 2 < m).then(|| layer.and(&suffix[m - 1 - t], &digit[m - 1 - t]));
         let done = layer.run(e, lanes.n)?;
         prefix[t + 1] = done.get(p)?;
         if let Some(s) = s {

@@ -281,12 +281,14 @@ fn byte_planes<'a>(
     let mut planes = s0.into_iter().zip(s1).map(|(a, b)| BoolShare::from_components(a, b, lanes.n));
     (0..len)
         .map(|_| {
-            let mut next =
-                || planes.next().unwrap_or_else(|| Err(triad_mpc_core::Error::InvalidArgument("missing plane")));
+            let mut next = || planes.next().unwrap_or(Err(triad_mpc_core::Error::InvalidArgument("missing plane")));
             Ok([next()?, next()?, next()?, next()?, next()?, next()?, next()?, next()?])
         })
         .collect()
 }
+
+/// The expected output word `i` for a commitment.
+type TargetWord = fn(&[u8; 32], usize) -> u32;
 
 /// `[H(value || blinder) == commitment]` per lane: the hash circuit, then the AND of the 256
 /// bits `out ^ !target` (255 ANDs, 8 rounds).
@@ -300,7 +302,7 @@ fn commitment_matches<E: Engine>(
     batch: &[ContributionShares],
 ) -> Result<gates::Bit, CheckError> {
     let msg = block::message_words(alg, lanes, value, blinder, lens)?;
-    let (out, target): (Vec<gates::Word>, fn(&[u8; 32], usize) -> u32) = match alg {
+    let (out, target): (Vec<gates::Word>, TargetWord) = match alg {
         HashAlg::Blake3 => {
             (blake3::hash_circuit(e, lanes, &msg, |l| (lens[l] + block::BLINDER_LEN) as u64)?, blake3::target_word)
         }
