@@ -12,8 +12,9 @@
 //! 2. the bytes are a well-formed decimal of the dataset's shape;
 //! 3. the arithmetic share equals the parsed number `value * 10^max_decimals`.
 //!
-//! Every gate is proven before anything is opened, and exactly three bits per contribution
-//! are opened: the results of the three checks.
+//! Every gate is proven before anything is opened (in batches of 2^20 gates as they are
+//! logged, and the rest before the opening), and exactly three bits per contribution are
+//! opened: the results of the three checks.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
