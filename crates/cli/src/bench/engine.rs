@@ -121,7 +121,7 @@ struct Worst {
     cpu: f64,
 }
 
-const STARTUP: Duration = Duration::from_secs(30);
+pub(super) const STARTUP: Duration = Duration::from_secs(30);
 
 pub async fn run(args: Args) -> Result<()> {
     ensure!(args.reps >= 1, "--reps must be at least 1");
@@ -354,7 +354,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
 }
 
 /// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
-fn thread_cpu() -> f64 {
+pub(super) fn thread_cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
@@ -362,7 +362,7 @@ fn thread_cpu() -> f64 {
 }
 
 /// Wait (bounded) for a file another process writes atomically; fail early if a child died.
-fn wait_for_file(path: &Path, deadline: Instant, children: &mut [Option<Child>]) -> Result<String> {
+pub(super) fn wait_for_file(path: &Path, deadline: Instant, children: &mut [Option<Child>]) -> Result<String> {
     loop {
         match std::fs::read_to_string(path) {
             Ok(s) => return Ok(s),
@@ -381,14 +381,14 @@ fn wait_for_file(path: &Path, deadline: Instant, children: &mut [Option<Child>])
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
 /// A private key, readable by its owner only.
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

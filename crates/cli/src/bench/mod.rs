@@ -7,6 +7,7 @@ use serde::Serialize;
 
 mod engine;
 mod eventlog;
+mod inputs;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -18,6 +19,13 @@ pub enum Command {
     /// One party of `bench engine` (started by it).
     #[command(hide = true)]
     EngineParty(engine::PartyArgs),
+    /// The commitment check of client inputs inside MPC (hash of value || blinder on
+    /// boolean shares, decimal grammar, equality with the arithmetic share): three processes
+    /// over localhost TLS, batches of 1, 100, 10,000; BLAKE3 and SHA-256.
+    Inputs(inputs::Args),
+    /// One party of `bench inputs` (started by it).
+    #[command(hide = true)]
+    InputsParty(inputs::PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -25,6 +33,8 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::Eventlog(args) => eventlog::run(args).await,
         Command::Engine(args) => engine::run(args).await,
         Command::EngineParty(args) => engine::party(args).await,
+        Command::Inputs(args) => inputs::run(args).await,
+        Command::InputsParty(args) => inputs::party(args).await,
     }
 }
 

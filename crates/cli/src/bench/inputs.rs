@@ -1,0 +1,336 @@
+//! `triad bench inputs`: the commitment check of client inputs (`triad-input-check`) as
+//! three OS processes over localhost TLS, like `bench engine` (whose key, port and file
+//! helpers it uses): per case, a batch of honest contributions is dealt (outside the
+//! clock), then checked: the hash of `value || blinder` on boolean shares against the
+//! commitment, the decimal grammar, the parsed number against the arithmetic share, every
+//! gate proven, three bits per contribution opened.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use triad_input_check::deal::{Plain, deal, splitmix};
+use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_batch_with_cost, plaintext_hash};
+use triad_mpc::core::{ArithShare, SessionId};
+use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
+use triad_mpc::{NetParty, PartyConfig};
+
+use super::engine::{STARTUP, thread_cpu, wait_for_file, write_atomic, write_secret};
+
+/// The shape of the benchmarked values: up to 6 integer digits and 2 decimals ("1234.56").
+const SHAPE: ValueShape = ValueShape { max_integer_digits: 6, max_decimals: 2 };
+
+/// The commitment's hash algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Case {
+    /// BLAKE3 commitments (one compression).
+    Blake3,
+    /// SHA-256 commitments (one compression).
+    Sha256,
+}
+
+impl Case {
+    fn alg(self) -> HashAlg {
+        match self {
+            Case::Blake3 => HashAlg::Blake3,
+            Case::Sha256 => HashAlg::Sha256,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Batch sizes (contributions checked together).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 100, 10_000])]
+    n: Vec<usize>,
+    /// Cases to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Case::Blake3, Case::Sha256])]
+    cases: Vec<Case>,
+    /// Give up if the parties have not finished after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    timeout_secs: u64,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The hidden child: one party.
+#[derive(clap::Args)]
+pub struct PartyArgs {
+    /// This party's id (0, 1, 2).
+    #[arg(long)]
+    party: u8,
+    /// The directory the parent prepared.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Plan {
+    session: [u8; 16],
+    cases: Vec<(Case, usize)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Go {
+    addrs: Vec<SocketAddr>,
+}
+
+/// One party's measurement of one case.
+#[derive(Serialize, Deserialize)]
+struct Measured {
+    case: Case,
+    n: usize,
+    secs: f64,
+    bytes_sent: u64,
+    rounds: u64,
+    cpu_secs: f64,
+    ands: u64,
+    mults: u64,
+    accepted: usize,
+}
+
+/// A result line.
+#[derive(Serialize)]
+struct Line {
+    suite: &'static str,
+    case: Case,
+    backend: &'static str,
+    n: usize,
+    /// Wall time of the slowest party, proofs included.
+    secs: f64,
+    /// Payload bytes sent by the busiest party (whole batch).
+    bytes_per_party: u64,
+    /// `bytes_per_party / n`.
+    bytes_per_contribution: f64,
+    rounds: u64,
+    ands_per_contribution: f64,
+    mults_per_contribution: f64,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let mut cases = Vec::new();
+    for &case in &args.cases {
+        for &n in &args.n {
+            ensure!(n > 0, "--n values must be positive");
+            cases.push((case, n));
+        }
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "triad-bench-inputs-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = orchestrate(&dir, cases, &args);
+    let _ = std::fs::remove_dir_all(&dir);
+    let lines = out?;
+    if !args.json {
+        println!(
+            "{:<8} {:>7} {:>9} {:>14} {:>12} {:>8} {:>10} {:>8}",
+            "case", "n", "secs", "bytes/party", "bytes/contr", "rounds", "ANDs/contr", "mul/contr"
+        );
+    }
+    for l in &lines {
+        if args.json {
+            println!("{}", serde_json::to_string(l)?);
+        } else {
+            println!(
+                "{:<8} {:>7} {:>9.3} {:>14} {:>12.0} {:>8} {:>10.0} {:>8.0}",
+                l.case.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
+                l.n,
+                l.secs,
+                l.bytes_per_party,
+                l.bytes_per_contribution,
+                l.rounds,
+                l.ands_per_contribution,
+                l.mults_per_contribution
+            );
+        }
+    }
+    Ok(())
+}
+
+fn orchestrate(dir: &Path, cases: Vec<(Case, usize)>, args: &Args) -> Result<Vec<Line>> {
+    let mut session = [0u8; 16];
+    session[..8].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    session[8..].copy_from_slice(&(nanos as u64).to_le_bytes());
+    let plan = Plan { session, cases };
+    write_atomic(&dir.join("plan.json"), &serde_json::to_vec(&plan)?)?;
+    for p in PartyId::ALL {
+        let id = PartyIdentity::generate(p).with_context(|| format!("generating {p}'s key"))?;
+        write_atomic(&dir.join(format!("p{}.cert.der", p.get())), id.cert_der())?;
+        write_secret(&dir.join(format!("p{}.key.der", p.get())), id.private_key_der())?;
+    }
+    let exe = std::env::current_exe().context("locating the triad executable")?;
+    let mut children = Vec::new();
+    for p in PartyId::ALL {
+        let child = Process::new(&exe)
+            .args(["bench", "inputs-party", "--party", &p.get().to_string(), "--dir"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting party {p}"))?;
+        children.push(Some(child));
+    }
+    let result = supervise(dir, &mut children, &plan, args);
+    for c in children.iter_mut().flatten() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    result
+}
+
+fn supervise(dir: &Path, children: &mut [Option<Child>], plan: &Plan, args: &Args) -> Result<Vec<Line>> {
+    let deadline = Instant::now() + STARTUP;
+    let mut addrs = Vec::new();
+    for p in PartyId::ALL {
+        let text = wait_for_file(&dir.join(format!("p{}.port", p.get())), deadline, children)?;
+        let port: u16 = text.trim().parse().with_context(|| format!("{p} wrote a bad port {text:?}"))?;
+        addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    write_atomic(&dir.join("go.json"), &serde_json::to_vec(&Go { addrs })?)?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    while children.iter().any(Option::is_some) {
+        for (i, slot) in children.iter_mut().enumerate() {
+            if let Some(c) = slot {
+                match c.try_wait().with_context(|| format!("waiting for P{i}"))? {
+                    Some(status) if status.success() => *slot = None,
+                    Some(status) => bail!("party P{i} failed ({status})"),
+                    None => {}
+                }
+            }
+        }
+        ensure!(Instant::now() < deadline, "the parties did not finish within {} s", args.timeout_secs);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut per_party = Vec::new();
+    for p in PartyId::ALL {
+        let path = dir.join(format!("p{}.result.json", p.get()));
+        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let ms: Vec<Measured> = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+        ensure!(ms.len() == plan.cases.len(), "{p} measured {} cases of {}", ms.len(), plan.cases.len());
+        per_party.push(ms);
+    }
+    let mut lines = Vec::new();
+    for (k, &(case, n)) in plan.cases.iter().enumerate() {
+        let runs: Vec<&Measured> = per_party.iter().map(|ms| &ms[k]).collect();
+        ensure!(runs.iter().all(|m| m.accepted == n), "{case:?} n={n}: not every honest contribution was accepted");
+        let secs = runs.iter().map(|m| m.secs).fold(0.0, f64::max);
+        let cpu = runs.iter().map(|m| m.cpu_secs).fold(0.0, f64::max);
+        let bytes = runs.iter().map(|m| m.bytes_sent).max().unwrap_or(0);
+        let rounds = runs.iter().map(|m| m.rounds).max().unwrap_or(0);
+        eprintln!("inputs {case:?} n={n}: wall {secs:.3} s, busiest party's CPU {cpu:.3} s");
+        lines.push(Line {
+            suite: "inputs",
+            case,
+            backend: "tls-3proc",
+            n,
+            secs,
+            bytes_per_party: bytes,
+            bytes_per_contribution: bytes as f64 / n as f64,
+            rounds,
+            ands_per_contribution: runs[0].ands as f64 / n as f64,
+            mults_per_contribution: runs[0].mults as f64 / n as f64,
+        });
+    }
+    Ok(lines)
+}
+
+/// The hidden subcommand: one party's process.
+pub async fn party(args: PartyArgs) -> Result<()> {
+    // `BlockingMesh` drives its own runtime: use a plain thread.
+    let h = std::thread::spawn(move || party_main(&args));
+    h.join().map_err(|_| anyhow::anyhow!("the party thread panicked"))?
+}
+
+fn party_main(args: &PartyArgs) -> Result<()> {
+    let me = PartyId::new(args.party).with_context(|| format!("no party {}", args.party))?;
+    let dir = &args.dir;
+    let plan: Plan = serde_json::from_slice(&std::fs::read(dir.join("plan.json")).context("reading the plan")?)
+        .context("parsing the plan")?;
+    let read = |name: String| std::fs::read(dir.join(&name)).with_context(|| format!("reading {name}"));
+    let identity = PartyIdentity::from_der(me, read(format!("p{}.cert.der", me.get()))?, read(format!("p{}.key.der", me.get()))?)
+        .context("loading my identity")?;
+    let pins = PartyId::ALL
+        .iter()
+        .map(|p| PinnedKey::from_cert_der(&read(format!("p{}.cert.der", p.get()))?).with_context(|| format!("{p}'s certificate")))
+        .collect::<Result<Vec<_>>>()?;
+    let listener = MeshListener::bind(([127, 0, 0, 1], 0).into()).context("binding")?;
+    let port = listener.local_addr().context("local address")?.port();
+    write_atomic(&dir.join(format!("p{}.port", me.get())), port.to_string().as_bytes())?;
+    let go: Go = serde_json::from_str(&wait_for_file(&dir.join("go.json"), Instant::now() + STARTUP, &mut [])?)
+        .context("parsing go.json")?;
+    ensure!(go.addrs.len() == 3, "go.json must hold three addresses");
+    let peers = me
+        .others()
+        .into_iter()
+        .map(|p| PeerAddr { party: p, addr: go.addrs[p.index()], key: pins[p.index()].clone() })
+        .collect();
+    let sid = SessionId(plan.session);
+    let setup = TcpSetup { identity, listener, peers, config: NetConfig::new(triad_mpc::net_session_id(sid)) };
+    let mut party = NetParty::connect(setup, sid, PartyConfig::default()).context("connecting to the other parties")?;
+    let mut out = Vec::new();
+    for &(case, n) in &plan.cases {
+        out.push(measure(&mut party, case, n).with_context(|| format!("{case:?} n={n}"))?);
+    }
+    party.close().context("closing the mesh")?;
+    write_atomic(&dir.join(format!("p{}.result.json", me.get())), &serde_json::to_vec(&out)?)?;
+    Ok(())
+}
+
+/// This party's shares of `n` honest contributions (every party deals the same batch from
+/// the same seed and keeps its own shares; outside the clock).
+fn batch(me: PartyId, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
+    let mut rand = splitmix(n as u64);
+    (0..n)
+        .map(|_| {
+            let v = rand() % 100_000_000;
+            let text = format!("{}.{:02}", v / 100, v % 100).into_bytes();
+            let blinder: [u8; 16] = std::array::from_fn(|_| rand() as u8);
+            let commitment = plaintext_hash(alg, &text, &blinder).context("value too long for one block")?;
+            let plain = Plain { value_bytes: text, blinder, commitment, value: v };
+            let [a, b, c] = deal(&SHAPE, &plain, &mut rand);
+            Ok([a, b, c].into_iter().nth(me.index()).context("party index")?)
+        })
+        .collect()
+}
+
+/// One case: deal, line the parties up with a one-element open, check, stop the clock.
+fn measure(p: &mut NetParty, case: Case, n: usize) -> Result<Measured> {
+    let shares = batch(p.me(), case.alg(), n)?;
+    SHAPE.check(case.alg())?;
+    let me = p.me();
+    p.open(&ArithShare::public(me, &[0]))?;
+    let before = p.stats();
+    let c0 = thread_cpu();
+    let t0 = Instant::now();
+    let (verdicts, cost) = p.circuit(|e| {
+        check_batch_with_cost(e, SHAPE, case.alg(), &shares).map_err(|err| match err {
+            triad_input_check::CheckError::Mpc(e) => e,
+            _ => triad_mpc::core::Error::InvalidArgument("the batch does not fit the shape"),
+        })
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu_secs = thread_cpu() - c0;
+    let spent = p.stats().since(before);
+    Ok(Measured {
+        case,
+        n,
+        secs,
+        bytes_sent: spent.bytes_sent,
+        rounds: spent.rounds,
+        cpu_secs,
+        ands: cost.ands,
+        mults: cost.mults,
+        accepted: verdicts.iter().filter(|v| **v == Verdict::Accepted).count(),
+    })
+}
