@@ -3,5 +3,13 @@
 //! queries) from the event log, runs MPC sessions with the other two parties
 //! over the `triad-mpc-net` data plane, and signs what it computes.
 //!
-//! Not built yet: this crate holds the place the design card gives it; the
-//! full-network issue fills it, on top of `triad-mpc-core`.
+//! Built so far: [`intake`], the checks a batch of contributions passes
+//! before its shares count (issue 5). The service around it (event handlers,
+//! share store, sessions driven by the log) comes with the full-network
+//! issue.
+#![deny(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod intake;
+
+pub use intake::{IntakeError, Outcome, Reason, check_commitments, cross_check};
