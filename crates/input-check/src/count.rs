@@ -76,4 +76,7 @@ impl<E: Engine> Engine for Counting<'_, E> {
     fn verify(&mut self) -> Result<()> {
         self.inner.verify()
     }
+    fn exchange(&mut self, messages: Vec<triad_mpc_core::Message>, await_from: &[triad_mpc_core::PartyId]) -> Result<Vec<triad_mpc_core::Message>> {
+        self.inner.exchange(messages, await_from)
+    }
 }
