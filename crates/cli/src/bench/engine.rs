@@ -1,29 +1,20 @@
-//! `triad bench engine`: the MPC engine as three OS processes over localhost TLS.
-//!
-//! The parent generates the three parties' identities, writes them to a fresh temporary
-//! directory and starts itself three times (`triad bench engine-party --party i --dir D`,
-//! hidden). Each child binds its own listener on 127.0.0.1 port 0 and writes the port to
-//! `p{i}.port`; once the three ports exist the parent writes `go.json` with the addresses;
-//! the children connect with pinned keys ([`NetParty::connect`]), run the cases with
-//! malicious security (every gate is proven before the clock stops) and write their
-//! measurements to `p{i}.result.json`. The parent reports, per case, the wall time of the
-//! slowest party and the largest byte and round counts. Every file is written to a temporary
-//! name and renamed, so a reader never sees half a file.
+//! `triad bench engine`: the MPC engine as three OS processes over localhost TLS
+//! ([`super::procs`]). The children run the cases with malicious security (every gate is
+//! proven before the clock stops); the parent reports, per case, the wall time of the
+//! slowest party and the largest byte and round counts.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use triad_mpc::core::stock::StockKind;
-use triad_mpc::core::{ArithShare, SessionId, circuits, edabit, masked, sort};
-use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
-use triad_mpc::{NetParty, PartyConfig};
+use triad_mpc::NetParty;
+use triad_mpc::core::{ArithShare, circuits, edabit, masked, sort};
 
+use super::procs::{self, thread_cpu};
 use super::{Report, Row};
 
 /// A benchmarked operation.
@@ -104,15 +95,8 @@ pub struct PartyArgs {
 /// What the parent tells every child.
 #[derive(Serialize, Deserialize)]
 struct Plan {
-    session: [u8; 16],
     cases: Vec<(Case, usize)>,
     reps: usize,
-}
-
-/// The addresses, written once all three listeners are bound.
-#[derive(Serialize, Deserialize)]
-struct Go {
-    addrs: Vec<SocketAddr>,
 }
 
 /// One party's measurement of one run of one case.
@@ -142,8 +126,6 @@ struct Worst {
     offline: f64,
 }
 
-pub(super) const STARTUP: Duration = Duration::from_secs(30);
-
 pub async fn run(args: Args) -> Result<()> {
     ensure!(args.reps >= 1, "--reps must be at least 1");
     let mut cases = Vec::new();
@@ -157,16 +139,9 @@ pub async fn run(args: Args) -> Result<()> {
             cases.push((case, n));
         }
     }
-    let dir = std::env::temp_dir().join(format!(
-        "triad-bench-engine-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let out = orchestrate(&dir, cases, &args);
-    // Keys and results are throwaway: remove them whatever happened.
-    let _ = std::fs::remove_dir_all(&dir);
-    let rows = out?;
+    let plan = Plan { cases, reps: args.reps };
+    let per_party: [Vec<Measured>; 3] = procs::parent("engine", "engine-party", &plan, args.timeout_secs)?;
+    let rows = summarize(per_party);
     let mut report = Report::new(args.json);
     for row in &rows {
         report.row(row)?;
@@ -174,79 +149,10 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn orchestrate(dir: &Path, cases: Vec<(Case, usize)>, args: &Args) -> Result<Vec<Row>> {
-    let mut session = [0u8; 16];
-    session[..8].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    session[8..].copy_from_slice(&(nanos as u64).to_le_bytes());
-    let plan = Plan { session, cases, reps: args.reps };
-    write_atomic(&dir.join("plan.json"), &serde_json::to_vec(&plan)?)?;
-    for p in PartyId::ALL {
-        let id = PartyIdentity::generate(p).with_context(|| format!("generating {p}'s key"))?;
-        write_atomic(&dir.join(format!("p{}.cert.der", p.get())), id.cert_der())?;
-        write_secret(&dir.join(format!("p{}.key.der", p.get())), id.private_key_der())?;
-    }
-
-    let exe = std::env::current_exe().context("locating the triad executable")?;
-    let mut children = Vec::new();
-    for p in PartyId::ALL {
-        let child = Process::new(&exe)
-            .args(["bench", "engine-party", "--party", &p.get().to_string(), "--dir"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting party {p}"))?;
-        children.push(Some(child));
-    }
-    let result = supervise(dir, &mut children, args);
-    for c in children.iter_mut().flatten() {
-        // Only after a failure: stop the parties still running.
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    result
-}
-
-fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<Vec<Row>> {
-    // Ports, then the go file.
-    let deadline = Instant::now() + STARTUP;
-    let mut addrs = Vec::new();
-    for p in PartyId::ALL {
-        let path = dir.join(format!("p{}.port", p.get()));
-        let text = wait_for_file(&path, deadline, children)?;
-        let port: u16 = text.trim().parse().with_context(|| format!("{p} wrote a bad port {text:?}"))?;
-        addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    write_atomic(&dir.join("go.json"), &serde_json::to_vec(&Go { addrs })?)?;
-
-    // Wait for the three to finish.
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
-    loop {
-        let mut running = false;
-        for (i, slot) in children.iter_mut().enumerate() {
-            if let Some(c) = slot {
-                match c.try_wait().with_context(|| format!("waiting for P{i}"))? {
-                    Some(status) if status.success() => *slot = None,
-                    Some(status) => bail!("party P{i} failed ({status})"),
-                    None => running = true,
-                }
-            }
-        }
-        if !running {
-            break;
-        }
-        ensure!(Instant::now() < deadline, "the parties did not finish within {} s", args.timeout_secs);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
-    // Per (case, n): each run's slowest party; the fastest run.
+/// Per (case, n): each run's slowest party, then the fastest run.
+fn summarize(per_party: [Vec<Measured>; 3]) -> Vec<Row> {
     let mut runs: BTreeMap<(Case, usize, usize), Worst> = BTreeMap::new();
-    for p in PartyId::ALL {
-        let path = dir.join(format!("p{}.result.json", p.get()));
-        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let ms: Vec<Measured> = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+    for ms in per_party {
         for m in ms {
             let e = runs.entry((m.case, m.n, m.rep)).or_default();
             e.secs = e.secs.max(m.secs);
@@ -273,8 +179,7 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<
         };
         eprintln!("engine {} n={n}: wall {:.3} s{split}, busiest party's CPU {:.3} s", case.name(), w.secs, w.cpu);
     }
-    Ok(best
-        .into_iter()
+    best.into_iter()
         .map(|((case, n), Worst { secs, bytes, rounds, .. })| Row {
             suite: "engine",
             case: case.name().to_owned(),
@@ -287,56 +192,22 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], args: &Args) -> Result<
             bytes_per_party: Some(bytes),
             rounds: Some(rounds),
         })
-        .collect())
+        .collect()
 }
 
 /// The hidden subcommand: one party's process.
 pub async fn party(args: PartyArgs) -> Result<()> {
-    // `BlockingMesh` drives its own runtime and refuses to run inside this one: use a plain
-    // thread.
-    let h = std::thread::spawn(move || party_main(&args));
-    h.join().map_err(|_| anyhow::anyhow!("the party thread panicked"))?
+    procs::child(args.party, args.dir, run_cases)
 }
 
-fn party_main(args: &PartyArgs) -> Result<()> {
-    let me = PartyId::new(args.party).with_context(|| format!("no party {}", args.party))?;
-    let dir = &args.dir;
-    let plan: Plan = serde_json::from_slice(&std::fs::read(dir.join("plan.json")).context("reading the plan")?)
-        .context("parsing the plan")?;
-    let cert = std::fs::read(dir.join(format!("p{}.cert.der", me.get()))).context("reading my certificate")?;
-    let key = std::fs::read(dir.join(format!("p{}.key.der", me.get()))).context("reading my key")?;
-    let identity = PartyIdentity::from_der(me, cert, key).context("loading my identity")?;
-    let mut pins: Vec<PinnedKey> = Vec::new();
-    for p in PartyId::ALL {
-        let cert = std::fs::read(dir.join(format!("p{}.cert.der", p.get()))).with_context(|| format!("reading {p}'s certificate"))?;
-        pins.push(PinnedKey::from_cert_der(&cert).with_context(|| format!("{p}'s certificate"))?);
-    }
-
-    let listener = MeshListener::bind(([127, 0, 0, 1], 0).into()).context("binding")?;
-    let port = listener.local_addr().context("local address")?.port();
-    write_atomic(&dir.join(format!("p{}.port", me.get())), port.to_string().as_bytes())?;
-    let go: Go = serde_json::from_str(&wait_for_file(&dir.join("go.json"), Instant::now() + STARTUP, &mut [])?)
-        .context("parsing go.json")?;
-    ensure!(go.addrs.len() == 3, "go.json must hold three addresses");
-
-    let peers = me
-        .others()
-        .into_iter()
-        .map(|p| PeerAddr { party: p, addr: go.addrs[p.index()], key: pins[p.index()].clone() })
-        .collect();
-    let sid = SessionId(plan.session);
-    let setup = TcpSetup { identity, listener, peers, config: NetConfig::new(triad_mpc::net_session_id(sid)) };
-    let mut party = NetParty::connect(setup, sid, PartyConfig::default()).context("connecting to the other parties")?;
-
+fn run_cases(party: &mut NetParty, plan: Plan) -> Result<Vec<Measured>> {
     let mut out = Vec::new();
     for &(case, n) in &plan.cases {
         for rep in 0..plan.reps {
-            out.push(measure(&mut party, case, n, rep).with_context(|| format!("{} n={n}", case.name()))?);
+            out.push(measure(party, case, n, rep).with_context(|| format!("{} n={n}", case.name()))?);
         }
     }
-    party.close().context("closing the mesh")?;
-    write_atomic(&dir.join(format!("p{}.result.json", me.get())), &serde_json::to_vec(&out)?)?;
-    Ok(())
+    Ok(out)
 }
 
 /// One run of one case. Inputs are random sharings (free, outside the clock); a one-element
@@ -394,49 +265,4 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize) -> Result<Measure
         cpu_secs,
         offline_secs,
     })
-}
-
-/// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
-pub(super) fn thread_cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .map_or(0.0, |ns| ns as f64 * 1e-9)
-}
-
-/// Wait (bounded) for a file another process writes atomically; fail early if a child died.
-pub(super) fn wait_for_file(path: &Path, deadline: Instant, children: &mut [Option<Child>]) -> Result<String> {
-    loop {
-        match std::fs::read_to_string(path) {
-            Ok(s) => return Ok(s),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-        for (i, c) in children.iter_mut().enumerate() {
-            if let Some(c) = c
-                && let Some(status) = c.try_wait()?
-            {
-                bail!("party P{i} exited during start-up ({status})");
-            }
-        }
-        ensure!(Instant::now() < deadline, "timed out waiting for {}", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-}
-
-/// A private key, readable by its owner only.
-pub(super) fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))
 }

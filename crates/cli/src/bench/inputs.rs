@@ -5,21 +5,18 @@
 //! commitment, the decimal grammar, the parsed number against the arithmetic share, every
 //! gate proven, three bits per contribution opened.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use triad_input_check::deal::{Plain, deal, splitmix};
 use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_batch_with_cost, plaintext_hash};
-use triad_mpc::core::{ArithShare, SessionId};
-use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
-use triad_mpc::{NetParty, PartyConfig};
+use triad_mpc::NetParty;
+use triad_mpc::core::ArithShare;
 
-use super::engine::{STARTUP, thread_cpu, wait_for_file, write_atomic, write_secret};
+use super::procs::{self, thread_cpu};
 
 /// The shape of the benchmarked values: up to 6 integer digits and 2 decimals ("1234.56").
 const SHAPE: ValueShape = ValueShape { max_integer_digits: 6, max_decimals: 2 };
@@ -72,13 +69,7 @@ pub struct PartyArgs {
 
 #[derive(Serialize, Deserialize)]
 struct Plan {
-    session: [u8; 16],
     cases: Vec<(Case, usize)>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Go {
-    addrs: Vec<SocketAddr>,
 }
 
 /// One party's measurement of one case.
@@ -121,15 +112,9 @@ pub async fn run(args: Args) -> Result<()> {
             cases.push((case, n));
         }
     }
-    let dir = std::env::temp_dir().join(format!(
-        "triad-bench-inputs-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let out = orchestrate(&dir, cases, &args);
-    let _ = std::fs::remove_dir_all(&dir);
-    let lines = out?;
+    let plan = Plan { cases };
+    let per_party: [Vec<Measured>; 3] = procs::parent("inputs", "inputs-party", &plan, args.timeout_secs)?;
+    let lines = summarize(&plan, &per_party)?;
     if !args.json {
         println!(
             "{:<8} {:>7} {:>9} {:>14} {:>12} {:>8} {:>10} {:>8}",
@@ -156,69 +141,9 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn orchestrate(dir: &Path, cases: Vec<(Case, usize)>, args: &Args) -> Result<Vec<Line>> {
-    let mut session = [0u8; 16];
-    session[..8].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    session[8..].copy_from_slice(&(nanos as u64).to_le_bytes());
-    let plan = Plan { session, cases };
-    write_atomic(&dir.join("plan.json"), &serde_json::to_vec(&plan)?)?;
-    for p in PartyId::ALL {
-        let id = PartyIdentity::generate(p).with_context(|| format!("generating {p}'s key"))?;
-        write_atomic(&dir.join(format!("p{}.cert.der", p.get())), id.cert_der())?;
-        write_secret(&dir.join(format!("p{}.key.der", p.get())), id.private_key_der())?;
-    }
-    let exe = std::env::current_exe().context("locating the triad executable")?;
-    let mut children = Vec::new();
-    for p in PartyId::ALL {
-        let child = Process::new(&exe)
-            .args(["bench", "inputs-party", "--party", &p.get().to_string(), "--dir"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting party {p}"))?;
-        children.push(Some(child));
-    }
-    let result = supervise(dir, &mut children, &plan, args);
-    for c in children.iter_mut().flatten() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    result
-}
-
-fn supervise(dir: &Path, children: &mut [Option<Child>], plan: &Plan, args: &Args) -> Result<Vec<Line>> {
-    let deadline = Instant::now() + STARTUP;
-    let mut addrs = Vec::new();
-    for p in PartyId::ALL {
-        let text = wait_for_file(&dir.join(format!("p{}.port", p.get())), deadline, children)?;
-        let port: u16 = text.trim().parse().with_context(|| format!("{p} wrote a bad port {text:?}"))?;
-        addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    write_atomic(&dir.join("go.json"), &serde_json::to_vec(&Go { addrs })?)?;
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
-    while children.iter().any(Option::is_some) {
-        for (i, slot) in children.iter_mut().enumerate() {
-            if let Some(c) = slot {
-                match c.try_wait().with_context(|| format!("waiting for P{i}"))? {
-                    Some(status) if status.success() => *slot = None,
-                    Some(status) => bail!("party P{i} failed ({status})"),
-                    None => {}
-                }
-            }
-        }
-        ensure!(Instant::now() < deadline, "the parties did not finish within {} s", args.timeout_secs);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut per_party = Vec::new();
-    for p in PartyId::ALL {
-        let path = dir.join(format!("p{}.result.json", p.get()));
-        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let ms: Vec<Measured> = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
-        ensure!(ms.len() == plan.cases.len(), "{p} measured {} cases of {}", ms.len(), plan.cases.len());
-        per_party.push(ms);
+fn summarize(plan: &Plan, per_party: &[Vec<Measured>; 3]) -> Result<Vec<Line>> {
+    for (p, ms) in per_party.iter().enumerate() {
+        ensure!(ms.len() == plan.cases.len(), "P{p} measured {} cases of {}", ms.len(), plan.cases.len());
     }
     let mut lines = Vec::new();
     for (k, &(case, n)) in plan.cases.iter().enumerate() {
@@ -247,48 +172,11 @@ fn supervise(dir: &Path, children: &mut [Option<Child>], plan: &Plan, args: &Arg
 
 /// The hidden subcommand: one party's process.
 pub async fn party(args: PartyArgs) -> Result<()> {
-    // `BlockingMesh` drives its own runtime: use a plain thread.
-    let h = std::thread::spawn(move || party_main(&args));
-    h.join().map_err(|_| anyhow::anyhow!("the party thread panicked"))?
+    procs::child(args.party, args.dir, run_cases)
 }
 
-fn party_main(args: &PartyArgs) -> Result<()> {
-    let me = PartyId::new(args.party).with_context(|| format!("no party {}", args.party))?;
-    let dir = &args.dir;
-    let plan: Plan = serde_json::from_slice(&std::fs::read(dir.join("plan.json")).context("reading the plan")?)
-        .context("parsing the plan")?;
-    let read = |name: String| std::fs::read(dir.join(&name)).with_context(|| format!("reading {name}"));
-    let identity =
-        PartyIdentity::from_der(me, read(format!("p{}.cert.der", me.get()))?, read(format!("p{}.key.der", me.get()))?)
-            .context("loading my identity")?;
-    let pins = PartyId::ALL
-        .iter()
-        .map(|p| {
-            PinnedKey::from_cert_der(&read(format!("p{}.cert.der", p.get()))?)
-                .with_context(|| format!("{p}'s certificate"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let listener = MeshListener::bind(([127, 0, 0, 1], 0).into()).context("binding")?;
-    let port = listener.local_addr().context("local address")?.port();
-    write_atomic(&dir.join(format!("p{}.port", me.get())), port.to_string().as_bytes())?;
-    let go: Go = serde_json::from_str(&wait_for_file(&dir.join("go.json"), Instant::now() + STARTUP, &mut [])?)
-        .context("parsing go.json")?;
-    ensure!(go.addrs.len() == 3, "go.json must hold three addresses");
-    let peers = me
-        .others()
-        .into_iter()
-        .map(|p| PeerAddr { party: p, addr: go.addrs[p.index()], key: pins[p.index()].clone() })
-        .collect();
-    let sid = SessionId(plan.session);
-    let setup = TcpSetup { identity, listener, peers, config: NetConfig::new(triad_mpc::net_session_id(sid)) };
-    let mut party = NetParty::connect(setup, sid, PartyConfig::default()).context("connecting to the other parties")?;
-    let mut out = Vec::new();
-    for &(case, n) in &plan.cases {
-        out.push(measure(&mut party, case, n).with_context(|| format!("{case:?} n={n}"))?);
-    }
-    party.close().context("closing the mesh")?;
-    write_atomic(&dir.join(format!("p{}.result.json", me.get())), &serde_json::to_vec(&out)?)?;
-    Ok(())
+fn run_cases(party: &mut NetParty, plan: Plan) -> Result<Vec<Measured>> {
+    plan.cases.iter().map(|&(case, n)| measure(party, case, n).with_context(|| format!("{case:?} n={n}"))).collect()
 }
 
 /// This party's shares of `n` honest contributions (every party deals the same batch from

@@ -8,6 +8,7 @@ use serde::Serialize;
 mod engine;
 mod eventlog;
 mod inputs;
+mod procs;
 
 #[derive(Subcommand)]
 pub enum Command {
