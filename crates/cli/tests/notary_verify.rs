@@ -1,22 +1,9 @@
 //! `triad notary verify` on upstream TLSNotary's fixtures (read from
 //! ../shared; the test fails if they are missing).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// The fixtures' notary: secp256k1, secret key 32 bytes of 0x2a.
-const NOTARY: &str = "secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c";
-
-fn fixture(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn").join(rel);
-    assert!(p.exists(), "fixture {} is missing", p.display());
-    p
-}
-
-fn triad(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_triad")).args(args).env_remove("TRIAD_NOTARY_KEYS").output().expect("runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use common::{NOTARY, fixture, triad};
 
 #[test]
 fn verify_prints_what_the_hidden_fixture_proves() {

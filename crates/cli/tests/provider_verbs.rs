@@ -1,23 +1,13 @@
 //! `triad provider keygen | share | open` on the upstream fixture with a
 //! hidden value (read from ../shared; the test fails if it is missing).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The fixtures' notary: secp256k1, secret key 32 bytes of 0x2a.
-const NOTARY: &str = "secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c";
+use common::{NOTARY, fixture, triad};
+
 const CID: &str = "00112233445566778899aabbccddeeff";
-
-fn fixture(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn").join(rel);
-    assert!(p.exists(), "fixture {} is missing", p.display());
-    p
-}
-
-fn triad(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_triad")).args(args).env_remove("TRIAD_NOTARY_KEYS").output().expect("runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
