@@ -24,8 +24,14 @@ pub struct OpenPending {
 }
 
 fn view_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
+    words_hash(b"triad/open/v1", session, seq, words)
+}
+
+/// SHA-256 of `words` bound to a domain label, the session and a sequence number: what
+/// two parties compare to check they hold the same view (opens, the shuffle's tag check).
+pub(crate) fn words_hash(domain: &[u8], session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
     let mut h = Sha256::new();
-    h.update(b"triad/open/v1");
+    h.update(domain);
     h.update(session.0);
     h.update(seq.to_le_bytes());
     h.update((words.len() as u64).to_le_bytes());

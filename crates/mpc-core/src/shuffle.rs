@@ -41,7 +41,6 @@
 //! cheater cannot make both pass. Nothing shuffled is revealed before the
 //! check passes.
 
-use sha2::{Digest, Sha256};
 
 use crate::circuits::Engine;
 use crate::dzkp::Outgoing;
@@ -324,15 +323,7 @@ impl TagPending {
 }
 
 fn check_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(b"triad/shuffle-check/v1");
-    h.update(session.0);
-    h.update(seq.to_le_bytes());
-    h.update((words.len() as u64).to_le_bytes());
-    for w in words {
-        h.update(w.to_le_bytes());
-    }
-    h.finalize().to_vec()
+    crate::open::words_hash(b"triad/shuffle-check/v1", session, seq, words)
 }
 
 /// The tag check awaiting the neighbours' hashes.
