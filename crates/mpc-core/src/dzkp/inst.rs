@@ -25,18 +25,34 @@ impl<R> Default for Pool<R> {
 }
 
 impl<R> Pool<R> {
-    /// An empty vector with room for `cap` elements.
+    /// A verification holds six vectors (three roles, `u` and `v`).
+    const SLOTS: usize = 6;
+    /// Smaller vectors (the pad-only shares) are not worth keeping: handed
+    /// out for a large request, they would be reallocated anyway.
+    const MIN_KEEP: usize = 1 << 10;
+
+    /// An empty vector with room for `cap` elements: the smallest kept one
+    /// that fits, else the largest (grown once).
     pub(crate) fn take(&mut self, cap: usize) -> Vec<R> {
-        let mut v = self.0.pop().unwrap_or_default();
+        let fits = (0..self.0.len()).filter(|&i| self.0[i].capacity() >= cap).min_by_key(|&i| self.0[i].capacity());
+        let pick = fits.or_else(|| (0..self.0.len()).max_by_key(|&i| self.0[i].capacity()));
+        let mut v = pick.map(|i| self.0.swap_remove(i)).unwrap_or_default();
         v.clear();
         v.reserve(cap);
         v
     }
 
+    /// Keep `v` for reuse if it is among the `SLOTS` largest.
     pub(crate) fn put(&mut self, v: Vec<R>) {
-        // A verification holds six vectors (three roles, u and v).
-        if self.0.len() < 6 {
+        if v.capacity() < Self::MIN_KEEP {
+            return;
+        }
+        if self.0.len() < Self::SLOTS {
             self.0.push(v);
+        } else if let Some(i) = (0..self.0.len()).min_by_key(|&i| self.0[i].capacity()) {
+            if self.0[i].capacity() < v.capacity() {
+                self.0[i] = v;
+            }
         }
     }
 }
