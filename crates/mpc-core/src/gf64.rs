@@ -1,7 +1,8 @@
 //! GF(2^64) = GF(2)[x] / (x^64 + x^4 + x^3 + x + 1), the field of the
 //! shuffle's MAC tags (`crate::shuffle`). Addition is XOR; products with a
 //! fixed element are GF(2)-linear, hence local on XOR shares, and evaluated
-//! with byte tables (8 look-ups per product).
+//! with byte tables (8 look-ups per product). General products use
+//! carry-less multiplication (`crate::clmul`) and [`reduce`].
 
 /// The reduction polynomial without its `x^64` term.
 const POLY: u64 = 0b1_1011;
@@ -12,9 +13,25 @@ fn mul_x(a: u64) -> u64 {
     (a << 1) ^ if a >> 63 == 1 { POLY } else { 0 }
 }
 
+/// The element `x mod f` of a 127-bit carry-less product `x`: with
+/// `x^64 = x^4 + x^3 + x + 1`, the high half folds in twice (the second time
+/// at most 4 bits).
+#[inline(always)]
+pub(crate) fn reduce(x: u128) -> u64 {
+    let (lo, hi) = (x as u64, (x >> 64) as u64);
+    let spill = (hi >> 60) ^ (hi >> 61) ^ (hi >> 63);
+    lo ^ hi ^ (hi << 1) ^ (hi << 3) ^ (hi << 4) ^ spill ^ (spill << 1) ^ (spill << 3) ^ (spill << 4)
+}
+
+/// `a * x^l`, `l < 64`.
+#[inline(always)]
+pub(crate) fn mul_xpow(a: u64, l: u32) -> u64 {
+    reduce((a as u128) << l)
+}
+
 /// Bit-by-bit product (reference for the tables; slow).
 #[cfg(test)]
-fn mul(a: u64, b: u64) -> u64 {
+pub(crate) fn mul(a: u64, b: u64) -> u64 {
     let (mut acc, mut a) = (0u64, a);
     for k in 0..64 {
         if (b >> k) & 1 == 1 {
@@ -69,6 +86,21 @@ mod tests {
     use super::*;
 
     const VALS: [u64; 6] = [0, 1, 2, u64::MAX, 1 << 63, 0x9e37_79b9_7f4a_7c15];
+
+    #[test]
+    fn reduced_carryless_products_are_field_products() {
+        use crate::clmul::{Clmul, Soft};
+        for a in VALS {
+            for b in VALS {
+                assert_eq!(reduce(Soft.clmul(a, b)), mul(a, b), "{a:#x} * {b:#x}");
+            }
+            for l in 0..64 {
+                assert_eq!(mul_xpow(a, l), mul(a, 1 << l));
+            }
+        }
+        // Degree 126 (both top bits) exercises the second fold.
+        assert_eq!(reduce(Soft.clmul(1 << 63, 1 << 63)), mul(1 << 63, 1 << 63));
+    }
 
     #[test]
     fn tables_match_the_reference_product() {

@@ -11,8 +11,8 @@
 //! * Every multiplication and AND is logged and verified in batches by
 //!   distributed zero-knowledge proofs (Boyle, Gilboa, Ishai, Nof, CCS'19,
 //!   ePrint 2019/1390): over Z_2^{64+s}, s = 128 by default, for rings
-//!   (ePrint 2024/700) and over F_p, p = 2^61 - 1 for AND gates (Li et al.,
-//!   USENIX Sec'23, ePrint 2023/909). See [`dzkp`] and
+//!   (ePrint 2024/700) and over GF(2^64) for AND gates (bit-sliced, one
+//!   carry-less product per word pair). See [`dzkp`] and
 //!   `docs/protocols/mpc-core.md`.
 //! * Conversions and comparisons built on verified gates ([`circuits`]):
 //!   B2A, A2B, LTZ, EQZ, TruncPr.
@@ -31,11 +31,13 @@
 //! The crate does no IO: each protocol step returns [`Message`]s addressed to
 //! a [`PartyId`] and a continuation that consumes the replies. The
 //! [`harness`] module runs three parties on threads over `std::sync::mpsc`.
-#![forbid(unsafe_code)]
+// `unsafe` only in `clmul` (a CPU instruction behind run-time detection).
+#![deny(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
 mod arith;
 pub mod circuits;
+mod clmul;
 pub mod dzkp;
 pub mod edabit;
 mod error;

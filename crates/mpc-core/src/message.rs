@@ -14,7 +14,8 @@ const HEADER: usize = 1 + 16 + 2 + 8 + 1 + 1 + 1 + 4;
 pub enum Payload {
     /// Ring elements of Z_2^64 or bit-sliced GF(2) words.
     Words(Vec<u64>),
-    /// Elements of the verification ring Z_2^128 (or F_p in a `u128`).
+    /// Elements of a verification ring (Z_2^192 in two `u128`, Z_2^128 or
+    /// GF(2^64) in one).
     Wide(Vec<u128>),
     /// Digests and seeds.
     Bytes(Vec<u8>),

@@ -110,7 +110,7 @@ pub struct Session {
     /// pages, hence no page faults, in steady state).
     pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
     pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
-    pub(crate) pool_f: crate::dzkp::Pool<crate::dzkp::ring::Fp>,
+    pub(crate) pool_g: crate::dzkp::Pool<crate::dzkp::ring::G64>,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -131,7 +131,7 @@ impl Session {
             verify_batches: 0,
             pool_z: Default::default(),
             pool_y: Default::default(),
-            pool_f: Default::default(),
+            pool_g: Default::default(),
             config: crate::Config::default(),
             in_flight: 0,
         }

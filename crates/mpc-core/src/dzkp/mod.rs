@@ -12,7 +12,7 @@
 //! 2. `ProofCarry`: `P_i` shares the pad product and (rings only; ePrint
 //!    2024/700, Sec. 4) the 48 carries `C_t = (sum_j chi_{t,j} E_j) / 2^64`.
 //! 3. `ProofLambda`: `V_next` sends the seed of the coefficients `lambda_t`
-//!    (rings) or `alpha_w, beta_l` (F_p). The claim is an inner product
+//!    (rings) or `alpha_w` (GF(2^64)). The claim is an inner product
 //!    `<u, v> = c` over the logged terms.
 //! 4. `ProofRound(r)` / `ProofChallenge(r)`: `P_i` splits `u, v` into `k`
 //!    blocks and shares the `k^2 - 1` cross products `<u^a, v^b>` (the
@@ -30,6 +30,7 @@
 //!
 //! Soundness and costs are discussed in `docs/protocols/mpc-core.md`.
 
+mod and;
 mod inst;
 mod mult;
 pub(crate) mod ring;

@@ -1,6 +1,9 @@
-//! The two verification rings: Z_2^128 (= Z_2^{64+s}, s = 64, ePrint
-//! 2024/700) for arithmetic gates and F_p, p = 2^61 - 1 (ePrint 2023/909) for
-//! AND gates.
+//! The verification rings: Z_2^{64+s} (s = 128 by default, s = 64 for
+//! experiments; ePrint 2024/700) for arithmetic gates and GF(2^64) for AND
+//! gates.
+
+use crate::clmul::{self, Clmul};
+use crate::gf64;
 
 /// A commutative ring in which the folding proof runs.
 pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
@@ -312,84 +315,106 @@ fn generic_cross<R: VRing>(u: &[R], v: &[R], k: usize, m: usize) -> Vec<R> {
     acc
 }
 
-/// The Mersenne prime 2^61 - 1.
-pub(crate) const P61: u64 = (1 << 61) - 1;
-
-/// F_p, p = 2^61 - 1, canonical representative in `[0, p)`.
+/// GF(2^64) (the polynomial of `crate::gf64`): the AND proof's field.
+/// Addition is XOR; products are carry-less (`crate::clmul`), summed
+/// unreduced (XOR never carries) and reduced once per result.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Fp(pub u64);
+pub(crate) struct G64(pub u64);
 
-#[inline(always)]
-pub(crate) fn reduce128(x: u128) -> u64 {
-    // x = lo + 2^61 h1 + 2^122 h2 and 2^61 = 1 mod p.
-    let lo = (x as u64) & P61;
-    let hi = x >> 61;
-    let s = ((hi as u64) & P61) + ((hi >> 61) as u64) + lo;
-    let s = (s & P61) + (s >> 61);
-    if s >= P61 { s - P61 } else { s }
+/// One product (the few outside the hot loops).
+struct Product(u64, u64);
+
+impl clmul::Task for Product {
+    type Out = u64;
+    #[inline(always)]
+    fn run<C: Clmul>(self, c: C) -> u64 {
+        gf64::reduce(c.clmul(self.0, self.1))
+    }
 }
 
-impl VRing for Fp {
-    const ZERO: Self = Fp(0);
-    const ONE: Self = Fp(1);
+/// [`VRing::fold_blocks`] for G64.
+struct FoldG64<'a> {
+    x: &'a mut [G64],
+    m: usize,
+    r: &'a [G64],
+}
+
+impl clmul::Task for FoldG64<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<C: Clmul>(self, c: C) {
+        let (head, tail) = self.x.split_at_mut(self.m);
+        for (j, h) in head.iter_mut().enumerate() {
+            let mut acc = h.0 as u128;
+            for (a, ra) in self.r.iter().enumerate().skip(1) {
+                acc ^= c.clmul(ra.0, tail[(a - 1) * self.m + j].0);
+            }
+            *h = G64(gf64::reduce(acc));
+        }
+    }
+}
+
+/// [`VRing::cross`] for G64 with `k = K`.
+struct CrossG64<'a> {
+    u: &'a [G64],
+    v: &'a [G64],
+    m: usize,
+}
+
+impl clmul::Task for CrossG64<'_> {
+    type Out = Vec<G64>;
+    #[inline(always)]
+    fn run<C: Clmul>(self, c: C) -> Vec<G64> {
+        const K: usize = super::K;
+        let (u, v, m) = (self.u, self.v, self.m);
+        let mut acc = [[0u128; K]; K];
+        for j in 0..m {
+            let ua: [u64; K] = std::array::from_fn(|a| u[a * m + j].0);
+            let vb: [u64; K] = std::array::from_fn(|b| v[b * m + j].0);
+            for a in 0..K {
+                for b in 0..K {
+                    acc[a][b] ^= c.clmul(ua[a], vb[b]);
+                }
+            }
+        }
+        acc.iter().flat_map(|row| row.iter().map(|x| G64(gf64::reduce(*x)))).collect()
+    }
+}
+
+impl VRing for G64 {
+    const ZERO: Self = G64(0);
+    const ONE: Self = G64(1);
     #[inline(always)]
     fn add(self, o: Self) -> Self {
-        let s = self.0 + o.0;
-        Fp(if s >= P61 { s - P61 } else { s })
+        G64(self.0 ^ o.0)
     }
     #[inline(always)]
     fn sub(self, o: Self) -> Self {
-        if self.0 >= o.0 { Fp(self.0 - o.0) } else { Fp(self.0 + P61 - o.0) }
+        G64(self.0 ^ o.0)
     }
-    #[inline(always)]
     fn mul(self, o: Self) -> Self {
-        Fp(reduce128(self.0 as u128 * o.0 as u128))
+        G64(clmul::run(Product(self.0, o.0)))
     }
     const WIRE: usize = 1;
     fn from_random(r: &[u128]) -> Self {
-        // 61 uniform bits; the value p itself maps to 0 (bias 2^-61).
-        let x = (r[0] as u64) & P61;
-        Fp(if x == P61 { 0 } else { x })
+        G64(r[0] as u64)
     }
     fn to_wire(self, out: &mut Vec<u128>) {
         out.push(self.0 as u128)
     }
     fn from_wire(w: &[u128]) -> Option<Self> {
-        (w[0] < P61 as u128).then_some(Fp(w[0] as u64))
+        (w[0] >> 64 == 0).then_some(G64(w[0] as u64))
     }
 
     fn fold_blocks(x: &mut [Self], m: usize, r: &[Self]) {
-        // Lazy reduction: k - 1 < 8 products < 2^122 each plus one element.
-        let (head, tail) = x.split_at_mut(m);
-        for (j, h) in head.iter_mut().enumerate() {
-            let mut acc = h.0 as u128;
-            for (a, ra) in r.iter().enumerate().skip(1) {
-                acc += ra.0 as u128 * tail[(a - 1) * m + j].0 as u128;
-            }
-            *h = Fp(reduce128(acc));
-        }
+        clmul::run(FoldG64 { x, m, r })
     }
 
     fn cross(u: &[Self], v: &[Self], k: usize, m: usize) -> Vec<Self> {
-        if u.len() < k * m || v.len() < k * m {
+        if k != super::K || u.len() < k * m || v.len() < k * m {
             return generic_cross(u, v, k, m);
         }
-        // Lazy reduction: each product < 2^122, 32 of them < 2^127. Each
-        // (a, b) pair runs over a 32-position chunk with its accumulator in
-        // registers.
-        let mut red = vec![Fp(0); k * k];
-        for j in (0..m).step_by(32) {
-            let end = (j + 32).min(m);
-            for a in 0..k {
-                let ua = &u[a * m + j..a * m + end];
-                for b in 0..k {
-                    let vb = &v[b * m + j..b * m + end];
-                    let acc = ua.iter().zip(vb).fold(0u128, |acc, (x, y)| acc + x.0 as u128 * y.0 as u128);
-                    red[a * k + b] = red[a * k + b].add(Fp(reduce128(acc)));
-                }
-            }
-        }
-        red
+        clmul::run(CrossG64 { u, v, m })
     }
 }
 
@@ -398,15 +423,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fp_arithmetic_matches_u128_reference() {
-        let p = P61 as u128;
-        for (a, b) in [(0u64, 5u64), (P61 - 1, P61 - 1), (1 << 60, 3), (123456789, 987654321)] {
-            assert_eq!(Fp(a).mul(Fp(b)).0 as u128, (a as u128 * b as u128) % p);
-            assert_eq!(Fp(a).add(Fp(b)).0 as u128, (a as u128 + b as u128) % p);
-            assert_eq!(Fp(a).sub(Fp(b)).0 as u128, (a as u128 + p - b as u128) % p);
+    fn g64_products_match_the_bitwise_reference() {
+        let vals = [0u64, 1, 2, u64::MAX, 1 << 63, 0x9e37_79b9_7f4a_7c15];
+        for a in vals {
+            for b in vals {
+                assert_eq!(G64(a).mul(G64(b)).0, crate::gf64::mul(a, b));
+                assert_eq!(G64(a).add(G64(b)).sub(G64(b)), G64(a));
+            }
         }
-        assert_eq!(reduce128(u128::MAX) as u128, u128::MAX % p);
-        assert_eq!(reduce128(u128::MAX >> 1) as u128, (u128::MAX >> 1) % p);
+        let mut w = Vec::new();
+        G64(vals[5]).to_wire(&mut w);
+        assert_eq!(G64::from_wire(&w), Some(G64(vals[5])));
+        assert_eq!(G64::from_wire(&[1u128 << 64]), None, "non-canonical");
     }
 
     #[test]
@@ -466,9 +494,16 @@ mod tests {
     fn fast_cross_matches_generic() {
         let k = super::super::K;
         let m = 70;
-        let u: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) % P61)).collect();
-        let v: Vec<Fp> = (0..k * m).map(|i| Fp((i as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f) % P61)).collect();
-        assert_eq!(Fp::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
+        let u: Vec<G64> = (0..k * m).map(|i| G64((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+        let v: Vec<G64> = (0..k * m).map(|i| G64((i as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f) | 1 << 63)).collect();
+        assert_eq!(G64::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
+        let r: Vec<G64> = (0..k).map(|a| G64(u64::MAX - a as u64)).collect();
+        let mut x = u.clone();
+        G64::fold_blocks(&mut x, m, &r);
+        for j in 0..m {
+            let want = (1..k).fold(u[j], |acc, a| acc.add(r[a].mul(u[a * m + j])));
+            assert_eq!(x[j], want);
+        }
         let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128).wrapping_mul(0x09e3_779b_97f4_a7c1_5123_4567))).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));

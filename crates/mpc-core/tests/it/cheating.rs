@@ -136,7 +136,7 @@ fn every_proof_message_is_bound() {
 
 /// The pad product (last element of `ProofCarry`) enters the claim only
 /// after round 0; a wrong one must still be caught, in every word of the
-/// element (Z_2^192 uses two 128-bit words, F_p one).
+/// element (Z_2^192 uses two 128-bit words, GF(2^64) one).
 #[test]
 fn a_wrong_pad_product_is_caught() {
     for (word, bit) in [(0usize, 0u32), (0, 127), (1, 0), (1, 63)] {
@@ -146,9 +146,9 @@ fn a_wrong_pad_product_is_caught() {
                     // Multiplications: 2 words per element; ANDs: 1.
                     let per = if w.len() % 2 == 0 && w.len() > 2 { 2 } else { 1 };
                     let at = w.len() - per + word.min(per - 1);
-                    // Keep the encoding canonical (F_p < 2^61; the high word
-                    // of a Z_2^192 element < 2^64).
-                    let limit = if per == 1 { 61 } else if word == 1 { 64 } else { 128 };
+                    // Keep the encoding canonical (GF(2^64) and the high
+                    // word of a Z_2^192 element < 2^64).
+                    let limit = if per == 1 || word == 1 { 64 } else { 128 };
                     w[at] ^= 1u128 << (bit % limit);
                 }
             });
@@ -210,10 +210,12 @@ fn replayed_or_mislabelled_messages_are_rejected() {
 
 #[test]
 fn a_non_canonical_field_element_in_the_and_proof_is_blamed() {
-    // Boolean proofs run in F_p: a value >= p is rejected while decoding.
+    // Boolean proofs run in GF(2^64): an encoding with high bits set is
+    // rejected while decoding (the product proof's messages, in Z_2^192,
+    // have such words, hence the filter).
     let tamper: Tamper = Box::new(|m: &mut Message| {
         if let (Step::ProofRound(0), Payload::Wide(w)) = (m.step, &mut m.payload)
-            && w.iter().all(|x| *x < (1u128 << 61))
+            && w.iter().all(|x| *x < (1u128 << 64))
         {
             w[0] = u128::MAX;
         }
