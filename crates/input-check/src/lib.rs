@@ -230,7 +230,7 @@ pub fn check_batch_with_cost<E: Engine>(
     if batch.is_empty() {
         return Ok((Vec::new(), Cost::default()));
     }
-    let mut e = count::Counting::new(e);
+    let mut e = triad_mpc_core::counted::Counted::new(e).verify_every(count::VERIFY_AFTER);
     let m = shape.max_len();
     // A length outside 1..=max_len is rejected publicly; its lane runs as length 0.
     let bad_len: Vec<bool> = batch.iter().map(|c| c.value_len == 0 || c.value_len > m).collect();

@@ -38,6 +38,7 @@
 mod arith;
 pub mod circuits;
 mod clmul;
+pub mod counted;
 pub mod dzkp;
 pub mod edabit;
 mod error;

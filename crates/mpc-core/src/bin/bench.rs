@@ -8,51 +8,11 @@
 
 use std::time::Instant;
 
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::counted::Counted;
 use triad_mpc_core::fixed::{self, DivBounds, FixedFormat};
 use triad_mpc_core::harness::{Party, run3_stats, run3_with};
 use triad_mpc_core::{ArithProofRing, Config};
-use triad_mpc_core::{ArithShare, BoolShare, Error, Result, Session};
-
-/// An engine that counts what a circuit asks of the party: multiplications
-/// and ANDs (elements and calls, a call being one round) and opens.
-struct Counted<'a> {
-    p: &'a mut Party,
-    muls: u64,
-    ands: u64,
-    gate_rounds: u64,
-    opens: u64,
-}
-
-impl Engine for Counted<'_> {
-    fn session(&mut self) -> &mut Session {
-        &mut self.p.session
-    }
-    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        self.muls += x.len() as u64;
-        self.gate_rounds += 1;
-        self.p.mul(x, y)
-    }
-    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
-        self.ands += x.lanes() as u64;
-        self.gate_rounds += 1;
-        self.p.and(x, y)
-    }
-    fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
-        self.opens += 1;
-        self.p.open(x)
-    }
-    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        self.opens += 1;
-        self.p.open_bits(x)
-    }
-    fn verify(&mut self) -> Result<()> {
-        self.p.verify()
-    }
-    fn exchange(&mut self, messages: Vec<triad_mpc_core::Message>, await_from: &[triad_mpc_core::PartyId]) -> Result<Vec<triad_mpc_core::Message>> {
-        Engine::exchange(self.p, messages, await_from)
-    }
-}
+use triad_mpc_core::{Error, Result};
 
 /// One fixed-point operation (`div` or `sqrt`) on `m` elements: time and
 /// bytes as the other cases, then the gate counts per element.
@@ -69,12 +29,13 @@ fn fixed_case(name: &str, m: usize, reps: usize) -> std::result::Result<(), Erro
             let x = p.share_public_input(&xs)?;
             let y = p.share_public_input(&ys)?;
             out.push(measure(p, |p| {
-                let mut c = Counted { p, muls: 0, ands: 0, gate_rounds: 0, opens: 0 };
+                let mut c = Counted::new(p);
                 match name {
                     "div" => fixed::div(&mut c, &x, &y, div_bounds).map(drop)?,
                     _ => fixed::sqrt(&mut c, fmt, &x, 46).map(drop)?,
                 }
-                counts = (c.muls, c.ands, c.gate_rounds, c.opens);
+                let k = c.cost();
+                counts = (k.mults, k.ands, k.mul_layers + k.and_layers, k.opens);
                 Ok(())
             })?);
         }
