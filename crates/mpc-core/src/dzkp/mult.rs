@@ -469,3 +469,67 @@ mod tests {
         round0_is_consistent::<Z192>(&[1; 8 * (CHUNK + FOLD_TILE) + 3]);
     }
 }
+
+#[cfg(test)]
+mod speed {
+    //! `cargo test --release -p triad-mpc-core -- --ignored --nocapture round0_speed`:
+    //! single-thread timings of one party's round-0 work (best of 5).
+    use super::*;
+    use crate::dzkp::ring::{VRing, Z192};
+
+    fn best(mut f: impl FnMut()) -> f64 {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::MAX, f64::min)
+    }
+
+    #[test]
+    #[ignore]
+    fn round0_speed() {
+        let n = 1_000_000;
+        let mut w = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            w ^= w << 13;
+            w ^= w >> 7;
+            w ^= w << 17;
+            w
+        };
+        let mut log = ArithLog::default();
+        for _ in 0..n {
+            for v in [&mut log.x0, &mut log.x1, &mut log.y0, &mut log.y1, &mut log.z0, &mut log.z1, &mut log.r0, &mut log.r1] {
+                v.push(next());
+            }
+        }
+        let sid = SessionId([7; 16]);
+        let (chi, lambda) = ([1u8; 16], [2u8; 16]);
+        let mut inst = ArithInst::<Z192>::new(log);
+        let r: Vec<Z192> = (0..K0).map(|a| Z192([a as u64 * 77 + 1, 5, 9])).collect();
+        let carry = vec![Z192::ONE; KAPPA + 1];
+        let mut pool = Pool::default();
+        let t_chi = best(|| drop(chi_bytes(&sid, &chi, n)));
+        let t_carries = best(|| drop(inst.prover_carries(&sid, &chi)));
+        let t_cross = best(|| drop(inst.prover_cross0(&sid, &chi, &lambda)));
+        let t_pfold = best(|| {
+            let (u, v) = inst.prover_fold0(&sid, &chi, &lambda, &r, &r, &mut pool);
+            pool.put(u);
+            pool.put(v);
+        });
+        let mut vf = |as_prev: bool| {
+            best(|| {
+                let s = inst.verifier_fold0(&sid, &chi, &lambda, &carry, as_prev, &r, &r, &mut pool);
+                pool.put(s.u);
+                pool.put(s.v);
+            })
+        };
+        let (t_vp, t_vn) = (vf(true), vf(false));
+        eprintln!(
+            "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, prover fold0 {t_pfold:.1}, \
+             V_prev {t_vp:.1}, V_next {t_vn:.1}; total {:.1}",
+            t_carries + t_cross + t_pfold + t_vp + t_vn
+        );
+    }
+}
