@@ -111,6 +111,8 @@ pub struct Session {
     pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
     pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
     pub(crate) pool_f: crate::dzkp::Pool<crate::dzkp::ring::Fp>,
+    /// The product proof's subset-byte buffers, recycled likewise.
+    pub(crate) chi_spare: Vec<Vec<crate::dzkp::ChiRow>>,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -132,6 +134,7 @@ impl Session {
             pool_z: Default::default(),
             pool_y: Default::default(),
             pool_f: Default::default(),
+            chi_spare: Vec::new(),
             config: crate::Config::default(),
             in_flight: 0,
         }

@@ -102,7 +102,7 @@ pub(crate) trait Instance: Send {
     /// round 0, given its shares of the carries.
     #[allow(clippy::too_many_arguments)]
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         chi: &[u8; 16],
         lambda: &[u8; 16],
@@ -413,7 +413,7 @@ impl Instance for BoolLog {
     }
 
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         _: &[u8; 16],
         lambda: &[u8; 16],

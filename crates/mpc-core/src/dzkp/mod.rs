@@ -35,6 +35,7 @@ mod mult;
 pub(crate) mod ring;
 
 pub(crate) use inst::Pool;
+pub(crate) use mult::ChiRow;
 use inst::{Instance, Shares};
 use ring::VRing;
 
@@ -523,9 +524,10 @@ impl Session {
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
             let log = std::mem::take(&mut self.alog);
+            let spare = std::mem::take(&mut self.chi_spare);
             jobs.push(match self.config.arith_ring {
-                crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log))),
-                crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log))),
+                crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
+                crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
         }
         if self.blog.words() > 0 {

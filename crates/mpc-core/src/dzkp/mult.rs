@@ -38,11 +38,43 @@ const CHUNK: usize = 128;
 /// (36 KB for Z_2^192) and the tile's log entries stay in L1.
 const FOLD_TILE: usize = 64;
 
-/// The subset bits `chi_{t,j}` of every relation, `CHI_BYTES` bytes each.
-fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n * CHI_BYTES];
-    Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
-    b
+/// One relation's subset bits: `chi_{t,j}` is bit `t % 8` of byte `t / 8`.
+pub(crate) type ChiRow = [u8; CHI_BYTES];
+
+/// Bits of `chi_j` per subset-sum table.
+const PIECE: usize = 8;
+/// Entries per table.
+const ENTRIES: usize = 1 << PIECE;
+/// Tables per relation: `KAPPA / PIECE`.
+const PIECES: usize = KAPPA / PIECE;
+const _: () = assert!(PIECES * PIECE == KAPPA && KAPPA <= 64);
+
+/// Subset-sum tables by `PIECE`-bit piece of `chi_j`:
+/// `t[q][v] = sum_{i in v} scale lambda_{PIECE q + i}` (fixed size, so that
+/// look-ups need no bounds checks; 6-bit pieces keep a set of Z_2^192 tables
+/// at 12 KB, in L1, where byte tables, 36 KB, missed).
+type Tables<A> = [[A; ENTRIES]; PIECES];
+
+/// Piece `q` of a relation's subset bits.
+#[inline(always)]
+fn piece(bits: u64, q: usize) -> usize {
+    ((bits >> (PIECE * q)) & (ENTRIES as u64 - 1)) as usize
+}
+
+/// A relation's subset bits as one word.
+#[inline(always)]
+fn chi_word(chi: &ChiRow) -> u64 {
+    let mut b = [0u8; 8];
+    b[..CHI_BYTES].copy_from_slice(chi);
+    u64::from_le_bytes(b)
+}
+
+/// The subset bits of `n` relations from `seed`, into `buf` (recycled: a
+/// fresh multi-megabyte buffer costs more in page faults than the AES).
+fn chi_rows(sid: &SessionId, seed: &[u8; 16], n: usize, buf: &mut Vec<ChiRow>) {
+    buf.clear();
+    buf.resize(n, [0; CHI_BYTES]);
+    Prf::new(seed, sid).fill_bytes(Purpose::Challenge, 0, buf.as_flattened_mut());
 }
 
 /// Per-relation combination coefficients
@@ -50,7 +82,7 @@ fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
 /// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables:
 /// `tables[q][v] = sum_{i in v} lambda_{8q+i}`.
 struct Combiner<A> {
-    tables: Vec<[A; 256]>,
+    tables: Box<Tables<A>>,
     lambda: Vec<A>,
 }
 
@@ -67,14 +99,14 @@ impl<A: ArithRing> Combiner<A> {
     }
 }
 
-/// `CHI_BYTES` subset-sum tables of `scale * lambda`.
-fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Vec<[A; 256]> {
-    let mut tables = vec![[A::ZERO; 256]; CHI_BYTES];
+/// The subset-sum tables of `scale * lambda`.
+fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Box<Tables<A>> {
+    let mut tables = Box::new([[A::ZERO; ENTRIES]; PIECES]);
     for (q, t) in tables.iter_mut().enumerate() {
-        for v in 1..256usize {
+        for v in 1..ENTRIES {
             let low = v & (v - 1);
             let bit = (v ^ low).trailing_zeros() as usize;
-            t[v] = t[low].add(scale.mul(lambda[8 * q + bit]));
+            t[v] = t[low].add(scale.mul(lambda[PIECE * q + bit]));
         }
     }
     tables
@@ -83,26 +115,33 @@ fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Vec<[A; 256]> {
 /// `sum_q tables[q][chi_q]`: `rho_j` (or a multiple) from relation `j`'s
 /// subset bytes.
 #[inline(always)]
-fn lookup<A: ArithRing>(tables: &[[A; 256]], chi: &[u8]) -> A {
-    tables.iter().zip(chi).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
+fn lookup<A: ArithRing>(tables: &Tables<A>, chi: &ChiRow) -> A {
+    let bits = chi_word(chi);
+    let mut acc = tables[0][piece(bits, 0)];
+    for (q, t) in tables.iter().enumerate().skip(1) {
+        acc = acc.add(t[piece(bits, q)]);
+    }
+    acc
 }
 
 /// Sums of per-relation values by subset byte: `b[q][v] = sum of the values
 /// of the relations whose byte `q` is `v`. Both sums the proof needs follow:
 /// `sum_j chi_{t,j} e_j` (the carries) and `sum_j rho_j e_j` (a claim share).
 struct Buckets<A> {
-    b: Vec<[A; 256]>,
+    b: Box<Tables<A>>,
 }
 
 impl<A: ArithRing> Buckets<A> {
     fn new() -> Self {
-        Buckets { b: vec![[A::ZERO; 256]; CHI_BYTES] }
+        Buckets { b: Box::new([[A::ZERO; ENTRIES]; PIECES]) }
     }
 
     #[inline(always)]
-    fn add(&mut self, chi: &[u8], e: A) {
-        for (bucket, &byte) in self.b.iter_mut().zip(chi) {
-            bucket[byte as usize] = bucket[byte as usize].add(e);
+    fn add(&mut self, chi: &ChiRow, e: A) {
+        let bits = chi_word(chi);
+        for (q, bucket) in self.b.iter_mut().enumerate() {
+            let v = piece(bits, q);
+            bucket[v] = bucket[v].add(e);
         }
     }
 
@@ -110,8 +149,8 @@ impl<A: ArithRing> Buckets<A> {
     fn subset_sums(&self) -> Vec<A> {
         (0..KAPPA)
             .map(|t| {
-                let (q, bit) = (t / 8, t % 8);
-                (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(self.b[q][v]))
+                let (q, bit) = (t / PIECE, t % PIECE);
+                (0..ENTRIES).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(self.b[q][v]))
             })
             .collect()
     }
@@ -119,7 +158,7 @@ impl<A: ArithRing> Buckets<A> {
     /// `sum_j rho_j e_j`.
     fn combined(&self, comb: &Combiner<A>) -> A {
         let mut acc = A::Acc::default();
-        for (t, b) in comb.tables.iter().zip(&self.b) {
+        for (t, b) in comb.tables.iter().zip(self.b.iter()) {
             for (x, y) in t.iter().zip(b) {
                 acc.mac(*x, *y);
             }
@@ -153,14 +192,20 @@ pub(crate) struct ArithInst<A> {
     /// Relation of each term, when some relation has several (dot products).
     rel_of: Vec<u32>,
     /// The prover's subset bytes, kept from the carries to round 0.
-    chi: Vec<u8>,
+    chi: Vec<ChiRow>,
+    /// Recycled buffers for the verifiers' subset bytes.
+    spare: Vec<Vec<ChiRow>>,
     _ring: std::marker::PhantomData<A>,
 }
 
 impl<A: ArithRing> ArithInst<A> {
-    pub(crate) fn new(log: ArithLog) -> Self {
+    /// `spare`: recycled subset-byte buffers (see [`Instance::recycle`]).
+    pub(crate) fn new(log: ArithLog, mut spare: Vec<Vec<ChiRow>>) -> Self {
         let rel_of = log.terms.iter().enumerate().flat_map(|(j, &n)| std::iter::repeat_n(j as u32, n as usize)).collect();
-        ArithInst { log, rel_of, chi: Vec::new(), _ring: std::marker::PhantomData }
+        // Emptied: the prover's rows are computed when their length is off.
+        let mut chi = spare.pop().unwrap_or_default();
+        chi.clear();
+        ArithInst { log, rel_of, chi, spare, _ring: std::marker::PhantomData }
     }
 
     fn terms(&self) -> usize {
@@ -186,19 +231,22 @@ impl<A: ArithRing> ArithInst<A> {
         }
     }
 
-    fn prover_chi(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<u8> {
-        if self.chi.len() != self.log.relations() * CHI_BYTES {
-            self.chi = chi_bytes(sid, chi, self.log.relations());
+    /// The prover's subset bytes, computed on first use (the buffer is
+    /// handed back by the caller with `self.chi = ...`).
+    fn prover_chi(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<ChiRow> {
+        let mut rows = std::mem::take(&mut self.chi);
+        if rows.len() != self.log.relations() {
+            chi_rows(sid, chi, self.log.relations(), &mut rows);
         }
-        std::mem::take(&mut self.chi)
+        rows
     }
 
     /// Round-0 fold from the log: `u'[1+g] = sum_a r_a rho_{gK+a} x_{gK+a}`
     /// (with tables of `r_a lambda`, so no full product per term) and
     /// `v'[1+g] = sum_a s_a y_{gK+a}`; slot 0 is left for the pad. Tiled
     /// by `FOLD_TILE` groups so that one block's tables stay in L1.
-    fn fold0<const ROLE: u8>(&self, chi: &[u8], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
-        let scaled: Vec<Vec<[A; 256]>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
+    fn fold0<const ROLE: u8>(&self, chi: &[ChiRow], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+        let scaled: Vec<Box<Tables<A>>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
         let (t, groups) = (self.terms(), self.folded_len());
         // Room for the later rounds' block padding.
         let mut u = pool.take(1 + groups + super::K);
@@ -219,7 +267,7 @@ impl<A: ArithRing> ArithInst<A> {
                     }
                     let j = self.rel(m);
                     let o = self.operands::<ROLE>(m);
-                    xu.mac65(lookup(tables, &chi[j * CHI_BYTES..(j + 1) * CHI_BYTES]), o.xl, o.xb);
+                    xu.mac65(lookup(tables, &chi[j]), o.xl, o.xb);
                     xv.mac65(*sa, o.yl, o.yb);
                 }
             }
@@ -227,6 +275,84 @@ impl<A: ArithRing> ArithInst<A> {
             v.extend(av[..n].iter().map(|x| x.total()));
         }
         (u, v)
+    }
+}
+
+impl<A: ArithRing> ArithInst<A> {
+    /// A verifier's round 0 in one pass over the log: the folded shares
+    /// `u'[1+g] = sum_a r_a rho_j x_m`, `v'[1+g] = sum_a s_a y_m`
+    /// (`m = gK + a`, relation `j` of term `m`; slot 0 left for the pad) and
+    /// the log part of its claim share, `sum_j rho_j l_j` with
+    /// `l_j = z_i - r_i` (V_prev) or `r_{i+1} + sum_m x_{i+1} y_{i+1}`
+    /// (V_next). One `rho_j` look-up per term serves both (scaled tables
+    /// per block would need a second look-up for the claim), and the
+    /// accumulators stay in registers.
+    fn verifier_pass<const ROLE: u8>(&self, chi: &[ChiRow], comb: &Combiner<A>, r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>, A) {
+        let log = &self.log;
+        let (t, groups) = (self.terms(), self.folded_len());
+        // Relations of one product each: their part of the claim is taken
+        // per term, in this pass; otherwise (dot products) per relation, after.
+        let single = self.rel_of.is_empty();
+        let mut u = pool.take(1 + groups + super::K);
+        let mut v = pool.take(1 + groups + super::K);
+        u.push(A::ZERO);
+        v.push(A::ZERO);
+        let mut claim = A::Acc::default();
+        // V_prev's `l_j = z_i - r_i` enters as `(l_j + 2^64) - 2^64`, so that
+        // its factor is a 65-bit value: `sum_rho` collects the correction.
+        let mut sum_rho = A::ZERO;
+        for g in 0..groups {
+            let mut au = A::Acc::default();
+            let mut av = A::Acc::default();
+            for a in 0..K0 {
+                let m = g * K0 + a;
+                if m >= t {
+                    break;
+                }
+                let j = self.rel(m);
+                let rho = lookup(&comb.tables, &chi[j]);
+                let (x, y) = if ROLE == PREV { (log.x1[m], log.y1[m]) } else { (log.x0[m], log.y0[m]) };
+                let w = rho.mul65(x, 0);
+                if a == 0 {
+                    au.add(w);
+                    av.add(A::from_u64(y));
+                } else {
+                    au.mac(r[a], w);
+                    av.mac65(s[a], y, 0);
+                }
+                if ROLE == NEXT {
+                    claim.mac65(w, y, 0);
+                }
+                if single {
+                    if ROLE == PREV {
+                        let (lo, borrow) = log.z1[j].overflowing_sub(log.r1[j]);
+                        claim.mac65(rho, lo, !borrow as u64);
+                        sum_rho = sum_rho.add(rho);
+                    } else {
+                        claim.mac65(rho, log.r0[j], 0);
+                    }
+                }
+            }
+            u.push(au.total());
+            v.push(av.total());
+        }
+        let mut c = claim.total().sub(sum_rho.shl64());
+        if !single {
+            c = c.add(self.relation_claims::<ROLE>(chi, comb));
+        }
+        (u, v, c)
+    }
+
+    /// `sum_j rho_j l_j` for the per-relation values `l_j = z_i - r_i`
+    /// (V_prev) or `r_{i+1}` (V_next), by subset-byte buckets.
+    fn relation_claims<const ROLE: u8>(&self, chi: &[ChiRow], comb: &Combiner<A>) -> A {
+        let log = &self.log;
+        let mut buckets = Buckets::<A>::new();
+        for (j, row) in chi.iter().enumerate() {
+            let l = if ROLE == PREV { A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j])) } else { A::from_u64(log.r0[j]) };
+            buckets.add(row, l);
+        }
+        buckets.combined(comb)
     }
 }
 
@@ -242,7 +368,11 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         KAPPA
     }
 
-    fn recycle(self, s: &mut crate::Session) {
+    fn recycle(mut self, s: &mut crate::Session) {
+        self.spare.push(self.chi);
+        if s.chi_spare.len() < self.spare.len() {
+            s.chi_spare = self.spare;
+        }
         let mut log = self.log;
         log.clear();
         if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
@@ -271,7 +401,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
             }
             m += n;
             let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
-            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], q.total().sub(l));
+            buckets.add(&chi[j], q.total().sub(l));
         }
         self.chi = chi;
         buckets.subset_sums().into_iter().map(A::shr64).collect()
@@ -299,7 +429,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
                     }
                     let j = self.rel(m);
                     let o = self.operands::<PROVER>(m);
-                    ub[a][g] = lookup(&comb.tables, &chi_b[j * CHI_BYTES..(j + 1) * CHI_BYTES]).mul65(o.xl, o.xb);
+                    ub[a][g] = lookup(&comb.tables, &chi_b[j]).mul65(o.xl, o.xb);
                     (vl[a][g], vb[a][g]) = (o.yl, o.yb);
                 }
             }
@@ -326,7 +456,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
     }
 
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         chi: &[u8; 16],
         lambda: &[u8; 16],
@@ -336,33 +466,17 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         s: &[A],
         pool: &mut Pool<A>,
     ) -> Shares<A> {
-        let log = &self.log;
-        let chi = chi_bytes(sid, chi, log.relations());
+        let mut rows = self.spare.pop().unwrap_or_default();
+        chi_rows(sid, chi, self.log.relations(), &mut rows);
+        let chi = rows;
         let comb = Combiner::<A>::new(sid, lambda);
-        // Claim share: the carry term plus sum_j rho_j l_j, with
-        // l_j = z_i - r_i (V_prev) or r_{i+1} + sum_m x_{i+1} y_{i+1} (V_next).
-        let mut buckets = Buckets::<A>::new();
-        let mut m = 0;
-        for j in 0..log.relations() {
-            let n = if self.rel_of.is_empty() { 1 } else { log.terms[j] as usize };
-            let l = if as_prev {
-                A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]))
-            } else {
-                let mut q = A::Acc::default();
-                for m in m..m + n {
-                    q.mac65(A::from_u64(log.x0[m]), log.y0[m], 0);
-                }
-                q.total().add(A::from_u64(log.r0[j]))
-            };
-            m += n;
-            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], l);
-        }
-        let c = comb.carry_term(carry).add(buckets.combined(&comb));
-        let (u, v) = if as_prev {
-            self.fold0::<PREV>(&chi, &comb.lambda, r, s, pool)
+        let (u, v, claim) = if as_prev {
+            self.verifier_pass::<PREV>(&chi, &comb, r, s, pool)
         } else {
-            self.fold0::<NEXT>(&chi, &comb.lambda, r, s, pool)
+            self.verifier_pass::<NEXT>(&chi, &comb, r, s, pool)
         };
+        let c = comb.carry_term(carry).add(claim);
+        self.spare.push(chi);
         Shares { u, v, c }
     }
 }
@@ -435,7 +549,7 @@ mod tests {
         let (p, vp, vn) = logs(terms);
         let sid = SessionId([7; 16]);
         let (chi, lambda) = ([1u8; 16], [2u8; 16]);
-        let mut prover = ArithInst::<A>::new(p);
+        let mut prover = ArithInst::<A>::new(p, Vec::new());
         let carries = prover.prover_carries(&sid, &chi);
         // Carry shares: any split works; V_prev gets a constant.
         let share_p: Vec<A> = (0..KAPPA).map(|t| A::from_u64(t as u64 * 0x1234_5678_9abc)).collect();
@@ -445,8 +559,8 @@ mod tests {
         let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) }).collect();
         let mut pool = Pool::default();
         let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
-        let a = ArithInst::<A>::new(vp).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
-        let b = ArithInst::<A>::new(vn).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
+        let a = ArithInst::<A>::new(vp, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b = ArithInst::<A>::new(vn, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
         assert_eq!(pu.len(), a.u.len());
         for j in 0..pu.len() {
             assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");
@@ -506,11 +620,12 @@ mod speed {
         }
         let sid = SessionId([7; 16]);
         let (chi, lambda) = ([1u8; 16], [2u8; 16]);
-        let mut inst = ArithInst::<Z192>::new(log);
+        let mut inst = ArithInst::<Z192>::new(log, Vec::new());
         let r: Vec<Z192> = (0..K0).map(|a| Z192([a as u64 * 77 + 1, 5, 9])).collect();
         let carry = vec![Z192::ONE; KAPPA + 1];
         let mut pool = Pool::default();
-        let t_chi = best(|| drop(chi_bytes(&sid, &chi, n)));
+        let mut rows = Vec::new();
+        let t_chi = best(|| chi_rows(&sid, &chi, n, &mut rows));
         let t_carries = best(|| drop(inst.prover_carries(&sid, &chi)));
         let t_cross = best(|| drop(inst.prover_cross0(&sid, &chi, &lambda)));
         let t_pfold = best(|| {
@@ -526,9 +641,15 @@ mod speed {
             })
         };
         let (t_vp, t_vn) = (vf(true), vf(false));
+        let comb = Combiner::<Z192>::new(&sid, &lambda);
+        let t_fold = best(|| {
+            let (u, v) = inst.fold0::<PREV>(&rows, &comb.lambda, &r, &r, &mut pool);
+            pool.put(u);
+            pool.put(v);
+        });
         eprintln!(
             "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, prover fold0 {t_pfold:.1}, \
-             V_prev {t_vp:.1}, V_next {t_vn:.1}; total {:.1}",
+             V_prev {t_vp:.1}, V_next {t_vn:.1}, V_prev fold0 alone {t_fold:.1}; total {:.1}",
             t_carries + t_cross + t_pfold + t_vp + t_vn
         );
     }

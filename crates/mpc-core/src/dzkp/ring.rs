@@ -81,6 +81,8 @@ pub(crate) trait Lazy<R>: Copy + Default {
     fn mac(&mut self, a: R, b: R);
     /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
     fn mac65(&mut self, a: R, lo: u64, bit: u64);
+    /// `+= a`.
+    fn add(&mut self, a: R);
     fn total(self) -> R;
 }
 
@@ -144,6 +146,10 @@ impl Lazy<Z128> for Acc128 {
     fn mac65(&mut self, a: Z128, lo: u64, bit: u64) {
         let hi = (a.0 << 64) & (0u128.wrapping_sub(bit as u128));
         self.0 = self.0.wrapping_add(a.0.wrapping_mul(lo as u128)).wrapping_add(hi);
+    }
+    #[inline(always)]
+    fn add(&mut self, a: Z128) {
+        self.0 = self.0.wrapping_add(a.0);
     }
     fn total(self) -> Z128 {
         Z128(self.0)
@@ -288,6 +294,13 @@ impl Lazy<Z192> for Acc192 {
         self.c0 += p0 as u64 as u128;
         self.c1 += (p0 >> 64) + (p1 as u64 as u128) + ((a[0] & mask) as u128);
         self.c2 = self.c2.wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(lo)).wrapping_add(a[1] & mask);
+    }
+
+    #[inline(always)]
+    fn add(&mut self, a: Z192) {
+        self.c0 += a.0[0] as u128;
+        self.c1 += a.0[1] as u128;
+        self.c2 = self.c2.wrapping_add(a.0[2]);
     }
 
     #[inline(always)]
