@@ -49,10 +49,10 @@ impl<R> Pool<R> {
         }
         if self.0.len() < Self::SLOTS {
             self.0.push(v);
-        } else if let Some(i) = (0..self.0.len()).min_by_key(|&i| self.0[i].capacity()) {
-            if self.0[i].capacity() < v.capacity() {
-                self.0[i] = v;
-            }
+        } else if let Some(i) = (0..self.0.len()).min_by_key(|&i| self.0[i].capacity())
+            && self.0[i].capacity() < v.capacity()
+        {
+            self.0[i] = v;
         }
     }
 }

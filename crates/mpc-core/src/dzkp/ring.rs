@@ -59,10 +59,10 @@ pub(crate) trait ArithRing: VRing {
     /// Lazy multiply-accumulator (carries resolved once, in `total`).
     type Acc: Lazy<Self>;
     fn from_u64(x: u64) -> Self;
-    /// Floor division by 2^64.
-    fn shr64(self) -> Self;
     /// Multiplication by 2^64.
     fn shl64(self) -> Self;
+    /// The element `x mod 2^(64+s)` for `x < 2^128`.
+    fn from_u128(x: u128) -> Self;
     /// The session's vector pool for this ring.
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
     /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
@@ -122,11 +122,11 @@ impl ArithRing for Z128 {
     fn from_u64(x: u64) -> Self {
         Z128(x as u128)
     }
-    fn shr64(self) -> Self {
-        Z128(self.0 >> 64)
-    }
     fn shl64(self) -> Self {
         Z128(self.0 << 64)
+    }
+    fn from_u128(x: u128) -> Self {
+        Z128(x)
     }
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
         &mut s.pool_z
@@ -244,11 +244,11 @@ impl ArithRing for Z192 {
     fn from_u64(x: u64) -> Self {
         Z192([x, 0, 0])
     }
-    fn shr64(self) -> Self {
-        Z192([self.0[1], self.0[2], 0])
-    }
     fn shl64(self) -> Self {
         Z192([0, self.0[0], self.0[1]])
+    }
+    fn from_u128(x: u128) -> Self {
+        Z192([x as u64, (x >> 64) as u64, 0])
     }
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
         &mut s.pool_y
