@@ -523,7 +523,8 @@ impl Session {
     pub fn verify_start(&mut self) -> (Verify, Progress) {
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
-            let log = std::mem::take(&mut self.alog);
+            let mut log = std::mem::take(&mut self.alog);
+            log.seal();
             let spare = std::mem::take(&mut self.chi_spare);
             jobs.push(match self.config.arith_ring {
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
