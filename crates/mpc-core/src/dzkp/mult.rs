@@ -16,7 +16,7 @@
 //! is interleaved, term `m` in block `m % K0` at offset `m / K0`, so a
 //! round-0 fold reads `K0` consecutive terms and writes one entry.
 
-use super::inst::{Instance, Pool, Shares};
+use super::inst::{Instance, Pool, Round0, Shares};
 use super::ring::{ArithRing, Lazy};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
@@ -331,31 +331,35 @@ impl<A: ArithRing> ArithInst<A> {
 }
 
 impl<A: ArithRing> ArithInst<A> {
-    /// A verifier's round 0 in one pass over the log: the folded shares
+    /// Round 0 of both verifier roles in one pass over the log (they share
+    /// `rho`, the challenges and the log rows): the folded shares
     /// `u'[1+g] = sum_a r_a rho_j x_m`, `v'[1+g] = sum_a s_a y_m`
     /// (`m = gK + a`, relation `j` of term `m`; slot 0 left for the pad) and
-    /// the log part of its claim share, `sum_j rho_j l_j` with
-    /// `l_j = z_i - r_i` (V_prev) or `r_{i+1} + sum_m x_{i+1} y_{i+1}`
-    /// (V_next). One `rho_j` look-up per term serves both (scaled tables
-    /// per block would need a second look-up for the claim), and the
-    /// accumulators stay in registers.
-    fn verifier_pass<const ROLE: u8>(&self, chi: &[ChiRow], comb: &Combiner<A>, r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>, A) {
+    /// the log part of each claim share, `sum_j rho_j l_j` with
+    /// `l_j = z_i - r_i` (V_prev, whose `x, y` are the log's second
+    /// components) or `r_{i+1} + sum_m x_{i+1} y_{i+1}` (V_next: the first
+    /// ones). One `rho_j` look-up per term serves all four products and
+    /// both claims (scaled tables per block would need one look-up per role
+    /// and block and another for the claims); the accumulators stay in
+    /// registers. Returns `[V_prev, V_next]`.
+    fn verifiers_pass(&self, chi: &[ChiRow], comb: &Combiner<A>, r: &[A], s: &[A], pool: &mut Pool<A>) -> [Shares<A>; 2] {
         let log = &self.log;
         let (t, groups) = (self.terms(), self.folded_len());
-        // Relations of one product each: their part of the claim is taken
+        // Relations of one product each: their part of the claims is taken
         // per term, in this pass; otherwise (dot products) per relation, after.
         let single = self.rel_of.is_empty();
-        let mut u = pool.take(1 + groups + super::K);
-        let mut v = pool.take(1 + groups + super::K);
-        u.push(A::ZERO);
-        v.push(A::ZERO);
-        let mut claim = A::Acc::default();
+        let mut out = [0, 1].map(|_| {
+            let mut x = Shares { u: pool.take(1 + groups + super::K), v: pool.take(1 + groups + super::K), c: A::ZERO };
+            x.u.push(A::ZERO);
+            x.v.push(A::ZERO);
+            x
+        });
+        let (mut cp, mut cn) = (A::Acc::default(), A::Acc::default());
         // V_prev's `l_j = z_i - r_i` enters as `(l_j + 2^64) - 2^64`, so that
         // its factor is a 65-bit value: `sum_rho` collects the correction.
         let mut sum_rho = A::ZERO;
         for g in 0..groups {
-            let mut au = A::Acc::default();
-            let mut av = A::Acc::default();
+            let (mut up, mut vp, mut un, mut vn) = (A::Acc::default(), A::Acc::default(), A::Acc::default(), A::Acc::default());
             for a in 0..K0 {
                 let m = g * K0 + a;
                 if m >= t {
@@ -363,36 +367,40 @@ impl<A: ArithRing> ArithInst<A> {
                 }
                 let j = self.rel(m);
                 let rho = lookup(&comb.tables, &chi[j]);
-                let (x, y) = if ROLE == PREV { (log.x1[m], log.y1[m]) } else { (log.x0[m], log.y0[m]) };
-                let w = rho.mul65(x, 0);
+                let (x0, x1, y0, y1) = (log.x0[m], log.x1[m], log.y0[m], log.y1[m]);
+                let (wp, wn) = (rho.mul65(x1, 0), rho.mul65(x0, 0));
                 if a == 0 {
-                    au.add(w);
-                    av.add(A::from_u64(y));
+                    up.add(wp);
+                    un.add(wn);
+                    vp.add(A::from_u64(y1));
+                    vn.add(A::from_u64(y0));
                 } else {
-                    au.mac(r[a], w);
-                    av.mac65(s[a], y, 0);
+                    up.mac(r[a], wp);
+                    un.mac(r[a], wn);
+                    vp.mac65(s[a], y1, 0);
+                    vn.mac65(s[a], y0, 0);
                 }
-                if ROLE == NEXT {
-                    claim.mac65(w, y, 0);
-                }
+                cn.mac65(wn, y0, 0);
                 if single {
-                    if ROLE == PREV {
-                        let (lo, borrow) = log.z1[j].overflowing_sub(log.r1[j]);
-                        claim.mac65(rho, lo, !borrow as u64);
-                        sum_rho = sum_rho.add(rho);
-                    } else {
-                        claim.mac65(rho, log.r0[j], 0);
-                    }
+                    let (lo, borrow) = log.z1[j].overflowing_sub(log.r1[j]);
+                    cp.mac65(rho, lo, !borrow as u64);
+                    sum_rho = sum_rho.add(rho);
+                    cn.mac65(rho, log.r0[j], 0);
                 }
             }
-            u.push(au.total());
-            v.push(av.total());
+            let [p, n] = &mut out;
+            p.u.push(up.total());
+            p.v.push(vp.total());
+            n.u.push(un.total());
+            n.v.push(vn.total());
         }
-        let mut c = claim.total().sub(sum_rho.shl64());
+        out[0].c = cp.total().sub(sum_rho.shl64());
+        out[1].c = cn.total();
         if !single {
-            c = c.add(self.relation_claims::<ROLE>(chi, comb));
+            out[0].c = out[0].c.add(self.relation_claims::<PREV>(chi, comb));
+            out[1].c = out[1].c.add(self.relation_claims::<NEXT>(chi, comb));
         }
-        (u, v, c)
+        out
     }
 
     /// `sum_j rho_j l_j` for the per-relation values `l_j = z_i - r_i`
@@ -525,16 +533,43 @@ impl<A: ArithRing> Instance for ArithInst<A> {
     ) -> Shares<A> {
         let mut rows = self.spare.pop().unwrap_or_default();
         chi_rows(sid, chi, self.log.relations(), &mut rows);
-        let chi = rows;
         let comb = Combiner::<A>::new(sid, lambda);
-        let (u, v, claim) = if as_prev {
-            self.verifier_pass::<PREV>(&chi, &comb, r, s, pool)
-        } else {
-            self.verifier_pass::<NEXT>(&chi, &comb, r, s, pool)
+        let [prev, next] = self.verifiers_pass(&rows, &comb, r, s, pool);
+        self.spare.push(rows);
+        let (mut mine, other) = if as_prev { (prev, next) } else { (next, prev) };
+        pool.put(other.u);
+        pool.put(other.v);
+        mine.c = comb.carry_term(carry).add(mine.c);
+        mine
+    }
+
+    fn round0_all(
+        &mut self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry_prev: &[A],
+        carry_next: &[A],
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> Round0<A> {
+        // With common randomness the prover's vectors are the sums of the
+        // party's two verifier shares: u = rho (x_i + x_{i+1}) and
+        // v = y_i + y_{i+1} over the integers, and the fold is linear.
+        let rows = self.prover_chi(sid, chi);
+        let comb = Combiner::<A>::new(sid, lambda);
+        let [mut prev, mut next] = self.verifiers_pass(&rows, &comb, r, s, pool);
+        self.chi = rows;
+        prev.c = comb.carry_term(carry_prev).add(prev.c);
+        next.c = comb.carry_term(carry_next).add(next.c);
+        let sum = |a: &[A], b: &[A], pool: &mut Pool<A>| {
+            let mut x = pool.take(a.len() + super::K);
+            x.extend(a.iter().zip(b).map(|(a, b)| a.add(*b)));
+            x
         };
-        let c = comb.carry_term(carry).add(claim);
-        self.spare.push(chi);
-        Shares { u, v, c }
+        let prover = Shares { u: sum(&prev.u, &next.u, pool), v: sum(&prev.v, &next.v, pool), c: A::ZERO };
+        Round0 { prover, prev, next }
     }
 }
 
@@ -630,9 +665,40 @@ mod tests {
         assert_eq!(folded, inner);
     }
 
+    /// One party's round 0 of all three roles at once (common randomness)
+    /// equals its three roles run one by one, and its prover vectors are the
+    /// sums of its verifier shares.
+    fn round0_all_matches_the_roles<A: ArithRing>(terms: &[u32]) {
+        let (log, _, _) = logs(terms);
+        let sid = SessionId([5; 16]);
+        let (chi, lambda) = ([3u8; 16], [4u8; 16]);
+        let carry_p: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(t as u64 + 11)).collect();
+        let carry_n: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(3 * t as u64 + u64::MAX / 3)).collect();
+        let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x9e37_79b9 * a as u64).shl64().add(A::from_u64(7)) }).collect();
+        let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - a as u64).shl64().sub(A::ONE) }).collect();
+        let mut pool = Pool::default();
+        let mut one = ArithInst::<A>::new(log, Vec::new());
+        one.prover_carries(&sid, &chi);
+        let (pu, pv) = one.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
+        let vp = one.verifier_fold0(&sid, &chi, &lambda, &carry_p, true, &r, &s, &mut pool);
+        let vn = one.verifier_fold0(&sid, &chi, &lambda, &carry_n, false, &r, &s, &mut pool);
+        let all = one.round0_all(&sid, &chi, &lambda, &carry_p, &carry_n, &r, &s, &mut pool);
+        assert_eq!((all.prover.u, all.prover.v), (pu, pv));
+        assert_eq!((&all.prev.u, &all.prev.v, all.prev.c), (&vp.u, &vp.v, vp.c));
+        assert_eq!((&all.next.u, &all.next.v, all.next.c), (&vn.u, &vn.v, vn.c));
+    }
+
+    #[test]
+    fn round0_of_all_roles_at_once_matches_the_roles_one_by_one() {
+        for terms in [vec![1u32; 1], vec![1; 9], vec![1; 203], vec![3, 1, 8, 2, 1, 0, 17, 5]] {
+            round0_all_matches_the_roles::<Z192>(&terms);
+            round0_all_matches_the_roles::<Z128>(&terms);
+        }
+    }
+
     #[test]
     fn round0_of_an_honest_prover_is_consistent() {
-        for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5]] {
+        for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5], vec![2, 0, 1]] {
             round0_is_consistent::<Z192>(&terms);
             round0_is_consistent::<Z128>(&terms);
         }
@@ -685,29 +751,17 @@ mod speed {
         let t_chi = best(|| chi_rows(&sid, &chi, n, &mut rows));
         let t_carries = best(|| drop(inst.prover_carries(&sid, &chi)));
         let t_cross = best(|| drop(inst.prover_cross0(&sid, &chi, &lambda)));
-        let t_pfold = best(|| {
-            let (u, v) = inst.prover_fold0(&sid, &chi, &lambda, &r, &r, &mut pool);
-            pool.put(u);
-            pool.put(v);
-        });
-        let mut vf = |as_prev: bool| {
-            best(|| {
-                let s = inst.verifier_fold0(&sid, &chi, &lambda, &carry, as_prev, &r, &r, &mut pool);
-                pool.put(s.u);
-                pool.put(s.v);
-            })
-        };
-        let (t_vp, t_vn) = (vf(true), vf(false));
-        let comb = Combiner::<Z192>::new(&sid, &lambda);
-        let t_fold = best(|| {
-            let (u, v) = inst.fold0::<PREV>(&rows, &comb.lambda, &r, &r, &mut pool);
-            pool.put(u);
-            pool.put(v);
+        let carry_n = carry.clone();
+        let t_all = best(|| {
+            let all = inst.round0_all(&sid, &chi, &lambda, &carry, &carry_n, &r, &r, &mut pool);
+            for x in [all.prover, all.prev, all.next] {
+                pool.put(x.u);
+                pool.put(x.v);
+            }
         });
         eprintln!(
-            "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, prover fold0 {t_pfold:.1}, \
-             V_prev {t_vp:.1}, V_next {t_vn:.1}, V_prev fold0 alone {t_fold:.1}; total {:.1}",
-            t_carries + t_cross + t_pfold + t_vp + t_vn
+            "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, round0_all {t_all:.1}; total {:.1}",
+            t_chi + t_carries + t_cross + t_all
         );
     }
 }
