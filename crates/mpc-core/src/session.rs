@@ -54,6 +54,26 @@ impl ArithLog {
     pub(crate) fn relations(&self) -> usize {
         self.z0.len()
     }
+
+    /// Log the received `z_{i+1}` of relations `at..`. `z1` grows as gates
+    /// finish (no zero-filling at the start); a gate that is never finished
+    /// leaves zeros, see [`ArithLog::seal`].
+    pub(crate) fn put_z1(&mut self, at: usize, z1: &[u64]) {
+        if self.z1.len() == at {
+            self.z1.extend_from_slice(z1);
+            return;
+        }
+        if self.z1.len() < at + z1.len() {
+            self.z1.resize(at + z1.len(), 0);
+        }
+        self.z1[at..at + z1.len()].copy_from_slice(z1);
+    }
+
+    /// Before a proof: every relation has its `z_{i+1}` slot (zero for a gate
+    /// started and never finished, which makes the proof fail).
+    pub(crate) fn seal(&mut self) {
+        self.z1.resize(self.z0.len(), 0);
+    }
     /// Empty, keeping the allocations.
     pub(crate) fn clear(&mut self) {
         for v in [&mut self.x0, &mut self.x1, &mut self.y0, &mut self.y1, &mut self.z0, &mut self.z1, &mut self.r0, &mut self.r1] {
@@ -111,6 +131,8 @@ pub struct Session {
     pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
     pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
     pub(crate) pool_g: crate::dzkp::Pool<crate::dzkp::ring::G64>,
+    /// The product proof's subset-byte buffers, recycled likewise.
+    pub(crate) chi_spare: Vec<Vec<crate::dzkp::ChiRow>>,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -132,6 +154,7 @@ impl Session {
             pool_z: Default::default(),
             pool_y: Default::default(),
             pool_g: Default::default(),
+            chi_spare: Vec::new(),
             config: crate::Config::default(),
             in_flight: 0,
         }

@@ -304,7 +304,7 @@ impl Instance for BoolLog {
     }
 
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         _: &[u8; 16],
         lambda: &[u8; 16],
@@ -389,7 +389,7 @@ mod tests {
     /// prover's, the cross products' trace is the claim (for an honest
     /// prover), and the folded claim is the folded vectors' inner product.
     fn round0(words: usize, cheat: u64) -> bool {
-        let (mut p, vp, vn) = logs(words, cheat);
+        let (mut p, mut vp, mut vn) = logs(words, cheat);
         let (sid, lambda) = (SessionId([3; 16]), [9u8; 16]);
         let cross = p.prover_cross0(&sid, &[0; 16], &lambda);
         let r: Vec<G64> = (0..KB as u64).map(|a| G64(if a == 0 { 1 } else { a.wrapping_mul(0x9e37_79b9_7f4a_7c15) })).collect();

@@ -55,6 +55,15 @@ impl<R> Pool<R> {
     }
 }
 
+/// Round 0 of a party's three roles: its own proof's vectors (`c` unused)
+/// and its shares as `V_prev` (of its next party) and `V_next` (of its
+/// previous one).
+pub(crate) struct Round0<R> {
+    pub(crate) prover: Shares<R>,
+    pub(crate) prev: Shares<R>,
+    pub(crate) next: Shares<R>,
+}
+
 /// Vectors and claim share of one role. For the prover, `c` is unused.
 pub(crate) struct Shares<R> {
     pub(crate) u: Vec<R>,
@@ -100,7 +109,7 @@ pub(crate) trait Instance: Send {
     /// round 0, given its shares of the carries.
     #[allow(clippy::too_many_arguments)]
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         chi: &[u8; 16],
         lambda: &[u8; 16],
@@ -110,4 +119,25 @@ pub(crate) trait Instance: Send {
         s: &[Self::R],
         pool: &mut Pool<Self::R>,
     ) -> Shares<Self::R>;
+    /// Round 0 of all three roles, when all three proofs use the same
+    /// `chi`, `lambda` and challenges (`carry_prev`, `carry_next`: the
+    /// carry shares of the two verifier roles). Instances whose three roles
+    /// share work override it.
+    #[allow(clippy::too_many_arguments)]
+    fn round0_all(
+        &mut self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry_prev: &[Self::R],
+        carry_next: &[Self::R],
+        r: &[Self::R],
+        s: &[Self::R],
+        pool: &mut Pool<Self::R>,
+    ) -> Round0<Self::R> {
+        let (u, v) = self.prover_fold0(sid, chi, lambda, r, s, pool);
+        let prev = self.verifier_fold0(sid, chi, lambda, carry_prev, true, r, s, pool);
+        let next = self.verifier_fold0(sid, chi, lambda, carry_next, false, r, s, pool);
+        Round0 { prover: Shares { u, v, c: Self::R::ZERO }, prev, next }
+    }
 }

@@ -6,18 +6,28 @@
 //! two verifiers; the share towards the previous neighbour is expanded from
 //! their common PRF key, so only one share is sent.
 //!
+//! All three proofs of a batch use the same randomness (`chi`, `lambda`, the
+//! round challenges): each is a *common draw*, the XOR of one 16-byte term
+//! per pair key. `P_i` lacks the term under `k_{i-1}`; `P_{i+1}` sends it
+//! once `P_i` has committed to what the draw must follow, and `P_i` checks it
+//! against the hash `P_{i-1}` (the other holder of `k_{i-1}`) sent first.
+//! So a prover learns each draw only after committing, and its two honest
+//! verifiers use exactly that draw; and a party's prover vectors are the
+//! sums of its own two verifier shares (one round-0 pass for three roles).
+//!
 //! # Protocol (prover `P_i`, verifiers `V_prev = P_{i-1}`, `V_next = P_{i+1}`)
-//! 1. `ProofSeed`: `V_next` sends the seed of the subset bits `chi`
-//!    (drawn from the key `V_prev` and `V_next` share, unknown to `P_i`).
+//! 1. `ProofSeed`: every party sends its previous neighbour its `chi` term
+//!    and its next neighbour the hashes of all its terms under the key that
+//!    neighbour lacks.
 //! 2. `ProofCarry`: `P_i` shares the pad product and (rings only; ePrint
 //!    2024/700, Sec. 4) the 48 carries `C_t = (sum_j chi_{t,j} E_j) / 2^64`.
-//! 3. `ProofLambda`: `V_next` sends the seed of the coefficients `lambda_t`
+//! 3. `ProofLambda`: `V_next` sends its term of the coefficients `lambda_t`
 //!    (rings) or `alpha_w` (GF(2^64)). The claim is an inner product
 //!    `<u, v> = c` over the logged terms.
 //! 4. `ProofRound(r)` / `ProofChallenge(r)`: `P_i` splits `u, v` into `k`
 //!    blocks and shares the `k^2 - 1` cross products `<u^a, v^b>` (the
-//!    diagonal `(0,0)` is implied by the claim); `V_next` answers with
-//!    challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
+//!    diagonal `(0,0)` is implied by the claim); `V_next` answers with its
+//!    term of the challenges `r_a, s_b` (`r_0 = s_0 = 1`); all fold
 //!    `u' = sum_a r_a u^a`, `v' = sum_b s_b v^b`,
 //!    `c' = sum_{a,b} r_a s_b <u^a, v^b>` (ePrint 2024/700, Sec. 4; the k^2
 //!    form avoids interpolation, which Z_2^k lacks). Round 0 is the
@@ -36,6 +46,7 @@ mod mult;
 pub(crate) mod ring;
 
 pub(crate) use inst::Pool;
+pub(crate) use mult::ChiRow;
 use inst::{Instance, Shares};
 use ring::VRing;
 
@@ -115,13 +126,20 @@ struct Run<I: Instance> {
     len: usize,
     rounds: u8,
     phase: Phase,
+    /// The common seeds of `chi` and `lambda` (all three proofs use them).
     chi_seed: [u8; 16],
     lambda: [u8; 16],
+    /// From the previous party: the hashes of its terms of every common
+    /// draw under the key `k_{i-1}` we lack (see `Run::common`).
+    commits: Vec<u8>,
     /// Pad product shares of the (V_prev, V_next) roles, added after
     /// round 0.
     padprod: (I::R, I::R),
     /// V_next role: carry shares received from the prover.
     carry_in: Vec<I::R>,
+    /// V_next role: the prover's cross-product shares of the current round,
+    /// kept until the round's challenges are known.
+    cross_in: Vec<I::R>,
     prover: Option<Shares<I::R>>,
     vprev: Option<Shares<I::R>>,
     vnext: Option<Shares<I::R>>,
@@ -139,12 +157,26 @@ fn sub(ctr: u64, prover: PartyId, what: u64) -> u64 {
     (ctr << 20) | ((prover.index() as u64) << 16) | what
 }
 
-fn seed16(s: &Ctx, use_next_key: bool, counter: u64) -> [u8; 16] {
+/// The `sub` counter of a common draw (prover field 3: no single prover).
+fn sub_common(ctr: u64, what: u64) -> u64 {
+    (ctr << 20) | (3 << 16) | what
+}
+
+/// One pair key's term of common draw `what`.
+fn term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
     let mut b = [0u8; 16];
-    let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
-    prf.fill_bytes(Purpose::Challenge, counter, &mut b);
+    prf.fill_bytes(Purpose::Challenge, sub_common(ctr, what), &mut b);
     b
 }
+
+/// The hash that commits to a term (hiding it: the term is a 128-bit PRF
+/// value).
+fn term_hash(s: &Ctx, ctr: u64, what: u64, t: &[u8; 16]) -> Vec<u8> {
+    let w = [u64::from_le_bytes(t[..8].try_into().unwrap_or_default()), u64::from_le_bytes(t[8..].try_into().unwrap_or_default())];
+    crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &w)
+}
+
+const HASH: usize = 32;
 
 fn ring_vec<R: VRing>(s: &Ctx, use_next_key: bool, purpose: Purpose, counter: u64, n: usize) -> Vec<R> {
     let prf = if use_next_key { &s.prf_next } else { &s.prf_prev };
@@ -230,8 +262,10 @@ impl<I: Instance> Run<I> {
             phase: Phase::Seed,
             chi_seed: [0; 16],
             lambda: [0; 16],
+            commits: Vec::new(),
             padprod: (I::R::ZERO, I::R::ZERO),
             carry_in: Vec::new(),
+            cross_in: Vec::new(),
             prover: None,
             vprev: None,
             vnext: None,
@@ -249,18 +283,49 @@ impl<I: Instance> Run<I> {
         self.msg(s, to, step, Payload::Wide(w))
     }
 
-    /// The challenges `(r, s)` of round `round` for `prover`, from the key
-    /// the prover's two verifiers share.
-    fn challenges(&self, s: &Ctx, prover: PartyId, round: u8) -> (Vec<I::R>, Vec<I::R>) {
-        // We are a verifier of `prover`; the other verifier is our next
-        // neighbour if the prover is our previous one, and vice versa.
-        let use_next = prover == s.me.prev();
-        let k = Self::k(round);
-        let raw: Vec<I::R> = ring_vec(s, use_next, Purpose::Challenge, sub(self.ctr, prover, SUB_CHAL | round as u64), 2 * (k - 1));
-        Self::split_challenges(raw, k)
+    /// The common draws, in commitment order: `chi`, `lambda`, the
+    /// challenges of each round.
+    fn draws(&self) -> Vec<u64> {
+        [SUB_CHI, SUB_LAMBDA].into_iter().chain((0..self.rounds as u64).map(|r| SUB_CHAL | r)).collect()
     }
 
-    fn split_challenges(raw: Vec<I::R>, k: usize) -> (Vec<I::R>, Vec<I::R>) {
+    /// Our message to the next party: the hashes of our terms under `k_i`
+    /// (the key it lacks) of every draw.
+    fn commitment(&self, s: &Ctx) -> Message {
+        let hashes = self.draws().into_iter().flat_map(|d| term_hash(s, self.ctr, d, &term(&s.prf_prev, self.ctr, d))).collect();
+        self.msg(s, s.me.next(), Step::ProofSeed, Payload::Bytes(hashes))
+    }
+
+    /// Our term of draw `what` for the previous party: under `k_{i+1}`,
+    /// the key it lacks.
+    fn term_msg(&self, s: &Ctx, step: Step, what: u64) -> Message {
+        self.msg(s, s.me.prev(), step, Payload::Bytes(term(&s.prf_next, self.ctr, what).to_vec()))
+    }
+
+    /// Common draw `what` (all three proofs use it): the XOR of the three
+    /// pair keys' terms. We hold `k_i` and `k_{i+1}`; the term under
+    /// `k_{i-1}` comes from the next party, which sends it only after our
+    /// message that the draw must follow, and is checked, before any use,
+    /// against the hash the previous party (the other holder of `k_{i-1}`)
+    /// committed to in `ProofSeed`. See `docs/protocols/mpc-core.md` §3.
+    fn common(&self, s: &Ctx, what: u64, received: &[u8], step: Step) -> Result<[u8; 16]> {
+        let t: [u8; 16] = received.try_into().map_err(|_| Error::abort(step, Some(s.me.next()), "wrong term length"))?;
+        let at = self.draws().iter().position(|&d| d == what).ok_or(Error::InvalidArgument("unknown draw"))? * HASH;
+        if self.commits.get(at..at + HASH) != Some(&term_hash(s, self.ctr, what, &t)[..]) {
+            return Err(Error::abort(step, None, "a challenge term does not match its commitment"));
+        }
+        let (a, b) = (term(&s.prf_prev, self.ctr, what), term(&s.prf_next, self.ctr, what));
+        Ok(std::array::from_fn(|i| a[i] ^ b[i] ^ t[i]))
+    }
+
+    /// The challenges `(r, s)` of `round` from its common seed.
+    fn challenges(s: &Ctx, seed: &[u8; 16], round: u8) -> (Vec<I::R>, Vec<I::R>) {
+        let k = Self::k(round);
+        let raw: Vec<I::R> = crate::prf::Prf::new(seed, &s.id)
+            .wide(Purpose::Challenge, 0, 2 * (k - 1) * I::R::WIRE)
+            .chunks_exact(I::R::WIRE)
+            .map(I::R::from_random)
+            .collect();
         let mut r = vec![I::R::ONE];
         r.extend_from_slice(&raw[..k - 1]);
         let mut t = vec![I::R::ONE];
@@ -275,10 +340,11 @@ impl<I: Instance> Run<I> {
     }
 
     fn start(&mut self, s: &Ctx) -> Outgoing {
-        // Step 1: as V_next of our previous party, send it its chi seed.
-        let seed = seed16(s, true, sub(self.ctr, s.me.prev(), SUB_CHI));
-        let m = self.msg(s, s.me.prev(), Step::ProofSeed, Payload::Bytes(seed.to_vec()));
-        Outgoing { messages: vec![m], await_from: vec![s.me.next()] }
+        // Step 1: our `chi` term to the previous party, the commitment to
+        // our terms under `k_i` to the next.
+        let to_prev = self.term_msg(s, Step::ProofSeed, SUB_CHI);
+        let to_next = self.commitment(s);
+        Outgoing { messages: vec![to_prev, to_next], await_from: vec![s.me.next(), s.me.prev()] }
     }
 
     fn prover_round_msg(&mut self, s: &Ctx, round: u8) -> Result<Message> {
@@ -307,35 +373,61 @@ impl<I: Instance> Run<I> {
         x.c = x.c.add(padprod);
     }
 
-    /// Lambda phase: the prover's round-0 message; the verifiers, who know
-    /// the round-0 challenges in advance (they come from their common key),
-    /// build their shares already folded.
-    fn lambda(&mut self, s: &Ctx, lambda: [u8; 16]) -> Result<Option<Outgoing>> {
-        let (prev, next) = (s.me.prev(), s.me.next());
-        self.lambda = lambda;
-        let cross = self.inst.prover_cross0(&s.id, &self.chi_seed, &lambda);
-        let msg = self.cross_msg(s, 0, &cross);
-        // V_prev role (prover = next): seeds from the key shared with our
-        // prev (the other verifier), shares from the key shared with the
-        // prover (our next key).
-        let chi = seed16(s, false, sub(self.ctr, next, SUB_CHI));
-        let lam = seed16(s, false, sub(self.ctr, next, SUB_LAMBDA));
+    /// Round 0 of all three roles, once its challenges are known: the
+    /// prover's folded vectors (pads in slot 0) and the verifiers' folded
+    /// shares and claim shares before round 0.
+    fn round0(&mut self, s: &Ctx, cr: &[I::R], cs: &[I::R]) -> Result<()> {
+        let next = s.me.next();
+        // V_prev role (prover = next): carry shares from the key we share
+        // with the prover; V_next role: those it sent.
         let carry: Vec<I::R> =
             ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_CARRY), self.inst.n_carries() + 1);
-        let (cr, cs) = self.challenges(s, next, 0);
-        self.vprev = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry, true, &cr, &cs, &mut self.pool));
-        // V_next role (prover = prev).
-        let chi = seed16(s, true, sub(self.ctr, prev, SUB_CHI));
-        let lam = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
         let carry_in = std::mem::take(&mut self.carry_in);
         if carry_in.len() != self.inst.n_carries() + 1 {
             return Err(Error::InvalidArgument("carry shares missing"));
         }
-        let (cr, cs) = self.challenges(s, prev, 0);
-        self.vnext = Some(self.inst.verifier_fold0(&s.id, &chi, &lam, &carry_in, false, &cr, &cs, &mut self.pool));
+        let r0 = self.inst.round0_all(&s.id, &self.chi_seed, &self.lambda, &carry, &carry_in, cr, cs, &mut self.pool);
         self.padprod = (carry[carry.len() - 1], carry_in[carry_in.len() - 1]);
-        self.phase = Phase::Round(0);
-        Ok(Some(Outgoing { messages: vec![msg], await_from: vec![prev] }))
+        let pu = self.pad_part(s, s.me, false);
+        let pv = self.pad_part(s, s.me, true);
+        let mut p = r0.prover;
+        Self::add_pads(&mut p, &[pu[0].add(pv[0]), pu[1].add(pv[1])], I::R::ZERO);
+        self.prover = Some(p);
+        self.vprev = Some(r0.prev);
+        self.vnext = Some(r0.next);
+        Ok(())
+    }
+
+    /// The verifiers' claim shares after round `r` (and, after round 0, the
+    /// pads); their vectors after later rounds.
+    fn verifiers_after(&mut self, s: &Ctx, r: u8, cr: &[I::R], cs: &[I::R]) -> Result<()> {
+        let (prev, next) = (s.me.prev(), s.me.next());
+        let k = Self::k(r);
+        let pad_n = self.pad_part(s, prev, false);
+        let pad_p = self.pad_part(s, next, true);
+        let padprod = self.padprod;
+        let x_next = std::mem::take(&mut self.cross_in);
+        // As V_prev of next: its shares come from our common key.
+        let x_prev: Vec<I::R> = ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), k * k - 1);
+        let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
+        vn.c = fold_claim(vn.c, &x_next, cr, cs);
+        let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
+        vp.c = fold_claim(vp.c, &x_prev, cr, cs);
+        if r == 0 {
+            // Round 0 was folded while building.
+            if let Some(vn) = self.vnext.as_mut() {
+                Self::add_pads(vn, &pad_n, padprod.1);
+            }
+            if let Some(vp) = self.vprev.as_mut() {
+                Self::add_pads(vp, &pad_p, padprod.0);
+            }
+        } else {
+            for x in [self.vnext.as_mut(), self.vprev.as_mut()].into_iter().flatten() {
+                fold(&mut x.u, cr);
+                fold(&mut x.v, cs);
+            }
+        }
+        Ok(())
     }
 
     fn one(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
@@ -351,10 +443,13 @@ impl<I: Instance> Run<I> {
         let (prev, next) = (s.me.prev(), s.me.next());
         match self.phase {
             Phase::Seed => {
-                // As prover: chi seed from V_next.
-                let m = Self::one(&mut msgs, next, Step::ProofSeed)?;
-                let seed = s.expect_from_next(Step::ProofSeed, self.ctr).bytes(m, 16)?;
-                self.chi_seed.copy_from_slice(&seed);
+                // The commitments from prev, our missing chi term from next.
+                let mp = Self::one(&mut msgs, prev, Step::ProofSeed)?;
+                self.commits = s.expect_from_prev(Step::ProofSeed, self.ctr).bytes(mp, self.draws().len() * HASH)?;
+                let mn = Self::one(&mut msgs, next, Step::ProofSeed)?;
+                let t = s.expect_from_next(Step::ProofSeed, self.ctr).bytes(mn, 16)?;
+                self.chi_seed = self.common(s, SUB_CHI, &t, Step::ProofSeed)?;
+                // As prover: the carries.
                 let carries = self.inst.prover_carries(&s.id, &self.chi_seed);
                 let pu = self.pad_part(s, s.me, false);
                 let pv = self.pad_part(s, s.me, true);
@@ -370,81 +465,47 @@ impl<I: Instance> Run<I> {
                 }))
             }
             Phase::Carry => {
-                // As V_next of prev: its carry shares; answer with lambda seed.
+                // As V_next of prev: its carry shares; answer with our
+                // lambda term (only now: prev has committed its carries).
                 let m = Self::one(&mut msgs, prev, Step::ProofCarry)?;
                 let n = self.inst.n_carries() + 1;
                 let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n * I::R::WIRE)?;
                 self.carry_in = decode_ring(w, Step::ProofCarry, prev)?;
-                let seed = seed16(s, true, sub(self.ctr, prev, SUB_LAMBDA));
                 self.phase = Phase::Lambda;
-                Ok(Some(Outgoing {
-                    messages: vec![self.msg(s, prev, Step::ProofLambda, Payload::Bytes(seed.to_vec()))],
-                    await_from: vec![next],
-                }))
+                Ok(Some(Outgoing { messages: vec![self.term_msg(s, Step::ProofLambda, SUB_LAMBDA)], await_from: vec![next] }))
             }
             Phase::Lambda => {
                 let m = Self::one(&mut msgs, next, Step::ProofLambda)?;
-                let lam = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
-                let mut lambda = [0u8; 16];
-                lambda.copy_from_slice(&lam);
-                self.lambda(s, lambda)
+                let t = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
+                self.lambda = self.common(s, SUB_LAMBDA, &t, Step::ProofLambda)?;
+                let cross = self.inst.prover_cross0(&s.id, &self.chi_seed, &self.lambda);
+                let msg = self.cross_msg(s, 0, &cross);
+                self.phase = Phase::Round(0);
+                Ok(Some(Outgoing { messages: vec![msg], await_from: vec![prev] }))
             }
             Phase::Round(r) => {
-                let custom0 = r == 0;
-                // As V_next of prev: its cross-product shares.
+                // As V_next of prev: its cross-product shares; answer with
+                // our term of the round's challenges.
                 let m = Self::one(&mut msgs, prev, Step::ProofRound(r))?;
                 let k = Self::k(r);
                 let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (k * k - 1) * I::R::WIRE)?;
-                let x_next: Vec<I::R> = decode_ring(w, Step::ProofRound(r), prev)?;
-                let (cr, cs) = self.challenges(s, prev, r);
-                let raw: Vec<I::R> = cr[1..].iter().chain(&cs[1..]).copied().collect();
-                let out = self.wide_msg(s, prev, Step::ProofChallenge(r), &raw);
-                let pad_n = self.pad_part(s, prev, false);
-                let pad_p = self.pad_part(s, next, true);
-                let padprod = self.padprod;
-                let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
-                vn.c = fold_claim(vn.c, &x_next, &cr, &cs);
-                if custom0 {
-                    // Round 0 was folded while building.
-                    Self::add_pads(vn, &pad_n, padprod.1);
-                } else {
-                    fold(&mut vn.u, &cr);
-                    fold(&mut vn.v, &cs);
-                }
-                // As V_prev of next: its shares come from our common key.
-                let x_prev: Vec<I::R> =
-                    ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), k * k - 1);
-                let (pr, ps) = self.challenges(s, next, r);
-                let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
-                vp.c = fold_claim(vp.c, &x_prev, &pr, &ps);
-                if custom0 {
-                    Self::add_pads(vp, &pad_p, padprod.0);
-                } else {
-                    fold(&mut vp.u, &pr);
-                    fold(&mut vp.v, &ps);
-                }
+                self.cross_in = decode_ring(w, Step::ProofRound(r), prev)?;
                 self.phase = Phase::Challenge(r);
-                Ok(Some(Outgoing { messages: vec![out], await_from: vec![next] }))
+                Ok(Some(Outgoing { messages: vec![self.term_msg(s, Step::ProofChallenge(r), SUB_CHAL | r as u64)], await_from: vec![next] }))
             }
             Phase::Challenge(r) => {
-                // As prover: challenges from V_next.
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
-                let k = Self::k(r);
-                let w = s.expect_from_next(Step::ProofChallenge(r), self.ctr).wide(m, 2 * (k - 1) * I::R::WIRE)?;
-                let raw: Vec<I::R> = decode_ring(w, Step::ProofChallenge(r), next)?;
-                let (cr, cs) = Self::split_challenges(raw, k);
+                let t = s.expect_from_next(Step::ProofChallenge(r), self.ctr).bytes(m, 16)?;
+                let seed = self.common(s, SUB_CHAL | r as u64, &t, Step::ProofChallenge(r))?;
+                let (cr, cs) = Self::challenges(s, &seed, r);
                 if r == 0 {
-                    let (u, v) = self.inst.prover_fold0(&s.id, &self.chi_seed, &self.lambda, &cr, &cs, &mut self.pool);
-                    let pu = self.pad_part(s, s.me, false);
-                    let pv = self.pad_part(s, s.me, true);
-                    let mut p = Shares { u, v, c: I::R::ZERO };
-                    Self::add_pads(&mut p, &[pu[0].add(pv[0]), pu[1].add(pv[1])], I::R::ZERO);
-                    self.prover = Some(p);
+                    self.round0(s, &cr, &cs)?;
                 } else {
                     let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
                     fold(&mut p.u, &cr);
                     fold(&mut p.v, &cs);
                 }
+                self.verifiers_after(s, r, &cr, &cs)?;
                 if r + 1 < self.rounds {
                     self.phase = Phase::Round(r + 1);
                     return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));
@@ -523,10 +584,12 @@ impl Session {
     pub fn verify_start(&mut self) -> (Verify, Progress) {
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
-            let log = std::mem::take(&mut self.alog);
+            let mut log = std::mem::take(&mut self.alog);
+            log.seal();
+            let spare = std::mem::take(&mut self.chi_spare);
             jobs.push(match self.config.arith_ring {
-                crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log))),
-                crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log))),
+                crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
+                crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
         }
         if self.blog.words() > 0 {

@@ -16,7 +16,7 @@
 //! is interleaved, term `m` in block `m % K0` at offset `m / K0`, so a
 //! round-0 fold reads `K0` consecutive terms and writes one entry.
 
-use super::inst::{Instance, Pool, Shares};
+use super::inst::{Instance, Pool, Round0, Shares};
 use super::ring::{ArithRing, Lazy};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
@@ -38,11 +38,44 @@ const CHUNK: usize = 128;
 /// (36 KB for Z_2^192) and the tile's log entries stay in L1.
 const FOLD_TILE: usize = 64;
 
-/// The subset bits `chi_{t,j}` of every relation, `CHI_BYTES` bytes each.
-fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n * CHI_BYTES];
-    Prf::new(chi, sid).fill_bytes(Purpose::Challenge, 0, &mut b);
-    b
+/// One relation's subset bits: `chi_{t,j}` is bit `t % 8` of byte `t / 8`.
+pub(crate) type ChiRow = [u8; CHI_BYTES];
+
+/// Bits of `chi_j` per subset-sum table: bytes. Measured slower: 6-bit
+/// pieces (8 look-ups into 12 KB of Z_2^192 tables, in L1) and 12-bit ones
+/// (4 look-ups into 384 KB).
+const PIECE: usize = 8;
+/// Entries per table.
+const ENTRIES: usize = 1 << PIECE;
+/// Tables per relation: `KAPPA / PIECE`.
+const PIECES: usize = KAPPA / PIECE;
+const _: () = assert!(PIECES * PIECE == KAPPA && KAPPA <= 64);
+
+/// Subset-sum tables by `PIECE`-bit piece of `chi_j`:
+/// `t[q][v] = sum_{i in v} scale lambda_{PIECE q + i}` (fixed size, so that
+/// look-ups need no bounds checks).
+type Tables<A> = [[A; ENTRIES]; PIECES];
+
+/// Piece `q` of a relation's subset bits.
+#[inline(always)]
+fn piece(bits: u64, q: usize) -> usize {
+    ((bits >> (PIECE * q)) & (ENTRIES as u64 - 1)) as usize
+}
+
+/// A relation's subset bits as one word.
+#[inline(always)]
+fn chi_word(chi: &ChiRow) -> u64 {
+    let mut b = [0u8; 8];
+    b[..CHI_BYTES].copy_from_slice(chi);
+    u64::from_le_bytes(b)
+}
+
+/// The subset bits of `n` relations from `seed`, into `buf` (recycled: a
+/// fresh multi-megabyte buffer costs more in page faults than the AES).
+fn chi_rows(sid: &SessionId, seed: &[u8; 16], n: usize, buf: &mut Vec<ChiRow>) {
+    buf.clear();
+    buf.resize(n, [0; CHI_BYTES]);
+    Prf::new(seed, sid).fill_bytes(Purpose::Challenge, 0, buf.as_flattened_mut());
 }
 
 /// Per-relation combination coefficients
@@ -50,7 +83,7 @@ fn chi_bytes(sid: &SessionId, chi: &[u8; 16], n: usize) -> Vec<u8> {
 /// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables:
 /// `tables[q][v] = sum_{i in v} lambda_{8q+i}`.
 struct Combiner<A> {
-    tables: Vec<[A; 256]>,
+    tables: Box<Tables<A>>,
     lambda: Vec<A>,
 }
 
@@ -67,14 +100,14 @@ impl<A: ArithRing> Combiner<A> {
     }
 }
 
-/// `CHI_BYTES` subset-sum tables of `scale * lambda`.
-fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Vec<[A; 256]> {
-    let mut tables = vec![[A::ZERO; 256]; CHI_BYTES];
+/// The subset-sum tables of `scale * lambda`.
+fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Box<Tables<A>> {
+    let mut tables = Box::new([[A::ZERO; ENTRIES]; PIECES]);
     for (q, t) in tables.iter_mut().enumerate() {
-        for v in 1..256usize {
+        for v in 1..ENTRIES {
             let low = v & (v - 1);
             let bit = (v ^ low).trailing_zeros() as usize;
-            t[v] = t[low].add(scale.mul(lambda[8 * q + bit]));
+            t[v] = t[low].add(scale.mul(lambda[PIECE * q + bit]));
         }
     }
     tables
@@ -83,48 +116,106 @@ fn byte_tables<A: ArithRing>(lambda: &[A], scale: A) -> Vec<[A; 256]> {
 /// `sum_q tables[q][chi_q]`: `rho_j` (or a multiple) from relation `j`'s
 /// subset bytes.
 #[inline(always)]
-fn lookup<A: ArithRing>(tables: &[[A; 256]], chi: &[u8]) -> A {
-    tables.iter().zip(chi).fold(A::ZERO, |acc, (t, &byte)| acc.add(t[byte as usize]))
+fn lookup<A: ArithRing>(tables: &Tables<A>, chi: &ChiRow) -> A {
+    let bits = chi_word(chi);
+    let mut acc = tables[0][piece(bits, 0)];
+    for (q, t) in tables.iter().enumerate().skip(1) {
+        acc = acc.add(t[piece(bits, q)]);
+    }
+    acc
 }
 
 /// Sums of per-relation values by subset byte: `b[q][v] = sum of the values
-/// of the relations whose byte `q` is `v`. Both sums the proof needs follow:
-/// `sum_j chi_{t,j} e_j` (the carries) and `sum_j rho_j e_j` (a claim share).
+/// of the relations whose byte `q` is `v`; then `sum_j rho_j e_j` (a claim
+/// share) is `sum_{q,v} tables[q][v] b[q][v]`.
 struct Buckets<A> {
-    b: Vec<[A; 256]>,
+    b: Box<Tables<A>>,
 }
 
 impl<A: ArithRing> Buckets<A> {
     fn new() -> Self {
-        Buckets { b: vec![[A::ZERO; 256]; CHI_BYTES] }
+        Buckets { b: Box::new([[A::ZERO; ENTRIES]; PIECES]) }
     }
 
     #[inline(always)]
-    fn add(&mut self, chi: &[u8], e: A) {
-        for (bucket, &byte) in self.b.iter_mut().zip(chi) {
-            bucket[byte as usize] = bucket[byte as usize].add(e);
+    fn add(&mut self, chi: &ChiRow, e: A) {
+        let bits = chi_word(chi);
+        for (q, bucket) in self.b.iter_mut().enumerate() {
+            let v = piece(bits, q);
+            bucket[v] = bucket[v].add(e);
         }
-    }
-
-    /// `S_t = sum_j chi_{t,j} e_j`, t < KAPPA.
-    fn subset_sums(&self) -> Vec<A> {
-        (0..KAPPA)
-            .map(|t| {
-                let (q, bit) = (t / 8, t % 8);
-                (0..256usize).filter(|v| v >> bit & 1 == 1).fold(A::ZERO, |a, v| a.add(self.b[q][v]))
-            })
-            .collect()
     }
 
     /// `sum_j rho_j e_j`.
     fn combined(&self, comb: &Combiner<A>) -> A {
         let mut acc = A::Acc::default();
-        for (t, b) in comb.tables.iter().zip(&self.b) {
+        for (t, b) in comb.tables.iter().zip(self.b.iter()) {
             for (x, y) in t.iter().zip(b) {
                 acc.mac(*x, *y);
             }
         }
         acc.total()
+    }
+}
+
+/// `Q_j = sum_m x_i y_i + x_i y_{i+1} + x_{i+1} y_i` as an integer:
+/// `lo + 2^128 over` (`over` wrapping: only `Q_j / 2^64 mod 2^128` is used).
+#[derive(Clone, Copy, Default)]
+struct HighSum {
+    lo: u128,
+    over: u128,
+}
+
+impl HighSum {
+    #[inline(always)]
+    fn add(self, x0: u64, x1: u64, y0: u64, y1: u64) -> HighSum {
+        let (x0, x1, y0, y1) = (x0 as u128, x1 as u128, y0 as u128, y1 as u128);
+        let (s, c0) = self.lo.overflowing_add(x0 * y0);
+        let (s, c1) = s.overflowing_add(x0 * y1);
+        let (s, c2) = s.overflowing_add(x1 * y0);
+        HighSum { lo: s, over: self.over.wrapping_add(c0 as u128 + c1 as u128 + c2 as u128) }
+    }
+
+    /// `c_j = (Q_j - L_j) / 2^64 mod 2^128` with `L_j = z_i - r_i + r_{i+1}`,
+    /// for a prover whose `Q_j = L_j mod 2^64` (an honest one: it computed
+    /// `z_i` so): then `c_j` is the difference of the parts above 2^64. (A
+    /// cheating prover's carries are wrong anyway; nothing relies on them.)
+    #[inline(always)]
+    fn carry(self, z0: u64, r0: u64, r1: u64) -> u128 {
+        let high_q = (self.lo >> 64).wrapping_add(self.over << 64);
+        let l = z0 as i128 - r0 as i128 + r1 as i128;
+        high_q.wrapping_sub((l >> 64) as u128)
+    }
+}
+
+/// Per-piece sums of the carries `c_j` mod 2^128 (two-word entries, where
+/// [`Buckets`] over Z_2^192 updates three).
+struct CarryBuckets {
+    b: Box<[[u128; ENTRIES]; PIECES]>,
+}
+
+impl CarryBuckets {
+    fn new() -> Self {
+        CarryBuckets { b: Box::new([[0; ENTRIES]; PIECES]) }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, chi: &ChiRow, c: u128) {
+        let bits = chi_word(chi);
+        for (q, bucket) in self.b.iter_mut().enumerate() {
+            let v = piece(bits, q);
+            bucket[v] = bucket[v].wrapping_add(c);
+        }
+    }
+
+    /// `C_t = sum_j chi_{t,j} c_j mod 2^128`, t < KAPPA.
+    fn subset_sums(&self) -> Vec<u128> {
+        (0..KAPPA)
+            .map(|t| {
+                let (q, bit) = (t / PIECE, t % PIECE);
+                (0..ENTRIES).filter(|v| v >> bit & 1 == 1).fold(0u128, |a, v| a.wrapping_add(self.b[q][v]))
+            })
+            .collect()
     }
 }
 
@@ -153,14 +244,20 @@ pub(crate) struct ArithInst<A> {
     /// Relation of each term, when some relation has several (dot products).
     rel_of: Vec<u32>,
     /// The prover's subset bytes, kept from the carries to round 0.
-    chi: Vec<u8>,
+    chi: Vec<ChiRow>,
+    /// Recycled buffers for the verifiers' subset bytes.
+    spare: Vec<Vec<ChiRow>>,
     _ring: std::marker::PhantomData<A>,
 }
 
 impl<A: ArithRing> ArithInst<A> {
-    pub(crate) fn new(log: ArithLog) -> Self {
+    /// `spare`: recycled subset-byte buffers (see [`Instance::recycle`]).
+    pub(crate) fn new(log: ArithLog, mut spare: Vec<Vec<ChiRow>>) -> Self {
         let rel_of = log.terms.iter().enumerate().flat_map(|(j, &n)| std::iter::repeat_n(j as u32, n as usize)).collect();
-        ArithInst { log, rel_of, chi: Vec::new(), _ring: std::marker::PhantomData }
+        // Emptied: the prover's rows are computed when their length is off.
+        let mut chi = spare.pop().unwrap_or_default();
+        chi.clear();
+        ArithInst { log, rel_of, chi, spare, _ring: std::marker::PhantomData }
     }
 
     fn terms(&self) -> usize {
@@ -186,19 +283,22 @@ impl<A: ArithRing> ArithInst<A> {
         }
     }
 
-    fn prover_chi(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<u8> {
-        if self.chi.len() != self.log.relations() * CHI_BYTES {
-            self.chi = chi_bytes(sid, chi, self.log.relations());
+    /// The prover's subset bytes, computed on first use (the buffer is
+    /// handed back by the caller with `self.chi = ...`).
+    fn prover_chi(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<ChiRow> {
+        let mut rows = std::mem::take(&mut self.chi);
+        if rows.len() != self.log.relations() {
+            chi_rows(sid, chi, self.log.relations(), &mut rows);
         }
-        std::mem::take(&mut self.chi)
+        rows
     }
 
     /// Round-0 fold from the log: `u'[1+g] = sum_a r_a rho_{gK+a} x_{gK+a}`
     /// (with tables of `r_a lambda`, so no full product per term) and
     /// `v'[1+g] = sum_a s_a y_{gK+a}`; slot 0 is left for the pad. Tiled
     /// by `FOLD_TILE` groups so that one block's tables stay in L1.
-    fn fold0<const ROLE: u8>(&self, chi: &[u8], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
-        let scaled: Vec<Vec<[A; 256]>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
+    fn fold0<const ROLE: u8>(&self, chi: &[ChiRow], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+        let scaled: Vec<Box<Tables<A>>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
         let (t, groups) = (self.terms(), self.folded_len());
         // Room for the later rounds' block padding.
         let mut u = pool.take(1 + groups + super::K);
@@ -219,7 +319,7 @@ impl<A: ArithRing> ArithInst<A> {
                     }
                     let j = self.rel(m);
                     let o = self.operands::<ROLE>(m);
-                    xu.mac65(lookup(tables, &chi[j * CHI_BYTES..(j + 1) * CHI_BYTES]), o.xl, o.xb);
+                    xu.mac65(lookup(tables, &chi[j]), o.xl, o.xb);
                     xv.mac65(*sa, o.yl, o.yb);
                 }
             }
@@ -227,6 +327,92 @@ impl<A: ArithRing> ArithInst<A> {
             v.extend(av[..n].iter().map(|x| x.total()));
         }
         (u, v)
+    }
+}
+
+impl<A: ArithRing> ArithInst<A> {
+    /// Round 0 of both verifier roles in one pass over the log (they share
+    /// `rho`, the challenges and the log rows): the folded shares
+    /// `u'[1+g] = sum_a r_a rho_j x_m`, `v'[1+g] = sum_a s_a y_m`
+    /// (`m = gK + a`, relation `j` of term `m`; slot 0 left for the pad) and
+    /// the log part of each claim share, `sum_j rho_j l_j` with
+    /// `l_j = z_i - r_i` (V_prev, whose `x, y` are the log's second
+    /// components) or `r_{i+1} + sum_m x_{i+1} y_{i+1}` (V_next: the first
+    /// ones). One `rho_j` look-up per term serves all four products and
+    /// both claims (scaled tables per block would need one look-up per role
+    /// and block and another for the claims); the accumulators stay in
+    /// registers. Returns `[V_prev, V_next]`.
+    fn verifiers_pass(&self, chi: &[ChiRow], comb: &Combiner<A>, r: &[A], s: &[A], pool: &mut Pool<A>) -> [Shares<A>; 2] {
+        let log = &self.log;
+        let (t, groups) = (self.terms(), self.folded_len());
+        // Relations of one product each: their part of the claims is taken
+        // per term, in this pass; otherwise (dot products) per relation, after.
+        let single = self.rel_of.is_empty();
+        let mut out = [0, 1].map(|_| {
+            let mut x = Shares { u: pool.take(1 + groups + super::K), v: pool.take(1 + groups + super::K), c: A::ZERO };
+            x.u.push(A::ZERO);
+            x.v.push(A::ZERO);
+            x
+        });
+        let (mut cp, mut cn) = (A::Acc::default(), A::Acc::default());
+        // V_prev's `l_j = z_i - r_i` enters as `(l_j + 2^64) - 2^64`, so that
+        // its factor is a 65-bit value: `sum_rho` collects the correction.
+        let mut sum_rho = A::ZERO;
+        for g in 0..groups {
+            let (mut up, mut vp, mut un, mut vn) = (A::Acc::default(), A::Acc::default(), A::Acc::default(), A::Acc::default());
+            for a in 0..K0 {
+                let m = g * K0 + a;
+                if m >= t {
+                    break;
+                }
+                let j = self.rel(m);
+                let rho = lookup(&comb.tables, &chi[j]);
+                let (x0, x1, y0, y1) = (log.x0[m], log.x1[m], log.y0[m], log.y1[m]);
+                let (wp, wn) = (rho.mul65(x1, 0), rho.mul65(x0, 0));
+                if a == 0 {
+                    up.add(wp);
+                    un.add(wn);
+                    vp.add(A::from_u64(y1));
+                    vn.add(A::from_u64(y0));
+                } else {
+                    up.mac(r[a], wp);
+                    un.mac(r[a], wn);
+                    vp.mac65(s[a], y1, 0);
+                    vn.mac65(s[a], y0, 0);
+                }
+                cn.mac65(wn, y0, 0);
+                if single {
+                    let (lo, borrow) = log.z1[j].overflowing_sub(log.r1[j]);
+                    cp.mac65(rho, lo, !borrow as u64);
+                    sum_rho = sum_rho.add(rho);
+                    cn.mac65(rho, log.r0[j], 0);
+                }
+            }
+            let [p, n] = &mut out;
+            p.u.push(up.total());
+            p.v.push(vp.total());
+            n.u.push(un.total());
+            n.v.push(vn.total());
+        }
+        out[0].c = cp.total().sub(sum_rho.shl64());
+        out[1].c = cn.total();
+        if !single {
+            out[0].c = out[0].c.add(self.relation_claims::<PREV>(chi, comb));
+            out[1].c = out[1].c.add(self.relation_claims::<NEXT>(chi, comb));
+        }
+        out
+    }
+
+    /// `sum_j rho_j l_j` for the per-relation values `l_j = z_i - r_i`
+    /// (V_prev) or `r_{i+1}` (V_next), by subset-byte buckets.
+    fn relation_claims<const ROLE: u8>(&self, chi: &[ChiRow], comb: &Combiner<A>) -> A {
+        let log = &self.log;
+        let mut buckets = Buckets::<A>::new();
+        for (j, row) in chi.iter().enumerate() {
+            let l = if ROLE == PREV { A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j])) } else { A::from_u64(log.r0[j]) };
+            buckets.add(row, l);
+        }
+        buckets.combined(comb)
     }
 }
 
@@ -242,7 +428,11 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         KAPPA
     }
 
-    fn recycle(self, s: &mut crate::Session) {
+    fn recycle(mut self, s: &mut crate::Session) {
+        self.spare.push(self.chi);
+        if s.chi_spare.len() < self.spare.len() {
+            s.chi_spare = self.spare;
+        }
         let mut log = self.log;
         log.clear();
         if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
@@ -256,25 +446,30 @@ impl<A: ArithRing> Instance for ArithInst<A> {
 
     fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
         // E_j = Q_j - L_j over Z_2^{64+s} is 2^64 c_j for an honest prover;
-        // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 (ePrint 2024/700, Sec. 4).
+        // S_t = sum_j chi_{t,j} E_j; C_t = S_t / 2^64 = sum_j chi_{t,j} c_j
+        // (ePrint 2024/700, Sec. 4). Only 2^64 C_t enters the proof, so C_t
+        // mod 2^128 suffices (2^64 in Z_2^128): the c_j are summed as u128.
         let chi = self.prover_chi(sid, chi);
         let log = &self.log;
-        let mut buckets = Buckets::<A>::new();
-        let mut m = 0;
-        for j in 0..log.relations() {
-            let n = if self.rel_of.is_empty() { 1 } else { log.terms[j] as usize };
-            let mut q = A::Acc::default();
-            for m in m..m + n {
-                let (yl, yb) = log.y0[m].overflowing_add(log.y1[m]);
-                q.mac65(A::from_u64(log.x0[m]), yl, yb as u64);
-                q.mac65(A::from_u64(log.x1[m]), log.y0[m], 0);
+        let mut buckets = CarryBuckets::new();
+        if self.rel_of.is_empty() {
+            let terms = log.x0.iter().zip(&log.x1).zip(log.y0.iter().zip(&log.y1));
+            let rels = log.z0.iter().zip(&log.r0).zip(&log.r1);
+            for ((((x0, x1), (y0, y1)), ((z0, r0), r1)), row) in terms.zip(rels).zip(&chi) {
+                let q = HighSum::default().add(*x0, *x1, *y0, *y1);
+                buckets.add(row, q.carry(*z0, *r0, *r1));
             }
-            m += n;
-            let l = A::from_u64(log.z0[j]).sub(A::from_u64(log.r0[j])).add(A::from_u64(log.r1[j]));
-            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], q.total().sub(l));
+        } else {
+            let mut m = 0;
+            for (j, row) in chi.iter().enumerate() {
+                let n = log.terms[j] as usize;
+                let q = (m..m + n).fold(HighSum::default(), |q, m| q.add(log.x0[m], log.x1[m], log.y0[m], log.y1[m]));
+                m += n;
+                buckets.add(row, q.carry(log.z0[j], log.r0[j], log.r1[j]));
+            }
         }
         self.chi = chi;
-        buckets.subset_sums().into_iter().map(A::shr64).collect()
+        buckets.subset_sums().into_iter().map(A::from_u128).collect()
     }
 
     fn prover_cross0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16]) -> Vec<A> {
@@ -299,7 +494,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
                     }
                     let j = self.rel(m);
                     let o = self.operands::<PROVER>(m);
-                    ub[a][g] = lookup(&comb.tables, &chi_b[j * CHI_BYTES..(j + 1) * CHI_BYTES]).mul65(o.xl, o.xb);
+                    ub[a][g] = lookup(&comb.tables, &chi_b[j]).mul65(o.xl, o.xb);
                     (vl[a][g], vb[a][g]) = (o.yl, o.yb);
                 }
             }
@@ -326,7 +521,7 @@ impl<A: ArithRing> Instance for ArithInst<A> {
     }
 
     fn verifier_fold0(
-        &self,
+        &mut self,
         sid: &SessionId,
         chi: &[u8; 16],
         lambda: &[u8; 16],
@@ -336,34 +531,45 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         s: &[A],
         pool: &mut Pool<A>,
     ) -> Shares<A> {
-        let log = &self.log;
-        let chi = chi_bytes(sid, chi, log.relations());
+        let mut rows = self.spare.pop().unwrap_or_default();
+        chi_rows(sid, chi, self.log.relations(), &mut rows);
         let comb = Combiner::<A>::new(sid, lambda);
-        // Claim share: the carry term plus sum_j rho_j l_j, with
-        // l_j = z_i - r_i (V_prev) or r_{i+1} + sum_m x_{i+1} y_{i+1} (V_next).
-        let mut buckets = Buckets::<A>::new();
-        let mut m = 0;
-        for j in 0..log.relations() {
-            let n = if self.rel_of.is_empty() { 1 } else { log.terms[j] as usize };
-            let l = if as_prev {
-                A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j]))
-            } else {
-                let mut q = A::Acc::default();
-                for m in m..m + n {
-                    q.mac65(A::from_u64(log.x0[m]), log.y0[m], 0);
-                }
-                q.total().add(A::from_u64(log.r0[j]))
-            };
-            m += n;
-            buckets.add(&chi[j * CHI_BYTES..(j + 1) * CHI_BYTES], l);
-        }
-        let c = comb.carry_term(carry).add(buckets.combined(&comb));
-        let (u, v) = if as_prev {
-            self.fold0::<PREV>(&chi, &comb.lambda, r, s, pool)
-        } else {
-            self.fold0::<NEXT>(&chi, &comb.lambda, r, s, pool)
+        let [prev, next] = self.verifiers_pass(&rows, &comb, r, s, pool);
+        self.spare.push(rows);
+        let (mut mine, other) = if as_prev { (prev, next) } else { (next, prev) };
+        pool.put(other.u);
+        pool.put(other.v);
+        mine.c = comb.carry_term(carry).add(mine.c);
+        mine
+    }
+
+    fn round0_all(
+        &mut self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        carry_prev: &[A],
+        carry_next: &[A],
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> Round0<A> {
+        // With common randomness the prover's vectors are the sums of the
+        // party's two verifier shares: u = rho (x_i + x_{i+1}) and
+        // v = y_i + y_{i+1} over the integers, and the fold is linear.
+        let rows = self.prover_chi(sid, chi);
+        let comb = Combiner::<A>::new(sid, lambda);
+        let [mut prev, mut next] = self.verifiers_pass(&rows, &comb, r, s, pool);
+        self.chi = rows;
+        prev.c = comb.carry_term(carry_prev).add(prev.c);
+        next.c = comb.carry_term(carry_next).add(next.c);
+        let sum = |a: &[A], b: &[A], pool: &mut Pool<A>| {
+            let mut x = pool.take(a.len() + super::K);
+            x.extend(a.iter().zip(b).map(|(a, b)| a.add(*b)));
+            x
         };
-        Shares { u, v, c }
+        let prover = Shares { u: sum(&prev.u, &next.u, pool), v: sum(&prev.v, &next.v, pool), c: A::ZERO };
+        Round0 { prover, prev, next }
     }
 }
 
@@ -435,7 +641,7 @@ mod tests {
         let (p, vp, vn) = logs(terms);
         let sid = SessionId([7; 16]);
         let (chi, lambda) = ([1u8; 16], [2u8; 16]);
-        let mut prover = ArithInst::<A>::new(p);
+        let mut prover = ArithInst::<A>::new(p, Vec::new());
         let carries = prover.prover_carries(&sid, &chi);
         // Carry shares: any split works; V_prev gets a constant.
         let share_p: Vec<A> = (0..KAPPA).map(|t| A::from_u64(t as u64 * 0x1234_5678_9abc)).collect();
@@ -445,8 +651,8 @@ mod tests {
         let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) }).collect();
         let mut pool = Pool::default();
         let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
-        let a = ArithInst::<A>::new(vp).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
-        let b = ArithInst::<A>::new(vn).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
+        let a = ArithInst::<A>::new(vp, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b = ArithInst::<A>::new(vn, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
         assert_eq!(pu.len(), a.u.len());
         for j in 0..pu.len() {
             assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");
@@ -459,13 +665,103 @@ mod tests {
         assert_eq!(folded, inner);
     }
 
+    /// One party's round 0 of all three roles at once (common randomness)
+    /// equals its three roles run one by one, and its prover vectors are the
+    /// sums of its verifier shares.
+    fn round0_all_matches_the_roles<A: ArithRing>(terms: &[u32]) {
+        let (log, _, _) = logs(terms);
+        let sid = SessionId([5; 16]);
+        let (chi, lambda) = ([3u8; 16], [4u8; 16]);
+        let carry_p: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(t as u64 + 11)).collect();
+        let carry_n: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(3 * t as u64 + u64::MAX / 3)).collect();
+        let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x9e37_79b9 * a as u64).shl64().add(A::from_u64(7)) }).collect();
+        let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - a as u64).shl64().sub(A::ONE) }).collect();
+        let mut pool = Pool::default();
+        let mut one = ArithInst::<A>::new(log, Vec::new());
+        one.prover_carries(&sid, &chi);
+        let (pu, pv) = one.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
+        let vp = one.verifier_fold0(&sid, &chi, &lambda, &carry_p, true, &r, &s, &mut pool);
+        let vn = one.verifier_fold0(&sid, &chi, &lambda, &carry_n, false, &r, &s, &mut pool);
+        let all = one.round0_all(&sid, &chi, &lambda, &carry_p, &carry_n, &r, &s, &mut pool);
+        assert_eq!((all.prover.u, all.prover.v), (pu, pv));
+        assert_eq!((&all.prev.u, &all.prev.v, all.prev.c), (&vp.u, &vp.v, vp.c));
+        assert_eq!((&all.next.u, &all.next.v, all.next.c), (&vn.u, &vn.v, vn.c));
+    }
+
+    #[test]
+    fn round0_of_all_roles_at_once_matches_the_roles_one_by_one() {
+        for terms in [vec![1u32; 1], vec![1; 9], vec![1; 203], vec![3, 1, 8, 2, 1, 0, 17, 5]] {
+            round0_all_matches_the_roles::<Z192>(&terms);
+            round0_all_matches_the_roles::<Z128>(&terms);
+        }
+    }
+
     #[test]
     fn round0_of_an_honest_prover_is_consistent() {
-        for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5]] {
+        for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5], vec![2, 0, 1]] {
             round0_is_consistent::<Z192>(&terms);
             round0_is_consistent::<Z128>(&terms);
         }
         // More groups than one chunk or tile.
         round0_is_consistent::<Z192>(&[1; 8 * (CHUNK + FOLD_TILE) + 3]);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    //! `cargo test --release -p triad-mpc-core -- --ignored --nocapture round0_speed`:
+    //! single-thread timings of one party's round-0 work (best of 5).
+    use super::*;
+    use crate::dzkp::ring::{VRing, Z192};
+
+    fn best(mut f: impl FnMut()) -> f64 {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::MAX, f64::min)
+    }
+
+    #[test]
+    #[ignore]
+    fn round0_speed() {
+        let n = 1_000_000;
+        let mut w = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            w ^= w << 13;
+            w ^= w >> 7;
+            w ^= w << 17;
+            w
+        };
+        let mut log = ArithLog::default();
+        for _ in 0..n {
+            for v in [&mut log.x0, &mut log.x1, &mut log.y0, &mut log.y1, &mut log.z0, &mut log.z1, &mut log.r0, &mut log.r1] {
+                v.push(next());
+            }
+        }
+        let sid = SessionId([7; 16]);
+        let (chi, lambda) = ([1u8; 16], [2u8; 16]);
+        let mut inst = ArithInst::<Z192>::new(log, Vec::new());
+        let r: Vec<Z192> = (0..K0).map(|a| Z192([a as u64 * 77 + 1, 5, 9])).collect();
+        let carry = vec![Z192::ONE; KAPPA + 1];
+        let mut pool = Pool::default();
+        let mut rows = Vec::new();
+        let t_chi = best(|| chi_rows(&sid, &chi, n, &mut rows));
+        let t_carries = best(|| drop(inst.prover_carries(&sid, &chi)));
+        let t_cross = best(|| drop(inst.prover_cross0(&sid, &chi, &lambda)));
+        let carry_n = carry.clone();
+        let t_all = best(|| {
+            let all = inst.round0_all(&sid, &chi, &lambda, &carry, &carry_n, &r, &r, &mut pool);
+            for x in [all.prover, all.prev, all.next] {
+                pool.put(x.u);
+                pool.put(x.v);
+            }
+        });
+        eprintln!(
+            "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, round0_all {t_all:.1}; total {:.1}",
+            t_chi + t_carries + t_cross + t_all
+        );
     }
 }

@@ -62,10 +62,10 @@ pub(crate) trait ArithRing: VRing {
     /// Lazy multiply-accumulator (carries resolved once, in `total`).
     type Acc: Lazy<Self>;
     fn from_u64(x: u64) -> Self;
-    /// Floor division by 2^64.
-    fn shr64(self) -> Self;
     /// Multiplication by 2^64.
     fn shl64(self) -> Self;
+    /// The element `x mod 2^(64+s)` for `x < 2^128`.
+    fn from_u128(x: u128) -> Self;
     /// The session's vector pool for this ring.
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
     /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
@@ -84,6 +84,8 @@ pub(crate) trait Lazy<R>: Copy + Default {
     fn mac(&mut self, a: R, b: R);
     /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
     fn mac65(&mut self, a: R, lo: u64, bit: u64);
+    /// `+= a`.
+    fn add(&mut self, a: R);
     fn total(self) -> R;
 }
 
@@ -123,11 +125,11 @@ impl ArithRing for Z128 {
     fn from_u64(x: u64) -> Self {
         Z128(x as u128)
     }
-    fn shr64(self) -> Self {
-        Z128(self.0 >> 64)
-    }
     fn shl64(self) -> Self {
         Z128(self.0 << 64)
+    }
+    fn from_u128(x: u128) -> Self {
+        Z128(x)
     }
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
         &mut s.pool_z
@@ -147,6 +149,10 @@ impl Lazy<Z128> for Acc128 {
     fn mac65(&mut self, a: Z128, lo: u64, bit: u64) {
         let hi = (a.0 << 64) & (0u128.wrapping_sub(bit as u128));
         self.0 = self.0.wrapping_add(a.0.wrapping_mul(lo as u128)).wrapping_add(hi);
+    }
+    #[inline(always)]
+    fn add(&mut self, a: Z128) {
+        self.0 = self.0.wrapping_add(a.0);
     }
     fn total(self) -> Z128 {
         Z128(self.0)
@@ -241,11 +247,11 @@ impl ArithRing for Z192 {
     fn from_u64(x: u64) -> Self {
         Z192([x, 0, 0])
     }
-    fn shr64(self) -> Self {
-        Z192([self.0[1], self.0[2], 0])
-    }
     fn shl64(self) -> Self {
         Z192([0, self.0[0], self.0[1]])
+    }
+    fn from_u128(x: u128) -> Self {
+        Z192([x as u64, (x >> 64) as u64, 0])
     }
     fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
         &mut s.pool_y
@@ -291,6 +297,13 @@ impl Lazy<Z192> for Acc192 {
         self.c0 += p0 as u64 as u128;
         self.c1 += (p0 >> 64) + (p1 as u64 as u128) + ((a[0] & mask) as u128);
         self.c2 = self.c2.wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(lo)).wrapping_add(a[1] & mask);
+    }
+
+    #[inline(always)]
+    fn add(&mut self, a: Z192) {
+        self.c0 += a.0[0] as u128;
+        self.c1 += a.0[1] as u128;
+        self.c2 = self.c2.wrapping_add(a.0[2]);
     }
 
     #[inline(always)]

@@ -119,18 +119,34 @@ fn a_wrong_and_message_is_caught_by_the_proof() {
 #[test]
 fn every_proof_message_is_bound() {
     for cheater in [0, 1, 2] {
-        for step in [
-            Step::ProofSeed,
-            Step::ProofCarry,
-            Step::ProofLambda,
-            Step::ProofRound(0),
-            Step::ProofRound(1),
-            Step::ProofChallenge(0),
-            Step::ProofChallenge(1),
-            Step::ProofFinal,
-        ] {
+        for step in [Step::ProofCarry, Step::ProofRound(0), Step::ProofRound(1), Step::ProofFinal] {
             assert_caught(p(cheater), flip(step, 5), Step::ProofFinal, Some(None));
         }
+        // A term of the common challenges (or its commitment, in
+        // `ProofSeed`) is checked on receipt, before any use: caught at its
+        // own step (the receiver cannot tell which of its two neighbours,
+        // the sender of the term or of the commitment, lied).
+        for step in [Step::ProofSeed, Step::ProofLambda, Step::ProofChallenge(0), Step::ProofChallenge(1)] {
+            assert_caught(p(cheater), flip(step, 5), step, Some(None));
+        }
+    }
+}
+
+/// Only the commitment (the hashes sent to the next party in `ProofSeed`,
+/// 32 bytes per draw: `chi`, `lambda`, the challenges of rounds 0, 1, ...)
+/// is wrong: the next party aborts when that draw's term does not match.
+#[test]
+fn a_wrong_term_commitment_is_caught() {
+    for (byte, step) in [(0usize, Step::ProofSeed), (40, Step::ProofLambda), (100, Step::ProofChallenge(1))] {
+        let tamper: Tamper = Box::new(move |m: &mut Message| {
+            if let (Step::ProofSeed, Payload::Bytes(b)) = (m.step, &mut m.payload)
+                && b.len() > byte
+                && b.len() > 16
+            {
+                b[byte] ^= 1;
+            }
+        });
+        assert_caught(p(1), tamper, step, Some(None));
     }
 }
 
