@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod events;
+mod malloc;
 mod notary;
 mod provider;
 
@@ -37,6 +38,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    malloc::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
