@@ -81,6 +81,8 @@ pub(crate) trait Lazy<R>: Copy + Default {
     fn mac(&mut self, a: R, b: R);
     /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
     fn mac65(&mut self, a: R, lo: u64, bit: u64);
+    /// `+= a * q` for a 128-bit `q`.
+    fn mac128(&mut self, a: R, q: u128);
     /// `+= a`.
     fn add(&mut self, a: R);
     fn total(self) -> R;
@@ -146,6 +148,10 @@ impl Lazy<Z128> for Acc128 {
     fn mac65(&mut self, a: Z128, lo: u64, bit: u64) {
         let hi = (a.0 << 64) & (0u128.wrapping_sub(bit as u128));
         self.0 = self.0.wrapping_add(a.0.wrapping_mul(lo as u128)).wrapping_add(hi);
+    }
+    #[inline(always)]
+    fn mac128(&mut self, a: Z128, q: u128) {
+        self.0 = self.0.wrapping_add(a.0.wrapping_mul(q));
     }
     #[inline(always)]
     fn add(&mut self, a: Z128) {
@@ -294,6 +300,23 @@ impl Lazy<Z192> for Acc192 {
         self.c0 += p0 as u64 as u128;
         self.c1 += (p0 >> 64) + (p1 as u64 as u128) + ((a[0] & mask) as u128);
         self.c2 = self.c2.wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(lo)).wrapping_add(a[1] & mask);
+    }
+
+    #[inline(always)]
+    fn mac128(&mut self, a: Z192, q: u128) {
+        // a (q0 + 2^64 q1): five products, by 64-bit columns.
+        let (a, q0, q1) = (a.0, q as u64, (q >> 64) as u64);
+        let p00 = a[0] as u128 * q0 as u128;
+        let p10 = a[1] as u128 * q0 as u128;
+        let p01 = a[0] as u128 * q1 as u128;
+        self.c0 += p00 as u64 as u128;
+        self.c1 += (p00 >> 64) + (p10 as u64 as u128) + (p01 as u64 as u128);
+        self.c2 = self
+            .c2
+            .wrapping_add((p10 >> 64) as u64)
+            .wrapping_add((p01 >> 64) as u64)
+            .wrapping_add(a[2].wrapping_mul(q0))
+            .wrapping_add(a[1].wrapping_mul(q1));
     }
 
     #[inline(always)]
