@@ -422,6 +422,7 @@ impl<A: ArithRing> ArithInst<A> {
 impl<A: ArithRing> Instance for ArithInst<A> {
     type R = A;
     const K0: usize = K0;
+    const PROVER_IS_SUM: bool = true;
 
     fn folded_len(&self) -> usize {
         self.terms().div_ceil(K0)
