@@ -210,7 +210,7 @@ impl VRing for Z192 {
         let (head, tail) = x.split_at_mut(m);
         for (j, h) in head.iter_mut().enumerate() {
             let mut acc = Acc192::default();
-            acc.mac(*h, Z192::ONE);
+            acc.add(*h);
             for (a, ra) in r.iter().enumerate().skip(1) {
                 acc.mac(*ra, tail[(a - 1) * m + j]);
             }
@@ -519,5 +519,53 @@ mod tests {
             let want = (1..k).fold(u[j], |acc, a| acc.add(r[a].mul(u[a * m + j])));
             assert_eq!(x[j], want);
         }
+    }
+
+    fn z192_vec(n: usize, seed: u64) -> Vec<Z192> {
+        let mut w = seed;
+        (0..n)
+            .map(|_| {
+                let mut limb = || {
+                    w ^= w << 13;
+                    w ^= w >> 7;
+                    w ^= w << 17;
+                    w
+                };
+                Z192([limb(), limb(), limb()])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn z192_cross_products_match_the_generic_ones() {
+        for m in [1, 5, 128, 131] {
+            let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
+            assert_eq!(Z192::cross(&u, &v, 4, m), generic_cross(&u, &v, 4, m), "m = {m}");
+        }
+    }
+
+    /// `cargo test --release -p triad-mpc-core -- --ignored --nocapture later_round_speed`
+    #[test]
+    #[ignore]
+    fn later_round_speed() {
+        let m = 62_500; // round 1 of 10^6 multiplications
+        let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
+        let r = z192_vec(4, 3);
+        let best = |f: &mut dyn FnMut()| {
+            (0..7)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let t_cross = best(&mut || drop(std::hint::black_box(Z192::cross(&u, &v, 4, m))));
+        let mut x = u.clone();
+        let t_fold = best(&mut || {
+            x.copy_from_slice(&u);
+            Z192::fold_blocks(&mut x, m, &r);
+        });
+        eprintln!("m={m}: cross {t_cross:.2} ms, fold_blocks (with a copy) {t_fold:.2} ms");
     }
 }
