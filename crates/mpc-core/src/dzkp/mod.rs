@@ -174,8 +174,8 @@ fn term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
 /// The hash that commits to a term (hiding it: the term is a 128-bit PRF
 /// value).
 fn term_hash(s: &Ctx, ctr: u64, what: u64, t: &[u8; 16]) -> Vec<u8> {
-    let w = [u64::from_le_bytes(t[..8].try_into().unwrap_or_default()), u64::from_le_bytes(t[8..].try_into().unwrap_or_default())];
-    crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &w)
+    let x = u128::from_le_bytes(*t);
+    crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &[x as u64, (x >> 64) as u64])
 }
 
 const HASH: usize = 32;
