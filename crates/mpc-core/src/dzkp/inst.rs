@@ -80,6 +80,9 @@ pub(crate) trait Instance: Send {
     type R: VRing;
     /// Fold factor of round 0 (later rounds use `K`).
     const K0: usize;
+    /// Whether, past the pad slot, the prover's vectors are the sums of the
+    /// party's two verifier shares (then later rounds add instead of fold).
+    const PROVER_IS_SUM: bool = false;
     /// Length of the vectors after round 0, without the pad slot.
     fn folded_len(&self) -> usize;
     /// Number of public carry values the prover shares before the

@@ -137,6 +137,9 @@ struct Run<I: Instance> {
     padprod: (I::R, I::R),
     /// V_next role: carry shares received from the prover.
     carry_in: Vec<I::R>,
+    /// Slot 0 of the prover's `(u, v)` minus that of the two verifier
+    /// shares, fixed after round 0 (see `prover_after`).
+    slot0: (I::R, I::R),
     /// V_next role: the prover's cross-product shares of the current round,
     /// kept until the round's challenges are known.
     cross_in: Vec<I::R>,
@@ -172,8 +175,8 @@ fn term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
 /// The hash that commits to a term (hiding it: the term is a 128-bit PRF
 /// value).
 fn term_hash(s: &Ctx, ctr: u64, what: u64, t: &[u8; 16]) -> Vec<u8> {
-    let w = [u64::from_le_bytes(t[..8].try_into().unwrap_or_default()), u64::from_le_bytes(t[8..].try_into().unwrap_or_default())];
-    crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &w)
+    let x = u128::from_le_bytes(*t);
+    crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &[x as u64, (x >> 64) as u64])
 }
 
 const HASH: usize = 32;
@@ -265,6 +268,7 @@ impl<I: Instance> Run<I> {
             commits: Vec::new(),
             padprod: (I::R::ZERO, I::R::ZERO),
             carry_in: Vec::new(),
+            slot0: (I::R::ZERO, I::R::ZERO),
             cross_in: Vec::new(),
             prover: None,
             vprev: None,
@@ -430,6 +434,40 @@ impl<I: Instance> Run<I> {
         Ok(())
     }
 
+    /// The prover's vectors after a later round: folded, or (common
+    /// randomness, `I::PROVER_IS_SUM`) the sums of the verifier shares just
+    /// folded with the same challenges, slot 0 keeping its difference (the
+    /// pads: slot 0 keeps coefficient 1 through every fold).
+    fn prover_after(&mut self, cr: &[I::R], cs: &[I::R]) -> Result<()> {
+        let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
+        let (Some(vp), Some(vn)) = (self.vprev.as_ref(), self.vnext.as_ref()) else {
+            return Err(Error::InvalidArgument("verifier state missing"));
+        };
+        if !I::PROVER_IS_SUM || vp.u.len() != vn.u.len() || vp.v.len() != vn.v.len() {
+            fold(&mut p.u, cr);
+            fold(&mut p.v, cs);
+            return Ok(());
+        }
+        for (x, a, b, d) in [(&mut p.u, &vp.u, &vn.u, self.slot0.0), (&mut p.v, &vp.v, &vn.v, self.slot0.1)] {
+            x.clear();
+            x.extend(a.iter().zip(b).map(|(a, b)| a.add(*b)));
+            if let Some(x0) = x.first_mut() {
+                *x0 = x0.add(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Slot 0 of the prover's `(u, v)` minus that of the two verifier
+    /// shares (the other slots agree when `I::PROVER_IS_SUM`).
+    fn slot0_diff(&self) -> Result<(I::R, I::R)> {
+        let (Some(p), Some(vp), Some(vn)) = (self.prover.as_ref(), self.vprev.as_ref(), self.vnext.as_ref()) else {
+            return Err(Error::InvalidArgument("proof state missing"));
+        };
+        let at0 = |x: &[I::R]| x.first().copied().unwrap_or(I::R::ZERO);
+        Ok((at0(&p.u).sub(at0(&vp.u).add(at0(&vn.u))), at0(&p.v).sub(at0(&vp.v).add(at0(&vn.v)))))
+    }
+
     fn one(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
         let pos = msgs
             .iter()
@@ -500,12 +538,12 @@ impl<I: Instance> Run<I> {
                 let (cr, cs) = Self::challenges(s, &seed, r);
                 if r == 0 {
                     self.round0(s, &cr, &cs)?;
+                    self.verifiers_after(s, r, &cr, &cs)?;
+                    self.slot0 = self.slot0_diff()?;
                 } else {
-                    let p = self.prover.as_mut().ok_or(Error::InvalidArgument("prover state missing"))?;
-                    fold(&mut p.u, &cr);
-                    fold(&mut p.v, &cs);
+                    self.verifiers_after(s, r, &cr, &cs)?;
+                    self.prover_after(&cr, &cs)?;
                 }
-                self.verifiers_after(s, r, &cr, &cs)?;
                 if r + 1 < self.rounds {
                     self.phase = Phase::Round(r + 1);
                     return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));

@@ -84,6 +84,8 @@ pub(crate) trait Lazy<R>: Copy + Default {
     fn mac(&mut self, a: R, b: R);
     /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
     fn mac65(&mut self, a: R, lo: u64, bit: u64);
+    /// `+= a * q` for a 128-bit `q`.
+    fn mac128(&mut self, a: R, q: u128);
     /// `+= a`.
     fn add(&mut self, a: R);
     fn total(self) -> R;
@@ -151,6 +153,10 @@ impl Lazy<Z128> for Acc128 {
         self.0 = self.0.wrapping_add(a.0.wrapping_mul(lo as u128)).wrapping_add(hi);
     }
     #[inline(always)]
+    fn mac128(&mut self, a: Z128, q: u128) {
+        self.0 = self.0.wrapping_add(a.0.wrapping_mul(q));
+    }
+    #[inline(always)]
     fn add(&mut self, a: Z128) {
         self.0 = self.0.wrapping_add(a.0);
     }
@@ -207,7 +213,7 @@ impl VRing for Z192 {
         let (head, tail) = x.split_at_mut(m);
         for (j, h) in head.iter_mut().enumerate() {
             let mut acc = Acc192::default();
-            acc.mac(*h, Z192::ONE);
+            acc.add(*h);
             for (a, ra) in r.iter().enumerate().skip(1) {
                 acc.mac(*ra, tail[(a - 1) * m + j]);
             }
@@ -297,6 +303,23 @@ impl Lazy<Z192> for Acc192 {
         self.c0 += p0 as u64 as u128;
         self.c1 += (p0 >> 64) + (p1 as u64 as u128) + ((a[0] & mask) as u128);
         self.c2 = self.c2.wrapping_add((p1 >> 64) as u64).wrapping_add(a[2].wrapping_mul(lo)).wrapping_add(a[1] & mask);
+    }
+
+    #[inline(always)]
+    fn mac128(&mut self, a: Z192, q: u128) {
+        // a (q0 + 2^64 q1): five products, by 64-bit columns.
+        let (a, q0, q1) = (a.0, q as u64, (q >> 64) as u64);
+        let p00 = a[0] as u128 * q0 as u128;
+        let p10 = a[1] as u128 * q0 as u128;
+        let p01 = a[0] as u128 * q1 as u128;
+        self.c0 += p00 as u64 as u128;
+        self.c1 += (p00 >> 64) + (p10 as u64 as u128) + (p01 as u64 as u128);
+        self.c2 = self
+            .c2
+            .wrapping_add((p10 >> 64) as u64)
+            .wrapping_add((p01 >> 64) as u64)
+            .wrapping_add(a[2].wrapping_mul(q0))
+            .wrapping_add(a[1].wrapping_mul(q1));
     }
 
     #[inline(always)]
@@ -531,5 +554,53 @@ mod tests {
             let want = (1..k).fold(u[j], |acc, a| acc.add(r[a].mul(u[a * m + j])));
             assert_eq!(x[j], want);
         }
+    }
+
+    fn z192_vec(n: usize, seed: u64) -> Vec<Z192> {
+        let mut w = seed;
+        (0..n)
+            .map(|_| {
+                let mut limb = || {
+                    w ^= w << 13;
+                    w ^= w >> 7;
+                    w ^= w << 17;
+                    w
+                };
+                Z192([limb(), limb(), limb()])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn z192_cross_products_match_the_generic_ones() {
+        for m in [1, 5, 128, 131] {
+            let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
+            assert_eq!(Z192::cross(&u, &v, 4, m), generic_cross(&u, &v, 4, m), "m = {m}");
+        }
+    }
+
+    /// `cargo test --release -p triad-mpc-core -- --ignored --nocapture later_round_speed`
+    #[test]
+    #[ignore]
+    fn later_round_speed() {
+        let m = 62_500; // round 1 of 10^6 multiplications
+        let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
+        let r = z192_vec(4, 3);
+        let best = |f: &mut dyn FnMut()| {
+            (0..7)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let t_cross = best(&mut || drop(std::hint::black_box(Z192::cross(&u, &v, 4, m))));
+        let mut x = u.clone();
+        let t_fold = best(&mut || {
+            x.copy_from_slice(&u);
+            Z192::fold_blocks(&mut x, m, &r);
+        });
+        eprintln!("m={m}: cross {t_cross:.2} ms, fold_blocks (with a copy) {t_fold:.2} ms");
     }
 }
