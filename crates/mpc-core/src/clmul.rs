@@ -36,7 +36,7 @@ impl Clmul for Soft {
     }
 }
 
-/// `pclmulqdq`: only constructed by [`Pclmul::detect`].
+/// `pclmulqdq` (and SSE4.1): only constructed by [`Pclmul::detect`].
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pclmul(());
@@ -44,7 +44,8 @@ pub(crate) struct Pclmul(());
 #[cfg(target_arch = "x86_64")]
 impl Pclmul {
     fn detect() -> Option<Pclmul> {
-        std::arch::is_x86_feature_detected!("pclmulqdq").then_some(Pclmul(()))
+        // `pextrq` (reading the product's high half) is SSE4.1.
+        (std::arch::is_x86_feature_detected!("pclmulqdq") && std::arch::is_x86_feature_detected!("sse4.1")).then_some(Pclmul(()))
     }
 }
 
@@ -54,7 +55,7 @@ impl Clmul for Pclmul {
     fn clmul(self, a: u64, b: u64) -> u128 {
         use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_extract_epi64, _mm_cvtsi128_si64};
         // SAFETY: a `Pclmul` exists only after `is_x86_feature_detected!`
-        // found `pclmulqdq` (SSE2 is part of x86-64).
+        // found `pclmulqdq` and SSE4.1 (SSE2 is part of x86-64).
         unsafe {
             let p = _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0);
             let lo = _mm_cvtsi128_si64(p) as u64;
@@ -80,8 +81,7 @@ pub(crate) fn run<T: Task>(task: T) -> T::Out {
         fn with_pclmul<T: Task>(task: T, p: Pclmul) -> T::Out {
             task.run(p)
         }
-        // SAFETY: `p` proves the CPU has `pclmulqdq`; SSE4.1 (for
-        // `pextrq`) comes with every CPU that has it.
+        // SAFETY: `p` proves the CPU has `pclmulqdq` and SSE4.1.
         return unsafe { with_pclmul(task, p) };
     }
     task.run(Soft)
