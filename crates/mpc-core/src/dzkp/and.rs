@@ -21,7 +21,7 @@
 //! a round-0 cross product of two blocks is one carry-less product per word:
 //! `<u^a, v^b> = sum_w alpha_{w_a} (U_a(w) & V_b(w))`.
 
-use super::inst::{Instance, Pool, Shares};
+use super::inst::{Instance, Pool, Round0, Shares};
 use super::ring::G64;
 use crate::SessionId;
 use crate::clmul::{self, Clmul};
@@ -176,40 +176,45 @@ impl clmul::Task for Cross0<'_> {
 
 /// Round-0 fold of `u`: `u'[64 w + l] = x^l sum_a r_a alpha_{w_a} U_a(w, l)`,
 /// a subset-XOR table of the `KB` coefficients per word, indexed by the
-/// lane's bits; appended to `out`.
-struct FoldU<'a> {
+/// lane's bits; appended to `outs[i]` from the planes of `views[i]`. The
+/// tables depend only on the coefficients, so the views of one party (the
+/// prover's and its V_prev share, under common randomness) share them.
+struct FoldU<'a, const N: usize> {
     log: &'a BoolLog,
-    view: View,
+    views: [View; N],
     alpha: &'a [u64],
     r: &'a [G64],
-    out: Vec<G64>,
+    outs: [Vec<G64>; N],
 }
 
-impl clmul::Task for FoldU<'_> {
-    type Out = Vec<G64>;
+impl<const N: usize> clmul::Task for FoldU<'_, N> {
+    type Out = [Vec<G64>; N];
     #[inline(always)]
-    fn run<C: Clmul>(mut self, c: C) -> Vec<G64> {
+    fn run<C: Clmul>(mut self, c: C) -> [Vec<G64>; N] {
         let m = self.log.block_words();
         let mut tables = [[0u64; 256]; KB / 8];
         for w in 0..m {
             let mut gamma = [0u64; KB];
-            let mut bits = [0u64; KB];
-            for a in 0..KB {
-                let (t, ww) = BoolLog::block_word(a, m, w);
-                gamma[a] = gf64::reduce(c.clmul(self.r[a].0, self.alpha[ww]));
-                bits[a] = self.log.uword(self.view, t, ww);
+            for (a, g) in gamma.iter_mut().enumerate() {
+                let (_, ww) = BoolLog::block_word(a, m, w);
+                *g = gf64::reduce(c.clmul(self.r[a].0, self.alpha[ww]));
             }
-            let mut idx = [[0u8; 64]; KB / 8];
-            for (g, (table, ix)) in tables.iter_mut().zip(&mut idx).enumerate() {
+            for (g, table) in tables.iter_mut().enumerate() {
                 subset_xors(&gamma[8 * g..8 * g + 8], table);
-                *ix = lane_bytes(&bits[8 * g..8 * g + 8]);
             }
-            self.out.extend((0..64).map(|l| {
-                let s = tables.iter().zip(&idx).fold(0u64, |s, (t, ix)| s ^ t[ix[l] as usize]);
-                G64(gf64::mul_xpow(s, l as u32))
-            }));
+            for (view, out) in self.views.iter().zip(&mut self.outs) {
+                let bits: [u64; KB] = std::array::from_fn(|a| {
+                    let (t, ww) = BoolLog::block_word(a, m, w);
+                    self.log.uword(*view, t, ww)
+                });
+                let idx: [[u8; 64]; KB / 8] = std::array::from_fn(|g| lane_bytes(&bits[8 * g..8 * g + 8]));
+                out.extend((0..64).map(|l| {
+                    let s = tables.iter().zip(&idx).fold(0u64, |s, (t, ix)| s ^ t[ix[l] as usize]);
+                    G64(gf64::mul_xpow(s, l as u32))
+                }));
+            }
         }
-        self.out
+        self.outs
     }
 }
 
@@ -229,10 +234,25 @@ impl clmul::Task for Claim<'_> {
 }
 
 impl BoolLog {
-    fn fold_u(&self, view: View, alpha: &[u64], r: &[G64], pool: &mut Pool<G64>) -> Vec<G64> {
-        let mut out = pool.take(64 * self.block_words() + 1 + super::K);
-        out.push(G64(0)); // slot 0: the pad
-        clmul::run(FoldU { log: self, view, alpha, r, out })
+    fn fold_u<const N: usize>(&self, views: [View; N], alpha: &[u64], r: &[G64], pool: &mut Pool<G64>) -> [Vec<G64>; N] {
+        let outs = std::array::from_fn(|_| {
+            let mut out = pool.take(64 * self.block_words() + 1 + super::K);
+            out.push(G64(0)); // slot 0: the pad
+            out
+        });
+        clmul::run(FoldU { log: self, views, alpha, r, outs })
+    }
+
+    /// A verifier's claim share: `sum_w alpha_w P_w` (V_prev, `P = z_i ^ r_i ^ ab`
+    /// from its second components) or `sum_w alpha_w Q_w` (V_next, `Q = r_{i+1}`,
+    /// its first component).
+    fn claim(&self, alpha: &[u64], as_prev: bool) -> G64 {
+        if as_prev {
+            let mut p = (0..self.words()).map(|w| self.z1[w] ^ self.r1[w] ^ (self.x1[w] & self.y1[w]));
+            clmul::run(Claim { alpha, words: &mut p })
+        } else {
+            clmul::run(Claim { alpha, words: &mut self.r0.iter().copied() })
+        }
     }
 
     /// Round-0 fold of `v`: `v'[64 w + l] = sum_b s_b V_b(w, l)`, one table
@@ -300,7 +320,8 @@ impl Instance for BoolLog {
 
     fn prover_fold0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], r: &[G64], s: &[G64], pool: &mut Pool<G64>) -> (Vec<G64>, Vec<G64>) {
         let alpha = alphas(sid, lambda, self.block_words());
-        (self.fold_u(View::Prover, &alpha, r, pool), self.fold_v(View::Prover, s, pool))
+        let [u] = self.fold_u([View::Prover], &alpha, r, pool);
+        (u, self.fold_v(View::Prover, s, pool))
     }
 
     fn verifier_fold0(
@@ -315,18 +336,34 @@ impl Instance for BoolLog {
         pool: &mut Pool<G64>,
     ) -> Shares<G64> {
         let alpha = alphas(sid, lambda, self.block_words());
-        let n = self.words();
+        let c = self.claim(&alpha, as_prev);
         if as_prev {
-            // P = z_i ^ r_i ^ ab from V_prev's second components.
-            let mut p = (0..n).map(|w| self.z1[w] ^ self.r1[w] ^ (self.x1[w] & self.y1[w]));
-            let c = clmul::run(Claim { alpha: &alpha, words: &mut p });
-            Shares { u: self.fold_u(View::Prev, &alpha, r, pool), v: pad_only(), c }
+            let [u] = self.fold_u([View::Prev], &alpha, r, pool);
+            Shares { u, v: pad_only(), c }
         } else {
-            // Q = r_{i+1}, V_next's first component.
-            let mut q = self.r0.iter().copied();
-            let c = clmul::run(Claim { alpha: &alpha, words: &mut q });
             Shares { u: pad_only(), v: self.fold_v(View::Next, s, pool), c }
         }
+    }
+
+    fn round0_all(
+        &mut self,
+        sid: &SessionId,
+        _: &[u8; 16],
+        lambda: &[u8; 16],
+        _: &[G64],
+        _: &[G64],
+        r: &[G64],
+        s: &[G64],
+        pool: &mut Pool<G64>,
+    ) -> Round0<G64> {
+        // The prover's u and its V_prev share use the same coefficients:
+        // one pass builds each word's tables once for both.
+        let alpha = alphas(sid, lambda, self.block_words());
+        let [pu, u] = self.fold_u([View::Prover, View::Prev], &alpha, r, pool);
+        let prover = Shares { u: pu, v: self.fold_v(View::Prover, s, pool), c: G64(0) };
+        let prev = Shares { u, v: pad_only(), c: self.claim(&alpha, true) };
+        let next = Shares { u: pad_only(), v: self.fold_v(View::Next, s, pool), c: self.claim(&alpha, false) };
+        Round0 { prover, prev, next }
     }
 }
 
@@ -417,10 +454,26 @@ mod tests {
         assert_eq!(Cross0 { log: &p, alpha: &alpha }.run(Soft), want);
         let r: Vec<G64> = (0..KB as u64).map(|a| G64(a * 0x0123_4567_89ab_cdef + 1)).collect();
         let fold = |soft: bool| {
-            let t = FoldU { log: &p, view: View::Prover, alpha: &alpha, r: &r, out: Vec::new() };
+            let t = FoldU { log: &p, views: [View::Prover], alpha: &alpha, r: &r, outs: [Vec::new()] };
             if soft { t.run(Soft) } else { clmul::run(t) }
         };
         assert_eq!(fold(true), fold(false));
+    }
+
+    #[test]
+    fn round0_of_all_roles_matches_each_role_alone() {
+        let (mut log, _, _) = logs(70, 0);
+        let (sid, lambda) = (SessionId([8; 16]), [1u8; 16]);
+        let r: Vec<G64> = (0..KB as u64).map(|a| G64(a.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)).collect();
+        let s: Vec<G64> = (0..KB as u64).map(|a| G64(a.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) + 3)).collect();
+        let mut pool = Pool::default();
+        let all = log.round0_all(&sid, &[0; 16], &lambda, &[], &[], &r, &s, &mut pool);
+        let (pu, pv) = log.prover_fold0(&sid, &[0; 16], &lambda, &r, &s, &mut pool);
+        let prev = log.verifier_fold0(&sid, &[0; 16], &lambda, &[], true, &r, &s, &mut pool);
+        let next = log.verifier_fold0(&sid, &[0; 16], &lambda, &[], false, &r, &s, &mut pool);
+        assert_eq!((all.prover.u, all.prover.v), (pu, pv));
+        assert_eq!((all.prev.u, all.prev.v, all.prev.c), (prev.u, prev.v, prev.c));
+        assert_eq!((all.next.u, all.next.v, all.next.c), (next.u, next.v, next.c));
     }
 
     #[test]
