@@ -11,7 +11,7 @@ use crate::{ArithShare, BoolShare, Error, Message, Payload, Result, Session, Ste
 
 /// A multiplication (or dot product) awaiting `z_{i+1}` from the next party.
 /// The gate is logged when started; every started gate must be finished
-/// before [`Session::verify_start`], or the verification fails.
+/// before [`Session::verify_start`], which refuses to start otherwise.
 #[derive(Debug)]
 #[must_use = "finish the multiplication with the next party's message"]
 pub struct MulPending {
@@ -72,6 +72,7 @@ impl Session {
         log.z0.extend(z0);
         let payload = Payload::Words(log.z0[at..].to_vec());
         let msg = self.to_prev(Step::Mul, seq, payload);
+        self.unfinished += 1;
         #[cfg(test)]
         return Ok((MulPending { seq, at, n, cheat: None }, msg));
         #[cfg(not(test))]
@@ -106,6 +107,7 @@ impl Session {
         log.r1.push(r1[0]);
         log.z0.push(acc);
         let msg = self.to_prev(Step::Mul, seq, Payload::Words(vec![acc]));
+        self.unfinished += 1;
         #[cfg(test)]
         return Ok((MulPending { seq, at, n: 1, cheat: None }, msg));
         #[cfg(not(test))]
@@ -133,6 +135,7 @@ impl Session {
         log.z0.extend_from_slice(&z0);
         log.z1.resize(at + n, 0);
         let msg = self.to_prev(Step::And, seq, Payload::Words(z0));
+        self.unfinished += 1;
         #[cfg(test)]
         return Ok((AndPending { seq, at, n, lanes: x.lanes, cheat: None }, msg));
         #[cfg(not(test))]
@@ -144,6 +147,7 @@ impl MulPending {
     /// Consume `z_{i+1}` from the next party; returns the product sharing.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
         let z1 = s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n)?;
+        s.unfinished = s.unfinished.saturating_sub(1);
         let log = &mut s.alog;
         let range = self.at..self.at + self.n;
         log.put_z1(self.at, &z1);
@@ -175,6 +179,7 @@ impl AndPending {
     /// Consume `z_{i+1}` from the next party.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
         let z1 = s.expect_from_next(Step::And, self.seq).words(from_next, self.n)?;
+        s.unfinished = s.unfinished.saturating_sub(1);
         let log = &mut s.blog;
         let range = self.at..self.at + self.n;
         log.z1[range.clone()].copy_from_slice(&z1);

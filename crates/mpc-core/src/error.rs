@@ -36,6 +36,9 @@ pub enum Step {
     ShuffleTag,
     /// Shuffle: compare-view check that the shuffled rows match their tags.
     ShuffleCheck,
+    /// Shuffle: acknowledgement of the shuffle messages received, which
+    /// every party awaits from both neighbours before it opens the tag key.
+    ShuffleAck,
 }
 
 impl Step {
@@ -53,6 +56,7 @@ impl Step {
             Step::Shuffle2 => 0x31,
             Step::ShuffleTag => 0x32,
             Step::ShuffleCheck => 0x33,
+            Step::ShuffleAck => 0x34,
             Step::ProofRound(n) => 0x100 | n as u16,
             Step::ProofChallenge(n) => 0x200 | n as u16,
         }
@@ -72,6 +76,7 @@ impl Step {
             0x31 => Step::Shuffle2,
             0x32 => Step::ShuffleTag,
             0x33 => Step::ShuffleCheck,
+            0x34 => Step::ShuffleAck,
             c if c & 0xff00 == 0x100 => Step::ProofRound(c as u8),
             c if c & 0xff00 == 0x200 => Step::ProofChallenge(c as u8),
             _ => return None,

@@ -30,7 +30,7 @@ pub(crate) fn mul_xpow(a: u64, l: u32) -> u64 {
 }
 
 /// Bit-by-bit product (reference for the tables; slow).
-#[cfg(test)]
+#[cfg(any(test, feature = "deviation"))]
 pub(crate) fn mul(a: u64, b: u64) -> u64 {
     let (mut acc, mut a) = (0u64, a);
     for k in 0..64 {

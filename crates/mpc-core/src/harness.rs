@@ -152,7 +152,7 @@ impl Party {
 
     /// Verify all logged gates.
     pub fn verify(&mut self) -> Result<()> {
-        let (mut v, mut p) = self.session.verify_start();
+        let (mut v, mut p) = self.session.verify_start()?;
         loop {
             match p {
                 Progress::Done => return Ok(()),

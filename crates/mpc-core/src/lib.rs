@@ -35,11 +35,17 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+// The adversarial hooks are for tests: a release build refuses them.
+#[cfg(all(feature = "deviation", not(debug_assertions)))]
+compile_error!("the `deviation` feature is test-only: it must not be enabled in a release build");
+
 mod arith;
 pub mod circuits;
 mod clmul;
 pub mod counted;
 pub mod dzkp;
+#[cfg(feature = "deviation")]
+pub mod deviation;
 pub mod edabit;
 mod error;
 pub mod fixed;

@@ -47,6 +47,9 @@ impl Session {
             let (a, b) = self.pending();
             return Err(Error::Unverified(a + b * 64));
         }
+        if self.unacked_shuffles > 0 {
+            return Err(Error::InvalidArgument("a shuffle awaits its acknowledgements: finish them before opening"));
+        }
         let seq = self.next_seq();
         // To prev: our second component x_{i+1}, which prev misses.
         let to_prev = Message {

@@ -56,8 +56,7 @@ impl ArithLog {
     }
 
     /// Log the received `z_{i+1}` of relations `at..`. `z1` grows as gates
-    /// finish (no zero-filling at the start); a gate that is never finished
-    /// leaves zeros, see [`ArithLog::seal`].
+    /// finish (no zero-filling at the start).
     pub(crate) fn put_z1(&mut self, at: usize, z1: &[u64]) {
         if self.z1.len() == at {
             self.z1.extend_from_slice(z1);
@@ -69,8 +68,9 @@ impl ArithLog {
         self.z1[at..at + z1.len()].copy_from_slice(z1);
     }
 
-    /// Before a proof: every relation has its `z_{i+1}` slot (zero for a gate
-    /// started and never finished, which makes the proof fail).
+    /// Before a proof: every relation has its `z_{i+1}` slot (a no-op, as
+    /// [`crate::Session::verify_start`] refuses while a gate is unfinished;
+    /// kept so that a missed slot can only fail the proof, never panic).
     pub(crate) fn seal(&mut self) {
         self.z1.resize(self.z0.len(), 0);
     }
@@ -137,6 +137,15 @@ pub struct Session {
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
     pub(crate) in_flight: u64,
+    /// Gates started and not finished (their `z_{i+1}` not received).
+    /// Verification refuses to start while any is: its first message
+    /// releases the `chi` term of the next party's proof, which must follow
+    /// every gate message that party sent us.
+    pub(crate) unfinished: u64,
+    /// Shuffles whose acknowledgements are not in yet: opens refuse until
+    /// they are, as the tag key must not be released before every shuffle
+    /// message reached its honest recipient (`shuffle` module).
+    pub(crate) unacked_shuffles: u64,
 }
 
 impl Session {
@@ -157,6 +166,8 @@ impl Session {
             chi_spare: Vec::new(),
             config: crate::Config::default(),
             in_flight: 0,
+            unfinished: 0,
+            unacked_shuffles: 0,
         }
     }
 

@@ -27,7 +27,18 @@
 //! the shuffle each row gets a tag `t = sum_c kappa_c * row_c` in GF(2^64)
 //! ([`Step::ShuffleTag`], one semi-honest RSS product per row), with
 //! `kappa` a fresh random sharing, unknown to every party. After the shuffle
-//! `kappa` is opened (after every pending gate is verified) and each party
+//! every party acknowledges to both neighbours the shuffle messages it
+//! received ([`Step::ShuffleAck`]: a hash of what that neighbour sent it,
+//! which the neighbour checks), and opens its part of `kappa` only once both
+//! neighbours acknowledged. A corrupt party may hold back its shuffle
+//! messages until it has read everything the honest parties send without
+//! them; without the acknowledgements an honest party that needs none of its
+//! messages (`P_2` for `B2`, `P_0` for `y_2`) would release its `kappa`
+//! component first, and the cheater could add offsets that pass the check.
+//! With them, each of its shuffle messages has reached an honest party
+//! before any honest party releases a part of `kappa`
+//! (`docs/protocols/message-order.md`). Then `kappa` is opened (after every
+//! pending gate is verified) and each party
 //! computes its shares of `d = t' ^ sum_c kappa_c * row'_c` (linear, local);
 //! [`Step::ShuffleCheck`] checks `d = 0` by compare-view hashes: party `i`
 //! gets a hash of its missing component `d_{i+2}` from both neighbours and
@@ -144,8 +155,10 @@ impl Session {
 
     /// Start the shuffle of the rows formed by `cols` (each column `n` words,
     /// XOR-shared). Drive it with [`ShuffleRun::step`]: send the messages,
-    /// receive one message from each awaited party, step again. The output
-    /// is *unchecked*: use [`shuffle`], which adds and checks the tags.
+    /// receive one message from each awaited party, step again; then
+    /// exchange the acknowledgements ([`ShuffleRun::acknowledge`]): opens
+    /// are refused until they are in. The output is *unchecked*: use
+    /// [`shuffle`], which adds and checks the tags.
     pub fn shuffle_start(&mut self, cols: &[BoolShare]) -> Result<(ShuffleRun, Outgoing)> {
         let n = cols.first().map_or(0, BoolShare::words);
         if cols.iter().any(|c| c.words() != n) {
@@ -157,6 +170,7 @@ impl Session {
         let s1: Vec<&[u64]> = cols.iter().map(|c| c.s1.as_slice()).collect();
         let lanes = cols.iter().map(BoolShare::lanes).collect();
         let (me, prev, next) = (self.me, self.me.prev(), self.me.next());
+        let acks = Acks::default();
         let (phase, out) = match me.index() {
             0 => {
                 let a = xor(&shape.pack(&s0), &shape.pack(&s1));
@@ -170,7 +184,8 @@ impl Session {
             }
             _ => (Phase::AwaitA1, Outgoing { messages: Vec::new(), await_from: vec![next] }),
         };
-        Ok((ShuffleRun { seq, shape, lanes, phase, out: None }, out))
+        self.unacked_shuffles += 1;
+        Ok((ShuffleRun { seq, shape, lanes, phase, out: None, acks }, out))
     }
 }
 
@@ -194,6 +209,30 @@ pub struct ShuffleRun {
     lanes: Vec<usize>,
     phase: Phase,
     out: Option<(Vec<u64>, Vec<u64>)>,
+    acks: Acks,
+}
+
+/// Hashes of the shuffle messages a party received from each party (index
+/// by party), for the acknowledgements.
+#[derive(Default)]
+struct Acks {
+    received: [Option<Vec<u8>>; 3],
+}
+
+fn ack_hash(session: &SessionId, seq: u64, step: Step, words: &[u64]) -> Vec<u8> {
+    let label: &[u8] = if step == Step::Shuffle1 { b"triad/shuffle-ack/v1/round1" } else { b"triad/shuffle-ack/v1/round2" };
+    crate::open::words_hash(label, session, seq, words)
+}
+
+impl Acks {
+    fn received(&mut self, s: &Session, from: PartyId, step: Step, seq: u64, words: &[u64]) {
+        self.received[from.index()] = Some(ack_hash(&s.id, seq, step, words));
+    }
+
+    /// What a party that received nothing from us acknowledges.
+    fn nothing(s: &Session, seq: u64) -> Vec<u8> {
+        crate::open::words_hash(b"triad/shuffle-ack/v1/nothing", &s.id, seq, &[])
+    }
 }
 
 impl std::fmt::Debug for ShuffleRun {
@@ -225,6 +264,7 @@ impl ShuffleRun {
             Phase::AwaitB2 => {
                 let m = take(&mut msgs, next, Step::Shuffle1)?;
                 let b2 = s.expect_from_next(Step::Shuffle1, seq).words(m, len)?;
+                self.acks.received(s, next, Step::Shuffle1, seq, &b2);
                 let c = s.pair_step(0, seq, &self.shape, &b2)?;
                 let y0 = s.pair_prf(0)?.words(Purpose::Shuffle, counter(seq, SUB_OUT), len);
                 let y1 = xor(&c, &y0);
@@ -236,6 +276,7 @@ impl ShuffleRun {
             Phase::AwaitA1 => {
                 let m = take(&mut msgs, next, Step::Shuffle1)?;
                 let a1 = s.expect_from_next(Step::Shuffle1, seq).words(m, len)?;
+                self.acks.received(s, next, Step::Shuffle1, seq, &a1);
                 let a2 = s.pair_step(2, seq, &self.shape, &a1)?;
                 let y2 = s.pair_step(0, seq, &self.shape, &a2)?;
                 let y0 = s.pair_prf(0)?.words(Purpose::Shuffle, counter(seq, SUB_OUT), len);
@@ -247,8 +288,10 @@ impl ShuffleRun {
             Phase::AwaitY => {
                 let m = take(&mut msgs, prev, Step::Shuffle2)?;
                 let y1 = s.expect_from_prev(Step::Shuffle2, seq).words(m, len)?;
+                self.acks.received(s, prev, Step::Shuffle2, seq, &y1);
                 let m = take(&mut msgs, next, Step::Shuffle2)?;
                 let y2 = s.expect_from_next(Step::Shuffle2, seq).words(m, len)?;
+                self.acks.received(s, next, Step::Shuffle2, seq, &y2);
                 self.done(y1, y2)
             }
             Phase::Sent => {
@@ -258,11 +301,51 @@ impl ShuffleRun {
         }
     }
 
+    /// The acknowledgements, once the shuffle is done: to each neighbour
+    /// the hash of the shuffle messages it sent us. Send them, then finish
+    /// the returned [`AckPending`] with both neighbours' before releasing
+    /// anything that the shuffle messages must precede (the tag key; opens
+    /// are refused until then).
+    pub fn acknowledge(&self, s: &Session) -> (AckPending, [Message; 2]) {
+        let got = |p: PartyId| self.acks.received[p.index()].clone().unwrap_or_else(|| Acks::nothing(s, self.seq));
+        let msg = |to: PartyId| Message {
+            session: s.id,
+            step: Step::ShuffleAck,
+            seq: self.seq,
+            from: s.me,
+            to,
+            payload: Payload::Bytes(got(to)),
+        };
+        (AckPending { seq: self.seq }, [msg(s.me.prev()), msg(s.me.next())])
+    }
+
     fn done(&self, s0: Vec<u64>, s1: Vec<u64>) -> Result<ShuffleProgress> {
         let cols = (0..self.shape.w)
             .map(|c| BoolShare::from_components(self.shape.column(&s0, c), self.shape.column(&s1, c), self.lanes[c]))
             .collect::<Result<Vec<_>>>()?;
         Ok(ShuffleProgress::Done(cols))
+    }
+}
+
+/// The acknowledgements awaited from both neighbours (see
+/// [`ShuffleRun::acknowledge`]).
+#[derive(Debug)]
+#[must_use = "await both neighbours' acknowledgements"]
+pub struct AckPending {
+    seq: u64,
+}
+
+impl AckPending {
+    /// Both neighbours acknowledged. What matters is that they did (their
+    /// acknowledgement follows every shuffle message they received); the
+    /// hash binds it to those messages for the record, and a shuffle
+    /// message altered on its way is the tag check's to catch (the sender's
+    /// own view is not evidence), so its content is not compared here.
+    pub fn finish(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<()> {
+        s.expect_from_next(Step::ShuffleAck, self.seq).bytes(from_next, 32)?;
+        s.expect_from_prev(Step::ShuffleAck, self.seq).bytes(from_prev, 32)?;
+        s.unacked_shuffles = s.unacked_shuffles.saturating_sub(1);
+        Ok(())
     }
 }
 
@@ -382,16 +465,27 @@ impl CheckPending {
     }
 }
 
-/// Drive a [`ShuffleRun`] to its (unchecked) output.
+/// Drive a [`ShuffleRun`] to its (unchecked) output, then exchange the
+/// acknowledgements: when this returns, every shuffle message of every party
+/// has been received by its honest recipient (or we aborted).
 fn run_shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare>> {
     let (mut run, mut out) = e.session().shuffle_start(cols)?;
-    loop {
+    let shuffled = loop {
         let msgs = e.exchange(out.messages, &out.await_from)?;
         match run.step(e.session(), msgs)? {
             ShuffleProgress::Continue(o) => out = o,
-            ShuffleProgress::Done(cols) => return Ok(cols),
+            ShuffleProgress::Done(cols) => break cols,
         }
-    }
+    };
+    let (prev, next) = (e.session().me().prev(), e.session().me().next());
+    let (pending, msgs) = run.acknowledge(e.session());
+    let mut replies = e.exchange(msgs.into(), &[next, prev])?;
+    let (from_prev, from_next) = match (replies.pop(), replies.pop()) {
+        (Some(p), Some(n)) => (p, n),
+        _ => return Err(Error::abort(Step::ShuffleAck, None, "awaited message missing")),
+    };
+    pending.finish(e.session(), from_next, from_prev)?;
+    Ok(shuffled)
 }
 
 /// Shuffle the rows formed by `cols` (each column `n` XOR-shared words) by a
@@ -400,7 +494,8 @@ fn run_shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare
 /// Soundness error 2^-64 per shuffle. Cost per row: one tag word (sent by
 /// `P_1` and `P_2`) plus `w + 1` words in each of the four shuffle messages
 /// (`P_0` sends two of them); 3 + 1 rounds, plus one open of `w` words and
-/// two 32-byte hashes per party.
+/// two 32-byte hashes per party, and the acknowledgement round (two 32-byte
+/// hashes per party).
 pub fn shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare>> {
     let n = cols.first().map_or(0, BoolShare::words);
     if cols.iter().any(|c| c.words() != n) {
@@ -417,8 +512,9 @@ pub fn shuffle<E: Engine>(e: &mut E, cols: &[BoolShare]) -> Result<Vec<BoolShare
     let mut all = cols.to_vec();
     all.push(tag);
     let mut shuffled = run_shuffle(e, &all)?;
-    // Opening the key verifies every pending gate first; every shuffle
-    // message has been sent by now.
+    // Both neighbours acknowledged their shuffle messages (`run_shuffle`), so
+    // every party's shuffle messages are fixed before any part of the key is
+    // released; opening it verifies every pending gate first.
     let kappa = e.open_bits(&kappa)?;
     let (pending, msgs) = e.session().shuffle_check_start(&shuffled, &kappa)?;
     let mut replies = e.exchange(msgs.into(), &[next, prev])?;

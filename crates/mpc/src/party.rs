@@ -79,6 +79,11 @@ pub struct NetParty {
     net_error: Option<NetError>,
     /// Preprocessed masks (edaBits, truncation masks); targets 0 until the driver sets them.
     stock: Stockpile,
+    /// Test-only: a deviation from the protocol, and the messages it read ahead.
+    #[cfg(feature = "deviation")]
+    deviation: Option<Box<dyn core::deviation::Deviation>>,
+    #[cfg(feature = "deviation")]
+    read_ahead: [std::collections::VecDeque<Message>; 3],
 }
 
 impl std::fmt::Debug for NetParty {
@@ -97,7 +102,17 @@ impl NetParty {
         let keys = keys::agree(&mesh, sid)?;
         let me = crate::core_party(mesh.party());
         let session = Session::with_config(sid, me, &keys, config.engine);
-        Ok(NetParty { session, mesh, config, net_error: None, stock: Stockpile::default() })
+        Ok(NetParty {
+            session,
+            mesh,
+            config,
+            net_error: None,
+            stock: Stockpile::default(),
+            #[cfg(feature = "deviation")]
+            deviation: None,
+            #[cfg(feature = "deviation")]
+            read_ahead: Default::default(),
+        })
     }
 
     /// Connect over TCP with pinned keys ([`BlockingMesh::connect`]: a private current-thread
@@ -261,13 +276,68 @@ impl NetParty {
         core::Error::Transport(LINK_FAILED)
     }
 
+    /// Test-only: from now on this party deviates as `d` says (feature `deviation`, which a
+    /// release build refuses).
+    #[cfg(feature = "deviation")]
+    pub fn set_deviation(&mut self, d: Box<dyn core::deviation::Deviation>) {
+        self.deviation = Some(d);
+    }
+
     fn send(&mut self, m: Message) -> core::Result<()> {
+        #[cfg(feature = "deviation")]
+        if let Some(mut d) = self.deviation.take() {
+            let out = d.on_send(&mut self.session, m);
+            self.deviation = Some(d);
+            return out.into_iter().try_for_each(|m| self.send_raw(m));
+        }
+        self.send_raw(m)
+    }
+
+    fn recv(&mut self, from: core::PartyId) -> core::Result<Message> {
+        #[cfg(feature = "deviation")]
+        if let Some(mut d) = self.deviation.take() {
+            let r = self.recv_deviating(&mut *d, from);
+            self.deviation = Some(d);
+            return r;
+        }
+        self.recv_raw(from)
+    }
+
+    /// A receive with the deviation's hooks: it may first release withheld messages, or read
+    /// ahead from another party; every message passes its `on_recv` once.
+    #[cfg(feature = "deviation")]
+    fn recv_deviating(&mut self, d: &mut dyn core::deviation::Deviation, from: core::PartyId) -> core::Result<Message> {
+        use core::deviation::BeforeRecv;
+        loop {
+            match d.before_recv(&mut self.session, from) {
+                BeforeRecv::Release(out) => {
+                    out.into_iter().try_for_each(|m| self.send_raw(m))?;
+                    break;
+                }
+                BeforeRecv::ReadFirst(p) => {
+                    let mut m = self.recv_raw(p)?;
+                    let out = d.on_recv(&mut self.session, &mut m);
+                    out.into_iter().try_for_each(|m| self.send_raw(m))?;
+                    self.read_ahead[p.index()].push_back(m);
+                }
+            }
+        }
+        if let Some(m) = self.read_ahead[from.index()].pop_front() {
+            return Ok(m);
+        }
+        let mut m = self.recv_raw(from)?;
+        let out = d.on_recv(&mut self.session, &mut m);
+        out.into_iter().try_for_each(|m| self.send_raw(m))?;
+        Ok(m)
+    }
+
+    fn send_raw(&mut self, m: Message) -> core::Result<()> {
         let to = net_party(m.to);
         let bytes = Bytes::from(m.encode());
         self.mesh.send(to, bytes).map_err(|e| self.link_failed(e))
     }
 
-    fn recv(&mut self, from: core::PartyId) -> core::Result<Message> {
+    fn recv_raw(&mut self, from: core::PartyId) -> core::Result<Message> {
         let bytes = self.mesh.recv(net_party(from)).map_err(|e| self.link_failed(e))?;
         // The mesh authenticated the link, so `from` is the real sender; `decode` blames it
         // for a header that says otherwise.
@@ -358,7 +428,7 @@ impl NetParty {
     /// The DZKP of every logged gate: send the step's messages, receive one from each awaited
     /// party, step (`docs/protocols/mpc-core.md` §3).
     fn verify_all(&mut self) -> core::Result<()> {
-        let (mut v, mut p) = self.session.verify_start();
+        let (mut v, mut p) = self.session.verify_start()?;
         loop {
             match p {
                 Progress::Done => return Ok(()),

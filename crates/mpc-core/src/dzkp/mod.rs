@@ -8,16 +8,30 @@
 //!
 //! All three proofs of a batch use the same randomness (`chi`, `lambda`, the
 //! round challenges): each is a *common draw*, the XOR of one 16-byte term
-//! per pair key. `P_i` lacks the term under `k_{i-1}`; `P_{i+1}` sends it
-//! once `P_i` has committed to what the draw must follow, and `P_i` checks it
-//! against the hash `P_{i-1}` (the other holder of `k_{i-1}`) sent first.
-//! So a prover learns each draw only after committing, and its two honest
-//! verifiers use exactly that draw; and a party's prover vectors are the
-//! sums of its own two verifier shares (one round-0 pass for three roles).
+//! per pair key. `P_i` lacks the term under `k_{i-1}`, held by both its
+//! neighbours. It gets that term from the neighbour that *received* the
+//! messages the draw must follow, after it received them, and checks it
+//! against the hash the other holder sent first:
+//!
+//! * `chi` must follow `P_i`'s gate messages, which go to `P_{i-1}`: the term
+//!   comes from `P_{i-1}`, which starts a verification only once every gate
+//!   is finished ([`Session::verify_start`] refuses otherwise), i.e. after
+//!   it received all of `P_i`'s gate messages; the hash from `P_{i+1}`.
+//! * `lambda` and the round challenges must follow `P_i`'s proof messages,
+//!   which go to `P_{i+1}`: the terms come from `P_{i+1}`, the hashes from
+//!   `P_{i-1}`.
+//!
+//! A corrupt party may hold back any send until it has read everything the
+//! honest parties send without it; with this order it still learns each
+//! draw only after its binding messages reached an honest party that checks
+//! them (`docs/protocols/message-order.md`). Its two honest verifiers use
+//! exactly that draw; and a party's prover vectors are the sums of its own
+//! two verifier shares (one round-0 pass for three roles).
 //!
 //! # Protocol (prover `P_i`, verifiers `V_prev = P_{i-1}`, `V_next = P_{i+1}`)
-//! 1. `ProofSeed`: every party sends its previous neighbour its `chi` term
-//!    and its next neighbour the hashes of all its terms under the key that
+//! 1. `ProofSeed`: every party sends its next neighbour its `chi` term and
+//!    the hashes of its other terms under the key that neighbour lacks, and
+//!    its previous neighbour the hash of its `chi` term under the key that
 //!    neighbour lacks.
 //! 2. `ProofCarry`: `P_i` shares the pad product and (rings only; ePrint
 //!    2024/700, Sec. 4) the 48 carries `C_t = (sum_j chi_{t,j} E_j) / 2^64`.
@@ -129,8 +143,9 @@ struct Run<I: Instance> {
     /// The common seeds of `chi` and `lambda` (all three proofs use them).
     chi_seed: [u8; 16],
     lambda: [u8; 16],
-    /// From the previous party: the hashes of its terms of every common
-    /// draw under the key `k_{i-1}` we lack (see `Run::common`).
+    /// The hashes of the terms under the key `k_{i-1}` we lack, one per
+    /// draw in [`Run::draws`] order: `chi`'s from the next party, the
+    /// others' from the previous one (see [`Run::common`]).
     commits: Vec<u8>,
     /// Pad product shares of the (V_prev, V_next) roles, added after
     /// round 0.
@@ -293,11 +308,23 @@ impl<I: Instance> Run<I> {
         [SUB_CHI, SUB_LAMBDA].into_iter().chain((0..self.rounds as u64).map(|r| SUB_CHAL | r)).collect()
     }
 
-    /// Our message to the next party: the hashes of our terms under `k_i`
-    /// (the key it lacks) of every draw.
-    fn commitment(&self, s: &Ctx) -> Message {
-        let hashes = self.draws().into_iter().flat_map(|d| term_hash(s, self.ctr, d, &term(&s.prf_prev, self.ctr, d))).collect();
-        self.msg(s, s.me.next(), Step::ProofSeed, Payload::Bytes(hashes))
+    /// Our `ProofSeed` to the next party, under `k_i` (the key it lacks):
+    /// our `chi` term (the next party's gate messages reached us: every gate
+    /// is finished) and the hashes of our terms of every later draw.
+    fn seed_to_next(&self, s: &Ctx) -> Message {
+        let mut body = term(&s.prf_prev, self.ctr, SUB_CHI).to_vec();
+        for d in self.draws().into_iter().skip(1) {
+            body.extend(term_hash(s, self.ctr, d, &term(&s.prf_prev, self.ctr, d)));
+        }
+        self.msg(s, s.me.next(), Step::ProofSeed, Payload::Bytes(body))
+    }
+
+    /// Our `ProofSeed` to the previous party: the hash of our `chi` term
+    /// under `k_{i+1}` (the key it lacks). The term itself reaches it from
+    /// its previous party, the receiver of its gate messages.
+    fn seed_to_prev(&self, s: &Ctx) -> Message {
+        let hash = term_hash(s, self.ctr, SUB_CHI, &term(&s.prf_next, self.ctr, SUB_CHI));
+        self.msg(s, s.me.prev(), Step::ProofSeed, Payload::Bytes(hash))
     }
 
     /// Our term of draw `what` for the previous party: under `k_{i+1}`,
@@ -308,12 +335,13 @@ impl<I: Instance> Run<I> {
 
     /// Common draw `what` (all three proofs use it): the XOR of the three
     /// pair keys' terms. We hold `k_i` and `k_{i+1}`; the term under
-    /// `k_{i-1}` comes from the next party, which sends it only after our
-    /// message that the draw must follow, and is checked, before any use,
-    /// against the hash the previous party (the other holder of `k_{i-1}`)
-    /// committed to in `ProofSeed`. See `docs/protocols/mpc-core.md` §3.
-    fn common(&self, s: &Ctx, what: u64, received: &[u8], step: Step) -> Result<[u8; 16]> {
-        let t: [u8; 16] = received.try_into().map_err(|_| Error::abort(step, Some(s.me.next()), "wrong term length"))?;
+    /// `k_{i-1}` was `received` from the neighbour that had received the
+    /// messages of ours the draw must follow, and is checked, before any
+    /// use, against the hash the other holder of `k_{i-1}` committed to in
+    /// `ProofSeed`. A mismatch aborts with no party blamed: we cannot tell
+    /// which neighbour lied. See `docs/protocols/mpc-core.md` §3.
+    fn common(&self, s: &Ctx, what: u64, received: &[u8], from: PartyId, step: Step) -> Result<[u8; 16]> {
+        let t: [u8; 16] = received.try_into().map_err(|_| Error::abort(step, Some(from), "wrong term length"))?;
         let at = self.draws().iter().position(|&d| d == what).ok_or(Error::InvalidArgument("unknown draw"))? * HASH;
         if self.commits.get(at..at + HASH) != Some(&term_hash(s, self.ctr, what, &t)[..]) {
             return Err(Error::abort(step, None, "a challenge term does not match its commitment"));
@@ -344,11 +372,11 @@ impl<I: Instance> Run<I> {
     }
 
     fn start(&mut self, s: &Ctx) -> Outgoing {
-        // Step 1: our `chi` term to the previous party, the commitment to
-        // our terms under `k_i` to the next.
-        let to_prev = self.term_msg(s, Step::ProofSeed, SUB_CHI);
-        let to_next = self.commitment(s);
-        Outgoing { messages: vec![to_prev, to_next], await_from: vec![s.me.next(), s.me.prev()] }
+        // Step 1: our `chi` term and the hashes of our later terms to the
+        // next party, the hash of our `chi` term to the previous one.
+        let to_next = self.seed_to_next(s);
+        let to_prev = self.seed_to_prev(s);
+        Outgoing { messages: vec![to_next, to_prev], await_from: vec![s.me.next(), s.me.prev()] }
     }
 
     fn prover_round_msg(&mut self, s: &Ctx, round: u8) -> Result<Message> {
@@ -481,12 +509,21 @@ impl<I: Instance> Run<I> {
         let (prev, next) = (s.me.prev(), s.me.next());
         match self.phase {
             Phase::Seed => {
-                // The commitments from prev, our missing chi term from next.
-                let mp = Self::one(&mut msgs, prev, Step::ProofSeed)?;
-                self.commits = s.expect_from_prev(Step::ProofSeed, self.ctr).bytes(mp, self.draws().len() * HASH)?;
+                // This round stays for every job, the AND proof's included
+                // (it uses no `chi`): our next party answers `ProofLambda`
+                // only after this step, i.e. after our previous party's
+                // seed, which it sends only once it received all our gate
+                // messages; so `alpha`/`lambda` follow them too.
+                // The hash of our missing chi term from next; the term and
+                // the hashes of our later missing terms from prev.
                 let mn = Self::one(&mut msgs, next, Step::ProofSeed)?;
-                let t = s.expect_from_next(Step::ProofSeed, self.ctr).bytes(mn, 16)?;
-                self.chi_seed = self.common(s, SUB_CHI, &t, Step::ProofSeed)?;
+                self.commits = s.expect_from_next(Step::ProofSeed, self.ctr).bytes(mn, HASH)?;
+                let mp = Self::one(&mut msgs, prev, Step::ProofSeed)?;
+                let later = self.draws().len() - 1;
+                let mut body = s.expect_from_prev(Step::ProofSeed, self.ctr).bytes(mp, 16 + later * HASH)?;
+                self.commits.extend_from_slice(&body[16..]);
+                body.truncate(16);
+                self.chi_seed = self.common(s, SUB_CHI, &body, prev, Step::ProofSeed)?;
                 // As prover: the carries.
                 let carries = self.inst.prover_carries(&s.id, &self.chi_seed);
                 let pu = self.pad_part(s, s.me, false);
@@ -515,7 +552,7 @@ impl<I: Instance> Run<I> {
             Phase::Lambda => {
                 let m = Self::one(&mut msgs, next, Step::ProofLambda)?;
                 let t = s.expect_from_next(Step::ProofLambda, self.ctr).bytes(m, 16)?;
-                self.lambda = self.common(s, SUB_LAMBDA, &t, Step::ProofLambda)?;
+                self.lambda = self.common(s, SUB_LAMBDA, &t, next, Step::ProofLambda)?;
                 let cross = self.inst.prover_cross0(&s.id, &self.chi_seed, &self.lambda);
                 let msg = self.cross_msg(s, 0, &cross);
                 self.phase = Phase::Round(0);
@@ -534,7 +571,7 @@ impl<I: Instance> Run<I> {
             Phase::Challenge(r) => {
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
                 let t = s.expect_from_next(Step::ProofChallenge(r), self.ctr).bytes(m, 16)?;
-                let seed = self.common(s, SUB_CHAL | r as u64, &t, Step::ProofChallenge(r))?;
+                let seed = self.common(s, SUB_CHAL | r as u64, &t, next, Step::ProofChallenge(r))?;
                 let (cr, cs) = Self::challenges(s, &seed, r);
                 if r == 0 {
                     self.round0(s, &cr, &cs)?;
@@ -619,7 +656,14 @@ impl Session {
     /// Start verifying all logged gates; the log is taken over by the
     /// verification. Returns [`Progress::Done`] at once if nothing is logged.
     /// All three parties must call it at the same point of the program.
-    pub fn verify_start(&mut self) -> (Verify, Progress) {
+    ///
+    /// Refuses while a started gate is unfinished: the first message of a
+    /// verification releases the previous party's `chi` term, which must
+    /// follow every gate message that party sent us (module documentation).
+    pub fn verify_start(&mut self) -> Result<(Verify, Progress)> {
+        if self.unfinished > 0 {
+            return Err(Error::InvalidArgument("a gate is unfinished: finish every started gate before verifying"));
+        }
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
             let mut log = std::mem::take(&mut self.alog);
@@ -644,7 +688,7 @@ impl Session {
         let finished = jobs.is_empty();
         let mut v = Verify { ctx, jobs, done: Vec::new(), finished };
         let p = v.start_next();
-        (v, p)
+        Ok((v, p))
     }
 }
 
@@ -706,3 +750,85 @@ impl Verify {
         s.in_flight = s.in_flight.saturating_sub(1);
     }
 }
+
+/// Test-only access to the proof's draws, for the adaptive attacks of
+/// [`crate::deviation`].
+#[cfg(feature = "deviation")]
+mod attack {
+    use super::ring::{ArithRing, Z128, Z192};
+    use super::{SUB_CHI, term};
+    use crate::{Message, Payload, Session, SessionId};
+
+    /// `chi`'s seed of the proof with counter `ctr`, given the term under
+    /// the key this party lacks.
+    pub(crate) fn chi_seed_with_term(s: &Session, ctr: u64, t: &[u8; 16]) -> [u8; 16] {
+        let (a, b) = (term(&s.prf_prev, ctr, SUB_CHI), term(&s.prf_next, ctr, SUB_CHI));
+        std::array::from_fn(|i| a[i] ^ b[i] ^ t[i])
+    }
+
+    /// A non-empty set of relations among `at..total` (as offsets from
+    /// `at`) whose `KAPPA`-bit `chi` rows XOR to zero (Gaussian elimination
+    /// over GF(2)), empty if there is none.
+    pub(crate) fn cancelling_set(sid: &SessionId, seed: &[u8; 16], total: usize, at: usize) -> Vec<usize> {
+        let rows = super::mult::chi_words(sid, seed, total);
+        // Basis vectors with the set of original rows that make them.
+        let mut basis: Vec<(u64, Vec<usize>)> = Vec::new();
+        for (j, &r) in rows.iter().enumerate().skip(at) {
+            let (mut v, mut set) = (r, vec![j - at]);
+            for (b, bs) in &basis {
+                if v ^ b < v {
+                    v ^= b;
+                    for &x in bs {
+                        if let Some(p) = set.iter().position(|&y| y == x) {
+                            set.swap_remove(p);
+                        } else {
+                            set.push(x);
+                        }
+                    }
+                }
+            }
+            if v == 0 {
+                set.sort_unstable();
+                return set;
+            }
+            basis.push((v, set));
+            basis.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        }
+        Vec::new()
+    }
+
+    /// The carry corrections `k_t` for adding `2^63` to the prover's message
+    /// at `set` (offsets from `at`; `z` the unaltered words).
+    pub(crate) fn carry_shifts(sid: &SessionId, seed: &[u8; 16], total: usize, at: usize, set: &[usize], z: &[u64]) -> Vec<i64> {
+        let rows = super::mult::chi_words(sid, seed, total);
+        (0..super::mult::KAPPA)
+            .map(|t| {
+                // E'_j = E_j - 2^63 if z_j < 2^63 (the lift grew), else + 2^63.
+                let s: i64 = set.iter().filter(|&&j| rows[at + j] >> t & 1 == 1).map(|&j| if z[j] < 1 << 63 { -1 } else { 1 }).sum();
+                s / 2
+            })
+            .collect()
+    }
+
+    fn shift<R: ArithRing>(w: &mut [u128], k: &[i64]) {
+        for (c, &d) in w.chunks_exact_mut(R::WIRE).zip(k) {
+            let Some(x) = R::from_wire(c) else { continue };
+            let step = R::from_u64(d.unsigned_abs());
+            let y = if d < 0 { x.sub(step) } else { x.add(step) };
+            let mut out = Vec::with_capacity(R::WIRE);
+            y.to_wire(&mut out);
+            c.copy_from_slice(&out);
+        }
+    }
+
+    /// Add `k_t` to the carries of a `ProofCarry` message.
+    pub(crate) fn shift_carries(ring: crate::ArithProofRing, m: &mut Message, k: &[i64]) {
+        let Payload::Wide(w) = &mut m.payload else { return };
+        match ring {
+            crate::ArithProofRing::Z2_128 => shift::<Z128>(w, k),
+            crate::ArithProofRing::Z2_192 => shift::<Z192>(w, k),
+        }
+    }
+}
+#[cfg(feature = "deviation")]
+pub(crate) use attack::{cancelling_set, carry_shifts, chi_seed_with_term, shift_carries};

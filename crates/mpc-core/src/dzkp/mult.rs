@@ -78,6 +78,15 @@ fn chi_rows(sid: &SessionId, seed: &[u8; 16], n: usize, buf: &mut Vec<ChiRow>) {
     Prf::new(seed, sid).fill_bytes(Purpose::Challenge, 0, buf.as_flattened_mut());
 }
 
+/// The subset bits of `n` relations as words (for the adaptive attack of
+/// the tests).
+#[cfg(feature = "deviation")]
+pub(crate) fn chi_words(sid: &SessionId, seed: &[u8; 16], n: usize) -> Vec<u64> {
+    let mut buf = Vec::new();
+    chi_rows(sid, seed, n, &mut buf);
+    buf.iter().map(chi_word).collect()
+}
+
 /// Per-relation combination coefficients
 /// `rho_j = sum_t lambda_t chi_{t,j}` (ePrint 2024/700, Sec. 4: binary subset
 /// sums with random `lambda_t` in Z_2^{64+s}), evaluated with byte tables:

@@ -252,7 +252,7 @@ fn opening_during_an_unfinished_verification_is_refused() {
     let out = run3(None, |p| {
         let a = p.share_public_input(&[1, 2])?;
         let b = p.mul(&a, &a)?;
-        let (v, _first_step) = p.session.verify_start();
+        let (v, _first_step) = p.session.verify_start()?;
         drop(v); // abandoned half-way
         match p.session.open_start(&b) {
             Err(Error::Unverified(_)) => Ok(()),
@@ -272,7 +272,7 @@ fn a_detached_verification_releases_opens_only_when_completed() {
     let out = run3(None, |p| {
         let a = p.share_public_input(&[6, 7])?;
         let b = p.mul(&a, &a)?;
-        let (mut v, mut prog) = p.session.verify_start();
+        let (mut v, mut prog) = p.session.verify_start()?;
         assert_send(&v);
         // Gates of the next batch may be evaluated meanwhile.
         let c = p.mul(&b, &a)?;
@@ -328,4 +328,25 @@ fn random_sharings_are_consistent_and_free() {
         first = Some(v);
     }
     let _ = ArithShare::from_components(vec![1], vec![2]);
+}
+
+/// A verification's first message releases the previous party's `chi` term, which must
+/// follow every gate message that party sent us: with a gate unfinished it is refused.
+#[test]
+fn verification_is_refused_while_a_gate_is_unfinished() {
+    let out = run3(None, |p| {
+        let a = p.share_public_input(&[3, 4])?;
+        let (pending, msg) = p.session.mul_start(&a, &a)?;
+        let refused = matches!(p.session.verify_start(), Err(Error::InvalidArgument(_)));
+        // Finish the gate as usual: then verification goes through.
+        p.net.send(msg)?;
+        let next = p.session.me().next();
+        let reply = p.net.recv(next)?;
+        let c = pending.finish(&mut p.session, reply)?;
+        p.verify()?;
+        Ok((refused, p.open(&c)?))
+    });
+    for r in out {
+        assert_eq!(r, Ok((true, vec![9, 16])));
+    }
 }

@@ -182,6 +182,40 @@ fn the_shuffle_output_is_a_permutation_of_its_input() {
     }
 }
 
+/// The tag key may be opened only after both neighbours acknowledged their shuffle
+/// messages: a driver that steps the shuffle by hand and opens at `Done` is refused.
+#[test]
+fn opens_are_refused_until_the_shuffle_is_acknowledged() {
+    use triad_mpc_core::shuffle::ShuffleProgress;
+    let out = run3(None, |pt| {
+        let a = words(pt, &[5, 6, 7])?;
+        let (mut run, mut o) = pt.session.shuffle_start(std::slice::from_ref(&a))?;
+        loop {
+            for m in o.messages {
+                pt.net.send(m)?;
+            }
+            let msgs = o.await_from.iter().map(|f| pt.net.recv(*f)).collect::<Result<Vec<Message>>>()?;
+            match run.step(&mut pt.session, msgs)? {
+                ShuffleProgress::Continue(next) => o = next,
+                ShuffleProgress::Done(_) => break,
+            }
+        }
+        let refused = matches!(pt.session.open_bits_start(&a), Err(Error::InvalidArgument(_)));
+        let (pending, msgs) = run.acknowledge(&pt.session);
+        for m in msgs {
+            pt.net.send(m)?;
+        }
+        let (prev, next) = (pt.session.me().prev(), pt.session.me().next());
+        let from_next = pt.net.recv(next)?;
+        let from_prev = pt.net.recv(prev)?;
+        pending.finish(&mut pt.session, from_next, from_prev)?;
+        Ok((refused, pt.open_bits(&a)?))
+    });
+    for r in out {
+        assert_eq!(r, Ok((true, vec![5, 6, 7])));
+    }
+}
+
 // --- deviations --------------------------------------------------------------
 
 /// Honest parties abort at `step` (with `blamed` if given), never output a
