@@ -1,6 +1,9 @@
-//! Triad's wire boundary: every type that crosses a process (events on the
-//! bus, the event envelope, gRPC messages) is generated here from `proto/`.
-//! Internal types elsewhere are not serialisable on purpose.
+//! The services' wire boundary: the types that cross between services
+//! (events on the bus, the event envelope, gRPC messages, provider bundles)
+//! are generated here from `proto/`. The MPC data plane, TLSNotary
+//! presentations and HPKE have their own formats, each with one owner
+//! (`docs/ARCHITECTURE.md`, Invariants). Internal types elsewhere are not
+//! serialisable on purpose.
 
 #![allow(missing_docs, clippy::all)]
 

@@ -1,4 +1,5 @@
-//! Provider side of client input (PROTOCOLS §2; issue 5, item 4).
+//! Provider side of client input (`docs/protocols/mpc-core.md` §5,
+//! `docs/protocols/input-check.md`; issue 5, item 4).
 //!
 //! A data provider holds a TLSNotary presentation whose value (e.g. the
 //! balance digits `12.345`) is hidden behind `H(value || blinder)`. It
@@ -31,7 +32,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Architecture invariant: no IO; only `triad-proto` knows the byte format.
+//! Architecture invariant: no IO. The bundle messages are `triad-proto`'s;
+//! this crate builds only the HPKE `info` bytes (`seal.rs`), and HPKE's own
+//! encodings are RFC 9180's.
 
 #![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
