@@ -113,7 +113,10 @@ pub enum Error {
     /// The caller passed inconsistent arguments (lengths, party ids).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
-    /// The message transport failed (only from the in-memory harness).
+    /// The message transport failed: raised by the in-memory harness
+    /// (`harness.rs`) and by network drivers (`triad-mpc`'s `NetParty` maps a
+    /// mesh failure to it and keeps the mesh's error). `input::share_inputs`
+    /// and `share_bit_inputs` also return it when the OS random source fails.
     #[error("transport: {0}")]
     Transport(&'static str),
 }

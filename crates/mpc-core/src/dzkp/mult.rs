@@ -11,10 +11,11 @@
 //! `u_m = rho_j (x_i + x_{i+1})`, `v_m = y_i + y_{i+1}`.
 //!
 //! Round 0 never stores these length-`T` vectors: every role reads the log.
-//! Round 0 folds by `K0 = 4` (later rounds by 8): its cross products cost
-//! `K0` multiply-adds per term, the dominant cost of the prover. The layout
-//! is interleaved, term `m` in block `m % K0` at offset `m / K0`, so a
-//! round-0 fold reads `K0` consecutive terms and writes one entry.
+//! Round 0 folds by `K0 = 4` (later rounds by `K = 4`, `dzkp/mod.rs`): its
+//! cross products cost `K0` multiply-adds per term, the dominant cost of the
+//! prover. The layout is interleaved, term `m` in block `m % K0` at offset
+//! `m / K0`, so a round-0 fold reads `K0` consecutive terms and writes one
+//! entry.
 
 use super::inst::{Instance, Pool, Round0, Shares};
 use super::ring::{ArithRing, Lazy};
