@@ -9,7 +9,7 @@
 //! then computed in binary: one full-adder layer (carry-save, 63 ANDs, one
 //! round) and a ripple-carry adder (62 ANDs, 62 rounds). Every AND is logged
 //! and proven like any other, which is what makes the conversion safe against
-//! a malicious party (PROTOCOLS.md §4).
+//! a malicious party (`docs/protocols/mpc-core.md` §6).
 
 use crate::{ArithShare, BoolShare, Result, Session};
 

@@ -13,7 +13,7 @@
 //!    Every party misses one component, which is uniform on `[0, 2^w)`, so
 //!    `r = (a + b + c) mod 2^w` is uniform and unknown to each party.
 //! 2. The bits of `a + b + c` come from the local-conversion adder
-//!    (PROTOCOLS.md §4): a carry-save layer (`w` ANDs) and a ripple-carry
+//!    (`docs/protocols/mpc-core.md` §6, A2B): a carry-save layer (`w` ANDs) and a ripple-carry
 //!    chain (`w - 1` ANDs). Every AND is logged and proven by the DZKP, which
 //!    replaces EGKRS's cut-and-choose (an additive attack on an AND is caught
 //!    with overwhelming probability).
@@ -27,11 +27,11 @@
 //!    random sharing ([`crate::circuits::bit_decompose`], 125 ANDs).
 //!
 //! Production ends with a verification of every logged gate, so a stocked
-//! edaBit is proven when made (PROTOCOLS.md §9).
+//! edaBit is proven when made (`docs/protocols/mpc-core.md` §6.1).
 //!
 //! A *truncation mask* for `TruncPr(x, k, m)` (Dalskov, Escudero, Keller,
-//! ePrint 2019/131, Sec. 4; PROTOCOLS.md §6) is a uniform `r` in
-//! `[0, 2^(k+1))` shared as `[r]`, `[r_hi] = [floor(r / 2^m)]` and the top bit
+//! ePrint 2019/131, Sec. 4; `docs/protocols/mpc-core.md` §6.1) is a uniform
+//! `r` in `[0, 2^(k+1))` shared as `[r]`, `[r_hi] = [floor(r / 2^m)]` and the top bit
 //! `[r_k]`, all arithmetic. It is made from two independent edaBits,
 //! `lo` of `m` bits and `hi` of `k + 1 - m` bits: `r = 2^m hi + lo` is uniform
 //! on `[0, 2^(k+1))` because `lo` and `hi` are uniform and independent,

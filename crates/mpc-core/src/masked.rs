@@ -3,7 +3,8 @@
 //! and the mask's shared bits.
 //!
 //! * LTZ / EQZ with a 64-bit edaBit (Rabbit, Makri et al., CANS'21, ePrint
-//!   2021/119; EGKRS20, ePrint 2020/338, Sec. 5; PROTOCOLS.md §5): open
+//!   2021/119; EGKRS20, ePrint 2020/338, Sec. 5; `docs/protocols/mpc-core.md`
+//!   §6.2): open
 //!   `c = x + r mod 2^64` (perfectly hiding: `r` is uniform on Z_2^64), so
 //!   `x = c - r`. Its sign bit is `c_63 ^ r_63 ^ borrow_63(c - r)`: a borrow
 //!   chain with one public operand costs one AND per bit (62 ANDs, 62 rounds).

@@ -1,6 +1,6 @@
 //! The stockpile: preprocessed masks made ahead of the online phase, proven
-//! when made (PROTOCOLS.md §9), consumed by the online comparisons and
-//! truncations ([`crate::masked`]).
+//! when made (`docs/protocols/mpc-core.md` §6.1, `message-order.md` §8),
+//! consumed by the online comparisons and truncations ([`crate::masked`]).
 //!
 //! Lockstep rule: the three parties run the same protocol steps in the same
 //! order, so every decision to produce must be a function of state that is
