@@ -111,12 +111,15 @@ impl std::fmt::Display for PartyId {
 /// of each choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ArithProofRing {
-    /// s = 128: at least 40 bits for batches up to 2^30 multiplications by
-    /// our analysis (default).
+    /// s = 128 (default): at least 45 bits for batches up to 8.6·10^9
+    /// multiplications: the proven `2^-48` of the carry check plus the fold
+    /// rounds' bound, which is a conjecture (`docs/protocols/mpc-core.md`
+    /// §3.1, `docs/decisions/003-products-in-z2-192.md`).
     #[default]
     Z2_192,
-    /// s = 64 (as in the paper's code): faster, but our analysis gives only
-    /// about 28 bits for 10^6 multiplications per batch; not for production.
+    /// s = 64 (as in the paper's code): faster, but the fold rounds alone
+    /// give only about 21 bits for 10^6 multiplications per batch, even
+    /// against the one strategy of §3.1; not for production.
     Z2_128,
 }
 
