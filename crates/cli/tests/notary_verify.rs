@@ -1,5 +1,5 @@
 //! `triad notary verify` on upstream TLSNotary's fixtures (read from
-//! ../shared; the test fails if they are missing).
+//! notary/fixtures).
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! `triad provider keygen | share | open` on the upstream fixture with a
-//! hidden value (read from ../shared; the test fails if it is missing).
+//! hidden value (notary/fixtures).
 
 mod common;
 

@@ -66,7 +66,7 @@ fn run(shape: ValueShape, alg: HashAlg, batch: &[Plain]) -> Vec<Verdict> {
 
 fn fixture() -> (Vec<u8>, [u8; 16], [u8; 32], HashAlg) {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn/hidden/secret.json");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../notary/fixtures/tlsn/hidden/secret.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the fixture {} is missing ({e}); it is required, not optional", path.display()));
     let j: serde_json::Value = serde_json::from_str(&text).expect("secret.json is JSON");

@@ -41,7 +41,7 @@ impl std::fmt::Debug for IssuedSecret {
     }
 }
 
-/// `secret.json`, as in `shared/fixtures/tlsn/hidden/secret.json`.
+/// `secret.json`, as in `notary/fixtures/tlsn/hidden/secret.json`.
 #[derive(Serialize, Deserialize)]
 struct SecretJson {
     direction: Direction,

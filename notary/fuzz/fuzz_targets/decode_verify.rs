@@ -1,8 +1,8 @@
 //! Decoder and verifier on arbitrary bytes: must never panic.
 //!
 //! Run (nightly, cargo-fuzz), seeding with the fixtures:
-//!   mkdir -p corpus/decode_verify && cp ../../shared/fixtures/tlsn/presentation.bin \
-//!     ../../shared/fixtures/tlsn/hidden/presentation.bin corpus/decode_verify/ 2>/dev/null
+//!   mkdir -p corpus/decode_verify && cp ../fixtures/tlsn/presentation.bin \
+//!     ../fixtures/tlsn/hidden/presentation.bin corpus/decode_verify/ 2>/dev/null
 //!   cargo +nightly fuzz run decode_verify corpus/decode_verify -- -max_total_time=60
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Shared helpers: fixture paths (read from ../shared, never copied) and the
+//! Shared helpers: fixture paths (notary/fixtures, copied from upstream; see its README) and the
 //! pinned notary key of the fixtures.
 #![allow(dead_code, unreachable_pub)]
 
@@ -10,7 +10,7 @@ use triad_notary::{NotaryKey, VerifierConfig, wire};
 pub const NOTARY_SECRET: [u8; 32] = [0x2a; 32];
 
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/tlsn")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tlsn")
 }
 
 /// Reads a fixture file; panics (fails the test) if it is missing.

@@ -1,5 +1,5 @@
-//! Shared by the CLI tests that use upstream TLSNotary's fixtures (read from ../shared, never
-//! copied; a test fails if they are missing).
+//! Shared by the CLI tests that use upstream TLSNotary's fixtures (`notary/fixtures`, copied
+//! from upstream with their origin noted there).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::process::Command;
 pub const NOTARY: &str = "secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c";
 
 pub fn fixture(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tlsn").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../notary/fixtures/tlsn").join(rel);
     assert!(p.exists(), "fixture {} is missing", p.display());
     p
 }
