@@ -87,7 +87,7 @@ pub enum Outcome {
     Rejected(Reason),
 }
 
-/// Why a batch could not be checked (nothing about any one contribution).
+/// Why a batch could not be checked: no contribution of it gets a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     /// The batch mixes datasets, formats or algorithms, or a bundle is

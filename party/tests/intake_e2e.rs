@@ -19,7 +19,8 @@ use triad_party::{
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_provider::{
     BundleContext, DecimalFormat, PlainContribution, ProofError, PublicKey, SealedBundle,
-    SealedContribution, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle, os_rng, seal_contribution,
+    SealedContribution, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
+    os_rng, seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
@@ -72,7 +73,10 @@ async fn issue(notary: &DevNotary, token: &str) -> (Issued, UnopenedCommitment) 
 
 /// A party whose published accusation list the event log replaces, after
 /// it saw the three lists the parties made (an adaptive cheater).
-type Cheat = (usize, Box<dyn FnOnce(&[Vec<Accusation>; 3]) -> Vec<Accusation> + Send>);
+type Cheat = (
+    usize,
+    Box<dyn FnOnce(&[Vec<Accusation>; 3]) -> Vec<Accusation> + Send>,
+);
 
 /// Run the intake at the three parties over localhost TCP. The accusation
 /// lists travel through the test (the event log's job in the service), which
@@ -155,7 +159,10 @@ fn run_parties(
 }
 
 /// [`run_parties`] without a cheater: every party succeeds with the same outcomes.
-fn run_honest(keys: [SecretKey; 3], batch: Vec<([SealedBundle; 3], ShareCommitments)>) -> Vec<Outcome> {
+fn run_honest(
+    keys: [SecretKey; 3],
+    batch: Vec<([SealedBundle; 3], ShareCommitments)>,
+) -> Vec<Outcome> {
     let results: Vec<Vec<Outcome>> = run_parties(keys, batch, None)
         .into_iter()
         .map(|r| r.expect("an honest party's intake"))

@@ -39,9 +39,12 @@ fn plain(value: &[u8], n: u64) -> PlainContribution {
     }
 }
 
+/// How a provider changes a party's bundle before signing and sealing it.
+type Tweak = Box<dyn Fn(&mut ShareBundle)>;
+
 /// Seal one contribution per tweak (contribution id `[k; 16]`) and open
 /// every bundle as its party.
-fn batch(tweaks: Vec<Box<dyn Fn(&mut ShareBundle)>>) -> Batch {
+fn batch(tweaks: Vec<Tweak>) -> Batch {
     let mut rng = os_rng();
     let keys = [0, 1, 2].map(|_| generate_keypair(&mut rng));
     let pks = keys.each_ref().map(|k| k.1.clone());
@@ -50,12 +53,25 @@ fn batch(tweaks: Vec<Box<dyn Fn(&mut ShareBundle)>>) -> Batch {
     let mut public = Vec::new();
     for (k, tweak) in tweaks.into_iter().enumerate() {
         let cid = [k as u8; 16];
-        let sealed = seal_contribution(&plain(b"12.345", 123_450), DATASET, cid, &format, &pks, &mut rng, tweak)
-            .expect("seal");
+        let sealed = seal_contribution(
+            &plain(b"12.345", 123_450),
+            DATASET,
+            cid,
+            &format,
+            &pks,
+            &mut rng,
+            tweak,
+        )
+        .expect("seal");
         for p in PartyId::ALL {
             let ctx = BundleContext::new(DATASET, cid, p);
             opened[p.index()].push(
-                open_bundle(sealed.bundles[p.index()].as_bytes(), &keys[p.index()].0, &ctx).expect("opens"),
+                open_bundle(
+                    sealed.bundles[p.index()].as_bytes(),
+                    &keys[p.index()].0,
+                    &ctx,
+                )
+                .expect("opens"),
             );
         }
         public.push(sealed.commitments);
@@ -63,12 +79,12 @@ fn batch(tweaks: Vec<Box<dyn Fn(&mut ShareBundle)>>) -> Batch {
     Batch { opened, public }
 }
 
-fn honest() -> Box<dyn Fn(&mut ShareBundle)> {
+fn honest() -> Tweak {
     Box::new(|_| {})
 }
 
 /// The provider gives `party` a copy of its second component off by one.
-fn equivocate_to(party: u32) -> Box<dyn Fn(&mut ShareBundle)> {
+fn equivocate_to(party: u32) -> Tweak {
     Box::new(move |b| {
         if b.party_index == party {
             b.value_second = b.value_second.wrapping_add(1);
@@ -86,14 +102,21 @@ impl Batch {
     fn judge(&self, lists: &[Vec<Accusation>; 3]) -> Result<BTreeSet<usize>, IntakeError> {
         let mut verdicts = [0, 1, 2].map(|i| judge(&self.opened[i], &self.public, lists));
         let shown = verdicts.each_ref().map(|v| format!("{v:?}"));
-        assert!(shown[0] == shown[1] && shown[1] == shown[2], "parties disagree: {shown:?}");
+        assert!(
+            shown[0] == shown[1] && shown[1] == shown[2],
+            "parties disagree: {shown:?}"
+        );
         std::mem::replace(&mut verdicts[0], Ok(BTreeSet::new()))
     }
 }
 
 fn named(r: Result<BTreeSet<usize>, IntakeError>) -> (usize, usize, AccusationFault) {
     match r {
-        Err(IntakeError::FalseAccusation { party, contribution, fault }) => (party.index(), contribution, fault),
+        Err(IntakeError::FalseAccusation {
+            party,
+            contribution,
+            fault,
+        }) => (party.index(), contribution, fault),
         other => panic!("expected a false accusation, got {other:?}"),
     }
 }
@@ -104,12 +127,25 @@ fn an_equivocating_provider_is_rejected_with_a_proof_and_the_honest_ones_stay() 
     let lists = b.accusations();
     // P0 holds x_1 of contribution 1 and P2 holds x_0 of contribution 3;
     // their copies are the changed ones. The other holders' copies open.
-    assert_eq!(lists[0].iter().map(|a| a.contribution).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        lists[0].iter().map(|a| a.contribution).collect::<Vec<_>>(),
+        vec![1]
+    );
     assert!(lists[1].is_empty());
-    assert_eq!(lists[2].iter().map(|a| a.contribution).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        lists[2].iter().map(|a| a.contribution).collect::<Vec<_>>(),
+        vec![3]
+    );
     for a in lists.iter().flatten() {
         let c = &b.opened[0][a.contribution].context;
-        assert_eq!(b.public[a.contribution].verify_equivocation(&c.dataset_id, &c.contribution_id, &a.proof), Ok(()));
+        assert_eq!(
+            b.public[a.contribution].verify_equivocation(
+                &c.dataset_id,
+                &c.contribution_id,
+                &a.proof
+            ),
+            Ok(())
+        );
     }
     assert_eq!(b.judge(&lists).expect("provable"), BTreeSet::from([1, 3]));
 }
@@ -131,9 +167,15 @@ fn a_party_inflating_its_rejections_is_named() {
     let [first, _] = b.opened[1][2].openings();
     lists[1].push(Accusation {
         contribution: 2,
-        proof: EquivocationProof { opening: first, signature: b.opened[1][2].signatures[0] },
+        proof: EquivocationProof {
+            opening: first,
+            signature: b.opened[1][2].signatures[0],
+        },
     });
-    assert_eq!(named(b.judge(&lists)), (1, 2, AccusationFault::Proof(ProofError::Opens)));
+    assert_eq!(
+        named(b.judge(&lists)),
+        (1, 2, AccusationFault::Proof(ProofError::Opens))
+    );
 }
 
 #[test]
@@ -141,7 +183,10 @@ fn a_party_forging_a_proof_is_named() {
     let b = batch(vec![honest(), honest()]);
     let genuine = Accusation {
         contribution: 0,
-        proof: EquivocationProof { opening: b.opened[2][0].openings()[1].clone(), signature: b.opened[2][0].signatures[1] },
+        proof: EquivocationProof {
+            opening: b.opened[2][0].openings()[1].clone(),
+            signature: b.opened[2][0].signatures[1],
+        },
     };
     // A changed component under the signature of the real one.
     let mut changed = genuine.clone();
@@ -173,7 +218,10 @@ fn adaptive_a_party_replaying_an_honest_partys_proof_against_another_contributio
     let mut replayed = lists[1][0].clone();
     replayed.contribution = 2;
     lists[0].push(replayed);
-    assert_eq!(named(b.judge(&lists)), (0, 2, AccusationFault::Proof(ProofError::BadSignature)));
+    assert_eq!(
+        named(b.judge(&lists)),
+        (0, 2, AccusationFault::Proof(ProofError::BadSignature))
+    );
 }
 
 #[test]
@@ -192,7 +240,9 @@ fn a_bundle_whose_signature_does_not_verify_stops_intake_before_any_accusation()
     let mut b = batch(vec![honest(), honest()]);
     b.opened[0][1].signatures[0][3] ^= 1;
     match accuse(&b.opened[0], &b.public) {
-        Err(IntakeError::Unusable { contribution: 1, .. }) => {}
+        Err(IntakeError::Unusable {
+            contribution: 1, ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     match accuse(&b.opened[1], &b.public[..1]) {

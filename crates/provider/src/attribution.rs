@@ -69,7 +69,15 @@ impl ComponentOpening {
     /// contribution_id)`: signed by the provider, hashed into `c_j`.
     pub fn message(&self, dataset_id: &str, contribution_id: &[u8; 16]) -> Vec<u8> {
         let mut m = Vec::with_capacity(
-            OPENING_DOMAIN.len() + 4 + dataset_id.len() + 16 + 1 + 8 + 8 + 8 * (self.value_bytes.len() + self.blinder.len()) + SALT_LEN,
+            OPENING_DOMAIN.len()
+                + 4
+                + dataset_id.len()
+                + 16
+                + 1
+                + 8
+                + 8
+                + 8 * (self.value_bytes.len() + self.blinder.len())
+                + SALT_LEN,
         );
         m.extend_from_slice(OPENING_DOMAIN);
         m.extend_from_slice(&(dataset_id.len() as u32).to_be_bytes());
@@ -128,8 +136,49 @@ pub enum ProofError {
 }
 
 impl ShareCommitments {
+    /// The wire form (`triad.provider.v1.ShareCommitments`).
+    pub fn to_proto(&self) -> triad_proto::provider::v1::ShareCommitments {
+        triad_proto::provider::v1::ShareCommitments {
+            verifying_key: self.verifying_key.to_vec(),
+            components: self.components.iter().map(|c| c.to_vec()).collect(),
+        }
+    }
+
+    /// From the wire form: a 32-byte key and three 32-byte commitments.
+    pub fn from_proto(
+        p: &triad_proto::provider::v1::ShareCommitments,
+    ) -> Result<Self, crate::ProviderError> {
+        let bad = |m: &str| crate::ProviderError::Malformed(format!("share commitments: {m}"));
+        let verifying_key = p
+            .verifying_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("the verifying key is not 32 bytes"))?;
+        let components: Vec<[u8; 32]> = p
+            .components
+            .iter()
+            .map(|c| {
+                c.as_slice()
+                    .try_into()
+                    .map_err(|_| bad("a component commitment is not 32 bytes"))
+            })
+            .collect::<Result<_, _>>()?;
+        let components = components
+            .try_into()
+            .map_err(|_| bad("there must be three component commitments"))?;
+        Ok(Self {
+            verifying_key,
+            components,
+        })
+    }
+
     /// Whether `opening` opens this contribution's commitment to its component.
-    pub fn opens(&self, dataset_id: &str, contribution_id: &[u8; 16], opening: &ComponentOpening) -> bool {
+    pub fn opens(
+        &self,
+        dataset_id: &str,
+        contribution_id: &[u8; 16],
+        opening: &ComponentOpening,
+    ) -> bool {
         self.components
             .get(opening.component)
             .is_some_and(|c| *c == opening.commitment(dataset_id, contribution_id))
@@ -160,7 +209,12 @@ impl ShareCommitments {
         contribution_id: &[u8; 16],
         proof: &EquivocationProof,
     ) -> Result<(), ProofError> {
-        self.verify_signature(dataset_id, contribution_id, &proof.opening, &proof.signature)?;
+        self.verify_signature(
+            dataset_id,
+            contribution_id,
+            &proof.opening,
+            &proof.signature,
+        )?;
         if self.opens(dataset_id, contribution_id, &proof.opening) {
             return Err(ProofError::Opens);
         }
@@ -175,7 +229,11 @@ pub(crate) struct ComponentSigner {
 
 impl std::fmt::Debug for ComponentSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ComponentSigner(verifying_key={})", hex::encode(self.key.public_key().as_ref()))
+        write!(
+            f,
+            "ComponentSigner(verifying_key={})",
+            hex::encode(self.key.public_key().as_ref())
+        )
     }
 }
 
@@ -195,7 +253,15 @@ impl ComponentSigner {
             .map_err(|_| crate::ProviderError::Seal("an Ed25519 key is not 32 bytes".into()))
     }
 
-    pub(crate) fn sign(&self, dataset_id: &str, contribution_id: &[u8; 16], opening: &ComponentOpening) -> Vec<u8> {
-        self.key.sign(&opening.message(dataset_id, contribution_id)).as_ref().to_vec()
+    pub(crate) fn sign(
+        &self,
+        dataset_id: &str,
+        contribution_id: &[u8; 16],
+        opening: &ComponentOpening,
+    ) -> Vec<u8> {
+        self.key
+            .sign(&opening.message(dataset_id, contribution_id))
+            .as_ref()
+            .to_vec()
     }
 }

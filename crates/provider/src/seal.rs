@@ -149,7 +149,13 @@ impl OpenedBundle {
     pub fn openings(&self) -> [ComponentOpening; 2] {
         let i = self.context.party.index();
         [
-            (i, &self.value.first, &self.value_bytes.first, &self.blinder.first, self.salts[0]),
+            (
+                i,
+                &self.value.first,
+                &self.value_bytes.first,
+                &self.blinder.first,
+                self.salts[0],
+            ),
             (
                 (i + 1) % 3,
                 &self.value.second,
@@ -158,15 +164,17 @@ impl OpenedBundle {
                 self.salts[1],
             ),
         ]
-        .map(|(component, value, value_bytes, blinder, salt)| ComponentOpening {
-            component,
-            // `open_bundle` checked one element; a hand-built bundle without
-            // one gets 0, which its signature will not cover.
-            value: value.first().copied().unwrap_or_default(),
-            value_bytes: value_bytes.clone(),
-            blinder: blinder.clone(),
-            salt,
-        })
+        .map(
+            |(component, value, value_bytes, blinder, salt)| ComponentOpening {
+                component,
+                // `open_bundle` checked one element; a hand-built bundle without
+                // one gets 0, which its signature will not cover.
+                value: value.first().copied().unwrap_or_default(),
+                value_bytes: value_bytes.clone(),
+                blinder: blinder.clone(),
+                salt,
+            },
+        )
     }
 
     /// Checks this party's two components against the provider's public
@@ -282,7 +290,15 @@ pub fn make_bundles(
             end: range.end as u64,
         },
     };
-    seal_contribution(&plain, dataset_id, contribution_id, format, party_keys, rng, |_| {})
+    seal_contribution(
+        &plain,
+        dataset_id,
+        contribution_id,
+        format,
+        party_keys,
+        rng,
+        |_| {},
+    )
 }
 
 /// What a provider shares, before any check: the number `N`, the committed
@@ -346,7 +362,8 @@ pub fn seal_contribution(
     let value_words = max_len.div_ceil(8);
     let value_shares = share_inputs_with_seed(&[plain.value], seed(rng));
     let byte_shares = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
-    let blinder_shares = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
+    let blinder_shares =
+        share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
 
     // A fresh signing key and salts; the public commitments of the honest
     // components (component j is party j's first).
@@ -550,8 +567,8 @@ pub fn open_bundle(
     let [Ok(salt_first), Ok(salt_second)] = salts else {
         return bad(format!("a salt is not {SALT_LEN} bytes"));
     };
-    let signatures =
-        [&b.signature_first, &b.signature_second].map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
+    let signatures = [&b.signature_first, &b.signature_second]
+        .map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
     let [Ok(signature_first), Ok(signature_second)] = signatures else {
         return bad(format!("a signature is not {SIGNATURE_LEN} bytes"));
     };

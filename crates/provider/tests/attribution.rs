@@ -49,8 +49,16 @@ fn seal(
     tweak: impl FnMut(&mut ShareBundle),
 ) -> (SealedContribution, [OpenedBundle; 3]) {
     let format = DecimalFormat::new(12, 6, 16).expect("format");
-    let sealed = seal_contribution(&plain(), DATASET, cid, &format, &k.pks, &mut os_rng(), tweak)
-        .expect("seal");
+    let sealed = seal_contribution(
+        &plain(),
+        DATASET,
+        cid,
+        &format,
+        &k.pks,
+        &mut os_rng(),
+        tweak,
+    )
+    .expect("seal");
     let opened = PartyId::ALL.map(|p| {
         open_bundle(
             sealed.bundles[p.index()].as_bytes(),
@@ -80,6 +88,17 @@ fn an_honest_providers_copies_open_their_commitments() {
     // The three commitments differ (salted, different components).
     let c = sealed.commitments.components;
     assert!(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
+    // The wire form round-trips and refuses a wrong shape.
+    let mut wire = sealed.commitments.to_proto();
+    assert_eq!(
+        ShareCommitments::from_proto(&wire).expect("decodes"),
+        sealed.commitments
+    );
+    wire.components.pop();
+    assert!(matches!(
+        ShareCommitments::from_proto(&wire),
+        Err(ProviderError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -104,19 +123,32 @@ fn a_copy_the_provider_changed_yields_a_proof_anyone_verifies() {
         Ok(())
     );
     assert_eq!(
-        opened[1].check_components(&sealed.commitments).expect("signed"),
+        opened[1]
+            .check_components(&sealed.commitments)
+            .expect("signed"),
         vec![],
         "P1's copy of x_1 opens c_1"
     );
     assert_eq!(
-        opened[2].check_components(&sealed.commitments).expect("signed"),
+        opened[2]
+            .check_components(&sealed.commitments)
+            .expect("signed"),
         vec![]
     );
     // Debug shows no share or salt.
     let shown = format!("{:?} {:?}", proofs[0], opened[0]);
-    assert!(!shown.contains(&proofs[0].opening.value.to_string()), "{shown}");
-    assert!(!shown.contains(&format!("{:?}", proofs[0].opening.salt)), "{shown}");
-    assert!(!shown.contains(&format!("{:?}", opened[0].signatures[0])), "{shown}");
+    assert!(
+        !shown.contains(&proofs[0].opening.value.to_string()),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&format!("{:?}", proofs[0].opening.salt)),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&format!("{:?}", opened[0].signatures[0])),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -230,8 +262,16 @@ fn a_bundle_whose_signature_does_not_verify_is_unusable() {
         (|b: &mut ShareBundle| b.salt_first.truncate(3)) as fn(&mut ShareBundle),
         |b| b.salt_second.push(0),
     ] {
-        let bad = seal_contribution(&plain(), DATASET, [7; 16], &format, &k.pks, &mut os_rng(), tweak)
-            .expect("seal");
+        let bad = seal_contribution(
+            &plain(),
+            DATASET,
+            [7; 16],
+            &format,
+            &k.pks,
+            &mut os_rng(),
+            tweak,
+        )
+        .expect("seal");
         let ctx = BundleContext::new(DATASET, [7; 16], PartyId::ALL[0]);
         let err = open_bundle(bad.bundles[0].as_bytes(), &k.sks[0], &ctx).expect_err("malformed");
         assert!(matches!(err, ProviderError::Inconsistent(_)), "{err}");
