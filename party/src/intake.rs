@@ -1,34 +1,56 @@
 //! Share intake: what a batch of contributions of one dataset goes through
 //! after each party opened its sealed bundles and before the shares count.
 //!
-//! 1. [`cross_check`]: the replicated components a party holds in common with
-//!    each neighbour are compared (digests, then per-contribution words only
-//!    on a mismatch; `triad-mpc-core`'s input check) for the value, the value
-//!    bytes and the blinder. Each party learns the mismatches on the two
-//!    components it holds; the parties publish them and drop the **union**
-//!    (in the service, `ShareRejected` events; in tests, a channel).
-//! 2. [`check_commitments`]: on the rest, inside MPC, the commitment
+//! 1. [`accuse`] (local): each party checks its copies of its two components
+//!    of every contribution against the provider's public component
+//!    commitments ([`ShareCommitments`], published beside the sealed
+//!    bundles). For a copy that does not open its commitment it holds the
+//!    provider's signature over that copy: an [`Accusation`] carrying an
+//!    [`EquivocationProof`] anyone can check. The parties publish their
+//!    accusation lists (in the service through the event log, which every
+//!    party reads identically; in tests, a channel).
+//! 2. [`judge`] (local, deterministic): given the three parties' lists, every
+//!    accusation must carry a valid proof. Then the accused contributions are
+//!    rejected for [`Reason::InconsistentShares`], provably the provider's
+//!    fault; otherwise the batch aborts with
+//!    [`IntakeError::FalseAccusation`] naming the accuser. A party can no
+//!    longer censor an honest contribution by reporting it.
+//! 3. [`check_commitments`]: on the rest, inside MPC, the commitment
 //!    `H(value bytes || blinder)` is recomputed on boolean shares and compared
 //!    with the public one, the bytes are checked to be a decimal of the
 //!    dataset's format, and the parsed number is compared with the arithmetic
 //!    share (`triad-input-check`). Only one verdict per contribution is
 //!    revealed.
 //!
+//! Why no digest exchange is needed: both holders of component `j` check
+//! their copies against the same public `c_j`; two copies that open it are
+//! equal (collision resistance of SHA-256 over the whole opening). A corrupt
+//! party that then computes with another component than the one it holds
+//! deviates from the MPC protocol, which the verification of its messages
+//! (DZKP) and the compare-view openings catch before any output. The
+//! argument is written out in `docs/protocols/input-check.md`, "Attributable
+//! intake". `triad-mpc-core`'s `Session::input_check_start` (digests, then
+//! lists) is not used: its rejections cannot be attributed.
+//!
 //! A rejected contribution never disturbs the others of its batch.
 
 use std::collections::BTreeSet;
 
-use triad_input_check::{CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch};
+use triad_input_check::{
+    CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch,
+};
 use triad_mpc::NetParty;
-use triad_mpc_core::input::InputBundle;
-use triad_provider::OpenedBundle;
+use triad_mpc_core::PartyId;
+use triad_provider::{
+    EquivocationProof, OpenedBundle, ProofError, ProviderError, ShareCommitments,
+};
 
 /// Why a contribution was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
-    /// Two parties hold different copies of a replicated component: the
-    /// provider shared inconsistently (or a party lies; both are indistinguishable
-    /// to the third, so the contribution is dropped either way).
+    /// The provider signed a copy of a component that does not open its
+    /// public commitment: it shared inconsistently, proven by an
+    /// [`EquivocationProof`] that [`judge`] verified.
     InconsistentShares,
     /// The shared bytes and blinder do not hash to the proven commitment.
     CommitmentMismatch,
@@ -65,7 +87,7 @@ pub enum Outcome {
     Rejected(Reason),
 }
 
-/// Why a batch could not be checked (nothing about any one contribution).
+/// Why a batch could not be checked: no contribution of it gets a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     /// The batch mixes datasets, formats or algorithms, or a bundle is
@@ -78,6 +100,49 @@ pub enum IntakeError {
     /// The commitment check refused the batch.
     #[error(transparent)]
     Check(#[from] triad_input_check::CheckError),
+    /// A party published an accusation without a valid proof: it is named,
+    /// and the batch aborts (nothing of it is accepted or rejected).
+    #[error("party {party} accused contribution {contribution} falsely: {fault}")]
+    FalseAccusation {
+        /// The accuser.
+        party: PartyId,
+        /// The contribution it accused (an index into the batch, as it sent it).
+        contribution: usize,
+        /// What is wrong with its accusation.
+        fault: AccusationFault,
+    },
+    /// This party's own bundle of a contribution is unusable (a provider
+    /// signature does not verify). Admission (`OpenedBundle::check_components`
+    /// when the bundle is opened) refuses such bundles, so a batch that
+    /// reaches intake has none.
+    #[error("contribution {contribution}: {source}")]
+    Unusable {
+        /// The contribution.
+        contribution: usize,
+        /// Why.
+        source: ProviderError,
+    },
+}
+
+/// Why an accusation is false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccusationFault {
+    /// The accused index is not in the batch.
+    #[error("there is no such contribution in the batch")]
+    NoSuchContribution,
+    /// The proof does not verify.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+/// A party's claim that the provider of one contribution equivocated, with
+/// the proof. `Debug` shows no share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accusation {
+    /// The contribution's index in the batch.
+    pub contribution: usize,
+    /// The provider's signature over a copy that does not open its commitment.
+    pub proof: EquivocationProof,
 }
 
 /// The shape every bundle of a batch must share.
@@ -89,10 +154,15 @@ struct BatchShape {
 }
 
 fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError> {
-    let Some(first) = batch.first() else { return Ok(None) };
+    let Some(first) = batch.first() else {
+        return Ok(None);
+    };
     let shape_of = |b: &OpenedBundle| -> Result<BatchShape, IntakeError> {
         let alg = HashAlg::from_name(&b.commitment.algorithm).ok_or_else(|| {
-            IntakeError::Batch(format!("unsupported commitment algorithm {:?}", b.commitment.algorithm))
+            IntakeError::Batch(format!(
+                "unsupported commitment algorithm {:?}",
+                b.commitment.algorithm
+            ))
         })?;
         Ok(BatchShape {
             words: b.value_max_len.div_ceil(8),
@@ -112,47 +182,103 @@ fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError
         }
         let n = [&b.value_bytes.first, &b.value_bytes.second].map(Vec::len);
         let m = [&b.blinder.first, &b.blinder.second].map(Vec::len);
-        if n != [want.words; 2] || m != [2; 2] || b.value.first.len() != 1 || b.value.second.len() != 1 {
-            return Err(IntakeError::Batch(format!("contribution {i}: share lengths do not fit its format")));
+        if n != [want.words; 2]
+            || m != [2; 2]
+            || b.value.first.len() != 1
+            || b.value.second.len() != 1
+        {
+            return Err(IntakeError::Batch(format!(
+                "contribution {i}: share lengths do not fit its format"
+            )));
         }
     }
     Ok(Some(want))
 }
 
-/// Concatenate one component kind of every bundle into one input batch.
-fn concat(batch: &[OpenedBundle], pick: impl Fn(&OpenedBundle) -> &InputBundle) -> InputBundle {
-    let mut out = InputBundle { first: Vec::new(), second: Vec::new() };
-    for b in batch {
-        out.first.extend_from_slice(&pick(b).first);
-        out.second.extend_from_slice(&pick(b).second);
+/// Step 1, local: check this party's copies of its two components of every
+/// contribution against the public commitments (`public[k]` for `batch[k]`).
+/// Returns an accusation, with its proof, for every copy that does not open
+/// its commitment; the party publishes the list (empty when every provider
+/// was honest) and passes the three parties' lists to [`judge`].
+pub fn accuse(
+    batch: &[OpenedBundle],
+    public: &[ShareCommitments],
+) -> Result<Vec<Accusation>, IntakeError> {
+    batch_shape(batch)?;
+    if public.len() != batch.len() {
+        return Err(IntakeError::Batch(format!(
+            "{} contributions but {} sets of component commitments",
+            batch.len(),
+            public.len()
+        )));
     }
-    out
+    let mut out = Vec::new();
+    for (contribution, (b, p)) in batch.iter().zip(public).enumerate() {
+        let proofs = b
+            .check_components(p)
+            .map_err(|source| IntakeError::Unusable {
+                contribution,
+                source,
+            })?;
+        out.extend(proofs.into_iter().map(|proof| Accusation {
+            contribution,
+            proof,
+        }));
+    }
+    Ok(out)
 }
 
-/// Step 1: compare replicated components with the neighbours. Returns the
-/// indices (into `batch`) this party saw a mismatch on; the caller publishes
-/// them, and every party drops the union of the three sets.
-pub fn cross_check(party: &mut NetParty, batch: &[OpenedBundle]) -> Result<BTreeSet<usize>, IntakeError> {
-    let Some(shape) = batch_shape(batch)? else { return Ok(BTreeSet::new()) };
-    let mut bad = BTreeSet::new();
-    let (_, values) = party.input(concat(batch, |b| &b.value))?;
-    bad.extend(values);
-    let (_, bytes) = party.input(concat(batch, |b| &b.value_bytes))?;
-    bad.extend(bytes.into_iter().map(|w| w / shape.words));
-    let (_, blinders) = party.input(concat(batch, |b| &b.blinder))?;
-    bad.extend(blinders.into_iter().map(|w| w / 2));
-    Ok(bad)
+/// Step 2, local and deterministic: judge the three parties' published
+/// accusation lists (`accusations[i]` is party i's). Every accusation must
+/// carry a valid proof against the accused contribution's provider (whoever
+/// presents it: a valid proof convicts the provider); the accused
+/// contributions are returned, to be rejected for
+/// [`Reason::InconsistentShares`]. The first accusation without one (in
+/// party order, then list order) fails the batch with
+/// [`IntakeError::FalseAccusation`] naming its party. Every honest party
+/// gets the same answer from the same lists.
+pub fn judge(
+    batch: &[OpenedBundle],
+    public: &[ShareCommitments],
+    accusations: &[Vec<Accusation>; 3],
+) -> Result<BTreeSet<usize>, IntakeError> {
+    if public.len() != batch.len() {
+        return Err(IntakeError::Batch(format!(
+            "{} contributions but {} sets of component commitments",
+            batch.len(),
+            public.len()
+        )));
+    }
+    let mut rejected = BTreeSet::new();
+    for (party, list) in PartyId::ALL.into_iter().zip(accusations) {
+        for a in list {
+            let false_accusation = |fault: AccusationFault| IntakeError::FalseAccusation {
+                party,
+                contribution: a.contribution,
+                fault,
+            };
+            let (Some(b), Some(p)) = (batch.get(a.contribution), public.get(a.contribution)) else {
+                return Err(false_accusation(AccusationFault::NoSuchContribution));
+            };
+            p.verify_equivocation(&b.context.dataset_id, &b.context.contribution_id, &a.proof)
+                .map_err(|e| false_accusation(e.into()))?;
+            rejected.insert(a.contribution);
+        }
+    }
+    Ok(rejected)
 }
 
-/// Step 2: the commitment check in MPC on every contribution not in
-/// `rejected` (the union from [`cross_check`], identical at all parties).
+/// Step 3: the commitment check in MPC on every contribution not in
+/// `rejected` (from [`judge`], identical at all parties).
 /// Returns one outcome per contribution of `batch`, in order.
 pub fn check_commitments(
     party: &mut NetParty,
     batch: &[OpenedBundle],
     rejected: &BTreeSet<usize>,
 ) -> Result<Vec<Outcome>, IntakeError> {
-    let Some(shape) = batch_shape(batch)? else { return Ok(Vec::new()) };
+    let Some(shape) = batch_shape(batch)? else {
+        return Ok(Vec::new());
+    };
     let mut kept = Vec::new();
     let mut shares = Vec::new();
     for (i, b) in batch.iter().enumerate() {
@@ -160,14 +286,20 @@ pub fn check_commitments(
             continue;
         }
         let commitment: [u8; 32] = b.commitment.hash.as_slice().try_into().map_err(|_| {
-            IntakeError::Batch(format!("contribution {i}: the commitment is {} bytes, not 32", b.commitment.hash.len()))
+            IntakeError::Batch(format!(
+                "contribution {i}: the commitment is {} bytes, not 32",
+                b.commitment.hash.len()
+            ))
         })?;
         kept.push(i);
         shares.push(ContributionShares {
             value: (b.value.first[0], b.value.second[0]),
             value_len: b.value_len,
             value_bytes: (b.value_bytes.first.clone(), b.value_bytes.second.clone()),
-            blinder: ([b.blinder.first[0], b.blinder.first[1]], [b.blinder.second[0], b.blinder.second[1]]),
+            blinder: (
+                [b.blinder.first[0], b.blinder.first[1]],
+                [b.blinder.second[0], b.blinder.second[1]],
+            ),
             commitment,
         });
     }
@@ -177,7 +309,9 @@ pub fn check_commitments(
     let verdicts = party.circuit(|p| {
         check_batch(p, shape.shape, shape.alg, &shares).map_err(|e| match e {
             CheckError::Mpc(e) => e,
-            _ => triad_mpc_core::Error::InvalidArgument("the commitment check refused a checked batch"),
+            _ => triad_mpc_core::Error::InvalidArgument(
+                "the commitment check refused a checked batch",
+            ),
         })
     })?;
     let mut out = vec![Outcome::Rejected(Reason::InconsistentShares); batch.len()];

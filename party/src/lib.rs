@@ -12,4 +12,6 @@
 
 pub mod intake;
 
-pub use intake::{IntakeError, Outcome, Reason, check_commitments, cross_check};
+pub use intake::{
+    Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge,
+};

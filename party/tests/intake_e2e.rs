@@ -2,9 +2,9 @@
 //! parties verify them against the dataset template, providers (honest and
 //! dishonest) share, and three parties over real TCP (TLS 1.3, pinned keys)
 //! run the intake: the honest contributions are accepted and each dishonest
-//! one is rejected with its reason, without disturbing the rest of the batch.
+//! one is rejected with its reason, without disturbing the rest of the batch;
+//! a party that accuses an honest contribution is named and the batch aborts.
 
-use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,23 +13,29 @@ use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, 
 use triad_mpc::{NetParty, PartyConfig};
 use triad_mpc_core::SessionId;
 use triad_notary::UnopenedCommitment;
-use triad_party::{Outcome, Reason, check_commitments, cross_check};
+use triad_party::{
+    Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge,
+};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_provider::{
-    BundleContext, DecimalFormat, PlainContribution, PublicKey, SealedBundle, SecretKey, generate_keypair,
-    make_bundles, open_bundle, os_rng, seal_contribution,
+    BundleContext, DecimalFormat, PlainContribution, ProofError, PublicKey, SealedBundle,
+    SealedContribution, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
+    os_rng, seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
 }
 
 /// One contribution as a provider made it, and what the parties must decide.
 struct Case {
     name: &'static str,
-    sealed: [SealedBundle; 3],
+    sealed: SealedContribution,
     expected: Outcome,
 }
 
@@ -52,37 +58,70 @@ fn plain(issued: &Issued, c: &UnopenedCommitment, value: u64) -> PlainContributi
 /// the contribution is admitted to a batch.
 async fn issue(notary: &DevNotary, token: &str) -> (Issued, UnopenedCommitment) {
     let issued = notary.issue(token).await.expect("issue");
-    let verified = triad_notary::verify(&issued.presentation, &notary.verifier_config().expect("config"))
-        .expect("the presentation verifies");
-    let matched = notary.template(600).apply(&verified, now()).expect("the template matches");
+    let verified = triad_notary::verify(
+        &issued.presentation,
+        &notary.verifier_config().expect("config"),
+    )
+    .expect("the presentation verifies");
+    let matched = notary
+        .template(600)
+        .apply(&verified, now())
+        .expect("the template matches");
     assert_eq!(matched.value_range, issued.secret.range);
     (issued, matched.commitment)
 }
 
-/// Run the intake at the three parties over localhost TCP. The union of
-/// the cross-check rejections travels through the test (the event log's job
-/// in the service).
-fn run_parties(keys: [SecretKey; 3], batch: Vec<[SealedBundle; 3]>) -> Vec<Outcome> {
+/// A party whose published accusation list the event log replaces, after
+/// it saw the three lists the parties made (an adaptive cheater).
+type Cheat = (
+    usize,
+    Box<dyn FnOnce(&[Vec<Accusation>; 3]) -> Vec<Accusation> + Send>,
+);
+
+/// Run the intake at the three parties over localhost TCP. The accusation
+/// lists travel through the test (the event log's job in the service), which
+/// lets `cheat` replace one party's list after seeing all three. Returns each
+/// party's result.
+fn run_parties(
+    keys: [SecretKey; 3],
+    batch: Vec<([SealedBundle; 3], ShareCommitments)>,
+    cheat: Option<Cheat>,
+) -> Vec<Result<Vec<Outcome>, IntakeError>> {
     let ids = PartyId::ALL.map(|p| PartyIdentity::generate(p).expect("identity"));
-    let listeners = PartyId::ALL.map(|_| MeshListener::bind(([127, 0, 0, 1], 0).into()).expect("bind"));
+    let listeners =
+        PartyId::ALL.map(|_| MeshListener::bind(([127, 0, 0, 1], 0).into()).expect("bind"));
     let addrs = listeners.each_ref().map(|l| l.local_addr().expect("addr"));
     let pins = ids.each_ref().map(|i| i.pinned_key());
     let sid = SessionId(*b"intake-e2e-sess1");
-    let (to_test, from_parties) = mpsc::channel::<BTreeSet<usize>>();
-    let mut union_tx = Vec::new();
+    let public: Vec<ShareCommitments> = batch.iter().map(|(_, p)| p.clone()).collect();
+    let (to_log, from_parties) = mpsc::channel::<(usize, Vec<Accusation>)>();
+    let mut log_tx = Vec::new();
     let mut handles = Vec::new();
     for ((identity, listener), sk) in ids.into_iter().zip(listeners).zip(keys) {
         let me = identity.party();
         let peers = me
             .others()
             .into_iter()
-            .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pins[p.index()].clone() })
+            .map(|p| PeerAddr {
+                party: p,
+                addr: addrs[p.index()],
+                key: pins[p.index()].clone(),
+            })
             .collect();
-        let setup = TcpSetup { identity, listener, peers, config: NetConfig::new(triad_mpc::net_session_id(sid)) };
-        let mine: Vec<Vec<u8>> = batch.iter().map(|b| b[me.index()].as_bytes().to_vec()).collect();
-        let to_test = to_test.clone();
-        let (tx, union_rx) = mpsc::channel::<BTreeSet<usize>>();
-        union_tx.push(tx);
+        let setup = TcpSetup {
+            identity,
+            listener,
+            peers,
+            config: NetConfig::new(triad_mpc::net_session_id(sid)),
+        };
+        let mine: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|(b, _)| b[me.index()].as_bytes().to_vec())
+            .collect();
+        let public = public.clone();
+        let to_log = to_log.clone();
+        let (tx, lists_rx) = mpsc::channel::<[Vec<Accusation>; 3]>();
+        log_tx.push(tx);
         handles.push(std::thread::spawn(move || {
             let opened: Vec<_> = mine
                 .iter()
@@ -93,22 +132,41 @@ fn run_parties(keys: [SecretKey; 3], batch: Vec<[SealedBundle; 3]>) -> Vec<Outco
                 })
                 .collect();
             let mut party = NetParty::connect(setup, sid, PartyConfig::default()).expect("connect");
-            let seen = cross_check(&mut party, &opened).expect("cross-check");
-            to_test.send(seen).expect("send");
-            let union = union_rx.recv().expect("the union");
-            let outcomes = check_commitments(&mut party, &opened, &union).expect("commitment check");
+            let accusations = accuse(&opened, &public).expect("every bundle is signed");
+            to_log.send((me.index(), accusations)).expect("publish");
+            let lists = lists_rx.recv().expect("the published lists");
+            let result = judge(&opened, &public, &lists)
+                .and_then(|rejected| check_commitments(&mut party, &opened, &rejected));
             party.close().expect("close");
-            outcomes
+            result
         }));
     }
-    let mut union = BTreeSet::new();
+    let mut lists: [Vec<Accusation>; 3] = Default::default();
     for _ in 0..3 {
-        union.extend(from_parties.recv().expect("a party's rejections"));
+        let (i, list) = from_parties.recv().expect("a party's accusations");
+        lists[i] = list;
     }
-    for tx in &union_tx {
-        tx.send(union.clone()).expect("send the union");
+    if let Some((cheater, rewrite)) = cheat {
+        lists[cheater] = rewrite(&lists);
     }
-    let results: Vec<Vec<Outcome>> = handles.into_iter().map(|h| h.join().expect("party thread")).collect();
+    for tx in &log_tx {
+        tx.send(lists.clone()).expect("deliver the lists");
+    }
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("party thread"))
+        .collect()
+}
+
+/// [`run_parties`] without a cheater: every party succeeds with the same outcomes.
+fn run_honest(
+    keys: [SecretKey; 3],
+    batch: Vec<([SealedBundle; 3], ShareCommitments)>,
+) -> Vec<Outcome> {
+    let results: Vec<Vec<Outcome>> = run_parties(keys, batch, None)
+        .into_iter()
+        .map(|r| r.expect("an honest party's intake"))
+        .collect();
     assert_eq!(results[0], results[1], "P0 and P1 disagree");
     assert_eq!(results[1], results[2], "P1 and P2 disagree");
     results.into_iter().next().expect("three results")
@@ -128,18 +186,33 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
     let mut accounts = Account::demo(); // alice 12.345, bob 0.5, carol 1000
     accounts.push(Account::new("dave-token", "u-dave", "-1.5", "ETH").expect("account"));
     accounts.push(Account::new("erin-token", "u-erin", "3.1415926", "ETH").expect("account"));
-    let notary = DevNotary::start(DevNotaryConfig { accounts, commitment_alg: alg, ..DevNotaryConfig::default() }).await.expect("notary");
+    let notary = DevNotary::start(DevNotaryConfig {
+        accounts,
+        commitment_alg: alg,
+        ..DevNotaryConfig::default()
+    })
+    .await
+    .expect("notary");
     let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut rng = os_rng();
-    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
+    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) =
+        (0..3).map(|_| generate_keypair(&mut rng)).unzip();
     let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
     let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
 
     let mut cases: Vec<Case> = Vec::new();
-    let mut seal = |name, p: &PlainContribution, tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle), expected| {
+    let mut seal = |name,
+                    p: &PlainContribution,
+                    tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle),
+                    expected| {
         let cid = [cases.len() as u8; 16];
-        let sealed = seal_contribution(p, DATASET, cid, &format, &pks, &mut os_rng(), tweak).expect("seal");
-        cases.push(Case { name, sealed, expected });
+        let sealed =
+            seal_contribution(p, DATASET, cid, &format, &pks, &mut os_rng(), tweak).expect("seal");
+        cases.push(Case {
+            name,
+            sealed,
+            expected,
+        });
     };
     let (alice, alice_c) = issue(&notary, "alice-token").await;
     let (bob, bob_c) = issue(&notary, "bob-token").await;
@@ -148,18 +221,49 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
     let (erin, erin_c) = issue(&notary, "erin-token").await;
 
     // Honest, as make_bundles would seal them (value x 10^4).
-    seal("alice honest", &plain(&alice, &alice_c, 123_450), &|_| {}, Outcome::Accepted);
-    seal("bob honest", &plain(&bob, &bob_c, 5_000), &|_| {}, Outcome::Accepted);
+    seal(
+        "alice honest",
+        &plain(&alice, &alice_c, 123_450),
+        &|_| {},
+        Outcome::Accepted,
+    );
+    seal(
+        "bob honest",
+        &plain(&bob, &bob_c, 5_000),
+        &|_| {},
+        Outcome::Accepted,
+    );
     // (a) the arithmetic value one unit off the committed one.
-    seal("alice +1", &plain(&alice, &alice_c, 123_451), &|_| {}, Outcome::Rejected(Reason::ValueMismatch));
+    seal(
+        "alice +1",
+        &plain(&alice, &alice_c, 123_451),
+        &|_| {},
+        Outcome::Rejected(Reason::ValueMismatch),
+    );
     // (b) a wrong blinder.
     let mut wrong = plain(&bob, &bob_c, 5_000);
     wrong.blinder[7] ^= 0x10;
-    seal("bob wrong blinder", &wrong, &|_| {}, Outcome::Rejected(Reason::CommitmentMismatch));
+    seal(
+        "bob wrong blinder",
+        &wrong,
+        &|_| {},
+        Outcome::Rejected(Reason::CommitmentMismatch),
+    );
     // (c) committed bytes that are no decimal of the format: a sign, too many decimals.
-    seal("dave -1.5", &plain(&dave, &dave_c, 15_000), &|_| {}, Outcome::Rejected(Reason::MalformedDecimal));
-    seal("erin 3.1415926", &plain(&erin, &erin_c, 31_415), &|_| {}, Outcome::Rejected(Reason::MalformedDecimal));
-    // (d) inconsistent replicated shares: P0's copy of x_1 differs from P1's.
+    seal(
+        "dave -1.5",
+        &plain(&dave, &dave_c, 15_000),
+        &|_| {},
+        Outcome::Rejected(Reason::MalformedDecimal),
+    );
+    seal(
+        "erin 3.1415926",
+        &plain(&erin, &erin_c, 31_415),
+        &|_| {},
+        Outcome::Rejected(Reason::MalformedDecimal),
+    );
+    // (d) inconsistent replicated shares: P0's copy of x_1 differs from P1's
+    // (and from the public c_1; the provider signed it): P0 proves it.
     seal(
         "carol inconsistent",
         &plain(&carol, &carol_c, 10_000_000),
@@ -171,16 +275,119 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
         Outcome::Rejected(Reason::InconsistentShares),
     );
     // Carol honest through the checked provider path, after the bad ones.
-    let honest = make_bundles(&carol.secret.prover_secret(), &carol_c, DATASET, [cases.len() as u8; 16], &format, &pks, &mut rng)
-        .expect("make_bundles accepts an honest secret");
-    cases.push(Case { name: "carol honest", sealed: honest, expected: Outcome::Accepted });
+    let honest = make_bundles(
+        &carol.secret.prover_secret(),
+        &carol_c,
+        DATASET,
+        [cases.len() as u8; 16],
+        &format,
+        &pks,
+        &mut rng,
+    )
+    .expect("make_bundles accepts an honest secret");
+    cases.push(Case {
+        name: "carol honest",
+        sealed: honest,
+        expected: Outcome::Accepted,
+    });
     // The checked path refuses what the dishonest providers above bypassed.
-    assert!(make_bundles(&dave.secret.prover_secret(), &dave_c, DATASET, [99; 16], &format, &pks, &mut rng).is_err());
+    assert!(
+        make_bundles(
+            &dave.secret.prover_secret(),
+            &dave_c,
+            DATASET,
+            [99; 16],
+            &format,
+            &pks,
+            &mut rng
+        )
+        .is_err()
+    );
 
-    assert_eq!(alice_c.alg.name(), alg.hash_alg().name(), "the notary commits with the configured algorithm");
+    assert_eq!(
+        alice_c.alg.name(),
+        alg.hash_alg().name(),
+        "the notary commits with the configured algorithm"
+    );
     let expected: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.name, c.expected)).collect();
-    let batch: Vec<[SealedBundle; 3]> = cases.into_iter().map(|c| c.sealed).collect();
-    let outcomes = tokio::task::spawn_blocking(move || run_parties(sks, batch)).await.expect("parties");
+    let batch: Vec<_> = cases
+        .into_iter()
+        .map(|c| (c.sealed.bundles, c.sealed.commitments))
+        .collect();
+    let outcomes = tokio::task::spawn_blocking(move || run_honest(sks, batch))
+        .await
+        .expect("parties");
     let got: Vec<(&str, Outcome)> = expected.iter().map(|(n, _)| *n).zip(outcomes).collect();
     assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contribution_is_named() {
+    let notary = DevNotary::start(DevNotaryConfig::default())
+        .await
+        .expect("notary");
+    let format = DecimalFormat::new(12, 4, 16).expect("format");
+    let mut rng = os_rng();
+    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) =
+        (0..3).map(|_| generate_keypair(&mut rng)).unzip();
+    let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
+    let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
+    let (alice, alice_c) = issue(&notary, "alice-token").await;
+    let (carol, carol_c) = issue(&notary, "carol-token").await;
+    // 0: alice, honest; 1: carol, whose provider gives P0 a wrong copy of x_1.
+    let honest = make_bundles(
+        &alice.secret.prover_secret(),
+        &alice_c,
+        DATASET,
+        [0; 16],
+        &format,
+        &pks,
+        &mut rng,
+    )
+    .expect("alice");
+    let equivocating = seal_contribution(
+        &plain(&carol, &carol_c, 10_000_000),
+        DATASET,
+        [1; 16],
+        &format,
+        &pks,
+        &mut rng,
+        |b| {
+            if b.party_index == 0 {
+                b.value_second = b.value_second.wrapping_add(1);
+            }
+        },
+    )
+    .expect("carol");
+    let batch = vec![
+        (honest.bundles, honest.commitments),
+        (equivocating.bundles, equivocating.commitments),
+    ];
+    // P2 waits for P0's (valid) accusation against carol and publishes it
+    // against alice instead, hoping to have her contribution dropped.
+    let cheat: Cheat = (
+        2,
+        Box::new(|lists: &[Vec<Accusation>; 3]| {
+            assert_eq!(lists[0].len(), 1, "P0 accuses carol");
+            assert_eq!(lists[0][0].contribution, 1);
+            let mut forged = lists[0][0].clone();
+            forged.contribution = 0;
+            vec![forged]
+        }),
+    );
+    let results = tokio::task::spawn_blocking(move || run_parties(sks, batch, Some(cheat)))
+        .await
+        .expect("parties");
+    // Every party (the cheater runs the honest judge too) aborts naming P2;
+    // no contribution is accepted or dropped.
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Err(IntakeError::FalseAccusation {
+                party,
+                contribution: 0,
+                fault: AccusationFault::Proof(ProofError::BadSignature),
+            }) => assert_eq!(party.index(), 2, "party {i} names P2"),
+            other => panic!("party {i}: expected an abort naming P2, got {other:?}"),
+        }
+    }
 }

@@ -8,20 +8,26 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Subcommand;
 use serde::Deserialize;
 use triad_notary::{Blinder, NotaryKey, ProverSecret, TrustAnchors, VerifierConfig, verify};
-use triad_provider::{BundleContext, DecimalFormat, PublicKey, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng};
+use triad_provider::{
+    BundleContext, DecimalFormat, PublicKey, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
+    os_rng,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Splits the hidden value of a presentation into three share bundles,
     /// each sealed (HPKE) to one party's public key: writes bundle-0.bin,
-    /// bundle-1.bin, bundle-2.bin and prints their SHA-256 as JSON.
+    /// bundle-1.bin, bundle-2.bin and the public share commitments
+    /// (commitments.json), and prints their SHA-256 and the commitments as JSON.
     Share(ShareArgs),
     /// Makes a party's bundle keypair: the secret key (hex) goes to a new
     /// file readable only by you, the public key (hex) to stdout.
     Keygen(KeygenArgs),
     /// A party's check of a bundle it received: opens it with the party's
-    /// secret key for the expected dataset, contribution and party, and
-    /// prints what it holds (lengths, format, commitment; never a share).
+    /// secret key for the expected dataset, contribution and party, checks
+    /// its two components against the provider's public commitments when
+    /// given, and prints what it holds (lengths, format, commitment; never
+    /// a share).
     Open(OpenArgs),
 }
 
@@ -41,7 +47,8 @@ pub struct ShareArgs {
     /// provider keygen`); give all three: 0=.., 1=.., 2=...
     #[arg(long = "party-key", required = true)]
     party_keys: Vec<String>,
-    /// Directory for bundle-0.bin .. bundle-2.bin (created if missing).
+    /// Directory for bundle-0.bin .. bundle-2.bin and commitments.json
+    /// (created if missing).
     #[arg(long)]
     out: PathBuf,
     /// Contribution id, 32 hex digits; a random one when absent.
@@ -94,6 +101,42 @@ pub struct OpenArgs {
     /// The opening party's index: 0, 1 or 2.
     #[arg(long)]
     party: u8,
+    /// The provider's public share commitments (commitments.json from
+    /// `triad provider share`): check this party's two components against them.
+    #[arg(long)]
+    commitments: Option<PathBuf>,
+}
+
+/// commitments.json: the public share commitments, hex.
+#[derive(Deserialize)]
+struct CommitmentsJson {
+    verifying_key: String,
+    components: Vec<String>,
+}
+
+fn commitments_json(c: &ShareCommitments) -> serde_json::Value {
+    serde_json::json!({
+        "verifying_key": hex::encode(c.verifying_key),
+        "components": c.components.iter().map(hex::encode).collect::<Vec<_>>(),
+    })
+}
+
+fn read_commitments(path: &Path) -> Result<ShareCommitments> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: CommitmentsJson = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: expected the commitments.json of `triad provider share`", path.display()))?;
+    let hex32 = |h: &str, what: &str| -> Result<[u8; 32]> {
+        hex::decode(h)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| format!("{}: {what} must be 64 hex digits", path.display()))
+    };
+    let components: Vec<[u8; 32]> =
+        json.components.iter().map(|c| hex32(c, "each component commitment")).collect::<Result<_>>()?;
+    let components: [[u8; 32]; 3] = components
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{}: expected three component commitments", path.display()))?;
+    Ok(ShareCommitments { verifying_key: hex32(&json.verifying_key, "verifying_key")?, components })
 }
 
 /// The fields of secret.json this command reads (the upstream fixture's and
@@ -224,8 +267,14 @@ fn share(args: ShareArgs) -> Result<()> {
     .context("making the share bundles")?;
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let commitments_path = args.out.join("commitments.json");
+    ensure!(
+        args.force || !commitments_path.exists(),
+        "{} exists; pass --force to overwrite or choose another --out",
+        commitments_path.display()
+    );
     let mut files = Vec::new();
-    for b in &sealed {
+    for b in &sealed.bundles {
         let path = args.out.join(format!("bundle-{}.bin", b.party().index()));
         ensure!(
             args.force || !path.exists(),
@@ -239,12 +288,17 @@ fn share(args: ShareArgs) -> Result<()> {
             "sha256": hex::encode(b.sha256()),
         }));
     }
+    let commitments = commitments_json(&sealed.commitments);
+    std::fs::write(&commitments_path, serde_json::to_string_pretty(&commitments)?)
+        .with_context(|| format!("writing {}", commitments_path.display()))?;
     let report = serde_json::json!({
         "dataset_id": args.dataset,
         "contribution_id": hex::encode(contribution_id),
         "presentation_sha256": hex::encode(triad_provider::sha256(&bytes)),
         "commitment": { "alg": commitment.alg.name(), "hash": hex::encode(commitment.hash), "range": [start, end] },
         "bundles": files,
+        "share_commitments": commitments,
+        "share_commitments_file": commitments_path.display().to_string(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
@@ -282,6 +336,23 @@ fn open(args: &OpenArgs) -> Result<()> {
     let bytes = std::fs::read(&args.bundle).with_context(|| format!("reading {}", args.bundle.display()))?;
     let ctx = BundleContext::new(&args.dataset, contribution_id, party);
     let opened = open_bundle(&bytes, &key, &ctx).with_context(|| format!("{} does not open", args.bundle.display()))?;
+    let components_checked = match &args.commitments {
+        None => false,
+        Some(path) => {
+            let public = read_commitments(path)?;
+            let proofs = opened.check_components(&public).with_context(|| {
+                format!("{} is unusable against {}", args.bundle.display(), path.display())
+            })?;
+            if let Some(p) = proofs.first() {
+                bail!(
+                    "the provider equivocated: this party's copy of component {} does not open its public commitment \
+                     (the provider's signature on it is a proof)",
+                    p.opening.component
+                );
+            }
+            true
+        }
+    };
     let c = &opened.commitment;
     let report = serde_json::json!({
         "dataset_id": ctx.dataset_id,
@@ -296,6 +367,7 @@ fn open(args: &OpenArgs) -> Result<()> {
             "fraction_bits": opened.format.fraction_bits,
         },
         "commitment": { "alg": c.algorithm, "hash": hex::encode(&c.hash), "range": [c.start, c.end] },
+        "components_checked": components_checked,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -68,16 +68,42 @@ fn keygen_share_and_open_round_trip_on_the_fixture() {
     assert_eq!(report["contribution_id"], CID);
     let bundles = report["bundles"].as_array().expect("bundles");
     assert_eq!(bundles.len(), 3);
+    let commitments = PathBuf::from(report["share_commitments_file"].as_str().expect("commitments file"));
+    let public: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&commitments).expect("commitments.json")).expect("JSON");
+    assert_eq!(public, report["share_commitments"]);
+    assert_eq!(public["components"].as_array().expect("components").len(), 3);
+    // The same commitments with c_1 changed, and with another verifying key.
+    let mut changed = public.clone();
+    changed["components"][1] = serde_json::json!("00".repeat(32));
+    let changed_path = dir.path().join("changed.json");
+    std::fs::write(&changed_path, changed.to_string()).expect("write");
+    let mut rekeyed = public.clone();
+    rekeyed["verifying_key"] = public["components"][0].clone();
+    let rekeyed_path = dir.path().join("rekeyed.json");
+    std::fs::write(&rekeyed_path, rekeyed.to_string()).expect("write");
 
     for (i, b) in bundles.iter().enumerate() {
         let file = PathBuf::from(b["file"].as_str().expect("file"));
         let bytes = std::fs::read(&file).expect("bundle file");
-        let (ok, out, err) = triad(&[
-            "provider", "open", "--bundle", s(&file), "--key", s(&keys[i].0), "--dataset", "fixture-ds",
-            "--contribution-id", CID, "--party", &i.to_string(),
-        ]);
+        let open_with = |commitments: &Path| {
+            triad(&[
+                "provider", "open", "--bundle", s(&file), "--key", s(&keys[i].0), "--dataset", "fixture-ds",
+                "--contribution-id", CID, "--party", &i.to_string(), "--commitments", s(commitments),
+            ])
+        };
+        let (ok, out, err) = open_with(&commitments);
         assert!(ok, "open bundle {i}: {err}");
         let opened: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(opened["components_checked"], true);
+        // Party i holds components i and i+1: parties 0 and 1 hold c_1.
+        let (ok, _, err) = open_with(&changed_path);
+        assert_eq!(ok, i == 2, "bundle {i} against a changed c_1: {err}");
+        if i != 2 {
+            assert!(err.contains("equivocated") && err.contains("component 1"), "{err}");
+        }
+        let (ok, _, err) = open_with(&rekeyed_path);
+        assert!(!ok && err.contains("signature"), "bundle {i} against another key: {err}");
         assert_eq!(opened["value_len"], 3, "the hidden value \"123\" is 3 bytes");
         assert_eq!(opened["commitment"]["hash"], secret["commitment_hex"]);
         assert_eq!(opened["sha256"], b["sha256"]);

@@ -8,8 +8,20 @@
 //! other inputs stay accepted.
 //!
 //! Each party sees two of the three components, so it reports mismatches on
-//! those two; the union over the three parties (published through the event
-//! log) is the rejected set all parties drop.
+//! those two.
+//!
+//! **These rejections are not attributable.** When a neighbour's digest and
+//! list are consistent with each other but differ from this party's copy, the
+//! party cannot tell a provider that dealt inconsistent copies from a
+//! neighbour that lies about its copy; a caller that drops the union of the
+//! reported sets lets one corrupt party censor any input. What the check does
+//! guarantee: a neighbour whose list contradicts its own digest, agrees with
+//! this party's copy everywhere after a differing digest, or has the wrong
+//! shape, is named (an abort blaming it). Share intake (`triad-party`) no
+//! longer uses this check: providers publish per-component commitments and
+//! signatures, which make a rejection provable (`docs/protocols/input-check.md`,
+//! "Attributable intake"). It stays for callers without commitments (tests,
+//! benchmarks, the in-memory harness).
 
 use sha2::{Digest, Sha256};
 
@@ -85,21 +97,27 @@ fn digest(session: &SessionId, seq: u64, component: usize, words: &[u64]) -> Vec
     h.finalize().to_vec()
 }
 
+/// The digests a neighbour sent, `(from prev, from next)`, kept only for the
+/// components whose digest differed from this party's.
+type SentDigests = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The input check in progress.
 #[derive(Debug)]
 #[must_use = "drive the input check to completion"]
 pub struct InputCheck {
     seq: u64,
     bundle: InputBundle,
-    /// Waiting for detailed components from (prev, next).
-    detail: Option<(bool, bool)>,
+    /// After a differing digest: the digests received from (prev, next),
+    /// for the components that differed; their lists are awaited.
+    detail: Option<SentDigests>,
 }
 
 /// Outcome of a step of [`InputCheck`].
 #[derive(Debug)]
 pub enum InputProgress {
     /// Finished: the sharing of all inputs and the indices this party found
-    /// inconsistent (rejected, the client's fault).
+    /// inconsistent (the client's fault or a lying neighbour's, which this
+    /// party cannot tell apart; see the module documentation).
     Done {
         /// The shares (rejected positions included; drop them).
         share: ArithShare,
@@ -159,9 +177,9 @@ impl InputCheck {
                 };
                 let dp = s.expect_from_prev(Step::InputCheck, self.seq).bytes(mp, 32)?;
                 let dn = s.expect_from_next(Step::InputCheck, self.seq).bytes(mn, 32)?;
-                let bad_prev = dp != digest(&s.id, self.seq, i, &self.bundle.first);
-                let bad_next = dn != digest(&s.id, self.seq, (i + 1) % 3, &self.bundle.second);
-                if !bad_prev && !bad_next {
+                let bad_prev = (dp != digest(&s.id, self.seq, i, &self.bundle.first)).then_some(dp);
+                let bad_next = (dn != digest(&s.id, self.seq, (i + 1) % 3, &self.bundle.second)).then_some(dn);
+                if bad_prev.is_none() && bad_next.is_none() {
                     let share = ArithShare { s0: self.bundle.first, s1: self.bundle.second };
                     return Ok(InputProgress::Done { share, rejected: vec![] });
                 }
@@ -175,11 +193,11 @@ impl InputCheck {
                     to,
                     payload: Payload::Words(w.to_vec()),
                 };
-                if bad_prev {
+                if bad_prev.is_some() {
                     out.push(mk(prev, &self.bundle.first));
                     await_from.push(prev);
                 }
-                if bad_next {
+                if bad_next.is_some() {
                     out.push(mk(next, &self.bundle.second));
                     await_from.push(next);
                 }
@@ -191,13 +209,16 @@ impl InputCheck {
             }
             Some((bad_prev, bad_next)) => {
                 let mut rejected = Vec::new();
-                for (bad, m, mine, from) in [
-                    (bad_prev, from_prev, &self.bundle.first, prev),
-                    (bad_next, from_next, &self.bundle.second, next),
+                for (sent_digest, m, mine, from, component) in [
+                    (bad_prev, from_prev, &self.bundle.first, prev, i),
+                    (bad_next, from_next, &self.bundle.second, next, (i + 1) % 3),
                 ] {
-                    if !bad {
+                    let Some(sent_digest) = sent_digest else {
+                        if m.is_some() {
+                            return Err(Error::abort(Step::InputCheck, Some(from), "unexpected component list"));
+                        }
                         continue;
-                    }
+                    };
                     let Some(m) = m else {
                         return Err(Error::abort(Step::InputCheck, Some(from), "missing component list"));
                     };
@@ -206,6 +227,11 @@ impl InputCheck {
                     } else {
                         s.expect_from_next(Step::InputCheck, self.seq).words(m, n)?
                     };
+                    // The list must be the one the digest was computed from:
+                    // otherwise the neighbour sent a wrong digest or list.
+                    if digest(&s.id, self.seq, component, &theirs) != sent_digest {
+                        return Err(Error::abort(Step::InputCheck, Some(from), "the component list contradicts its digest"));
+                    }
                     let before = rejected.len();
                     rejected.extend((0..n).filter(|&j| theirs[j] != mine[j]));
                     if rejected.len() == before {

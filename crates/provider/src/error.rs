@@ -87,6 +87,16 @@ pub enum ProviderError {
     /// The bundle does not match the `ContributionSubmitted` event or the dataset.
     #[error("the bundle is not what was submitted: {0}")]
     NotAsSubmitted(String),
+    /// The provider's signature over one of the party's components does not
+    /// verify under its published key: the bundle is unusable, like one that
+    /// does not decrypt (and, like that, the party cannot prove it).
+    #[error("the provider's signature over component {component} does not verify: {reason}")]
+    BadSignature {
+        /// The component (0, 1 or 2).
+        component: usize,
+        /// Why.
+        reason: String,
+    },
     /// The decrypted shares contradict the envelope or their own shape.
     #[error("inconsistent bundle: {0}")]
     Inconsistent(String),

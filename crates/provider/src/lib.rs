@@ -19,6 +19,12 @@
 //! bundle cannot be replayed to another party or contribution. The
 //! normative encodings are in `proto/triad/provider/v1/bundle.proto`.
 //!
+//! Beside the bundles the provider publishes [`ShareCommitments`]: a salted
+//! SHA-256 commitment to each of the three components and the verifying key
+//! of a fresh Ed25519 key that signs each party's copies, so a party whose
+//! copy does not match can prove it ([`EquivocationProof`], module
+//! [`attribution`]).
+//!
 //! ```no_run
 //! # fn demo(secret: &triad_notary::ProverSecret, c: &triad_notary::UnopenedCommitment,
 //! #   keys: [triad_provider::PublicKey; 3], sk: triad_provider::SecretKey) -> Result<(), triad_provider::ProviderError> {
@@ -26,9 +32,11 @@
 //! let format = DecimalFormat::new(12, 6, 16)?;
 //! let cid = [7u8; 16];
 //! let sealed = make_bundles(secret, c, "eth-balances", cid, &format, &keys, &mut os_rng())?;
-//! let hashes = sealed.each_ref().map(|b| b.sha256()); // ContributionSubmitted.bundle_hashes
+//! let hashes = sealed.bundles.each_ref().map(|b| b.sha256()); // ContributionSubmitted.bundle_hashes
+//! let public = &sealed.commitments; // published beside them
 //! let ctx = BundleContext::new("eth-balances", cid, triad_mpc_core::PartyId::ALL[0]);
-//! let mine = open_bundle(sealed[0].as_bytes(), &sk, &ctx)?;
+//! let mine = open_bundle(sealed.bundles[0].as_bytes(), &sk, &ctx)?;
+//! let proofs = mine.check_components(public)?; // empty: the provider is honest
 //! # Ok(()) }
 //! ```
 //!
@@ -39,21 +47,23 @@
 #![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 pub mod decimal;
 mod error;
 mod keys;
 mod seal;
 
+pub use attribution::{ComponentOpening, EquivocationProof, ProofError, ShareCommitments};
 pub use decimal::{DecimalError, DecimalFormat, FormatError};
 pub use error::ProviderError;
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use seal::{
-    BundleContext, OpenedBundle, PlainContribution, SealedBundle, check_submitted, make_bundles,
-    open_bundle, seal_contribution, sha256,
+    BundleContext, OpenedBundle, PlainContribution, SealedBundle, SealedContribution,
+    check_submitted, make_bundles, open_bundle, seal_contribution, sha256,
 };
 
 /// Bundle format version written and read by this build.
-pub const BUNDLE_VERSION: u32 = 1;
+pub const BUNDLE_VERSION: u32 = 2;
 
 /// The operating system's RNG, for keys and sharing.
 pub fn os_rng() -> impl hpke::rand_core::CryptoRng {

@@ -14,6 +14,9 @@ use triad_notary::{Direction, ProverSecret, UnopenedCommitment, check_commitment
 use triad_proto::events::v1::{ContributionSubmitted, PlaintextCommitment, ValueFormat};
 use triad_proto::provider::v1::{SealedShareBundle, ShareBundle};
 
+use crate::attribution::{
+    ComponentOpening, ComponentSigner, EquivocationProof, SALT_LEN, SIGNATURE_LEN, ShareCommitments,
+};
 use crate::keys::{Kem, PublicKey, SecretKey};
 use crate::{BUNDLE_VERSION, DecimalFormat, ProviderError};
 
@@ -133,6 +136,74 @@ pub struct OpenedBundle {
     /// The commitment the shares must open; compare with
     /// `ContributionSubmitted.commitment`.
     pub commitment: PlaintextCommitment,
+    /// The salts of components `i` and `i+1` (secret: with a component they
+    /// open its public commitment).
+    pub salts: [[u8; SALT_LEN]; 2],
+    /// The provider's signatures over the openings of this party's copies
+    /// of components `i` and `i+1`.
+    pub signatures: [[u8; SIGNATURE_LEN]; 2],
+}
+
+impl OpenedBundle {
+    /// This party's copies of components `i` and `i+1`, as openings.
+    pub fn openings(&self) -> [ComponentOpening; 2] {
+        let i = self.context.party.index();
+        [
+            (
+                i,
+                &self.value.first,
+                &self.value_bytes.first,
+                &self.blinder.first,
+                self.salts[0],
+            ),
+            (
+                (i + 1) % 3,
+                &self.value.second,
+                &self.value_bytes.second,
+                &self.blinder.second,
+                self.salts[1],
+            ),
+        ]
+        .map(
+            |(component, value, value_bytes, blinder, salt)| ComponentOpening {
+                component,
+                // `open_bundle` checked one element; a hand-built bundle without
+                // one gets 0, which its signature will not cover.
+                value: value.first().copied().unwrap_or_default(),
+                value_bytes: value_bytes.clone(),
+                blinder: blinder.clone(),
+                salt,
+            },
+        )
+    }
+
+    /// Checks this party's two components against the provider's public
+    /// commitments (step 1 of the attributable intake).
+    ///
+    /// Both signatures must verify under the published key; if one does not,
+    /// the bundle is unusable ([`ProviderError::BadSignature`]) exactly like
+    /// one that does not decrypt: refuse it when it is admitted. Otherwise
+    /// returns a proof for each component whose copy does not open its
+    /// commitment (empty for an honest provider).
+    pub fn check_components(
+        &self,
+        public: &ShareCommitments,
+    ) -> Result<Vec<EquivocationProof>, ProviderError> {
+        let (dataset, cid) = (&self.context.dataset_id, &self.context.contribution_id);
+        let mut proofs = Vec::new();
+        for (opening, signature) in self.openings().into_iter().zip(self.signatures) {
+            public
+                .verify_signature(dataset, cid, &opening, &signature)
+                .map_err(|e| ProviderError::BadSignature {
+                    component: opening.component,
+                    reason: e.to_string(),
+                })?;
+            if !public.opens(dataset, cid, &opening) {
+                proofs.push(EquivocationProof { opening, signature });
+            }
+        }
+        Ok(proofs)
+    }
 }
 
 impl std::fmt::Debug for OpenedBundle {
@@ -144,6 +215,17 @@ impl std::fmt::Debug for OpenedBundle {
             .field("commitment", &self.commitment)
             .finish_non_exhaustive()
     }
+}
+
+/// The three sealed bundles of a contribution and what is published beside
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedContribution {
+    /// One sealed bundle per party, in party order.
+    pub bundles: [SealedBundle; 3],
+    /// The public component commitments and the provider's verifying key
+    /// (for `ContributionSubmitted`; every party checks its bundle against them).
+    pub commitments: ShareCommitments,
 }
 
 /// Little-endian packing of bytes into 64-bit words (lane `8k + j` = bit
@@ -178,7 +260,8 @@ fn seed(rng: &mut impl CryptoRng) -> [u8; 16] {
 }
 
 /// Splits the provider's proven value into the three parties' bundles and
-/// seals each to its party's key.
+/// seals each to its party's key; also returns the public component
+/// commitments (see [`ShareCommitments`]).
 ///
 /// Checks first that `secret` opens `commitment` (one range of the received
 /// transcript) and that the value is a decimal of `format`; `N = value *
@@ -192,7 +275,7 @@ pub fn make_bundles(
     format: &DecimalFormat,
     party_keys: &[PublicKey; 3],
     rng: &mut impl CryptoRng,
-) -> Result<[SealedBundle; 3], ProviderError> {
+) -> Result<SealedContribution, ProviderError> {
     let range = commitment_range(commitment)?;
     check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
     let n = format.parse(&secret.value)?;
@@ -207,7 +290,15 @@ pub fn make_bundles(
             end: range.end as u64,
         },
     };
-    seal_contribution(&plain, dataset_id, contribution_id, format, party_keys, rng, |_| {})
+    seal_contribution(
+        &plain,
+        dataset_id,
+        contribution_id,
+        format,
+        party_keys,
+        rng,
+        |_| {},
+    )
 }
 
 /// What a provider shares, before any check: the number `N`, the committed
@@ -238,8 +329,11 @@ impl std::fmt::Debug for PlainContribution {
 }
 
 /// Splits and seals `plain` as given, without [`make_bundles`]' checks;
-/// `tweak` may edit each party's [`ShareBundle`] before it is sealed (a
-/// test's way of making inconsistent replicated shares).
+/// `tweak` may edit each party's [`ShareBundle`] before it is signed and
+/// sealed (a test's way of making inconsistent replicated shares: the
+/// public commitments are those of the untweaked shares, while each
+/// signature covers the party's copy as tweaked, as a dishonest provider
+/// would sign).
 ///
 /// Only the shape is checked (the dataset id, and the value bytes fitting the
 /// format's padded length), so the bundles always open.
@@ -251,7 +345,7 @@ pub fn seal_contribution(
     party_keys: &[PublicKey; 3],
     rng: &mut impl CryptoRng,
     mut tweak: impl FnMut(&mut ShareBundle),
-) -> Result<[SealedBundle; 3], ProviderError> {
+) -> Result<SealedContribution, ProviderError> {
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
         return Err(ProviderError::DatasetId {
             found: dataset_id.len(),
@@ -268,7 +362,29 @@ pub fn seal_contribution(
     let value_words = max_len.div_ceil(8);
     let value_shares = share_inputs_with_seed(&[plain.value], seed(rng));
     let byte_shares = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
-    let blinder_shares = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
+    let blinder_shares =
+        share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
+
+    // A fresh signing key and salts; the public commitments of the honest
+    // components (component j is party j's first).
+    let mut key_seed = [0u8; 32];
+    rng.fill_bytes(&mut key_seed);
+    let signer = ComponentSigner::from_seed(&key_seed)?;
+    key_seed.fill(0);
+    let salts: [[u8; SALT_LEN]; 3] = [seed(rng), seed(rng), seed(rng)];
+    let openings: [ComponentOpening; 3] = [0usize, 1, 2].map(|j| ComponentOpening {
+        component: j,
+        value: value_shares[j].first[0],
+        value_bytes: byte_shares[j].first.clone(),
+        blinder: blinder_shares[j].first.clone(),
+        salt: salts[j],
+    });
+    let commitments = ShareCommitments {
+        verifying_key: signer.verifying_key()?,
+        components: openings
+            .each_ref()
+            .map(|o| o.commitment(dataset_id, &contribution_id)),
+    };
 
     let mut out = Vec::with_capacity(3);
     for party in PartyId::ALL {
@@ -289,8 +405,41 @@ pub fn seal_contribution(
             blinder_first: blinder_shares[i].first.clone(),
             blinder_second: blinder_shares[i].second.clone(),
             commitment: Some(plain.commitment.clone()),
+            salt_first: salts[i].to_vec(),
+            salt_second: salts[(i + 1) % 3].to_vec(),
+            signature_first: Vec::new(),
+            signature_second: Vec::new(),
         };
         tweak(&mut bundle);
+        // Sign the copies as they will be sealed (a salt the tweak made
+        // malformed leaves its signature empty: the bundle will not open).
+        let sign = |component, value, value_bytes: &[u64], blinder: &[u64], salt: &[u8]| {
+            let Ok(salt) = <[u8; SALT_LEN]>::try_from(salt) else {
+                return Vec::new();
+            };
+            let opening = ComponentOpening {
+                component,
+                value,
+                value_bytes: value_bytes.to_vec(),
+                blinder: blinder.to_vec(),
+                salt,
+            };
+            signer.sign(dataset_id, &contribution_id, &opening)
+        };
+        bundle.signature_first = sign(
+            i,
+            bundle.value_first,
+            &bundle.value_bytes_first,
+            &bundle.blinder_first,
+            &bundle.salt_first,
+        );
+        bundle.signature_second = sign(
+            (i + 1) % 3,
+            bundle.value_second,
+            &bundle.value_bytes_second,
+            &bundle.blinder_second,
+            &bundle.salt_second,
+        );
         let plaintext = bundle.encode_to_vec();
         let info = ctx.info();
         let (enc, ciphertext) =
@@ -319,8 +468,13 @@ pub fn seal_contribution(
             bytes: sealed.encode_to_vec(),
         });
     }
-    out.try_into()
-        .map_err(|_| ProviderError::Seal("three bundles".into()))
+    let bundles = out
+        .try_into()
+        .map_err(|_| ProviderError::Seal("three bundles".into()))?;
+    Ok(SealedContribution {
+        bundles,
+        commitments,
+    })
 }
 
 /// Opens a sealed bundle as party `expected.party` with its secret key.
@@ -409,6 +563,15 @@ pub fn open_bundle(
             commitment.start, commitment.end
         ));
     }
+    let salts = [&b.salt_first, &b.salt_second].map(|s| <[u8; SALT_LEN]>::try_from(s.as_slice()));
+    let [Ok(salt_first), Ok(salt_second)] = salts else {
+        return bad(format!("a salt is not {SALT_LEN} bytes"));
+    };
+    let signatures = [&b.signature_first, &b.signature_second]
+        .map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
+    let [Ok(signature_first), Ok(signature_second)] = signatures else {
+        return bad(format!("a signature is not {SIGNATURE_LEN} bytes"));
+    };
     let words = value_max_len.div_ceil(8);
     if b.value_bytes_first.len() != words || b.value_bytes_second.len() != words {
         return bad(format!(
@@ -438,6 +601,8 @@ pub fn open_bundle(
             second: b.blinder_second,
         },
         commitment,
+        salts: [salt_first, salt_second],
+        signatures: [signature_first, signature_second],
     })
 }
 

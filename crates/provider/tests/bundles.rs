@@ -5,7 +5,8 @@ use triad_mpc_core::PartyId;
 use triad_notary::{Blinder, Direction, HashAlg, ProverSecret, UnopenedCommitment, plaintext_hash};
 use triad_provider::{
     BundleContext, DecimalError, DecimalFormat, OpenedBundle, ProviderError, PublicKey,
-    SealedBundle, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng,
+    SealedBundle, SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle,
+    os_rng,
 };
 
 const DATASET: &str = "eth-balances";
@@ -46,6 +47,10 @@ fn fixture(value: &[u8], alg: HashAlg) -> Fixture {
 
 impl Fixture {
     fn seal(&self) -> Result<[SealedBundle; 3], ProviderError> {
+        self.seal_all().map(|s| s.bundles)
+    }
+
+    fn seal_all(&self) -> Result<SealedContribution, ProviderError> {
         make_bundles(
             &self.secret,
             &self.commitment,
@@ -259,19 +264,19 @@ fn garbage_is_malformed_and_other_versions_are_refused() {
     assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
     let sealed = f.seal().expect("bundles");
     let mut env = SealedShareBundle::decode(sealed[0].as_bytes()).expect("decodes");
-    env.version = 2;
-    let err = open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("version");
-    assert!(
-        matches!(
-            err,
-            ProviderError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            }
-        ),
-        "{err}"
-    );
-    env.version = 1;
+    for old_or_new in [1, 3] {
+        env.version = old_or_new;
+        let err =
+            open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("version");
+        assert!(
+            matches!(
+                err,
+                ProviderError::UnsupportedVersion { found, supported: 2 } if found == old_or_new
+            ),
+            "{err}"
+        );
+    }
+    env.version = triad_provider::BUNDLE_VERSION;
     env.aead_id = 0x0001;
     let err = open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("suite");
     assert!(

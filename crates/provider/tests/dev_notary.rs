@@ -38,7 +38,8 @@ async fn bundles_from_a_dev_notary_presentation_reconstruct_the_balance() {
         &pks,
         &mut rng,
     )
-    .expect("bundles");
+    .expect("bundles")
+    .bundles;
     let opened = PartyId::ALL.map(|p| {
         open_bundle(
             sealed[p.index()].as_bytes(),
