@@ -25,6 +25,25 @@ pub struct InputBundle {
     pub second: Vec<u64>,
 }
 
+impl InputBundle {
+    /// The components as a sharing, leaving the bundle empty.
+    fn take_share(&mut self) -> ArithShare {
+        ArithShare { s0: std::mem::take(&mut self.first), s1: std::mem::take(&mut self.second) }
+    }
+}
+
+/// A client's components are wiped when a bundle is dropped (e.g. after an
+/// abort, or a copy kept by a driver); a checked bundle hands its vectors
+/// on to the [`ArithShare`] it becomes, which is not wiped (shares in use
+/// are the engine's working data, see `crate::session`).
+impl Drop for InputBundle {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.first.zeroize();
+        self.second.zeroize();
+    }
+}
+
 impl std::fmt::Debug for InputBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "InputBundle(len={})", self.first.len())
@@ -137,7 +156,7 @@ impl Session {
 
 impl InputCheck {
     /// Consume the awaited messages (in any order).
-    pub fn step(self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
+    pub fn step(mut self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
         let (prev, next) = (s.me.prev(), s.me.next());
         let mut from_prev = None;
         let mut from_next = None;
@@ -162,7 +181,7 @@ impl InputCheck {
                 let bad_prev = dp != digest(&s.id, self.seq, i, &self.bundle.first);
                 let bad_next = dn != digest(&s.id, self.seq, (i + 1) % 3, &self.bundle.second);
                 if !bad_prev && !bad_next {
-                    let share = ArithShare { s0: self.bundle.first, s1: self.bundle.second };
+                    let share = self.bundle.take_share();
                     return Ok(InputProgress::Done { share, rejected: vec![] });
                 }
                 let mut out = Vec::new();
@@ -216,7 +235,7 @@ impl InputCheck {
                 }
                 rejected.sort_unstable();
                 rejected.dedup();
-                let share = ArithShare { s0: self.bundle.first, s1: self.bundle.second };
+                let share = self.bundle.take_share();
                 Ok(InputProgress::Done { share, rejected })
             }
         }

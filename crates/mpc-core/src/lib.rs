@@ -39,6 +39,8 @@ mod arith;
 pub mod circuits;
 mod clmul;
 pub mod counted;
+#[cfg(test)]
+mod debug_tests;
 pub mod dzkp;
 pub mod edabit;
 mod error;

@@ -14,13 +14,19 @@ use sha2::{Digest, Sha256};
 use crate::{ArithShare, BoolShare, Error, Message, Payload, Result, Session, SessionId, Step};
 
 /// An open awaiting the missing component (from next) and its hash (from prev).
-#[derive(Debug)]
+/// `Debug` prints the sequence number and the length only.
 #[must_use = "finish the open with the neighbours' messages"]
 pub struct OpenPending {
     seq: u64,
     s0: Vec<u64>,
     s1: Vec<u64>,
     boolean: bool,
+}
+
+impl std::fmt::Debug for OpenPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenPending(seq={}, len={}, boolean={})", self.seq, self.s0.len(), self.boolean)
+    }
 }
 
 fn view_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {

@@ -266,12 +266,18 @@ impl ShuffleRun {
     }
 }
 
-/// The tag product awaiting `z_{i+1}` from the next party.
-#[derive(Debug)]
+/// The tag product awaiting `z_{i+1}` from the next party. `Debug` prints
+/// the sequence number and length only.
 #[must_use = "finish the tag product with the next party's message"]
 pub struct TagPending {
     seq: u64,
     z0: Vec<u64>,
+}
+
+impl std::fmt::Debug for TagPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TagPending(seq={}, words={})", self.seq, self.z0.len())
+    }
 }
 
 impl Session {
@@ -326,12 +332,18 @@ fn check_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
     crate::open::words_hash(b"triad/shuffle-check/v1", session, seq, words)
 }
 
-/// The tag check awaiting the neighbours' hashes.
-#[derive(Debug)]
+/// The tag check awaiting the neighbours' hashes. `Debug` prints the
+/// sequence number only.
 #[must_use = "finish the check with the neighbours' messages"]
 pub struct CheckPending {
     seq: u64,
     expect: Vec<u8>,
+}
+
+impl std::fmt::Debug for CheckPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CheckPending(seq={})", self.seq)
+    }
 }
 
 impl Session {
