@@ -58,8 +58,13 @@ pub fn deal(shape: &ValueShape, c: &Plain, rand: &mut impl FnMut() -> u64) -> [C
     })
 }
 
-/// A small deterministic generator (SplitMix64) for tests and benchmarks.
-pub fn splitmix(seed: u64) -> impl FnMut() -> u64 {
+/// A deterministic *data* generator (SplitMix64) for test and benchmark
+/// inputs: the values, blinders and the sharing randomness of [`deal`] when
+/// all three benchmark processes must deal the same batch without talking.
+/// Predictable from its seed, so never a source of keys, and never the
+/// sharing randomness of real contributions (providers share with OS
+/// randomness in `triad-provider`).
+pub fn bench_data_rng(seed: u64) -> impl FnMut() -> u64 {
     let mut s = seed;
     move || {
         s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -112,11 +112,16 @@ pub enum ArithProofRing {
     #[default]
     Z2_192,
     /// s = 64 (as in the paper's code): faster, but our analysis gives only
-    /// about 28 bits for 10^6 multiplications per batch; not for production.
+    /// about 28 bits for 10^6 multiplications per batch (about 2^-19 for
+    /// 2^20-gate batches); not for production, so it exists only in tests and
+    /// with the test-only `deviation` feature: no configuration of a
+    /// production build can select it.
+    #[cfg(any(test, feature = "deviation"))]
     Z2_128,
 }
 
-/// Session parameters; all three parties must use the same.
+/// Session parameters; all three parties must use the same. Every value a
+/// production build can express is production-strength.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Config {
     /// Verification ring for arithmetic gates.

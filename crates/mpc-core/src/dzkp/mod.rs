@@ -592,6 +592,8 @@ impl<I: Instance> Run<I> {
 }
 
 enum Job {
+    /// Only with the test-only weak ring (`ArithProofRing::Z2_128`).
+    #[cfg_attr(not(any(test, feature = "deviation")), allow(dead_code))]
     Arith128(Run<ArithInst<Z128>>),
     Arith192(Run<ArithInst<Z192>>),
     Bool(Run<BoolLog>),
@@ -626,6 +628,7 @@ impl Session {
             log.seal();
             let spare = std::mem::take(&mut self.chi_spare);
             jobs.push(match self.config.arith_ring {
+                #[cfg(any(test, feature = "deviation"))]
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
                 crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
