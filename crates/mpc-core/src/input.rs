@@ -142,6 +142,7 @@ impl Session {
     /// previous party and of `x_{i+1}` to the next; then call
     /// [`InputCheck::step`] with one message from each neighbour.
     pub fn input_check_start(&mut self, bundle: InputBundle) -> Result<(InputCheck, [Message; 2])> {
+        self.live(Step::InputCheck)?;
         if bundle.first.len() != bundle.second.len() {
             return Err(Error::InvalidArgument("bundle components differ in length"));
         }
@@ -156,7 +157,13 @@ impl Session {
 
 impl InputCheck {
     /// Consume the awaited messages (in any order).
-    pub fn step(mut self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
+    pub fn step(self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
+        s.live(Step::InputCheck)?;
+        let r = self.step_inner(s, msgs);
+        s.poison_on_abort(r)
+    }
+
+    fn step_inner(mut self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
         let (prev, next) = (s.me.prev(), s.me.next());
         let mut from_prev = None;
         let mut from_next = None;

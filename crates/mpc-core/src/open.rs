@@ -49,6 +49,7 @@ pub(crate) fn words_hash(domain: &[u8], session: &SessionId, seq: u64, words: &[
 
 impl Session {
     fn open_start_words(&mut self, s0: &[u64], s1: &[u64], boolean: bool) -> Result<(OpenPending, [Message; 2])> {
+        self.live(Step::Open)?;
         if self.has_pending() {
             let (a, b) = self.pending();
             return Err(Error::Unverified(a + b * 64));
@@ -90,7 +91,14 @@ impl Session {
 
 impl OpenPending {
     /// Finish with the next party's component and the previous party's hash.
+    /// Refused on a poisoned session; an abort poisons it.
     pub fn finish(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<Vec<u64>> {
+        s.live(Step::Open)?;
+        let r = self.finish_inner(s, from_next, from_prev);
+        s.poison_on_abort(r)
+    }
+
+    fn finish_inner(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<Vec<u64>> {
         let n = self.s0.len();
         let missing = s.expect_from_next(Step::Open, self.seq).words(from_next, n)?;
         let digest = s.expect_from_prev(Step::Open, self.seq).bytes(from_prev, 32)?;

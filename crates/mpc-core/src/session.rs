@@ -149,7 +149,11 @@ impl BoolLog {
 /// keys, the operation counter (every operation advances it identically at
 /// all three parties) and the log of unverified gates.
 ///
-/// After any [`crate::Error::Abort`] the session must be dropped.
+/// After any [`crate::Error::Abort`] the session must be dropped. It also
+/// protects itself: an abort of a verification, an open, a gate or an input
+/// check *poisons* it, and every later operation that would send or open
+/// (gates, opens, input checks, shuffles, verifications) is refused with an
+/// abort ([`Session::is_poisoned`]).
 ///
 /// `Debug` prints the party, the counter and the log sizes only: never
 /// shares, keys or PRF state.
@@ -175,6 +179,8 @@ pub struct Session {
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
     pub(crate) in_flight: u64,
+    /// Set by the first abort (see [`Session::is_poisoned`]).
+    pub(crate) poisoned: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -186,6 +192,7 @@ impl std::fmt::Debug for Session {
             .field("blog", &self.blog)
             .field("verify_batches", &self.verify_batches)
             .field("in_flight", &self.in_flight)
+            .field("poisoned", &self.poisoned)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -209,6 +216,7 @@ impl Session {
             chi_spare: Vec::new(),
             config: crate::Config::default(),
             in_flight: 0,
+            poisoned: false,
         }
     }
 
@@ -235,6 +243,31 @@ impl Session {
     /// Multiplications (relations) and AND words logged and not yet verified.
     pub fn pending(&self) -> (usize, usize) {
         (self.alog.relations(), self.blog.words())
+    }
+
+    /// True once an operation of this session aborted: it then refuses
+    /// every operation that sends or opens.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Refuse an operation at `step` once the session is poisoned (one
+    /// branch per operation, not per element).
+    #[inline]
+    pub(crate) fn live(&self, step: crate::Step) -> crate::Result<()> {
+        if self.poisoned {
+            Err(crate::Error::abort(step, None, "the session aborted earlier; drop it"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Poison the session if `r` is an abort; pass `r` on.
+    pub(crate) fn poison_on_abort<T>(&mut self, r: crate::Result<T>) -> crate::Result<T> {
+        if matches!(r, Err(crate::Error::Abort { .. })) {
+            self.poisoned = true;
+        }
+        r
     }
 
     pub(crate) fn has_pending(&self) -> bool {

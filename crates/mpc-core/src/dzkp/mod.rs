@@ -604,11 +604,19 @@ enum Job {
 /// (`Send`), so a driver may also run it on another thread with
 /// [`Verify::step_detached`] while the session evaluates the next gates;
 /// opens stay refused until [`Verify::complete`] hands it back.
+///
+/// A failed run is poisoned: once a step returned an error, every later
+/// step and [`Verify::complete`] return an error, and the open-lock is never
+/// released. An abort also poisons the session ([`Session::is_poisoned`]),
+/// at once through [`Verify::step`] or at [`Verify::complete`] after
+/// [`Verify::step_detached`].
 pub struct Verify {
     ctx: Ctx,
     jobs: Vec<Job>,
     done: Vec<Job>,
     finished: bool,
+    /// A step returned an error (or the session was poisoned at the start).
+    failed: bool,
 }
 
 impl std::fmt::Debug for Verify {
@@ -622,6 +630,13 @@ impl Session {
     /// verification. Returns [`Progress::Done`] at once if nothing is logged.
     /// All three parties must call it at the same point of the program.
     pub fn verify_start(&mut self) -> (Verify, Progress) {
+        if self.poisoned {
+            // Refused: nothing is sent, the log stays, and the first step
+            // (with no messages) returns the abort.
+            let ctx = Ctx { id: self.id, me: self.me, prf_prev: self.prf_prev.clone(), prf_next: self.prf_next.clone() };
+            let v = Verify { ctx, jobs: Vec::new(), done: Vec::new(), finished: false, failed: true };
+            return (v, Progress::Continue(Outgoing { messages: Vec::new(), await_from: Vec::new() }));
+        }
         let mut jobs = Vec::new();
         if self.alog.relations() > 0 {
             let mut log = std::mem::take(&mut self.alog);
@@ -645,7 +660,7 @@ impl Session {
         let ctx = Ctx { id: self.id, me: self.me, prf_prev: self.prf_prev.clone(), prf_next: self.prf_next.clone() };
         // Nothing logged: finished at once (and nothing was counted in flight).
         let finished = jobs.is_empty();
-        let mut v = Verify { ctx, jobs, done: Vec::new(), finished };
+        let mut v = Verify { ctx, jobs, done: Vec::new(), finished, failed: false };
         let p = v.start_next();
         (v, p)
     }
@@ -663,17 +678,44 @@ impl Verify {
 
     /// Consume one message from each awaited party. When it returns
     /// [`Progress::Done`], the verified gates are released for opening.
+    /// `s` must be the session the verification was started from; an abort
+    /// poisons it.
     pub fn step(&mut self, s: &mut Session, msgs: Vec<Message>) -> Result<Progress> {
-        let p = self.step_detached(msgs)?;
+        self.same_session(s)?;
+        if let Err(e) = s.live(Step::ProofFinal) {
+            self.failed = true;
+            return Err(e);
+        }
+        let p = self.step_detached(msgs);
+        let p = s.poison_on_abort(p)?;
         if matches!(p, Progress::Done) {
-            self.complete(s);
+            self.complete(s)?;
         }
         Ok(p)
     }
 
     /// [`Verify::step`] without the session (e.g. on another thread). After
-    /// [`Progress::Done`], call [`Verify::complete`] with the session.
+    /// [`Progress::Done`], call [`Verify::complete`] with the session. After
+    /// an error, every later call returns an error.
     pub fn step_detached(&mut self, msgs: Vec<Message>) -> Result<Progress> {
+        if self.failed {
+            return Err(Error::abort(Step::ProofFinal, None, "this verification failed earlier"));
+        }
+        let r = self.step_jobs(msgs);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn same_session(&self, s: &Session) -> Result<()> {
+        if s.id != self.ctx.id || s.me != self.ctx.me {
+            return Err(Error::InvalidArgument("not the session this verification was started from"));
+        }
+        Ok(())
+    }
+
+    fn step_jobs(&mut self, msgs: Vec<Message>) -> Result<Progress> {
         let out = match self.jobs.last_mut() {
             None => return Ok(Progress::Done),
             Some(Job::Arith128(r)) => r.step(&self.ctx, msgs)?,
@@ -691,12 +733,22 @@ impl Verify {
         }
     }
 
-    /// Hand a finished verification back to the session: releases the
-    /// open-lock and recycles buffers. Does nothing if it is not finished
-    /// (then opens stay refused).
-    pub fn complete(&mut self, s: &mut Session) {
-        if !self.jobs.is_empty() || self.finished {
-            return;
+    /// Hand a finished verification back to the session it was started
+    /// from: releases the open-lock and recycles buffers. Refused (opens
+    /// stay refused) for another session ([`Error::InvalidArgument`]), a
+    /// verification that has not finished, and one that failed (an abort,
+    /// which also poisons the session). Completing twice is a no-op.
+    pub fn complete(&mut self, s: &mut Session) -> Result<()> {
+        self.same_session(s)?;
+        if self.failed {
+            s.poisoned = true;
+            return Err(Error::abort(Step::ProofFinal, None, "this verification failed; the session is poisoned"));
+        }
+        if self.finished {
+            return Ok(());
+        }
+        if !self.jobs.is_empty() {
+            return Err(Error::InvalidArgument("the verification has not finished"));
         }
         self.finished = true;
         for j in self.done.drain(..) {
@@ -707,5 +759,6 @@ impl Verify {
             }
         }
         s.in_flight = s.in_flight.saturating_sub(1);
+        Ok(())
     }
 }
