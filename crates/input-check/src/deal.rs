@@ -3,8 +3,8 @@
 
 use crate::{ContributionShares, ValueShape};
 
-/// A contribution in plaintext.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A contribution in plaintext. `Debug` prints the length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Plain {
     /// The committed value bytes.
     pub value_bytes: Vec<u8>,
@@ -14,6 +14,12 @@ pub struct Plain {
     pub commitment: [u8; 32],
     /// The number the arithmetic sharing holds.
     pub value: u64,
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plain(value_len={})", self.value_bytes.len())
+    }
 }
 
 /// The three parties' shares of `c`, with randomness from `rand`. Value bytes past
@@ -52,8 +58,13 @@ pub fn deal(shape: &ValueShape, c: &Plain, rand: &mut impl FnMut() -> u64) -> [C
     })
 }
 
-/// A small deterministic generator (SplitMix64) for tests and benchmarks.
-pub fn splitmix(seed: u64) -> impl FnMut() -> u64 {
+/// A deterministic *data* generator (SplitMix64) for test and benchmark
+/// inputs: the values, blinders and the sharing randomness of [`deal`] when
+/// all three benchmark processes must deal the same batch without talking.
+/// Predictable from its seed, so never a source of keys, and never the
+/// sharing randomness of real contributions (providers share with OS
+/// randomness in `triad-provider`).
+pub fn bench_data_rng(seed: u64) -> impl FnMut() -> u64 {
     let mut s = seed;
     move || {
         s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -61,5 +72,31 @@ pub fn splitmix(seed: u64) -> impl FnMut() -> u64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_plaintext_or_shares() {
+        const SECRET: u64 = 0xDEAD_BEEF_CAFE_F00D;
+        let leaks = |s: &str| {
+            let s = s.to_lowercase();
+            ["16045690984503111693", "deadbeef", "cafef00d", "3735928559", "3405705229", "13, 240, 254, 202"]
+                .iter()
+                .any(|w| s.contains(w))
+        };
+        let blinder: [u8; 16] = SECRET.to_le_bytes().repeat(2).try_into().unwrap_or([0; 16]);
+        let plain = Plain { value_bytes: SECRET.to_string().into_bytes(), blinder, commitment: [0; 32], value: SECRET };
+        // With zero randomness party 0 holds the value itself as a component.
+        let shares = deal(&ValueShape { max_integer_digits: 20, max_decimals: 0 }, &plain, &mut || 0);
+        assert_eq!(shares[0].value.0, SECRET);
+        assert!(leaks(&format!("{:?}", shares[0].value)), "the detector must see a raw component");
+        assert!(leaks(&format!("{:?}", plain.blinder)), "the detector must see raw blinder bytes");
+        for s in [format!("{plain:?}"), format!("{shares:?}")] {
+            assert!(!leaks(&s), "leaks: {s}");
+        }
     }
 }

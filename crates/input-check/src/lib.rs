@@ -112,7 +112,9 @@ impl ValueShape {
 
 /// One party's shares of one contribution, as opened from its `ShareBundle`: the components
 /// `(x_i, x_{i+1})` of each sharing, and the public length and commitment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints the public length and the shape only, never share components.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContributionShares {
     /// Arithmetic sharing of `N = value * 10^max_decimals`.
     pub value: (u64, u64),
@@ -125,6 +127,12 @@ pub struct ContributionShares {
     pub blinder: ([u64; 2], [u64; 2]),
     /// The public commitment `H(value || blinder)`.
     pub commitment: [u8; 32],
+}
+
+impl std::fmt::Debug for ContributionShares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContributionShares(value_len={}, value_words={})", self.value_len, self.value_bytes.0.len())
+    }
 }
 
 /// The outcome for one contribution. When several checks fail, the first in this order is

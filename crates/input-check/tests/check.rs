@@ -2,7 +2,7 @@
 //! the plaintext reference.
 
 use proptest::prelude::*;
-use triad_input_check::deal::{Plain, deal, splitmix};
+use triad_input_check::deal::{Plain, deal, bench_data_rng};
 use triad_input_check::{CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch, check_plain};
 use triad_mpc_core::harness::{Tamper, run3};
 use triad_mpc_core::{Error, Message, PartyId, Payload, Step};
@@ -39,7 +39,7 @@ fn honest(shape: &ValueShape, alg: HashAlg, text: &[u8], blinder: [u8; 16]) -> P
 }
 
 fn shares(shape: &ValueShape, batch: &[Plain], seed: u64) -> [Vec<ContributionShares>; 3] {
-    let mut rand = splitmix(seed);
+    let mut rand = bench_data_rng(seed);
     let mut out: [Vec<ContributionShares>; 3] = Default::default();
     for c in batch {
         for (i, s) in deal(shape, c, &mut rand).into_iter().enumerate() {
@@ -116,7 +116,7 @@ fn the_fixture_is_accepted_and_every_changed_byte_rejected() {
 fn hash_circuits_equal_the_crates_for_every_length() {
     // 9 + 1 + 8 = 18 digits: lengths 1..=18 (19 with the point).
     let shape = ValueShape { max_integer_digits: 9, max_decimals: 9 };
-    let mut rand = splitmix(3);
+    let mut rand = bench_data_rng(3);
     for alg in [HashAlg::Blake3, HashAlg::Sha256] {
         let mut batch = Vec::new();
         let mut want = Vec::new();

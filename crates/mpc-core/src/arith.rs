@@ -44,6 +44,7 @@ impl Session {
     /// for the previous party. Araki et al. CCS'16, Sec. 2.2: party `i` sends
     /// `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}`.
     pub fn mul_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
+        self.live(Step::Mul)?;
         check_len(x.len(), y.len())?;
         let n = x.len();
         let seq = self.next_seq();
@@ -82,6 +83,7 @@ impl Session {
     /// Start the dot product `sum_j x_j y_j` (one sharing): one element sent,
     /// however long the vectors.
     pub fn dot_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
+        self.live(Step::Mul)?;
         check_len(x.len(), y.len())?;
         let seq = self.next_seq();
         let (r0, r1) = self.zero_parts(seq, 1);
@@ -117,6 +119,7 @@ impl Session {
     /// Start `x & y` on bit-sliced words. Araki et al. CCS'16, Sec. 2.2 over
     /// GF(2).
     pub fn and_start(&mut self, x: &BoolShare, y: &BoolShare) -> Result<(AndPending, Message)> {
+        self.live(Step::And)?;
         check_len(x.lanes, y.lanes)?;
         let n = x.words();
         let seq = self.next_seq();
@@ -146,7 +149,7 @@ impl Session {
 impl MulPending {
     /// Consume `z_{i+1}` from the next party; returns the product sharing.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
-        let z1 = s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n)?;
+        let z1 = s.poison_on_abort(s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
         let log = &mut s.alog;
         let range = self.at..self.at + self.n;
@@ -178,7 +181,7 @@ pub struct AndPending {
 impl AndPending {
     /// Consume `z_{i+1}` from the next party.
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
-        let z1 = s.expect_from_next(Step::And, self.seq).words(from_next, self.n)?;
+        let z1 = s.poison_on_abort(s.expect_from_next(Step::And, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
         let log = &mut s.blog;
         let range = self.at..self.at + self.n;

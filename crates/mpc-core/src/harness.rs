@@ -1,6 +1,8 @@
 //! A synchronous in-memory three-party harness: three threads connected by
 //! `std::sync::mpsc` channels carrying encoded messages. Used by the tests
-//! and the bench; the real transport lives in `triad-mpc`.
+//! and the bench; the real transport lives in `triad-mpc`. Every run deals
+//! fresh pair keys and a fresh session id from the OS random source
+//! ([`fresh_parties`]): no fixed key is reachable from here.
 //!
 //! ```
 //! use triad_mpc_core::harness::run3;
@@ -81,6 +83,10 @@ pub struct Party {
     pub session: Session,
     /// The links.
     pub net: Net,
+    /// A per-run seed known to all three parties (fresh OS randomness):
+    /// the components of [`Party::share_public_input`]. Not a key: what it
+    /// expands into are sharings of public values.
+    public_seed: [u8; 16],
 }
 
 impl Party {
@@ -90,18 +96,13 @@ impl Party {
     }
 
     /// Test helper: the RSS of a vector known to everyone, with component
-    /// `x_0 = v - x_1 - x_2` and `x_1, x_2` from the PRF (no communication).
+    /// `x_0 = v - x_1 - x_2` and `x_1, x_2` from a stream all three parties
+    /// can compute (the run's `public_seed`; no communication). The value is
+    /// public: the sharing protects nothing, it only makes the components
+    /// non-trivial.
     pub fn share_public_input(&mut self, v: &[u64]) -> Result<ArithShare> {
-        let r = self.session.random(v.len());
-        // Turn the random sharing of r into a sharing of v: add v - r... r is
-        // unknown; instead build x = (v - x1 - x2, x1, x2) with x1, x2 random
-        // from a deterministic test stream all parties can compute.
-        let _ = r;
         let n = v.len();
-        let c = self.session.next_seq();
-        let test = crate::prf::Prf::new(&[0x5a; 16], &self.session.id());
-        let x1 = test.words(crate::prf::Purpose::Test, c << 1, n);
-        let x2 = test.words(crate::prf::Purpose::Test, (c << 1) | 1, n);
+        let [x1, x2] = self.public_stream(n);
         let x0: Vec<u64> = (0..n).map(|j| v[j].wrapping_sub(x1[j]).wrapping_sub(x2[j])).collect();
         let comps = [x0, x1, x2];
         let i = self.me().index();
@@ -111,14 +112,19 @@ impl Party {
     /// Test helper: boolean version of [`Party::share_public_input`].
     pub fn share_public_bits(&mut self, words: &[u64], lanes: usize) -> Result<BoolShare> {
         let n = words.len();
-        let c = self.session.next_seq();
-        let test = crate::prf::Prf::new(&[0xa5; 16], &self.session.id());
-        let x1 = test.words(crate::prf::Purpose::Test, c << 1, n);
-        let x2 = test.words(crate::prf::Purpose::Test, (c << 1) | 1, n);
+        let [x1, x2] = self.public_stream(n);
         let x0: Vec<u64> = (0..n).map(|j| words[j] ^ x1[j] ^ x2[j]).collect();
         let comps = [x0, x1, x2];
         let i = self.me().index();
         BoolShare::from_components(comps[i].clone(), comps[(i + 1) % 3].clone(), lanes)
+    }
+
+    /// Two vectors of `n` words known to all three parties (each call takes
+    /// a fresh counter, so calls never share a stream).
+    fn public_stream(&mut self, n: usize) -> [Vec<u64>; 2] {
+        let c = self.session.next_seq();
+        let prf = crate::prf::Prf::new(&self.public_seed, &self.session.id());
+        [prf.words(crate::prf::Purpose::Test, c << 1, n), prf.words(crate::prf::Purpose::Test, (c << 1) | 1, n)]
     }
 
     /// `x * y` elementwise.
@@ -245,11 +251,22 @@ impl crate::circuits::Engine for Party {
     }
 }
 
-/// Fixed test keys and session id.
-pub fn test_parties(config: Config) -> [(Session, PartyId); 3] {
-    let keys = PairKeys::deal([[11; 16], [22; 16], [33; 16]]);
-    let sid = SessionId(*b"triad-test-sess1");
-    PartyId::ALL.map(|p| (Session::with_config(sid, p, &keys[p.index()], config), p))
+fn os_random(out: &mut [u8]) -> Result<()> {
+    getrandom::getrandom(out).map_err(|_| Error::Transport("no OS randomness"))
+}
+
+/// The three parties' sessions with fresh pair keys and a fresh session id
+/// from the OS random source (all three live in this process, so this is a
+/// trusted dealer: for tests and benchmarks only).
+pub fn fresh_parties(config: Config) -> Result<[(Session, PartyId); 3]> {
+    let mut k = zeroize::Zeroizing::new([[0u8; 16]; 3]);
+    for key in k.iter_mut() {
+        os_random(key)?;
+    }
+    let mut sid = [0u8; 16];
+    os_random(&mut sid)?;
+    let keys = PairKeys::deal(*k);
+    Ok(PartyId::ALL.map(|p| (Session::with_config(SessionId(sid), p, &keys[p.index()], config), p)))
 }
 
 /// Run `f` at the three parties on three threads. `tamper` makes one party
@@ -283,7 +300,12 @@ where
     }
     let mut tamper = tamper;
     let mut parties: Vec<Party> = Vec::new();
-    for ((session, me), (t, r)) in test_parties(config).into_iter().zip(tx.into_iter().zip(rx)) {
+    let mut public_seed = [0u8; 16];
+    let sessions = match fresh_parties(config).and_then(|s| os_random(&mut public_seed).map(|()| s)) {
+        Ok(s) => s,
+        Err(e) => return [0, 1, 2].map(|_| (Err(e.clone()), Stats::default())),
+    };
+    for ((session, me), (t, r)) in sessions.into_iter().zip(tx.into_iter().zip(rx)) {
         let tp = match &tamper {
             Some((p, _)) if *p == me => tamper.take().map(|(_, t)| t),
             _ => None,
@@ -291,6 +313,7 @@ where
         parties.push(Party {
             session,
             net: Net { me, tx: t, rx: r, tamper: tp, timeout: Duration::from_secs(120), stats: Stats::default() },
+            public_seed,
         });
     }
     let f = &f;

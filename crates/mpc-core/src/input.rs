@@ -37,6 +37,25 @@ pub struct InputBundle {
     pub second: Vec<u64>,
 }
 
+impl InputBundle {
+    /// The components as a sharing, leaving the bundle empty.
+    fn take_share(&mut self) -> ArithShare {
+        ArithShare { s0: std::mem::take(&mut self.first), s1: std::mem::take(&mut self.second) }
+    }
+}
+
+/// A client's components are wiped when a bundle is dropped (e.g. after an
+/// abort, or a copy kept by a driver); a checked bundle hands its vectors
+/// on to the [`ArithShare`] it becomes, which is not wiped (shares in use
+/// are the engine's working data, see `crate::session`).
+impl Drop for InputBundle {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.first.zeroize();
+        self.second.zeroize();
+    }
+}
+
 impl std::fmt::Debug for InputBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "InputBundle(len={})", self.first.len())
@@ -141,6 +160,7 @@ impl Session {
     /// previous party and of `x_{i+1}` to the next; then call
     /// [`InputCheck::step`] with one message from each neighbour.
     pub fn input_check_start(&mut self, bundle: InputBundle) -> Result<(InputCheck, [Message; 2])> {
+        self.live(Step::InputCheck)?;
         if bundle.first.len() != bundle.second.len() {
             return Err(Error::InvalidArgument("bundle components differ in length"));
         }
@@ -156,6 +176,12 @@ impl Session {
 impl InputCheck {
     /// Consume the awaited messages (in any order).
     pub fn step(self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
+        s.live(Step::InputCheck)?;
+        let r = self.step_inner(s, msgs);
+        s.poison_on_abort(r)
+    }
+
+    fn step_inner(mut self, s: &mut Session, msgs: Vec<Message>) -> Result<InputProgress> {
         let (prev, next) = (s.me.prev(), s.me.next());
         let mut from_prev = None;
         let mut from_next = None;
@@ -180,7 +206,7 @@ impl InputCheck {
                 let bad_prev = (dp != digest(&s.id, self.seq, i, &self.bundle.first)).then_some(dp);
                 let bad_next = (dn != digest(&s.id, self.seq, (i + 1) % 3, &self.bundle.second)).then_some(dn);
                 if bad_prev.is_none() && bad_next.is_none() {
-                    let share = ArithShare { s0: self.bundle.first, s1: self.bundle.second };
+                    let share = self.bundle.take_share();
                     return Ok(InputProgress::Done { share, rejected: vec![] });
                 }
                 let mut out = Vec::new();
@@ -242,7 +268,7 @@ impl InputCheck {
                 }
                 rejected.sort_unstable();
                 rejected.dedup();
-                let share = ArithShare { s0: self.bundle.first, s1: self.bundle.second };
+                let share = self.bundle.take_share();
                 Ok(InputProgress::Done { share, rejected })
             }
         }

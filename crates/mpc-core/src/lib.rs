@@ -43,6 +43,8 @@ mod arith;
 pub mod circuits;
 mod clmul;
 pub mod counted;
+#[cfg(test)]
+mod debug_tests;
 pub mod dzkp;
 #[cfg(feature = "deviation")]
 pub mod deviation;
@@ -119,11 +121,15 @@ pub enum ArithProofRing {
     Z2_192,
     /// s = 64 (as in the paper's code): faster, but the fold rounds alone
     /// give only about 21 bits for 10^6 multiplications per batch, even
-    /// against the one strategy of §3.1; not for production.
+    /// against the one strategy of §3.1; not for production, so it exists only in tests and
+    /// with the test-only `deviation` feature: no configuration of a
+    /// production build can select it.
+    #[cfg(any(test, feature = "deviation"))]
     Z2_128,
 }
 
-/// Session parameters; all three parties must use the same.
+/// Session parameters; all three parties must use the same. Every value a
+/// production build can express is production-strength.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Config {
     /// Verification ring for arithmetic gates.

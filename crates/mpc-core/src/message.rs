@@ -9,8 +9,9 @@ use crate::{Error, PartyId, Result, SessionId, Step};
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 16 + 2 + 8 + 1 + 1 + 1 + 4;
 
-/// Message body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Message body. `Debug` prints the kind and length only (bodies carry
+/// share components, proof shares and challenge terms).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Payload {
     /// Ring elements of Z_2^64 or bit-sliced GF(2) words.
     Words(Vec<u64>),
@@ -19,6 +20,16 @@ pub enum Payload {
     Wide(Vec<u128>),
     /// Digests and seeds.
     Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Words(w) => write!(f, "Words(len={})", w.len()),
+            Payload::Wide(w) => write!(f, "Wide(len={})", w.len()),
+            Payload::Bytes(b) => write!(f, "Bytes(len={})", b.len()),
+        }
+    }
 }
 
 impl Payload {
@@ -40,7 +51,8 @@ impl Payload {
     }
 }
 
-/// One protocol message from one party to a neighbour.
+/// One protocol message from one party to a neighbour. `Debug` prints the
+/// header and the payload's shape, never its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// The session it belongs to.

@@ -14,13 +14,19 @@ use sha2::{Digest, Sha256};
 use crate::{ArithShare, BoolShare, Error, Message, Payload, Result, Session, SessionId, Step};
 
 /// An open awaiting the missing component (from next) and its hash (from prev).
-#[derive(Debug)]
+/// `Debug` prints the sequence number and the length only.
 #[must_use = "finish the open with the neighbours' messages"]
 pub struct OpenPending {
     seq: u64,
     s0: Vec<u64>,
     s1: Vec<u64>,
     boolean: bool,
+}
+
+impl std::fmt::Debug for OpenPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenPending(seq={}, len={}, boolean={})", self.seq, self.s0.len(), self.boolean)
+    }
 }
 
 fn view_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
@@ -43,6 +49,7 @@ pub(crate) fn words_hash(domain: &[u8], session: &SessionId, seq: u64, words: &[
 
 impl Session {
     fn open_start_words(&mut self, s0: &[u64], s1: &[u64], boolean: bool) -> Result<(OpenPending, [Message; 2])> {
+        self.live(Step::Open)?;
         if self.has_pending() {
             let (a, b) = self.pending();
             return Err(Error::Unverified(a + b * 64));
@@ -87,7 +94,14 @@ impl Session {
 
 impl OpenPending {
     /// Finish with the next party's component and the previous party's hash.
+    /// Refused on a poisoned session; an abort poisons it.
     pub fn finish(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<Vec<u64>> {
+        s.live(Step::Open)?;
+        let r = self.finish_inner(s, from_next, from_prev);
+        s.poison_on_abort(r)
+    }
+
+    fn finish_inner(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<Vec<u64>> {
         let n = self.s0.len();
         let missing = s.expect_from_next(Step::Open, self.seq).words(from_next, n)?;
         let digest = s.expect_from_prev(Step::Open, self.seq).bytes(from_prev, 32)?;

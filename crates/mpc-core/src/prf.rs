@@ -62,8 +62,13 @@ impl Prf {
         let base = Aes128::new(&(*pair_key).into());
         let mut block: aes::Block = session.0.into();
         base.encrypt_block(&mut block);
-        let key: [u8; 16] = block.into();
-        Prf { cipher: Aes128::new(&key.into()) }
+        let mut key: [u8; 16] = block.into();
+        let prf = Prf { cipher: Aes128::new(&key.into()) };
+        // `base` and `cipher` wipe their key schedules on drop (the `aes`
+        // crate's `zeroize` feature); the derived key bytes are wiped here.
+        zeroize::Zeroize::zeroize(&mut key);
+        zeroize::Zeroize::zeroize(block.as_mut_slice());
+        prf
     }
 
     /// Key stream blocks `0..nblocks` of stream `(purpose, counter)`, handed

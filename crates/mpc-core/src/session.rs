@@ -1,5 +1,20 @@
 //! Per-party session state: identity, PRF keys, operation counter and the
 //! log of unverified gates.
+//!
+//! What is wiped from memory (`zeroize`) and what is not:
+//! * wiped: the pair keys ([`PairKeys`] on drop), the AES key schedules of
+//!   every PRF (the `aes` crate's `zeroize` feature, on drop: a session's
+//!   two PRFs, a verification's copies, the shuffle's pair PRFs), the
+//!   intermediate per-session key in `Prf::new`, client
+//!   [`crate::input::InputBundle`]s on drop, and the key-agreement secrets of
+//!   `triad-mpc`;
+//! * not wiped: share vectors ([`ArithShare`], [`BoolShare`]), the gate logs
+//!   and the proof vectors. They are the engine's working data, recycled
+//!   between batches (`clear` keeps the allocation) and rewritten at every
+//!   gate; wiping them per batch would add a pass over hundreds of
+//!   megabytes to the hot path, and a memory disclosure of a live party
+//!   reveals its current shares anyway. A share is one of three components
+//!   and reveals nothing on its own.
 
 use crate::prf::{Prf, Purpose};
 use crate::share::words_for;
@@ -23,6 +38,14 @@ impl std::fmt::Debug for PairKeys {
     }
 }
 
+impl Drop for PairKeys {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.prev.zeroize();
+        self.next.zeroize();
+    }
+}
+
 impl PairKeys {
     /// Trusted dealing of the three pairs' keys from three secrets
     /// `k_0, k_1, k_2` (for tests and single-operator setups): party `i`
@@ -36,7 +59,8 @@ impl PairKeys {
 /// term, `x_i, x_{i+1}, y_i, y_{i+1}` and per relation (a multiplication or
 /// a whole dot product) its own message `z_i`, the received `z_{i+1}` and the
 /// zero-sharing components `r_i`, `r_{i+1}` (`alpha_i = r_i - r_{i+1}`).
-#[derive(Default, Debug)]
+/// `Debug` prints only the counts (the log holds shares).
+#[derive(Default)]
 pub(crate) struct ArithLog {
     pub(crate) x0: Vec<u64>,
     pub(crate) x1: Vec<u64>,
@@ -48,6 +72,12 @@ pub(crate) struct ArithLog {
     pub(crate) r1: Vec<u64>,
     /// Terms per relation; empty while every relation has one term.
     pub(crate) terms: Vec<u32>,
+}
+
+impl std::fmt::Debug for ArithLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ArithLog(relations={}, terms={})", self.relations(), self.x0.len())
+    }
 }
 
 impl ArithLog {
@@ -84,8 +114,8 @@ impl ArithLog {
 }
 
 /// Logged AND words (64 gates each), same layout as [`ArithLog`] with one term
-/// per relation.
-#[derive(Default, Debug)]
+/// per relation. `Debug` prints only the count.
+#[derive(Default)]
 pub(crate) struct BoolLog {
     pub(crate) x0: Vec<u64>,
     pub(crate) x1: Vec<u64>,
@@ -95,6 +125,12 @@ pub(crate) struct BoolLog {
     pub(crate) z1: Vec<u64>,
     pub(crate) r0: Vec<u64>,
     pub(crate) r1: Vec<u64>,
+}
+
+impl std::fmt::Debug for BoolLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BoolLog(words={})", self.words())
+    }
 }
 
 impl BoolLog {
@@ -113,8 +149,14 @@ impl BoolLog {
 /// keys, the operation counter (every operation advances it identically at
 /// all three parties) and the log of unverified gates.
 ///
-/// After any [`crate::Error::Abort`] the session must be dropped.
-#[derive(Debug)]
+/// After any [`crate::Error::Abort`] the session must be dropped. It also
+/// protects itself: an abort of a verification, an open, a gate or an input
+/// check *poisons* it, and every later operation that would send or open
+/// (gates, opens, input checks, shuffles, verifications) is refused with an
+/// abort ([`Session::is_poisoned`]).
+///
+/// `Debug` prints the party, the counter and the log sizes only: never
+/// shares, keys or PRF state.
 pub struct Session {
     pub(crate) id: SessionId,
     pub(crate) me: PartyId,
@@ -146,6 +188,25 @@ pub struct Session {
     /// they are, as the tag key must not be released before every shuffle
     /// message reached its honest recipient (`shuffle` module).
     pub(crate) unacked_shuffles: u64,
+    /// Set by the first abort (see [`Session::is_poisoned`]).
+    pub(crate) poisoned: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("me", &self.me)
+            .field("counter", &self.counter)
+            .field("alog", &self.alog)
+            .field("blog", &self.blog)
+            .field("verify_batches", &self.verify_batches)
+            .field("in_flight", &self.in_flight)
+            .field("unfinished", &self.unfinished)
+            .field("unacked_shuffles", &self.unacked_shuffles)
+            .field("poisoned", &self.poisoned)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -168,6 +229,7 @@ impl Session {
             in_flight: 0,
             unfinished: 0,
             unacked_shuffles: 0,
+            poisoned: false,
         }
     }
 
@@ -194,6 +256,31 @@ impl Session {
     /// Multiplications (relations) and AND words logged and not yet verified.
     pub fn pending(&self) -> (usize, usize) {
         (self.alog.relations(), self.blog.words())
+    }
+
+    /// True once an operation of this session aborted: it then refuses
+    /// every operation that sends or opens.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Refuse an operation at `step` once the session is poisoned (one
+    /// branch per operation, not per element).
+    #[inline]
+    pub(crate) fn live(&self, step: crate::Step) -> crate::Result<()> {
+        if self.poisoned {
+            Err(crate::Error::abort(step, None, "the session aborted earlier; drop it"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Poison the session if `r` is an abort; pass `r` on.
+    pub(crate) fn poison_on_abort<T>(&mut self, r: crate::Result<T>) -> crate::Result<T> {
+        if matches!(r, Err(crate::Error::Abort { .. })) {
+            self.poisoned = true;
+        }
+        r
     }
 
     pub(crate) fn has_pending(&self) -> bool {

@@ -160,6 +160,7 @@ impl Session {
     /// are refused until they are in. The output is *unchecked*: use
     /// [`shuffle`], which adds and checks the tags.
     pub fn shuffle_start(&mut self, cols: &[BoolShare]) -> Result<(ShuffleRun, Outgoing)> {
+        self.live(Step::Shuffle1)?;
         let n = cols.first().map_or(0, BoolShare::words);
         if cols.iter().any(|c| c.words() != n) {
             return Err(Error::InvalidArgument("shuffle columns differ in length"));
@@ -349,12 +350,18 @@ impl AckPending {
     }
 }
 
-/// The tag product awaiting `z_{i+1}` from the next party.
-#[derive(Debug)]
+/// The tag product awaiting `z_{i+1}` from the next party. `Debug` prints
+/// the sequence number and length only.
 #[must_use = "finish the tag product with the next party's message"]
 pub struct TagPending {
     seq: u64,
     z0: Vec<u64>,
+}
+
+impl std::fmt::Debug for TagPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TagPending(seq={}, words={})", self.seq, self.z0.len())
+    }
 }
 
 impl Session {
@@ -367,6 +374,7 @@ impl Session {
     /// `P_1`'s second, so `z_0` is not sent to `P_2` (whose tag share is
     /// then `(z_2, 0)`, usable only as shuffle input).
     pub fn shuffle_tag_start(&mut self, cols: &[BoolShare], kappa: &BoolShare) -> Result<(TagPending, Outgoing)> {
+        self.live(Step::ShuffleTag)?;
         let n = cols.first().map_or(0, BoolShare::words);
         if cols.iter().any(|c| c.words() != n) || kappa.words() != cols.len() {
             return Err(Error::InvalidArgument("tag columns and key differ in length"));
@@ -409,12 +417,18 @@ fn check_hash(session: &SessionId, seq: u64, words: &[u64]) -> Vec<u8> {
     crate::open::words_hash(b"triad/shuffle-check/v1", session, seq, words)
 }
 
-/// The tag check awaiting the neighbours' hashes.
-#[derive(Debug)]
+/// The tag check awaiting the neighbours' hashes. `Debug` prints the
+/// sequence number only.
 #[must_use = "finish the check with the neighbours' messages"]
 pub struct CheckPending {
     seq: u64,
     expect: Vec<u8>,
+}
+
+impl std::fmt::Debug for CheckPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CheckPending(seq={})", self.seq)
+    }
 }
 
 impl Session {
@@ -423,6 +437,7 @@ impl Session {
     /// word per data column). Sends a hash of `d_{i+1}` to the previous party
     /// and of `d_i` to the next, 32 B each.
     pub fn shuffle_check_start(&mut self, cols: &[BoolShare], kappa: &[u64]) -> Result<(CheckPending, [Message; 2])> {
+        self.live(Step::ShuffleCheck)?;
         let (tag, data) = cols.split_last().ok_or(Error::InvalidArgument("no tag column"))?;
         let n = tag.words();
         if data.len() != kappa.len() || data.iter().any(|c| c.words() != n) {
@@ -454,8 +469,13 @@ impl Session {
 
 impl CheckPending {
     /// Both neighbours' hashes of our missing component must match
-    /// `d_i ^ d_{i+1}` (that is, `d = 0`).
+    /// `d_i ^ d_{i+1}` (that is, `d = 0`). An abort poisons the session.
     pub fn finish(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<()> {
+        let r = self.finish_inner(s, from_next, from_prev);
+        s.poison_on_abort(r)
+    }
+
+    fn finish_inner(self, s: &mut Session, from_next: Message, from_prev: Message) -> Result<()> {
         let a = s.expect_from_next(Step::ShuffleCheck, self.seq).bytes(from_next, 32)?;
         let b = s.expect_from_prev(Step::ShuffleCheck, self.seq).bytes(from_prev, 32)?;
         if a != self.expect || b != self.expect {

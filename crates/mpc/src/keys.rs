@@ -15,8 +15,14 @@
 //! but through the hash that buys no control over the key. The session id in the hash and in
 //! every link's hello binds the keys to this session.
 
+//!
+//! Wiped from memory (`zeroize`): our contributions, the derived keys and the hash output
+//! they come from. Not wiped: the peers' contributions as received (`Bytes` owned by the
+//! mesh, immutable and possibly shared); they are half of a key and the other half is wiped.
+
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
 use triad_mpc_core::{PairKeys, SessionId};
 use triad_mpc_net::{BlockingMesh, PartyId};
 
@@ -24,15 +30,15 @@ use crate::{Error, Result};
 
 const CONTRIBUTION: usize = 32;
 
-fn random_contribution() -> Result<[u8; CONTRIBUTION]> {
-    let mut c = [0u8; CONTRIBUTION];
-    getrandom::getrandom(&mut c).map_err(|_| {
+fn random_contribution() -> Result<Zeroizing<[u8; CONTRIBUTION]>> {
+    let mut c = Zeroizing::new([0u8; CONTRIBUTION]);
+    getrandom::getrandom(c.as_mut_slice()).map_err(|_| {
         Error::Engine(triad_mpc_core::Error::InvalidArgument("the OS random source failed"))
     })?;
     Ok(c)
 }
 
-fn pair_key(sid: SessionId, (a, ca): (PartyId, &[u8]), (b, cb): (PartyId, &[u8])) -> [u8; 16] {
+fn pair_key(sid: SessionId, (a, ca): (PartyId, &[u8]), (b, cb): (PartyId, &[u8])) -> Zeroizing<[u8; 16]> {
     let ((lo, clo), (hi, chi)) = if a < b { ((a, ca), (b, cb)) } else { ((b, cb), (a, ca)) };
     let mut h = Sha256::new();
     h.update(b"triad-mpc/v1/pair-key");
@@ -40,9 +46,10 @@ fn pair_key(sid: SessionId, (a, ca): (PartyId, &[u8]), (b, cb): (PartyId, &[u8])
     h.update([lo.get(), hi.get()]);
     h.update(clo);
     h.update(chi);
-    let d = h.finalize();
-    let mut k = [0u8; 16];
+    let mut d = h.finalize();
+    let mut k = Zeroizing::new([0u8; 16]);
     k.copy_from_slice(&d[..16]);
+    AsMut::<[u8]>::as_mut(&mut d).zeroize();
     k
 }
 
@@ -52,8 +59,8 @@ pub(crate) fn agree(mesh: &BlockingMesh, sid: SessionId) -> Result<PairKeys> {
     let (prev, next) = (me.prev(), me.next());
     let mine_prev = random_contribution()?;
     let mine_next = random_contribution()?;
-    mesh.send(prev, Bytes::copy_from_slice(&mine_prev))?;
-    mesh.send(next, Bytes::copy_from_slice(&mine_next))?;
+    mesh.send(prev, Bytes::copy_from_slice(mine_prev.as_slice()))?;
+    mesh.send(next, Bytes::copy_from_slice(mine_next.as_slice()))?;
     let recv = |peer: PartyId| -> Result<Bytes> {
         let b = mesh.recv(peer)?;
         if b.len() != CONTRIBUTION {
@@ -68,15 +75,16 @@ pub(crate) fn agree(mesh: &BlockingMesh, sid: SessionId) -> Result<PairKeys> {
         (_, Err(e @ Error::KeyAgreement { .. })) | (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     mesh.mark_round();
-    let k_prev = pair_key(sid, (me, &mine_prev), (prev, &theirs_prev));
-    let k_next = pair_key(sid, (me, &mine_next), (next, &theirs_next));
+    let k_prev = pair_key(sid, (me, mine_prev.as_slice()), (prev, &theirs_prev));
+    let k_next = pair_key(sid, (me, mine_next.as_slice()), (next, &theirs_next));
     // `PairKeys` has no public constructor from (prev, next) (its fields are crate-private);
     // `deal` gives party i `(k[i], k[i+1])`, so the unused third slot is a placeholder.
     let i = me.index();
-    let mut k = [[0u8; 16]; 3];
-    k[i] = k_prev;
-    k[(i + 1) % 3] = k_next;
-    let [p0, p1, p2] = PairKeys::deal(k);
+    let mut k = Zeroizing::new([[0u8; 16]; 3]);
+    k[i] = *k_prev;
+    k[(i + 1) % 3] = *k_next;
+    // The other two dealt `PairKeys` wipe themselves when dropped below.
+    let [p0, p1, p2] = PairKeys::deal(*k);
     Ok(match i {
         0 => p0,
         1 => p1,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use triad_input_check::deal::{Plain, deal, splitmix};
+use triad_input_check::deal::{Plain, deal, bench_data_rng};
 use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_batch_with_cost, plaintext_hash};
 use triad_mpc::NetParty;
 use triad_mpc::core::ArithShare;
@@ -182,7 +182,7 @@ fn run_cases(party: &mut NetParty, plan: Plan) -> Result<Vec<Measured>> {
 /// This party's shares of `n` honest contributions (every party deals the same batch from
 /// the same seed and keeps its own shares; outside the clock).
 fn batch(me: usize, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
-    let mut rand = splitmix(n as u64);
+    let mut rand = bench_data_rng(n as u64);
     (0..n)
         .map(|_| {
             let v = rand() % 100_000_000;

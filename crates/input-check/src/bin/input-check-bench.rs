@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use triad_input_check::deal::{Plain, deal, splitmix};
+use triad_input_check::deal::{Plain, deal, bench_data_rng};
 use triad_input_check::{CheckError, HashAlg, ValueShape, Verdict, check_batch_with_cost, plaintext_hash};
 use triad_mpc_core::harness::run3_stats;
 
@@ -15,7 +15,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let alg = args.get(2).and_then(|a| HashAlg::from_name(a)).unwrap_or(HashAlg::Blake3);
-    let mut rand = splitmix(n as u64);
+    let mut rand = bench_data_rng(n as u64);
     let mut parts: [Vec<_>; 3] = Default::default();
     for _ in 0..n {
         let v = rand() % 100_000_000;

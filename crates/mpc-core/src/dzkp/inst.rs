@@ -13,8 +13,14 @@ use crate::SessionId;
 /// Recycled vectors of one ring, kept by the session between batches:
 /// fresh multi-megabyte allocations cost page faults (the kernel zeroes
 /// every page), measured at 10-20% of a verification.
-#[derive(Debug)]
 pub(crate) struct Pool<R>(Vec<Vec<R>>);
+
+/// Counts only: the recycled vectors still hold old proof data.
+impl<R> std::fmt::Debug for Pool<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool(vectors={})", self.0.len())
+    }
+}
 
 impl<R> Default for Pool<R> {
     fn default() -> Self {

@@ -629,6 +629,8 @@ impl<I: Instance> Run<I> {
 }
 
 enum Job {
+    /// Only with the test-only weak ring (`ArithProofRing::Z2_128`).
+    #[cfg_attr(not(any(test, feature = "deviation")), allow(dead_code))]
     Arith128(Run<ArithInst<Z128>>),
     Arith192(Run<ArithInst<Z192>>),
     Bool(Run<BoolLog>),
@@ -639,11 +641,19 @@ enum Job {
 /// (`Send`), so a driver may also run it on another thread with
 /// [`Verify::step_detached`] while the session evaluates the next gates;
 /// opens stay refused until [`Verify::complete`] hands it back.
+///
+/// A failed run is poisoned: once a step returned an error, every later
+/// step and [`Verify::complete`] return an error, and the open-lock is never
+/// released. An abort also poisons the session ([`Session::is_poisoned`]),
+/// at once through [`Verify::step`] or at [`Verify::complete`] after
+/// [`Verify::step_detached`].
 pub struct Verify {
     ctx: Ctx,
     jobs: Vec<Job>,
     done: Vec<Job>,
     finished: bool,
+    /// A step returned an error (or the session was poisoned at the start).
+    failed: bool,
 }
 
 impl std::fmt::Debug for Verify {
@@ -661,6 +671,7 @@ impl Session {
     /// verification releases the previous party's `chi` term, which must
     /// follow every gate message that party sent us (module documentation).
     pub fn verify_start(&mut self) -> Result<(Verify, Progress)> {
+        self.live(Step::ProofSeed)?;
         if self.unfinished > 0 {
             return Err(Error::InvalidArgument("a gate is unfinished: finish every started gate before verifying"));
         }
@@ -670,6 +681,7 @@ impl Session {
             log.seal();
             let spare = std::mem::take(&mut self.chi_spare);
             jobs.push(match self.config.arith_ring {
+                #[cfg(any(test, feature = "deviation"))]
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
                 crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
@@ -686,7 +698,7 @@ impl Session {
         let ctx = Ctx { id: self.id, me: self.me, prf_prev: self.prf_prev.clone(), prf_next: self.prf_next.clone() };
         // Nothing logged: finished at once (and nothing was counted in flight).
         let finished = jobs.is_empty();
-        let mut v = Verify { ctx, jobs, done: Vec::new(), finished };
+        let mut v = Verify { ctx, jobs, done: Vec::new(), finished, failed: false };
         let p = v.start_next();
         Ok((v, p))
     }
@@ -704,17 +716,44 @@ impl Verify {
 
     /// Consume one message from each awaited party. When it returns
     /// [`Progress::Done`], the verified gates are released for opening.
+    /// `s` must be the session the verification was started from; an abort
+    /// poisons it.
     pub fn step(&mut self, s: &mut Session, msgs: Vec<Message>) -> Result<Progress> {
-        let p = self.step_detached(msgs)?;
+        self.same_session(s)?;
+        if let Err(e) = s.live(Step::ProofFinal) {
+            self.failed = true;
+            return Err(e);
+        }
+        let p = self.step_detached(msgs);
+        let p = s.poison_on_abort(p)?;
         if matches!(p, Progress::Done) {
-            self.complete(s);
+            self.complete(s)?;
         }
         Ok(p)
     }
 
     /// [`Verify::step`] without the session (e.g. on another thread). After
-    /// [`Progress::Done`], call [`Verify::complete`] with the session.
+    /// [`Progress::Done`], call [`Verify::complete`] with the session. After
+    /// an error, every later call returns an error.
     pub fn step_detached(&mut self, msgs: Vec<Message>) -> Result<Progress> {
+        if self.failed {
+            return Err(Error::abort(Step::ProofFinal, None, "this verification failed earlier"));
+        }
+        let r = self.step_jobs(msgs);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn same_session(&self, s: &Session) -> Result<()> {
+        if s.id != self.ctx.id || s.me != self.ctx.me {
+            return Err(Error::InvalidArgument("not the session this verification was started from"));
+        }
+        Ok(())
+    }
+
+    fn step_jobs(&mut self, msgs: Vec<Message>) -> Result<Progress> {
         let out = match self.jobs.last_mut() {
             None => return Ok(Progress::Done),
             Some(Job::Arith128(r)) => r.step(&self.ctx, msgs)?,
@@ -732,12 +771,22 @@ impl Verify {
         }
     }
 
-    /// Hand a finished verification back to the session: releases the
-    /// open-lock and recycles buffers. Does nothing if it is not finished
-    /// (then opens stay refused).
-    pub fn complete(&mut self, s: &mut Session) {
-        if !self.jobs.is_empty() || self.finished {
-            return;
+    /// Hand a finished verification back to the session it was started
+    /// from: releases the open-lock and recycles buffers. Refused (opens
+    /// stay refused) for another session ([`Error::InvalidArgument`]), a
+    /// verification that has not finished, and one that failed (an abort,
+    /// which also poisons the session). Completing twice is a no-op.
+    pub fn complete(&mut self, s: &mut Session) -> Result<()> {
+        self.same_session(s)?;
+        if self.failed {
+            s.poisoned = true;
+            return Err(Error::abort(Step::ProofFinal, None, "this verification failed; the session is poisoned"));
+        }
+        if self.finished {
+            return Ok(());
+        }
+        if !self.jobs.is_empty() {
+            return Err(Error::InvalidArgument("the verification has not finished"));
         }
         self.finished = true;
         for j in self.done.drain(..) {
@@ -748,6 +797,7 @@ impl Verify {
             }
         }
         s.in_flight = s.in_flight.saturating_sub(1);
+        Ok(())
     }
 }
 

@@ -8,13 +8,18 @@
 //! bits, `c 2^G = sum_j c_j 2^(s j)`, with `s = 61 - n_bits` so that every
 //! `N c_j` fits a truncation: `X = sum_j N c_j 2^(s j - G)`. Limbs with
 //! `s j >= G` are exact local shifts (their sum is correct modulo 2^64 and
-//! `X` fits); the others are truncated by `G - s j` with TruncPr (error
-//! below one ulp each), or dropped when they are below half an ulp.
-//! With `G = n_bits + 2`, the rounding of `c` adds below 1/8 ulp. Values
-//! wider than 40 bits are first split by a TruncPr into
-//! `N = N_hi 2^h + N_lo` (an exact identity), each half converted so.
+//! `X` fits); the others are truncated by `G - s j` with exact truncation
+//! (`floor`, error below one ulp each), or dropped when they are below half
+//! an ulp. With `G = n_bits + 2`, the rounding of `c` adds below 1/8 ulp.
+//! Values wider than 40 bits are first split by an exact truncation into
+//! `N = N_hi 2^h + N_lo` (`N_hi = floor(N / 2^h)`), each half converted so.
+//!
+//! No TruncPr: a converted input is often opened (directly, or through a
+//! statistic), so the result must be a deterministic function of `N` (see
+//! `crate::fixed`).
 
-use crate::circuits::{Engine, trunc_pr};
+use crate::circuits::Engine;
+use crate::masked::trunc;
 use crate::fixed::FixedFormat;
 use crate::{ArithShare, Error, Result};
 
@@ -54,7 +59,7 @@ impl Part {
 }
 
 /// The parts of `N 2^f / 10^d`: `N` itself, or `N_hi 2^h + N_lo` with
-/// `|N_hi| <= 2^(n_bits - h)`, `|N_lo| <= 2^h`.
+/// `|N_hi| <= 2^(n_bits - h)`, `0 <= N_lo < 2^h`.
 fn parts(fmt: FixedFormat, decimals: u32, n_bits: u32) -> Result<Vec<Part>> {
     let f = fmt.frac_bits();
     // X < 2^(n_bits + f - 3.32 d) must fit the signed ring with headroom.
@@ -87,10 +92,12 @@ pub fn decimal_error_bound(fmt: FixedFormat, decimals: u32, n_bits: u32) -> Resu
 /// `X ≈ N 2^f / 10^d` for client values `|N| < 2^n_bits` with `d = decimals`
 /// (signed), `n_bits <= 60`. Exact (local) for `d = 0`; otherwise all
 /// multiplications are by public constants (local) and the cost is one
-/// TruncPr per limb below the binary point (`ceil((n_bits + 2) / (61 -
-/// n_bits))`: 1 for `n_bits <= 29`, 2 up to 40), plus for
-/// `n_bits > 40` one TruncPr splitting `N` and 1–2 limbs per half (at
-/// most 5 TruncPrs); error [`decimal_error_bound`] (at most 4.25 ulps).
+/// exact truncation per limb below the binary point (`ceil((n_bits + 2) /
+/// (61 - n_bits))`: 1 for `n_bits <= 29`, 2 up to 40), plus for
+/// `n_bits > 40` one splitting `N` and 1–2 limbs per half (at most 5
+/// truncations); error [`decimal_error_bound`] (at most 4.25 ulps). The
+/// result is a deterministic function of `N` (exact truncations only), so
+/// it may be opened.
 pub fn from_decimal<E: Engine>(e: &mut E, fmt: FixedFormat, n: &ArithShare, decimals: u32, n_bits: u32) -> Result<ArithShare> {
     let f = fmt.frac_bits();
     if decimals == 0 {
@@ -104,7 +111,7 @@ pub fn from_decimal<E: Engine>(e: &mut E, fmt: FixedFormat, n: &ArithShare, deci
         vec![n.clone()]
     } else {
         let h = n_bits / 2;
-        let hi = trunc_pr(e, n, n_bits + 1, h)?;
+        let hi = trunc(e, n, n_bits + 1, h)?;
         let lo = n.sub(&hi.scale(1u64 << h))?;
         vec![hi, lo]
     };
@@ -138,7 +145,7 @@ fn times_constant<E: Engine>(e: &mut E, v: &ArithShare, n_bits: u32, p: &Plan) -
             }
             term.scale(1u64 << sh)
         } else if p.g - pos < k {
-            trunc_pr(e, &term, k, p.g - pos)?
+            trunc(e, &term, k, p.g - pos)?
         } else {
             continue; // below half an ulp
         };

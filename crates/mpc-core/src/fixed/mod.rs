@@ -5,14 +5,23 @@
 //! `X = round(x * 2^f)` in Z_2^64, with `f` fractional bits
 //! ([`FixedFormat`]). Addition and multiplication by public integers are
 //! local; a product carries `2f` fractional bits and is brought back to `f`
-//! by [`crate::circuits::trunc_pr`], which needs the product to satisfy
-//! `|X * Y| < 2^61`. Non-linear operations (reciprocal, division, square
+//! by the exact truncation [`crate::masked::trunc`] (`floor(X / 2^f)`),
+//! which needs the product to satisfy `|X * Y| < 2^61`.
+//!
+//! *Every truncation here is exact*, never TruncPr
+//! ([`crate::circuits::trunc_pr`]): callers open these results (means,
+//! deviations, converted inputs), and TruncPr's rounding is a coin biased by
+//! the secret's dropped bits (ePrint 2023/909, `docs/protocols/mpc-core.md`
+//! §6.2), which an opened result would carry, directly or through the
+//! iterations. With exact truncation every output of this module is a
+//! deterministic function of its inputs; the cost is `m - 1` ANDs (and as
+//! many rounds) and 2 multiplications per truncation by `m` bits. Non-linear operations (reciprocal, division, square
 //! root) normalise the secret into `[0.5, 1)` (module `normalize`), iterate at a
 //! working precision of [`WORK_BITS`] bits and scale back.
 //!
 //! Every operation is composed of `Engine::mul`, `Engine::and` and
-//! `Engine::open` (inside TruncPr): no new message kind, so the cheating
-//! tests of those steps cover them.
+//! `Engine::open` (inside the truncation): no new message kind, so the
+//! cheating tests of those steps cover them.
 //!
 //! See `docs/protocols/mpc-core.md`, section "Fixed point", for ranges, error
 //! bounds and costs.
@@ -26,7 +35,8 @@ pub use decimal::{decimal_error_bound, from_decimal};
 pub use recip::{DivBounds, div, reciprocal};
 pub use sqrt::{inv_sqrt, sqrt};
 
-use crate::circuits::{Engine, b2a, trunc_pr};
+use crate::circuits::{Engine, b2a};
+use crate::masked::trunc;
 use crate::{ArithShare, BoolShare, Error, Result};
 
 /// Default number of fractional bits: a resolution of `2^-16 ≈ 1.5e-5`
@@ -41,7 +51,7 @@ pub const DEFAULT_FRAC_BITS: u32 = 16;
 /// `2^(2*28+2) = 2^58` and its truncation needs `k = 58 <= 62`.
 pub const WORK_BITS: u32 = 28;
 
-/// Largest `k` [`trunc_pr`] accepts: a truncated value must satisfy
+/// Largest `k` a truncation accepts: a truncated value must satisfy
 /// `|x| < 2^(k-1) = 2^61`.
 pub const TRUNC_MAX_BITS: u32 = 62;
 
@@ -102,9 +112,10 @@ impl FixedFormat {
     }
 }
 
-/// Fixed-point product `x * y` (one multiplication, one TruncPr by `f`).
-/// Requires `|X * Y| < 2^61`, i.e. `|x y| < 2^(61 - 2f)`; the result is
-/// `floor(X Y / 2^f) + e`, `e ∈ {0, 1}`: error below one ulp.
+/// Fixed-point product `x * y` (one multiplication, one exact truncation by
+/// `f`). Requires `|X * Y| < 2^61`, i.e. `|x y| < 2^(61 - 2f)`; the result
+/// is exactly `floor(X Y / 2^f)` (error in `(-1, 0]` ulp, a deterministic
+/// function of the inputs: safe to open).
 pub fn mul<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
     mul_bounded(e, fmt, x, y, TRUNC_MAX_BITS)
 }
@@ -113,7 +124,7 @@ pub fn mul<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, y: &ArithShar
 /// a smaller bound makes the truncation mask, hence the preprocessing, smaller.
 pub fn mul_bounded<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, y: &ArithShare, product_bits: u32) -> Result<ArithShare> {
     let p = e.mul(x, y)?;
-    trunc_pr(e, &p, product_bits, fmt.frac_bits)
+    trunc(e, &p, product_bits, fmt.frac_bits)
 }
 
 /// `c ? if_true : if_false` for an arithmetic bit `c ∈ {0, 1}`:
@@ -162,12 +173,13 @@ pub(crate) fn constant(me: crate::PartyId, c: u64, n: usize) -> ArithShare {
 }
 
 /// `x * 2^s` for a signed public shift: a local multiplication when
-/// `s >= 0`, a TruncPr of a value below `2^(bits-1)` otherwise.
+/// `s >= 0`, an exact truncation (`floor`) of a value below `2^(bits-1)`
+/// otherwise.
 pub(crate) fn shift<E: Engine>(e: &mut E, x: &ArithShare, s: i64, bits: u32) -> Result<ArithShare> {
     match s {
         0 => Ok(x.clone()),
         s if s > 0 => Ok(x.scale(1u64 << s)),
-        s => trunc_pr(e, x, bits, (-s) as u32),
+        s => trunc(e, x, bits, (-s) as u32),
     }
 }
 
@@ -179,9 +191,10 @@ pub(crate) fn mul_shift<E: Engine>(e: &mut E, x: &ArithShare, y: &ArithShare, s:
 
 /// `x * y * 2^s` for `|x| < 2^x_bits`, `|y| < 2^y_bits`, `s <= 0`, when the
 /// product may be too wide for one truncation (`x_bits + y_bits > 61`): `x`
-/// is split as `x_hi 2^t + x_lo` (`x_hi` by TruncPr, `|x_lo| <= 2^t`) and the
-/// two partial products, computed in one round, are truncated separately.
-/// Error below 2 (one per truncation). Needs `x_bits + 2 y_bits <= 120`.
+/// is split as `x_hi 2^t + x_lo` (`x_hi = floor(x / 2^t)`, `0 <= x_lo < 2^t`)
+/// and the two partial products, computed in one round, are truncated
+/// separately (exactly). Error in `(-2, 0]` (one floor per truncation).
+/// Needs `x_bits + 2 y_bits <= 120`.
 pub(crate) fn mul_wide<E: Engine>(e: &mut E, x: &ArithShare, x_bits: u32, y: &ArithShare, y_bits: u32, s: i64) -> Result<ArithShare> {
     if x_bits + y_bits < TRUNC_MAX_BITS || s >= 0 {
         return mul_shift(e, x, y, s, (x_bits + y_bits + 1).min(TRUNC_MAX_BITS));
@@ -191,7 +204,7 @@ pub(crate) fn mul_wide<E: Engine>(e: &mut E, x: &ArithShare, x_bits: u32, y: &Ar
     if t + y_bits > 60 || t >= x_bits {
         return Err(Error::InvalidArgument("product too wide even when split"));
     }
-    let hi = trunc_pr(e, x, x_bits + 1, t)?;
+    let hi = trunc(e, x, x_bits + 1, t)?;
     let lo = x.sub(&hi.scale(1u64 << t))?;
     let prod = uncat(&e.mul(&cat(&[&hi, &lo])?, &cat(&[y, y])?)?, 2)?;
     let hi = shift(e, &prod[0], s + t as i64, x_bits - t + y_bits + 2)?;

@@ -64,10 +64,15 @@ impl DivBounds {
 ///
 /// Cost per element: A2B of `B` (and of `|B|` if signed), the
 /// normalisation (see `normalize`), Goldschmidt (7 multiplications and
-/// TruncPrs in 4 rounds), `A r` and `P v` (one multiplication and one
-/// TruncPr each; when a product is too wide, a splitting TruncPr, two
-/// multiplications in one round and up to two TruncPrs). Measured for
-/// `|A| < 2^44`, `B < 2^30`: 28 multiplications, 245 ANDs, 10 TruncPrs.
+/// truncations in 4 rounds), `A r` and `P v` (one multiplication and one
+/// truncation each; when a product is too wide, a splitting truncation, two
+/// multiplications in one round and up to two truncations). Measured for
+/// `|A| < 2^44`, `B < 2^30` (before truncations became exact): 28
+/// multiplications, 245 ANDs, 10 truncations; each truncation by `m` bits
+/// now adds `m - 1` ANDs (as many rounds) and 2 multiplications to its mask.
+///
+/// Every truncation is exact (`floor`), so the quotient is a deterministic
+/// function of `A` and `B` and may be opened (see `crate::fixed`).
 pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBounds) -> Result<ArithShare> {
     bounds.check()?;
     if a.len() != b.len() {

@@ -24,8 +24,10 @@ use crate::{ArithShare, Error, Result};
 /// `w = 28`: about two ulps for `x < 2^20` at `f = 16`.
 ///
 /// Cost per element: the normalisation, Goldschmidt (1 + 3 × 3
-/// multiplications and TruncPrs in 7 rounds), the parity correction and the
-/// scaling (2 multiplications, 2 TruncPrs).
+/// multiplications and truncations in 7 rounds), the parity correction and
+/// the scaling (2 multiplications, 2 truncations). Every truncation is exact
+/// (`floor`), so the result is a deterministic function of `x` and may be
+/// opened (see `crate::fixed`).
 pub fn sqrt<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, bits: u32) -> Result<ArithShare> {
     root(e, fmt, x, bits, false)
 }

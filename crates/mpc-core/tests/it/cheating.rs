@@ -268,7 +268,7 @@ fn input_check_with_a_lying_p1(consistent: bool) -> [Result<Vec<usize>>; 2] {
         let from_p0 = pt.net.recv(p(0))?;
         let _ = pt.net.recv(p(2))?;
         // P0 saw a differing digest, so it sends its list and awaits ours.
-        let list = Message { payload: Payload::Words(lie.first), ..from_p0 };
+        let list = Message { payload: Payload::Words(lie.first.clone()), ..from_p0 };
         pt.net.send(Message { from: p(1), to: p(0), ..list })?;
         let _ = pt.net.recv(p(0))?;
         Ok(vec![])

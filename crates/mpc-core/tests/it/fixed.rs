@@ -91,17 +91,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
 
     #[test]
-    fn fixed_product_is_within_one_ulp(
+    fn fixed_product_is_exactly_the_floor(
         xy in prop::collection::vec((int(40, true), int(21, true)), 1..40),
     ) {
-        // |X Y| < 2^61: 40 + 21 bits.
+        // |X Y| < 2^61: 40 + 21 bits. Exact truncation: floor(X Y / 2^f),
+        // a deterministic function of the inputs (error in (-1, 0] ulp).
         let fmt = FixedFormat::default();
         let xs: Vec<u64> = xy.iter().map(|(x, _)| *x as u64).collect();
         let ys: Vec<u64> = xy.iter().map(|(_, y)| *y as u64).collect();
         let out = eval(vec![xs, ys], |p, s| fixed::mul(p, fmt, &s[0], &s[1]));
         for ((x, y), o) in xy.iter().zip(out) {
-            let want = (*x as f64) * (*y as f64) / (2f64.powi(2 * F as i32));
-            prop_assert!(ulps(o, want, fmt) < 1.0, "{} * {} -> {}", x, y, o as i64);
+            let floor = ((*x as i128 * *y as i128) >> fmt.frac_bits()) as i64;
+            prop_assert_eq!(o as i64, floor, "{} * {}", x, y);
         }
     }
 
@@ -395,4 +396,36 @@ fn a_deviation_inside_a_division_aborts_and_never_gives_a_wrong_quotient() {
         }
         assert!(honest_aborts >= 1, "no honest party caught {step:?} #{nth}");
     }
+}
+
+/// Every result of `fixed` is a deterministic function of its inputs (exact
+/// truncations only, `docs/protocols/mpc-core.md` §6.2): the same input in
+/// 64 lanes (independent masks) gives 64 equal outputs. With TruncPr the
+/// lanes would round differently.
+#[test]
+fn results_that_may_be_opened_are_deterministic_functions_of_the_inputs() {
+    let fmt = FixedFormat::default();
+    let n = 64;
+    // Values whose truncations drop non-zero bits.
+    let (x, y, d) = (fmt.encode(1234.5678).unwrap_or(0), fmt.encode(3.3333).unwrap_or(0), 12_345_678_901u64);
+    let outs = eval(vec![vec![x; n], vec![y; n], vec![d; n]], |p, s| {
+        let prod = fixed::mul(p, fmt, &s[0], &s[1])?;
+        let dec = fixed::from_decimal(p, fmt, &s[2], 4, 34)?;
+        let q = fixed::div(p, &s[0], &s[1], DivBounds { num_bits: 40, den_bits: 20, den_frac_bits: F, signed_den: false })?;
+        let r = fixed::sqrt(p, fmt, &s[0], 46)?;
+        let parts = [prod, dec, q, r];
+        let refs: Vec<&triad_mpc_core::ArithShare> = parts.iter().collect();
+        let mut s0 = Vec::new();
+        let mut s1 = Vec::new();
+        for part in refs {
+            let (a, b) = part.components();
+            s0.extend_from_slice(a);
+            s1.extend_from_slice(b);
+        }
+        triad_mpc_core::ArithShare::from_components(s0, s1)
+    });
+    for (k, chunk) in outs.chunks(n).enumerate() {
+        assert!(chunk.iter().all(|v| *v == chunk[0]), "operation {k}: lanes differ: {chunk:?}");
+    }
+    assert_eq!(outs.len(), 4 * n);
 }

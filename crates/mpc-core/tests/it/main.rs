@@ -3,6 +3,7 @@ mod cheating;
 mod fixed;
 mod input;
 mod ops;
+mod poison;
 mod sort;
 mod prep;
 mod prep_cheating;

@@ -296,7 +296,7 @@ fn a_detached_verification_releases_opens_only_when_completed() {
         let mut v = handle.map_err(|_| Error::Transport("thread"))??;
         // Still refused: not completed, and `c` is unverified anyway.
         assert!(matches!(p.session.open_start(&b), Err(Error::Unverified(_))));
-        v.complete(&mut p.session);
+        v.complete(&mut p.session)?;
         p.verify()?; // the second batch (c)
         let mut o = p.open(&b)?;
         o.extend(p.open(&c)?);
