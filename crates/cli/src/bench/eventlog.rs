@@ -151,6 +151,7 @@ async fn measure(world: &mut World, args: &Args, report: &mut Report) -> Result<
         p99_ms: None,
         bytes_per_party: None,
         rounds: None,
+        checked: None,
     };
 
     // Appends, one event per transaction.

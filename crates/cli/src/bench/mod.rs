@@ -59,6 +59,10 @@ pub struct Row {
     /// Message rounds of the party with the most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rounds: Option<u64>,
+    /// True where the result was opened and compared with a plaintext computation (outside
+    /// the clock); a run whose check fails prints no row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
 }
 
 /// Prints rows as they come: JSON lines, or an aligned table.
