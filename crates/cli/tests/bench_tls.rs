@@ -12,6 +12,13 @@ fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
 }
 
+/// Every row says which build and how many cores measured it.
+fn assert_host(l: &serde_json::Value) {
+    let rev = l["git_rev"].as_str().expect("git_rev is a string");
+    assert!(rev == "unknown" || (rev.len() >= 4 && rev.chars().all(|c| c.is_ascii_hexdigit())), "{l}");
+    assert!(l["cores"].as_u64().expect("cores is a number") >= 1, "{l}");
+}
+
 #[test]
 fn bench_engine_prints_a_json_line_per_case() {
     let lines = json_lines(&[
@@ -34,6 +41,7 @@ fn bench_engine_prints_a_json_line_per_case() {
         assert!(l["bytes_per_party"].as_u64().expect("bytes") > 100, "{l}");
         assert!(l["rounds"].as_u64().expect("rounds") > 1, "{l}");
         assert_eq!(l["checked"], true, "{l}");
+        assert_host(l);
     }
 }
 
@@ -50,6 +58,7 @@ fn bench_inputs_prints_a_json_line_per_case() {
         assert!(l["rounds"].as_u64().expect("rounds") > 1000, "{l}");
         assert!(l["ands_per_contribution"].as_f64().expect("ANDs") > 5000.0, "{l}");
         assert_eq!(l["checked"], true, "{l}");
+        assert_host(l);
     }
 }
 

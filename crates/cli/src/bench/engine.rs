@@ -16,7 +16,7 @@ use triad_mpc::core::stock::StockKind;
 use triad_mpc::core::{ArithShare, BoolShare, circuits, edabit, masked, sort};
 
 use super::procs::{self, thread_cpu};
-use super::{Report, Row};
+use super::{Host, Report, Row};
 
 /// A benchmarked operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
@@ -206,6 +206,7 @@ fn summarize(per_party: [Vec<Measured>; 3]) -> Result<Vec<Row>> {
             bytes_per_party: Some(bytes),
             rounds: Some(rounds),
             checked: Some(true),
+            host: Host::current(),
         })
         .collect())
 }

@@ -18,6 +18,7 @@ use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_
 use triad_mpc::NetParty;
 use triad_mpc::core::ArithShare;
 
+use super::Host;
 use super::procs::{self, thread_cpu};
 
 /// The shape of the benchmarked values: up to 6 integer digits and 2 decimals ("1234.56").
@@ -116,6 +117,9 @@ struct Line {
     mults_per_contribution: f64,
     /// Always true: a batch whose verdicts are wrong prints no line.
     checked: bool,
+    /// The build and the machine.
+    #[serde(flatten)]
+    host: Host,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -181,6 +185,7 @@ fn summarize(plan: &Plan, per_party: &[Vec<Measured>; 3]) -> Result<Vec<Line>> {
             ands_per_contribution: runs[0].ands as f64 / n as f64,
             mults_per_contribution: runs[0].mults as f64 / n as f64,
             checked: true,
+            host: Host::current(),
         });
     }
     Ok(lines)
