@@ -13,7 +13,7 @@ use triad_eventlog::{
     PgEventStore, Relay, SqliteEventStore, Subscriber,
 };
 
-use super::{Report, Row};
+use super::{Host, Report, Row};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Which {
@@ -151,6 +151,8 @@ async fn measure(world: &mut World, args: &Args, report: &mut Report) -> Result<
         p99_ms: None,
         bytes_per_party: None,
         rounds: None,
+        checked: None,
+        host: Host::current(),
     };
 
     // Appends, one event per transaction.

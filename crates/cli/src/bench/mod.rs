@@ -1,5 +1,6 @@
 //! `triad bench <suite>`: benchmarks that print a table, or one JSON object
-//! per line (`--json`) with at least "suite", "case", "n" and "secs".
+//! per line (`--json`) with at least "suite", "case", "n" and "secs", and in every suite
+//! where it was measured: "git_rev" and "cores" ([`Host`]).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -8,7 +9,6 @@ use serde::Serialize;
 mod engine;
 mod eventlog;
 mod inputs;
-mod procs;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -59,6 +59,33 @@ pub struct Row {
     /// Message rounds of the party with the most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rounds: Option<u64>,
+    /// True where the result was opened and compared with a plaintext computation (outside
+    /// the clock); a run whose check fails prints no row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
+    /// The build and the machine.
+    #[serde(flatten)]
+    pub host: Host,
+}
+
+/// Where a figure was measured, carried by every JSON row of every suite.
+#[derive(Clone, Debug, Serialize)]
+pub struct Host {
+    /// `git rev-parse --short HEAD` when the binary was built ("unknown" without git
+    /// metadata; `TRIAD_GIT_REV` at build time overrides it); see `build.rs`.
+    pub git_rev: &'static str,
+    /// The cores this process may use (`std::thread::available_parallelism`); null if
+    /// unknown.
+    pub cores: Option<usize>,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            git_rev: env!("TRIAD_GIT_REV"),
+            cores: std::thread::available_parallelism().ok().map(std::num::NonZeroUsize::get),
+        }
+    }
 }
 
 /// Prints rows as they come: JSON lines, or an aligned table.
