@@ -7,18 +7,16 @@
 //! and readers never see position p+1 before p. Throughput comes from batching
 //! (one transaction per batch), not from concurrent writers.
 
-use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::str::FromStr;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{Append, Appended, ExpectedVersion, RecordedEvent, validate_token};
-use crate::sql::{Dialect, SqlCore, bound, to_i64, to_u64};
-use crate::store::{Checkpoint, EventStore, Handled, RelayProgress};
+use crate::sql::{Dialect, SqlCore, bound, sql_event_store, to_i64, to_u64};
+use crate::store::{Checkpoint, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -267,37 +265,11 @@ fn duplicate_or(e: sqlx::Error, ids: &[Uuid]) -> StoreError {
     StoreError::Database(e)
 }
 
-#[async_trait]
-impl EventStore for PgEventStore {
-    fn service(&self) -> &str {
-        &self.core.service
-    }
+sql_event_store!(PgEventStore);
 
-    async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError> {
-        self.core.append(batch).await
-    }
-
-    async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.core.load(stream, after_version).await
-    }
-
-    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.core.read_all(after, limit).await
-    }
-
-    async fn head(&self) -> Result<u64, StoreError> {
-        self.core.head().await
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.core.watch_head()
-    }
-
-    async fn relay_batch(
+impl PgEventStore {
+    /// [`crate::EventStore::relay_batch`].
+    async fn relay_once(
         &self,
         limit: usize,
         publish: &mut (dyn for<'a> FnMut(&'a [RecordedEvent]) -> BoxFuture<'a, Option<u64>> + Send),
@@ -332,28 +304,5 @@ impl EventStore for PgEventStore {
             offered: events.len(),
             cursor: new_cursor,
         }))
-    }
-
-    async fn published(&self) -> Result<u64, StoreError> {
-        self.core.published().await
-    }
-
-    async fn apply_once(
-        &self,
-        checkpoint: &Checkpoint,
-        effects: Vec<Append>,
-    ) -> Result<Handled, StoreError> {
-        self.core.apply_once(checkpoint, effects).await
-    }
-
-    async fn apply_batch_once(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<bool>, StoreError> {
-        self.core.apply_batch_once(items).await
-    }
-
-    async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
-        self.core.last_handled(consumer, source).await
     }
 }

@@ -246,6 +246,92 @@ where
     }
 }
 
+/// Implements [`crate::EventStore`] for `$store`, a struct with a
+/// `core: SqlCore<_>` field and an inherent `relay_once` (the one operation
+/// whose SQL and locking differ beyond a [`Dialect`]: how relays take turns).
+macro_rules! sql_event_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::EventStore for $store {
+            fn service(&self) -> &str {
+                &self.core.service
+            }
+
+            async fn append(
+                &self,
+                batch: Vec<$crate::model::Append>,
+            ) -> Result<Vec<$crate::model::Appended>, $crate::error::StoreError> {
+                self.core.append(batch).await
+            }
+
+            async fn load(
+                &self,
+                stream: &str,
+                after_version: u64,
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::error::StoreError> {
+                self.core.load(stream, after_version).await
+            }
+
+            async fn read_all(
+                &self,
+                after: u64,
+                limit: usize,
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::error::StoreError> {
+                self.core.read_all(after, limit).await
+            }
+
+            async fn head(&self) -> Result<u64, $crate::error::StoreError> {
+                self.core.head().await
+            }
+
+            fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.core.watch_head()
+            }
+
+            async fn relay_batch(
+                &self,
+                limit: usize,
+                publish: &mut (
+                         dyn for<'a> FnMut(
+                    &'a [$crate::model::RecordedEvent],
+                ) -> futures::future::BoxFuture<'a, Option<u64>>
+                             + Send
+                     ),
+            ) -> Result<Option<$crate::store::RelayProgress>, $crate::error::StoreError> {
+                self.relay_once(limit, publish).await
+            }
+
+            async fn published(&self) -> Result<u64, $crate::error::StoreError> {
+                self.core.published().await
+            }
+
+            async fn apply_once(
+                &self,
+                checkpoint: &$crate::store::Checkpoint,
+                effects: Vec<$crate::model::Append>,
+            ) -> Result<$crate::store::Handled, $crate::error::StoreError> {
+                self.core.apply_once(checkpoint, effects).await
+            }
+
+            async fn apply_batch_once(
+                &self,
+                items: Vec<($crate::store::Checkpoint, Vec<$crate::model::Append>)>,
+            ) -> Result<Vec<bool>, $crate::error::StoreError> {
+                self.core.apply_batch_once(items).await
+            }
+
+            async fn last_handled(
+                &self,
+                consumer: &str,
+                source: &str,
+            ) -> Result<u64, $crate::error::StoreError> {
+                self.core.last_handled(consumer, source).await
+            }
+        }
+    };
+}
+pub(crate) use sql_event_store;
+
 /// The one-row, one-column position `sql` selects.
 async fn position_of<DB: Database>(
     pool: &Pool<DB>,

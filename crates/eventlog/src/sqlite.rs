@@ -3,19 +3,18 @@
 //! mutex orders our writers so they never meet `SQLITE_BUSY`, which makes
 //! positions gapless and in commit order as in the PostgreSQL store.
 
-use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{Append, Appended, RecordedEvent, validate_batch, validate_token};
-use crate::sql::{Dialect, SqlCore, bound, to_i64, to_u64};
-use crate::store::{Checkpoint, EventStore, Handled, RelayProgress};
+use crate::sql::{Dialect, SqlCore, bound, sql_event_store, to_i64, to_u64};
+use crate::store::{Checkpoint, EventStore, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -200,37 +199,11 @@ fn duplicate_or(e: sqlx::Error, id: Uuid) -> StoreError {
     StoreError::Database(e)
 }
 
-#[async_trait]
-impl EventStore for SqliteEventStore {
-    fn service(&self) -> &str {
-        &self.core.service
-    }
+sql_event_store!(SqliteEventStore);
 
-    async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError> {
-        self.core.append(batch).await
-    }
-
-    async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.core.load(stream, after_version).await
-    }
-
-    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.core.read_all(after, limit).await
-    }
-
-    async fn head(&self) -> Result<u64, StoreError> {
-        self.core.head().await
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.core.watch_head()
-    }
-
-    async fn relay_batch(
+impl SqliteEventStore {
+    /// [`crate::EventStore::relay_batch`].
+    async fn relay_once(
         &self,
         limit: usize,
         publish: &mut (dyn for<'a> FnMut(&'a [RecordedEvent]) -> BoxFuture<'a, Option<u64>> + Send),
@@ -258,28 +231,5 @@ impl EventStore for SqliteEventStore {
             offered: events.len(),
             cursor: new_cursor,
         }))
-    }
-
-    async fn published(&self) -> Result<u64, StoreError> {
-        self.core.published().await
-    }
-
-    async fn apply_once(
-        &self,
-        checkpoint: &Checkpoint,
-        effects: Vec<Append>,
-    ) -> Result<Handled, StoreError> {
-        self.core.apply_once(checkpoint, effects).await
-    }
-
-    async fn apply_batch_once(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<bool>, StoreError> {
-        self.core.apply_batch_once(items).await
-    }
-
-    async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
-        self.core.last_handled(consumer, source).await
     }
 }
