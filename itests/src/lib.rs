@@ -2,9 +2,11 @@
 //! 127.0.0.1 (PostgreSQL 5432, NATS JetStream 4222), each test with its own
 //! databases (`triad_t<uuid>_<service>`) and its own subject and stream
 //! prefix, so tests run in parallel on one server; the embedded backend runs
-//! the same tests on SQLite files in a temporary directory.
+//! the same tests on SQLite files in a temporary directory. Dropping the
+//! [`Harness`] removes its databases and streams, also when a test panics or
+//! returns early.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use triad_eventlog::{BusNames, EventBus, EventStore, InProcessBus, JetStreamBus, JetStreamConfig, PgEventStore, SqliteEventStore};
@@ -33,7 +35,8 @@ enum Bus {
     InProcess(InProcessBus),
 }
 
-/// One test's private event log world.
+/// One test's private event log world. Its databases and bus streams are
+/// removed when it is dropped.
 pub struct Harness {
     /// The backend under test.
     pub backend: Backend,
@@ -41,7 +44,7 @@ pub struct Harness {
     pub prefix: String,
     bus: Bus,
     dir: tempfile::TempDir,
-    databases: std::sync::Mutex<Vec<String>>,
+    created: Cleanup,
 }
 
 impl Harness {
@@ -55,7 +58,18 @@ impl Harness {
             )),
             Backend::Embedded => Bus::InProcess(InProcessBus::new()),
         };
-        Ok(Self { backend, prefix, bus, dir: tempfile::tempdir()?, databases: Default::default() })
+        let created = Cleanup { prefix: prefix.clone(), databases: Mutex::default(), streams: Mutex::default() };
+        Ok(Self { backend, prefix, bus, dir: tempfile::tempdir()?, created })
+    }
+
+    /// The PostgreSQL database of `service`'s store (distributed backend only).
+    pub fn database_name(&self, service: &str) -> Option<String> {
+        matches!(self.bus, Bus::JetStream(_)).then(|| database_name(&self.prefix, service))
+    }
+
+    /// The bus stream of `service`.
+    pub fn stream_name(&self, service: &str) -> String {
+        BusNames::prefixed(&self.prefix).stream(service)
     }
 
     /// The bus.
@@ -70,10 +84,11 @@ impl Harness {
     pub async fn store(&self, service: &str) -> anyhow::Result<Arc<dyn EventStore>> {
         let store: Arc<dyn EventStore> = match &self.bus {
             Bus::JetStream(_) => {
-                let db = format!("triad_{}_{service}", self.prefix);
+                let db = database_name(&self.prefix, service);
                 let admin = pg_admin_url();
+                // Noted first: a create that fails half-way is still dropped.
+                Cleanup::note(&self.created.databases, &db);
                 PgEventStore::create_database(&admin, &db).await?;
-                self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(db.clone());
                 Arc::new(PgEventStore::connect(&database_url(&admin, &db), service).await?)
             }
             Bus::InProcess(bus) => {
@@ -82,6 +97,9 @@ impl Harness {
                 Arc::new(s)
             }
         };
+        if let Bus::JetStream(_) = self.bus {
+            Cleanup::note(&self.created.streams, service);
+        }
         self.bus().ensure_stream(service).await?;
         Ok(store)
     }
@@ -90,7 +108,7 @@ impl Harness {
     pub async fn reopen(&self, service: &str) -> anyhow::Result<Arc<dyn EventStore>> {
         match &self.bus {
             Bus::JetStream(_) => {
-                let db = format!("triad_{}_{service}", self.prefix);
+                let db = database_name(&self.prefix, service);
                 Ok(Arc::new(PgEventStore::connect(&database_url(&pg_admin_url(), &db), service).await?))
             }
             Bus::InProcess(bus) => {
@@ -112,15 +130,83 @@ impl Harness {
         }
     }
 
-    /// Drops this test's databases and streams.
-    pub async fn cleanup(self) {
-        let dbs = std::mem::take(&mut *self.databases.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        for db in dbs {
-            let _ = PgEventStore::drop_database(&pg_admin_url(), &db).await;
-            if let Bus::JetStream(b) = &self.bus {
-                let service = db.rsplit_once(&format!("{}_", self.prefix)).map(|(_, s)| s.to_owned()).unwrap_or_default();
-                let _ = b.delete_stream(&service).await;
+}
+
+/// `service`'s database in the world named `prefix`.
+fn database_name(prefix: &str, service: &str) -> String {
+    format!("triad_{prefix}_{service}")
+}
+
+/// What a harness created on the shared servers, removed on drop.
+struct Cleanup {
+    prefix: String,
+    /// Databases (possibly) created.
+    databases: Mutex<Vec<String>>,
+    /// Services whose bus stream was (possibly) declared.
+    streams: Mutex<Vec<String>>,
+}
+
+impl Cleanup {
+    fn note(list: &Mutex<Vec<String>>, name: &str) {
+        let mut list = list.lock().unwrap_or_else(PoisonError::into_inner);
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_owned());
+        }
+    }
+
+    /// Drops the databases and deletes the streams over fresh connections:
+    /// the test's own clients belong to its runtime, which may be unwinding.
+    async fn remove(prefix: &str, databases: &[String], streams: &[String]) -> Vec<String> {
+        let mut failures = Vec::new();
+        let admin = pg_admin_url();
+        for db in databases {
+            if let Err(e) = PgEventStore::drop_database(&admin, db).await {
+                failures.push(format!("database {db}: {e}"));
             }
+        }
+        if streams.is_empty() {
+            return failures;
+        }
+        let config = JetStreamConfig { url: nats_url(), names: BusNames::prefixed(prefix), ..Default::default() };
+        match JetStreamBus::connect(config).await {
+            Ok(bus) => {
+                for service in streams {
+                    if let Err(e) = bus.delete_stream(service).await {
+                        failures.push(format!("stream of {service}: {e}"));
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("streams {streams:?}: {e}")),
+        }
+        failures
+    }
+}
+
+impl Drop for Cleanup {
+    /// Runs on a thread of its own with its own runtime, and waits for it:
+    /// `drop` cannot await, and it may run on any runtime flavour, or while
+    /// the test's runtime unwinds from a panic. Never panics itself (a panic
+    /// during unwinding would abort the test binary): failures are printed.
+    fn drop(&mut self) {
+        let databases = std::mem::take(&mut *self.databases.lock().unwrap_or_else(PoisonError::into_inner));
+        let streams = std::mem::take(&mut *self.streams.lock().unwrap_or_else(PoisonError::into_inner));
+        if databases.is_empty() && streams.is_empty() {
+            return;
+        }
+        let prefix = self.prefix.clone();
+        let worker = std::thread::Builder::new().name(format!("cleanup-{prefix}")).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(Self::remove(&prefix, &databases, &streams)),
+                Err(e) => vec![format!("no runtime for cleanup: {e}")],
+            }
+        });
+        let failures = match worker.map(std::thread::JoinHandle::join) {
+            Ok(Ok(failures)) => failures,
+            Ok(Err(_)) => vec!["the cleanup thread panicked".to_owned()],
+            Err(e) => vec![format!("no cleanup thread: {e}")],
+        };
+        for failure in failures {
+            eprintln!("harness {}: cleanup failed: {failure}", self.prefix);
         }
     }
 }

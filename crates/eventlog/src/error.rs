@@ -35,13 +35,14 @@ pub enum StoreError {
     /// An append of no events, or a batch naming one stream twice.
     #[error("invalid append: {0}")]
     InvalidAppend(String),
-    /// A stored row that does not decode (corruption or a foreign writer).
-    #[error("corrupt row at position {position}: {reason}")]
+    /// A stored value out of its column's range (corruption or a foreign
+    /// writer), or a position or version too large to be stored.
+    #[error("corrupt {column}: {value} is out of range")]
     Corrupt {
-        /// Position of the row.
-        position: u64,
-        /// What is wrong with it.
-        reason: String,
+        /// The column, as `table.column`.
+        column: &'static str,
+        /// The value read or to be written.
+        value: i128,
     },
     /// The database failed.
     #[error("database error: {0}")]

@@ -20,6 +20,7 @@ pub mod model;
 pub mod outbox;
 pub mod postgres;
 mod row;
+mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod subscriber;

@@ -7,27 +7,23 @@
 //! and readers never see position p+1 before p. Throughput comes from batching
 //! (one transaction per batch), not from concurrent writers.
 
-use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::str::FromStr;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{Append, Appended, ExpectedVersion, RecordedEvent, validate_token};
-use crate::row::{EventRow, select_events};
-use crate::store::{Checkpoint, EventStore, Handled, RelayProgress, split_handled};
+use crate::sql::{Dialect, SqlCore, bound, sql_event_store, to_i64, to_u64};
+use crate::store::{Checkpoint, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// An event store in a PostgreSQL database.
 #[derive(Clone)]
 pub struct PgEventStore {
-    pool: PgPool,
-    service: String,
-    head: watch::Sender<u64>,
+    core: SqlCore<Postgres>,
 }
 
 impl PgEventStore {
@@ -45,20 +41,15 @@ impl PgEventStore {
     pub async fn with_pool(pool: PgPool, service: &str) -> Result<Self, StoreError> {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
-            .fetch_one(&pool)
-            .await?;
-        let (tx, _) = watch::channel(to_u64(head));
+        // PostgreSQL orders writers itself, by the `log_head` row lock.
         Ok(Self {
-            pool,
-            service: service.to_owned(),
-            head: tx,
+            core: SqlCore::new(pool, service, false).await?,
         })
     }
 
     /// The connection pool, for a service's own read models.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.core.pool
     }
 
     /// Creates database `name` on the server at `admin_url` if it is missing.
@@ -90,20 +81,19 @@ impl PgEventStore {
         .await?;
         Ok(())
     }
+}
 
-    /// Records the checkpoints not recorded before and appends those items'
-    /// effects, in item order, in one transaction.
-    async fn handle_batch(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<Handled>, StoreError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pool.begin().await?;
-        let consumers: Vec<&str> = items.iter().map(|(c, _)| c.consumer.as_str()).collect();
-        let sources: Vec<&str> = items.iter().map(|(c, _)| c.source.as_str()).collect();
-        let positions: Vec<i64> = items.iter().map(|(c, _)| to_i64(c.position)).collect();
+impl Dialect for Postgres {
+    async fn record_checkpoints(
+        conn: &mut PgConnection,
+        checkpoints: &[&Checkpoint],
+    ) -> Result<Vec<bool>, StoreError> {
+        let consumers: Vec<&str> = checkpoints.iter().map(|c| c.consumer.as_str()).collect();
+        let sources: Vec<&str> = checkpoints.iter().map(|c| c.source.as_str()).collect();
+        let positions = checkpoints
+            .iter()
+            .map(|c| to_i64("processed.position", c.position))
+            .collect::<Result<Vec<i64>, _>>()?;
         let recorded: Vec<(String, String, i64)> = sqlx::query_as(
             "INSERT INTO processed (consumer, source, position)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
@@ -112,36 +102,22 @@ impl PgEventStore {
         .bind(&consumers)
         .bind(&sources)
         .bind(&positions)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         let recorded: std::collections::HashSet<(String, String, i64)> =
             recorded.into_iter().collect();
-        let mut fresh = Vec::with_capacity(items.len());
-        let mut counts = Vec::with_capacity(items.len());
-        let mut effects = Vec::new();
-        for (c, e) in items {
-            let new = recorded.contains(&(c.consumer, c.source, to_i64(c.position)));
-            if new {
-                counts.push(e.len());
-                effects.extend(e);
-            }
-            fresh.push(new);
-        }
-        let (appended, last) = if effects.is_empty() {
-            (Vec::new(), None)
-        } else {
-            let (appended, last) = append_in(&mut tx, &effects).await?;
-            (appended, Some(last))
-        };
-        tx.commit().await?;
-        if let Some(last) = last {
-            self.bump_head(last);
-        }
-        Ok(split_handled(&fresh, &counts, appended))
+        Ok(checkpoints
+            .iter()
+            .zip(positions)
+            .map(|(c, p)| recorded.contains(&(c.consumer.clone(), c.source.clone(), p)))
+            .collect())
     }
 
-    fn bump_head(&self, last: u64) {
-        crate::store::advance(&self.head, last);
+    async fn append_in(
+        conn: &mut PgConnection,
+        batch: &[Append],
+    ) -> Result<(Vec<Appended>, u64), StoreError> {
+        append_in(conn, batch).await
     }
 }
 
@@ -189,14 +165,14 @@ async fn append_in(
                      WHERE stream = $1 AND version = $2 RETURNING version",
                 )
                 .bind(&a.stream)
-                .bind(to_i64(v))
+                .bind(bound(v))
                 .bind(n)
                 .fetch_optional(&mut *conn)
                 .await?
             }
         };
         match version {
-            Some(v) => new_versions[i] = to_u64(v),
+            Some(v) => new_versions[i] = to_u64("streams.version", v)?,
             None => {
                 let actual: Option<i64> =
                     sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
@@ -206,7 +182,7 @@ async fn append_in(
                 return Err(StoreError::Conflict {
                     stream: a.stream.clone(),
                     expected: a.expected.pinned().unwrap_or(0),
-                    actual: actual.map_or(0, to_u64),
+                    actual: actual.map_or(Ok(0), |v| to_u64("streams.version", v))?,
                 });
             }
         }
@@ -239,7 +215,7 @@ async fn append_in(
             position += 1;
             positions.push(position);
             streams.push(a.stream.as_str());
-            versions.push(to_i64(first_version + k as u64));
+            versions.push(to_i64("events.version", first_version + k as u64)?);
             ids.push(e.id);
             types.push(e.event_type.as_str());
             schemas.push(e.schema_version as i32);
@@ -250,8 +226,8 @@ async fn append_in(
         }
         results.push(Appended {
             version: *new_version,
-            first_position: to_u64(first_position),
-            last_position: to_u64(position),
+            first_position: to_u64("events.position", first_position)?,
+            last_position: to_u64("events.position", position)?,
         });
     }
     let inserted = sqlx::query(
@@ -275,7 +251,7 @@ async fn append_in(
     if let Err(e) = inserted {
         return Err(duplicate_or(e, &ids));
     }
-    Ok((results, to_u64(last)))
+    Ok((results, to_u64("log_head.position", last)?))
 }
 
 /// Maps a unique violation on `event_id` to [`StoreError::DuplicateEvent`].
@@ -289,85 +265,29 @@ fn duplicate_or(e: sqlx::Error, ids: &[Uuid]) -> StoreError {
     StoreError::Database(e)
 }
 
-async fn read_after(
-    conn: &mut PgConnection,
-    service: &str,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query_as::<_, EventRow>(select_events!(
-        "WHERE position > $1 ORDER BY position LIMIT $2"
-    ))
-    .bind(to_i64(after))
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.into_event(service)).collect())
-}
+sql_event_store!(PgEventStore);
 
-#[async_trait]
-impl EventStore for PgEventStore {
-    fn service(&self) -> &str {
-        &self.service
-    }
-
-    async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let (results, last) = append_in(&mut tx, &batch).await?;
-        tx.commit().await?;
-        self.bump_head(last);
-        Ok(results)
-    }
-
-    async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(select_events!(
-            "WHERE stream = $1 AND version > $2 ORDER BY version"
-        ))
-        .bind(stream)
-        .bind(to_i64(after_version))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| r.into_event(&self.service))
-            .collect())
-    }
-
-    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        read_after(&mut conn, &self.service, after, limit).await
-    }
-
-    async fn head(&self) -> Result<u64, StoreError> {
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(to_u64(head))
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
-    }
-
-    async fn relay_batch(
+impl PgEventStore {
+    /// [`crate::EventStore::relay_batch`].
+    async fn relay_once(
         &self,
         limit: usize,
         publish: &mut (dyn for<'a> FnMut(&'a [RecordedEvent]) -> BoxFuture<'a, Option<u64>> + Send),
     ) -> Result<Option<RelayProgress>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.core.pool.begin().await?;
         // Relays of several instances take turns; the one holding the row publishes.
         let cursor: Option<i64> =
             sqlx::query_scalar("SELECT position FROM outbox_cursor FOR UPDATE SKIP LOCKED")
                 .fetch_optional(&mut *tx)
                 .await?;
-        let Some(cursor) = cursor.map(to_u64) else {
+        let Some(cursor) = cursor
+            .map(|c| to_u64("outbox_cursor.position", c))
+            .transpose()?
+        else {
             return Ok(None);
         };
-        let events = read_after(&mut tx, &self.service, cursor, limit).await?;
+        let events =
+            SqlCore::<Postgres>::read_after(&mut tx, &self.core.service, cursor, limit).await?;
         if events.is_empty() {
             return Ok(Some(RelayProgress { offered: 0, cursor }));
         }
@@ -375,7 +295,7 @@ impl EventStore for PgEventStore {
         let new_cursor = confirmed.filter(|&p| p > cursor).unwrap_or(cursor);
         if new_cursor > cursor {
             sqlx::query("UPDATE outbox_cursor SET position = $1")
-                .bind(to_i64(new_cursor))
+                .bind(to_i64("outbox_cursor.position", new_cursor)?)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -385,53 +305,4 @@ impl EventStore for PgEventStore {
             cursor: new_cursor,
         }))
     }
-
-    async fn published(&self) -> Result<u64, StoreError> {
-        let p: i64 = sqlx::query_scalar("SELECT position FROM outbox_cursor")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(to_u64(p))
-    }
-
-    async fn apply_once(
-        &self,
-        checkpoint: &Checkpoint,
-        effects: Vec<Append>,
-    ) -> Result<Handled, StoreError> {
-        let mut handled = self
-            .handle_batch(vec![(checkpoint.clone(), effects)])
-            .await?;
-        Ok(handled.pop().unwrap_or(Handled::AlreadyHandled))
-    }
-
-    async fn apply_batch_once(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<bool>, StoreError> {
-        Ok(self
-            .handle_batch(items)
-            .await?
-            .into_iter()
-            .map(|h| matches!(h, Handled::Applied(_)))
-            .collect())
-    }
-
-    async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
-        let p: Option<i64> = sqlx::query_scalar(
-            "SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2",
-        )
-        .bind(consumer)
-        .bind(source)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(p.map_or(0, to_u64))
-    }
-}
-
-pub(crate) fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-pub(crate) fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }

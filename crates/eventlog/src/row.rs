@@ -2,7 +2,9 @@
 
 use uuid::Uuid;
 
+use crate::error::StoreError;
 use crate::model::{EventData, RecordedEvent};
+use crate::sql::to_u64;
 
 /// A query over `events` with all columns, `$tail` appended.
 macro_rules! select_events {
@@ -33,21 +35,26 @@ pub(crate) struct EventRow {
 
 impl EventRow {
     /// The recorded event, stamped with the store's service.
-    pub(crate) fn into_event(self, service: &str) -> RecordedEvent {
-        RecordedEvent {
+    pub(crate) fn into_event(self, service: &str) -> Result<RecordedEvent, StoreError> {
+        Ok(RecordedEvent {
             service: service.to_owned(),
             stream: self.stream,
-            version: u64::try_from(self.version).unwrap_or(0),
-            position: u64::try_from(self.position).unwrap_or(0),
+            version: to_u64("events.version", self.version)?,
+            position: to_u64("events.position", self.position)?,
             data: EventData {
                 id: self.event_id,
                 event_type: self.event_type,
-                schema_version: u32::try_from(self.schema_version).unwrap_or(0),
+                schema_version: u32::try_from(self.schema_version).map_err(|_| {
+                    StoreError::Corrupt {
+                        column: "events.schema_version",
+                        value: self.schema_version.into(),
+                    }
+                })?,
                 causation_id: self.causation_id,
                 correlation_id: self.correlation_id,
                 occurred_at: self.occurred_at,
                 payload: self.payload.into(),
             },
-        }
+        })
     }
 }

@@ -3,30 +3,25 @@
 //! mutex orders our writers so they never meet `SQLITE_BUSY`, which makes
 //! positions gapless and in commit order as in the PostgreSQL store.
 
-use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{Append, Appended, RecordedEvent, validate_batch, validate_token};
-use crate::postgres::{to_i64, to_u64};
-use crate::row::{EventRow, select_events};
-use crate::store::{Checkpoint, EventStore, Handled, RelayProgress, split_handled};
+use crate::sql::{Dialect, SqlCore, bound, sql_event_store, to_i64, to_u64};
+use crate::store::{Checkpoint, EventStore, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// An event store in a SQLite database.
 #[derive(Clone)]
 pub struct SqliteEventStore {
-    pool: SqlitePool,
-    service: String,
-    head: watch::Sender<u64>,
-    writer: Arc<Mutex<()>>,
+    core: SqlCore<Sqlite>,
     relay: Arc<Mutex<()>>,
 }
 
@@ -52,77 +47,24 @@ impl SqliteEventStore {
     async fn with_pool(pool: SqlitePool, service: &str) -> Result<Self, StoreError> {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
-            .fetch_one(&pool)
-            .await?;
-        let (tx, _) = watch::channel(to_u64(head));
         Ok(Self {
-            pool,
-            service: service.to_owned(),
-            head: tx,
-            writer: Arc::new(Mutex::new(())),
+            core: SqlCore::new(pool, service, true).await?,
             relay: Arc::new(Mutex::new(())),
         })
     }
 
     /// The connection pool, for a service's own read models.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Records the checkpoints not recorded before and appends those items'
-    /// effects, in item order, in one transaction.
-    async fn handle_batch(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<Handled>, StoreError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let mut fresh = Vec::with_capacity(items.len());
-        let mut counts = Vec::with_capacity(items.len());
-        let mut effects = Vec::new();
-        for (c, e) in items {
-            let new = sqlx::query("INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(&c.consumer)
-                .bind(&c.source)
-                .bind(to_i64(c.position))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if new {
-                counts.push(e.len());
-                effects.extend(e);
-            }
-            fresh.push(new);
-        }
-        let (appended, last) = if effects.is_empty() {
-            (Vec::new(), None)
-        } else {
-            let (appended, last) = append_in(&mut tx, &effects).await?;
-            (appended, Some(last))
-        };
-        tx.commit().await?;
-        if let Some(last) = last {
-            self.bump_head(last);
-        }
-        Ok(split_handled(&fresh, &counts, appended))
-    }
-
-    fn bump_head(&self, last: u64) {
-        crate::store::advance(&self.head, last);
+        &self.core.pool
     }
 
     /// The acked floor of the in-process bus's durable consumer `name`.
     pub(crate) async fn consumer_floor(&self, name: &str) -> Result<u64, StoreError> {
         let f: Option<i64> = sqlx::query_scalar("SELECT floor FROM bus_consumers WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.core.pool)
             .await?;
-        Ok(f.map_or(0, to_u64))
+        f.map_or(Ok(0), |f| to_u64("bus_consumers.floor", f))
     }
 
     /// Moves the acked floor of the in-process bus's durable consumer `name`.
@@ -131,16 +73,45 @@ impl SqliteEventStore {
         name: &str,
         floor: u64,
     ) -> Result<(), StoreError> {
-        let _w = self.writer.lock().await;
+        let floor = to_i64("bus_consumers.floor", floor)?;
+        let _turn = self.core.write_turn().await;
         sqlx::query(
             "INSERT INTO bus_consumers (name, floor) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET floor = max(floor, excluded.floor)",
         )
         .bind(name)
-        .bind(to_i64(floor))
-        .execute(&self.pool)
+        .bind(floor)
+        .execute(&self.core.pool)
         .await?;
         Ok(())
+    }
+}
+
+impl Dialect for Sqlite {
+    async fn record_checkpoints(
+        conn: &mut SqliteConnection,
+        checkpoints: &[&Checkpoint],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut fresh = Vec::with_capacity(checkpoints.len());
+        for c in checkpoints {
+            let new = sqlx::query("INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(&c.consumer)
+                .bind(&c.source)
+                .bind(to_i64("processed.position", c.position)?)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                == 1;
+            fresh.push(new);
+        }
+        Ok(fresh)
+    }
+
+    async fn append_in(
+        conn: &mut SqliteConnection,
+        batch: &[Append],
+    ) -> Result<(Vec<Appended>, u64), StoreError> {
+        append_in(conn, batch).await
     }
 }
 
@@ -162,12 +133,12 @@ async fn append_in(
             .await?
             .unwrap_or(0);
         if let Some(expected) = a.expected.pinned()
-            && to_i64(expected) != current
+            && bound(expected) != current
         {
             return Err(StoreError::Conflict {
                 stream: a.stream.clone(),
                 expected,
-                actual: to_u64(current),
+                actual: to_u64("streams.version", current)?,
             });
         }
         sqlx::query("INSERT INTO streams (stream, version) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET version = excluded.version")
@@ -200,9 +171,9 @@ async fn append_in(
             }
         }
         results.push(Appended {
-            version: to_u64(current + n),
-            first_position: to_u64(first_position),
-            last_position: to_u64(head),
+            version: to_u64("streams.version", current + n)?,
+            first_position: to_u64("events.position", first_position)?,
+            last_position: to_u64("events.position", head)?,
         });
     }
     debug_assert_eq!(
@@ -216,7 +187,7 @@ async fn append_in(
         .bind(head)
         .execute(&mut *conn)
         .await?;
-    Ok((results, to_u64(head)))
+    Ok((results, to_u64("log_head.position", head)?))
 }
 
 fn duplicate_or(e: sqlx::Error, id: Uuid) -> StoreError {
@@ -228,65 +199,11 @@ fn duplicate_or(e: sqlx::Error, id: Uuid) -> StoreError {
     StoreError::Database(e)
 }
 
-#[async_trait]
-impl EventStore for SqliteEventStore {
-    fn service(&self) -> &str {
-        &self.service
-    }
+sql_event_store!(SqliteEventStore);
 
-    async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let (results, last) = append_in(&mut tx, &batch).await?;
-        tx.commit().await?;
-        self.bump_head(last);
-        Ok(results)
-    }
-
-    async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(select_events!(
-            "WHERE stream = $1 AND version > $2 ORDER BY version"
-        ))
-        .bind(stream)
-        .bind(to_i64(after_version))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| r.into_event(&self.service))
-            .collect())
-    }
-
-    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(select_events!(
-            "WHERE position > $1 ORDER BY position LIMIT $2"
-        ))
-        .bind(to_i64(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| r.into_event(&self.service))
-            .collect())
-    }
-
-    async fn head(&self) -> Result<u64, StoreError> {
-        let head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(to_u64(head))
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
-    }
-
-    async fn relay_batch(
+impl SqliteEventStore {
+    /// [`crate::EventStore::relay_batch`].
+    async fn relay_once(
         &self,
         limit: usize,
         publish: &mut (dyn for<'a> FnMut(&'a [RecordedEvent]) -> BoxFuture<'a, Option<u64>> + Send),
@@ -303,56 +220,16 @@ impl EventStore for SqliteEventStore {
         let confirmed = publish(&events).await;
         let new_cursor = confirmed.filter(|&p| p > cursor).unwrap_or(cursor);
         if new_cursor > cursor {
-            let _w = self.writer.lock().await;
+            let position = to_i64("outbox_cursor.position", new_cursor)?;
+            let _turn = self.core.write_turn().await;
             sqlx::query("UPDATE outbox_cursor SET position = $1")
-                .bind(to_i64(new_cursor))
-                .execute(&self.pool)
+                .bind(position)
+                .execute(&self.core.pool)
                 .await?;
         }
         Ok(Some(RelayProgress {
             offered: events.len(),
             cursor: new_cursor,
         }))
-    }
-
-    async fn published(&self) -> Result<u64, StoreError> {
-        let p: i64 = sqlx::query_scalar("SELECT position FROM outbox_cursor")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(to_u64(p))
-    }
-
-    async fn apply_once(
-        &self,
-        checkpoint: &Checkpoint,
-        effects: Vec<Append>,
-    ) -> Result<Handled, StoreError> {
-        let mut handled = self
-            .handle_batch(vec![(checkpoint.clone(), effects)])
-            .await?;
-        Ok(handled.pop().unwrap_or(Handled::AlreadyHandled))
-    }
-
-    async fn apply_batch_once(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<bool>, StoreError> {
-        Ok(self
-            .handle_batch(items)
-            .await?
-            .into_iter()
-            .map(|h| matches!(h, Handled::Applied(_)))
-            .collect())
-    }
-
-    async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
-        let p: Option<i64> = sqlx::query_scalar(
-            "SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2",
-        )
-        .bind(consumer)
-        .bind(source)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(p.map_or(0, to_u64))
     }
 }

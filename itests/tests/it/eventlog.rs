@@ -127,7 +127,6 @@ async fn concurrent_appends_to_one_stream_let_exactly_one_win_per_version(b: Bac
     assert_eq!(store.head().await?, 5, "losers leave no gaps in positions");
     let err = store.append(vec![Append::new("account-1", ExpectedVersion::NoStream, vec![deposit(1)])]).await;
     assert!(matches!(err, Err(StoreError::Conflict { expected: 0, actual: 5, .. })), "{err:?}");
-    h.cleanup().await;
     Ok(())
 }
 
@@ -160,7 +159,6 @@ async fn a_multi_stream_append_is_all_or_nothing(b: Backend) -> anyhow::Result<(
     assert_eq!(store.load("account-e", 0).await?.iter().map(amount).collect::<Vec<_>>(), vec![1, 3, 4]);
     let bad = store.append(vec![Append::new("no category", ExpectedVersion::Any, vec![deposit(1)])]).await;
     assert!(matches!(bad, Err(StoreError::InvalidStream { .. })), "{bad:?}");
-    h.cleanup().await;
     Ok(())
 }
 
@@ -188,7 +186,6 @@ async fn ten_thousand_events_are_delivered_in_order_without_loss_or_duplication(
     if let Some(n) = h.bus_message_count("source").await? {
         assert_eq!(n, N, "the bus stored each event once");
     }
-    h.cleanup().await;
     Ok(())
 }
 
@@ -233,7 +230,6 @@ async fn a_publisher_killed_between_commit_and_publish_loses_nothing(b: Backend)
     if let Some(n) = h.bus_message_count("source").await? {
         assert_eq!(n, N, "the republished 100 were de-duplicated by event id");
     }
-    h.cleanup().await;
     Ok(())
 }
 
@@ -268,7 +264,6 @@ async fn an_event_is_redelivered_after_a_handler_crash_and_handled_once(b: Backe
     let seen = drain(&mut subscriber, &handler, sink.as_ref(), N as usize, Duration::from_secs(60)).await?;
     assert!(seen.iter().copied().eq(1..=N), "each event handled once, in order: {seen:?}");
     assert_eq!(handler.failures.load(Ordering::SeqCst), 2, "position 7 was tried twice");
-    h.cleanup().await;
     Ok(())
 }
 
@@ -313,7 +308,6 @@ async fn replayed_state_equals_live_state(b: Backend) -> anyhow::Result<()> {
     let from_bus = fold(replay_sink.load("seen-all", 0).await?.iter().map(|e| codec::decode(&e.data.payload).expect("envelope")));
     assert_eq!(live, from_bus);
     assert_eq!(live.values().map(|v| v.1).sum::<u64>() as usize, total);
-    h.cleanup().await;
     Ok(())
 }
 
@@ -341,6 +335,5 @@ async fn a_checkpoint_makes_a_second_handling_a_no_op(b: Backend) -> anyhow::Res
     assert!(sink.apply_batch_once(vec![(at(46), effects()), (at(47), conflict())]).await.is_err());
     assert_eq!(sink.last_handled("c", "src").await?, 45);
     assert_eq!(sink.load("seen-all", 0).await?.len(), 4);
-    h.cleanup().await;
     Ok(())
 }

@@ -1,3 +1,4 @@
 //! One test binary: every integration test, against real services.
 
 mod eventlog;
+mod harness;
