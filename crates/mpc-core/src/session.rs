@@ -168,13 +168,9 @@ pub struct Session {
     pub(crate) alog: ArithLog,
     pub(crate) blog: BoolLog,
     pub(crate) verify_batches: u64,
-    /// Prover vectors recycled between verification batches (no fresh
-    /// pages, hence no page faults, in steady state).
-    pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
-    pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
-    pub(crate) pool_g: crate::dzkp::Pool<crate::dzkp::ring::G64>,
-    /// The product proof's subset-byte buffers, recycled likewise.
-    pub(crate) chi_spare: Vec<Vec<crate::dzkp::ChiRow>>,
+    /// The proof code's vectors, recycled between verification batches (no
+    /// fresh pages, hence no page faults, in steady state); owned by `dzkp`.
+    pub(crate) proof_buffers: crate::dzkp::Buffers,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -221,10 +217,7 @@ impl Session {
             alog: ArithLog::default(),
             blog: BoolLog::default(),
             verify_batches: 0,
-            pool_z: Default::default(),
-            pool_y: Default::default(),
-            pool_g: Default::default(),
-            chi_spare: Vec::new(),
+            proof_buffers: Default::default(),
             config: crate::Config::default(),
             in_flight: 0,
             unfinished: 0,

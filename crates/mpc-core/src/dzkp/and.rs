@@ -305,10 +305,6 @@ impl Instance for BoolLog {
         }
     }
 
-    fn pool(s: &mut crate::Session) -> &mut Pool<G64> {
-        &mut s.pool_g
-    }
-
     fn prover_carries(&mut self, _: &SessionId, _: &[u8; 16]) -> Vec<G64> {
         Vec::new()
     }

@@ -57,11 +57,10 @@
 mod and;
 mod inst;
 mod mult;
-pub(crate) mod ring;
+mod ring;
 
-pub(crate) use inst::Pool;
-pub(crate) use mult::ChiRow;
-use inst::{Instance, Shares};
+pub(crate) use inst::Buffers;
+use inst::{Instance, Pool, Shares};
 use ring::VRing;
 
 use crate::prf::Purpose;
@@ -269,7 +268,7 @@ impl<I: Instance> Run<I> {
 
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
-        let pool = std::mem::take(I::pool(s));
+        let pool = std::mem::take(s.proof_buffers.pool::<I::R>());
         let len = inst.folded_len();
         let rounds = 1 + rounds_for(1 + len); // + the pad slot
         Run {
@@ -623,7 +622,7 @@ impl<I: Instance> Run<I> {
             self.pool.put(x.u);
             self.pool.put(x.v);
         }
-        *I::pool(s) = self.pool;
+        *s.proof_buffers.pool::<I::R>() = self.pool;
         self.inst.recycle(s);
     }
 }
@@ -679,7 +678,7 @@ impl Session {
         if self.alog.relations() > 0 {
             let mut log = std::mem::take(&mut self.alog);
             log.seal();
-            let spare = std::mem::take(&mut self.chi_spare);
+            let spare = std::mem::take(&mut self.proof_buffers.chi_rows);
             jobs.push(match self.config.arith_ring {
                 #[cfg(any(test, feature = "deviation"))]
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),

@@ -58,7 +58,7 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
 }
 
 /// The extra operations the ring proof (ePrint 2024/700) needs of Z_2^{64+s}.
-pub(crate) trait ArithRing: VRing {
+pub(crate) trait ArithRing: VRing + super::inst::Pooled {
     /// Lazy multiply-accumulator (carries resolved once, in `total`).
     type Acc: Lazy<Self>;
     fn from_u64(x: u64) -> Self;
@@ -66,8 +66,6 @@ pub(crate) trait ArithRing: VRing {
     fn shl64(self) -> Self;
     /// The element `x mod 2^(64+s)` for `x < 2^128`.
     fn from_u128(x: u128) -> Self;
-    /// The session's vector pool for this ring.
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
     /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
     /// value such as `x_i + x_{i+1}`.
     #[inline(always)]
@@ -132,9 +130,6 @@ impl ArithRing for Z128 {
     }
     fn from_u128(x: u128) -> Self {
         Z128(x)
-    }
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
-        &mut s.pool_z
     }
 }
 
@@ -258,9 +253,6 @@ impl ArithRing for Z192 {
     }
     fn from_u128(x: u128) -> Self {
         Z192([x as u64, (x >> 64) as u64, 0])
-    }
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
-        &mut s.pool_y
     }
 }
 
