@@ -48,7 +48,7 @@ impl Session {
         check_len(x.len(), y.len())?;
         let n = x.len();
         let seq = self.next_seq();
-        let log = &mut self.alog;
+        let log = &mut self.arith_log;
         let at = log.z0.len();
         let t0 = log.x0.len();
         if !log.terms.is_empty() {
@@ -95,7 +95,7 @@ impl Session {
                 .wrapping_add(a0.wrapping_mul(b1))
                 .wrapping_add(a1.wrapping_mul(b0));
         }
-        let log = &mut self.alog;
+        let log = &mut self.arith_log;
         let at = log.z0.len();
         if log.terms.is_empty() {
             log.terms = vec![1; at];
@@ -123,7 +123,7 @@ impl Session {
         check_len(x.lanes, y.lanes)?;
         let n = x.words();
         let seq = self.next_seq();
-        let log = &mut self.blog;
+        let log = &mut self.bool_log;
         let at = log.z0.len();
         log.x0.extend_from_slice(&x.s0);
         log.x1.extend_from_slice(&x.s1);
@@ -151,7 +151,7 @@ impl MulPending {
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
         let z1 = s.poison_on_abort(s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
-        let log = &mut s.alog;
+        let log = &mut s.arith_log;
         let range = self.at..self.at + self.n;
         log.put_z1(self.at, &z1);
         #[allow(unused_mut)]
@@ -183,7 +183,7 @@ impl AndPending {
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
         let z1 = s.poison_on_abort(s.expect_from_next(Step::And, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
-        let log = &mut s.blog;
+        let log = &mut s.bool_log;
         let range = self.at..self.at + self.n;
         log.z1[range.clone()].copy_from_slice(&z1);
         #[allow(unused_mut)]
@@ -350,7 +350,7 @@ mod speed {
             }
             best = best.min(t.elapsed().as_secs_f64() * 1e3 / 3.0);
             for s in &mut s {
-                s.alog.clear();
+                s.arith_log.clear();
             }
         }
         eprintln!("gate phase, n={n}: {best:.1} ms per party ");

@@ -12,7 +12,8 @@
 //!   rounds).
 //! * TruncPr with a [`TruncMask`] (Dalskov, Escudero, Keller, ePrint 2019/131,
 //!   Sec. 4; MP-SPDZ `TruncPrRing`): open `(x + 2^(k-1) + r) mod 2^(k+1)`,
-//!   one round, 8 B per element.
+//!   one round, 8 B per element ([`trunc_pr_with`]; [`trunc_pr`] makes the
+//!   mask on demand).
 //! * Exact truncation: TruncPr's error is the borrow of the low `m` bits,
 //!   `[c mod 2^m < r mod 2^m]`; a borrow chain on the mask's low bits
 //!   (`m - 1` ANDs) and one bit injection remove it (the comparison correction
@@ -21,6 +22,11 @@
 //!
 //! A mask is consumed by one call: it must never be used twice (the opened
 //! value would reveal the difference of two inputs).
+//!
+//! The name says what these protocols share: each opens its input masked by
+//! a preprocessed random value. It stays `masked` rather than, say, `online`:
+//! the stockpile, fixed point, the benches and the tests call it by this
+//! name, and a rename would move every caller without saying more.
 
 use crate::circuits::{and_all, b2a, transpose};
 use crate::edabit::{EdaBits, TruncMask, check_trunc_params};

@@ -300,8 +300,8 @@ impl Instance for BoolLog {
 
     fn recycle(mut self, s: &mut crate::Session) {
         self.clear();
-        if s.blog.words() == 0 && s.blog.x0.capacity() < self.x0.capacity() {
-            s.blog = self;
+        if s.bool_log.words() == 0 && s.bool_log.x0.capacity() < self.x0.capacity() {
+            s.bool_log = self;
         }
     }
 

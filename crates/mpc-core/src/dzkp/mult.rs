@@ -18,7 +18,7 @@
 //! entry.
 
 use super::inst::{Instance, Pool, Round0, Shares};
-use super::ring::{ArithRing, Lazy};
+use super::ring::{Accumulator, ArithRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
 use crate::session::ArithLog;
@@ -459,8 +459,8 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         }
         let mut log = self.log;
         log.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
-            s.alog = log;
+        if s.arith_log.relations() == 0 && s.arith_log.x0.capacity() < log.x0.capacity() {
+            s.arith_log = log;
         }
     }
 
