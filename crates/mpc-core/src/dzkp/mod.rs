@@ -805,7 +805,7 @@ impl Verify {
 #[cfg(feature = "deviation")]
 mod attack {
     use super::ring::{ArithRing, Z128, Z192};
-    use super::{SUB_CHI, term};
+    use super::{SUB_CHI, draw_term};
     use crate::{Message, Payload, Session, SessionId};
 
     /// `chi`'s seed of the proof with counter `ctr`, given the term under
