@@ -18,7 +18,7 @@
 //! entry.
 
 use super::inst::{Instance, Pool, Round0, Shares};
-use super::ring::{ArithRing, Lazy};
+use super::ring::{Accumulator, ArithRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
 use crate::session::ArithLog;
@@ -454,18 +454,14 @@ impl<A: ArithRing> Instance for ArithInst<A> {
 
     fn recycle(mut self, s: &mut crate::Session) {
         self.spare.push(self.chi);
-        if s.chi_spare.len() < self.spare.len() {
-            s.chi_spare = self.spare;
+        if s.proof_buffers.chi_rows.len() < self.spare.len() {
+            s.proof_buffers.chi_rows = self.spare;
         }
         let mut log = self.log;
         log.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
-            s.alog = log;
+        if s.arith_log.relations() == 0 && s.arith_log.x0.capacity() < log.x0.capacity() {
+            s.arith_log = log;
         }
-    }
-
-    fn pool(s: &mut crate::Session) -> &mut Pool<A> {
-        A::pool(s)
     }
 
     fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {

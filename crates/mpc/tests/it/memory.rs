@@ -1,4 +1,4 @@
-use triad_mpc::core::{ArithShare, SessionId, circuits, sort};
+use triad_mpc::core::{ArithShare, SessionId, circuits, masked, sort};
 use triad_mpc::net::{BlockingMesh, NetConfig};
 use triad_mpc::{Error, NetParty, PartyConfig, net_session_id};
 
@@ -43,7 +43,7 @@ fn comparisons_and_truncation_run_unchanged_over_the_mesh() {
         let neg = p.circuit(|e| circuits::ltz(e, &x))?;
         let values: Vec<u64> = vec![0, 1 << 16, 5 << 20, (-(3i64 << 20)) as u64, 123_456_789];
         let v = ArithShare::public(p.me(), &values);
-        let t = p.circuit(|e| circuits::trunc_pr(e, &v, 40, 16))?;
+        let t = p.circuit(|e| masked::trunc_pr(e, &v, 40, 16))?;
         let xs = p.open(&x)?;
         let bits = p.open_bits(&neg)?;
         let t = p.open(&t)?;
