@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::input::InputBundle;
-use crate::{ArithShare, BoolShare, Config, Error, Message, PairKeys, PartyId, Result, Session, SessionId};
+use crate::{ArithShare, BoolShare, Config, Error, TransportKind, Message, PairKeys, PartyId, Result, Session, SessionId};
 
 /// Rewrites a party's outgoing messages (a deviating test double).
 pub type Tamper = Box<dyn FnMut(&mut Message) + Send>;
@@ -62,15 +62,15 @@ impl Net {
         self.stats.bytes += bytes.len() as u64;
         self.stats.messages += 1;
         let tx = self.tx[m.to.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
-        tx.send(bytes).map_err(|_| Error::Transport("peer hung up"))
+        tx.send(bytes).map_err(|_| Error::transport(TransportKind::Link, "peer hung up"))
     }
 
     /// Receive the next message from `from`.
     pub fn recv(&mut self, from: PartyId) -> Result<Message> {
         let rx = self.rx[from.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
         let bytes = rx.recv_timeout(self.timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Transport("timeout"),
-            RecvTimeoutError::Disconnected => Error::Transport("peer hung up"),
+            RecvTimeoutError::Timeout => Error::transport(TransportKind::Timeout, "no message in time"),
+            RecvTimeoutError::Disconnected => Error::transport(TransportKind::Link, "peer hung up"),
         })?;
         Message::decode(&bytes, from)
     }
@@ -183,7 +183,7 @@ impl Engine for Party {
 }
 
 fn os_random(out: &mut [u8]) -> Result<()> {
-    getrandom::getrandom(out).map_err(|_| Error::Transport("no OS randomness"))
+    getrandom::getrandom(out).map_err(|_| Error::NoRandomness)
 }
 
 /// The three parties' sessions with fresh pair keys and a fresh session id
@@ -261,12 +261,12 @@ where
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or((Err(Error::Transport("party thread panicked")), Stats::default())))
+            .map(|h| h.join().unwrap_or((Err(Error::transport(TransportKind::Thread, "party thread panicked")), Stats::default())))
             .collect()
     });
-    let c = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
-    let b = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
-    let a = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
+    let c = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let b = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let a = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
     [a, b, c]
 }
 

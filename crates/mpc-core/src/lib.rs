@@ -66,7 +66,7 @@ pub mod sort;
 pub mod stock;
 
 pub use arith::{AndPending, MulPending};
-pub use error::{Error, Result, Step};
+pub use error::{Error, Result, Step, TransportError, TransportKind};
 pub use message::{Message, Payload};
 pub use dzkp::{Outgoing, Progress, Verify};
 pub use open::OpenPending;

@@ -74,9 +74,6 @@ pub struct NetParty {
     session: Session,
     mesh: BlockingMesh,
     config: PartyConfig,
-    /// The transport error behind the last `core::Error::Transport` (the core's error type
-    /// carries only a static string).
-    net_error: Option<NetError>,
     /// Preprocessed masks (edaBits, truncation masks); targets 0 until the driver sets them.
     stock: Stockpile,
     /// Test-only: a deviation from the protocol, and the messages it read ahead.
@@ -92,8 +89,6 @@ impl std::fmt::Debug for NetParty {
     }
 }
 
-const LINK_FAILED: &str = "mesh link failed";
-
 impl NetParty {
     /// A party over an established mesh: agrees the pair keys with both peers (one round), then
     /// starts the session. The mesh should have been built with
@@ -106,7 +101,6 @@ impl NetParty {
             session,
             mesh,
             config,
-            net_error: None,
             stock: Stockpile::default(),
             #[cfg(feature = "deviation")]
             deviation: None,
@@ -136,7 +130,7 @@ impl NetParty {
             let hs = [m0, m1, m2].map(|m| s.spawn(move || NetParty::new(m, sid, config)));
             hs.map(|h| {
                 h.join()
-                    .unwrap_or(Err(Error::Engine(core::Error::Transport("key agreement thread panicked"))))
+                    .unwrap_or(Err(Error::Engine(core::Error::transport(core::TransportKind::Thread, "key agreement thread panicked"))))
             })
         });
         Ok([a?, b?, c?])
@@ -222,7 +216,7 @@ impl NetParty {
     }
 
     /// Run a circuit of [`triad_mpc_core::circuits`] (or any code written against
-    /// [`Engine`]) and report transport failures as [`Error::Net`].
+    /// [`Engine`]) and report a mesh failure as the engine's transport error, with the mesh's [`NetError`] as its source.
     pub fn circuit<T>(&mut self, f: impl FnOnce(&mut NetParty) -> core::Result<T>) -> Result<T> {
         let r = f(self);
         self.lift(r)
@@ -265,15 +259,16 @@ impl NetParty {
     // --- driving -------------------------------------------------------------------------
 
     fn lift<T>(&mut self, r: core::Result<T>) -> Result<T> {
-        r.map_err(|e| match (e, self.net_error.take()) {
-            (core::Error::Transport(_), Some(n)) => Error::Net(n),
-            (e, _) => Error::Engine(e),
-        })
+        Ok(r?)
     }
 
+    /// A mesh failure as the engine's transport error, the mesh's error kept as its source.
     fn link_failed(&mut self, e: NetError) -> core::Error {
-        self.net_error = Some(e);
-        core::Error::Transport(LINK_FAILED)
+        let kind = match e {
+            NetError::RecvTimeout { .. } | NetError::SendTimeout { .. } => core::TransportKind::Timeout,
+            _ => core::TransportKind::Link,
+        };
+        core::Error::Transport(core::TransportError::with_source(kind, "mesh link failed", e))
     }
 
     /// Test-only: from now on this party deviates as `d` says (feature `deviation`, which a

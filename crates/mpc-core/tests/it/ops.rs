@@ -293,7 +293,7 @@ fn a_detached_verification_releases_opens_only_when_completed() {
             })
             .join()
         });
-        let mut v = handle.map_err(|_| Error::Transport("thread"))??;
+        let mut v = handle.map_err(|_| Error::transport(triad_mpc_core::TransportKind::Thread, "thread"))??;
         // Still refused: not completed, and `c` is unverified anyway.
         assert!(matches!(p.session.open_start(&b), Err(Error::Unverified(_))));
         v.complete(&mut p.session)?;
