@@ -570,29 +570,4 @@ mod tests {
             assert_eq!(Z192::cross(&u, &v, 4, m), generic_cross(&u, &v, 4, m), "m = {m}");
         }
     }
-
-    /// `cargo test --release -p triad-mpc-core -- --ignored --nocapture later_round_speed`
-    #[test]
-    #[ignore]
-    fn later_round_speed() {
-        let m = 62_500; // round 1 of 10^6 multiplications
-        let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
-        let r = z192_vec(4, 3);
-        let best = |f: &mut dyn FnMut()| {
-            (0..7)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .fold(f64::MAX, f64::min)
-        };
-        let t_cross = best(&mut || drop(std::hint::black_box(Z192::cross(&u, &v, 4, m))));
-        let mut x = u.clone();
-        let t_fold = best(&mut || {
-            x.copy_from_slice(&u);
-            Z192::fold_blocks(&mut x, m, &r);
-        });
-        eprintln!("m={m}: cross {t_cross:.2} ms, fold_blocks (with a copy) {t_fold:.2} ms");
-    }
 }
