@@ -183,7 +183,7 @@ impl Engine for Party {
 }
 
 fn os_random(out: &mut [u8]) -> Result<()> {
-    getrandom::getrandom(out).map_err(|_| Error::NoRandomness)
+    getrandom::fill(out).map_err(|_| Error::NoRandomness)
 }
 
 /// The three parties' sessions with fresh pair keys and a fresh session id

@@ -66,7 +66,7 @@ impl std::fmt::Debug for InputBundle {
 /// Split `values` into the three parties' bundles with fresh OS randomness.
 pub fn share_inputs(values: &[u64]) -> Result<[InputBundle; 3]> {
     let mut seed = [0u8; 16];
-    getrandom::getrandom(&mut seed).map_err(|_| Error::NoRandomness)?;
+    getrandom::fill(&mut seed).map_err(|_| Error::NoRandomness)?;
     Ok(share_inputs_with_seed(values, seed))
 }
 
@@ -100,7 +100,7 @@ pub fn share_bit_inputs_with_seed(words: &[u64], seed: [u8; 16]) -> [InputBundle
 /// [`share_bit_inputs_with_seed`] with fresh OS randomness.
 pub fn share_bit_inputs(words: &[u64]) -> Result<[InputBundle; 3]> {
     let mut seed = [0u8; 16];
-    getrandom::getrandom(&mut seed).map_err(|_| Error::NoRandomness)?;
+    getrandom::fill(&mut seed).map_err(|_| Error::NoRandomness)?;
     Ok(share_bit_inputs_with_seed(words, seed))
 }
 
