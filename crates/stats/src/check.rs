@@ -28,7 +28,7 @@ type R<T> = Result<T, QueryError>;
 
 fn at<T: Spanned + std::fmt::Display + ?Sized>(node: &T) -> At {
     let s = node.span();
-    At { line: s.start.line, column: s.start.column, sql: node.to_string() }
+    At { line: s.start.line, column: s.start.column, sql: node.to_string().trim().to_owned() }
 }
 
 /// For nodes without spans: the SQL text only.
