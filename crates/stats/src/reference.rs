@@ -212,6 +212,11 @@ pub fn evaluate(query: &Query, data: &Dataset) -> Result<Table, DataError> {
     if query.dataset != data.schema.dataset {
         return Err(DataError::WrongDataset { query: query.dataset.clone(), data: data.schema.dataset.clone() });
     }
+    let width = data.schema.columns.len();
+    let used = query.aggregates.iter().flat_map(Aggregate::columns).chain(query.group_by.as_ref().map(|b| b.column));
+    if used.into_iter().any(|c| c.0 >= width) || query.filter.as_ref().is_some_and(|p| !pred_columns_within(p, width)) {
+        return Err(DataError::WrongDataset { query: query.dataset.clone(), data: data.schema.dataset.clone() });
+    }
     let n_groups = query.group_by.as_ref().map_or(1, |b| b.buckets());
     let mut members: Vec<Vec<Vec<f64>>> = vec![Vec::new(); n_groups];
     for r in 0..data.len() {
@@ -241,6 +246,26 @@ pub fn evaluate(query: &Query, data: &Dataset) -> Result<Table, DataError> {
         })
         .collect();
     Ok(Table { columns: query.outputs.iter().map(|o| o.label.clone()).collect(), groups })
+}
+
+fn expr_columns_within(e: &Expr, width: usize) -> bool {
+    match e {
+        Expr::Column(c) => c.0 < width,
+        Expr::Const(_) => true,
+        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) => {
+            expr_columns_within(a, width) && expr_columns_within(b, width)
+        }
+        Expr::Neg(a) | Expr::Div(a, _) => expr_columns_within(a, width),
+    }
+}
+
+fn pred_columns_within(p: &Predicate, width: usize) -> bool {
+    match p {
+        Predicate::Const(_) => true,
+        Predicate::Not(a) => pred_columns_within(a, width),
+        Predicate::And(a, b) | Predicate::Or(a, b) => pred_columns_within(a, width) && pred_columns_within(b, width),
+        Predicate::Compare(a, _, b) => expr_columns_within(a, width) && expr_columns_within(b, width),
+    }
 }
 
 /// An exact rational `n / d`, `d > 0`.
@@ -347,8 +372,12 @@ fn sorted(xs: &[f64]) -> Vec<f64> {
 }
 
 /// One aggregate over the rows of one group (each row a full row of the dataset, as `f64`).
+/// `None` is SQL's NULL (and the answer for rows too short for the aggregate's columns).
 pub fn aggregate(agg: &Aggregate, rows: &[&[f64]]) -> Option<f64> {
     let n = rows.len();
+    if agg.columns().iter().any(|c| rows.iter().any(|r| r.len() <= c.0)) {
+        return None;
+    }
     let col = |c: ColumnId| -> Vec<f64> { rows.iter().map(|r| r[c.0]).collect() };
     let nf = n as f64;
     match agg {

@@ -187,7 +187,8 @@ fn fails(sql: &str, matches: fn(&QueryError) -> bool, fragments: &[&str]) {
 #[test]
 fn errors_name_the_problem() {
     use QueryError as E;
-    let cases: Vec<(&str, fn(&QueryError) -> bool, Vec<&str>)> = vec![
+    type Case = (&'static str, fn(&QueryError) -> bool, Vec<&'static str>);
+    let cases: Vec<Case> = vec![
         ("SELEC count(*) FROM balances", |e| matches!(e, E::Parse(_)), vec!["syntax", "SELEC"]),
         ("", |e| matches!(e, E::StatementCount(0)), vec!["found 0"]),
         ("SELECT count(*) FROM balances; SELECT 1", |e| matches!(e, E::StatementCount(2)), vec!["found 2"]),
@@ -397,7 +398,8 @@ fn errors_name_the_problem() {
 #[test]
 fn schema_validation() {
     let c = |n: &str, lo: &str, hi: &str, dec| Column::new(n, d(lo), d(hi), dec);
-    let cases: Vec<(&str, Vec<Column>, fn(&SchemaError) -> bool, &str)> = vec![
+    type Case = (&'static str, Vec<Column>, fn(&SchemaError) -> bool, &'static str);
+    let cases: Vec<Case> = vec![
         ("Bad-Name", vec![c("a", "0", "1", 0)], |e| matches!(e, SchemaError::BadName { .. }), "Bad-Name"),
         ("ds", vec![], |e| matches!(e, SchemaError::NoColumns(_)), "no columns"),
         ("ds", vec![c("1a", "0", "1", 0)], |e| matches!(e, SchemaError::BadName { .. }), "`1a`"),

@@ -105,7 +105,8 @@ fn binary_hand_computed() {
     let xs = [1.0, 2.0, 3.0, 4.0];
     let ys = [3.0, 5.0, 7.0, 9.0];
     // Sxx = 5, Sxy = 10, Syy = 20
-    let cases: Vec<(BinaryAgg, &[f64], &[f64], Option<f64>)> = vec![
+    type Case<'a> = (BinaryAgg, &'a [f64], &'a [f64], Option<f64>);
+    let cases: Vec<Case> = vec![
         (BinaryAgg::CovarPop, &ys, &xs, Some(10.0 / 4.0)),
         (BinaryAgg::CovarSamp, &ys, &xs, Some(10.0 / 3.0)),
         (BinaryAgg::Corr, &ys, &xs, Some(1.0)),
