@@ -410,19 +410,24 @@ pub fn aggregate(agg: &Aggregate, rows: &[&[f64]]) -> Option<f64> {
         }
         Aggregate::Percentile { kind, p, column } => {
             let s = sorted(&col(*column));
-            let p = p.to_f64();
+            // Ranks from the exact decimal p (PostgreSQL multiplies in float8, which can round
+            // p·n past an integer, e.g. 0.28·25 = 7.000000000000001, and then picks one row later).
+            let den = 10i128.checked_pow(p.scale)?;
             match kind {
-                // PostgreSQL's percentile_cont_final_common: lerp between rows floor and ceil of p·(n−1).
+                // PostgreSQL's percentile_cont: interpolate between rows floor and ceil of p·(n−1) (0-based).
                 PercentileKind::Cont => {
-                    let pos = p * (nf - 1.0);
-                    let (lo, hi) = (pos.floor(), pos.ceil());
-                    let (a, b) = (s[lo as usize], s[hi as usize]);
-                    Some(a + (b - a) * (pos - lo))
+                    let num = p.units.checked_mul(i128::try_from(n - 1).ok()?)?;
+                    let (lo, rem) = (usize::try_from(num / den).ok()?, num % den);
+                    let hi = if rem == 0 { lo } else { lo + 1 };
+                    let (a, b) = (*s.get(lo)?, *s.get(hi)?);
+                    Some(a + (b - a) * (rem as f64 / den as f64))
                 }
-                // PostgreSQL's percentile_disc_final: row ceil(p·n) (1-based), the first row when that is 0.
+                // percentile_disc: the first row whose cumulative distribution i/n reaches p, i.e.
+                // 1-based row ceil(p·n), and the first row when that is 0.
                 PercentileKind::Disc => {
-                    let rownum = (p * nf).ceil() as usize;
-                    Some(s[rownum.clamp(1, n) - 1])
+                    let num = p.units.checked_mul(i128::try_from(n).ok()?)?;
+                    let rownum = usize::try_from((num + den - 1) / den).ok()?;
+                    s.get(rownum.clamp(1, n) - 1).copied()
                 }
             }
         }

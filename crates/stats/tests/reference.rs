@@ -96,6 +96,14 @@ fn unary_hand_computed() {
     for (a, xs, want) in cases {
         close(agg1(&a, xs), want, &format!("{a:?} over {xs:?}"));
     }
+    // Exact ranks: 7 of 25 values are −1, so the cumulative distribution reaches 0.28 at −1
+    // (float8's 0.28·25 = 7.000000000000001 would pick the 8th row, 0).
+    let mut v = vec![-1.0; 7];
+    v.extend([0.0; 18]);
+    assert_eq!(agg1(&pct(Disc, "0.28"), &v), Some(-1.0));
+    assert_eq!(agg1(&pct(Disc, "0.2801"), &v), Some(0.0));
+    // 0.28·24 = 6.72 → rows 6 and 7 (0-based): −1 + 0.72·(0 − (−1))
+    close(agg1(&pct(Cont, "0.28"), &v), Some(-0.28), "cont 0.28");
 }
 
 #[test]
