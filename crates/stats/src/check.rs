@@ -53,8 +53,17 @@ fn ident_name(i: &ast::Ident) -> String {
     if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() }
 }
 
+/// The longest query text accepted: bounds the depth of the parser's tree (whose drop recurses).
+pub const MAX_SQL_BYTES: usize = 16 * 1024;
+
+/// The deepest expression nesting accepted (the checker recurses over expressions).
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses and checks one `SELECT` against `schema`.
 pub fn plan(schema: &Schema, sql: &str) -> R<Query> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(QueryError::TooLong { bytes: sql.len(), limit: MAX_SQL_BYTES });
+    }
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| QueryError::Parse(e.to_string()))?;
     let [statement] = statements.as_slice() else {
         return Err(QueryError::StatementCount(statements.len()));
@@ -135,6 +144,19 @@ impl Checker<'_> {
             || s.exclude.is_some()
         {
             return Err(unsupported("this SELECT clause", s, SELECT_FORM));
+        }
+        for item in &s.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                depth_ok(e, "the select list")?;
+            }
+        }
+        if let Some(w) = &s.selection {
+            depth_ok(w, "WHERE")?;
+        }
+        if let GroupByExpr::Expressions(v, _) = &s.group_by {
+            for e in v {
+                depth_ok(e, "GROUP BY")?;
+            }
         }
         let dataset = self.from(s)?;
         let group_by = self.group_by(&s.group_by)?;
@@ -788,6 +810,46 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+/// Refuses expressions nested deeper than [`MAX_DEPTH`], without recursing.
+fn depth_ok(root: &ast::Expr, place: &'static str) -> R<()> {
+    let mut stack: Vec<(&ast::Expr, usize)> = vec![(root, 1)];
+    while let Some((e, d)) = stack.pop() {
+        if d > MAX_DEPTH {
+            return Err(QueryError::TooDeep { place, limit: MAX_DEPTH });
+        }
+        match e {
+            ast::Expr::BinaryOp { left, right, .. } => {
+                stack.push((left, d + 1));
+                stack.push((right, d + 1));
+            }
+            ast::Expr::UnaryOp { expr, .. }
+            | ast::Expr::Nested(expr)
+            | ast::Expr::IsNull(expr)
+            | ast::Expr::IsNotNull(expr)
+            | ast::Expr::Cast { expr, .. } => stack.push((expr, d + 1)),
+            ast::Expr::Between { expr, low, high, .. } => {
+                stack.extend([(expr.as_ref(), d + 1), (low.as_ref(), d + 1), (high.as_ref(), d + 1)]);
+            }
+            ast::Expr::Array(a) => stack.extend(a.elem.iter().map(|x| (x, d + 1))),
+            ast::Expr::Function(f) => {
+                if let FunctionArguments::List(l) = &f.args {
+                    for a in &l.args {
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
+                            stack.push((x, d + 1));
+                        }
+                    }
+                }
+                stack.extend(f.within_group.iter().map(|o| (&o.expr, d + 1)));
+                if let Some(x) = &f.filter {
+                    stack.push((x, d + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn function_name(f: &ast::Function) -> String {

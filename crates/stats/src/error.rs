@@ -181,6 +181,22 @@ pub enum QueryError {
     /// A select list without any aggregate.
     #[error("the select list has no aggregate; add one, e.g. count(*)")]
     NoAggregates,
+    /// A query text longer than the limit.
+    #[error("the query is {bytes} bytes long; at most {limit} are accepted")]
+    TooLong {
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An expression nested too deeply.
+    #[error("an expression in {place} is nested deeper than {limit} levels; simplify it")]
+    TooDeep {
+        /// "WHERE", "the select list" or "GROUP BY".
+        place: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// A result label used twice.
     #[error("result column `{0}` appears twice; give one of them another alias with AS")]
     DuplicateLabel(String),

@@ -443,3 +443,43 @@ fn decimals_parse_exactly() {
     assert_eq!(d("-0.05").to_string(), "-0.05");
     assert!(d("0.1") < d("0.11") && d("-2") < d("-1.99"));
 }
+
+#[test]
+fn deep_or_long_queries_are_refused_not_overflowed() {
+    // 60 levels pass; a long AND chain or sum is refused by depth, a huge text by length.
+    let chain = vec!["age > 1"; 30].join(" AND ");
+    assert!(plan(&schema(), &format!("SELECT count(*) FROM balances WHERE {chain}")).is_ok());
+    for n in [100usize, 1_300] {
+        let chain = vec!["age > 1"; n].join(" AND ");
+        let e = plan(&schema(), &format!("SELECT count(*) FROM balances WHERE {chain}")).unwrap_err();
+        assert!(matches!(e, QueryError::TooDeep { place: "WHERE", limit: 64 }), "{e:?}");
+        let sum = vec!["age"; n].join(" + ");
+        let e = plan(&schema(), &format!("SELECT sum(age) FROM balances GROUP BY width_bucket(age, ARRAY[{sum}])"))
+            .unwrap_err();
+        assert!(e.to_string().contains("GROUP BY is nested deeper than 64"), "{e}");
+    }
+    let nested = format!("{}age{}", "(".repeat(200), ")".repeat(200));
+    assert!(plan(&schema(), &format!("SELECT sum({nested}) FROM balances")).is_err());
+    let sum = vec!["age"; 10_000].join("+");
+    let e = plan(&schema(), &format!("SELECT count(*) FROM balances WHERE {sum} > 1")).unwrap_err();
+    assert!(matches!(e, QueryError::TooLong { limit: 16384, .. }), "{e:?}");
+}
+
+proptest::proptest! {
+    /// Arbitrary text never panics the planner.
+    #[test]
+    fn arbitrary_text_never_panics(sql in "[ -~]{0,200}") {
+        let _ = plan(&schema(), &sql);
+    }
+
+    /// Token soup from the subset's vocabulary never panics the planner.
+    #[test]
+    fn token_soup_never_panics(tokens in proptest::collection::vec(proptest::sample::select(vec![
+        "SELECT", "FROM", "balances", "WHERE", "GROUP", "BY", "AND", "OR", "NOT", "BETWEEN", "(", ")", ",", "*",
+        "+", "-", "/", "<", ">=", "=", "age", "income", "sum", "count", "percentile_cont", "WITHIN", "ORDER",
+        "width_bucket", "ARRAY", "[", "]", "0.5", "1", "0", "-3", "AS", "x", "mode", "corr", "median",
+    ]), 0..40)) {
+        let sql = tokens.join(" ");
+        let _ = plan(&schema(), &sql);
+    }
+}
