@@ -262,3 +262,55 @@ proptest! {
         prop_assert_eq!(t.groups.iter().map(|g| g.rows).sum::<usize>(), xs.len());
     }
 }
+
+proptest! {
+    /// WHERE, GROUP BY and min_cohort against a direct integer computation, on random datasets with sizes
+    /// around min_cohort.
+    #[test]
+    fn filter_and_buckets_match_integer_arithmetic(
+        rows in prop::collection::vec((0i64..=120, -100i64..=100), 0..30),
+        c1 in -300i64..300,
+        c2 in 0i64..120,
+        w in 0i64..60,
+        e1 in 0i64..60,
+        gap in 1i64..60,
+        min_cohort in 1u64..12,
+    ) {
+        let schema = people().with_min_cohort(min_cohort).unwrap();
+        let ds = Dataset::from_decimals(
+            schema.clone(),
+            &rows.iter().map(|(a, s)| vec![Decimal::int(i128::from(*a)), Decimal { units: i128::from(*s), scale: 1 }]).collect::<Vec<_>>(),
+        ).unwrap();
+        let (c3, e2) = (c2 + w, e1 + gap);
+        let sql = format!(
+            "SELECT width_bucket(age, ARRAY[{e1}, {e2}]) AS b, count(*) AS n, sum(age) AS s, max(score) AS m \
+             FROM people WHERE age * 2 - score * 10 / 10 > {c1} / 10 OR age BETWEEN {c2} AND {c3} \
+             GROUP BY width_bucket(age, ARRAY[{e1}, {e2}])"
+        );
+        let q = plan(&schema, &sql).unwrap();
+        let t = evaluate(&q, &ds).unwrap();
+        // score tenths s: age*2 - s/10 > c1/10  <=>  20*age - s > c1
+        let pass = |a: i64, s: i64| 20 * a - s > c1 || (c2 <= a && a <= c3);
+        let bucket = |a: i64| usize::from(a >= e1) + usize::from(a >= e2);
+        let mut want = [(0usize, 0i64, None::<i64>); 3];
+        for &(a, s) in &rows {
+            if pass(a, s) {
+                let g = &mut want[bucket(a)];
+                g.0 += 1;
+                g.1 += a;
+                g.2 = Some(g.2.map_or(s, |m| m.max(s)));
+            }
+        }
+        prop_assert_eq!(t.groups.len(), 3);
+        for (b, (g, (n, s, m))) in t.groups.iter().zip(want).enumerate() {
+            prop_assert_eq!(g.bucket, Some(b));
+            prop_assert_eq!(g.rows, n);
+            prop_assert_eq!(g.values[0], Some(b as f64));
+            prop_assert_eq!(g.values[1], Some(n as f64));
+            prop_assert_eq!(g.values[2], (n > 0).then_some(s as f64));
+            prop_assert_eq!(g.values[3], m.map(|m| m as f64 / 10.0));
+        }
+        let below: Vec<Option<usize>> = (0..3).filter(|b| (want[*b].0 as u64) < min_cohort).map(Some).collect();
+        prop_assert_eq!(t.below_cohort(min_cohort), below);
+    }
+}
