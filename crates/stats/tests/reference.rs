@@ -275,7 +275,17 @@ proptest! {
         e1 in 0i64..60,
         gap in 1i64..60,
         min_cohort in 1u64..12,
+        pick in any::<prop::sample::Index>(),
+        on_edge in any::<bool>(),
     ) {
+        // Put the constants on a row's value half of the time, so ties at the comparison edges occur.
+        let (c1, c2) = match (on_edge, rows.is_empty()) {
+            (true, false) => {
+                let (a, s) = rows[pick.index(rows.len())];
+                (20 * a - s, a)
+            }
+            _ => (c1, c2),
+        };
         let schema = people().with_min_cohort(min_cohort).unwrap();
         let ds = Dataset::from_decimals(
             schema.clone(),
