@@ -15,8 +15,8 @@ pub use check::plan;
 pub use decimal::Decimal;
 pub use error::{At, QueryError};
 pub use plan::{
-    Aggregate, BinaryAgg, Bucketing, CmpOp, ColumnId, Expr, Output, OutputValue, PercentileKind, Predicate, Query,
-    UnaryAgg,
+    Aggregate, BinaryAgg, Bucketing, CmpOp, ColumnId, ContPosition, Expr, Output, OutputValue, PercentileKind,
+    Predicate, Query, UnaryAgg, cont_position, disc_rank,
 };
 pub use reference::{DataError, Dataset, Group, Table, evaluate};
 pub use schema::{Column, DEFAULT_MIN_COHORT, Schema, SchemaError};

@@ -203,3 +203,59 @@ impl Aggregate {
         }
     }
 }
+
+/// Where `percentile_cont(p)` reads `n` sorted values: interpolate `lo + (hi - lo)·num/den` between
+/// 0-based ranks `lo` and `hi` (`hi = lo + 1` unless the position is an integer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContPosition {
+    /// Lower 0-based rank, `floor(p·(n−1))`.
+    pub lo: usize,
+    /// Upper 0-based rank, `ceil(p·(n−1))`.
+    pub hi: usize,
+    /// Interpolation weight numerator, `p·(n−1) − lo` times `den`.
+    pub num: i128,
+    /// Interpolation weight denominator, `10^scale of p`.
+    pub den: i128,
+}
+
+/// PostgreSQL's `percentile_cont` position from the exact decimal `p` (`None` for `n = 0` or `p ∉ [0, 1]`).
+pub fn cont_position(p: Decimal, n: usize) -> Option<ContPosition> {
+    if n == 0 || p < Decimal::int(0) || p > Decimal::int(1) {
+        return None;
+    }
+    let den = 10i128.checked_pow(p.scale)?;
+    let pos = p.units.checked_mul(i128::try_from(n - 1).ok()?)?;
+    let (lo, num) = (usize::try_from(pos / den).ok()?, pos % den);
+    Some(ContPosition { lo, hi: if num == 0 { lo } else { lo + 1 }, num, den })
+}
+
+/// `percentile_disc`'s 0-based rank: the first value whose cumulative distribution `i/n` reaches `p`, i.e.
+/// 1-based row `ceil(p·n)`, the first row when that is 0 (`None` for `n = 0` or `p ∉ [0, 1]`).
+pub fn disc_rank(p: Decimal, n: usize) -> Option<usize> {
+    if n == 0 || p < Decimal::int(0) || p > Decimal::int(1) {
+        return None;
+    }
+    let den = 10i128.checked_pow(p.scale)?;
+    let num = p.units.checked_mul(i128::try_from(n).ok()?)?;
+    let rownum = usize::try_from((num + den - 1) / den).ok()?;
+    Some(rownum.clamp(1, n) - 1)
+}
+
+impl Query {
+    /// The columns an order statistic needs sorted (percentiles, median, min, max, mode, gini): the MPC
+    /// executor sorts each once, whatever the number of aggregates over it.
+    pub fn sorted_columns(&self) -> Vec<ColumnId> {
+        let mut v: Vec<ColumnId> = self
+            .aggregates
+            .iter()
+            .filter_map(|a| match a {
+                Aggregate::Percentile { column, .. } | Aggregate::Mode(column) => Some(*column),
+                Aggregate::Unary(UnaryAgg::Min | UnaryAgg::Max | UnaryAgg::Gini, c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}

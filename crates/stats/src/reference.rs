@@ -9,6 +9,7 @@
 use crate::decimal::Decimal;
 use crate::plan::{
     Aggregate, BinaryAgg, CmpOp, ColumnId, Expr, OutputValue, PercentileKind, Predicate, Query, UnaryAgg,
+    cont_position, disc_rank,
 };
 use crate::schema::Schema;
 
@@ -412,23 +413,13 @@ pub fn aggregate(agg: &Aggregate, rows: &[&[f64]]) -> Option<f64> {
             let s = sorted(&col(*column));
             // Ranks from the exact decimal p (PostgreSQL multiplies in float8, which can round
             // p·n past an integer, e.g. 0.28·25 = 7.000000000000001, and then picks one row later).
-            let den = 10i128.checked_pow(p.scale)?;
             match kind {
-                // PostgreSQL's percentile_cont: interpolate between rows floor and ceil of p·(n−1) (0-based).
                 PercentileKind::Cont => {
-                    let num = p.units.checked_mul(i128::try_from(n - 1).ok()?)?;
-                    let (lo, rem) = (usize::try_from(num / den).ok()?, num % den);
-                    let hi = if rem == 0 { lo } else { lo + 1 };
-                    let (a, b) = (*s.get(lo)?, *s.get(hi)?);
-                    Some(a + (b - a) * (rem as f64 / den as f64))
+                    let pos = cont_position(*p, n)?;
+                    let (a, b) = (*s.get(pos.lo)?, *s.get(pos.hi)?);
+                    Some(a + (b - a) * (pos.num as f64 / pos.den as f64))
                 }
-                // percentile_disc: the first row whose cumulative distribution i/n reaches p, i.e.
-                // 1-based row ceil(p·n), and the first row when that is 0.
-                PercentileKind::Disc => {
-                    let num = p.units.checked_mul(i128::try_from(n).ok()?)?;
-                    let rownum = usize::try_from((num + den - 1) / den).ok()?;
-                    s.get(rownum.clamp(1, n) - 1).copied()
-                }
+                PercentileKind::Disc => s.get(disc_rank(*p, n)?).copied(),
             }
         }
         Aggregate::Mode(c) => {

@@ -214,6 +214,28 @@ fn bad_rows_are_rejected() {
     assert!(matches!(e, DataError::WrongDataset { .. }), "{e}");
 }
 
+#[test]
+fn ranks_and_sorted_columns() {
+    use triad_stats::{ContPosition, cont_position, disc_rank};
+    assert_eq!(disc_rank(d("0.28"), 25), Some(6));
+    assert_eq!(disc_rank(d("0"), 5), Some(0));
+    assert_eq!(disc_rank(d("1"), 5), Some(4));
+    assert_eq!(disc_rank(d("0.5"), 0), None);
+    assert_eq!(disc_rank(d("1.01"), 5), None);
+    assert_eq!(cont_position(d("0.5"), 4), Some(ContPosition { lo: 1, hi: 2, num: 5, den: 10 }));
+    assert_eq!(cont_position(d("0.25"), 5), Some(ContPosition { lo: 1, hi: 1, num: 0, den: 100 }));
+    assert_eq!(cont_position(d("-0.1"), 5), None);
+    let q = plan(
+        &people(),
+        "SELECT median(score), max(score), min(age), avg(age), gini(age), \
+         percentile_disc(0.1) WITHIN GROUP (ORDER BY score) FROM people",
+    )
+    .unwrap();
+    assert_eq!(q.sorted_columns(), vec![X, Y]);
+    let q = plan(&people(), "SELECT avg(age), corr(age, score) FROM people").unwrap();
+    assert!(q.sorted_columns().is_empty());
+}
+
 proptest! {
     /// percentile_disc returns a member whose cumulative distribution reaches p, and the one before does not.
     #[test]
