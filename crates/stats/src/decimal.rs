@@ -6,8 +6,8 @@ use std::fmt;
 /// Largest number of digits after the point (declared precisions, constants and edges).
 pub const MAX_SCALE: u32 = 18;
 
-/// `units / 10^scale`, exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// `units / 10^scale`, exactly. Equality, order and hashing are by value: `1.50 == 1.5`.
+#[derive(Clone, Copy, Debug)]
 pub struct Decimal {
     /// The value times `10^scale`.
     pub units: i128,
@@ -102,6 +102,21 @@ impl Decimal {
     }
 }
 
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Decimal {}
+
+impl std::hash::Hash for Decimal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let n = self.normalized();
+        (n.units, n.scale).hash(state);
+    }
+}
+
 impl PartialOrd for Decimal {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -113,7 +128,8 @@ impl Ord for Decimal {
         let s = self.scale.max(other.scale);
         match (self.units_at(s), other.units_at(s)) {
             (Some(a), Some(b)) => a.cmp(&b),
-            // Unreachable for parsed values (|units| < 10^48 > i128): fall back to f64.
+            // Only when rescaling overflows i128 (a value with ~20 integer digits against one with
+            // ~18 decimals): fall back to f64, which orders such different magnitudes correctly.
             _ => self.to_f64().total_cmp(&other.to_f64()),
         }
     }

@@ -442,6 +442,10 @@ fn decimals_parse_exactly() {
     }
     assert_eq!(d("-0.05").to_string(), "-0.05");
     assert!(d("0.1") < d("0.11") && d("-2") < d("-1.99"));
+    // by value
+    assert_eq!(Decimal { units: 150, scale: 2 }, d("1.5"));
+    assert_ne!(Decimal { units: 151, scale: 2 }, d("1.5"));
+    assert_eq!(Decimal { units: 150, scale: 2 }.normalized(), Decimal { units: 15, scale: 1 }.normalized());
 }
 
 #[test]
