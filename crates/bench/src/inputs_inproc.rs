@@ -122,3 +122,13 @@ fn measure(case: Case, n: usize, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_honest_batch_is_accepted_by_the_three_threads() {
+        measure(Case::Blake3, 2, true).expect("every honest contribution accepted");
+    }
+}

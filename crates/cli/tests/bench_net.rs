@@ -17,21 +17,10 @@ const CASES: [&str; 7] = ["one-way-1k", "one-way-64k", "one-way-8m", "ping-pong"
 fn bench_net_prints_a_json_line_per_case_and_backend() {
     // A thousandth of the volume: 262 messages of 1 KiB, 32 of 64 KiB, one of 8 MiB, 20 round
     // trips, 20 rounds of 8 B, one of 1 MiB and one of 8 MiB.
-    let lines = json_lines(&[
-        "bench",
-        "net",
-        "--scale-down",
-        "1000",
-        "--backend",
-        "both",
-        "--json",
-        "--timeout-secs",
-        "600",
-    ]);
-    let got: Vec<(&str, &str)> = lines
-        .iter()
-        .map(|l| (l["backend"].as_str().expect("backend"), l["case"].as_str().expect("case")))
-        .collect();
+    let lines =
+        json_lines(&["bench", "net", "--scale-down", "1000", "--backend", "both", "--json", "--timeout-secs", "600"]);
+    let got: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["backend"].as_str().expect("backend"), l["case"].as_str().expect("case"))).collect();
     let expected: Vec<(&str, &str)> =
         ["tls-3proc", "memory"].iter().flat_map(|b| CASES.iter().map(move |c| (*b, *c))).collect();
     assert_eq!(got, expected);
