@@ -249,7 +249,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize, corrupt: bool) ->
         Case::Mult => Output::Arith(p.mul(&x, &y)?),
         Case::And => Output::Bits(p.and(&bx, &by)?),
         Case::Ltz => Output::Bits(p.circuit(|e| circuits::ltz(e, &x))?),
-        // circuits::trunc_pr in two steps, to time the mask production apart.
+        // masked::trunc_pr in two steps, to time the mask production apart.
         Case::Trunc => {
             let mask = p.circuit(|e| edabit::trunc_masks(e, n, TRUNC_K, TRUNC_M))?;
             offline_secs = t0.elapsed().as_secs_f64();

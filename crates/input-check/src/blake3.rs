@@ -10,7 +10,7 @@
 //! with values of at most 9 bytes (25-byte messages) the compression takes 8,366 ANDs.
 
 use triad_mpc_core::Result;
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::engine::Engine;
 
 use crate::gates::{Lanes, Word, add_many};
 

@@ -13,7 +13,7 @@
 //! Per byte, `is_digit` and `is_dot` take 11 ANDs in 4 rounds; "every byte but `p` is a
 //! digit" is a prefix AND times a suffix AND (bytes past `len` count as digits).
 
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::engine::Engine;
 use triad_mpc_core::{BoolShare, Result};
 
 use crate::ValueShape;

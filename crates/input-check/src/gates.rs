@@ -6,7 +6,7 @@
 //! one layer go out packed tightly (`k` wires of `n` lanes as `k * n` lanes) in ONE
 //! [`Engine::and`] call: one round, and no padding lanes to prove.
 
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::engine::Engine;
 use triad_mpc_core::{BoolShare, PartyId, Result};
 
 /// A wire: `None` is the public constant 0 in every lane.

@@ -27,7 +27,7 @@ mod gates;
 mod sha256;
 mod value;
 
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::engine::Engine;
 use triad_mpc_core::{ArithShare, BoolShare};
 
 pub use count::Cost;

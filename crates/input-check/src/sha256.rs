@@ -9,7 +9,7 @@
 //! compared with the public `commitment - IV` (mod 2^32) instead, which saves 8 adders.
 
 use triad_mpc_core::Result;
-use triad_mpc_core::circuits::Engine;
+use triad_mpc_core::engine::Engine;
 
 use crate::gates::{Lanes, Layer, Word, add_many};
 

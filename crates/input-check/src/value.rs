@@ -8,7 +8,8 @@
 //! Cost per lane: `2 * (4 M + P + 1)` multiplications for the bit injections (`M` value
 //! bytes, `P` possible point positions), `P + 1` for the selection, 125 + 63 ANDs.
 
-use triad_mpc_core::circuits::{Engine, b2a};
+use triad_mpc_core::circuits::b2a;
+use triad_mpc_core::engine::Engine;
 use triad_mpc_core::{ArithShare, BoolShare, Result};
 
 use crate::ValueShape;

@@ -19,8 +19,6 @@ pub struct MulPending {
     /// First relation index in the log.
     at: usize,
     n: usize,
-    #[cfg(test)]
-    pub(crate) cheat: Option<(usize, u64)>,
 }
 
 fn check_len(a: usize, b: usize) -> Result<()> {
@@ -48,7 +46,7 @@ impl Session {
         check_len(x.len(), y.len())?;
         let n = x.len();
         let seq = self.next_seq();
-        let log = &mut self.alog;
+        let log = &mut self.arith_log;
         let at = log.z0.len();
         let t0 = log.x0.len();
         if !log.terms.is_empty() {
@@ -74,9 +72,6 @@ impl Session {
         let payload = Payload::Words(log.z0[at..].to_vec());
         let msg = self.to_prev(Step::Mul, seq, payload);
         self.unfinished += 1;
-        #[cfg(test)]
-        return Ok((MulPending { seq, at, n, cheat: None }, msg));
-        #[cfg(not(test))]
         Ok((MulPending { seq, at, n }, msg))
     }
 
@@ -95,7 +90,7 @@ impl Session {
                 .wrapping_add(a0.wrapping_mul(b1))
                 .wrapping_add(a1.wrapping_mul(b0));
         }
-        let log = &mut self.alog;
+        let log = &mut self.arith_log;
         let at = log.z0.len();
         if log.terms.is_empty() {
             log.terms = vec![1; at];
@@ -110,9 +105,6 @@ impl Session {
         log.z0.push(acc);
         let msg = self.to_prev(Step::Mul, seq, Payload::Words(vec![acc]));
         self.unfinished += 1;
-        #[cfg(test)]
-        return Ok((MulPending { seq, at, n: 1, cheat: None }, msg));
-        #[cfg(not(test))]
         Ok((MulPending { seq, at, n: 1 }, msg))
     }
 
@@ -123,7 +115,7 @@ impl Session {
         check_len(x.lanes, y.lanes)?;
         let n = x.words();
         let seq = self.next_seq();
-        let log = &mut self.blog;
+        let log = &mut self.bool_log;
         let at = log.z0.len();
         log.x0.extend_from_slice(&x.s0);
         log.x1.extend_from_slice(&x.s1);
@@ -139,9 +131,6 @@ impl Session {
         log.z1.resize(at + n, 0);
         let msg = self.to_prev(Step::And, seq, Payload::Words(z0));
         self.unfinished += 1;
-        #[cfg(test)]
-        return Ok((AndPending { seq, at, n, lanes: x.lanes, cheat: None }, msg));
-        #[cfg(not(test))]
         Ok((AndPending { seq, at, n, lanes: x.lanes }, msg))
     }
 }
@@ -151,17 +140,10 @@ impl MulPending {
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<ArithShare> {
         let z1 = s.poison_on_abort(s.expect_from_next(Step::Mul, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
-        let log = &mut s.alog;
+        let log = &mut s.arith_log;
         let range = self.at..self.at + self.n;
         log.put_z1(self.at, &z1);
-        #[allow(unused_mut)]
-        let mut z0 = log.z0[range].to_vec();
-        #[cfg(test)]
-        if let Some((j, d)) = self.cheat {
-            // Test double: the prover logs the wrong message it sent.
-            log.z0[self.at + j] = log.z0[self.at + j].wrapping_add(d);
-            z0[j] = z0[j].wrapping_add(d);
-        }
+        let z0 = log.z0[range].to_vec();
         Ok(ArithShare { s0: z0, s1: z1 })
     }
 }
@@ -174,8 +156,6 @@ pub struct AndPending {
     at: usize,
     n: usize,
     lanes: usize,
-    #[cfg(test)]
-    pub(crate) cheat: Option<(usize, u64)>,
 }
 
 impl AndPending {
@@ -183,27 +163,23 @@ impl AndPending {
     pub fn finish(self, s: &mut Session, from_next: Message) -> Result<BoolShare> {
         let z1 = s.poison_on_abort(s.expect_from_next(Step::And, self.seq).words(from_next, self.n))?;
         s.unfinished = s.unfinished.saturating_sub(1);
-        let log = &mut s.blog;
+        let log = &mut s.bool_log;
         let range = self.at..self.at + self.n;
         log.z1[range.clone()].copy_from_slice(&z1);
-        #[allow(unused_mut)]
-        let mut z0 = log.z0[range].to_vec();
-        #[cfg(test)]
-        if let Some((j, d)) = self.cheat {
-            log.z0[self.at + j] ^= d;
-            z0[j] ^= d;
-        }
+        let z0 = log.z0[range].to_vec();
         Ok(BoolShare { s0: z0, s1: z1, lanes: self.lanes })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! A prover that deviates *consistently*: it logs the wrong message it
-    //! sent and runs the proof honestly on it (the strongest simple
-    //! strategy). The DZKP must still catch it.
-    use crate::harness::{run3, run3_with};
-    use crate::{ArithProofRing, Config, Error, PartyId, Payload, Step};
+    //! A prover that deviates *consistently*: the harness's tamper alters the
+    //! gate message it sends (what its verifiers see), and the prover logs
+    //! the altered value and keeps it in its output share, then runs the
+    //! proof honestly on that log (the strongest simple strategy). The DZKP
+    //! must still catch it.
+    use crate::harness::{Tamper, run3, run3_with};
+    use crate::{ArithProofRing, Config, Error, Message, PartyId, Payload, Step};
 
     fn caught<T: std::fmt::Debug>(out: [crate::Result<T>; 3], cheater: usize) {
         let mut aborts = 0;
@@ -220,23 +196,33 @@ mod tests {
         assert!(aborts >= 1);
     }
 
+    /// Rewrite word `j` of every sent message of `step` (the tests send one).
+    fn alter(step: Step, j: usize, f: impl Fn(u64) -> u64 + Send + 'static) -> Tamper {
+        Box::new(move |m: &mut Message| {
+            if m.step == step
+                && let Payload::Words(w) = &mut m.payload
+                && let Some(x) = w.get_mut(j)
+            {
+                *x = f(*x);
+            }
+        })
+    }
+
     #[test]
     fn a_consistently_wrong_product_is_caught() {
         for delta in [1u64, 2, 1 << 32, 1 << 63, u64::MAX] {
             for target in [0usize, 500, 999] {
-                let out = run3(None, move |p| {
+                let tamper = alter(Step::Mul, target, move |w| w.wrapping_add(delta));
+                let out = run3(Some((PartyId(1), tamper)), move |p| {
                     let x = p.share_public_input(&vec![7; 1000])?;
                     let y = p.share_public_input(&vec![9; 1000])?;
-                    let (mut pend, mut msg) = p.session.mul_start(&x, &y)?;
+                    let at = p.session.arith_log.relations();
+                    let mut z = p.mul(&x, &y)?;
                     if p.me() == PartyId(1) {
-                        pend.cheat = Some((target, delta));
-                        if let Payload::Words(w) = &mut msg.payload {
-                            w[target] = w[target].wrapping_add(delta);
-                        }
+                        let logged = &mut p.session.arith_log.z0[at + target];
+                        *logged = logged.wrapping_add(delta);
+                        z.s0[target] = z.s0[target].wrapping_add(delta);
                     }
-                    p.net.send(msg)?;
-                    let r = p.net.recv(p.me().next())?;
-                    let z = pend.finish(&mut p.session, r)?;
                     p.open(&z)
                 });
                 caught(out, 1);
@@ -248,18 +234,16 @@ mod tests {
     fn the_fast_z2_128_proof_also_catches_a_wrong_product() {
         let config = Config { arith_ring: ArithProofRing::Z2_128 };
         for delta in [1u64, 1 << 63] {
-            let out = run3_with(config, None, move |p| {
+            let tamper = alter(Step::Mul, 17, move |w| w.wrapping_add(delta));
+            let out = run3_with(config, Some((PartyId(1), tamper)), move |p| {
                 let x = p.share_public_input(&[7; 300])?;
-                let (mut pend, mut msg) = p.session.mul_start(&x, &x)?;
+                let at = p.session.arith_log.relations();
+                let mut z = p.mul(&x, &x)?;
                 if p.me() == PartyId(1) {
-                    pend.cheat = Some((17, delta));
-                    if let Payload::Words(w) = &mut msg.payload {
-                        w[17] = w[17].wrapping_add(delta);
-                    }
+                    let logged = &mut p.session.arith_log.z0[at + 17];
+                    *logged = logged.wrapping_add(delta);
+                    z.s0[17] = z.s0[17].wrapping_add(delta);
                 }
-                p.net.send(msg)?;
-                let r = p.net.recv(p.me().next())?;
-                let z = pend.finish(&mut p.session, r)?;
                 p.open(&z)
             });
             caught(out.map(|(r, _)| r), 1);
@@ -277,18 +261,16 @@ mod tests {
 
     #[test]
     fn a_consistently_wrong_dot_product_is_caught() {
-        let out = run3(None, |p| {
+        let tamper = alter(Step::Mul, 0, |w| w.wrapping_add(1 << 63));
+        let out = run3(Some((PartyId(2), tamper)), |p| {
             let x = p.share_public_input(&vec![3; 300])?;
-            let (mut pend, mut msg) = p.session.dot_start(&x, &x)?;
+            let at = p.session.arith_log.relations();
+            let mut z = p.dot(&x, &x)?;
             if p.me() == PartyId(2) {
-                pend.cheat = Some((0, 1 << 63));
-                if let Payload::Words(w) = &mut msg.payload {
-                    w[0] = w[0].wrapping_add(1 << 63);
-                }
+                let logged = &mut p.session.arith_log.z0[at];
+                *logged = logged.wrapping_add(1 << 63);
+                z.s0[0] = z.s0[0].wrapping_add(1 << 63);
             }
-            p.net.send(msg)?;
-            let r = p.net.recv(p.me().next())?;
-            let z = pend.finish(&mut p.session, r)?;
             p.open(&z)
         });
         caught(out, 2);
@@ -299,60 +281,19 @@ mod tests {
         // Single flips, and several flips in one word and across words
         // (errors that a plain per-word sum could cancel).
         for (word, mask) in [(0usize, 1u64), (3, 1 << 63), (7, 1 << 31), (3, 0b11 << 5), (5, u64::MAX)] {
-            let out = run3(None, move |p| {
+            let tamper = alter(Step::And, word, move |w| w ^ mask);
+            let out = run3(Some((PartyId(0), tamper)), move |p| {
                 let x = p.share_public_bits(&[u64::MAX; 8], 512)?;
                 let y = p.share_public_bits(&[0x5555; 8], 512)?;
-                let (mut pend, mut msg) = p.session.and_start(&x, &y)?;
+                let at = p.session.bool_log.words();
+                let mut z = p.and(&x, &y)?;
                 if p.me() == PartyId(0) {
-                    pend.cheat = Some((word, mask));
-                    if let Payload::Words(w) = &mut msg.payload {
-                        w[word] ^= mask;
-                    }
+                    p.session.bool_log.z0[at + word] ^= mask;
+                    z.s0[word] ^= mask;
                 }
-                p.net.send(msg)?;
-                let r = p.net.recv(p.me().next())?;
-                let z = pend.finish(&mut p.session, r)?;
                 p.open_bits(&z)
             });
             caught(out, 0);
         }
-    }
-}
-
-#[cfg(test)]
-mod speed {
-    //! `cargo test --release -p triad-mpc-core -- --ignored --nocapture gate_speed`:
-    //! the gate phase of 10^6 multiplications for all three parties on one
-    //! thread (no channel, no encoding), best of 5 rounds per party.
-    use crate::{PairKeys, PartyId, Session, SessionId};
-
-    #[test]
-    #[ignore]
-    fn gate_speed() {
-        let n = 1_000_000;
-        let keys = PairKeys::deal([[1; 16], [2; 16], [3; 16]]);
-        let mut s: Vec<Session> = PartyId::ALL.iter().map(|&p| Session::new(SessionId([9; 16]), p, &keys[p.index()])).collect();
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let xy: Vec<_> = s.iter_mut().map(|s| (s.random(n), s.random(n))).collect();
-            let t = std::time::Instant::now();
-            let mut pending = Vec::new();
-            let mut msgs = Vec::new();
-            for (s, (x, y)) in s.iter_mut().zip(&xy) {
-                let (p, m) = s.mul_start(x, y).expect("start");
-                pending.push(p);
-                msgs.push(Some(m));
-            }
-            for (i, p) in pending.into_iter().enumerate() {
-                // Party i receives from i + 1 what that one sent (to i).
-                let m = msgs[(i + 1) % 3].take().expect("message");
-                drop(p.finish(&mut s[i], m).expect("finish"));
-            }
-            best = best.min(t.elapsed().as_secs_f64() * 1e3 / 3.0);
-            for s in &mut s {
-                s.alog.clear();
-            }
-        }
-        eprintln!("gate phase, n={n}: {best:.1} ms per party ");
     }
 }

@@ -1,7 +1,9 @@
 //! Non-linear building blocks composed from verified gates: bit injection,
 //! bit decomposition (A2B by local share conversion and an adder), LTZ and
-//! equality with zero. They are written against the [`Engine`] trait, so the
-//! in-memory harness and a networked driver run the same code.
+//! equality with zero. They are written against the [`Engine`] trait
+//! ([`crate::engine`]), so the in-memory harness and a networked driver run
+//! the same code. Probabilistic truncation is with the other protocols on
+//! masks ([`crate::masked::trunc_pr`]).
 //!
 //! A2B by local conversion (ABY3, CCS'18, ePrint 2018/403, Sec. 5.3; Araki et
 //! al., ePrint 2018/762): each arithmetic component `x_j` is held by two
@@ -11,27 +13,8 @@
 //! and proven like any other, which is what makes the conversion safe against
 //! a malicious party (`docs/protocols/mpc-core.md` §6).
 
-use crate::{ArithShare, BoolShare, Result, Session};
-
-/// What the circuits need from a driver: the session and the two gates.
-pub trait Engine {
-    /// The party's session.
-    fn session(&mut self) -> &mut Session;
-    /// Elementwise product (one round).
-    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare>;
-    /// Elementwise AND (one round).
-    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare>;
-    /// Verify every pending gate, then open `x` to all parties.
-    fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>>;
-    /// Verify every pending gate, then open the bit-sliced `x` (one bit per lane).
-    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>>;
-    /// Prove every gate logged so far (a no-op when none is pending).
-    fn verify(&mut self) -> Result<()>;
-    /// Send `messages`, then receive one message from each party in
-    /// `await_from`, returned in that order: the transport for protocols
-    /// with their own state machines (the shuffle, [`crate::shuffle`]).
-    fn exchange(&mut self, messages: Vec<crate::Message>, await_from: &[crate::PartyId]) -> Result<Vec<crate::Message>>;
-}
+use crate::engine::Engine;
+use crate::{ArithShare, BoolShare, Result};
 
 /// Bit injection: one arithmetic element (0 or 1) per lane of `x`. Two
 /// rounds, two verified multiplications per bit (`a ^ c = a + c - 2ac` on
@@ -213,25 +196,4 @@ pub fn random_arith_bits<E: Engine>(e: &mut E, count: usize, n: usize) -> Result
     (0..count)
         .map(|i| ArithShare::from_components(c0[i * n..(i + 1) * n].to_vec(), c1[i * n..(i + 1) * n].to_vec()))
         .collect()
-}
-
-/// Probabilistic truncation `TruncPr(x, k, m)`: for signed `|x| < 2^(k-1)`,
-/// returns `floor(x / 2^m) + e` with `e` in `{0, 1}` and
-/// `Pr[e = 1] = (x mod 2^m) / 2^m` (Dalskov, Escudero, Keller, ePrint 2019/131,
-/// Sec. 4 / MP-SPDZ `TruncPrRing`; Catrina–Saxena FC'10 over fields). Needs
-/// `0 < m < k <= 62`.
-///
-/// The mask (`r` uniform on `[0, 2^(k+1))`, `[floor(r / 2^m)]`, `[r_k]`) is
-/// made on demand from two edaBits ([`crate::edabit::trunc_masks`]: `2k` ANDs
-/// and 10 multiplications per element, proven before use); the online step is
-/// [`crate::masked::trunc_pr_with`] (one open, 8 B per element). A driver with
-/// a [`crate::stock::Stockpile`] takes the mask from stock instead. Same
-/// semantics as the earlier version, whose mask cost `k + 1` bit injections.
-///
-/// ePrint 2023/909 reports that this family of truncations does not realise
-/// a deterministic-error functionality: `e` depends on `x mod 2^m`; see
-/// `docs/protocols/mpc-core.md` §6.2 before opening a truncated value.
-pub fn trunc_pr<E: Engine>(e: &mut E, x: &ArithShare, k: u32, m: u32) -> Result<ArithShare> {
-    let mask = crate::edabit::trunc_masks(e, x.len(), k, m)?;
-    crate::masked::trunc_pr_with(e, x, &mask)
 }

@@ -1,7 +1,7 @@
 //! An [`Engine`] adapter that counts the gates and opens a circuit asks for
 //! and, optionally, proves the logged gates every so many.
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::{ArithShare, BoolShare, Message, PartyId, Result, Session};
 
 /// What a circuit used (totals; divide by a batch size for per-element

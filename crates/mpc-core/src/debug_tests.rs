@@ -1,7 +1,7 @@
 //! `Debug` output never carries secrets: share components, pair keys, PRF
 //! state, proof messages or client inputs print as shapes only.
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::harness::run3;
 use crate::input::InputBundle;
 use crate::{ArithShare, BoolShare, PairKeys, Payload, Session, SessionId};

@@ -145,7 +145,7 @@ impl Deviation for ChiAttack {
                 let mut older: Vec<Message> = self.held.take().into_iter().collect();
                 older.append(&mut self.queued);
                 self.held = Some(m);
-                self.total = s.alog.relations();
+                self.total = s.arith_log.relations();
                 self.allowance = 1;
                 return older;
             }

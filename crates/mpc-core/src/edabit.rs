@@ -41,7 +41,8 @@
 //! `k + 1` injections (`2k + 2` multiplications) for the same mask from
 //! random bits.
 
-use crate::circuits::{Engine, b2a, bit_decompose, component_planes, concat, split};
+use crate::circuits::{b2a, bit_decompose, component_planes, concat, split};
+use crate::engine::Engine;
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 
 /// Random values in both domains: `[r]` and the bits of `r`, one lane per

@@ -113,15 +113,108 @@ pub enum Error {
     /// The caller passed inconsistent arguments (lengths, party ids).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
-    /// The message transport failed: raised by the in-memory harness
-    /// (`harness.rs`) and by network drivers (`triad-mpc`'s `NetParty` maps a
-    /// mesh failure to it and keeps the mesh's error). `input::share_inputs`
-    /// and `share_bit_inputs` also return it when the OS random source fails.
+    /// The message transport failed (a link, a timeout, a thread): raised by
+    /// the drivers (the in-memory harness, `triad-mpc`'s `NetParty`), with
+    /// the underlying error as its [`std::error::Error::source`].
     #[error("transport: {0}")]
-    Transport(&'static str),
+    Transport(TransportError),
+    /// The operating system's random source failed (client-side sharing,
+    /// fresh keys).
+    #[error("no randomness from the operating system")]
+    NoRandomness,
 }
 
+/// What kind of transport failure (as `async-nats` pairs an error kind with
+/// its source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// A link to a peer failed (I/O, TLS, a peer that hung up).
+    Link,
+    /// A peer did not answer in time.
+    Timeout,
+    /// A driver's thread ended without a result.
+    Thread,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::Link => "link failed",
+            TransportKind::Timeout => "timed out",
+            TransportKind::Thread => "thread ended",
+        })
+    }
+}
+
+/// A transport failure: its kind, a short description, and the driver's
+/// error behind it (the mesh's, for `NetParty`), kept as the source.
+#[derive(Clone)]
+pub struct TransportError {
+    kind: TransportKind,
+    what: &'static str,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A failure with no underlying error.
+    pub fn new(kind: TransportKind, what: &'static str) -> TransportError {
+        TransportError { kind, what, source: None }
+    }
+
+    /// A failure caused by `source`.
+    pub fn with_source(kind: TransportKind, what: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> TransportError {
+        TransportError { kind, what, source: Some(std::sync::Arc::new(source)) }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> TransportKind {
+        self.kind
+    }
+
+    /// The underlying error, if it is a `T`.
+    pub fn source_as<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.source.as_deref().and_then(|e| e.downcast_ref::<T>())
+    }
+}
+
+impl std::fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportError").field("kind", &self.kind).field("what", &self.what).field("source", &self.source).finish()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.what, self.kind)?;
+        if let Some(s) = &self.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal kind and description (the sources are not compared).
+impl PartialEq for TransportError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.what == other.what
+    }
+}
+
+impl Eq for TransportError {}
+
 impl Error {
+    /// A transport failure with no underlying error.
+    pub fn transport(kind: TransportKind, what: &'static str) -> Error {
+        Error::Transport(TransportError::new(kind, what))
+    }
+
     pub(crate) fn abort(step: Step, blamed: Option<PartyId>, reason: &'static str) -> Error {
         Error::Abort { step, blamed, reason }
     }

@@ -19,9 +19,9 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
-use crate::dzkp::Progress;
-use crate::input::{InputBundle, InputProgress};
-use crate::{ArithShare, BoolShare, Config, Error, Message, PairKeys, PartyId, Result, Session, SessionId};
+use crate::engine::Engine;
+use crate::input::InputBundle;
+use crate::{ArithShare, BoolShare, Config, Error, TransportKind, Message, PairKeys, PartyId, Result, Session, SessionId};
 
 /// Rewrites a party's outgoing messages (a deviating test double).
 pub type Tamper = Box<dyn FnMut(&mut Message) + Send>;
@@ -62,15 +62,15 @@ impl Net {
         self.stats.bytes += bytes.len() as u64;
         self.stats.messages += 1;
         let tx = self.tx[m.to.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
-        tx.send(bytes).map_err(|_| Error::Transport("peer hung up"))
+        tx.send(bytes).map_err(|_| Error::transport(TransportKind::Link, "peer hung up"))
     }
 
     /// Receive the next message from `from`.
     pub fn recv(&mut self, from: PartyId) -> Result<Message> {
         let rx = self.rx[from.index()].as_ref().ok_or(Error::InvalidArgument("no link to that party"))?;
         let bytes = rx.recv_timeout(self.timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Transport("timeout"),
-            RecvTimeoutError::Disconnected => Error::Transport("peer hung up"),
+            RecvTimeoutError::Timeout => Error::transport(TransportKind::Timeout, "no message in time"),
+            RecvTimeoutError::Disconnected => Error::transport(TransportKind::Link, "peer hung up"),
         })?;
         Message::decode(&bytes, from)
     }
@@ -127,28 +127,19 @@ impl Party {
         [prf.words(crate::prf::Purpose::Test, c << 1, n), prf.words(crate::prf::Purpose::Test, (c << 1) | 1, n)]
     }
 
-    /// `x * y` elementwise.
+    /// `x * y` elementwise ([`Engine::mul`]: one exchange).
     pub fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        let (p, m) = self.session.mul_start(x, y)?;
-        self.net.send(m)?;
-        let r = self.net.recv(self.me().next())?;
-        p.finish(&mut self.session, r)
+        Engine::mul(self, x, y)
     }
 
-    /// `sum_j x_j y_j`.
+    /// `sum_j x_j y_j` ([`crate::engine::dot_gate`]).
     pub fn dot(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        let (p, m) = self.session.dot_start(x, y)?;
-        self.net.send(m)?;
-        let r = self.net.recv(self.me().next())?;
-        p.finish(&mut self.session, r)
+        crate::engine::dot_gate(self, x, y)
     }
 
-    /// `x & y`.
+    /// `x & y` ([`Engine::and`]).
     pub fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
-        let (p, m) = self.session.and_start(x, y)?;
-        self.net.send(m)?;
-        let r = self.net.recv(self.me().next())?;
-        p.finish(&mut self.session, r)
+        Engine::and(self, x, y)
     }
 
     /// Bit injection ([`crate::circuits::b2a`]).
@@ -156,92 +147,32 @@ impl Party {
         crate::circuits::b2a(self, x)
     }
 
-    /// Verify all logged gates.
+    /// Verify all logged gates ([`Engine::verify`]).
     pub fn verify(&mut self) -> Result<()> {
-        let (mut v, mut p) = self.session.verify_start()?;
-        loop {
-            match p {
-                Progress::Done => return Ok(()),
-                Progress::Continue(o) => {
-                    for m in o.messages {
-                        self.net.send(m)?;
-                    }
-                    let mut msgs = Vec::with_capacity(o.await_from.len());
-                    for f in o.await_from {
-                        msgs.push(self.net.recv(f)?);
-                    }
-                    p = v.step(&mut self.session, msgs)?;
-                }
-            }
-        }
+        Engine::verify(self)
     }
 
-    fn open_words(&mut self, pending: crate::OpenPending, msgs: [Message; 2]) -> Result<Vec<u64>> {
-        for m in msgs {
-            self.net.send(m)?;
-        }
-        let n = self.net.recv(self.me().next())?;
-        let p = self.net.recv(self.me().prev())?;
-        pending.finish(&mut self.session, n, p)
-    }
-
-    /// Verify pending gates, then open `x` to everyone.
+    /// Verify pending gates, then open `x` to everyone ([`Engine::open`]).
     pub fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
-        self.verify()?;
-        let (p, m) = self.session.open_start(x)?;
-        self.open_words(p, m)
+        Engine::open(self, x)
     }
 
-    /// Verify pending gates, then open bit-sliced `x`.
+    /// Verify pending gates, then open bit-sliced `x` ([`Engine::open_bits`]).
     pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        self.verify()?;
-        let (p, m) = self.session.open_bits_start(x)?;
-        self.open_words(p, m)
+        Engine::open_bits(self, x)
     }
 
-    /// Check a client's bundle with the neighbours.
+    /// Check a client's bundle with the neighbours ([`crate::input::check_bundle`]).
     pub fn input(&mut self, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
-        let (mut check, msgs) = self.session.input_check_start(bundle)?;
-        for m in msgs {
-            self.net.send(m)?;
-        }
-        let mut incoming = vec![self.net.recv(self.me().prev())?, self.net.recv(self.me().next())?];
-        loop {
-            match check.step(&mut self.session, incoming)? {
-                InputProgress::Done { share, rejected } => return Ok((share, rejected)),
-                InputProgress::More { check: c, out, await_from } => {
-                    for m in out {
-                        self.net.send(m)?;
-                    }
-                    incoming = Vec::new();
-                    for f in await_from {
-                        incoming.push(self.net.recv(f)?);
-                    }
-                    check = c;
-                }
-            }
-        }
+        crate::input::check_bundle(self, bundle)
     }
 }
 
-impl crate::circuits::Engine for Party {
+/// The transport of the in-memory network; the gates, proofs and opens are
+/// the trait's provided methods.
+impl Engine for Party {
     fn session(&mut self) -> &mut Session {
         &mut self.session
-    }
-    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        Party::mul(self, x, y)
-    }
-    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
-        Party::and(self, x, y)
-    }
-    fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
-        Party::open(self, x)
-    }
-    fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        Party::open_bits(self, x)
-    }
-    fn verify(&mut self) -> Result<()> {
-        Party::verify(self)
     }
     fn exchange(&mut self, messages: Vec<Message>, await_from: &[PartyId]) -> Result<Vec<Message>> {
         for m in messages {
@@ -252,7 +183,7 @@ impl crate::circuits::Engine for Party {
 }
 
 fn os_random(out: &mut [u8]) -> Result<()> {
-    getrandom::getrandom(out).map_err(|_| Error::Transport("no OS randomness"))
+    getrandom::fill(out).map_err(|_| Error::NoRandomness)
 }
 
 /// The three parties' sessions with fresh pair keys and a fresh session id
@@ -330,12 +261,12 @@ where
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or((Err(Error::Transport("party thread panicked")), Stats::default())))
+            .map(|h| h.join().unwrap_or((Err(Error::transport(TransportKind::Thread, "party thread panicked")), Stats::default())))
             .collect()
     });
-    let c = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
-    let b = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
-    let a = results.pop().unwrap_or((Err(Error::Transport("missing")), Stats::default()));
+    let c = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let b = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let a = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
     [a, b, c]
 }
 

@@ -25,6 +25,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::Engine;
 use crate::prf::{Prf, Purpose};
 use crate::{ArithShare, Error, Message, PartyId, Payload, Result, Session, SessionId, Step};
 
@@ -65,7 +66,7 @@ impl std::fmt::Debug for InputBundle {
 /// Split `values` into the three parties' bundles with fresh OS randomness.
 pub fn share_inputs(values: &[u64]) -> Result<[InputBundle; 3]> {
     let mut seed = [0u8; 16];
-    getrandom::getrandom(&mut seed).map_err(|_| Error::Transport("no OS randomness"))?;
+    getrandom::fill(&mut seed).map_err(|_| Error::NoRandomness)?;
     Ok(share_inputs_with_seed(values, seed))
 }
 
@@ -99,7 +100,7 @@ pub fn share_bit_inputs_with_seed(words: &[u64], seed: [u8; 16]) -> [InputBundle
 /// [`share_bit_inputs_with_seed`] with fresh OS randomness.
 pub fn share_bit_inputs(words: &[u64]) -> Result<[InputBundle; 3]> {
     let mut seed = [0u8; 16];
-    getrandom::getrandom(&mut seed).map_err(|_| Error::Transport("no OS randomness"))?;
+    getrandom::fill(&mut seed).map_err(|_| Error::NoRandomness)?;
     Ok(share_bit_inputs_with_seed(words, seed))
 }
 
@@ -170,6 +171,26 @@ impl Session {
         let to_prev = mk(self.me.prev(), Payload::Bytes(digest(&self.id, seq, i, &bundle.first)));
         let to_next = mk(self.me.next(), Payload::Bytes(digest(&self.id, seq, (i + 1) % 3, &bundle.second)));
         Ok((InputCheck { seq, bundle, detail: None }, [to_prev, to_next]))
+    }
+}
+
+/// Drive the check of `bundle` over a driver: send both digests, receive from
+/// the previous then the next party, then [`InputCheck::step`] (one exchange
+/// per step) until [`InputProgress::Done`]. Returns the accepted sharing and
+/// the indices this party saw rejected. The harness's `Party::input` and
+/// `triad-mpc`'s `NetParty::input` both run this.
+pub fn check_bundle<E: Engine + ?Sized>(e: &mut E, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
+    let me = e.session().me();
+    let (mut check, msgs) = e.session().input_check_start(bundle)?;
+    let mut incoming = e.exchange(msgs.into(), &[me.prev(), me.next()])?;
+    loop {
+        match check.step(e.session(), incoming)? {
+            InputProgress::Done { share, rejected } => return Ok((share, rejected)),
+            InputProgress::More { check: c, out, await_from } => {
+                incoming = e.exchange(out, &await_from)?;
+                check = c;
+            }
+        }
     }
 }
 

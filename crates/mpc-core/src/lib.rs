@@ -15,12 +15,12 @@
 //!   carry-less product per word pair). See [`dzkp`] and
 //!   `docs/protocols/mpc-core.md`.
 //! * Conversions and comparisons built on verified gates ([`circuits`]):
-//!   B2A, A2B, LTZ, EQZ, TruncPr.
+//!   B2A, A2B, LTZ, EQZ; written against the driver interface [`engine::Engine`].
 //! * Fixed-point arithmetic, select, reciprocal, division by a secret,
 //!   square root ([`fixed`]).
 //! * Preprocessing ([`edabit`]: edaBits, truncation masks), kept in a
 //!   [`stock::Stockpile`] and consumed by the online comparisons and
-//!   truncations of [`masked`].
+//!   truncations of [`masked`] (TruncPr, exact truncation, LTZ, EQZ).
 //! * Opening with a compare-view consistency check (Furukawa, Lindell, Nof,
 //!   Weinstein, EC'17, ePrint 2016/944), refused while any multiplication is
 //!   unverified.
@@ -49,6 +49,7 @@ pub mod dzkp;
 #[cfg(feature = "deviation")]
 pub mod deviation;
 pub mod edabit;
+pub mod engine;
 mod error;
 pub mod fixed;
 mod gf64;
@@ -65,7 +66,7 @@ pub mod sort;
 pub mod stock;
 
 pub use arith::{AndPending, MulPending};
-pub use error::{Error, Result, Step};
+pub use error::{Error, Result, Step, TransportError, TransportKind};
 pub use message::{Message, Payload};
 pub use dzkp::{Outgoing, Progress, Verify};
 pub use open::OpenPending;

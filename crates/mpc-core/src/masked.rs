@@ -12,7 +12,8 @@
 //!   rounds).
 //! * TruncPr with a [`TruncMask`] (Dalskov, Escudero, Keller, ePrint 2019/131,
 //!   Sec. 4; MP-SPDZ `TruncPrRing`): open `(x + 2^(k-1) + r) mod 2^(k+1)`,
-//!   one round, 8 B per element.
+//!   one round, 8 B per element ([`trunc_pr_with`]; [`trunc_pr`] makes the
+//!   mask on demand).
 //! * Exact truncation: TruncPr's error is the borrow of the low `m` bits,
 //!   `[c mod 2^m < r mod 2^m]`; a borrow chain on the mask's low bits
 //!   (`m - 1` ANDs) and one bit injection remove it (the comparison correction
@@ -21,9 +22,15 @@
 //!
 //! A mask is consumed by one call: it must never be used twice (the opened
 //! value would reveal the difference of two inputs).
+//!
+//! The name says what these protocols share: each opens its input masked by
+//! a preprocessed random value. It stays `masked` rather than, say, `online`:
+//! the stockpile, fixed point, the benches and the tests call it by this
+//! name, and a rename would move every caller without saying more.
 
-use crate::circuits::{Engine, and_all, b2a, transpose};
+use crate::circuits::{and_all, b2a, transpose};
 use crate::edabit::{EdaBits, TruncMask, check_trunc_params};
+use crate::engine::Engine;
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 
 fn same_len(a: usize, b: usize) -> Result<()> {
@@ -130,6 +137,27 @@ fn trunc_open<E: Engine>(e: &mut E, x: &ArithShare, mask: &TruncMask) -> Result<
 /// reveals when an output is opened (ePrint 2023/909, 2024/1127).
 pub fn trunc_pr_with<E: Engine>(e: &mut E, x: &ArithShare, mask: &TruncMask) -> Result<ArithShare> {
     trunc_open(e, x, mask).map(|(_, out)| out)
+}
+
+/// Probabilistic truncation `TruncPr(x, k, m)`: for signed `|x| < 2^(k-1)`,
+/// returns `floor(x / 2^m) + e` with `e` in `{0, 1}` and
+/// `Pr[e = 1] = (x mod 2^m) / 2^m` (Dalskov, Escudero, Keller, ePrint 2019/131,
+/// Sec. 4 / MP-SPDZ `TruncPrRing`; Catrina–Saxena FC'10 over fields). Needs
+/// `0 < m < k <= 62`.
+///
+/// The mask (`r` uniform on `[0, 2^(k+1))`, `[floor(r / 2^m)]`, `[r_k]`) is
+/// made on demand from two edaBits ([`crate::edabit::trunc_masks`]: `2k` ANDs
+/// and 10 multiplications per element, proven before use); the online step is
+/// [`trunc_pr_with`] (one open, 8 B per element). A driver with
+/// a [`crate::stock::Stockpile`] takes the mask from stock instead. Same
+/// semantics as the earlier version, whose mask cost `k + 1` bit injections.
+///
+/// ePrint 2023/909 reports that this family of truncations does not realise
+/// a deterministic-error functionality: `e` depends on `x mod 2^m`; see
+/// `docs/protocols/mpc-core.md` §6.2 before opening a truncated value.
+pub fn trunc_pr<E: Engine>(e: &mut E, x: &ArithShare, k: u32, m: u32) -> Result<ArithShare> {
+    let mask = crate::edabit::trunc_masks(e, x.len(), k, m)?;
+    trunc_pr_with(e, x, &mask)
 }
 
 /// Exact truncation `floor(x / 2^m)` for signed `|x| < 2^(k-1)` on a

@@ -154,30 +154,3 @@ mod tests {
         assert_ne!(p.words(Purpose::Zero, 3, 4), q.words(Purpose::Zero, 3, 4));
     }
 }
-
-#[cfg(test)]
-mod speed {
-    use super::*;
-    #[test]
-    fn prf_speed() {
-        let p = Prf::new(&[1; 16], &SessionId([7; 16]));
-        let t = std::time::Instant::now();
-        let w = p.words(Purpose::Zero, 3, 1 << 20);
-        eprintln!("prf 8 MiB: {:?} ({})", t.elapsed(), w[5]);
-        let t = std::time::Instant::now();
-        let mut x = 0u8;
-        p.blocks(Purpose::Zero, 3, 1 << 19, |b| x ^= b[0][0]);
-        eprintln!("blocks 8 MiB: {:?} ({})", t.elapsed(), x);
-        let t = std::time::Instant::now();
-        let w = p.words(Purpose::Zero, 3, 1 << 20);
-        eprintln!("prf 8 MiB again: {:?} ({})", t.elapsed(), w[5]);
-        let mut v = w;
-        for _ in 0..3 {
-            v.clear();
-            let t = std::time::Instant::now();
-            p.words_into(Purpose::Zero, 3, 1 << 20, &mut v);
-            eprintln!("words_into reused 8 MiB: {:?} ({})", t.elapsed(), v[5]);
-        }
-
-    }
-}

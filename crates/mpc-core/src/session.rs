@@ -165,16 +165,12 @@ pub struct Session {
     /// PRF under `k_{i+1}`, shared with the next party.
     pub(crate) prf_next: Prf,
     pub(crate) counter: u64,
-    pub(crate) alog: ArithLog,
-    pub(crate) blog: BoolLog,
+    pub(crate) arith_log: ArithLog,
+    pub(crate) bool_log: BoolLog,
     pub(crate) verify_batches: u64,
-    /// Prover vectors recycled between verification batches (no fresh
-    /// pages, hence no page faults, in steady state).
-    pub(crate) pool_z: crate::dzkp::Pool<crate::dzkp::ring::Z128>,
-    pub(crate) pool_y: crate::dzkp::Pool<crate::dzkp::ring::Z192>,
-    pub(crate) pool_g: crate::dzkp::Pool<crate::dzkp::ring::G64>,
-    /// The product proof's subset-byte buffers, recycled likewise.
-    pub(crate) chi_spare: Vec<Vec<crate::dzkp::ChiRow>>,
+    /// The proof code's vectors, recycled between verification batches (no
+    /// fresh pages, hence no page faults, in steady state); owned by `dzkp`.
+    pub(crate) proof_buffers: crate::dzkp::Buffers,
     pub(crate) config: crate::Config,
     /// Gates handed to a verification that has not completed yet (opens
     /// stay refused until it does, even if the [`crate::Verify`] is dropped).
@@ -197,8 +193,8 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("me", &self.me)
             .field("counter", &self.counter)
-            .field("alog", &self.alog)
-            .field("blog", &self.blog)
+            .field("arith_log", &self.arith_log)
+            .field("bool_log", &self.bool_log)
             .field("verify_batches", &self.verify_batches)
             .field("in_flight", &self.in_flight)
             .field("unfinished", &self.unfinished)
@@ -218,13 +214,10 @@ impl Session {
             prf_prev: Prf::new(&keys.prev, &id),
             prf_next: Prf::new(&keys.next, &id),
             counter: 0,
-            alog: ArithLog::default(),
-            blog: BoolLog::default(),
+            arith_log: ArithLog::default(),
+            bool_log: BoolLog::default(),
             verify_batches: 0,
-            pool_z: Default::default(),
-            pool_y: Default::default(),
-            pool_g: Default::default(),
-            chi_spare: Vec::new(),
+            proof_buffers: Default::default(),
             config: crate::Config::default(),
             in_flight: 0,
             unfinished: 0,
@@ -255,7 +248,7 @@ impl Session {
 
     /// Multiplications (relations) and AND words logged and not yet verified.
     pub fn pending(&self) -> (usize, usize) {
-        (self.alog.relations(), self.blog.words())
+        (self.arith_log.relations(), self.bool_log.words())
     }
 
     /// True once an operation of this session aborted: it then refuses
@@ -284,7 +277,7 @@ impl Session {
     }
 
     pub(crate) fn has_pending(&self) -> bool {
-        self.alog.relations() > 0 || self.blog.words() > 0 || self.in_flight > 0
+        self.arith_log.relations() > 0 || self.bool_log.words() > 0 || self.in_flight > 0
     }
 
     pub(crate) fn next_seq(&mut self) -> u64 {

@@ -53,7 +53,7 @@
 //! check passes.
 
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::dzkp::Outgoing;
 use crate::gf64::MulTable;
 use crate::prf::{Prf, Purpose};

@@ -29,7 +29,8 @@
 //! (~`1.39 n log2 n`), quickselect at most `3.4 n`; each `64 + ceil(log2 n)`
 //! ANDs, plus 125 ANDs per key for A2B and one shuffle.
 
-use crate::circuits::{Engine, b2a, bit_decompose};
+use crate::circuits::{b2a, bit_decompose};
+use crate::engine::Engine;
 use crate::shuffle::shuffle;
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::edabit::{EdaBits, TruncMask, edabits, trunc_masks};
 use crate::{ArithShare, BoolShare, Error, Result};
 

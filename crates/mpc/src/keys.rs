@@ -32,7 +32,7 @@ const CONTRIBUTION: usize = 32;
 
 fn random_contribution() -> Result<Zeroizing<[u8; CONTRIBUTION]>> {
     let mut c = Zeroizing::new([0u8; CONTRIBUTION]);
-    getrandom::getrandom(c.as_mut_slice()).map_err(|_| {
+    getrandom::fill(c.as_mut_slice()).map_err(|_| {
         Error::Engine(triad_mpc_core::Error::InvalidArgument("the OS random source failed"))
     })?;
     Ok(c)

@@ -11,7 +11,7 @@
 //! * keys: the two PRF pair keys of a party are agreed over the authenticated links when the
 //!   party is built ([`NetParty::new`]; see `keys.rs` for the argument);
 //! * driving: [`NetParty`] sends each step's messages, receives the replies, and feeds them to
-//!   the session. It implements the core's [`Engine`](triad_mpc_core::circuits::Engine), so
+//!   the session. It implements the core's [`Engine`](triad_mpc_core::engine::Engine), so
 //!   every circuit (B2A, A2B, LTZ, EQZ, TruncPr) runs unchanged over the network;
 //! * bounded memory: large gate layers are cut into chunks and the logged gates are verified
 //!   (distributed zero-knowledge proofs) every [`PartyConfig::verify_after_mults`]

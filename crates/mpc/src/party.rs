@@ -1,10 +1,10 @@
 //! [`NetParty`]: one party's session driven over its mesh.
 
 use bytes::Bytes;
-use triad_mpc_core::circuits::Engine;
-use triad_mpc_core::input::{InputBundle, InputProgress};
+use triad_mpc_core::engine::{self, Engine};
+use triad_mpc_core::input::InputBundle;
 use triad_mpc_core::stock::Stockpile;
-use triad_mpc_core::{self as core, ArithShare, BoolShare, Message, Progress, Session, SessionId};
+use triad_mpc_core::{self as core, ArithShare, BoolShare, Message, Session, SessionId};
 use triad_mpc_net::{BlockingMesh, NetConfig, NetError, TcpSetup};
 
 use crate::ids::{net_party, net_session_id};
@@ -74,9 +74,6 @@ pub struct NetParty {
     session: Session,
     mesh: BlockingMesh,
     config: PartyConfig,
-    /// The transport error behind the last `core::Error::Transport` (the core's error type
-    /// carries only a static string).
-    net_error: Option<NetError>,
     /// Preprocessed masks (edaBits, truncation masks); targets 0 until the driver sets them.
     stock: Stockpile,
     /// Test-only: a deviation from the protocol, and the messages it read ahead.
@@ -92,8 +89,6 @@ impl std::fmt::Debug for NetParty {
     }
 }
 
-const LINK_FAILED: &str = "mesh link failed";
-
 impl NetParty {
     /// A party over an established mesh: agrees the pair keys with both peers (one round), then
     /// starts the session. The mesh should have been built with
@@ -106,7 +101,6 @@ impl NetParty {
             session,
             mesh,
             config,
-            net_error: None,
             stock: Stockpile::default(),
             #[cfg(feature = "deviation")]
             deviation: None,
@@ -136,7 +130,7 @@ impl NetParty {
             let hs = [m0, m1, m2].map(|m| s.spawn(move || NetParty::new(m, sid, config)));
             hs.map(|h| {
                 h.join()
-                    .unwrap_or(Err(Error::Engine(core::Error::Transport("key agreement thread panicked"))))
+                    .unwrap_or(Err(Error::Engine(core::Error::transport(core::TransportKind::Thread, "key agreement thread panicked"))))
             })
         });
         Ok([a?, b?, c?])
@@ -186,7 +180,7 @@ impl NetParty {
 
     /// `sum_j x_j y_j` (one element sent, one round).
     pub fn dot(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        let r = self.dot_gate(x, y).and_then(|z| self.maybe_verify().map(|()| z));
+        let r = engine::dot_gate(self, x, y).and_then(|z| self.maybe_verify().map(|()| z));
         self.lift(r)
     }
 
@@ -198,31 +192,31 @@ impl NetParty {
 
     /// Verify every logged gate now.
     pub fn verify(&mut self) -> Result<()> {
-        let r = self.verify_all();
+        let r = Engine::verify(self);
         self.lift(r)
     }
 
     /// Verify every logged gate, then open `x` to all parties (compare-view).
     pub fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
-        let r = self.open_arith(x);
+        let r = Engine::open(self, x);
         self.lift(r)
     }
 
     /// Verify every logged gate, then open bit-sliced `x`.
     pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        let r = self.open_bool(x);
+        let r = Engine::open_bits(self, x);
         self.lift(r)
     }
 
     /// Check a client's input bundle with the neighbours: the accepted sharing and the
     /// indices this party saw rejected.
     pub fn input(&mut self, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
-        let r = self.input_check(bundle);
+        let r = core::input::check_bundle(self, bundle);
         self.lift(r)
     }
 
     /// Run a circuit of [`triad_mpc_core::circuits`] (or any code written against
-    /// [`Engine`]) and report transport failures as [`Error::Net`].
+    /// [`Engine`]) and report a mesh failure as the engine's transport error, with the mesh's [`NetError`] as its source.
     pub fn circuit<T>(&mut self, f: impl FnOnce(&mut NetParty) -> core::Result<T>) -> Result<T> {
         let r = f(self);
         self.lift(r)
@@ -265,15 +259,16 @@ impl NetParty {
     // --- driving -------------------------------------------------------------------------
 
     fn lift<T>(&mut self, r: core::Result<T>) -> Result<T> {
-        r.map_err(|e| match (e, self.net_error.take()) {
-            (core::Error::Transport(_), Some(n)) => Error::Net(n),
-            (e, _) => Error::Engine(e),
-        })
+        Ok(r?)
     }
 
+    /// A mesh failure as the engine's transport error, the mesh's error kept as its source.
     fn link_failed(&mut self, e: NetError) -> core::Error {
-        self.net_error = Some(e);
-        core::Error::Transport(LINK_FAILED)
+        let kind = match e {
+            NetError::RecvTimeout { .. } | NetError::SendTimeout { .. } => core::TransportKind::Timeout,
+            _ => core::TransportKind::Link,
+        };
+        core::Error::Transport(core::TransportError::with_source(kind, "mesh link failed", e))
     }
 
     /// Test-only: from now on this party deviates as `d` says (feature `deviation`, which a
@@ -344,36 +339,12 @@ impl NetParty {
         Message::decode(&bytes, from)
     }
 
-    fn mul_gate(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
-        let (p, m) = self.session.mul_start(x, y)?;
-        self.send(m)?;
-        let r = self.recv(self.me().next())?;
-        self.mesh.mark_round();
-        p.finish(&mut self.session, r)
-    }
-
-    fn dot_gate(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
-        let (p, m) = self.session.dot_start(x, y)?;
-        self.send(m)?;
-        let r = self.recv(self.me().next())?;
-        self.mesh.mark_round();
-        p.finish(&mut self.session, r)
-    }
-
-    fn and_gate(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
-        let (p, m) = self.session.and_start(x, y)?;
-        self.send(m)?;
-        let r = self.recv(self.me().next())?;
-        self.mesh.mark_round();
-        p.finish(&mut self.session, r)
-    }
-
     /// Verify if the log reached a threshold. Deterministic in the program, so all three
     /// parties verify at the same point.
     fn maybe_verify(&mut self) -> core::Result<()> {
         let (mults, and_words) = self.session.pending();
         if mults >= self.config.verify_after_mults || and_words.saturating_mul(64) >= self.config.verify_after_ands {
-            self.verify_all()?;
+            Engine::verify(self)?;
         }
         Ok(())
     }
@@ -382,7 +353,7 @@ impl NetParty {
         let n = x.len();
         let chunk = self.config.max_gate_elements.min(self.config.verify_after_mults).max(1);
         if n <= chunk || y.len() != n {
-            let z = self.mul_gate(x, y)?;
+            let z = engine::mul_gate(self, x, y)?;
             self.maybe_verify()?;
             return Ok(z);
         }
@@ -392,7 +363,7 @@ impl NetParty {
             let end = (start + chunk).min(n);
             let xs = ArithShare::from_components(x0[start..end].to_vec(), x1[start..end].to_vec())?;
             let ys = ArithShare::from_components(y0[start..end].to_vec(), y1[start..end].to_vec())?;
-            let z = self.mul_gate(&xs, &ys)?;
+            let z = engine::mul_gate(self, &xs, &ys)?;
             let (a, b) = z.components();
             z0.extend_from_slice(a);
             z1.extend_from_slice(b);
@@ -405,7 +376,7 @@ impl NetParty {
         let words = x.words();
         let chunk = (self.config.verify_after_ands / 64).min(self.config.max_gate_elements).max(1);
         if words <= chunk || y.words() != words || y.lanes() != x.lanes() {
-            let z = self.and_gate(x, y)?;
+            let z = engine::and_gate(self, x, y)?;
             self.maybe_verify()?;
             return Ok(z);
         }
@@ -416,7 +387,7 @@ impl NetParty {
             let lanes = (64 * end).min(x.lanes()) - 64 * start;
             let xs = BoolShare::from_components(x0[start..end].to_vec(), x1[start..end].to_vec(), lanes)?;
             let ys = BoolShare::from_components(y0[start..end].to_vec(), y1[start..end].to_vec(), lanes)?;
-            let z = self.and_gate(&xs, &ys)?;
+            let z = engine::and_gate(self, &xs, &ys)?;
             let (a, b) = z.components();
             z0.extend_from_slice(a);
             z1.extend_from_slice(b);
@@ -424,96 +395,14 @@ impl NetParty {
         }
         BoolShare::from_components(z0, z1, x.lanes())
     }
-
-    /// The DZKP of every logged gate: send the step's messages, receive one from each awaited
-    /// party, step (`docs/protocols/mpc-core.md` §3).
-    fn verify_all(&mut self) -> core::Result<()> {
-        let (mut v, mut p) = self.session.verify_start()?;
-        loop {
-            match p {
-                Progress::Done => return Ok(()),
-                Progress::Continue(o) => {
-                    for m in o.messages {
-                        self.send(m)?;
-                    }
-                    let mut msgs = Vec::with_capacity(o.await_from.len());
-                    for f in o.await_from {
-                        msgs.push(self.recv(f)?);
-                    }
-                    self.mesh.mark_round();
-                    p = v.step(&mut self.session, msgs)?;
-                }
-            }
-        }
-    }
-
-    fn finish_open(&mut self, pending: core::OpenPending, msgs: [Message; 2]) -> core::Result<Vec<u64>> {
-        for m in msgs {
-            self.send(m)?;
-        }
-        let n = self.recv(self.me().next())?;
-        let p = self.recv(self.me().prev())?;
-        self.mesh.mark_round();
-        pending.finish(&mut self.session, n, p)
-    }
-
-    fn open_bool(&mut self, x: &BoolShare) -> core::Result<Vec<u64>> {
-        self.verify_all()?;
-        let (p, m) = self.session.open_bits_start(x)?;
-        self.finish_open(p, m)
-    }
-
-    fn open_arith(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
-        self.verify_all()?;
-        let (p, m) = self.session.open_start(x)?;
-        self.finish_open(p, m)
-    }
-
-    fn input_check(&mut self, bundle: InputBundle) -> core::Result<(ArithShare, Vec<usize>)> {
-        let (mut check, msgs) = self.session.input_check_start(bundle)?;
-        for m in msgs {
-            self.send(m)?;
-        }
-        let mut incoming = vec![self.recv(self.me().prev())?, self.recv(self.me().next())?];
-        self.mesh.mark_round();
-        loop {
-            match check.step(&mut self.session, incoming)? {
-                InputProgress::Done { share, rejected } => return Ok((share, rejected)),
-                InputProgress::More { check: c, out, await_from } => {
-                    for m in out {
-                        self.send(m)?;
-                    }
-                    incoming = Vec::with_capacity(await_from.len());
-                    for f in await_from {
-                        incoming.push(self.recv(f)?);
-                    }
-                    self.mesh.mark_round();
-                    check = c;
-                }
-            }
-        }
-    }
 }
 
-/// The circuits' view of a party: the same gates, verified and chunked as configured.
+/// The circuits' view of a party: the same gates, chunked and verified as configured; proofs
+/// and opens are the trait's provided methods over [`Engine::exchange`], which counts one
+/// round per exchange.
 impl Engine for NetParty {
     fn session(&mut self) -> &mut Session {
         &mut self.session
-    }
-    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
-        self.mul_chunked(x, y)
-    }
-    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
-        self.and_chunked(x, y)
-    }
-    fn open(&mut self, x: &ArithShare) -> core::Result<Vec<u64>> {
-        self.open_arith(x)
-    }
-    fn open_bits(&mut self, x: &BoolShare) -> core::Result<Vec<u64>> {
-        self.open_bool(x)
-    }
-    fn verify(&mut self) -> core::Result<()> {
-        self.verify_all()
     }
     fn exchange(&mut self, messages: Vec<Message>, await_from: &[core::PartyId]) -> core::Result<Vec<Message>> {
         for m in messages {
@@ -522,5 +411,11 @@ impl Engine for NetParty {
         let got = await_from.iter().map(|f| self.recv(*f)).collect::<core::Result<Vec<_>>>()?;
         self.mesh.mark_round();
         Ok(got)
+    }
+    fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> core::Result<ArithShare> {
+        self.mul_chunked(x, y)
+    }
+    fn and(&mut self, x: &BoolShare, y: &BoolShare) -> core::Result<BoolShare> {
+        self.and_chunked(x, y)
     }
 }

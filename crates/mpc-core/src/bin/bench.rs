@@ -213,7 +213,7 @@ fn main() -> std::result::Result<(), Error> {
             for _ in 0..reps.min(2) {
                 // Preprocessing (mask bits) and online open are both included.
                 let x = p.session.random(m).scale(1 << 20); // any value works for timing
-                out.push(measure(p, |p| triad_mpc_core::circuits::trunc_pr(p, &x, 40, 16).map(drop))?);
+                out.push(measure(p, |p| triad_mpc_core::masked::trunc_pr(p, &x, 40, 16).map(drop))?);
             }
             Ok(out)
         });

@@ -300,13 +300,9 @@ impl Instance for BoolLog {
 
     fn recycle(mut self, s: &mut crate::Session) {
         self.clear();
-        if s.blog.words() == 0 && s.blog.x0.capacity() < self.x0.capacity() {
-            s.blog = self;
+        if s.bool_log.words() == 0 && s.bool_log.x0.capacity() < self.x0.capacity() {
+            s.bool_log = self;
         }
-    }
-
-    fn pool(s: &mut crate::Session) -> &mut Pool<G64> {
-        &mut s.pool_g
     }
 
     fn prover_carries(&mut self, _: &SessionId, _: &[u8; 16]) -> Vec<G64> {

@@ -7,10 +7,67 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + r_i - r_{i+1}` (BGIN19,
 //! Sec. 4: each party proves the correctness of the message it sent).
 
-use super::ring::VRing;
+use super::mult::ChiRow;
+use super::ring::{G64, VRing, Z128, Z192};
 use crate::SessionId;
 
-/// Recycled vectors of one ring, kept by the session between batches:
+/// The proof code's recycled buffers: one vector [`Pool`] per proof ring and
+/// the product proof's subset-byte buffers. The session keeps them between
+/// verification batches (one field, `Session::proof_buffers`) so that a
+/// steady state allocates no fresh pages; only this module reads them.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    z128: Pool<Z128>,
+    z192: Pool<Z192>,
+    g64: Pool<G64>,
+    /// The product proof's subset-byte (`chi`) buffers.
+    pub(crate) chi_rows: Vec<Vec<ChiRow>>,
+}
+
+/// Counts only (the buffers still hold old proof data).
+impl std::fmt::Debug for Buffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Buffers")
+            .field("z128", &self.z128)
+            .field("z192", &self.z192)
+            .field("g64", &self.g64)
+            .field("chi_rows", &self.chi_rows.len())
+            .finish()
+    }
+}
+
+impl Buffers {
+    /// The vector pool of proof ring `R`.
+    pub(crate) fn pool<R: Pooled>(&mut self) -> &mut Pool<R> {
+        R::pool_in(self)
+    }
+}
+
+/// A proof ring with a vector pool in [`Buffers`].
+pub(crate) trait Pooled: Sized {
+    /// Its pool.
+    fn pool_in(b: &mut Buffers) -> &mut Pool<Self>;
+}
+
+impl Pooled for Z128 {
+    fn pool_in(b: &mut Buffers) -> &mut Pool<Self> {
+        &mut b.z128
+    }
+}
+
+impl Pooled for Z192 {
+    fn pool_in(b: &mut Buffers) -> &mut Pool<Self> {
+        &mut b.z192
+    }
+}
+
+impl Pooled for G64 {
+    fn pool_in(b: &mut Buffers) -> &mut Pool<Self> {
+        &mut b.g64
+    }
+}
+
+/// Recycled vectors of one ring, kept in [`Buffers`] between batches:
 /// fresh multi-megabyte allocations cost page faults (the kernel zeroes
 /// every page), measured at 10-20% of a verification.
 pub(crate) struct Pool<R>(Vec<Vec<R>>);
@@ -83,7 +140,7 @@ pub(crate) struct Shares<R> {
 /// product, committed in `ProofCarry` before any coefficient is known, to
 /// the claim.
 pub(crate) trait Instance: Send {
-    type R: VRing;
+    type R: VRing + Pooled;
     /// Fold factor of round 0 (later rounds use `K`).
     const K0: usize;
     /// Whether, past the pad slot, the prover's vectors are the sums of the
@@ -96,8 +153,6 @@ pub(crate) trait Instance: Send {
     fn n_carries(&self) -> usize;
     /// Hand the (cleared) log back to the session for reuse.
     fn recycle(self, s: &mut crate::Session);
-    /// The session's vector pool for this ring.
-    fn pool(s: &mut crate::Session) -> &mut Pool<Self::R>;
     /// The prover's carries (seed `chi` from `ProofSeed`).
     fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<Self::R>;
     /// Round 0, prover: the `K0*K0` cross products of the claim's blocks.

@@ -57,11 +57,10 @@
 mod and;
 mod inst;
 mod mult;
-pub(crate) mod ring;
+mod ring;
 
-pub(crate) use inst::Pool;
-pub(crate) use mult::ChiRow;
-use inst::{Instance, Shares};
+pub(crate) use inst::Buffers;
+use inst::{Instance, Pool, Shares};
 use ring::VRing;
 
 use crate::prf::Purpose;
@@ -181,7 +180,7 @@ fn sub_common(ctr: u64, what: u64) -> u64 {
 }
 
 /// One pair key's term of common draw `what`.
-fn term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
+fn draw_term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
     let mut b = [0u8; 16];
     prf.fill_bytes(Purpose::Challenge, sub_common(ctr, what), &mut b);
     b
@@ -189,7 +188,7 @@ fn term(prf: &crate::prf::Prf, ctr: u64, what: u64) -> [u8; 16] {
 
 /// The hash that commits to a term (hiding it: the term is a 128-bit PRF
 /// value).
-fn term_hash(s: &Ctx, ctr: u64, what: u64, t: &[u8; 16]) -> Vec<u8> {
+fn draw_term_hash(s: &Ctx, ctr: u64, what: u64, t: &[u8; 16]) -> Vec<u8> {
     let x = u128::from_le_bytes(*t);
     crate::open::words_hash(b"triad dzkp common term", &s.id, sub_common(ctr, what), &[x as u64, (x >> 64) as u64])
 }
@@ -269,7 +268,7 @@ impl<I: Instance> Run<I> {
 
     fn new(s: &mut Session, inst: I) -> Run<I> {
         let ctr = s.next_seq();
-        let pool = std::mem::take(I::pool(s));
+        let pool = std::mem::take(s.proof_buffers.pool::<I::R>());
         let len = inst.folded_len();
         let rounds = 1 + rounds_for(1 + len); // + the pad slot
         Run {
@@ -312,9 +311,9 @@ impl<I: Instance> Run<I> {
     /// our `chi` term (the next party's gate messages reached us: every gate
     /// is finished) and the hashes of our terms of every later draw.
     fn seed_to_next(&self, s: &Ctx) -> Message {
-        let mut body = term(&s.prf_prev, self.ctr, SUB_CHI).to_vec();
+        let mut body = draw_term(&s.prf_prev, self.ctr, SUB_CHI).to_vec();
         for d in self.draws().into_iter().skip(1) {
-            body.extend(term_hash(s, self.ctr, d, &term(&s.prf_prev, self.ctr, d)));
+            body.extend(draw_term_hash(s, self.ctr, d, &draw_term(&s.prf_prev, self.ctr, d)));
         }
         self.msg(s, s.me.next(), Step::ProofSeed, Payload::Bytes(body))
     }
@@ -323,14 +322,14 @@ impl<I: Instance> Run<I> {
     /// under `k_{i+1}` (the key it lacks). The term itself reaches it from
     /// its previous party, the receiver of its gate messages.
     fn seed_to_prev(&self, s: &Ctx) -> Message {
-        let hash = term_hash(s, self.ctr, SUB_CHI, &term(&s.prf_next, self.ctr, SUB_CHI));
+        let hash = draw_term_hash(s, self.ctr, SUB_CHI, &draw_term(&s.prf_next, self.ctr, SUB_CHI));
         self.msg(s, s.me.prev(), Step::ProofSeed, Payload::Bytes(hash))
     }
 
     /// Our term of draw `what` for the previous party: under `k_{i+1}`,
     /// the key it lacks.
-    fn term_msg(&self, s: &Ctx, step: Step, what: u64) -> Message {
-        self.msg(s, s.me.prev(), step, Payload::Bytes(term(&s.prf_next, self.ctr, what).to_vec()))
+    fn draw_term_msg(&self, s: &Ctx, step: Step, what: u64) -> Message {
+        self.msg(s, s.me.prev(), step, Payload::Bytes(draw_term(&s.prf_next, self.ctr, what).to_vec()))
     }
 
     /// Common draw `what` (all three proofs use it): the XOR of the three
@@ -343,10 +342,10 @@ impl<I: Instance> Run<I> {
     fn common(&self, s: &Ctx, what: u64, received: &[u8], from: PartyId, step: Step) -> Result<[u8; 16]> {
         let t: [u8; 16] = received.try_into().map_err(|_| Error::abort(step, Some(from), "wrong term length"))?;
         let at = self.draws().iter().position(|&d| d == what).ok_or(Error::InvalidArgument("unknown draw"))? * HASH;
-        if self.commits.get(at..at + HASH) != Some(&term_hash(s, self.ctr, what, &t)[..]) {
+        if self.commits.get(at..at + HASH) != Some(&draw_term_hash(s, self.ctr, what, &t)[..]) {
             return Err(Error::abort(step, None, "a challenge term does not match its commitment"));
         }
-        let (a, b) = (term(&s.prf_prev, self.ctr, what), term(&s.prf_next, self.ctr, what));
+        let (a, b) = (draw_term(&s.prf_prev, self.ctr, what), draw_term(&s.prf_next, self.ctr, what));
         Ok(std::array::from_fn(|i| a[i] ^ b[i] ^ t[i]))
     }
 
@@ -547,7 +546,7 @@ impl<I: Instance> Run<I> {
                 let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n * I::R::WIRE)?;
                 self.carry_in = decode_ring(w, Step::ProofCarry, prev)?;
                 self.phase = Phase::Lambda;
-                Ok(Some(Outgoing { messages: vec![self.term_msg(s, Step::ProofLambda, SUB_LAMBDA)], await_from: vec![next] }))
+                Ok(Some(Outgoing { messages: vec![self.draw_term_msg(s, Step::ProofLambda, SUB_LAMBDA)], await_from: vec![next] }))
             }
             Phase::Lambda => {
                 let m = Self::one(&mut msgs, next, Step::ProofLambda)?;
@@ -566,7 +565,7 @@ impl<I: Instance> Run<I> {
                 let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (k * k - 1) * I::R::WIRE)?;
                 self.cross_in = decode_ring(w, Step::ProofRound(r), prev)?;
                 self.phase = Phase::Challenge(r);
-                Ok(Some(Outgoing { messages: vec![self.term_msg(s, Step::ProofChallenge(r), SUB_CHAL | r as u64)], await_from: vec![next] }))
+                Ok(Some(Outgoing { messages: vec![self.draw_term_msg(s, Step::ProofChallenge(r), SUB_CHAL | r as u64)], await_from: vec![next] }))
             }
             Phase::Challenge(r) => {
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
@@ -623,7 +622,7 @@ impl<I: Instance> Run<I> {
             self.pool.put(x.u);
             self.pool.put(x.v);
         }
-        *I::pool(s) = self.pool;
+        *s.proof_buffers.pool::<I::R>() = self.pool;
         self.inst.recycle(s);
     }
 }
@@ -676,18 +675,18 @@ impl Session {
             return Err(Error::InvalidArgument("a gate is unfinished: finish every started gate before verifying"));
         }
         let mut jobs = Vec::new();
-        if self.alog.relations() > 0 {
-            let mut log = std::mem::take(&mut self.alog);
+        if self.arith_log.relations() > 0 {
+            let mut log = std::mem::take(&mut self.arith_log);
             log.seal();
-            let spare = std::mem::take(&mut self.chi_spare);
+            let spare = std::mem::take(&mut self.proof_buffers.chi_rows);
             jobs.push(match self.config.arith_ring {
                 #[cfg(any(test, feature = "deviation"))]
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
                 crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
         }
-        if self.blog.words() > 0 {
-            let log = std::mem::take(&mut self.blog);
+        if self.bool_log.words() > 0 {
+            let log = std::mem::take(&mut self.bool_log);
             jobs.push(Job::Bool(Run::new(self, log)));
         }
         self.verify_batches += 1;
@@ -806,13 +805,13 @@ impl Verify {
 #[cfg(feature = "deviation")]
 mod attack {
     use super::ring::{ArithRing, Z128, Z192};
-    use super::{SUB_CHI, term};
+    use super::{SUB_CHI, draw_term};
     use crate::{Message, Payload, Session, SessionId};
 
     /// `chi`'s seed of the proof with counter `ctr`, given the term under
     /// the key this party lacks.
     pub(crate) fn chi_seed_with_term(s: &Session, ctr: u64, t: &[u8; 16]) -> [u8; 16] {
-        let (a, b) = (term(&s.prf_prev, ctr, SUB_CHI), term(&s.prf_next, ctr, SUB_CHI));
+        let (a, b) = (draw_term(&s.prf_prev, ctr, SUB_CHI), draw_term(&s.prf_next, ctr, SUB_CHI));
         std::array::from_fn(|i| a[i] ^ b[i] ^ t[i])
     }
 

@@ -18,7 +18,7 @@
 //! entry.
 
 use super::inst::{Instance, Pool, Round0, Shares};
-use super::ring::{ArithRing, Lazy};
+use super::ring::{Accumulator, ArithRing};
 use crate::SessionId;
 use crate::prf::{Prf, Purpose};
 use crate::session::ArithLog;
@@ -454,18 +454,14 @@ impl<A: ArithRing> Instance for ArithInst<A> {
 
     fn recycle(mut self, s: &mut crate::Session) {
         self.spare.push(self.chi);
-        if s.chi_spare.len() < self.spare.len() {
-            s.chi_spare = self.spare;
+        if s.proof_buffers.chi_rows.len() < self.spare.len() {
+            s.proof_buffers.chi_rows = self.spare;
         }
         let mut log = self.log;
         log.clear();
-        if s.alog.relations() == 0 && s.alog.x0.capacity() < log.x0.capacity() {
-            s.alog = log;
+        if s.arith_log.relations() == 0 && s.arith_log.x0.capacity() < log.x0.capacity() {
+            s.arith_log = log;
         }
-    }
-
-    fn pool(s: &mut crate::Session) -> &mut Pool<A> {
-        A::pool(s)
     }
 
     fn prover_carries(&mut self, sid: &SessionId, chi: &[u8; 16]) -> Vec<A> {
@@ -728,64 +724,5 @@ mod tests {
         }
         // More groups than one chunk or tile.
         round0_is_consistent::<Z192>(&[1; 8 * (CHUNK + FOLD_TILE) + 3]);
-    }
-}
-
-#[cfg(test)]
-mod speed {
-    //! `cargo test --release -p triad-mpc-core -- --ignored --nocapture round0_speed`:
-    //! single-thread timings of one party's round-0 work (best of 5).
-    use super::*;
-    use crate::dzkp::ring::{VRing, Z192};
-
-    fn best(mut f: impl FnMut()) -> f64 {
-        (0..5)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                f();
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .fold(f64::MAX, f64::min)
-    }
-
-    #[test]
-    #[ignore]
-    fn round0_speed() {
-        let n = 1_000_000;
-        let mut w = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            w ^= w << 13;
-            w ^= w >> 7;
-            w ^= w << 17;
-            w
-        };
-        let mut log = ArithLog::default();
-        for _ in 0..n {
-            for v in [&mut log.x0, &mut log.x1, &mut log.y0, &mut log.y1, &mut log.z0, &mut log.z1, &mut log.r0, &mut log.r1] {
-                v.push(next());
-            }
-        }
-        let sid = SessionId([7; 16]);
-        let (chi, lambda) = ([1u8; 16], [2u8; 16]);
-        let mut inst = ArithInst::<Z192>::new(log, Vec::new());
-        let r: Vec<Z192> = (0..K0).map(|a| Z192([a as u64 * 77 + 1, 5, 9])).collect();
-        let carry = vec![Z192::ONE; KAPPA + 1];
-        let mut pool = Pool::default();
-        let mut rows = Vec::new();
-        let t_chi = best(|| chi_rows(&sid, &chi, n, &mut rows));
-        let t_carries = best(|| drop(inst.prover_carries(&sid, &chi)));
-        let t_cross = best(|| drop(inst.prover_cross0(&sid, &chi, &lambda)));
-        let carry_n = carry.clone();
-        let t_all = best(|| {
-            let all = inst.round0_all(&sid, &chi, &lambda, &carry, &carry_n, &r, &r, &mut pool);
-            for x in [all.prover, all.prev, all.next] {
-                pool.put(x.u);
-                pool.put(x.v);
-            }
-        });
-        eprintln!(
-            "n={n}: chi {t_chi:.1} ms, carries {t_carries:.1}, cross0 {t_cross:.1}, round0_all {t_all:.1}; total {:.1}",
-            t_chi + t_carries + t_cross + t_all
-        );
     }
 }

@@ -58,16 +58,14 @@ pub(crate) trait VRing: Copy + Default + PartialEq + std::fmt::Debug + Send + Sy
 }
 
 /// The extra operations the ring proof (ePrint 2024/700) needs of Z_2^{64+s}.
-pub(crate) trait ArithRing: VRing {
+pub(crate) trait ArithRing: VRing + super::inst::Pooled {
     /// Lazy multiply-accumulator (carries resolved once, in `total`).
-    type Acc: Lazy<Self>;
+    type Acc: Accumulator<Self>;
     fn from_u64(x: u64) -> Self;
     /// Multiplication by 2^64.
     fn shl64(self) -> Self;
     /// The element `x mod 2^(64+s)` for `x < 2^128`.
     fn from_u128(x: u128) -> Self;
-    /// The session's vector pool for this ring.
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self>;
     /// `self * (lo + 2^64 bit)`, `bit` in {0, 1}: a product by a 65-bit
     /// value such as `x_i + x_{i+1}`.
     #[inline(always)]
@@ -79,7 +77,7 @@ pub(crate) trait ArithRing: VRing {
 }
 
 /// A sum of products in a ring, with the carries resolved only at the end.
-pub(crate) trait Lazy<R>: Copy + Default {
+pub(crate) trait Accumulator<R>: Copy + Default {
     /// `+= a * b`.
     fn mac(&mut self, a: R, b: R);
     /// `+= a * (lo + 2^64 bit)`, `bit` in {0, 1}.
@@ -133,16 +131,13 @@ impl ArithRing for Z128 {
     fn from_u128(x: u128) -> Self {
         Z128(x)
     }
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
-        &mut s.pool_z
-    }
 }
 
 /// Z_2^128 products wrap: the accumulator is the element itself.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Acc128(u128);
 
-impl Lazy<Z128> for Acc128 {
+impl Accumulator<Z128> for Acc128 {
     #[inline(always)]
     fn mac(&mut self, a: Z128, b: Z128) {
         self.0 = self.0.wrapping_add(a.0.wrapping_mul(b.0));
@@ -259,9 +254,6 @@ impl ArithRing for Z192 {
     fn from_u128(x: u128) -> Self {
         Z192([x as u64, (x >> 64) as u64, 0])
     }
-    fn pool(s: &mut crate::Session) -> &mut super::inst::Pool<Self> {
-        &mut s.pool_y
-    }
 }
 
 /// Lazy sum of products in Z_2^192 by 64-bit columns: `c0` collects the
@@ -275,7 +267,7 @@ pub(crate) struct Acc192 {
     c2: u64,
 }
 
-impl Lazy<Z192> for Acc192 {
+impl Accumulator<Z192> for Acc192 {
     #[inline(always)]
     fn mac(&mut self, a: Z192, b: Z192) {
         let (a, b) = (a.0, b.0);
@@ -577,30 +569,5 @@ mod tests {
             let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
             assert_eq!(Z192::cross(&u, &v, 4, m), generic_cross(&u, &v, 4, m), "m = {m}");
         }
-    }
-
-    /// `cargo test --release -p triad-mpc-core -- --ignored --nocapture later_round_speed`
-    #[test]
-    #[ignore]
-    fn later_round_speed() {
-        let m = 62_500; // round 1 of 10^6 multiplications
-        let (u, v) = (z192_vec(4 * m, 1), z192_vec(4 * m, 2));
-        let r = z192_vec(4, 3);
-        let best = |f: &mut dyn FnMut()| {
-            (0..7)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .fold(f64::MAX, f64::min)
-        };
-        let t_cross = best(&mut || drop(std::hint::black_box(Z192::cross(&u, &v, 4, m))));
-        let mut x = u.clone();
-        let t_fold = best(&mut || {
-            x.copy_from_slice(&u);
-            Z192::fold_blocks(&mut x, m, &r);
-        });
-        eprintln!("m={m}: cross {t_cross:.2} ms, fold_blocks (with a copy) {t_fold:.2} ms");
     }
 }

@@ -18,7 +18,7 @@
 //! statistic), so the result must be a deterministic function of `N` (see
 //! `crate::fixed`).
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::masked::trunc;
 use crate::fixed::FixedFormat;
 use crate::{ArithShare, Error, Result};

@@ -9,7 +9,7 @@
 //! which needs the product to satisfy `|X * Y| < 2^61`.
 //!
 //! *Every truncation here is exact*, never TruncPr
-//! ([`crate::circuits::trunc_pr`]): callers open these results (means,
+//! ([`crate::masked::trunc_pr`]): callers open these results (means,
 //! deviations, converted inputs), and TruncPr's rounding is a coin biased by
 //! the secret's dropped bits (ePrint 2023/909, `docs/protocols/mpc-core.md`
 //! §6.2), which an opened result would carry, directly or through the
@@ -35,7 +35,8 @@ pub use decimal::{decimal_error_bound, from_decimal};
 pub use recip::{DivBounds, div, reciprocal};
 pub use sqrt::{inv_sqrt, sqrt};
 
-use crate::circuits::{Engine, b2a};
+use crate::circuits::b2a;
+use crate::engine::Engine;
 use crate::masked::trunc;
 use crate::{ArithShare, BoolShare, Error, Result};
 

@@ -16,7 +16,8 @@
 //! (2 multiplications each, 2 rounds), a product tree (one multiplication per
 //! digit, `ceil(log2(digits + 1))` rounds) and `X * v` (one multiplication).
 
-use crate::circuits::{Engine, b2a, bit_decompose, concat, split};
+use crate::circuits::{b2a, bit_decompose, concat, split};
+use crate::engine::Engine;
 use crate::fixed::{cat, constant, uncat};
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 

@@ -12,7 +12,8 @@
 //! Three steps leave a relative error `0.072^8 ≈ 2^-30.4`, below the working
 //! resolution `2^-28`.
 
-use crate::circuits::{Engine, b2a, bit_decompose};
+use crate::circuits::{b2a, bit_decompose};
+use crate::engine::Engine;
 use crate::fixed::normalize::normalize;
 use crate::fixed::{FixedFormat, WORK_BITS, cat, constant, mul_shift, mul_wide, real_const, shift, uncat};
 use crate::{ArithShare, Error, Result};

@@ -14,7 +14,7 @@
 //! `r = 1/2 - g h`, `g += g r`, `h += h r`: `g → sqrt u`, `2h → 1/sqrt u`,
 //! the error going `δ → 1.5 δ^2`: `0.049 → 3.6e-3 → 1.9e-5 → 5.7e-10`.
 
-use crate::circuits::Engine;
+use crate::engine::Engine;
 use crate::fixed::normalize::{exponent_digits, inject, normalize, pow2_from_digits, xor_where};
 use crate::fixed::{FixedFormat, WORK_BITS, cat, constant, mul_shift, real_const, shift, uncat};
 use crate::{ArithShare, Error, Result};

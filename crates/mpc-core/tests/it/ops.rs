@@ -162,7 +162,7 @@ proptest! {
         x in prop::collection::vec(prop_oneof![Just(0i64), Just(-1), Just((1 << 39) - 1), Just(-(1 << 39)), -(1i64 << 39)..(1i64 << 39)], 1..40),
         m in prop_oneof![Just(1u32), Just(16), Just(39), 1u32..40],
     ) {
-        use triad_mpc_core::circuits::trunc_pr;
+        use triad_mpc_core::masked::trunc_pr;
         let k = 40;
         let xs: Vec<u64> = x.iter().map(|v| *v as u64).collect();
         let out = all_equal(run3(None, move |p| {
@@ -180,7 +180,7 @@ proptest! {
 
 #[test]
 fn truncation_rounds_up_with_probability_given_by_the_dropped_bits() {
-    use triad_mpc_core::circuits::trunc_pr;
+    use triad_mpc_core::masked::trunc_pr;
     // x mod 2^m = 3/4 of 2^m: e = 1 with probability 3/4.
     let (k, m, n) = (40u32, 12u32, 4000usize);
     let x: Vec<u64> = (0..n as u64).map(|i| ((i as i64 - 2000) * (1 << 14) + 3 * (1 << 10)) as u64).collect();
@@ -293,7 +293,7 @@ fn a_detached_verification_releases_opens_only_when_completed() {
             })
             .join()
         });
-        let mut v = handle.map_err(|_| Error::Transport("thread"))??;
+        let mut v = handle.map_err(|_| Error::transport(triad_mpc_core::TransportKind::Thread, "thread"))??;
         // Still refused: not completed, and `c` is unverified anyway.
         assert!(matches!(p.session.open_start(&b), Err(Error::Unverified(_))));
         v.complete(&mut p.session)?;

@@ -2,7 +2,7 @@
 //! comparisons and truncations on it equal their plaintext counterparts.
 
 use proptest::prelude::*;
-use triad_mpc_core::circuits::trunc_pr;
+use triad_mpc_core::masked::trunc_pr;
 use triad_mpc_core::edabit::{edabits, trunc_masks};
 use triad_mpc_core::harness::{Party, run3};
 use triad_mpc_core::masked::trunc;

@@ -1,4 +1,4 @@
-use triad_mpc::core::{ArithShare, SessionId, circuits, sort};
+use triad_mpc::core::{ArithShare, SessionId, circuits, masked, sort};
 use triad_mpc::net::{BlockingMesh, NetConfig};
 use triad_mpc::{Error, NetParty, PartyConfig, net_session_id};
 
@@ -43,7 +43,7 @@ fn comparisons_and_truncation_run_unchanged_over_the_mesh() {
         let neg = p.circuit(|e| circuits::ltz(e, &x))?;
         let values: Vec<u64> = vec![0, 1 << 16, 5 << 20, (-(3i64 << 20)) as u64, 123_456_789];
         let v = ArithShare::public(p.me(), &values);
-        let t = p.circuit(|e| circuits::trunc_pr(e, &v, 40, 16))?;
+        let t = p.circuit(|e| masked::trunc_pr(e, &v, 40, 16))?;
         let xs = p.open(&x)?;
         let bits = p.open_bits(&neg)?;
         let t = p.open(&t)?;
@@ -131,4 +131,21 @@ fn comparisons_and_truncations_take_their_masks_from_the_stock() {
         let want: Vec<u64> = values.iter().map(|v| ((*v as i64) >> 16) as u64).collect();
         assert_eq!(t, want);
     }
+}
+
+/// A peer that goes away shows as the engine's transport error, with the mesh's error (naming
+/// the peer) as its source: nothing is kept on the side.
+#[test]
+fn a_lost_peer_is_a_transport_error_carrying_the_mesh_error() {
+    use triad_mpc::core::{Error as CoreError, TransportKind};
+    use triad_mpc::net::NetError;
+    let [mut p0, p1, p2] = NetParty::in_memory(sid(9), PartyConfig::default()).expect("parties");
+    drop(p2);
+    let x = p0.random(4);
+    let err = p0.mul(&x, &x).and_then(|_| p0.verify()).expect_err("the next party is gone");
+    drop(p1);
+    let triad_mpc::Error::Engine(CoreError::Transport(t)) = &err else { panic!("not a transport error: {err:?}") };
+    assert!(matches!(t.kind(), TransportKind::Link | TransportKind::Timeout), "{t:?}");
+    let source = t.source_as::<NetError>().unwrap_or_else(|| panic!("no mesh error as source: {t:?}"));
+    assert!(source.to_string().contains("P2"), "the mesh error names the peer: {source}");
 }
