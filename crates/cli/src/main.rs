@@ -3,7 +3,6 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-mod bench;
 mod demo;
 mod events;
 mod malloc;
@@ -24,7 +23,7 @@ enum Command {
     Demo(demo::Args),
     /// Benchmarks; prints a table, or JSON lines with --json.
     #[command(subcommand)]
-    Bench(bench::Command),
+    Bench(triad_bench::Command),
     /// Reads event streams for audit and replay.
     #[command(subcommand)]
     Events(events::Command),
@@ -42,7 +41,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
-        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Bench(cmd) => triad_bench::run(cmd).await,
         Command::Events(cmd) => events::run(cmd).await,
         Command::Notary(cmd) => notary::run(cmd),
         Command::Provider(cmd) => provider::run(cmd),

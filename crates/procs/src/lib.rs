@@ -1,14 +1,15 @@
 //! `triad-procs`: three MPC parties as three OS processes over localhost TLS, the one
-//! orchestrator of `triad bench engine`, `triad bench inputs` and the adversarial tests
-//! (`triad-adversary`).
+//! orchestrator of `triad bench engine`, `triad bench inputs`, `triad bench net` and the
+//! adversarial tests (`triad-adversary`).
 //!
 //! The parent ([`parent`]) generates the three parties' identities into a fresh temporary
 //! directory, writes the plan and a session id, and starts a child command three times (for
 //! the benches the `triad` executable itself, `triad bench <suite>-party`, with
-//! `--party i --dir D` appended). Each child ([`child`]) binds its
-//! own listener on 127.0.0.1 port 0 and writes the port to `p{i}.port`; once the three ports
-//! exist the parent writes `go.json` with the addresses; the children connect with pinned
-//! keys ([`NetParty::connect`]), run the bench's work and write their measurements to
+//! `--party i --dir D` appended). Each child ([`child`], or [`child_mesh`] for work on the
+//! bare mesh) binds its own listener on 127.0.0.1 port 0 and writes the port to `p{i}.port`;
+//! once the three ports exist the parent writes `go.json` with the addresses; the children
+//! connect with pinned keys (`BlockingMesh::connect`, then for [`child`] the session's
+//! [`NetParty::new`], as [`NetParty::connect`] does), run the work and write their results to
 //! `p{i}.result.json`, which the parent returns. Every file is written to a temporary name
 //! and renamed, so a reader never sees half a file; the directory is removed at the end.
 
@@ -21,7 +22,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use triad_mpc::core::SessionId;
-use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
+use triad_mpc::net::{BlockingMesh, MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, PinnedKey, TcpSetup};
 use triad_mpc::{NetParty, PartyConfig};
 
 /// The command that runs one party: `program args... --party i --dir D`.
@@ -158,10 +159,62 @@ fn supervise<M: DeserializeOwned>(dir: &Path, children: &mut [Option<Child>], ti
     Ok([read(p0)?, read(p1)?, read(p2)?])
 }
 
-/// A child process: connect to the other two as party `party` with the keys in `dir`, run
-/// `work` on the plan, and leave its results for the parent.
+/// A child process: connect to the other two as party `party` with the keys in `dir`, start
+/// the MPC session ([`NetParty::new`] over the mesh of [`child_mesh`]), run `work` on the
+/// plan, and leave its results for the parent.
 pub fn child<P, M>(party: u8, dir: PathBuf, options: ChildOptions, work: fn(&mut NetParty, P) -> Result<Vec<M>>) -> Result<()>
 where
+    P: DeserializeOwned + Send + 'static,
+    M: Serialize + Send + 'static,
+{
+    run_child(party, dir, options, work)
+}
+
+/// A child process on the bare data plane: connect to the other two as party `party` with the
+/// keys in `dir` (a [`BlockingMesh::connect`] mesh bound to the session, as [`NetParty`]
+/// uses), run `work` on the mesh and the plan, and leave its results for the parent. No MPC
+/// session is started (no key agreement): for measuring the transport itself.
+pub fn child_mesh<P, M>(
+    party: u8,
+    dir: PathBuf,
+    options: ChildOptions,
+    work: fn(&mut BlockingMesh, P) -> Result<Vec<M>>,
+) -> Result<()>
+where
+    P: DeserializeOwned + Send + 'static,
+    M: Serialize + Send + 'static,
+{
+    run_child(party, dir, options, work)
+}
+
+/// What a child's work runs on, built over the connected mesh and closed after the results
+/// are written: the mesh itself, or a party over it.
+trait Endpoint: Sized {
+    fn open(mesh: BlockingMesh, sid: SessionId, options: &ChildOptions) -> Result<Self>;
+    fn close(self) -> Result<()>;
+}
+
+impl Endpoint for BlockingMesh {
+    fn open(mesh: BlockingMesh, _: SessionId, _: &ChildOptions) -> Result<Self> {
+        Ok(mesh)
+    }
+    fn close(self) -> Result<()> {
+        Ok(BlockingMesh::close(self)?)
+    }
+}
+
+impl Endpoint for NetParty {
+    fn open(mesh: BlockingMesh, sid: SessionId, options: &ChildOptions) -> Result<Self> {
+        NetParty::new(mesh, sid, options.party).context("starting the session with the other parties")
+    }
+    fn close(self) -> Result<()> {
+        Ok(NetParty::close(self)?)
+    }
+}
+
+fn run_child<E, P, M>(party: u8, dir: PathBuf, options: ChildOptions, work: fn(&mut E, P) -> Result<Vec<M>>) -> Result<()>
+where
+    E: Endpoint + 'static,
     P: DeserializeOwned + Send + 'static,
     M: Serialize + Send + 'static,
 {
@@ -171,11 +224,11 @@ where
     h.join().map_err(|_| anyhow::anyhow!("the party thread panicked"))?
 }
 
-fn child_main<P: DeserializeOwned, M: Serialize>(
+fn child_main<E: Endpoint, P: DeserializeOwned, M: Serialize>(
     party: u8,
     dir: &Path,
     options: ChildOptions,
-    work: fn(&mut NetParty, P) -> Result<Vec<M>>,
+    work: fn(&mut E, P) -> Result<Vec<M>>,
 ) -> Result<()> {
     let me = PartyId::new(party).with_context(|| format!("no party {party}"))?;
     let read = |name: String| std::fs::read(dir.join(&name)).with_context(|| format!("reading {name}"));
@@ -206,7 +259,8 @@ fn child_main<P: DeserializeOwned, M: Serialize>(
     let mut config = NetConfig::new(triad_mpc::net_session_id(sid));
     config.recv_timeout = options.recv_timeout;
     let setup = TcpSetup { identity, listener, peers, config };
-    let mut net = NetParty::connect(setup, sid, options.party).context("connecting to the other parties")?;
+    let mesh = BlockingMesh::connect(setup).context("connecting to the other parties")?;
+    let mut net = E::open(mesh, sid, &options)?;
     let out = work(&mut net, plan)?;
     write_atomic(&dir.join(format!("p{}.result.json", me.get())), &serde_json::to_vec(&out)?)?;
     // Flush what is queued for the others. The results stand either way: a peer that has
@@ -215,14 +269,6 @@ fn child_main<P: DeserializeOwned, M: Serialize>(
         eprintln!("P{}: closing the mesh: {e}", me.get());
     }
     Ok(())
-}
-
-/// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
-pub fn thread_cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .map_or(0.0, |ns| ns as f64 * 1e-9)
 }
 
 /// Wait (bounded) for a file another process writes atomically; fail early if a child died.

@@ -15,8 +15,8 @@ use triad_mpc::NetParty;
 use triad_mpc::core::stock::StockKind;
 use triad_mpc::core::{ArithShare, BoolShare, circuits, edabit, masked, sort};
 
-use triad_procs::{ChildCommand, ChildOptions, thread_cpu};
-use super::{Host, Report, Row};
+use triad_procs::{ChildCommand, ChildOptions};
+use crate::{Host, Report, Row, cpu};
 
 /// A benchmarked operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
@@ -242,7 +242,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize, corrupt: bool) ->
     };
     p.open(&ArithShare::public(me, &[0]))?;
     let before = p.stats();
-    let c0 = thread_cpu();
+    let c0 = cpu::thread_secs();
     let t0 = Instant::now();
     let mut offline_secs = 0.0;
     let out = match case {
@@ -267,7 +267,7 @@ fn measure(p: &mut NetParty, case: Case, n: usize, rep: usize, corrupt: bool) ->
     };
     p.verify()?;
     let secs = t0.elapsed().as_secs_f64();
-    let cpu_secs = thread_cpu() - c0;
+    let cpu_secs = cpu::thread_secs().zip(c0).map_or(0.0, |(c1, c0)| c1 - c0);
     let spent = p.stats().since(before);
 
     // The clock has stopped. Opening the result (and, for and, the random inputs) is more

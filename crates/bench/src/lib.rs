@@ -1,14 +1,22 @@
-//! `triad bench <suite>`: benchmarks that print a table, or one JSON object
-//! per line (`--json`) with at least "suite", "case", "n" and "secs", and in every suite
-//! where it was measured: "git_rev" and "cores" ([`Host`]).
+//! `triad-bench`: every benchmark of `triad bench <suite>`, in one crate (the `triad` binary
+//! only dispatches here). Each suite prints a table, or one JSON object per line (`--json`)
+//! with at least "suite", "case", "n" and "secs", and "git_rev" and "cores" ([`Host`]).
+//!
+//! The suites that run three parties as three OS processes (`engine`, `inputs`, `net`) use
+//! `triad-procs`; their children are the running executable itself, started as
+//! `<exe> bench <suite>-party --party i --dir D` (hidden subcommands of [`Command`]), so the
+//! binary that embeds [`Command`] must mount it as `bench`. CPU time comes from [`cpu`].
 
 use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
 
+pub mod cpu;
 mod engine;
 mod eventlog;
 mod inputs;
+mod inputs_inproc;
+mod net;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -27,6 +35,16 @@ pub enum Command {
     /// One party of `bench inputs` (started by it).
     #[command(hide = true)]
     InputsParty(inputs::PartyArgs),
+    /// The commitment check of `bench inputs` on three threads of this process over in-memory
+    /// channels (no TLS, no processes): the computation's cost alone.
+    InputsInproc(inputs_inproc::Args),
+    /// The data plane (`triad-mpc-net`): three processes over localhost TLS, one-way
+    /// throughput per message size, ping-pong latency, 3-party rounds; optionally the
+    /// in-memory transport for comparison.
+    Net(net::Args),
+    /// One party of `bench net` (started by it).
+    #[command(hide = true)]
+    NetParty(net::PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -36,6 +54,9 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::EngineParty(args) => engine::party(args).await,
         Command::Inputs(args) => inputs::run(args).await,
         Command::InputsParty(args) => inputs::party(args).await,
+        Command::InputsInproc(args) => inputs_inproc::run(args),
+        Command::Net(args) => net::run(args),
+        Command::NetParty(args) => net::party(args),
     }
 }
 
@@ -71,8 +92,8 @@ pub struct Row {
 /// Where a figure was measured, carried by every JSON row of every suite.
 #[derive(Clone, Debug, Serialize)]
 pub struct Host {
-    /// `git rev-parse --short HEAD` when the binary was built ("unknown" without git
-    /// metadata; `TRIAD_GIT_REV` at build time overrides it); see `build.rs`.
+    /// `git rev-parse --short HEAD` when this crate was built ("unknown" without git
+    /// metadata; `TRIAD_GIT_REV` at build time overrides it); see `crates/bench/build.rs`.
     pub git_rev: &'static str,
     /// The cores this process may use (`std::thread::available_parallelism`); null if
     /// unknown.

@@ -1,7 +1,8 @@
-//! Records the git revision the `triad` binary is built from, for `triad bench`'s rows
-//! (`git_rev`): `TRIAD_GIT_REV` from the environment if set (e.g. a build from a tarball
-//! that knows its revision), else `git rev-parse --short HEAD`, else "unknown" (no git
-//! metadata or no git). Cargo reruns this when HEAD or the branch it names moves.
+//! Records the git revision `triad-bench` (and so the `triad` binary that links it) is built
+//! from, for `triad bench`'s rows (`git_rev`, `Host` in `src/lib.rs`): `TRIAD_GIT_REV` from
+//! the environment if set (e.g. a build from a tarball that knows its revision), else
+//! `git rev-parse --short HEAD`, else "unknown" (no git metadata or no git). Cargo reruns
+//! this when HEAD or the branch it names moves.
 
 use std::path::Path;
 use std::process::Command;

@@ -13,7 +13,7 @@ use triad_eventlog::{
     PgEventStore, Relay, SqliteEventStore, Subscriber,
 };
 
-use super::{Host, Report, Row};
+use crate::{Host, Report, Row};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Which {

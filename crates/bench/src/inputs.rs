@@ -18,11 +18,11 @@ use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_
 use triad_mpc::NetParty;
 use triad_mpc::core::ArithShare;
 
-use super::Host;
-use triad_procs::{ChildCommand, ChildOptions, thread_cpu};
+use crate::{Host, cpu};
+use triad_procs::{ChildCommand, ChildOptions};
 
 /// The shape of the benchmarked values: up to 6 integer digits and 2 decimals ("1234.56").
-const SHAPE: ValueShape = ValueShape { max_integer_digits: 6, max_decimals: 2 };
+pub(crate) const SHAPE: ValueShape = ValueShape { max_integer_digits: 6, max_decimals: 2 };
 
 /// The commitment's hash algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub enum Case {
 }
 
 impl Case {
-    fn alg(self) -> HashAlg {
+    pub(crate) fn alg(self) -> HashAlg {
         match self {
             Case::Blake3 => HashAlg::Blake3,
             Case::Sha256 => HashAlg::Sha256,
@@ -205,7 +205,7 @@ fn run_cases(party: &mut NetParty, plan: Plan) -> Result<Vec<Measured>> {
 
 /// This party's shares of `n` honest contributions (every party deals the same batch from
 /// the same seed and keeps its own shares; outside the clock).
-fn batch(me: usize, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
+pub(crate) fn batch(me: usize, alg: HashAlg, n: usize) -> Result<Vec<ContributionShares>> {
     let mut rand = bench_data_rng(n as u64);
     (0..n).map(|_| share_of(me, &honest(alg, &mut rand)?, &mut rand)).collect()
 }
@@ -285,11 +285,11 @@ fn measure(p: &mut NetParty, case: Case, n: usize, corrupt: bool) -> Result<Meas
     let me = p.me();
     p.open(&ArithShare::public(me, &[0]))?;
     let before = p.stats();
-    let c0 = thread_cpu();
+    let c0 = cpu::thread_secs();
     let t0 = Instant::now();
     let (mut verdicts, cost) = check_on(p, case.alg(), &shares)?;
     let secs = t0.elapsed().as_secs_f64();
-    let cpu_secs = thread_cpu() - c0;
+    let cpu_secs = cpu::thread_secs().zip(c0).map_or(0.0, |(c1, c0)| c1 - c0);
     let spent = p.stats().since(before);
 
     // The clock has stopped: the verdicts are public; every honest one must be an

@@ -1,0 +1,76 @@
+//! CPU time, the one reader for every suite (and for whatever else measures CPU in a
+//! benchmark). Linux only, from `/proc`; `None` elsewhere, or where the file is missing or
+//! unreadable (a figure that could not be taken, never a made-up 0).
+//!
+//! - [`thread_secs`]: the calling thread, from `/proc/thread-self/schedstat` (nanoseconds
+//!   on the CPU). A party that drives its own sockets on its thread (`BlockingMesh::connect`,
+//!   as `NetParty` does) has all its work here.
+//! - [`process_secs`]: the whole process, user + system, from `/proc/self/stat` (fields 14
+//!   and 15, in clock ticks of `USER_HZ` = 1/100 s, the kernel's fixed unit for `/proc`): all
+//!   threads, those that have exited included; resolution 10 ms.
+
+/// CPU seconds the calling thread has run (`None` where unknown).
+pub fn thread_secs() -> Option<f64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok().as_deref().and_then(parse_schedstat)
+}
+
+/// User + system CPU seconds of this process, all its threads (`None` where unknown).
+pub fn process_secs() -> Option<f64> {
+    std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(parse_stat)
+}
+
+/// Clock ticks per second of `/proc/*/stat` (`USER_HZ`).
+const USER_HZ: f64 = 100.0;
+
+/// `schedstat`: "<ns on cpu> <ns waiting> <timeslices>".
+fn parse_schedstat(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse::<u64>().ok().map(|ns| ns as f64 * 1e-9)
+}
+
+/// `stat`: "pid (comm) state ppid ..."; the command may hold spaces and parentheses, so the
+/// fields are counted after the last ')': utime and stime are the 12th and 13th there.
+fn parse_stat(text: &str) -> Option<f64> {
+    let (_, rest) = text.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_schedstat() {
+        assert_eq!(parse_schedstat("1500000000 2000 30\n"), Some(1.5));
+        assert_eq!(parse_schedstat(""), None);
+        assert_eq!(parse_schedstat("x 1 2"), None);
+    }
+
+    #[test]
+    fn parses_stat_after_the_command_name() {
+        // A command name with spaces and a ')' must not shift the fields.
+        let line = "4242 (a b) c) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 3 0 1 2 3";
+        assert_eq!(parse_stat(line), Some(3.25));
+        assert_eq!(parse_stat("4242 (x) S 1 2"), None, "too few fields");
+        assert_eq!(parse_stat("no parenthesis"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn both_clocks_advance_with_work() {
+        let (t0, p0) = (thread_secs().expect("thread CPU on Linux"), process_secs().expect("process CPU on Linux"));
+        // Spin until this thread has run 50 ms more (bounded in wall time).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut x = 0u64;
+        while thread_secs().is_some_and(|t| t - t0 < 0.05) {
+            assert!(std::time::Instant::now() < deadline, "the thread clock did not advance");
+            for i in 0..10_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        let p1 = process_secs().expect("process CPU on Linux");
+        assert!(p1 - p0 >= 0.01, "process CPU {p0} -> {p1} after 50 ms of this thread's work");
+    }
+}
