@@ -15,6 +15,7 @@ pub mod cpu;
 mod engine;
 mod eventlog;
 mod inputs;
+mod engine_inproc;
 mod inputs_inproc;
 mod net;
 
@@ -28,6 +29,9 @@ pub enum Command {
     /// One party of `bench engine` (started by it).
     #[command(hide = true)]
     EngineParty(engine::PartyArgs),
+    /// The engine on three threads of this process over in-memory channels (no TLS, no
+    /// processes): gate phase and verification apart, wall and CPU per party.
+    EngineInproc(engine_inproc::Args),
     /// The commitment check of client inputs inside MPC (hash of value || blinder on
     /// boolean shares, decimal grammar, equality with the arithmetic share): three processes
     /// over localhost TLS, batches of 1, 100, 10,000; BLAKE3 and SHA-256.
@@ -52,6 +56,7 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::Eventlog(args) => eventlog::run(args).await,
         Command::Engine(args) => engine::run(args).await,
         Command::EngineParty(args) => engine::party(args).await,
+        Command::EngineInproc(args) => engine_inproc::run(args),
         Command::Inputs(args) => inputs::run(args).await,
         Command::InputsParty(args) => inputs::party(args).await,
         Command::InputsInproc(args) => inputs_inproc::run(args),

@@ -1,18 +1,42 @@
-//! In-process benchmark: three parties on three threads over in-memory
-//! channels; 10^6 (or `--n N`) multiplications and ANDs including their
-//! verification. Prints a table of time and bytes sent per party.
-//!
-//! `cargo run --release --bin mpc-core-bench -- [--n 1000000]`
-//! `cargo run --release --bin mpc-core-bench -- --only div,sqrt [--fixed-n 10000]`
-//! (fixed-point division and square root, with gate counts per element).
+//! `triad bench engine-inproc`: the engine on three threads of one process over in-memory
+//! channels (`triad_mpc_core::harness`): no TLS, no processes, no `NetParty` driver, so the
+//! figures are the computation and its proofs alone, split into the gate phase and the
+//! verification (wall and CPU per party). Formerly `mpc-core-bench`. Each case's result is
+//! opened after the clock and checked against the plaintext (`mult`, `and`, `ltz`, `trunc`);
+//! `div` and `sqrt` (opt-in, `--only div,sqrt`) are checked by the engine's own tests.
+//! Prints a markdown table.
 
 use std::time::Instant;
 
 use triad_mpc_core::counted::Counted;
 use triad_mpc_core::fixed::{self, DivBounds, FixedFormat};
 use triad_mpc_core::harness::{Party, run3_stats, run3_with};
-use triad_mpc_core::{ArithProofRing, Config};
+use triad_mpc_core::engine::Engine;
+use triad_mpc_core::{ArithProofRing, ArithShare, BoolShare, Config};
 use triad_mpc_core::{Error, Result};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Multiplications and ANDs per batch.
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    /// Run only these cases (comma-separated): mult, ltz, trunc, and, div, sqrt. Default: all
+    /// but div and sqrt.
+    #[arg(long)]
+    only: Option<String>,
+    /// Batches per case in one session (the first pays for fresh memory).
+    #[arg(long, default_value_t = 2)]
+    reps: usize,
+    /// Elements of the LTZ case.
+    #[arg(long, default_value_t = 100_000)]
+    ltz_n: usize,
+    /// Elements of the TruncPr case.
+    #[arg(long, default_value_t = 10_000)]
+    trunc_n: usize,
+    /// Elements of the fixed-point cases.
+    #[arg(long, default_value_t = 10_000)]
+    fixed_n: usize,
+}
 
 /// One fixed-point operation (`div` or `sqrt`) on `m` elements: time and
 /// bytes as the other cases, then the gate counts per element.
@@ -60,12 +84,28 @@ fn fixed_case(name: &str, m: usize, reps: usize) -> std::result::Result<(), Erro
     Ok(())
 }
 
-/// CPU time of the calling thread in seconds (Linux schedstat; 0 elsewhere).
 fn thread_cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .map_or(0.0, |ns| ns as f64 * 1e-9)
+    crate::cpu::thread_secs().unwrap_or(0.0)
+}
+
+/// The check after the clock: `f` computes the expected outputs from the opened inputs.
+fn check(case: &str, got: &[u64], want: impl Fn(usize) -> (u64, u64)) -> Result<()> {
+    for (i, g) in got.iter().enumerate() {
+        let (lo, hi) = want(i);
+        if *g != lo && *g != hi {
+            eprintln!("engine-inproc check failed: {case}: first wrong index {i}: got {g}, expected {lo}");
+            return Err(Error::InvalidArgument("a benchmark result is wrong"));
+        }
+    }
+    Ok(())
+}
+
+fn open_arith(p: &mut Party, x: &ArithShare) -> Result<Vec<u64>> {
+    Engine::open(p, x)
+}
+
+fn open_bool(p: &mut Party, x: &BoolShare) -> Result<Vec<u64>> {
+    Engine::open_bits(p, x)
 }
 
 #[derive(Clone, Copy, Default)]
@@ -140,34 +180,21 @@ fn print(case: &str, n: usize, r: Row) {
     );
 }
 
-fn main() -> std::result::Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--n")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+pub fn run(args: Args) -> anyhow::Result<()> {
+    run_cases(args).map_err(|e| anyhow::anyhow!("engine-inproc: {e}"))
+}
+
+fn run_cases(args: Args) -> std::result::Result<(), Error> {
+    let (n, only, reps) = (args.n, args.only.clone(), args.reps.max(1));
     println!("three parties, three threads, in-memory channels; max over parties");
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
-    let reps: usize = args
-        .iter()
-        .position(|a| a == "--reps")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
     println!("wall: max over parties; cpu: max over parties of the party thread's CPU time");
     println!("| case      |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |");
     println!("|-----------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|");
     // One session per case; `reps` batches in it (the first pays for fresh
     // memory, later ones reuse the session's buffers as a long-running party
     // would).
-    // The weak Z_2^128 ring exists only with the test-only `deviation` feature.
-    let rings = [
-        ("mult", ArithProofRing::Z2_192),
-        #[cfg(feature = "deviation")]
-        ("mult128", ArithProofRing::Z2_128),
-    ];
+    // The weak Z_2^128 ring exists only in the engine's own tests (test-only `deviation`).
+    let rings = [("mult", ArithProofRing::Z2_192)];
     for (name, ring) in rings {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
@@ -178,53 +205,66 @@ fn main() -> std::result::Result<(), Error> {
             for _ in 0..reps {
                 let x = p.session.random(n);
                 let y = p.session.random(n);
-                out.push(measure(p, |p| p.mul(&x, &y).map(drop))?);
+                let mut z = None;
+                out.push(measure(p, |p| {
+                    z = Some(p.mul(&x, &y)?);
+                    Ok(())
+                })?);
+                let z = z.ok_or(Error::InvalidArgument("no product"))?;
+                let (xs, ys, zs) = (open_arith(p, &x)?, open_arith(p, &y)?, open_arith(p, &z)?);
+                check("mult", &zs, |i| (xs[i].wrapping_mul(ys[i]), xs[i].wrapping_mul(ys[i])))?;
             }
             Ok(out)
         });
         report(name, n, rows.into_iter().map(|(r, _)| r).collect())?;
     }
     if only.as_deref().is_none_or(|o| o == "ltz") {
-        let m: usize = args
-            .iter()
-            .position(|a| a == "--ltz-n")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(100_000);
+        let m = args.ltz_n;
         let rows = run3_stats(None, move |p| {
             let mut out = Vec::new();
             for _ in 0..reps.min(2) {
                 let x = p.session.random(m);
-                out.push(measure(p, |p| triad_mpc_core::circuits::ltz(p, &x).map(drop))?);
+                let mut bits = None;
+                out.push(measure(p, |p| {
+                    bits = Some(triad_mpc_core::circuits::ltz(p, &x)?);
+                    Ok(())
+                })?);
+                let bits = bits.ok_or(Error::InvalidArgument("no bits"))?;
+                let (xs, bs) = (open_arith(p, &x)?, open_bool(p, &bits)?);
+                let sign: Vec<u64> = (0..m).map(|i| (bs[i / 64] >> (i % 64)) & 1).collect();
+                check("ltz", &sign, |i| (u64::from((xs[i] as i64) < 0), u64::from((xs[i] as i64) < 0)))?;
             }
             Ok(out)
         });
         report("ltz", m, rows.into_iter().map(|(r, _)| r).collect())?;
     }
     if only.as_deref().is_none_or(|o| o == "trunc") {
-        let m: usize = args
-            .iter()
-            .position(|a| a == "--trunc-n")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10_000);
+        let m = args.trunc_n;
         let rows = run3_stats(None, move |p| {
             let mut out = Vec::new();
             for _ in 0..reps.min(2) {
-                // Preprocessing (mask bits) and online open are both included.
-                let x = p.session.random(m).scale(1 << 20); // any value works for timing
-                out.push(measure(p, |p| triad_mpc_core::masked::trunc_pr(p, &x, 40, 16).map(drop))?);
+                // Preprocessing (mask bits) and online open are both included. Inputs in
+                // TruncPr's domain |x| < 2^39: each component of a random sharing shifted right by 27 bits (sum < 3 * 2^37).
+                let r = p.session.random(m);
+                let (r0, r1) = r.components();
+                let x = ArithShare::from_components(r0.iter().map(|v| v >> 27).collect(), r1.iter().map(|v| v >> 27).collect())?;
+                let mut t = None;
+                out.push(measure(p, |p| {
+                    t = Some(triad_mpc_core::masked::trunc_pr(p, &x, 40, 16)?);
+                    Ok(())
+                })?);
+                let t = t.ok_or(Error::InvalidArgument("no result"))?;
+                let (xs, ts) = (open_arith(p, &x)?, open_arith(p, &t)?);
+                check("trunc", &ts, |i| {
+                    let q = ((xs[i] as i64) >> 16) as u64;
+                    (q, q.wrapping_add(1))
+                })?;
             }
             Ok(out)
         });
         report("trunc", m, rows.into_iter().map(|(r, _)| r).collect())?;
     }
-    let fixed_n: usize = args
-        .iter()
-        .position(|a| a == "--fixed-n")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let fixed_n = args.fixed_n;
     for case in ["div", "sqrt"] {
         // Opt-in (`--only div,sqrt`): a debug build of these takes minutes.
         if only.as_deref().is_some_and(|o| o.split(',').any(|c| c == case)) {
@@ -237,7 +277,14 @@ fn main() -> std::result::Result<(), Error> {
             for _ in 0..reps {
                 let x = p.session.random_bits(n);
                 let y = p.session.random_bits(n);
-                out.push(measure(p, |p| p.and(&x, &y).map(drop))?);
+                let mut z = None;
+                out.push(measure(p, |p| {
+                    z = Some(p.and(&x, &y)?);
+                    Ok(())
+                })?);
+                let z = z.ok_or(Error::InvalidArgument("no result"))?;
+                let (xs, ys, zs) = (open_bool(p, &x)?, open_bool(p, &y)?, open_bool(p, &z)?);
+                check("and", &zs, |i| (xs[i] & ys[i], xs[i] & ys[i]))?;
             }
             Ok(out)
         });
