@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use triad_eventlog::{BusNames, EventBus, EventStore, InProcessBus, JetStreamBus, JetStreamConfig, PgEventStore, SqliteEventStore};
+use triad_eventlog::{
+    BusNames, EventBus, EventStore, InProcessBus, JetStreamBus, JetStreamConfig, PgEventStore, SqliteEventStore,
+};
 
 /// PostgreSQL server for tests (`TRIAD_TEST_PG` overrides).
 pub fn pg_admin_url() -> String {
@@ -53,8 +55,12 @@ impl Harness {
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
         let bus = match backend {
             Backend::Distributed => Bus::JetStream(Box::new(
-                JetStreamBus::connect(JetStreamConfig { url: nats_url(), names: BusNames::prefixed(&prefix), ..Default::default() })
-                    .await?,
+                JetStreamBus::connect(JetStreamConfig {
+                    url: nats_url(),
+                    names: BusNames::prefixed(&prefix),
+                    ..Default::default()
+                })
+                .await?,
             )),
             Backend::Embedded => Bus::InProcess(InProcessBus::new()),
         };
@@ -129,7 +135,6 @@ impl Harness {
             Bus::InProcess(_) => Ok(None),
         }
     }
-
 }
 
 /// `service`'s database in the world named `prefix`.

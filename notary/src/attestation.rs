@@ -27,9 +27,7 @@ impl KeyAlg {
         match id {
             1 => Ok(Self::Secp256k1),
             2 => Ok(Self::P256),
-            other => Err(VerifyError::MalformedNotaryKey(format!(
-                "unknown key algorithm id {other}"
-            ))),
+            other => Err(VerifyError::MalformedNotaryKey(format!("unknown key algorithm id {other}"))),
         }
     }
 
@@ -66,20 +64,14 @@ impl NotaryKey {
     pub fn secp256k1(sec1: &[u8]) -> Result<Self, VerifyError> {
         let key = k256::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
             .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
-        Ok(Self {
-            alg: KeyAlg::Secp256k1,
-            compressed: key.to_encoded_point(true).as_bytes().to_vec(),
-        })
+        Ok(Self { alg: KeyAlg::Secp256k1, compressed: key.to_encoded_point(true).as_bytes().to_vec() })
     }
 
     /// A P-256 key from its SEC1 encoding (compressed or not).
     pub fn p256(sec1: &[u8]) -> Result<Self, VerifyError> {
         let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
             .map_err(|_| VerifyError::MalformedNotaryKey("not a P-256 point".into()))?;
-        Ok(Self {
-            alg: KeyAlg::P256,
-            compressed: key.to_encoded_point(true).as_bytes().to_vec(),
-        })
+        Ok(Self { alg: KeyAlg::P256, compressed: key.to_encoded_point(true).as_bytes().to_vec() })
     }
 
     /// The public key of a secp256k1 secret key (for tests and the
@@ -93,17 +85,14 @@ impl NotaryKey {
     /// Parses a key from `alg:hex` (`secp256k1:02ab…` or `p256:03cd…`), the
     /// form pinned keys take in configuration.
     pub fn parse(text: &str) -> Result<Self, VerifyError> {
-        let (alg, hex_key) = text
-            .split_once(':')
-            .ok_or_else(|| VerifyError::MalformedNotaryKey("expected ALG:HEX".into()))?;
-        let bytes = hex::decode(hex_key.trim())
-            .map_err(|_| VerifyError::MalformedNotaryKey("key is not hex".into()))?;
+        let (alg, hex_key) =
+            text.split_once(':').ok_or_else(|| VerifyError::MalformedNotaryKey("expected ALG:HEX".into()))?;
+        let bytes =
+            hex::decode(hex_key.trim()).map_err(|_| VerifyError::MalformedNotaryKey("key is not hex".into()))?;
         match alg.trim() {
             "secp256k1" | "k256" => Self::secp256k1(&bytes),
             "p256" | "secp256r1" => Self::p256(&bytes),
-            other => Err(VerifyError::MalformedNotaryKey(format!(
-                "unknown algorithm {other:?}"
-            ))),
+            other => Err(VerifyError::MalformedNotaryKey(format!("unknown algorithm {other:?}"))),
         }
     }
 
@@ -150,31 +139,16 @@ pub fn body_leaves(body: &wire::Body, alg: HashAlg) -> Vec<(u32, [u8; HASH_LEN])
         transcript_commitments,
     } = body;
     let mut leaves = vec![
-        (
-            verifying_key.id,
-            hash_separated(alg, domains::VERIFYING_KEY, &verifying_key.data),
-        ),
-        (
-            connection_info.id,
-            hash_separated(alg, domains::CONNECTION_INFO, &connection_info.data),
-        ),
-        (
-            server_ephemeral_key.id,
-            hash_separated(alg, domains::SERVER_EPHEM_KEY, &server_ephemeral_key.data),
-        ),
-        (
-            cert_commitment.id,
-            hash_separated(alg, domains::SERVER_CERT_COMMITMENT, &cert_commitment.data),
-        ),
+        (verifying_key.id, hash_separated(alg, domains::VERIFYING_KEY, &verifying_key.data)),
+        (connection_info.id, hash_separated(alg, domains::CONNECTION_INFO, &connection_info.data)),
+        (server_ephemeral_key.id, hash_separated(alg, domains::SERVER_EPHEM_KEY, &server_ephemeral_key.data)),
+        (cert_commitment.id, hash_separated(alg, domains::SERVER_CERT_COMMITMENT, &cert_commitment.data)),
     ];
     for f in extensions {
         leaves.push((f.id, hash_separated(alg, domains::EXTENSION, &f.data)));
     }
     for f in transcript_commitments {
-        leaves.push((
-            f.id,
-            hash_separated(alg, domains::TRANSCRIPT_COMMITMENT, &f.data),
-        ));
+        leaves.push((f.id, hash_separated(alg, domains::TRANSCRIPT_COMMITMENT, &f.data)));
     }
     leaves.sort_by_key(|(id, _)| *id);
     leaves
@@ -201,9 +175,7 @@ pub(crate) fn verify_attestation(
     // Body fields against the signed root.
     let merkle_proof = &proof.body.proof;
     if merkle_proof.alg != header.root.alg {
-        return Err(VerifyError::MalformedMerkleProof(
-            "proof algorithm differs from the header's",
-        ));
+        return Err(VerifyError::MalformedMerkleProof("proof algorithm differs from the header's"));
     }
     let leaves = body_leaves(&proof.body.body, alg);
     let duplicate = leaves.windows(2).find_map(|w| match w {
@@ -213,15 +185,8 @@ pub(crate) fn verify_attestation(
     if let Some(id) = duplicate {
         return Err(VerifyError::DuplicateFieldId(id));
     }
-    let leaves: Vec<(u64, [u8; HASH_LEN])> = leaves
-        .into_iter()
-        .map(|(id, h)| (u64::from(id), h))
-        .collect();
-    let siblings = merkle_proof
-        .proof_hashes
-        .iter()
-        .map(|h| alg.check_len(&h.0))
-        .collect::<Result<Vec<_>, _>>()?;
+    let leaves: Vec<(u64, [u8; HASH_LEN])> = leaves.into_iter().map(|(id, h)| (u64::from(id), h)).collect();
+    let siblings = merkle_proof.proof_hashes.iter().map(|h| alg.check_len(&h.0)).collect::<Result<Vec<_>, _>>()?;
     let computed = merkle::root_from_proof(alg, merkle_proof.tree_len, &leaves, &siblings)?;
     if computed != root {
         return Err(VerifyError::MerkleRootMismatch);
@@ -242,10 +207,7 @@ pub(crate) fn verify_attestation(
 }
 
 fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Result<(), VerifyError> {
-    let mismatch = || VerifyError::SignatureKeyMismatch {
-        sig_alg: sig.alg,
-        key_alg: key.alg.id(),
-    };
+    let mismatch = || VerifyError::SignatureKeyMismatch { sig_alg: sig.alg, key_alg: key.alg.id() };
     let malformed = |what: &str| VerifyError::MalformedSignature(what.to_string());
     match sig.alg {
         // secp256k1, SHA-256 of the message.
@@ -257,8 +219,7 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
                 .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
             let s = k256::ecdsa::Signature::from_slice(&sig.data)
                 .map_err(|_| malformed("not a 64-byte secp256k1 signature"))?;
-            vk.verify(msg, &s)
-                .map_err(|_| VerifyError::InvalidSignature)
+            vk.verify(msg, &s).map_err(|_| VerifyError::InvalidSignature)
         }
         // P-256, SHA-256 of the message.
         2 => {
@@ -269,8 +230,7 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
                 .map_err(|_| VerifyError::MalformedNotaryKey("not a P-256 point".into()))?;
             let s = p256::ecdsa::Signature::from_slice(&sig.data)
                 .map_err(|_| malformed("not a 64-byte P-256 signature"))?;
-            vk.verify(msg, &s)
-                .map_err(|_| VerifyError::InvalidSignature)
+            vk.verify(msg, &s).map_err(|_| VerifyError::InvalidSignature)
         }
         // secp256k1 over Keccak-256 of the message, `r || s || v`; `v` only
         // serves key recovery and is not checked (as upstream).
@@ -284,11 +244,9 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
             };
             let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.compressed)
                 .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
-            let s = k256::ecdsa::Signature::from_slice(rs)
-                .map_err(|_| malformed("not a secp256k1 signature"))?;
+            let s = k256::ecdsa::Signature::from_slice(rs).map_err(|_| malformed("not a secp256k1 signature"))?;
             let digest = HashAlg::Keccak256.hash(msg);
-            vk.verify_prehash(&digest, &s)
-                .map_err(|_| VerifyError::InvalidSignature)
+            vk.verify_prehash(&digest, &s).map_err(|_| VerifyError::InvalidSignature)
         }
         other => Err(VerifyError::UnsupportedSignatureAlgorithm(other)),
     }
@@ -344,18 +302,12 @@ impl NotarySigner {
             Self::Secp256k1(s) => {
                 let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
                 let sig: k256::ecdsa::Signature = sk.sign(msg);
-                wire::Signature {
-                    alg: 1,
-                    data: sig.to_bytes().to_vec(),
-                }
+                wire::Signature { alg: 1, data: sig.to_bytes().to_vec() }
             }
             Self::P256(s) => {
                 let sk = p256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
                 let sig: p256::ecdsa::Signature = sk.sign(msg);
-                wire::Signature {
-                    alg: 2,
-                    data: sig.to_bytes().to_vec(),
-                }
+                wire::Signature { alg: 2, data: sig.to_bytes().to_vec() }
             }
             Self::Secp256k1Eth(s) => {
                 let sk = k256::ecdsa::SigningKey::from_slice(s).map_err(|_| bad())?;
@@ -378,35 +330,18 @@ impl NotarySigner {
 /// For the development notary and for tests that build a presentation
 /// which is validly signed but wrong in a deeper way. Assumes upstream's
 /// field numbering (ids 0..n, one leaf per field).
-pub fn reseal(
-    proof: &mut wire::AttestationProof,
-    signer: &NotarySigner,
-) -> Result<(), VerifyError> {
+pub fn reseal(proof: &mut wire::AttestationProof, signer: &NotarySigner) -> Result<(), VerifyError> {
     proof.body.body.verifying_key.data = signer.verifying_key()?;
     let alg = HashAlg::from_id(proof.header.root.alg)?;
-    let hashes: Vec<[u8; HASH_LEN]> = body_leaves(&proof.body.body, alg)
-        .iter()
-        .map(|(_, h)| *h)
-        .collect();
-    let root =
-        merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
-    proof.body.proof = wire::MerkleProof {
-        alg: alg.id(),
-        tree_len: hashes.len() as u64,
-        proof_hashes: Vec::new(),
-    };
-    proof.header.root = wire::TypedHash {
-        alg: alg.id(),
-        value: wire::HashValue(root.to_vec()),
-    };
+    let hashes: Vec<[u8; HASH_LEN]> = body_leaves(&proof.body.body, alg).iter().map(|(_, h)| *h).collect();
+    let root = merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;
+    proof.body.proof = wire::MerkleProof { alg: alg.id(), tree_len: hashes.len() as u64, proof_hashes: Vec::new() };
+    proof.header.root = wire::TypedHash { alg: alg.id(), value: wire::HashValue(root.to_vec()) };
     proof.signature = signer.sign(&header_signing_bytes(&proof.header))?;
     Ok(())
 }
 
 /// [`reseal`] with a secp256k1 secret (signature algorithm 1, as the fixtures).
-pub fn reseal_secp256k1(
-    proof: &mut wire::AttestationProof,
-    secret: &[u8; 32],
-) -> Result<(), VerifyError> {
+pub fn reseal_secp256k1(proof: &mut wire::AttestationProof, secret: &[u8; 32]) -> Result<(), VerifyError> {
     reseal(proof, &NotarySigner::Secp256k1(*secret))
 }

@@ -82,10 +82,8 @@ impl HashAlg {
 
     /// Checks that `value` has this algorithm's length and returns it as an array.
     pub fn check_len(self, value: &[u8]) -> Result<[u8; HASH_LEN], VerifyError> {
-        <[u8; HASH_LEN]>::try_from(value).map_err(|_| VerifyError::BadHashLength {
-            len: value.len(),
-            expected: HASH_LEN,
-        })
+        <[u8; HASH_LEN]>::try_from(value)
+            .map_err(|_| VerifyError::BadHashLength { len: value.len(), expected: HASH_LEN })
     }
 }
 
@@ -134,10 +132,6 @@ pub(crate) mod domains {
 
 /// `H(domain(type) || BCS(value))`: how upstream hashes attestation fields
 /// and the server certificate opening.
-pub(crate) fn hash_separated<T: Serialize>(
-    alg: HashAlg,
-    type_path: &str,
-    value: &T,
-) -> [u8; HASH_LEN] {
+pub(crate) fn hash_separated<T: Serialize>(alg: HashAlg, type_path: &str, value: &T) -> [u8; HASH_LEN] {
     alg.hash_parts(&[&domain(type_path), &canonical(value)])
 }

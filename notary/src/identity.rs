@@ -20,15 +20,11 @@ pub struct TrustAnchors {
 impl TrustAnchors {
     /// Mozilla's root store as shipped by the `webpki-roots` crate.
     pub fn mozilla() -> Self {
-        Self {
-            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        }
+        Self { anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
     }
 
     /// Anchors made from DER root certificates (a test CA, a private PKI).
-    pub fn from_der_certs<'a>(
-        certs: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Result<Self, VerifyError> {
+    pub fn from_der_certs<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, VerifyError> {
         let anchors = certs
             .into_iter()
             .map(|der| {
@@ -77,9 +73,7 @@ pub(crate) fn verify_identity(
     commitment: &wire::TypedHash,
 ) -> Result<String, VerifyError> {
     let wire::ServerName::Dns(name) = &proof.name;
-    let dns = DnsName::try_from(name.as_str())
-        .map_err(|_| VerifyError::InvalidServerName(name.clone()))?
-        .to_owned();
+    let dns = DnsName::try_from(name.as_str()).map_err(|_| VerifyError::InvalidServerName(name.clone()))?.to_owned();
 
     // The opening must hash to the attested commitment.
     let alg = HashAlg::from_id(commitment.alg)?;
@@ -94,17 +88,11 @@ pub(crate) fn verify_identity(
         return Err(VerifyError::EphemeralKeyMismatch);
     }
 
-    let (ee_der, intermediates) = data
-        .certs
-        .split_first()
-        .ok_or(VerifyError::MissingCertificates)?;
+    let (ee_der, intermediates) = data.certs.split_first().ok_or(VerifyError::MissingCertificates)?;
     let ee_der = CertificateDer::from(ee_der.as_slice());
-    let ee = EndEntityCert::try_from(&ee_der)
-        .map_err(|e| VerifyError::MalformedCertificate(e.to_string()))?;
-    let intermediates: Vec<CertificateDer<'_>> = intermediates
-        .iter()
-        .map(|c| CertificateDer::from(c.as_slice()))
-        .collect();
+    let ee = EndEntityCert::try_from(&ee_der).map_err(|e| VerifyError::MalformedCertificate(e.to_string()))?;
+    let intermediates: Vec<CertificateDer<'_>> =
+        intermediates.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     let at = UnixTime::since_unix_epoch(Duration::from_secs(time));
     ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
@@ -117,10 +105,7 @@ pub(crate) fn verify_identity(
     )
     .map_err(|e| match e {
         webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
-            VerifyError::CertificateNotValidAtTime {
-                time,
-                reason: e.to_string(),
-            }
+            VerifyError::CertificateNotValidAtTime { time, reason: e.to_string() }
         }
         other => VerifyError::UntrustedCertificateChain(other.to_string()),
     })?;
@@ -146,8 +131,7 @@ pub(crate) fn verify_identity(
         S::RSA_PSS_2048_8192_SHA384_LEGACY_KEY => alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
         S::RSA_PSS_2048_8192_SHA512_LEGACY_KEY => alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
     };
-    ee.verify_signature(sig_alg, &message, &data.sig.sig)
-        .map_err(|_| VerifyError::InvalidServerSignature)?;
+    ee.verify_signature(sig_alg, &message, &data.sig.sig).map_err(|_| VerifyError::InvalidServerSignature)?;
 
     Ok(name.clone())
 }

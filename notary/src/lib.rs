@@ -49,7 +49,6 @@ pub use identity::TrustAnchors;
 pub use presentation::{TlsVersion, VerifiedPresentation, VerifierConfig, verify, verify_decoded};
 pub use template::{JsonPath, ProofTemplate, TemplateError, TemplateMatch, TemplateSpec};
 pub use transcript::{
-    Blinder, DisclosedData, DisclosedTranscript, ProverSecret, UnopenedCommitment,
-    check_commitment, plaintext_hash,
+    Blinder, DisclosedData, DisclosedTranscript, ProverSecret, UnopenedCommitment, check_commitment, plaintext_hash,
 };
 pub use wire::{Direction, MAX_PRESENTATION_SIZE};

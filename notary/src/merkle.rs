@@ -28,9 +28,7 @@ pub(crate) fn root_from_proof(
         return Err(VerifyError::MalformedMerkleProof("duplicate leaf index"));
     }
     if layer.iter().any(|(i, _)| *i >= tree_len) {
-        return Err(VerifyError::MalformedMerkleProof(
-            "leaf index beyond the tree",
-        ));
+        return Err(VerifyError::MalformedMerkleProof("leaf index beyond the tree"));
     }
 
     let mut proof = proof.iter();
@@ -50,15 +48,9 @@ pub(crate) fn root_from_proof(
                 k += 2;
                 alg.hash_parts(&[&node, sib])
             } else {
-                let sib = proof
-                    .next()
-                    .ok_or(VerifyError::MalformedMerkleProof("missing sibling hash"))?;
+                let sib = proof.next().ok_or(VerifyError::MalformedMerkleProof("missing sibling hash"))?;
                 k += 1;
-                if idx % 2 == 0 {
-                    alg.hash_parts(&[&node, sib])
-                } else {
-                    alg.hash_parts(&[sib, &node])
-                }
+                if idx % 2 == 0 { alg.hash_parts(&[&node, sib]) } else { alg.hash_parts(&[sib, &node]) }
             };
             parents.push((idx / 2, parent));
         }
@@ -70,9 +62,7 @@ pub(crate) fn root_from_proof(
     }
     match layer.as_slice() {
         [(0, root)] => Ok(*root),
-        _ => Err(VerifyError::MalformedMerkleProof(
-            "proof does not reach one root",
-        )),
+        _ => Err(VerifyError::MalformedMerkleProof("proof does not reach one root")),
     }
 }
 
@@ -84,14 +74,8 @@ pub(crate) fn root_of(alg: HashAlg, leaves: &[Node]) -> Option<Node> {
     }
     while layer.len() > 1 {
         // A pair hashes to H(left || right); a lone last node moves up.
-        layer = layer
-            .chunks(2)
-            .filter_map(|pair| {
-                pair.iter()
-                    .copied()
-                    .reduce(|l, r| alg.hash_parts(&[&l, &r]))
-            })
-            .collect();
+        layer =
+            layer.chunks(2).filter_map(|pair| pair.iter().copied().reduce(|l, r| alg.hash_parts(&[&l, &r]))).collect();
     }
     layer.first().copied()
 }

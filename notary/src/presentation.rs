@@ -5,9 +5,7 @@ use serde::Serialize;
 use crate::attestation::{NotaryKey, verify_attestation};
 use crate::error::VerifyError;
 use crate::identity::{TrustAnchors, verify_identity};
-use crate::transcript::{
-    DisclosedTranscript, UnopenedCommitment, unopened_commitments, verify_transcript,
-};
+use crate::transcript::{DisclosedTranscript, UnopenedCommitment, unopened_commitments, verify_transcript};
 use crate::wire;
 
 /// What the verifier trusts and requires.
@@ -30,12 +28,7 @@ impl VerifierConfig {
     /// Pins `notary_keys`, trusts Mozilla's roots, requires identity and
     /// transcript proofs.
     pub fn new(notary_keys: Vec<NotaryKey>) -> Self {
-        Self {
-            notary_keys,
-            trust_anchors: TrustAnchors::mozilla(),
-            require_identity: true,
-            require_transcript: true,
-        }
+        Self { notary_keys, trust_anchors: TrustAnchors::mozilla(), require_identity: true, require_transcript: true }
     }
 }
 
@@ -87,9 +80,7 @@ fn hex_bytes<S: serde::Serializer>(b: &[u8; 16], s: S) -> Result<S::Ok, S::Error
 }
 
 fn hex_pairs<S: serde::Serializer>(v: &[(Vec<u8>, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(
-        |(id, value)| serde_json::json!({ "id": hex::encode(id), "value": hex::encode(value) }),
-    ))
+    s.collect_seq(v.iter().map(|(id, value)| serde_json::json!({ "id": hex::encode(id), "value": hex::encode(value) })))
 }
 
 /// Decodes and verifies a presentation file's bytes.
@@ -126,20 +117,14 @@ pub fn verify_decoded(
 
     let (transcript, unopened_commitments) = match &presentation.transcript {
         Some(proof) => {
-            let (t, u) =
-                verify_transcript(proof, &info.transcript_length, &body.transcript_commitments)?;
+            let (t, u) = verify_transcript(proof, &info.transcript_length, &body.transcript_commitments)?;
             (Some(t), u)
         }
         None if config.require_transcript => return Err(VerifyError::MissingTranscriptProof),
         None => {
             // Nothing opened: every commitment is unopened.
             let len = &info.transcript_length;
-            let u = unopened_commitments(
-                &body.transcript_commitments,
-                &[],
-                len.sent as usize,
-                len.received as usize,
-            )?;
+            let u = unopened_commitments(&body.transcript_commitments, &[], len.sent as usize, len.received as usize)?;
             (None, u)
         }
     };
@@ -155,10 +140,6 @@ pub fn verify_decoded(
         attestation_id: attestation.header.id,
         transcript,
         unopened_commitments,
-        extensions: body
-            .extensions
-            .iter()
-            .map(|f| (f.data.id.clone(), f.data.value.clone()))
-            .collect(),
+        extensions: body.extensions.iter().map(|f| (f.data.id.clone(), f.data.value.clone())).collect(),
     })
 }

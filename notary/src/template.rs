@@ -189,11 +189,7 @@ impl JsonPath {
     }
 
     fn matches(&self, stack: &[Option<String>]) -> bool {
-        stack.len() == self.0.len()
-            && stack
-                .iter()
-                .zip(&self.0)
-                .all(|(k, s)| k.as_deref() == Some(s.as_str()))
+        stack.len() == self.0.len() && stack.iter().zip(&self.0).all(|(k, s)| k.as_deref() == Some(s.as_str()))
     }
 }
 
@@ -272,10 +268,8 @@ impl TryFrom<TemplateSpec> for ProofTemplate {
             .notary_keys
             .iter()
             .map(|k| {
-                NotaryKey::parse(k).map_err(|e| TemplateError::InvalidNotaryKey {
-                    key: k.clone(),
-                    reason: e.to_string(),
-                })
+                NotaryKey::parse(k)
+                    .map_err(|e| TemplateError::InvalidNotaryKey { key: k.clone(), reason: e.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut template = ProofTemplate::new(
@@ -330,9 +324,7 @@ impl ProofTemplate {
     ) -> Result<Self, TemplateError> {
         let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_uppercase());
         if !token(method) {
-            return Err(TemplateError::InvalidRequest(format!(
-                "method {method:?} is not an upper-case token"
-            )));
+            return Err(TemplateError::InvalidRequest(format!("method {method:?} is not an upper-case token")));
         }
         if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(TemplateError::InvalidRequest(format!(
@@ -369,18 +361,11 @@ impl ProofTemplate {
     ///
     /// Order: notary key, server name, freshness, request line, the one
     /// hidden commitment, the response and its value field, the uid.
-    pub fn apply(
-        &self,
-        v: &VerifiedPresentation,
-        now_unix: u64,
-    ) -> Result<TemplateMatch, TemplateError> {
+    pub fn apply(&self, v: &VerifiedPresentation, now_unix: u64) -> Result<TemplateMatch, TemplateError> {
         if !self.notary_keys.contains(&v.notary_key) {
             return Err(TemplateError::UntrustedNotary(v.notary_key.to_string()));
         }
-        let server_name = v
-            .server_name
-            .as_deref()
-            .ok_or(TemplateError::MissingServerName)?;
+        let server_name = v.server_name.as_deref().ok_or(TemplateError::MissingServerName)?;
         if server_name != self.server_name {
             return Err(TemplateError::WrongServer {
                 expected: self.server_name.clone(),
@@ -389,16 +374,10 @@ impl ProofTemplate {
         }
         self.check_time(v.time, now_unix)?;
 
-        let transcript = v
-            .transcript
-            .as_ref()
-            .ok_or(TemplateError::MissingTranscript)?;
+        let transcript = v.transcript.as_ref().ok_or(TemplateError::MissingTranscript)?;
         self.check_request(&transcript.sent)?;
 
-        let mut received_commitments = v
-            .unopened_commitments
-            .iter()
-            .filter(|c| c.direction == Direction::Received);
+        let mut received_commitments = v.unopened_commitments.iter().filter(|c| c.direction == Direction::Received);
         let commitment = match (received_commitments.next(), received_commitments.count()) {
             (None, _) => return Err(TemplateError::NoHiddenValue),
             (Some(c), 0) => c,
@@ -415,10 +394,7 @@ impl ProofTemplate {
             }
         };
         if value_range.len() > self.max_value_len {
-            return Err(TemplateError::ValueTooLong {
-                len: value_range.len(),
-                max: self.max_value_len,
-            });
+            return Err(TemplateError::ValueTooLong { len: value_range.len(), max: self.max_value_len });
         }
 
         let uid = self.check_response(received, &value_range)?;
@@ -434,18 +410,10 @@ impl ProofTemplate {
 
     fn check_time(&self, time: u64, now: u64) -> Result<(), TemplateError> {
         if time > now.saturating_add(self.max_clock_skew_secs) {
-            return Err(TemplateError::FromTheFuture {
-                time,
-                now,
-                skew: self.max_clock_skew_secs,
-            });
+            return Err(TemplateError::FromTheFuture { time, now, skew: self.max_clock_skew_secs });
         }
         if now.saturating_sub(time) > self.freshness_secs {
-            return Err(TemplateError::Stale {
-                time,
-                now,
-                window: self.freshness_secs,
-            });
+            return Err(TemplateError::Stale { time, now, window: self.freshness_secs });
         }
         Ok(())
     }
@@ -465,11 +433,7 @@ impl ProofTemplate {
     }
 
     /// Parses the response around the hidden `value` range; returns the uid.
-    fn check_response(
-        &self,
-        received: &DisclosedData,
-        value: &Range<usize>,
-    ) -> Result<String, TemplateError> {
+    fn check_response(&self, received: &DisclosedData, value: &Range<usize>) -> Result<String, TemplateError> {
         let malformed = |m: &str| TemplateError::MalformedResponse(m.to_owned());
         let not_the_value = |reason: &str| TemplateError::HiddenRangeIsNotTheValue {
             field: self.value_field.to_string(),
@@ -478,23 +442,18 @@ impl ProofTemplate {
         // Hidden bytes are zeros here; the parser never reads them (it
         // knows the hole), so the fill value does not matter.
         let bytes = received.redacted(0);
-        let head_end =
-            find(bytes.get(..value.start).unwrap_or_default(), b"\r\n\r\n").ok_or_else(|| {
-                if find(&bytes, b"\r\n\r\n").is_some() {
-                    not_the_value("hidden bytes in the HTTP status line or headers")
-                } else {
-                    malformed("no end of HTTP headers")
-                }
-            })?;
+        let head_end = find(bytes.get(..value.start).unwrap_or_default(), b"\r\n\r\n").ok_or_else(|| {
+            if find(&bytes, b"\r\n\r\n").is_some() {
+                not_the_value("hidden bytes in the HTTP status line or headers")
+            } else {
+                malformed("no end of HTTP headers")
+            }
+        })?;
         let head = bytes.get(..head_end).unwrap_or_default();
-        let mut lines = head
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
         let status = lines.next().unwrap_or_default();
         if !(status == b"HTTP/1.1 200" || status.starts_with(b"HTTP/1.1 200 ")) {
-            return Err(TemplateError::UnexpectedStatus(
-                String::from_utf8_lossy(status).into_owned(),
-            ));
+            return Err(TemplateError::UnexpectedStatus(String::from_utf8_lossy(status).into_owned()));
         }
         let mut content_length = None;
         for line in lines {
@@ -526,12 +485,7 @@ impl ProofTemplate {
         }
         // After the body only whitespace (upstream's fixture ends in CRLF);
         // nothing after the body is hidden (the only hole is the value).
-        if !bytes
-            .get(body_end..)
-            .unwrap_or_default()
-            .iter()
-            .all(u8::is_ascii_whitespace)
-        {
+        if !bytes.get(body_end..).unwrap_or_default().iter().all(u8::is_ascii_whitespace) {
             return Err(malformed("data after the response body"));
         }
 
@@ -551,13 +505,9 @@ impl ProofTemplate {
             return Err(malformed("trailing bytes after the JSON body"));
         }
         if !parser.value_found {
-            return Err(TemplateError::ValueFieldMissing(
-                self.value_field.to_string(),
-            ));
+            return Err(TemplateError::ValueFieldMissing(self.value_field.to_string()));
         }
-        parser
-            .uid
-            .ok_or_else(|| TemplateError::UidFieldMissing(self.uid_field.to_string()))
+        parser.uid.ok_or_else(|| TemplateError::UidFieldMissing(self.uid_field.to_string()))
     }
 }
 
@@ -587,10 +537,7 @@ impl JsonScan<'_> {
     }
 
     fn not_the_value(&self, reason: String) -> TemplateError {
-        TemplateError::HiddenRangeIsNotTheValue {
-            field: self.value_field.to_string(),
-            reason,
-        }
+        TemplateError::HiddenRangeIsNotTheValue { field: self.value_field.to_string(), reason }
     }
 
     /// The byte at the cursor; `None` at the end; an error in the hole.
@@ -605,19 +552,13 @@ impl JsonScan<'_> {
     }
 
     fn next(&mut self) -> Result<u8, TemplateError> {
-        let b = self
-            .peek()?
-            .ok_or_else(|| self.malformed("unexpected end of JSON"))?;
+        let b = self.peek()?.ok_or_else(|| self.malformed("unexpected end of JSON"))?;
         self.pos += 1;
         Ok(b)
     }
 
     fn expect(&mut self, want: u8) -> Result<(), TemplateError> {
-        if self.next()? == want {
-            Ok(())
-        } else {
-            Err(self.malformed(&format!("expected {:?}", want as char)))
-        }
+        if self.next()? == want { Ok(()) } else { Err(self.malformed(&format!("expected {:?}", want as char))) }
     }
 
     /// Skips whitespace up to the next token or the hole. (Hidden leading
@@ -657,9 +598,7 @@ impl JsonScan<'_> {
             self.pos = self.hole.end;
             return match self.peek()? {
                 Some(b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n') => Ok(()),
-                _ => Err(self.not_the_value(
-                    "the disclosed bytes after the hidden range do not end the value".into(),
-                )),
+                _ => Err(self.not_the_value("the disclosed bytes after the hidden range do not end the value".into())),
             };
         }
         let start = self.pos;
@@ -778,9 +717,7 @@ impl JsonScan<'_> {
         let mut v = 0u32;
         for _ in 0..4 {
             let b = self.next()?;
-            let d = (b as char)
-                .to_digit(16)
-                .ok_or_else(|| self.malformed("bad \\u escape"))?;
+            let d = (b as char).to_digit(16).ok_or_else(|| self.malformed("bad \\u escape"))?;
             v = v * 16 + d;
         }
         Ok(v)

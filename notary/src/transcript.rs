@@ -47,9 +47,7 @@ fn covered(ranges: &[Range<usize>]) -> usize {
 
 /// Whether every byte of `inner` lies in `outer` (both canonical).
 fn is_subset(inner: &[Range<usize>], outer: &[Range<usize>]) -> bool {
-    inner
-        .iter()
-        .all(|r| outer.iter().any(|o| o.start <= r.start && r.end <= o.end))
+    inner.iter().all(|r| outer.iter().any(|o| o.start <= r.start && r.end <= o.end))
 }
 
 /// Canonical union of canonical sets.
@@ -114,15 +112,8 @@ impl DisclosedData {
     /// The disclosed bytes of `range`, or `None` unless all of it is
     /// disclosed.
     pub fn get(&self, range: Range<usize>) -> Option<&[u8]> {
-        let inside = self
-            .disclosed
-            .iter()
-            .any(|d| d.start <= range.start && range.end <= d.end);
-        if inside && range.start < range.end {
-            self.bytes.get(range)
-        } else {
-            None
-        }
+        let inside = self.disclosed.iter().any(|d| d.start <= range.start && range.end <= d.end);
+        if inside && range.start < range.end { self.bytes.get(range) } else { None }
     }
 
     /// The whole transcript with every hidden byte replaced by `fill`.
@@ -143,10 +134,7 @@ impl Serialize for DisclosedData {
         st.serialize_field("length", &self.len())?;
         st.serialize_field("disclosed_ranges", &RangesJson(&self.disclosed))?;
         st.serialize_field("hidden_ranges", &RangesJson(&self.hidden))?;
-        st.serialize_field(
-            "redacted_utf8",
-            &String::from_utf8_lossy(&self.redacted(b'X')),
-        )?;
+        st.serialize_field("redacted_utf8", &String::from_utf8_lossy(&self.redacted(b'X')))?;
         let segments: Vec<Segment> = self
             .disclosed
             .iter()
@@ -272,16 +260,10 @@ pub fn plaintext_hash(alg: HashAlg, value: &[u8], blinder: &Blinder) -> [u8; HAS
 }
 
 /// Checks that `secret` opens `commitment`.
-pub fn check_commitment(
-    commitment: &UnopenedCommitment,
-    secret: &ProverSecret,
-) -> Result<(), VerifyError> {
+pub fn check_commitment(commitment: &UnopenedCommitment, secret: &ProverSecret) -> Result<(), VerifyError> {
     let expected = commitment.len();
     if secret.value.len() != expected {
-        return Err(VerifyError::SecretLength {
-            found: secret.value.len(),
-            expected,
-        });
+        return Err(VerifyError::SecretLength { found: secret.value.len(), expected });
     }
     if plaintext_hash(commitment.alg, &secret.value, &secret.blinder) != commitment.hash {
         return Err(VerifyError::CommitmentMismatch);
@@ -298,42 +280,28 @@ fn expand(
     attested: u32,
 ) -> Result<(Vec<u8>, Vec<Range<usize>>), VerifyError> {
     if total != u64::from(attested) {
-        return Err(VerifyError::TranscriptLengthMismatch {
-            direction,
-            found: total,
-            attested: u64::from(attested),
-        });
+        return Err(VerifyError::TranscriptLengthMismatch { direction, found: total, attested: u64::from(attested) });
     }
     if total > MAX_TRANSCRIPT_LEN {
-        return Err(VerifyError::InvalidRanges {
-            direction,
-            reason: "transcript longer than this verifier accepts",
-        });
+        return Err(VerifyError::InvalidRanges { direction, reason: "transcript longer than this verifier accepts" });
     }
     let ranges = ranges_from_wire(idx, total, direction)?;
     let expected = covered(&ranges);
     if authed.len() != expected {
-        return Err(VerifyError::DisclosedDataLength {
-            direction,
-            found: authed.len(),
-            expected,
-        });
+        return Err(VerifyError::DisclosedDataLength { direction, found: authed.len(), expected });
     }
     let mut bytes = vec![0u8; total as usize];
     let mut rest = authed;
     for r in &ranges {
         // Lengths were checked above; `get` keeps this panic-free regardless.
-        let (part, tail) =
-            rest.split_at_checked(r.len())
-                .ok_or(VerifyError::DisclosedDataLength {
-                    direction,
-                    found: authed.len(),
-                    expected,
-                })?;
-        let dst = bytes.get_mut(r.clone()).ok_or(VerifyError::InvalidRanges {
+        let (part, tail) = rest.split_at_checked(r.len()).ok_or(VerifyError::DisclosedDataLength {
             direction,
-            reason: "range beyond the transcript",
+            found: authed.len(),
+            expected,
         })?;
+        let dst = bytes
+            .get_mut(r.clone())
+            .ok_or(VerifyError::InvalidRanges { direction, reason: "range beyond the transcript" })?;
         dst.copy_from_slice(part);
         rest = tail;
     }
@@ -349,20 +317,9 @@ pub(crate) fn verify_transcript(
     commitments: &[wire::Field<wire::TranscriptCommitment>],
 ) -> Result<(DisclosedTranscript, Vec<UnopenedCommitment>), VerifyError> {
     let t = &proof.transcript;
-    let (sent, sent_disclosed) = expand(
-        Direction::Sent,
-        &t.sent_authed,
-        &t.sent_idx,
-        t.sent_total,
-        length.sent,
-    )?;
-    let (received, recv_disclosed) = expand(
-        Direction::Received,
-        &t.received_authed,
-        &t.recv_idx,
-        t.recv_total,
-        length.received,
-    )?;
+    let (sent, sent_disclosed) = expand(Direction::Sent, &t.sent_authed, &t.sent_idx, t.sent_total, length.sent)?;
+    let (received, recv_disclosed) =
+        expand(Direction::Received, &t.received_authed, &t.recv_idx, t.recv_total, length.received)?;
 
     let mut opened = vec![false; commitments.len()];
     let mut auth_sent: Vec<Range<usize>> = Vec::new();
@@ -381,10 +338,9 @@ pub(crate) fn verify_transcript(
         }
         buffer.clear();
         for r in &ranges {
-            let part = data.get(r.clone()).ok_or(VerifyError::InvalidRanges {
-                direction,
-                reason: "range beyond the transcript",
-            })?;
+            let part = data
+                .get(r.clone())
+                .ok_or(VerifyError::InvalidRanges { direction, reason: "range beyond the transcript" })?;
             buffer.extend_from_slice(part);
         }
         let expected = wire::PlaintextHash {
@@ -392,9 +348,7 @@ pub(crate) fn verify_transcript(
             idx: secret.idx.clone(),
             hash: wire::TypedHash {
                 alg: alg.id(),
-                value: wire::HashValue(
-                    plaintext_hash(alg, &buffer, &Blinder(secret.blinder)).to_vec(),
-                ),
+                value: wire::HashValue(plaintext_hash(alg, &buffer, &Blinder(secret.blinder)).to_vec()),
             },
         };
         let mut matched = false;
@@ -411,14 +365,10 @@ pub(crate) fn verify_transcript(
         *auth = union(auth, &ranges);
     }
     if auth_sent != sent_disclosed {
-        return Err(VerifyError::UnauthenticatedData {
-            direction: Direction::Sent,
-        });
+        return Err(VerifyError::UnauthenticatedData { direction: Direction::Sent });
     }
     if auth_recv != recv_disclosed {
-        return Err(VerifyError::UnauthenticatedData {
-            direction: Direction::Received,
-        });
+        return Err(VerifyError::UnauthenticatedData { direction: Direction::Received });
     }
 
     let unopened = unopened_commitments(commitments, &opened, sent.len(), received.len())?;
@@ -427,16 +377,8 @@ pub(crate) fn verify_transcript(
     let recv_hidden = complement(&recv_disclosed, received.len());
     Ok((
         DisclosedTranscript {
-            sent: DisclosedData {
-                bytes: sent,
-                disclosed: sent_disclosed,
-                hidden: sent_hidden,
-            },
-            received: DisclosedData {
-                bytes: received,
-                disclosed: recv_disclosed,
-                hidden: recv_hidden,
-            },
+            sent: DisclosedData { bytes: sent, disclosed: sent_disclosed, hidden: sent_hidden },
+            received: DisclosedData { bytes: received, disclosed: recv_disclosed, hidden: recv_hidden },
         },
         unopened,
     ))
@@ -461,10 +403,7 @@ pub(crate) fn unopened_commitments(
         };
         let ranges = ranges_from_wire(&c.idx, total as u64, c.direction)?;
         if ranges.is_empty() {
-            return Err(VerifyError::InvalidRanges {
-                direction: c.direction,
-                reason: "commitment covers no byte",
-            });
+            return Err(VerifyError::InvalidRanges { direction: c.direction, reason: "commitment covers no byte" });
         }
         let alg = HashAlg::from_id(c.hash.alg)?;
         unopened.push(UnopenedCommitment {

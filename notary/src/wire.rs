@@ -90,10 +90,7 @@ impl<'de> Deserialize<'de> for HashValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let bytes = Vec::<u8>::deserialize(d)?;
         if bytes.len() > MAX_HASH_LEN {
-            return Err(serde::de::Error::invalid_length(
-                bytes.len(),
-                &"a hash of at most 64 bytes",
-            ));
+            return Err(serde::de::Error::invalid_length(bytes.len(), &"a hash of at most 64 bytes"));
         }
         Ok(Self(bytes))
     }
@@ -400,24 +397,15 @@ fn options(limit: u64) -> impl bincode::Options {
     // Upstream writes with `bincode::serialize`: fixed-width integers,
     // little endian. The limit (the input's own length) makes any length
     // prefix larger than the input fail before allocating.
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .with_limit(limit)
-        .reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_fixint_encoding().with_little_endian().with_limit(limit).reject_trailing_bytes()
 }
 
 /// Decodes a presentation. Never panics; trailing bytes are an error.
 pub fn decode(bytes: &[u8]) -> Result<Presentation, VerifyError> {
     if bytes.len() > MAX_PRESENTATION_SIZE {
-        return Err(VerifyError::TooLarge {
-            size: bytes.len(),
-            limit: MAX_PRESENTATION_SIZE,
-        });
+        return Err(VerifyError::TooLarge { size: bytes.len(), limit: MAX_PRESENTATION_SIZE });
     }
-    options(bytes.len() as u64)
-        .deserialize(bytes)
-        .map_err(|e| VerifyError::Decode(e.to_string()))
+    options(bytes.len() as u64).deserialize(bytes).map_err(|e| VerifyError::Decode(e.to_string()))
 }
 
 /// Encodes a presentation exactly as upstream does.

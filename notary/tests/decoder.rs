@@ -119,10 +119,7 @@ fn the_fixture_s_length_prefixes_are_found() {
 #[test]
 fn an_input_over_the_size_limit_is_rejected_before_decoding() {
     let big = vec![0u8; triad_notary::MAX_PRESENTATION_SIZE + 1];
-    assert!(matches!(
-        verify(&big, &config()),
-        Err(VerifyError::TooLarge { .. })
-    ));
+    assert!(matches!(verify(&big, &config()), Err(VerifyError::TooLarge { .. })));
 }
 
 #[test]
@@ -136,16 +133,8 @@ fn a_length_prefix_beyond_the_input_is_a_decode_error() {
 }
 
 fn arb_ranges() -> impl Strategy<Value = wire::RangeSet> {
-    proptest::collection::vec(
-        prop_oneof![(0u64..200, 0u64..200), (any::<u64>(), any::<u64>())],
-        0..4,
-    )
-    .prop_map(|v| wire::RangeSet {
-        ranges: v
-            .into_iter()
-            .map(|(start, end)| wire::Range { start, end })
-            .collect(),
-    })
+    proptest::collection::vec(prop_oneof![(0u64..200, 0u64..200), (any::<u64>(), any::<u64>())], 0..4)
+        .prop_map(|v| wire::RangeSet { ranges: v.into_iter().map(|(start, end)| wire::Range { start, end }).collect() })
 }
 
 proptest! {
@@ -205,6 +194,8 @@ proptest! {
 
 /// Counts the largest single allocation made on the current thread while a
 /// closure runs (other tests of this binary run on other threads).
+// A counting allocator, this test binary's only `unsafe` (wrapping the system allocator).
+#[allow(unsafe_code)]
 mod alloc {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
@@ -390,11 +381,7 @@ mod prefixes {
             self.skip(4)
         }
 
-        fn serialize_newtype_struct<T: Serialize + ?Sized>(
-            self,
-            _: &'static str,
-            value: &T,
-        ) -> Result<(), Error> {
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), Error> {
             value.serialize(self)
         }
 
@@ -423,13 +410,7 @@ mod prefixes {
             Ok(self)
         }
 
-        fn serialize_tuple_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self, Error> {
+        fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self, Error> {
             self.skip(4)?;
             Ok(self)
         }
@@ -444,13 +425,7 @@ mod prefixes {
             Ok(self)
         }
 
-        fn serialize_struct_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self, Error> {
+        fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self, Error> {
             self.skip(4)?;
             Ok(self)
         }
@@ -501,11 +476,7 @@ mod prefixes {
         type Ok = ();
         type Error = Error;
 
-        fn serialize_field<T: Serialize + ?Sized>(
-            &mut self,
-            _: &'static str,
-            value: &T,
-        ) -> Result<(), Error> {
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Result<(), Error> {
             value.serialize(&mut **self)
         }
 
@@ -518,11 +489,7 @@ mod prefixes {
         type Ok = ();
         type Error = Error;
 
-        fn serialize_field<T: Serialize + ?Sized>(
-            &mut self,
-            _: &'static str,
-            value: &T,
-        ) -> Result<(), Error> {
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Result<(), Error> {
             value.serialize(&mut **self)
         }
 

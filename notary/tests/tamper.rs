@@ -30,8 +30,7 @@ fn resealed(bytes: &[u8], f: impl FnOnce(&mut wire::Presentation)) -> Result<(),
     let mut p = decode(bytes);
     f(&mut p);
     if let Some(identity) = &p.identity {
-        p.attestation.body.body.cert_commitment.data =
-            cert_commitment(HashAlg::Blake3, &identity.opening);
+        p.attestation.body.body.cert_commitment.data = cert_commitment(HashAlg::Blake3, &identity.opening);
     }
     reseal_secp256k1(&mut p.attestation, &NOTARY_SECRET).expect("reseal");
     check(&p)
@@ -42,9 +41,7 @@ fn identity(p: &mut wire::Presentation) -> &mut wire::ServerIdentityProof {
 }
 
 fn transcript(p: &mut wire::Presentation) -> &mut wire::TranscriptProof {
-    p.transcript
-        .as_mut()
-        .expect("fixture has a transcript proof")
+    p.transcript.as_mut().expect("fixture has a transcript proof")
 }
 
 fn binding(p: &mut wire::Presentation) -> &mut wire::CertBindingV1_2 {
@@ -67,17 +64,11 @@ fn a_flipped_signature_bit_is_an_invalid_signature() {
     for i in [0, 17, 31, 32, 50, 63] {
         let r = tampered(&full(), |p| p.attestation.signature.data[i] ^= 0x04);
         assert!(
-            matches!(
-                r,
-                Err(VerifyError::InvalidSignature | VerifyError::MalformedSignature(_))
-            ),
+            matches!(r, Err(VerifyError::InvalidSignature | VerifyError::MalformedSignature(_))),
             "byte {i}: {r:?}"
         );
     }
-    assert_eq!(
-        tampered(&full(), |p| p.attestation.signature.data[40] ^= 0x01),
-        Err(VerifyError::InvalidSignature)
-    );
+    assert_eq!(tampered(&full(), |p| p.attestation.signature.data[40] ^= 0x01), Err(VerifyError::InvalidSignature));
 }
 
 #[test]
@@ -95,15 +86,9 @@ fn a_high_s_twin_of_the_signature_is_rejected() {
 fn signature_algorithm_and_length_changes_are_rejected() {
     assert_eq!(
         tampered(&full(), |p| p.attestation.signature.alg = 2),
-        Err(VerifyError::SignatureKeyMismatch {
-            sig_alg: 2,
-            key_alg: 1
-        })
+        Err(VerifyError::SignatureKeyMismatch { sig_alg: 2, key_alg: 1 })
     );
-    assert!(matches!(
-        tampered(&full(), |p| p.attestation.signature.alg = 3),
-        Err(VerifyError::MalformedSignature(_))
-    ));
+    assert!(matches!(tampered(&full(), |p| p.attestation.signature.alg = 3), Err(VerifyError::MalformedSignature(_))));
     assert_eq!(
         tampered(&full(), |p| p.attestation.signature.alg = 9),
         Err(VerifyError::UnsupportedSignatureAlgorithm(9))
@@ -120,22 +105,10 @@ fn signature_algorithm_and_length_changes_are_rejected() {
 
 #[test]
 fn header_changes_are_rejected() {
-    assert_eq!(
-        tampered(&full(), |p| p.attestation.header.id[3] ^= 1),
-        Err(VerifyError::InvalidSignature)
-    );
-    assert_eq!(
-        tampered(&full(), |p| p.attestation.header.version = 1),
-        Err(VerifyError::UnsupportedVersion(1))
-    );
-    assert_eq!(
-        tampered(&full(), |p| p.attestation.header.root.value.0[0] ^= 1),
-        Err(VerifyError::MerkleRootMismatch)
-    );
-    assert_eq!(
-        tampered(&full(), |p| p.attestation.header.root.alg = 7),
-        Err(VerifyError::UnsupportedHashAlgorithm(7))
-    );
+    assert_eq!(tampered(&full(), |p| p.attestation.header.id[3] ^= 1), Err(VerifyError::InvalidSignature));
+    assert_eq!(tampered(&full(), |p| p.attestation.header.version = 1), Err(VerifyError::UnsupportedVersion(1)));
+    assert_eq!(tampered(&full(), |p| p.attestation.header.root.value.0[0] ^= 1), Err(VerifyError::MerkleRootMismatch));
+    assert_eq!(tampered(&full(), |p| p.attestation.header.root.alg = 7), Err(VerifyError::UnsupportedHashAlgorithm(7)));
     assert!(matches!(
         tampered(&full(), |p| p.attestation.header.root.alg = 1),
         Err(VerifyError::MalformedMerkleProof(_))
@@ -144,10 +117,7 @@ fn header_changes_are_rejected() {
         tampered(&full(), |p| {
             p.attestation.header.root.value.0.pop();
         }),
-        Err(VerifyError::BadHashLength {
-            len: 31,
-            expected: 32
-        })
+        Err(VerifyError::BadHashLength { len: 31, expected: 32 })
     );
 }
 
@@ -158,27 +128,15 @@ fn every_body_field_change_breaks_the_merkle_root() {
     type Edit = fn(&mut wire::Body);
     let edits: &[(&str, Edit)] = &[
         ("verifying key", |b| {
-            b.verifying_key.data.data = NotaryKey::secp256k1_from_secret(&[0x2b; 32])
-                .expect("key")
-                .sec1_compressed()
-                .to_vec()
+            b.verifying_key.data.data =
+                NotaryKey::secp256k1_from_secret(&[0x2b; 32]).expect("key").sec1_compressed().to_vec()
         }),
         ("connection time", |b| b.connection_info.data.time += 1),
-        ("tls version", |b| {
-            b.connection_info.data.version = wire::TlsVersion::V1_3
-        }),
-        ("sent length", |b| {
-            b.connection_info.data.transcript_length.sent += 1
-        }),
-        ("received length", |b| {
-            b.connection_info.data.transcript_length.received -= 1
-        }),
-        ("ephemeral key", |b| {
-            b.server_ephemeral_key.data.key[10] ^= 1
-        }),
-        ("cert commitment", |b| {
-            b.cert_commitment.data.value.0[0] ^= 1
-        }),
+        ("tls version", |b| b.connection_info.data.version = wire::TlsVersion::V1_3),
+        ("sent length", |b| b.connection_info.data.transcript_length.sent += 1),
+        ("received length", |b| b.connection_info.data.transcript_length.received -= 1),
+        ("ephemeral key", |b| b.server_ephemeral_key.data.key[10] ^= 1),
+        ("cert commitment", |b| b.cert_commitment.data.value.0[0] ^= 1),
         ("commitment hash", |b| {
             let wire::TranscriptCommitment::Hash(h) = &mut b.transcript_commitments[0].data;
             h.hash.value.0[5] ^= 1;
@@ -196,10 +154,7 @@ fn every_body_field_change_breaks_the_merkle_root() {
             h.hash.alg = 1;
         }),
         ("swapped field ids", |b| {
-            let (x, y) = (
-                b.transcript_commitments[0].id,
-                b.transcript_commitments[1].id,
-            );
+            let (x, y) = (b.transcript_commitments[0].id, b.transcript_commitments[1].id);
             b.transcript_commitments[0].id = y;
             b.transcript_commitments[1].id = x;
         }),
@@ -215,15 +170,12 @@ fn every_body_field_change_breaks_the_merkle_root() {
 #[test]
 fn added_removed_or_renumbered_body_fields_are_rejected() {
     assert!(matches!(
-        tampered(&full(), |p| p.attestation.body.body.extensions.push(
-            wire::Field {
-                id: 6,
-                data: wire::Extension {
-                    id: b"x".to_vec(),
-                    value: b"y".to_vec()
-                },
-            }
-        )),
+        tampered(&full(), |p| p
+            .attestation
+            .body
+            .body
+            .extensions
+            .push(wire::Field { id: 6, data: wire::Extension { id: b"x".to_vec(), value: b"y".to_vec() } })),
         Err(VerifyError::MalformedMerkleProof(_))
     ));
     assert!(matches!(
@@ -233,12 +185,7 @@ fn added_removed_or_renumbered_body_fields_are_rejected() {
         Err(VerifyError::MalformedMerkleProof(_))
     ));
     assert_eq!(
-        tampered(&full(), |p| p
-            .attestation
-            .body
-            .body
-            .transcript_commitments[0]
-            .id = 3),
+        tampered(&full(), |p| p.attestation.body.body.transcript_commitments[0].id = 3),
         Err(VerifyError::DuplicateFieldId(3))
     );
 }
@@ -250,10 +197,7 @@ fn merkle_proof_changes_are_rejected() {
     for len in [0u64, 1, 5, 7, 8, 12, u64::MAX] {
         let r = tampered(&full(), |p| p.attestation.body.proof.tree_len = len);
         assert!(
-            matches!(
-                r,
-                Err(VerifyError::MalformedMerkleProof(_) | VerifyError::MerkleRootMismatch)
-            ),
+            matches!(r, Err(VerifyError::MalformedMerkleProof(_) | VerifyError::MerkleRootMismatch)),
             "tree_len {len}: {r:?}"
         );
     }
@@ -265,21 +209,12 @@ fn merkle_proof_changes_are_rejected() {
     assert_eq!(
         tampered(&full(), |p| {
             p.attestation.body.proof.tree_len = 8;
-            p.attestation
-                .body
-                .proof
-                .proof_hashes
-                .push(wire::HashValue(vec![0; 32]));
+            p.attestation.body.proof.proof_hashes.push(wire::HashValue(vec![0; 32]));
         }),
         Err(VerifyError::MerkleRootMismatch)
     );
     assert!(matches!(
-        tampered(&full(), |p| p
-            .attestation
-            .body
-            .proof
-            .proof_hashes
-            .push(wire::HashValue(vec![0; 32]))),
+        tampered(&full(), |p| p.attestation.body.proof.proof_hashes.push(wire::HashValue(vec![0; 32]))),
         Err(VerifyError::MalformedMerkleProof("unused proof hashes"))
     ));
     assert!(matches!(
@@ -295,15 +230,9 @@ fn an_unpinned_notary_key_is_rejected() {
     let other = NotaryKey::secp256k1_from_secret(&[0x2b; 32]).expect("key");
     for bytes in [full(), hidden()] {
         let r = verify(&bytes, &VerifierConfig::new(vec![other.clone()]));
-        assert!(
-            matches!(r, Err(VerifyError::UntrustedNotaryKey { .. })),
-            "{r:?}"
-        );
+        assert!(matches!(r, Err(VerifyError::UntrustedNotaryKey { .. })), "{r:?}");
         let r = verify(&bytes, &VerifierConfig::new(vec![]));
-        assert!(
-            matches!(r, Err(VerifyError::UntrustedNotaryKey { .. })),
-            "{r:?}"
-        );
+        assert!(matches!(r, Err(VerifyError::UntrustedNotaryKey { .. })), "{r:?}");
     }
 }
 
@@ -313,10 +242,7 @@ fn an_attestation_signed_by_another_notary_is_rejected() {
     let other_secret = [0x2b; 32];
     let other = NotaryKey::secp256k1_from_secret(&other_secret).expect("key");
     reseal_secp256k1(&mut p.attestation, &other_secret).expect("reseal");
-    assert!(matches!(
-        check(&p),
-        Err(VerifyError::UntrustedNotaryKey { .. })
-    ));
+    assert!(matches!(check(&p), Err(VerifyError::UntrustedNotaryKey { .. })));
     // The same presentation verifies for whoever pins that notary.
     assert!(verify_decoded(&p, &VerifierConfig::new(vec![other])).is_ok());
 }
@@ -337,18 +263,13 @@ fn a_changed_transcript_byte_is_rejected() {
         for i in [0, 7, 34] {
             assert_eq!(
                 tampered(&bytes, |p| transcript(p).transcript.sent_authed[i] ^= 1),
-                Err(VerifyError::OpeningMismatch {
-                    direction: wire::Direction::Sent
-                })
+                Err(VerifyError::OpeningMismatch { direction: wire::Direction::Sent })
             );
         }
         for i in [0, 60, 121, 140] {
             assert_eq!(
-                tampered(&bytes, |p| transcript(p).transcript.received_authed[i] ^=
-                    0x20),
-                Err(VerifyError::OpeningMismatch {
-                    direction: wire::Direction::Received
-                })
+                tampered(&bytes, |p| transcript(p).transcript.received_authed[i] ^= 0x20),
+                Err(VerifyError::OpeningMismatch { direction: wire::Direction::Received })
             );
         }
     }
@@ -359,15 +280,9 @@ fn a_changed_blinder_is_rejected() {
     for bytes in [full(), hidden()] {
         for s in 0..2 {
             let r = tampered(&bytes, |p| transcript(p).hash_secrets[s].blinder[15] ^= 1);
-            assert!(
-                matches!(r, Err(VerifyError::OpeningMismatch { .. })),
-                "{r:?}"
-            );
+            assert!(matches!(r, Err(VerifyError::OpeningMismatch { .. })), "{r:?}");
         }
-        assert_eq!(
-            tampered(&bytes, |p| identity(p).opening.blinder[0] ^= 1),
-            Err(VerifyError::CertCommitmentMismatch)
-        );
+        assert_eq!(tampered(&bytes, |p| identity(p).opening.blinder[0] ^= 1), Err(VerifyError::CertCommitmentMismatch));
     }
 }
 
@@ -376,30 +291,17 @@ fn transcript_structure_changes_are_rejected() {
     use wire::Direction::{Received, Sent};
     assert_eq!(
         tampered(&full(), |p| transcript(p).transcript.sent_total += 1),
-        Err(VerifyError::TranscriptLengthMismatch {
-            direction: Sent,
-            found: 36,
-            attested: 35
-        })
+        Err(VerifyError::TranscriptLengthMismatch { direction: Sent, found: 36, attested: 35 })
     );
     assert_eq!(
-        tampered(&full(), |p| transcript(p)
-            .transcript
-            .received_authed
-            .push(0)),
-        Err(VerifyError::DisclosedDataLength {
-            direction: Received,
-            found: 146,
-            expected: 145
-        })
+        tampered(&full(), |p| transcript(p).transcript.received_authed.push(0)),
+        Err(VerifyError::DisclosedDataLength { direction: Received, found: 146, expected: 145 })
     );
     assert_eq!(
         tampered(&full(), |p| {
             transcript(p).hash_secrets.pop();
         }),
-        Err(VerifyError::UnauthenticatedData {
-            direction: Received
-        })
+        Err(VerifyError::UnauthenticatedData { direction: Received })
     );
     assert_eq!(
         tampered(&full(), |p| transcript(p).hash_secrets.clear()),
@@ -407,11 +309,8 @@ fn transcript_structure_changes_are_rejected() {
     );
     // An opening over a hidden range.
     assert_eq!(
-        tampered(&hidden(), |p| transcript(p).hash_secrets[1].idx.ranges[0]
-            .end = 125),
-        Err(VerifyError::OpeningNotDisclosed {
-            direction: Received
-        })
+        tampered(&hidden(), |p| transcript(p).hash_secrets[1].idx.ranges[0].end = 125),
+        Err(VerifyError::OpeningNotDisclosed { direction: Received })
     );
     // Disclosing the hidden range with made-up bytes.
     assert_eq!(
@@ -420,36 +319,14 @@ fn transcript_structure_changes_are_rejected() {
             t.recv_idx.ranges = vec![wire::Range { start: 0, end: 145 }];
             t.received_authed.splice(122..122, *b"999");
         }),
-        Err(VerifyError::UnauthenticatedData {
-            direction: Received
-        })
+        Err(VerifyError::UnauthenticatedData { direction: Received })
     );
     let r = tampered(&hidden(), |p| {
         transcript(p).transcript.recv_idx.ranges[1].start = 122;
     });
-    assert!(
-        matches!(
-            r,
-            Err(VerifyError::InvalidRanges {
-                direction: Received,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
-    let r = tampered(&full(), |p| {
-        transcript(p).transcript.sent_idx.ranges[0].end = 40
-    });
-    assert!(
-        matches!(
-            r,
-            Err(VerifyError::InvalidRanges {
-                direction: Sent,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(VerifyError::InvalidRanges { direction: Received, .. })), "{r:?}");
+    let r = tampered(&full(), |p| transcript(p).transcript.sent_idx.ranges[0].end = 40);
+    assert!(matches!(r, Err(VerifyError::InvalidRanges { direction: Sent, .. })), "{r:?}");
     assert_eq!(
         tampered(&full(), |p| transcript(p).hash_secrets[0].alg = 9),
         Err(VerifyError::UnsupportedHashAlgorithm(9))
@@ -459,24 +336,15 @@ fn transcript_structure_changes_are_rejected() {
         Err(VerifyError::OpeningMismatch { direction: Sent })
     );
     assert_eq!(
-        tampered(&full(), |p| transcript(p).hash_secrets[0].direction =
-            Received),
-        Err(VerifyError::OpeningMismatch {
-            direction: Received
-        })
+        tampered(&full(), |p| transcript(p).hash_secrets[0].direction = Received),
+        Err(VerifyError::OpeningMismatch { direction: Received })
     );
 }
 
 #[test]
 fn missing_proofs_are_rejected_unless_allowed() {
-    assert_eq!(
-        tampered(&full(), |p| p.identity = None),
-        Err(VerifyError::MissingIdentityProof)
-    );
-    assert_eq!(
-        tampered(&full(), |p| p.transcript = None),
-        Err(VerifyError::MissingTranscriptProof)
-    );
+    assert_eq!(tampered(&full(), |p| p.identity = None), Err(VerifyError::MissingIdentityProof));
+    assert_eq!(tampered(&full(), |p| p.transcript = None), Err(VerifyError::MissingTranscriptProof));
     let mut p = decode(&hidden());
     p.identity = None;
     p.transcript = None;
@@ -507,78 +375,45 @@ fn a_broken_certificate_chain_is_rejected_even_when_committed_and_signed() {
     let r = resealed(&full(), |p| {
         identity(p).opening.data.certs.remove(1);
     });
-    assert!(
-        matches!(r, Err(VerifyError::UntrustedCertificateChain(_))),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(VerifyError::UntrustedCertificateChain(_))), "{r:?}");
     // A corrupted signature inside the end-entity certificate.
     let r = resealed(&full(), |p| {
         let ee = &mut identity(p).opening.data.certs[0];
         let n = ee.len();
         ee[n - 10] ^= 1;
     });
-    assert!(
-        matches!(r, Err(VerifyError::UntrustedCertificateChain(_))),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(VerifyError::UntrustedCertificateChain(_))), "{r:?}");
     // Not a certificate at all.
-    let r = resealed(&full(), |p| {
-        identity(p).opening.data.certs[0] = b"not a certificate".to_vec()
-    });
-    assert!(
-        matches!(r, Err(VerifyError::MalformedCertificate(_))),
-        "{r:?}"
-    );
-    assert_eq!(
-        resealed(&full(), |p| identity(p).opening.data.certs.clear()),
-        Err(VerifyError::MissingCertificates)
-    );
+    let r = resealed(&full(), |p| identity(p).opening.data.certs[0] = b"not a certificate".to_vec());
+    assert!(matches!(r, Err(VerifyError::MalformedCertificate(_))), "{r:?}");
+    assert_eq!(resealed(&full(), |p| identity(p).opening.data.certs.clear()), Err(VerifyError::MissingCertificates));
     // No trusted root at all.
     let p = decode(&full());
     let mut cfg = config();
     cfg.trust_anchors = triad_notary::TrustAnchors::from_der_certs([]).expect("empty");
-    assert!(matches!(
-        verify_decoded(&p, &cfg),
-        Err(VerifyError::UntrustedCertificateChain(_))
-    ));
+    assert!(matches!(verify_decoded(&p, &cfg), Err(VerifyError::UntrustedCertificateChain(_))));
 }
 
 #[test]
 fn a_connection_time_outside_the_certificate_validity_is_rejected() {
     // The end-entity certificate is valid 2022-11-21 .. 2023-02-19.
     for time in [1_600_000_000u64, 1_700_000_000, 0] {
-        let r = resealed(&full(), |p| {
-            p.attestation.body.body.connection_info.data.time = time
-        });
-        assert!(
-            matches!(r, Err(VerifyError::CertificateNotValidAtTime { time: t, .. }) if t == time),
-            "{time}: {r:?}"
-        );
+        let r = resealed(&full(), |p| p.attestation.body.body.connection_info.data.time = time);
+        assert!(matches!(r, Err(VerifyError::CertificateNotValidAtTime { time: t, .. }) if t == time), "{time}: {r:?}");
     }
     // Inside the validity the resealed presentation still verifies.
-    assert_eq!(
-        resealed(&full(), |p| p
-            .attestation
-            .body
-            .body
-            .connection_info
-            .data
-            .time = 1_672_000_000),
-        Ok(())
-    );
+    assert_eq!(resealed(&full(), |p| p.attestation.body.body.connection_info.data.time = 1_672_000_000), Ok(()));
 }
 
 #[test]
 fn a_wrong_server_name_is_rejected() {
     // The name is not committed: the certificate is what binds it.
     assert_eq!(
-        tampered(&full(), |p| identity(p).name =
-            wire::ServerName::Dns("example.com".into())),
+        tampered(&full(), |p| identity(p).name = wire::ServerName::Dns("example.com".into())),
         Err(VerifyError::ServerNameMismatch("example.com".into()))
     );
     assert_eq!(
-        tampered(&full(), |p| identity(p).name =
-            wire::ServerName::Dns("not a name!".into())),
+        tampered(&full(), |p| identity(p).name = wire::ServerName::Dns("not a name!".into())),
         Err(VerifyError::InvalidServerName("not a name!".into()))
     );
 }
@@ -592,13 +427,7 @@ fn a_different_ephemeral_key_is_rejected() {
     );
     // In the attestation only.
     assert_eq!(
-        resealed(&full(), |p| p
-            .attestation
-            .body
-            .body
-            .server_ephemeral_key
-            .data
-            .key[5] ^= 1),
+        resealed(&full(), |p| p.attestation.body.body.server_ephemeral_key.data.key[5] ^= 1),
         Err(VerifyError::EphemeralKeyMismatch)
     );
     // In both: the server never signed that key.
@@ -617,17 +446,10 @@ fn a_wrong_server_signature_is_rejected() {
         resealed(&full(), |p| identity(p).opening.data.sig.sig[100] ^= 1),
         Err(VerifyError::InvalidServerSignature)
     );
+    assert_eq!(resealed(&full(), |p| binding(p).client_random[0] ^= 1), Err(VerifyError::InvalidServerSignature));
+    assert_eq!(resealed(&full(), |p| binding(p).server_random[31] ^= 1), Err(VerifyError::InvalidServerSignature));
     assert_eq!(
-        resealed(&full(), |p| binding(p).client_random[0] ^= 1),
-        Err(VerifyError::InvalidServerSignature)
-    );
-    assert_eq!(
-        resealed(&full(), |p| binding(p).server_random[31] ^= 1),
-        Err(VerifyError::InvalidServerSignature)
-    );
-    assert_eq!(
-        resealed(&full(), |p| identity(p).opening.data.sig.alg =
-            wire::ServerSignatureAlg::RSA_PKCS1_2048_8192_SHA384),
+        resealed(&full(), |p| identity(p).opening.data.sig.alg = wire::ServerSignatureAlg::RSA_PKCS1_2048_8192_SHA384),
         Err(VerifyError::InvalidServerSignature)
     );
 }
@@ -653,17 +475,11 @@ fn every_single_byte_flip_of_the_fixtures_is_rejected() {
 fn truncated_and_extended_inputs_are_rejected() {
     let bytes = full();
     for n in [0, 1, 72, 73, 500, bytes.len() - 1] {
-        assert!(
-            matches!(verify(&bytes[..n], &config()), Err(VerifyError::Decode(_))),
-            "{n}"
-        );
+        assert!(matches!(verify(&bytes[..n], &config()), Err(VerifyError::Decode(_))), "{n}");
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(matches!(
-        verify(&longer, &config()),
-        Err(VerifyError::Decode(_))
-    ));
+    assert!(matches!(verify(&longer, &config()), Err(VerifyError::Decode(_))));
 }
 
 // --- other signature algorithms -----------------------------------------
@@ -673,30 +489,18 @@ fn p256_and_ethereum_style_notaries_verify_and_reject_tampering() {
     use triad_notary::{NotarySigner, reseal};
     let secret = [0x11; 32];
     for (signer, pinned) in [
-        (
-            NotarySigner::P256(secret),
-            NotaryKey::p256(&p256_pub(&secret)).expect("key"),
-        ),
-        (
-            NotarySigner::Secp256k1Eth(secret),
-            NotaryKey::secp256k1_from_secret(&secret).expect("key"),
-        ),
+        (NotarySigner::P256(secret), NotaryKey::p256(&p256_pub(&secret)).expect("key")),
+        (NotarySigner::Secp256k1Eth(secret), NotaryKey::secp256k1_from_secret(&secret).expect("key")),
     ] {
         let mut p = decode(&hidden());
         reseal(&mut p.attestation, &signer).expect("reseal");
         let cfg = VerifierConfig::new(vec![pinned.clone()]);
         let v = verify(&wire::encode(&p), &cfg).expect("verifies");
         assert_eq!(v.notary_key, pinned);
-        assert!(matches!(
-            verify(&wire::encode(&p), &config()),
-            Err(VerifyError::UntrustedNotaryKey { .. })
-        ));
+        assert!(matches!(verify(&wire::encode(&p), &config()), Err(VerifyError::UntrustedNotaryKey { .. })));
         let mut bad = p.clone();
         bad.attestation.header.id[0] ^= 1;
-        assert_eq!(
-            verify_decoded(&bad, &cfg),
-            Err(VerifyError::InvalidSignature)
-        );
+        assert_eq!(verify_decoded(&bad, &cfg), Err(VerifyError::InvalidSignature));
         let mut bad = p.clone();
         bad.attestation.signature.alg = 1;
         assert!(verify_decoded(&bad, &cfg).is_err());
@@ -705,18 +509,13 @@ fn p256_and_ethereum_style_notaries_verify_and_reject_tampering() {
 
 fn p256_pub(secret: &[u8; 32]) -> Vec<u8> {
     use triad_notary::NotarySigner;
-    NotarySigner::P256(*secret)
-        .verifying_key()
-        .expect("key")
-        .data
+    NotarySigner::P256(*secret).verifying_key().expect("key").data
 }
 
 #[test]
 fn pinned_keys_parse_from_configuration_text() {
-    let k = NotaryKey::parse(
-        "secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c",
-    )
-    .expect("parses");
+    let k = NotaryKey::parse("secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c")
+        .expect("parses");
     assert_eq!(k, notary_key());
     assert_eq!(NotaryKey::parse(&k.to_string()), Ok(k));
     assert!(NotaryKey::parse("secp256k1:zz").is_err());
@@ -729,19 +528,11 @@ fn pinned_keys_parse_from_configuration_text() {
 #[test]
 fn caller_supplied_roots_replace_the_mozilla_store() {
     let p = decode(&full());
-    let certs = p
-        .identity
-        .as_ref()
-        .expect("identity")
-        .opening
-        .data
-        .certs
-        .clone();
+    let certs = p.identity.as_ref().expect("identity").opening.data.certs.clone();
     // The chain's own root (ISRG Root X1), or its intermediate, as the only anchor.
     for anchor in [&certs[2], &certs[1]] {
         let mut cfg = config();
-        cfg.trust_anchors =
-            triad_notary::TrustAnchors::from_der_certs([anchor.as_slice()]).expect("anchor");
+        cfg.trust_anchors = triad_notary::TrustAnchors::from_der_certs([anchor.as_slice()]).expect("anchor");
         assert!(verify_decoded(&p, &cfg).is_ok());
     }
     // A root that does not parse is refused when the anchors are made.

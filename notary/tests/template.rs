@@ -11,16 +11,15 @@ use common::*;
 use triad_notary::attestation::reseal_secp256k1;
 use triad_notary::template::{ProofTemplate, TemplateError, TemplateMatch};
 use triad_notary::{
-    Blinder, Direction, HashAlg, ProverSecret, VerifiedPresentation, check_commitment,
-    plaintext_hash, verify, verify_decoded, wire,
+    Blinder, Direction, HashAlg, ProverSecret, VerifiedPresentation, check_commitment, plaintext_hash, verify,
+    verify_decoded, wire,
 };
 
 /// The fixtures' connection time.
 const TIME: u64 = 1_671_637_529;
 
 fn template(server: &str, method: &str, path: &str, value: &str, uid: &str) -> ProofTemplate {
-    ProofTemplate::new(server, method, path, value, uid, 3600, vec![notary_key()])
-        .expect("valid template")
+    ProofTemplate::new(server, method, path, value, uid, 3600, vec![notary_key()]).expect("valid template")
 }
 
 /// A template the hidden fixture fits: `"bazz": 123` hidden, `"foo": "bar"` the uid.
@@ -50,18 +49,9 @@ fn the_hidden_fixture_fits_its_template_and_yields_uid_and_commitment() {
     assert_eq!(m.commitment.ranges, vec![122..125]);
     assert_eq!(m.commitment.alg, HashAlg::Blake3);
     let secret = String::from_utf8(read("hidden/secret.json")).expect("utf8");
-    assert_eq!(
-        hex::encode(m.commitment.hash),
-        json_str(&secret, "commitment_hex")
-    );
-    let blinder: [u8; 16] = hex::decode(json_str(&secret, "blinder_hex"))
-        .expect("hex")
-        .try_into()
-        .expect("16 bytes");
-    let prover = ProverSecret {
-        value: b"123".to_vec(),
-        blinder: Blinder(blinder),
-    };
+    assert_eq!(hex::encode(m.commitment.hash), json_str(&secret, "commitment_hex"));
+    let blinder: [u8; 16] = hex::decode(json_str(&secret, "blinder_hex")).expect("hex").try_into().expect("16 bytes");
+    let prover = ProverSecret { value: b"123".to_vec(), blinder: Blinder(blinder) };
     assert_eq!(check_commitment(&m.commitment, &prover), Ok(()));
 }
 
@@ -70,10 +60,7 @@ fn a_presentation_for_another_server_is_rejected() {
     let t = template("exchange.triad.test", "GET", "/", "bazz", "foo");
     assert_eq!(
         apply(&t, &hidden_verified()),
-        Err(TemplateError::WrongServer {
-            expected: "exchange.triad.test".into(),
-            found: "tlsnotary.org".into(),
-        })
+        Err(TemplateError::WrongServer { expected: "exchange.triad.test".into(), found: "tlsnotary.org".into() })
     );
 }
 
@@ -82,10 +69,7 @@ fn an_unpinned_notary_is_rejected() {
     let other = triad_notary::NotaryKey::secp256k1_from_secret(&[7; 32]).expect("key");
     let mut t = fixture_template();
     t.notary_keys = vec![other];
-    assert!(matches!(
-        apply(&t, &hidden_verified()),
-        Err(TemplateError::UntrustedNotary(_))
-    ));
+    assert!(matches!(apply(&t, &hidden_verified()), Err(TemplateError::UntrustedNotary(_))));
 }
 
 #[test]
@@ -94,23 +78,9 @@ fn freshness_is_a_window_ending_now_with_a_small_skew() {
     let v = hidden_verified();
     assert!(t.apply(&v, TIME).is_ok());
     assert!(t.apply(&v, TIME + 3600).is_ok());
-    assert_eq!(
-        t.apply(&v, TIME + 3601),
-        Err(TemplateError::Stale {
-            time: TIME,
-            now: TIME + 3601,
-            window: 3600
-        })
-    );
+    assert_eq!(t.apply(&v, TIME + 3601), Err(TemplateError::Stale { time: TIME, now: TIME + 3601, window: 3600 }));
     assert!(t.apply(&v, TIME - 60).is_ok());
-    assert_eq!(
-        t.apply(&v, TIME - 61),
-        Err(TemplateError::FromTheFuture {
-            time: TIME,
-            now: TIME - 61,
-            skew: 60
-        })
-    );
+    assert_eq!(t.apply(&v, TIME - 61), Err(TemplateError::FromTheFuture { time: TIME, now: TIME - 61, skew: 60 }));
 }
 
 #[test]
@@ -131,10 +101,7 @@ fn a_different_request_line_is_rejected() {
 #[test]
 fn a_fully_disclosed_presentation_has_no_hidden_value() {
     let v = verify(&full(), &config()).expect("verifies");
-    assert_eq!(
-        apply(&fixture_template(), &v),
-        Err(TemplateError::NoHiddenValue)
-    );
+    assert_eq!(apply(&fixture_template(), &v), Err(TemplateError::NoHiddenValue));
 }
 
 #[test]
@@ -142,16 +109,10 @@ fn the_hidden_range_must_be_the_named_fields_value() {
     let v = hidden_verified();
     // The named field is disclosed.
     let t = template("tlsnotary.org", "GET", "/", "foo", "buzz");
-    assert_eq!(
-        apply(&t, &v),
-        Err(TemplateError::ValueDisclosed("foo".into()))
-    );
+    assert_eq!(apply(&t, &v), Err(TemplateError::ValueDisclosed("foo".into())));
     // The hole is the value of another field.
     let t = template("tlsnotary.org", "GET", "/", "nothere", "foo");
-    assert!(matches!(
-        apply(&t, &v),
-        Err(TemplateError::HiddenRangeIsNotTheValue { .. })
-    ));
+    assert!(matches!(apply(&t, &v), Err(TemplateError::HiddenRangeIsNotTheValue { .. })));
 }
 
 #[test]
@@ -186,11 +147,8 @@ fn json_paths_must_have_non_empty_segments() {
 const SENT: &[u8] = b"GET /api/v1/balance HTTP/1.1\r\nHost: exchange.triad.test\r\n\r\n";
 
 fn response(body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+        .into_bytes()
 }
 
 fn complement(set: &[Range<usize>], total: usize) -> Vec<Range<usize>> {
@@ -209,32 +167,17 @@ fn complement(set: &[Range<usize>], total: usize) -> Vec<Range<usize>> {
 }
 
 fn range_set(ranges: &[Range<usize>]) -> wire::RangeSet {
-    wire::RangeSet {
-        ranges: ranges
-            .iter()
-            .map(|r| wire::Range {
-                start: r.start as u64,
-                end: r.end as u64,
-            })
-            .collect(),
-    }
+    wire::RangeSet { ranges: ranges.iter().map(|r| wire::Range { start: r.start as u64, end: r.end as u64 }).collect() }
 }
 
 fn gather(data: &[u8], ranges: &[Range<usize>]) -> Vec<u8> {
-    ranges
-        .iter()
-        .flat_map(|r| data[r.clone()].to_vec())
-        .collect()
+    ranges.iter().flat_map(|r| data[r.clone()].to_vec()).collect()
 }
 
 /// The full fixture with its transcript replaced: `sent` fully disclosed,
 /// `received` disclosed except `hidden`, one unopened BLAKE3 commitment per
 /// entry of `unopened`; resealed with the fixture key.
-fn notarise(
-    received: &[u8],
-    hidden: &[Range<usize>],
-    unopened: &[Vec<Range<usize>>],
-) -> VerifiedPresentation {
+fn notarise(received: &[u8], hidden: &[Range<usize>], unopened: &[Vec<Range<usize>>]) -> VerifiedPresentation {
     let mut p = decode(&full());
     let blinder = Blinder([9; 16]);
     let disclosed = complement(hidden, received.len());
@@ -243,20 +186,12 @@ fn notarise(
         idx: range_set(ranges),
         hash: wire::TypedHash {
             alg: HashAlg::Blake3.id(),
-            value: wire::HashValue(
-                plaintext_hash(HashAlg::Blake3, &gather(data, ranges), &blinder).to_vec(),
-            ),
+            value: wire::HashValue(plaintext_hash(HashAlg::Blake3, &gather(data, ranges), &blinder).to_vec()),
         },
     };
-    let mut commitments = vec![
-        commit(Direction::Sent, SENT, &[0..SENT.len()]),
-        commit(Direction::Received, received, &disclosed),
-    ];
-    commitments.extend(
-        unopened
-            .iter()
-            .map(|r| commit(Direction::Received, received, r)),
-    );
+    let mut commitments =
+        vec![commit(Direction::Sent, SENT, &[0..SENT.len()]), commit(Direction::Received, received, &disclosed)];
+    commitments.extend(unopened.iter().map(|r| commit(Direction::Received, received, r)));
     let secret = |direction, ranges: &[Range<usize>]| wire::PlaintextHashSecret {
         direction,
         idx: range_set(ranges),
@@ -265,18 +200,13 @@ fn notarise(
     };
 
     let body = &mut p.attestation.body.body;
-    body.connection_info.data.transcript_length = wire::TranscriptLength {
-        sent: SENT.len() as u32,
-        received: received.len() as u32,
-    };
+    body.connection_info.data.transcript_length =
+        wire::TranscriptLength { sent: SENT.len() as u32, received: received.len() as u32 };
     let first_id = 4 + body.extensions.len() as u32;
     body.transcript_commitments = commitments
         .into_iter()
         .zip(first_id..)
-        .map(|(c, id)| wire::Field {
-            id,
-            data: wire::TranscriptCommitment::Hash(c),
-        })
+        .map(|(c, id)| wire::Field { id, data: wire::TranscriptCommitment::Hash(c) })
         .collect();
     p.transcript = Some(wire::TranscriptProof {
         transcript: wire::CompressedPartialTranscript {
@@ -287,10 +217,7 @@ fn notarise(
             sent_total: SENT.len() as u64,
             recv_total: received.len() as u64,
         },
-        hash_secrets: vec![
-            secret(Direction::Sent, &[0..SENT.len()]),
-            secret(Direction::Received, &disclosed),
-        ],
+        hash_secrets: vec![secret(Direction::Sent, &[0..SENT.len()]), secret(Direction::Received, &disclosed)],
     });
     reseal_secp256k1(&mut p.attestation, &NOTARY_SECRET).expect("reseal");
     verify_decoded(&p, &config()).expect("re-notarised presentation verifies")
@@ -298,15 +225,9 @@ fn notarise(
 
 /// `received` with exactly the bytes of the last `needle` hidden and committed.
 fn hiding(received: &[u8], needle: &str) -> (VerifiedPresentation, Range<usize>) {
-    let start = received
-        .windows(needle.len())
-        .rposition(|w| w == needle.as_bytes())
-        .expect("needle in response");
+    let start = received.windows(needle.len()).rposition(|w| w == needle.as_bytes()).expect("needle in response");
     let r = start..start + needle.len();
-    (
-        notarise(received, std::slice::from_ref(&r), &[vec![r.clone()]]),
-        r,
-    )
+    (notarise(received, std::slice::from_ref(&r), &[vec![r.clone()]]), r)
 }
 
 fn exchange_template(value: &str, uid: &str) -> ProofTemplate {
@@ -322,10 +243,7 @@ fn an_exchange_response_with_the_balance_hidden_fits() {
     let m = apply(&exchange_template("balance", "uid"), &v).expect("fits");
     assert_eq!(m.uid, "u-123");
     assert_eq!(m.value_range, r);
-    let secret = ProverSecret {
-        value: b"12.345".to_vec(),
-        blinder: Blinder([9; 16]),
-    };
+    let secret = ProverSecret { value: b"12.345".to_vec(), blinder: Blinder([9; 16]) };
     assert_eq!(check_commitment(&m.commitment, &secret), Ok(()));
 }
 
@@ -356,10 +274,7 @@ fn a_hidden_range_that_is_more_or_less_than_the_value_is_rejected() {
     ] {
         let v = notarise(&received, std::slice::from_ref(&r), &[vec![r.clone()]]);
         assert!(
-            matches!(
-                apply(&t, &v),
-                Err(TemplateError::HiddenRangeIsNotTheValue { .. })
-            ),
+            matches!(apply(&t, &v), Err(TemplateError::HiddenRangeIsNotTheValue { .. })),
             "{r:?}: {:?}",
             apply(&t, &v)
         );
@@ -374,10 +289,7 @@ fn hidden_bytes_outside_the_commitment_are_rejected() {
     let v = notarise(&received, &[also.clone(), r.clone()], &[vec![r.clone()]]);
     assert_eq!(
         apply(&exchange_template("balance", "uid"), &v),
-        Err(TemplateError::HiddenBytesNotCommitted {
-            hidden: vec![also, r.clone()],
-            committed: vec![r],
-        })
+        Err(TemplateError::HiddenBytesNotCommitted { hidden: vec![also, r.clone()], committed: vec![r] })
     );
 }
 
@@ -395,37 +307,22 @@ fn a_hidden_header_is_not_the_value() {
 fn two_hidden_values_are_rejected() {
     let received = response(r#"{"uid":"u","balance":1,"other":2}"#);
     let find = |s: &str| {
-        let i = received
-            .windows(s.len())
-            .position(|w| w == s.as_bytes())
-            .expect("in response");
+        let i = received.windows(s.len()).position(|w| w == s.as_bytes()).expect("in response");
         i..i + s.len()
     };
-    let (a, b) = (
-        find(":1,").start + 1..find(":1,").start + 2,
-        find(":2}").start + 1..find(":2}").start + 2,
-    );
+    let (a, b) = (find(":1,").start + 1..find(":1,").start + 2, find(":2}").start + 1..find(":2}").start + 2);
     let v = notarise(&received, &[a.clone(), b.clone()], &[vec![a], vec![b]]);
-    assert_eq!(
-        apply(&exchange_template("balance", "uid"), &v),
-        Err(TemplateError::SeveralHiddenValues(2))
-    );
+    assert_eq!(apply(&exchange_template("balance", "uid"), &v), Err(TemplateError::SeveralHiddenValues(2)));
 }
 
 #[test]
 fn duplicate_fields_are_rejected() {
     let received = response(r#"{"uid":"a","balance":1,"uid":"b"}"#);
     let (v, _) = hiding(&received, "1");
-    assert_eq!(
-        apply(&exchange_template("balance", "uid"), &v),
-        Err(TemplateError::DuplicateField("uid".into()))
-    );
+    assert_eq!(apply(&exchange_template("balance", "uid"), &v), Err(TemplateError::DuplicateField("uid".into())));
     let received = response(r#"{"uid":"a","balance":1,"balance":2}"#);
     let (v, _) = hiding(&received, "1");
-    assert_eq!(
-        apply(&exchange_template("balance", "uid"), &v),
-        Err(TemplateError::DuplicateField("balance".into()))
-    );
+    assert_eq!(apply(&exchange_template("balance", "uid"), &v), Err(TemplateError::DuplicateField("balance".into())));
 }
 
 #[test]
@@ -433,10 +330,7 @@ fn a_long_hidden_value_is_rejected() {
     let digits = "1".repeat(33);
     let received = response(&format!(r#"{{"uid":"a","balance":{digits}}}"#));
     let (v, _) = hiding(&received, &digits);
-    assert_eq!(
-        apply(&exchange_template("balance", "uid"), &v),
-        Err(TemplateError::ValueTooLong { len: 33, max: 32 })
-    );
+    assert_eq!(apply(&exchange_template("balance", "uid"), &v), Err(TemplateError::ValueTooLong { len: 33, max: 32 }));
 }
 
 #[test]
@@ -444,26 +338,15 @@ fn responses_other_than_200_with_a_content_length_body_are_rejected() {
     let t = exchange_template("balance", "uid");
     let not_found = [b"HTTP/1.1 404 Not Found".as_slice(), &response(BODY)[15..]].concat();
     let (v, _) = hiding(&not_found, "12.345");
-    assert_eq!(
-        apply(&t, &v),
-        Err(TemplateError::UnexpectedStatus(
-            "HTTP/1.1 404 Not Found".into()
-        ))
-    );
+    assert_eq!(apply(&t, &v), Err(TemplateError::UnexpectedStatus("HTTP/1.1 404 Not Found".into())));
 
     let no_length = format!("HTTP/1.1 200 OK\r\n\r\n{BODY}").into_bytes();
     let (v, _) = hiding(&no_length, "12.345");
-    assert!(matches!(
-        apply(&t, &v),
-        Err(TemplateError::MalformedResponse(_))
-    ));
+    assert!(matches!(apply(&t, &v), Err(TemplateError::MalformedResponse(_))));
 
     let trailing = [response(BODY), b"HTTP/1.1 200 OK".to_vec()].concat();
     let (v, _) = hiding(&trailing, "12.345");
-    assert!(matches!(
-        apply(&t, &v),
-        Err(TemplateError::MalformedResponse(_))
-    ));
+    assert!(matches!(apply(&t, &v), Err(TemplateError::MalformedResponse(_))));
 }
 
 #[test]
@@ -487,19 +370,9 @@ fn among_all_short_hidden_ranges_only_the_exact_value_fits() {
 
 #[test]
 fn a_template_needs_a_well_formed_method_and_path() {
-    for (method, path) in [
-        ("get", "/"),
-        ("", "/"),
-        ("GET", ""),
-        ("GET", "x"),
-        ("GET", "/a b"),
-        ("GET", "/\r\n"),
-    ] {
+    for (method, path) in [("get", "/"), ("", "/"), ("GET", ""), ("GET", "x"), ("GET", "/a b"), ("GET", "/\r\n")] {
         assert!(
-            matches!(
-                ProofTemplate::new("x", method, path, "v", "u", 1, vec![]),
-                Err(TemplateError::InvalidRequest(_))
-            ),
+            matches!(ProofTemplate::new("x", method, path, "v", "u", 1, vec![]), Err(TemplateError::InvalidRequest(_))),
             "{method:?} {path:?}"
         );
     }
@@ -522,10 +395,7 @@ fn a_template_spec_from_configuration_becomes_a_template() {
     let mut bad = json.clone();
     bad["notary_keys"] = serde_json::json!(["secp256k1:zz"]);
     let spec: triad_notary::TemplateSpec = serde_json::from_value(bad).expect("spec");
-    assert!(matches!(
-        ProofTemplate::try_from(spec),
-        Err(TemplateError::InvalidNotaryKey { .. })
-    ));
+    assert!(matches!(ProofTemplate::try_from(spec), Err(TemplateError::InvalidNotaryKey { .. })));
     let mut unknown = json;
     unknown["extra"] = 1.into();
     assert!(serde_json::from_value::<triad_notary::TemplateSpec>(unknown).is_err());

@@ -36,14 +36,10 @@
 
 use std::collections::BTreeSet;
 
-use triad_input_check::{
-    CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch,
-};
+use triad_input_check::{CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch};
 use triad_mpc::NetParty;
 use triad_mpc_core::PartyId;
-use triad_provider::{
-    EquivocationProof, OpenedBundle, ProofError, ProviderError, ShareCommitments,
-};
+use triad_provider::{EquivocationProof, OpenedBundle, ProofError, ProviderError, ShareCommitments};
 
 /// Why a contribution was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,17 +155,11 @@ fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError
     };
     let shape_of = |b: &OpenedBundle| -> Result<BatchShape, IntakeError> {
         let alg = HashAlg::from_name(&b.commitment.algorithm).ok_or_else(|| {
-            IntakeError::Batch(format!(
-                "unsupported commitment algorithm {:?}",
-                b.commitment.algorithm
-            ))
+            IntakeError::Batch(format!("unsupported commitment algorithm {:?}", b.commitment.algorithm))
         })?;
         Ok(BatchShape {
             words: b.value_max_len.div_ceil(8),
-            shape: ValueShape {
-                max_integer_digits: b.format.max_integer_digits,
-                max_decimals: b.format.max_decimals,
-            },
+            shape: ValueShape { max_integer_digits: b.format.max_integer_digits, max_decimals: b.format.max_decimals },
             alg,
         })
     };
@@ -182,14 +172,8 @@ fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError
         }
         let n = [&b.value_bytes.first, &b.value_bytes.second].map(Vec::len);
         let m = [&b.blinder.first, &b.blinder.second].map(Vec::len);
-        if n != [want.words; 2]
-            || m != [2; 2]
-            || b.value.first.len() != 1
-            || b.value.second.len() != 1
-        {
-            return Err(IntakeError::Batch(format!(
-                "contribution {i}: share lengths do not fit its format"
-            )));
+        if n != [want.words; 2] || m != [2; 2] || b.value.first.len() != 1 || b.value.second.len() != 1 {
+            return Err(IntakeError::Batch(format!("contribution {i}: share lengths do not fit its format")));
         }
     }
     Ok(Some(want))
@@ -200,10 +184,7 @@ fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError
 /// Returns an accusation, with its proof, for every copy that does not open
 /// its commitment; the party publishes the list (empty when every provider
 /// was honest) and passes the three parties' lists to [`judge`].
-pub fn accuse(
-    batch: &[OpenedBundle],
-    public: &[ShareCommitments],
-) -> Result<Vec<Accusation>, IntakeError> {
+pub fn accuse(batch: &[OpenedBundle], public: &[ShareCommitments]) -> Result<Vec<Accusation>, IntakeError> {
     batch_shape(batch)?;
     if public.len() != batch.len() {
         return Err(IntakeError::Batch(format!(
@@ -214,16 +195,8 @@ pub fn accuse(
     }
     let mut out = Vec::new();
     for (contribution, (b, p)) in batch.iter().zip(public).enumerate() {
-        let proofs = b
-            .check_components(p)
-            .map_err(|source| IntakeError::Unusable {
-                contribution,
-                source,
-            })?;
-        out.extend(proofs.into_iter().map(|proof| Accusation {
-            contribution,
-            proof,
-        }));
+        let proofs = b.check_components(p).map_err(|source| IntakeError::Unusable { contribution, source })?;
+        out.extend(proofs.into_iter().map(|proof| Accusation { contribution, proof }));
     }
     Ok(out)
 }
@@ -252,11 +225,8 @@ pub fn judge(
     let mut rejected = BTreeSet::new();
     for (party, list) in PartyId::ALL.into_iter().zip(accusations) {
         for a in list {
-            let false_accusation = |fault: AccusationFault| IntakeError::FalseAccusation {
-                party,
-                contribution: a.contribution,
-                fault,
-            };
+            let false_accusation =
+                |fault: AccusationFault| IntakeError::FalseAccusation { party, contribution: a.contribution, fault };
             let (Some(b), Some(p)) = (batch.get(a.contribution), public.get(a.contribution)) else {
                 return Err(false_accusation(AccusationFault::NoSuchContribution));
             };
@@ -286,20 +256,14 @@ pub fn check_commitments(
             continue;
         }
         let commitment: [u8; 32] = b.commitment.hash.as_slice().try_into().map_err(|_| {
-            IntakeError::Batch(format!(
-                "contribution {i}: the commitment is {} bytes, not 32",
-                b.commitment.hash.len()
-            ))
+            IntakeError::Batch(format!("contribution {i}: the commitment is {} bytes, not 32", b.commitment.hash.len()))
         })?;
         kept.push(i);
         shares.push(ContributionShares {
             value: (b.value.first[0], b.value.second[0]),
             value_len: b.value_len,
             value_bytes: (b.value_bytes.first.clone(), b.value_bytes.second.clone()),
-            blinder: (
-                [b.blinder.first[0], b.blinder.first[1]],
-                [b.blinder.second[0], b.blinder.second[1]],
-            ),
+            blinder: ([b.blinder.first[0], b.blinder.first[1]], [b.blinder.second[0], b.blinder.second[1]]),
             commitment,
         });
     }
@@ -309,9 +273,7 @@ pub fn check_commitments(
     let verdicts = party.circuit(|p| {
         check_batch(p, shape.shape, shape.alg, &shares).map_err(|e| match e {
             CheckError::Mpc(e) => e,
-            _ => triad_mpc_core::Error::InvalidArgument(
-                "the commitment check refused a checked batch",
-            ),
+            _ => triad_mpc_core::Error::InvalidArgument("the commitment check refused a checked batch"),
         })
     })?;
     let mut out = vec![Outcome::Rejected(Reason::InconsistentShares); batch.len()];

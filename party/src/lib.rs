@@ -12,6 +12,4 @@
 
 pub mod intake;
 
-pub use intake::{
-    Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge,
-};
+pub use intake::{Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge};

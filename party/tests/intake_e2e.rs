@@ -13,23 +13,17 @@ use triad_mpc::net::{MeshListener, NetConfig, PartyId, PartyIdentity, PeerAddr, 
 use triad_mpc::{NetParty, PartyConfig};
 use triad_mpc_core::SessionId;
 use triad_notary::UnopenedCommitment;
-use triad_party::{
-    Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge,
-};
+use triad_party::{Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_provider::{
-    BundleContext, DecimalFormat, PlainContribution, ProofError, PublicKey, SealedBundle,
-    SealedContribution, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
-    os_rng, seal_contribution,
+    BundleContext, DecimalFormat, PlainContribution, ProofError, PublicKey, SealedBundle, SealedContribution,
+    SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle, os_rng, seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
 }
 
 /// One contribution as a provider made it, and what the parties must decide.
@@ -58,25 +52,16 @@ fn plain(issued: &Issued, c: &UnopenedCommitment, value: u64) -> PlainContributi
 /// the contribution is admitted to a batch.
 async fn issue(notary: &DevNotary, token: &str) -> (Issued, UnopenedCommitment) {
     let issued = notary.issue(token).await.expect("issue");
-    let verified = triad_notary::verify(
-        &issued.presentation,
-        &notary.verifier_config().expect("config"),
-    )
-    .expect("the presentation verifies");
-    let matched = notary
-        .template(600)
-        .apply(&verified, now())
-        .expect("the template matches");
+    let verified = triad_notary::verify(&issued.presentation, &notary.verifier_config().expect("config"))
+        .expect("the presentation verifies");
+    let matched = notary.template(600).apply(&verified, now()).expect("the template matches");
     assert_eq!(matched.value_range, issued.secret.range);
     (issued, matched.commitment)
 }
 
 /// A party whose published accusation list the event log replaces, after
 /// it saw the three lists the parties made (an adaptive cheater).
-type Cheat = (
-    usize,
-    Box<dyn FnOnce(&[Vec<Accusation>; 3]) -> Vec<Accusation> + Send>,
-);
+type Cheat = (usize, Box<dyn FnOnce(&[Vec<Accusation>; 3]) -> Vec<Accusation> + Send>);
 
 /// Run the intake at the three parties over localhost TCP. The accusation
 /// lists travel through the test (the event log's job in the service), which
@@ -88,8 +73,7 @@ fn run_parties(
     cheat: Option<Cheat>,
 ) -> Vec<Result<Vec<Outcome>, IntakeError>> {
     let ids = PartyId::ALL.map(|p| PartyIdentity::generate(p).expect("identity"));
-    let listeners =
-        PartyId::ALL.map(|_| MeshListener::bind(([127, 0, 0, 1], 0).into()).expect("bind"));
+    let listeners = PartyId::ALL.map(|_| MeshListener::bind(([127, 0, 0, 1], 0).into()).expect("bind"));
     let addrs = listeners.each_ref().map(|l| l.local_addr().expect("addr"));
     let pins = ids.each_ref().map(|i| i.pinned_key());
     let sid = SessionId(*b"intake-e2e-sess1");
@@ -102,22 +86,10 @@ fn run_parties(
         let peers = me
             .others()
             .into_iter()
-            .map(|p| PeerAddr {
-                party: p,
-                addr: addrs[p.index()],
-                key: pins[p.index()].clone(),
-            })
+            .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pins[p.index()].clone() })
             .collect();
-        let setup = TcpSetup {
-            identity,
-            listener,
-            peers,
-            config: NetConfig::new(triad_mpc::net_session_id(sid)),
-        };
-        let mine: Vec<Vec<u8>> = batch
-            .iter()
-            .map(|(b, _)| b[me.index()].as_bytes().to_vec())
-            .collect();
+        let setup = TcpSetup { identity, listener, peers, config: NetConfig::new(triad_mpc::net_session_id(sid)) };
+        let mine: Vec<Vec<u8>> = batch.iter().map(|(b, _)| b[me.index()].as_bytes().to_vec()).collect();
         let public = public.clone();
         let to_log = to_log.clone();
         let (tx, lists_rx) = mpsc::channel::<[Vec<Accusation>; 3]>();
@@ -135,8 +107,8 @@ fn run_parties(
             let accusations = accuse(&opened, &public).expect("every bundle is signed");
             to_log.send((me.index(), accusations)).expect("publish");
             let lists = lists_rx.recv().expect("the published lists");
-            let result = judge(&opened, &public, &lists)
-                .and_then(|rejected| check_commitments(&mut party, &opened, &rejected));
+            let result =
+                judge(&opened, &public, &lists).and_then(|rejected| check_commitments(&mut party, &opened, &rejected));
             party.close().expect("close");
             result
         }));
@@ -152,21 +124,13 @@ fn run_parties(
     for tx in &log_tx {
         tx.send(lists.clone()).expect("deliver the lists");
     }
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("party thread"))
-        .collect()
+    handles.into_iter().map(|h| h.join().expect("party thread")).collect()
 }
 
 /// [`run_parties`] without a cheater: every party succeeds with the same outcomes.
-fn run_honest(
-    keys: [SecretKey; 3],
-    batch: Vec<([SealedBundle; 3], ShareCommitments)>,
-) -> Vec<Outcome> {
-    let results: Vec<Vec<Outcome>> = run_parties(keys, batch, None)
-        .into_iter()
-        .map(|r| r.expect("an honest party's intake"))
-        .collect();
+fn run_honest(keys: [SecretKey; 3], batch: Vec<([SealedBundle; 3], ShareCommitments)>) -> Vec<Outcome> {
+    let results: Vec<Vec<Outcome>> =
+        run_parties(keys, batch, None).into_iter().map(|r| r.expect("an honest party's intake")).collect();
     assert_eq!(results[0], results[1], "P0 and P1 disagree");
     assert_eq!(results[1], results[2], "P1 and P2 disagree");
     results.into_iter().next().expect("three results")
@@ -186,34 +150,22 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
     let mut accounts = Account::demo(); // alice 12.345, bob 0.5, carol 1000
     accounts.push(Account::new("dave-token", "u-dave", "-1.5", "ETH").expect("account"));
     accounts.push(Account::new("erin-token", "u-erin", "3.1415926", "ETH").expect("account"));
-    let notary = DevNotary::start(DevNotaryConfig {
-        accounts,
-        commitment_alg: alg,
-        ..DevNotaryConfig::default()
-    })
-    .await
-    .expect("notary");
+    let notary = DevNotary::start(DevNotaryConfig { accounts, commitment_alg: alg, ..DevNotaryConfig::default() })
+        .await
+        .expect("notary");
     let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut rng = os_rng();
-    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) =
-        (0..3).map(|_| generate_keypair(&mut rng)).unzip();
+    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
     let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
     let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
 
     let mut cases: Vec<Case> = Vec::new();
-    let mut seal = |name,
-                    p: &PlainContribution,
-                    tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle),
-                    expected| {
-        let cid = [cases.len() as u8; 16];
-        let sealed =
-            seal_contribution(p, DATASET, cid, &format, &pks, &mut os_rng(), tweak).expect("seal");
-        cases.push(Case {
-            name,
-            sealed,
-            expected,
-        });
-    };
+    let mut seal =
+        |name, p: &PlainContribution, tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle), expected| {
+            let cid = [cases.len() as u8; 16];
+            let sealed = seal_contribution(p, DATASET, cid, &format, &pks, &mut os_rng(), tweak).expect("seal");
+            cases.push(Case { name, sealed, expected });
+        };
     let (alice, alice_c) = issue(&notary, "alice-token").await;
     let (bob, bob_c) = issue(&notary, "bob-token").await;
     let (carol, carol_c) = issue(&notary, "carol-token").await;
@@ -221,47 +173,17 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
     let (erin, erin_c) = issue(&notary, "erin-token").await;
 
     // Honest, as make_bundles would seal them (value x 10^4).
-    seal(
-        "alice honest",
-        &plain(&alice, &alice_c, 123_450),
-        &|_| {},
-        Outcome::Accepted,
-    );
-    seal(
-        "bob honest",
-        &plain(&bob, &bob_c, 5_000),
-        &|_| {},
-        Outcome::Accepted,
-    );
+    seal("alice honest", &plain(&alice, &alice_c, 123_450), &|_| {}, Outcome::Accepted);
+    seal("bob honest", &plain(&bob, &bob_c, 5_000), &|_| {}, Outcome::Accepted);
     // (a) the arithmetic value one unit off the committed one.
-    seal(
-        "alice +1",
-        &plain(&alice, &alice_c, 123_451),
-        &|_| {},
-        Outcome::Rejected(Reason::ValueMismatch),
-    );
+    seal("alice +1", &plain(&alice, &alice_c, 123_451), &|_| {}, Outcome::Rejected(Reason::ValueMismatch));
     // (b) a wrong blinder.
     let mut wrong = plain(&bob, &bob_c, 5_000);
     wrong.blinder[7] ^= 0x10;
-    seal(
-        "bob wrong blinder",
-        &wrong,
-        &|_| {},
-        Outcome::Rejected(Reason::CommitmentMismatch),
-    );
+    seal("bob wrong blinder", &wrong, &|_| {}, Outcome::Rejected(Reason::CommitmentMismatch));
     // (c) committed bytes that are no decimal of the format: a sign, too many decimals.
-    seal(
-        "dave -1.5",
-        &plain(&dave, &dave_c, 15_000),
-        &|_| {},
-        Outcome::Rejected(Reason::MalformedDecimal),
-    );
-    seal(
-        "erin 3.1415926",
-        &plain(&erin, &erin_c, 31_415),
-        &|_| {},
-        Outcome::Rejected(Reason::MalformedDecimal),
-    );
+    seal("dave -1.5", &plain(&dave, &dave_c, 15_000), &|_| {}, Outcome::Rejected(Reason::MalformedDecimal));
+    seal("erin 3.1415926", &plain(&erin, &erin_c, 31_415), &|_| {}, Outcome::Rejected(Reason::MalformedDecimal));
     // (d) inconsistent replicated shares: P0's copy of x_1 differs from P1's
     // (and from the public c_1; the provider signed it): P0 proves it.
     seal(
@@ -285,84 +207,39 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
         &mut rng,
     )
     .expect("make_bundles accepts an honest secret");
-    cases.push(Case {
-        name: "carol honest",
-        sealed: honest,
-        expected: Outcome::Accepted,
-    });
+    cases.push(Case { name: "carol honest", sealed: honest, expected: Outcome::Accepted });
     // The checked path refuses what the dishonest providers above bypassed.
-    assert!(
-        make_bundles(
-            &dave.secret.prover_secret(),
-            &dave_c,
-            DATASET,
-            [99; 16],
-            &format,
-            &pks,
-            &mut rng
-        )
-        .is_err()
-    );
+    assert!(make_bundles(&dave.secret.prover_secret(), &dave_c, DATASET, [99; 16], &format, &pks, &mut rng).is_err());
 
-    assert_eq!(
-        alice_c.alg.name(),
-        alg.hash_alg().name(),
-        "the notary commits with the configured algorithm"
-    );
+    assert_eq!(alice_c.alg.name(), alg.hash_alg().name(), "the notary commits with the configured algorithm");
     let expected: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.name, c.expected)).collect();
-    let batch: Vec<_> = cases
-        .into_iter()
-        .map(|c| (c.sealed.bundles, c.sealed.commitments))
-        .collect();
-    let outcomes = tokio::task::spawn_blocking(move || run_honest(sks, batch))
-        .await
-        .expect("parties");
+    let batch: Vec<_> = cases.into_iter().map(|c| (c.sealed.bundles, c.sealed.commitments)).collect();
+    let outcomes = tokio::task::spawn_blocking(move || run_honest(sks, batch)).await.expect("parties");
     let got: Vec<(&str, Outcome)> = expected.iter().map(|(n, _)| *n).zip(outcomes).collect();
     assert_eq!(got, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contribution_is_named() {
-    let notary = DevNotary::start(DevNotaryConfig::default())
-        .await
-        .expect("notary");
+    let notary = DevNotary::start(DevNotaryConfig::default()).await.expect("notary");
     let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut rng = os_rng();
-    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) =
-        (0..3).map(|_| generate_keypair(&mut rng)).unzip();
+    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
     let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
     let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
     let (alice, alice_c) = issue(&notary, "alice-token").await;
     let (carol, carol_c) = issue(&notary, "carol-token").await;
     // 0: alice, honest; 1: carol, whose provider gives P0 a wrong copy of x_1.
-    let honest = make_bundles(
-        &alice.secret.prover_secret(),
-        &alice_c,
-        DATASET,
-        [0; 16],
-        &format,
-        &pks,
-        &mut rng,
-    )
-    .expect("alice");
-    let equivocating = seal_contribution(
-        &plain(&carol, &carol_c, 10_000_000),
-        DATASET,
-        [1; 16],
-        &format,
-        &pks,
-        &mut rng,
-        |b| {
+    let honest = make_bundles(&alice.secret.prover_secret(), &alice_c, DATASET, [0; 16], &format, &pks, &mut rng)
+        .expect("alice");
+    let equivocating =
+        seal_contribution(&plain(&carol, &carol_c, 10_000_000), DATASET, [1; 16], &format, &pks, &mut rng, |b| {
             if b.party_index == 0 {
                 b.value_second = b.value_second.wrapping_add(1);
             }
-        },
-    )
-    .expect("carol");
-    let batch = vec![
-        (honest.bundles, honest.commitments),
-        (equivocating.bundles, equivocating.commitments),
-    ];
+        })
+        .expect("carol");
+    let batch = vec![(honest.bundles, honest.commitments), (equivocating.bundles, equivocating.commitments)];
     // P2 waits for P0's (valid) accusation against carol and publishes it
     // against alice instead, hoping to have her contribution dropped.
     let cheat: Cheat = (
@@ -375,9 +252,7 @@ async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contributi
             vec![forged]
         }),
     );
-    let results = tokio::task::spawn_blocking(move || run_parties(sks, batch, Some(cheat)))
-        .await
-        .expect("parties");
+    let results = tokio::task::spawn_blocking(move || run_parties(sks, batch, Some(cheat))).await.expect("parties");
     // Every party (the cheater runs the honest judge too) aborts naming P2;
     // no contribution is accepted or dropped.
     for (i, r) in results.into_iter().enumerate() {

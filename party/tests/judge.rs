@@ -12,8 +12,8 @@ use triad_party::{Accusation, AccusationFault, IntakeError, accuse, judge};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_proto::provider::v1::ShareBundle;
 use triad_provider::{
-    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError,
-    ShareCommitments, generate_keypair, open_bundle, os_rng, seal_contribution,
+    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError, ShareCommitments,
+    generate_keypair, open_bundle, os_rng, seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
@@ -53,26 +53,12 @@ fn batch(tweaks: Vec<Tweak>) -> Batch {
     let mut public = Vec::new();
     for (k, tweak) in tweaks.into_iter().enumerate() {
         let cid = [k as u8; 16];
-        let sealed = seal_contribution(
-            &plain(b"12.345", 123_450),
-            DATASET,
-            cid,
-            &format,
-            &pks,
-            &mut rng,
-            tweak,
-        )
-        .expect("seal");
+        let sealed =
+            seal_contribution(&plain(b"12.345", 123_450), DATASET, cid, &format, &pks, &mut rng, tweak).expect("seal");
         for p in PartyId::ALL {
             let ctx = BundleContext::new(DATASET, cid, p);
-            opened[p.index()].push(
-                open_bundle(
-                    sealed.bundles[p.index()].as_bytes(),
-                    &keys[p.index()].0,
-                    &ctx,
-                )
-                .expect("opens"),
-            );
+            opened[p.index()]
+                .push(open_bundle(sealed.bundles[p.index()].as_bytes(), &keys[p.index()].0, &ctx).expect("opens"));
         }
         public.push(sealed.commitments);
     }
@@ -102,21 +88,14 @@ impl Batch {
     fn judge(&self, lists: &[Vec<Accusation>; 3]) -> Result<BTreeSet<usize>, IntakeError> {
         let mut verdicts = [0, 1, 2].map(|i| judge(&self.opened[i], &self.public, lists));
         let shown = verdicts.each_ref().map(|v| format!("{v:?}"));
-        assert!(
-            shown[0] == shown[1] && shown[1] == shown[2],
-            "parties disagree: {shown:?}"
-        );
+        assert!(shown[0] == shown[1] && shown[1] == shown[2], "parties disagree: {shown:?}");
         std::mem::replace(&mut verdicts[0], Ok(BTreeSet::new()))
     }
 }
 
 fn named(r: Result<BTreeSet<usize>, IntakeError>) -> (usize, usize, AccusationFault) {
     match r {
-        Err(IntakeError::FalseAccusation {
-            party,
-            contribution,
-            fault,
-        }) => (party.index(), contribution, fault),
+        Err(IntakeError::FalseAccusation { party, contribution, fault }) => (party.index(), contribution, fault),
         other => panic!("expected a false accusation, got {other:?}"),
     }
 }
@@ -127,25 +106,12 @@ fn an_equivocating_provider_is_rejected_with_a_proof_and_the_honest_ones_stay() 
     let lists = b.accusations();
     // P0 holds x_1 of contribution 1 and P2 holds x_0 of contribution 3;
     // their copies are the changed ones. The other holders' copies open.
-    assert_eq!(
-        lists[0].iter().map(|a| a.contribution).collect::<Vec<_>>(),
-        vec![1]
-    );
+    assert_eq!(lists[0].iter().map(|a| a.contribution).collect::<Vec<_>>(), vec![1]);
     assert!(lists[1].is_empty());
-    assert_eq!(
-        lists[2].iter().map(|a| a.contribution).collect::<Vec<_>>(),
-        vec![3]
-    );
+    assert_eq!(lists[2].iter().map(|a| a.contribution).collect::<Vec<_>>(), vec![3]);
     for a in lists.iter().flatten() {
         let c = &b.opened[0][a.contribution].context;
-        assert_eq!(
-            b.public[a.contribution].verify_equivocation(
-                &c.dataset_id,
-                &c.contribution_id,
-                &a.proof
-            ),
-            Ok(())
-        );
+        assert_eq!(b.public[a.contribution].verify_equivocation(&c.dataset_id, &c.contribution_id, &a.proof), Ok(()));
     }
     assert_eq!(b.judge(&lists).expect("provable"), BTreeSet::from([1, 3]));
 }
@@ -167,15 +133,9 @@ fn a_party_inflating_its_rejections_is_named() {
     let [first, _] = b.opened[1][2].openings();
     lists[1].push(Accusation {
         contribution: 2,
-        proof: EquivocationProof {
-            opening: first,
-            signature: b.opened[1][2].signatures[0],
-        },
+        proof: EquivocationProof { opening: first, signature: b.opened[1][2].signatures[0] },
     });
-    assert_eq!(
-        named(b.judge(&lists)),
-        (1, 2, AccusationFault::Proof(ProofError::Opens))
-    );
+    assert_eq!(named(b.judge(&lists)), (1, 2, AccusationFault::Proof(ProofError::Opens)));
 }
 
 #[test]
@@ -218,10 +178,7 @@ fn adaptive_a_party_replaying_an_honest_partys_proof_against_another_contributio
     let mut replayed = lists[1][0].clone();
     replayed.contribution = 2;
     lists[0].push(replayed);
-    assert_eq!(
-        named(b.judge(&lists)),
-        (0, 2, AccusationFault::Proof(ProofError::BadSignature))
-    );
+    assert_eq!(named(b.judge(&lists)), (0, 2, AccusationFault::Proof(ProofError::BadSignature)));
 }
 
 #[test]
@@ -240,9 +197,7 @@ fn a_bundle_whose_signature_does_not_verify_stops_intake_before_any_accusation()
     let mut b = batch(vec![honest(), honest()]);
     b.opened[0][1].signatures[0][3] ^= 1;
     match accuse(&b.opened[0], &b.public) {
-        Err(IntakeError::Unusable {
-            contribution: 1, ..
-        }) => {}
+        Err(IntakeError::Unusable { contribution: 1, .. }) => {}
         other => panic!("{other:?}"),
     }
     match accuse(&b.opened[1], &b.public[..1]) {

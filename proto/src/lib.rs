@@ -62,8 +62,7 @@ pub mod provider {
 }
 
 /// Encoded `FileDescriptorSet` of every message, for reflection (JSON dumps).
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/triad_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/triad_descriptor.bin"));
 
 /// The descriptor pool of all Triad messages, decoded once.
 // The descriptor set is compiled in from our own protos (build.rs), no input reaches it: a

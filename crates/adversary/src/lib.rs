@@ -70,7 +70,9 @@ impl Program {
                 v.sort_unstable();
                 want(v[(n - 1) / 2] as u64 == out[n], "not the lower median")
             }
-            Program::Intake => want(out.len() == n && out.iter().all(|&v| v == 1), "an honest contribution was not accepted"),
+            Program::Intake => {
+                want(out.len() == n && out.iter().all(|&v| v == 1), "an honest contribution was not accepted")
+            }
             Program::Shuffle => {
                 let mut v = out.to_vec();
                 v.sort_unstable();
@@ -153,7 +155,11 @@ impl IntakeBatch {
         let mut rng = os_rng();
         let keys: Vec<_> = (0..3).map(|_| generate_keypair(&mut rng)).collect();
         let pks = [keys[0].1.clone(), keys[1].1.clone(), keys[2].1.clone()];
-        let mut batch = IntakeBatch { party_keys: [0, 1, 2].map(|i| keys[i].0.to_hex()), bundles: Vec::new(), commitments: Vec::new() };
+        let mut batch = IntakeBatch {
+            party_keys: [0, 1, 2].map(|i| keys[i].0.to_hex()),
+            bundles: Vec::new(),
+            commitments: Vec::new(),
+        };
         for i in 0..n {
             let cents = 100 + 37 * i as u64;
             let value_bytes = format!("{}.{:02}", cents / 100, cents % 100).into_bytes();
@@ -263,9 +269,11 @@ pub fn child_work(p: &mut NetParty, plan: Plan) -> Result<Vec<Report>> {
     let result = run_program(p, &plan, attack.as_ref());
     let ending = match result {
         Ok(out) => Ending::Output(out),
-        Err(triad_mpc::Error::Engine(CoreError::Abort { step, blamed, reason })) => {
-            Ending::Abort { step: step.to_string(), blamed: blamed.map(|b| b.index() as u8), reason: reason.to_string() }
-        }
+        Err(triad_mpc::Error::Engine(CoreError::Abort { step, blamed, reason })) => Ending::Abort {
+            step: step.to_string(),
+            blamed: blamed.map(|b| b.index() as u8),
+            reason: reason.to_string(),
+        },
         Err(e) => Ending::Failed(e.to_string()),
     };
     let attack = attack.map(|a| {
@@ -338,7 +346,8 @@ fn intake(p: &mut NetParty, batch: &IntakeBatch) -> std::result::Result<Vec<u64>
     for (i, (b, c)) in batch.bundles.iter().zip(&batch.commitments).enumerate() {
         let ctx = triad_provider::BundleContext::new(DATASET, [i as u8; 16], me);
         opened.push(triad_provider::open_bundle(&b[me.index()], &sk, &ctx).map_err(|e| bad(e.to_string()))?);
-        let proto = triad_proto::provider::v1::ShareCommitments::decode(c.as_slice()).map_err(|e| bad(e.to_string()))?;
+        let proto =
+            triad_proto::provider::v1::ShareCommitments::decode(c.as_slice()).map_err(|e| bad(e.to_string()))?;
         public.push(triad_provider::ShareCommitments::from_proto(&proto).map_err(|e| bad(e.to_string()))?);
     }
     let mine = triad_party::accuse(&opened, &public)?;

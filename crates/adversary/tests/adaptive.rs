@@ -48,7 +48,14 @@ fn outputs(reports: &[Report; 3]) -> usize {
 
 #[test]
 fn honest_runs_output_the_right_values() {
-    for (program, n) in [(Program::Mult, 256), (Program::Ltz, 70), (Program::Sort, 24), (Program::Median, 25), (Program::Shuffle, 4), (Program::Intake, 3)] {
+    for (program, n) in [
+        (Program::Mult, 256),
+        (Program::Ltz, 70),
+        (Program::Sort, 24),
+        (Program::Median, 25),
+        (Program::Shuffle, 4),
+        (Program::Intake, 3),
+    ] {
         let reports = go(program, n, None);
         for r in &reports {
             match &r.ending {
@@ -104,16 +111,27 @@ fn adaptive_shuffle_key_attack_is_caught() {
 /// messages received, for the record): altered, the run completes with the right values.
 #[test]
 fn adaptive_sweep_every_message_kind_altered_aborts() {
-    for (program, n, cheater) in [(Program::Mult, 64, 0u8), (Program::Ltz, 8, 1), (Program::Sort, 8, 2), (Program::Median, 9, 0), (Program::Intake, 2, 1)] {
+    for (program, n, cheater) in [
+        (Program::Mult, 64, 0u8),
+        (Program::Ltz, 8, 1),
+        (Program::Sort, 8, 2),
+        (Program::Median, 9, 0),
+        (Program::Intake, 2, 1),
+    ] {
         let recorded = go(program, n, Some(Cheat { party: cheater, how: How::Record }));
         assert_eq!(outputs(&recorded), 3, "{program:?}: the recording run must succeed: {recorded:?}");
         // One step of each kind (all fold rounds are one kind: take round 0's).
-        let kinds: BTreeSet<String> =
-            recorded[cheater as usize].sent.iter().filter(|s| !s.contains('(') || s.ends_with("(0)")).cloned().collect();
+        let kinds: BTreeSet<String> = recorded[cheater as usize]
+            .sent
+            .iter()
+            .filter(|s| !s.contains('(') || s.ends_with("(0)"))
+            .cloned()
+            .collect();
         assert!(kinds.len() >= 5, "{program:?}: too few message kinds recorded: {kinds:?}");
         for step in kinds {
             let what = format!("{program:?}, P{cheater} alters its first {step}");
-            let reports = go(program, n, Some(Cheat { party: cheater, how: How::Tamper { step: step.clone(), nth: 0 } }));
+            let reports =
+                go(program, n, Some(Cheat { party: cheater, how: How::Tamper { step: step.clone(), nth: 0 } }));
             let aborts = honest_are_safe(program, n, &reports, cheater, &what);
             if step == "ShuffleAck" {
                 assert_eq!(outputs(&reports), 3, "{what}: the run must complete: {reports:?}");
@@ -133,7 +151,8 @@ fn adaptive_sweep_every_message_kind_altered_aborts() {
 #[test]
 fn adaptive_withheld_delayed_and_reordered_messages() {
     let n = 32;
-    let withheld = go(Program::Mult, n, Some(Cheat { party: 2, how: How::Withhold { step: "ProofCarry".into(), nth: 0 } }));
+    let withheld =
+        go(Program::Mult, n, Some(Cheat { party: 2, how: How::Withhold { step: "ProofCarry".into(), nth: 0 } }));
     honest_are_safe(Program::Mult, n, &withheld, 2, "withheld ProofCarry");
     assert!(withheld.iter().filter(|r| r.party != 2).all(|r| !matches!(r.ending, Ending::Output(_))));
 
@@ -145,6 +164,7 @@ fn adaptive_withheld_delayed_and_reordered_messages() {
         }
     }
 
-    let reordered = go(Program::Mult, n, Some(Cheat { party: 0, how: How::Reorder { step: "ProofSeed".into(), nth: 0 } }));
+    let reordered =
+        go(Program::Mult, n, Some(Cheat { party: 0, how: How::Reorder { step: "ProofSeed".into(), nth: 0 } }));
     honest_are_safe(Program::Mult, n, &reordered, 0, "reordered ProofSeed");
 }

@@ -15,8 +15,8 @@ use triad_mpc::NetParty;
 use triad_mpc::core::stock::StockKind;
 use triad_mpc::core::{ArithShare, BoolShare, circuits, edabit, masked, sort};
 
-use triad_procs::{ChildCommand, ChildOptions};
 use crate::{Host, Report, Row, cpu};
+use triad_procs::{ChildCommand, ChildOptions};
 
 /// A benchmarked operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
@@ -151,7 +151,12 @@ pub async fn run(args: Args) -> Result<()> {
         }
     }
     let plan = Plan { cases, reps: args.reps, corrupt: args.corrupt_result };
-    let per_party: [Vec<Measured>; 3] = triad_procs::parent("bench-engine", &ChildCommand::current_exe(&["bench", "engine-party"])?, &plan, args.timeout_secs)?;
+    let per_party: [Vec<Measured>; 3] = triad_procs::parent(
+        "bench-engine",
+        &ChildCommand::current_exe(&["bench", "engine-party"])?,
+        &plan,
+        args.timeout_secs,
+    )?;
     let rows = summarize(per_party)?;
     let mut report = Report::new(args.json);
     for row in &rows {

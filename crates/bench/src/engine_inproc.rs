@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use triad_mpc_core::counted::Counted;
+use triad_mpc_core::engine::Engine;
 use triad_mpc_core::fixed::{self, DivBounds, FixedFormat};
 use triad_mpc_core::harness::{Party, run3_stats, run3_with};
-use triad_mpc_core::engine::Engine;
 use triad_mpc_core::{ArithProofRing, ArithShare, BoolShare, Config};
 use triad_mpc_core::{Error, Result};
 
@@ -188,8 +188,12 @@ fn run_cases(args: Args) -> std::result::Result<(), Error> {
     let (n, only, reps) = (args.n, args.only.clone(), args.reps.max(1));
     println!("three parties, three threads, in-memory channels; max over parties");
     println!("wall: max over parties; cpu: max over parties of the party thread's CPU time");
-    println!("| case      |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |");
-    println!("|-----------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|");
+    println!(
+        "| case      |        n | gates ms | verify ms | total ms | gate cpu | verify cpu | bytes/party | B/gate | cpu ns/gate |"
+    );
+    println!(
+        "|-----------|----------|----------|-----------|----------|----------|------------|-------------|--------|-------------|"
+    );
     // One session per case; `reps` batches in it (the first pays for fresh
     // memory, later ones reuse the session's buffers as a long-running party
     // would).
@@ -247,7 +251,10 @@ fn run_cases(args: Args) -> std::result::Result<(), Error> {
                 // TruncPr's domain |x| < 2^39: each component of a random sharing shifted right by 27 bits (sum < 3 * 2^37).
                 let r = p.session.random(m);
                 let (r0, r1) = r.components();
-                let x = ArithShare::from_components(r0.iter().map(|v| v >> 27).collect(), r1.iter().map(|v| v >> 27).collect())?;
+                let x = ArithShare::from_components(
+                    r0.iter().map(|v| v >> 27).collect(),
+                    r1.iter().map(|v| v >> 27).collect(),
+                )?;
                 let mut t = None;
                 out.push(measure(p, |p| {
                     t = Some(triad_mpc_core::masked::trunc_pr(p, &x, 40, 16)?);

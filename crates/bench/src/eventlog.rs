@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use triad_eventlog::model::now_micros;
 use triad_eventlog::{
-    Append, BusNames, ConsumerSpec, EventBus, EventData, EventStore, ExpectedVersion, InProcessBus, JetStreamBus, JetStreamConfig,
-    PgEventStore, Relay, SqliteEventStore, Subscriber,
+    Append, BusNames, ConsumerSpec, EventBus, EventData, EventStore, ExpectedVersion, InProcessBus, JetStreamBus,
+    JetStreamConfig, PgEventStore, Relay, SqliteEventStore, Subscriber,
 };
 
 use crate::{Host, Report, Row};
@@ -73,13 +73,35 @@ impl World {
         Ok(match which {
             Which::Embedded | Which::Both => {
                 let bus = InProcessBus::new();
-                Self { name: "embedded", bus: Arc::new(bus.clone()), embedded: Some(bus), dir, prefix, pg: args.pg.clone(), jetstream: None, databases: vec![] }
+                Self {
+                    name: "embedded",
+                    bus: Arc::new(bus.clone()),
+                    embedded: Some(bus),
+                    dir,
+                    prefix,
+                    pg: args.pg.clone(),
+                    jetstream: None,
+                    databases: vec![],
+                }
             }
             Which::Distributed => {
-                let js = JetStreamBus::connect(JetStreamConfig { url: args.nats.clone(), names: BusNames::prefixed(&prefix), ..Default::default() })
-                    .await
-                    .with_context(|| format!("is nats-server with JetStream running at {}?", args.nats))?;
-                Self { name: "distributed", bus: Arc::new(js.clone()), embedded: None, dir, prefix, pg: args.pg.clone(), jetstream: Some(js), databases: vec![] }
+                let js = JetStreamBus::connect(JetStreamConfig {
+                    url: args.nats.clone(),
+                    names: BusNames::prefixed(&prefix),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("is nats-server with JetStream running at {}?", args.nats))?;
+                Self {
+                    name: "distributed",
+                    bus: Arc::new(js.clone()),
+                    embedded: None,
+                    dir,
+                    prefix,
+                    pg: args.pg.clone(),
+                    jetstream: Some(js),
+                    databases: vec![],
+                }
             }
         })
     }
@@ -93,7 +115,9 @@ impl World {
             }
             None => {
                 let db = format!("{}_{service}", self.prefix);
-                PgEventStore::create_database(&self.pg, &db).await.with_context(|| format!("is PostgreSQL running at {}?", self.pg))?;
+                PgEventStore::create_database(&self.pg, &db)
+                    .await
+                    .with_context(|| format!("is PostgreSQL running at {}?", self.pg))?;
                 self.databases.push(db.clone());
                 let url = match self.pg.rsplit_once('/') {
                     Some((base, _)) => format!("{base}/{db}"),
@@ -110,9 +134,10 @@ impl World {
         for db in &self.databases {
             let _ = PgEventStore::drop_database(&self.pg, db).await;
             if let Some(js) = &self.jetstream
-                && let Some(service) = db.strip_prefix(&format!("{}_", self.prefix)) {
-                    let _ = js.delete_stream(service).await;
-                }
+                && let Some(service) = db.strip_prefix(&format!("{}_", self.prefix))
+            {
+                let _ = js.delete_stream(service).await;
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -159,7 +184,9 @@ async fn measure(world: &mut World, args: &Args, report: &mut Report) -> Result<
     let store = world.store("single").await?;
     let t = Instant::now();
     for i in 0..args.n_single {
-        store.append(vec![Append::new(format!("s-{}", i % 16), ExpectedVersion::Any, vec![event(args.payload)])]).await?;
+        store
+            .append(vec![Append::new(format!("s-{}", i % 16), ExpectedVersion::Any, vec![event(args.payload)])])
+            .await?;
     }
     report.row(&row("append_single", args.n_single, t.elapsed().as_secs_f64()))?;
 
@@ -181,7 +208,8 @@ async fn measure(world: &mut World, args: &Args, report: &mut Report) -> Result<
 
     // Latency at a steady rate, one event per append.
     let store = world.store("latency").await?;
-    let (delivered, secs, lat) = pipeline(world.bus.clone(), store, args.n_latency, 1, args.payload, Some(args.rate)).await?;
+    let (delivered, secs, lat) =
+        pipeline(world.bus.clone(), store, args.n_latency, 1, args.payload, Some(args.rate)).await?;
     let mut r = row("latency_append_to_handler", delivered, secs);
     r.p50_ms = Some(lat.value_at_quantile(0.50) as f64 / 1000.0);
     r.p99_ms = Some(lat.value_at_quantile(0.99) as f64 / 1000.0);
@@ -231,9 +259,12 @@ async fn pipeline(
     rate: Option<u64>,
 ) -> Result<(u64, f64, hdrhistogram::Histogram<u64>)> {
     let service = store.service().to_owned();
-    let mut sub = bus.subscribe(&ConsumerSpec { max_ack_pending: 10_000, ..ConsumerSpec::new("bench", &service) }).await?;
+    let mut sub =
+        bus.subscribe(&ConsumerSpec { max_ack_pending: 10_000, ..ConsumerSpec::new("bench", &service) }).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = tokio::spawn(Relay::new(store.clone(), bus.clone()).poll_interval(Duration::from_millis(50)).run(stopped.map(|_| ())));
+    let relay = tokio::spawn(
+        Relay::new(store.clone(), bus.clone()).poll_interval(Duration::from_millis(50)).run(stopped.map(|_| ())),
+    );
     let handler = tokio::spawn(async move {
         let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
         let mut got = 0u64;

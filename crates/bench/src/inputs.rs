@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use triad_input_check::deal::{Plain, deal, bench_data_rng};
+use triad_input_check::deal::{Plain, bench_data_rng, deal};
 use triad_input_check::{ContributionShares, HashAlg, ValueShape, Verdict, check_batch_with_cost, plaintext_hash};
 use triad_mpc::NetParty;
 use triad_mpc::core::ArithShare;
@@ -131,7 +131,12 @@ pub async fn run(args: Args) -> Result<()> {
         }
     }
     let plan = Plan { cases, corrupt: args.corrupt_result };
-    let per_party: [Vec<Measured>; 3] = triad_procs::parent("bench-inputs", &ChildCommand::current_exe(&["bench", "inputs-party"])?, &plan, args.timeout_secs)?;
+    let per_party: [Vec<Measured>; 3] = triad_procs::parent(
+        "bench-inputs",
+        &ChildCommand::current_exe(&["bench", "inputs-party"])?,
+        &plan,
+        args.timeout_secs,
+    )?;
     let lines = summarize(&plan, &per_party)?;
     if !args.json {
         println!(

@@ -13,9 +13,9 @@ use serde::Serialize;
 
 pub mod cpu;
 mod engine;
+mod engine_inproc;
 mod eventlog;
 mod inputs;
-mod engine_inproc;
 mod inputs_inproc;
 mod net;
 

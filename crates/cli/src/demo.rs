@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use triad_eventlog::{Append, ConsumerSpec, EventData, EventLogConfig, EventStore, ExpectedVersion, InProcessBus, RecordedEvent, Relay};
+use triad_eventlog::{
+    Append, ConsumerSpec, EventData, EventLogConfig, EventStore, ExpectedVersion, InProcessBus, RecordedEvent, Relay,
+};
 use triad_proto::events::v1::{self as ev, event::Kind};
 
 #[derive(clap::Args)]
@@ -39,7 +41,8 @@ struct DatasetView {
 }
 
 fn project(view: &mut BTreeMap<String, DatasetView>, e: &RecordedEvent) -> Result<()> {
-    let decoded = ev::Event::decode(e.data.payload.as_ref()).with_context(|| format!("event at position {}", e.position))?;
+    let decoded =
+        ev::Event::decode(e.data.payload.as_ref()).with_context(|| format!("event at position {}", e.position))?;
     match decoded.kind {
         Some(Kind::DatasetCreated(d)) => {
             view.entry(d.dataset_id).or_default();
@@ -147,6 +150,9 @@ pub async fn run(args: Args) -> Result<()> {
     let _ = stop.send(());
     relay.await?;
     let _: Arc<dyn EventStore> = coordinator;
-    println!("done. Inspect the events with: triad events dump --service coordinator --sqlite {}", dir.join("coordinator.sqlite").display());
+    println!(
+        "done. Inspect the events with: triad events dump --service coordinator --sqlite {}",
+        dir.join("coordinator.sqlite").display()
+    );
     Ok(())
 }

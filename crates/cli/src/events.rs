@@ -47,7 +47,9 @@ pub async fn run(cmd: Command) -> Result<()> {
 
 async fn dump(args: DumpArgs) -> Result<()> {
     let store: Box<dyn EventStore> = if let Some(url) = &args.database_url {
-        Box::new(PgEventStore::connect(url, &args.service).await.with_context(|| format!("opening the store at {url}"))?)
+        Box::new(
+            PgEventStore::connect(url, &args.service).await.with_context(|| format!("opening the store at {url}"))?,
+        )
     } else if let Some(path) = &args.sqlite {
         anyhow::ensure!(path.exists(), "no SQLite store at {}", path.display());
         Box::new(SqliteEventStore::open(path, &args.service).await?)
@@ -77,7 +79,10 @@ async fn dump_stream(url: &str, args: &DumpArgs) -> Result<()> {
         return Ok(());
     }
     let consumer: OrderedPullConsumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
         .await?;
     let mut messages = consumer.messages().await?;
     while let Some(msg) = messages.next().await {
@@ -117,9 +122,10 @@ fn payload_json(e: &RecordedEvent) -> Value {
     let pool = triad_proto::descriptor_pool();
     if let Some(desc) = pool.get_message_by_name("triad.events.v1.Event")
         && let Ok(msg) = DynamicMessage::decode(desc, e.data.payload.as_ref())
-            && let Ok(v) = serde_json::to_value(&msg)
-                && v.as_object().is_some_and(|o| o.len() == 1) {
-                    return v;
-                }
+        && let Ok(v) = serde_json::to_value(&msg)
+        && v.as_object().is_some_and(|o| o.len() == 1)
+    {
+        return v;
+    }
     json!({ "hex": e.data.payload.iter().map(|b| format!("{b:02x}")).collect::<String>() })
 }

@@ -33,7 +33,10 @@ pub fn run(cmd: Command) -> Result<()> {
             let keys = args
                 .notary_keys
                 .iter()
-                .map(|k| NotaryKey::parse(k).with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>")))
+                .map(|k| {
+                    NotaryKey::parse(k)
+                        .with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>"))
+                })
                 .collect::<Result<Vec<_>>>()?;
             let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
             let mut config = VerifierConfig::new(keys);
@@ -46,8 +49,8 @@ pub fn run(cmd: Command) -> Result<()> {
                 config.trust_anchors = TrustAnchors::from_der_certs(roots.iter().map(Vec::as_slice))
                     .context("--trust-anchor must be a DER certificate")?;
             }
-            let verified = verify(&bytes, &config)
-                .with_context(|| format!("{} does not verify", args.file.display()))?;
+            let verified =
+                verify(&bytes, &config).with_context(|| format!("{} does not verify", args.file.display()))?;
             println!("{}", serde_json::to_string_pretty(&verified.to_json())?);
             Ok(())
         }

@@ -173,10 +173,10 @@ fn parse_party_keys(specs: &[String]) -> Result<[PublicKey; 3]> {
             other => bail!("--party-key {spec:?}: the party index must be 0, 1 or 2, not {other:?}"),
         };
         ensure!(keys[i].is_none(), "--party-key: party {i} is given twice");
-        keys[i] = Some(
-            PublicKey::from_hex(hex)
-                .with_context(|| format!("--party-key {i}=...: expected 64 hex digits from `triad provider keygen`"))?,
-        );
+        keys[i] =
+            Some(PublicKey::from_hex(hex).with_context(|| {
+                format!("--party-key {i}=...: expected 64 hex digits from `triad provider keygen`")
+            })?);
     }
     let missing: Vec<String> = (0..3).filter(|&i| keys[i].is_none()).map(|i| i.to_string()).collect();
     ensure!(missing.is_empty(), "--party-key: missing party {}; give 0=HEX 1=HEX 2=HEX", missing.join(", "));
@@ -222,7 +222,9 @@ fn share(args: ShareArgs) -> Result<()> {
     }
     let keys = key_specs
         .iter()
-        .map(|k| NotaryKey::parse(k).with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>")))
+        .map(|k| {
+            NotaryKey::parse(k).with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut config = VerifierConfig::new(keys);
     if !args.trust_anchors.is_empty() {
@@ -234,7 +236,8 @@ fn share(args: ShareArgs) -> Result<()> {
         config.trust_anchors = TrustAnchors::from_der_certs(roots.iter().map(Vec::as_slice))
             .context("--trust-anchor must be a DER certificate")?;
     }
-    let bytes = std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
+    let bytes =
+        std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
     let verified = verify(&bytes, &config).with_context(|| {
         format!("{} does not verify (check --notary-key and --trust-anchor)", args.presentation.display())
     })?;
@@ -255,16 +258,8 @@ fn share(args: ShareArgs) -> Result<()> {
             )
         })?;
 
-    let sealed = make_bundles(
-        &secret,
-        commitment,
-        &args.dataset,
-        contribution_id,
-        &format,
-        &party_keys,
-        &mut os_rng(),
-    )
-    .context("making the share bundles")?;
+    let sealed = make_bundles(&secret, commitment, &args.dataset, contribution_id, &format, &party_keys, &mut os_rng())
+        .context("making the share bundles")?;
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let commitments_path = args.out.join("commitments.json");
@@ -331,8 +326,9 @@ fn open(args: &OpenArgs) -> Result<()> {
         .and_then(|b| b.try_into().ok())
         .context("--contribution-id must be 32 hex digits (16 bytes)")?;
     let key_text = std::fs::read_to_string(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
-    let key = SecretKey::from_hex(&key_text)
-        .with_context(|| format!("{}: expected the 64 hex digits written by `triad provider keygen`", args.key.display()))?;
+    let key = SecretKey::from_hex(&key_text).with_context(|| {
+        format!("{}: expected the 64 hex digits written by `triad provider keygen`", args.key.display())
+    })?;
     let bytes = std::fs::read(&args.bundle).with_context(|| format!("reading {}", args.bundle.display()))?;
     let ctx = BundleContext::new(&args.dataset, contribution_id, party);
     let opened = open_bundle(&bytes, &key, &ctx).with_context(|| format!("{} does not open", args.bundle.display()))?;
@@ -340,9 +336,9 @@ fn open(args: &OpenArgs) -> Result<()> {
         None => false,
         Some(path) => {
             let public = read_commitments(path)?;
-            let proofs = opened.check_components(&public).with_context(|| {
-                format!("{} is unusable against {}", args.bundle.display(), path.display())
-            })?;
+            let proofs = opened
+                .check_components(&public)
+                .with_context(|| format!("{} is unusable against {}", args.bundle.display(), path.display()))?;
             if let Some(p) = proofs.first() {
                 bail!(
                     "the provider equivocated: this party's copy of component {} does not open its public commitment \

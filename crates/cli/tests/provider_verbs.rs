@@ -37,8 +37,20 @@ fn share_with(dir: &Path, keys: &[(PathBuf, String)], notary: &str, extra: &[&st
     let presentation = fixture("hidden/presentation.bin");
     let secret = fixture("hidden/secret.json");
     let mut args = vec![
-        "provider", "share", "--presentation", s(&presentation), "--secret", s(&secret), "--dataset", "fixture-ds",
-        "--notary-key", notary, "--out", s(&out), "--contribution-id", CID,
+        "provider",
+        "share",
+        "--presentation",
+        s(&presentation),
+        "--secret",
+        s(&secret),
+        "--dataset",
+        "fixture-ds",
+        "--notary-key",
+        notary,
+        "--out",
+        s(&out),
+        "--contribution-id",
+        CID,
     ];
     for spec in &specs {
         args.extend(["--party-key", spec.as_str()]);
@@ -88,8 +100,20 @@ fn keygen_share_and_open_round_trip_on_the_fixture() {
         let bytes = std::fs::read(&file).expect("bundle file");
         let open_with = |commitments: &Path| {
             triad(&[
-                "provider", "open", "--bundle", s(&file), "--key", s(&keys[i].0), "--dataset", "fixture-ds",
-                "--contribution-id", CID, "--party", &i.to_string(), "--commitments", s(commitments),
+                "provider",
+                "open",
+                "--bundle",
+                s(&file),
+                "--key",
+                s(&keys[i].0),
+                "--dataset",
+                "fixture-ds",
+                "--contribution-id",
+                CID,
+                "--party",
+                &i.to_string(),
+                "--commitments",
+                s(commitments),
             ])
         };
         let (ok, out, err) = open_with(&commitments);
@@ -114,8 +138,18 @@ fn keygen_share_and_open_round_trip_on_the_fixture() {
         let other = (i + 1) % 3;
         for (key, party, dataset) in [(other, i, "fixture-ds"), (i, other, "fixture-ds"), (i, i, "other-ds")] {
             let (ok, _, err) = triad(&[
-                "provider", "open", "--bundle", s(&file), "--key", s(&keys[key].0), "--dataset", dataset,
-                "--contribution-id", CID, "--party", &party.to_string(),
+                "provider",
+                "open",
+                "--bundle",
+                s(&file),
+                "--key",
+                s(&keys[key].0),
+                "--dataset",
+                dataset,
+                "--contribution-id",
+                CID,
+                "--party",
+                &party.to_string(),
             ]);
             assert!(!ok, "bundle {i} opened with key {key} as party {party} for {dataset}");
             assert!(err.contains("does not open"), "{err}");

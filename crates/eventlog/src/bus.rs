@@ -19,32 +19,20 @@ pub struct BusNames {
 
 impl Default for BusNames {
     fn default() -> Self {
-        Self {
-            subject_prefix: "triad".into(),
-            stream_prefix: "TRIAD".into(),
-        }
+        Self { subject_prefix: "triad".into(), stream_prefix: "TRIAD".into() }
     }
 }
 
 impl BusNames {
     /// Names under a prefix of `[a-z0-9_]` (used by tests: one per test).
     pub fn prefixed(prefix: &str) -> Self {
-        Self {
-            subject_prefix: prefix.to_owned(),
-            stream_prefix: prefix.to_ascii_uppercase(),
-        }
+        Self { subject_prefix: prefix.to_owned(), stream_prefix: prefix.to_ascii_uppercase() }
     }
 
     /// `<prefix>.<service>.<category>.<event_type>`, e.g.
     /// `triad.coordinator.contribution.contribution_submitted`.
     pub fn subject(&self, e: &RecordedEvent) -> String {
-        format!(
-            "{}.{}.{}.{}",
-            self.subject_prefix,
-            e.service,
-            e.category(),
-            snake_case(&e.data.event_type)
-        )
+        format!("{}.{}.{}.{}", self.subject_prefix, e.service, e.category(), snake_case(&e.data.event_type))
     }
 
     /// The JetStream stream holding `service`'s events, e.g. `TRIAD_COORDINATOR`.
@@ -59,12 +47,7 @@ impl BusNames {
 
     /// The full filter subject of a consumer.
     pub fn filter(&self, spec: &ConsumerSpec) -> String {
-        format!(
-            "{}.{}.{}",
-            self.subject_prefix,
-            spec.source,
-            spec.filter.as_deref().unwrap_or(">")
-        )
+        format!("{}.{}.{}", self.subject_prefix, spec.source, spec.filter.as_deref().unwrap_or(">"))
     }
 }
 
@@ -108,10 +91,8 @@ impl ConsumerSpec {
 
     /// Checks names before they reach the bus.
     pub fn validate(&self) -> Result<(), BusError> {
-        validate_token("consumer", &self.durable)
-            .map_err(|e| BusError::Unsupported(e.to_string()))?;
-        validate_token("service", &self.source)
-            .map_err(|e| BusError::Unsupported(e.to_string()))?;
+        validate_token("consumer", &self.durable).map_err(|e| BusError::Unsupported(e.to_string()))?;
+        validate_token("service", &self.source).map_err(|e| BusError::Unsupported(e.to_string()))?;
         Ok(())
     }
 }
@@ -153,21 +134,14 @@ pub struct Delivery {
 
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Delivery")
-            .field("position", &self.event.position)
-            .field("attempt", &self.attempt)
-            .finish()
+        f.debug_struct("Delivery").field("position", &self.event.position).field("attempt", &self.attempt).finish()
     }
 }
 
 impl Delivery {
     /// Wraps an event and the way to settle it.
     pub fn new(event: RecordedEvent, attempt: u64, acker: Box<dyn AckHandle>) -> Self {
-        Self {
-            event,
-            attempt,
-            acker,
-        }
+        Self { event, attempt, acker }
     }
 
     /// Acknowledges: handled.

@@ -99,28 +99,16 @@ impl EventLogConfig {
     }
 
     /// Opens `service`'s store; an embedded store is registered on `shared`.
-    pub async fn open_store(
-        &self,
-        service: &str,
-        shared: &InProcessBus,
-    ) -> Result<Arc<dyn EventStore>, OpenError> {
+    pub async fn open_store(&self, service: &str, shared: &InProcessBus) -> Result<Arc<dyn EventStore>, OpenError> {
         Ok(match self.backend {
             BackendKind::Embedded => {
-                std::fs::create_dir_all(&self.data_dir).map_err(|source| OpenError::DataDir {
-                    path: self.data_dir.display().to_string(),
-                    source,
-                })?;
-                let store = SqliteEventStore::open(
-                    &self.data_dir.join(format!("{service}.sqlite")),
-                    service,
-                )
-                .await?;
+                std::fs::create_dir_all(&self.data_dir)
+                    .map_err(|source| OpenError::DataDir { path: self.data_dir.display().to_string(), source })?;
+                let store = SqliteEventStore::open(&self.data_dir.join(format!("{service}.sqlite")), service).await?;
                 shared.register(store.clone()).await?;
                 Arc::new(store)
             }
-            BackendKind::Distributed => {
-                Arc::new(PgEventStore::connect(&self.database_url, service).await?)
-            }
+            BackendKind::Distributed => Arc::new(PgEventStore::connect(&self.database_url, service).await?),
         })
     }
 }

@@ -15,9 +15,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::bus::{
-    AckHandle, BusNames, ConsumerSpec, Delivery, EventBus, Subscription, subject_matches,
-};
+use crate::bus::{AckHandle, BusNames, ConsumerSpec, Delivery, EventBus, Subscription, subject_matches};
 use crate::error::BusError;
 use crate::model::RecordedEvent;
 use crate::sqlite::SqliteEventStore;
@@ -46,24 +44,20 @@ impl InProcessBus {
     pub async fn register(&self, store: SqliteEventStore) -> Result<(), BusError> {
         let published = store.published().await?;
         let service = store.service().to_owned();
-        let source = Arc::new(Source {
-            store,
-            published: watch::channel(published).0,
-        });
+        let source = Arc::new(Source { store, published: watch::channel(published).0 });
         self.lock_sources().insert(service, source);
         Ok(())
     }
 
     fn lock_sources(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Source>>> {
-        self.sources
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn source(&self, service: &str) -> Result<Arc<Source>, BusError> {
-        self.lock_sources().get(service).cloned().ok_or_else(|| {
-            BusError::Unavailable(format!("no store registered for service {service}"))
-        })
+        self.lock_sources()
+            .get(service)
+            .cloned()
+            .ok_or_else(|| BusError::Unavailable(format!("no store registered for service {service}")))
     }
 }
 
@@ -127,12 +121,7 @@ impl EventBus for InProcessBus {
         spec.validate()?;
         let source = self.source(&spec.source)?;
         let key = format!("{}/{}", spec.source, spec.durable);
-        let existing = self
-            .consumers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
+        let existing = self.consumers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
         let state = match existing {
             Some(s) => s,
             None => {
@@ -143,12 +132,7 @@ impl EventBus for InProcessBus {
                     persisted: floor,
                     ..Default::default()
                 }));
-                self.consumers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(key)
-                    .or_insert(s)
-                    .clone()
+                self.consumers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key).or_insert(s).clone()
             }
         };
         Ok(Box::new(InProcessSubscription {
@@ -187,22 +171,14 @@ impl InProcessSubscription {
         let published = *self.published.borrow();
         let floor = self.state.lock().await.floor_to_persist(1);
         if let Some(f) = floor {
-            self.source
-                .store
-                .set_consumer_floor(&self.spec.durable, f)
-                .await?;
+            self.source.store.set_consumer_floor(&self.spec.durable, f).await?;
         }
         let mut st = self.state.lock().await;
         let mut out = Vec::new();
 
         // Redeliveries first, in position order.
-        let due: Vec<(u64, u64)> = st
-            .pending
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(p, (_, n))| (*p, *n))
-            .take(max)
-            .collect();
+        let due: Vec<(u64, u64)> =
+            st.pending.iter().filter(|(_, (at, _))| *at <= now).map(|(p, (_, n))| (*p, *n)).take(max).collect();
         for (p, n) in due {
             if n >= u64::from(self.spec.max_deliver) {
                 warn!(consumer = %self.spec.durable, position = p, "giving up after {n} deliveries");
@@ -210,23 +186,15 @@ impl InProcessSubscription {
                 st.settle(p);
                 continue;
             }
-            if let Some(e) = self
-                .source
-                .store
-                .read_all(p - 1, 1)
-                .await?
-                .into_iter()
-                .next()
-            {
+            if let Some(e) = self.source.store.read_all(p - 1, 1).await?.into_iter().next() {
                 st.pending.insert(p, (now + self.spec.ack_wait, n + 1));
                 out.push(Delivery::new(e, n + 1, self.acker(p)));
             }
         }
 
         // Then fresh events, while in-flight room remains.
-        let room = (self.spec.max_ack_pending as usize)
-            .saturating_sub(st.pending.len())
-            .min(max.saturating_sub(out.len()));
+        let room =
+            (self.spec.max_ack_pending as usize).saturating_sub(st.pending.len()).min(max.saturating_sub(out.len()));
         if room > 0 && st.next <= published {
             let take = room.min((published - st.next + 1) as usize);
             let events = self.source.store.read_all(st.next - 1, take).await?;
@@ -288,10 +256,7 @@ impl InProcessAck {
             st.floor_to_persist(PERSIST_EVERY)
         };
         if let Some(f) = floor {
-            self.source
-                .store
-                .set_consumer_floor(&self.durable, f)
-                .await?;
+            self.source.store.set_consumer_floor(&self.durable, f).await?;
         }
         Ok(())
     }

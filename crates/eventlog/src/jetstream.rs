@@ -58,15 +58,10 @@ impl JetStreamBus {
             .name("triad")
             .connect(&config.url)
             .await
-            .map_err(|e| {
-                BusError::Unavailable(format!("cannot connect to NATS at {}: {e}", config.url))
-            })?;
+            .map_err(|e| BusError::Unavailable(format!("cannot connect to NATS at {}: {e}", config.url)))?;
         let info = client.server_info();
         if !version_at_least(&info.version, (2, 9)) {
-            return Err(BusError::Unsupported(format!(
-                "nats-server {} is older than 2.9",
-                info.version
-            )));
+            return Err(BusError::Unsupported(format!("nats-server {} is older than 2.9", info.version)));
         }
         let js = jetstream::new(client);
         debug!(server = %info.version, "connected to NATS");
@@ -94,10 +89,7 @@ impl JetStreamBus {
 }
 
 fn version_at_least(version: &str, (major, minor): (u64, u64)) -> bool {
-    let mut parts = version
-        .trim_start_matches('v')
-        .split('.')
-        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u64>().unwrap_or(0));
     let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (a, b) >= (major, minor)
 }
@@ -119,28 +111,14 @@ impl EventBus for JetStreamBus {
         // get_or_create does not compare configs: check what matters ourselves.
         match self.js.get_stream(&wanted.name).await {
             Ok(mut s) => {
-                let have = &s
-                    .info()
-                    .await
-                    .map_err(|e| BusError::Unavailable(e.to_string()))?
-                    .config;
-                if have.subjects != wanted.subjects
-                    || have.duplicate_window != wanted.duplicate_window
-                {
+                let have = &s.info().await.map_err(|e| BusError::Unavailable(e.to_string()))?.config;
+                if have.subjects != wanted.subjects || have.duplicate_window != wanted.duplicate_window {
                     warn!(stream = %wanted.name, "stream config differs; updating");
-                    self.js
-                        .update_stream(wanted)
-                        .await
-                        .map_err(|e| BusError::Unavailable(e.to_string()))?;
+                    self.js.update_stream(wanted).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
                 }
                 Ok(())
             }
-            Err(_) => self
-                .js
-                .create_stream(wanted)
-                .await
-                .map(|_| ())
-                .map_err(|e| BusError::Unavailable(e.to_string())),
+            Err(_) => self.js.create_stream(wanted).await.map(|_| ()).map_err(|e| BusError::Unavailable(e.to_string())),
         }
     }
 
@@ -150,40 +128,23 @@ impl EventBus for JetStreamBus {
             let mut acks = Vec::with_capacity(chunk.len());
             for e in chunk {
                 let mut headers = async_nats::HeaderMap::new();
-                headers.insert(
-                    async_nats::header::NATS_MESSAGE_ID,
-                    e.data.id.to_string().as_str(),
-                );
-                let sent = self
-                    .js
-                    .publish_with_headers(
-                        self.config.names.subject(e),
-                        headers,
-                        codec::encode(e).into(),
-                    )
-                    .await;
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, e.data.id.to_string().as_str());
+                let sent =
+                    self.js.publish_with_headers(self.config.names.subject(e), headers, codec::encode(e).into()).await;
                 match sent {
                     Ok(ack) => acks.push((e.position, ack)),
                     Err(err) => {
                         // Wait for the ones already sent, then report this one.
                         for (p, ack) in acks {
-                            ack.await.map_err(|err| BusError::PublishFailed {
-                                position: p,
-                                reason: err.to_string(),
-                            })?;
+                            ack.await
+                                .map_err(|err| BusError::PublishFailed { position: p, reason: err.to_string() })?;
                         }
-                        return Err(BusError::PublishFailed {
-                            position: e.position,
-                            reason: err.to_string(),
-                        });
+                        return Err(BusError::PublishFailed { position: e.position, reason: err.to_string() });
                     }
                 }
             }
             for (p, ack) in acks {
-                ack.await.map_err(|err| BusError::PublishFailed {
-                    position: p,
-                    reason: err.to_string(),
-                })?;
+                ack.await.map_err(|err| BusError::PublishFailed { position: p, reason: err.to_string() })?;
             }
         }
         Ok(())
@@ -210,11 +171,8 @@ impl EventBus for JetStreamBus {
             .get_or_create_consumer(&spec.durable, config)
             .await
             .map_err(|e| BusError::Unavailable(format!("consumer {}: {e}", spec.durable)))?;
-        let mut sub = JetStreamSubscription {
-            consumer,
-            messages: None,
-            batch: spec.max_ack_pending.clamp(1, 500) as usize,
-        };
+        let mut sub =
+            JetStreamSubscription { consumer, messages: None, batch: spec.max_ack_pending.clamp(1, 500) as usize };
         sub.open().await?;
         Ok(Box::new(sub))
     }
@@ -242,14 +200,9 @@ impl JetStreamSubscription {
     }
 
     fn to_delivery(msg: jetstream::Message) -> Result<Delivery, BusError> {
-        let attempt = msg
-            .info()
-            .map(|i| u64::try_from(i.delivered).unwrap_or(1))
-            .unwrap_or(1);
-        let event = codec::decode(&msg.payload).map_err(|reason| BusError::Decode {
-            subject: msg.subject.to_string(),
-            reason,
-        })?;
+        let attempt = msg.info().map(|i| u64::try_from(i.delivered).unwrap_or(1)).unwrap_or(1);
+        let event = codec::decode(&msg.payload)
+            .map_err(|reason| BusError::Decode { subject: msg.subject.to_string(), reason })?;
         Ok(Delivery::new(event, attempt, Box::new(NatsAck(msg))))
     }
 }
@@ -302,23 +255,14 @@ struct NatsAck(jetstream::Message);
 #[async_trait]
 impl AckHandle for NatsAck {
     async fn ack(self: Box<Self>) -> Result<(), BusError> {
-        self.0
-            .ack()
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))
+        self.0.ack().await.map_err(|e| BusError::Unavailable(e.to_string()))
     }
 
     async fn nak(self: Box<Self>, delay: Duration) -> Result<(), BusError> {
-        self.0
-            .ack_with(AckKind::Nak(Some(delay)))
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))
+        self.0.ack_with(AckKind::Nak(Some(delay))).await.map_err(|e| BusError::Unavailable(e.to_string()))
     }
 
     async fn term(self: Box<Self>) -> Result<(), BusError> {
-        self.0
-            .ack_with(AckKind::Term)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))
+        self.0.ack_with(AckKind::Term).await.map_err(|e| BusError::Unavailable(e.to_string()))
     }
 }

@@ -109,16 +109,8 @@ pub struct Append {
 
 impl Append {
     /// Appends `events` to `stream` if it is at `expected`.
-    pub fn new(
-        stream: impl Into<String>,
-        expected: ExpectedVersion,
-        events: Vec<EventData>,
-    ) -> Self {
-        Self {
-            stream: stream.into(),
-            expected,
-            events,
-        }
+    pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<EventData>) -> Self {
+        Self { stream: stream.into(), expected, events }
     }
 }
 
@@ -141,18 +133,11 @@ pub fn stream_category(stream: &str) -> &str {
 /// Checks a stream name: `<category>-<id>`, the category a bus subject token
 /// (`[a-z0-9_]+`), the id non-empty and free of whitespace and control characters.
 pub fn validate_stream(stream: &str) -> Result<(), StoreError> {
-    let bad = |why: &str| StoreError::InvalidStream {
-        stream: stream.to_owned(),
-        reason: why.to_owned(),
-    };
+    let bad = |why: &str| StoreError::InvalidStream { stream: stream.to_owned(), reason: why.to_owned() };
     let Some((category, id)) = stream.split_once('-') else {
         return Err(bad("expected <category>-<id>"));
     };
-    if category.is_empty()
-        || !category
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
+    if category.is_empty() || !category.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
         return Err(bad("the category must match [a-z0-9_]+"));
     }
     if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -168,14 +153,9 @@ pub fn validate_stream(stream: &str) -> Result<(), StoreError> {
 pub fn validate_token(kind: &'static str, name: &str) -> Result<(), StoreError> {
     if name.is_empty()
         || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(StoreError::InvalidName {
-            kind,
-            name: name.to_owned(),
-        });
+        return Err(StoreError::InvalidName { kind, name: name.to_owned() });
     }
     Ok(())
 }
@@ -193,17 +173,12 @@ pub fn now_micros() -> i64 {
 /// one left.
 pub fn validate_batch(batch: &[Append]) -> Result<(), StoreError> {
     if batch.is_empty() {
-        return Err(StoreError::InvalidAppend(
-            "a batch needs at least one append".into(),
-        ));
+        return Err(StoreError::InvalidAppend("a batch needs at least one append".into()));
     }
     for a in batch {
         validate_stream(&a.stream)?;
         if a.events.is_empty() {
-            return Err(StoreError::InvalidAppend(format!(
-                "no events for stream {}",
-                a.stream
-            )));
+            return Err(StoreError::InvalidAppend(format!("no events for stream {}", a.stream)));
         }
         if let Some(e) = a.events.iter().find(|e| !valid_event_type(&e.event_type)) {
             return Err(StoreError::InvalidAppend(format!(

@@ -39,12 +39,7 @@ pub struct Relay {
 impl Relay {
     /// A relay of `store` to `bus`, 1,000 events a batch.
     pub fn new(store: Arc<dyn EventStore>, bus: Arc<dyn EventBus>) -> Self {
-        Self {
-            store,
-            bus,
-            batch: 1_000,
-            poll: Duration::from_millis(500),
-        }
+        Self { store, bus, batch: 1_000, poll: Duration::from_millis(500) }
     }
 
     /// Events per publish batch.
@@ -74,20 +69,14 @@ impl Relay {
                 async move {
                     let (confirmed, err) = publish_confirmed(bus.as_ref(), events).await;
                     if let Some(e) = err {
-                        *slot
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                        *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                     }
                     confirmed
                 }
                 .boxed()
             });
             let progress = self.store.relay_batch(self.batch, &mut publish).await?;
-            if let Some(e) = failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take()
-            {
+            if let Some(e) = failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
                 return Err(e.into());
             }
             let Some(progress) = progress else {
@@ -138,22 +127,12 @@ impl Relay {
 
 /// Publishes and returns the last position confirmed, with the error if the
 /// bus stopped confirming part-way.
-async fn publish_confirmed(
-    bus: &dyn EventBus,
-    events: &[RecordedEvent],
-) -> (Option<u64>, Option<BusError>) {
+async fn publish_confirmed(bus: &dyn EventBus, events: &[RecordedEvent]) -> (Option<u64>, Option<BusError>) {
     match bus.publish(events).await {
         Ok(()) => (events.last().map(|e| e.position), None),
         Err(BusError::PublishFailed { position, reason }) => {
-            let confirmed = events
-                .iter()
-                .take_while(|e| e.position < position)
-                .last()
-                .map(|e| e.position);
-            (
-                confirmed,
-                Some(BusError::PublishFailed { position, reason }),
-            )
+            let confirmed = events.iter().take_while(|e| e.position < position).last().map(|e| e.position);
+            (confirmed, Some(BusError::PublishFailed { position, reason }))
         }
         Err(e) => (None, Some(e)),
     }

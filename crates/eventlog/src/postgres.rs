@@ -30,10 +30,7 @@ impl PgEventStore {
     /// Connects to `url`, runs the embedded migrations, and serves `service`.
     pub async fn connect(url: &str, service: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect_with(options)
-            .await?;
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
         Self::with_pool(pool, service).await
     }
 
@@ -42,9 +39,7 @@ impl PgEventStore {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
         // PostgreSQL orders writers itself, by the `log_head` row lock.
-        Ok(Self {
-            core: SqlCore::new(pool, service, false).await?,
-        })
+        Ok(Self { core: SqlCore::new(pool, service, false).await? })
     }
 
     /// The connection pool, for a service's own read models.
@@ -56,16 +51,13 @@ impl PgEventStore {
     pub async fn create_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
         validate_token("database", name)?;
         let mut conn = PgConnection::connect(admin_url).await?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
         if !exists {
             // Identifiers cannot be bound; `name` is checked to be [a-z0-9_]+.
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
         }
         Ok(())
     }
@@ -74,26 +66,19 @@ impl PgEventStore {
     pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
         validate_token("database", name)?;
         let mut conn = PgConnection::connect(admin_url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut conn)
+            .await?;
         Ok(())
     }
 }
 
 impl Dialect for Postgres {
-    async fn record_checkpoints(
-        conn: &mut PgConnection,
-        checkpoints: &[&Checkpoint],
-    ) -> Result<Vec<bool>, StoreError> {
+    async fn record_checkpoints(conn: &mut PgConnection, checkpoints: &[&Checkpoint]) -> Result<Vec<bool>, StoreError> {
         let consumers: Vec<&str> = checkpoints.iter().map(|c| c.consumer.as_str()).collect();
         let sources: Vec<&str> = checkpoints.iter().map(|c| c.source.as_str()).collect();
-        let positions = checkpoints
-            .iter()
-            .map(|c| to_i64("processed.position", c.position))
-            .collect::<Result<Vec<i64>, _>>()?;
+        let positions =
+            checkpoints.iter().map(|c| to_i64("processed.position", c.position)).collect::<Result<Vec<i64>, _>>()?;
         let recorded: Vec<(String, String, i64)> = sqlx::query_as(
             "INSERT INTO processed (consumer, source, position)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
@@ -104,8 +89,7 @@ impl Dialect for Postgres {
         .bind(&positions)
         .fetch_all(&mut *conn)
         .await?;
-        let recorded: std::collections::HashSet<(String, String, i64)> =
-            recorded.into_iter().collect();
+        let recorded: std::collections::HashSet<(String, String, i64)> = recorded.into_iter().collect();
         Ok(checkpoints
             .iter()
             .zip(positions)
@@ -113,20 +97,14 @@ impl Dialect for Postgres {
             .collect())
     }
 
-    async fn append_in(
-        conn: &mut PgConnection,
-        batch: &[Append],
-    ) -> Result<(Vec<Appended>, u64), StoreError> {
+    async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
         append_in(conn, batch).await
     }
 }
 
 /// Appends `batch` inside the caller's transaction; returns the results in
 /// input order and the last position written.
-async fn append_in(
-    conn: &mut PgConnection,
-    batch: &[Append],
-) -> Result<(Vec<Appended>, u64), StoreError> {
+async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
     crate::model::validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
 
@@ -174,11 +152,10 @@ async fn append_in(
         match version {
             Some(v) => new_versions[i] = to_u64("streams.version", v)?,
             None => {
-                let actual: Option<i64> =
-                    sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
-                        .bind(&a.stream)
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
+                    .bind(&a.stream)
+                    .fetch_optional(&mut *conn)
+                    .await?;
                 return Err(StoreError::Conflict {
                     stream: a.stream.clone(),
                     expected: a.expected.pinned().unwrap_or(0),
@@ -189,11 +166,10 @@ async fn append_in(
     }
 
     // Take positions last: the head row lock is held until commit.
-    let last: i64 =
-        sqlx::query_scalar("UPDATE log_head SET position = position + $1 RETURNING position")
-            .bind(total)
-            .fetch_one(&mut *conn)
-            .await?;
+    let last: i64 = sqlx::query_scalar("UPDATE log_head SET position = position + $1 RETURNING position")
+        .bind(total)
+        .fetch_one(&mut *conn)
+        .await?;
     let mut position = last - total;
 
     let cap = total as usize;
@@ -276,18 +252,13 @@ impl PgEventStore {
     ) -> Result<Option<RelayProgress>, StoreError> {
         let mut tx = self.core.pool.begin().await?;
         // Relays of several instances take turns; the one holding the row publishes.
-        let cursor: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM outbox_cursor FOR UPDATE SKIP LOCKED")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(cursor) = cursor
-            .map(|c| to_u64("outbox_cursor.position", c))
-            .transpose()?
-        else {
+        let cursor: Option<i64> = sqlx::query_scalar("SELECT position FROM outbox_cursor FOR UPDATE SKIP LOCKED")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(cursor) = cursor.map(|c| to_u64("outbox_cursor.position", c)).transpose()? else {
             return Ok(None);
         };
-        let events =
-            SqlCore::<Postgres>::read_after(&mut tx, &self.core.service, cursor, limit).await?;
+        let events = SqlCore::<Postgres>::read_after(&mut tx, &self.core.service, cursor, limit).await?;
         if events.is_empty() {
             return Ok(Some(RelayProgress { offered: 0, cursor }));
         }
@@ -300,9 +271,6 @@ impl PgEventStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(Some(RelayProgress {
-            offered: events.len(),
-            cursor: new_cursor,
-        }))
+        Ok(Some(RelayProgress { offered: events.len(), cursor: new_cursor }))
     }
 }

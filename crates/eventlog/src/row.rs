@@ -44,11 +44,9 @@ impl EventRow {
             data: EventData {
                 id: self.event_id,
                 event_type: self.event_type,
-                schema_version: u32::try_from(self.schema_version).map_err(|_| {
-                    StoreError::Corrupt {
-                        column: "events.schema_version",
-                        value: self.schema_version.into(),
-                    }
+                schema_version: u32::try_from(self.schema_version).map_err(|_| StoreError::Corrupt {
+                    column: "events.schema_version",
+                    value: self.schema_version.into(),
                 })?,
                 causation_id: self.causation_id,
                 correlation_id: self.correlation_id,

@@ -65,11 +65,7 @@ where
 {
     /// Serves `service` from a migrated `pool`; `serialize_writers` makes
     /// writers of this process take turns.
-    pub(crate) async fn new(
-        pool: Pool<DB>,
-        service: &str,
-        serialize_writers: bool,
-    ) -> Result<Self, StoreError> {
+    pub(crate) async fn new(pool: Pool<DB>, service: &str, serialize_writers: bool) -> Result<Self, StoreError> {
         let head = position_of(&pool, "SELECT position FROM log_head", "log_head.position").await?;
         let (head, _) = watch::channel(head);
         Ok(Self {
@@ -109,10 +105,7 @@ where
 
     /// Records the checkpoints not recorded before and appends those items'
     /// effects, in item order, in one transaction.
-    pub(crate) async fn handle_batch(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<Handled>, StoreError> {
+    pub(crate) async fn handle_batch(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<Handled>, StoreError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -147,9 +140,7 @@ where
         checkpoint: &Checkpoint,
         effects: Vec<Append>,
     ) -> Result<Handled, StoreError> {
-        let mut handled = self
-            .handle_batch(vec![(checkpoint.clone(), effects)])
-            .await?;
+        let mut handled = self.handle_batch(vec![(checkpoint.clone(), effects)]).await?;
         Ok(handled.pop().unwrap_or(Handled::AlreadyHandled))
     }
 
@@ -158,36 +149,22 @@ where
         &self,
         items: Vec<(Checkpoint, Vec<Append>)>,
     ) -> Result<Vec<bool>, StoreError> {
-        Ok(self
-            .handle_batch(items)
-            .await?
-            .into_iter()
-            .map(|h| matches!(h, Handled::Applied(_)))
-            .collect())
+        Ok(self.handle_batch(items).await?.into_iter().map(|h| matches!(h, Handled::Applied(_))).collect())
     }
 
     /// Events of `stream` with version > `after_version`, in order.
-    pub(crate) async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<DB, EventRow>(select_events!(
-            "WHERE stream = $1 AND version > $2 ORDER BY version"
-        ))
-        .bind(stream)
-        .bind(bound(after_version))
-        .fetch_all(&self.pool)
-        .await?;
+    pub(crate) async fn load(&self, stream: &str, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows =
+            sqlx::query_as::<DB, EventRow>(select_events!("WHERE stream = $1 AND version > $2 ORDER BY version"))
+                .bind(stream)
+                .bind(bound(after_version))
+                .fetch_all(&self.pool)
+                .await?;
         into_events(rows, &self.service)
     }
 
     /// Up to `limit` events with position > `after`, in position order.
-    pub(crate) async fn read_all(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    pub(crate) async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         Self::read_after(&mut conn, &self.service, after, limit).await
     }
@@ -199,49 +176,32 @@ where
         after: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query_as::<DB, EventRow>(select_events!(
-            "WHERE position > $1 ORDER BY position LIMIT $2"
-        ))
-        .bind(bound(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query_as::<DB, EventRow>(select_events!("WHERE position > $1 ORDER BY position LIMIT $2"))
+            .bind(bound(after))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?;
         into_events(rows, service)
     }
 
     /// The last position appended.
     pub(crate) async fn head(&self) -> Result<u64, StoreError> {
-        position_of(
-            &self.pool,
-            "SELECT position FROM log_head",
-            "log_head.position",
-        )
-        .await
+        position_of(&self.pool, "SELECT position FROM log_head", "log_head.position").await
     }
 
     /// The outbox cursor.
     pub(crate) async fn published(&self) -> Result<u64, StoreError> {
-        position_of(
-            &self.pool,
-            "SELECT position FROM outbox_cursor",
-            "outbox_cursor.position",
-        )
-        .await
+        position_of(&self.pool, "SELECT position FROM outbox_cursor", "outbox_cursor.position").await
     }
 
     /// The highest source position `consumer` has handled of `source`.
-    pub(crate) async fn last_handled(
-        &self,
-        consumer: &str,
-        source: &str,
-    ) -> Result<u64, StoreError> {
-        let p: Option<i64> = sqlx::query_scalar(
-            "SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2",
-        )
-        .bind(consumer)
-        .bind(source)
-        .fetch_one(&self.pool)
-        .await?;
+    pub(crate) async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, StoreError> {
+        let p: Option<i64> =
+            sqlx::query_scalar("SELECT max(position) FROM processed WHERE consumer = $1 AND source = $2")
+                .bind(consumer)
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?;
         p.map_or(Ok(0), |p| to_u64("processed.position", p))
     }
 }
@@ -320,11 +280,7 @@ macro_rules! sql_event_store {
                 self.core.apply_batch_once(items).await
             }
 
-            async fn last_handled(
-                &self,
-                consumer: &str,
-                source: &str,
-            ) -> Result<u64, $crate::error::StoreError> {
+            async fn last_handled(&self, consumer: &str, source: &str) -> Result<u64, $crate::error::StoreError> {
                 self.core.last_handled(consumer, source).await
             }
         }
@@ -333,11 +289,7 @@ macro_rules! sql_event_store {
 pub(crate) use sql_event_store;
 
 /// The one-row, one-column position `sql` selects.
-async fn position_of<DB: Database>(
-    pool: &Pool<DB>,
-    sql: &'static str,
-    column: &'static str,
-) -> Result<u64, StoreError>
+async fn position_of<DB: Database>(pool: &Pool<DB>, sql: &'static str, column: &'static str) -> Result<u64, StoreError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
@@ -354,20 +306,14 @@ fn into_events(rows: Vec<EventRow>, service: &str) -> Result<Vec<RecordedEvent>,
 
 /// A position or version read from `column`: a negative one is corrupt.
 pub(crate) fn to_u64(column: &'static str, v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt {
-        column,
-        value: v.into(),
-    })
+    u64::try_from(v).map_err(|_| StoreError::Corrupt { column, value: v.into() })
 }
 
 /// A position or version to write to `column`, which holds at most
 /// `i64::MAX`: a larger one (from a corrupt delivery, say) is refused, not
 /// stored as another number.
 pub(crate) fn to_i64(column: &'static str, v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt {
-        column,
-        value: v.into(),
-    })
+    i64::try_from(v).map_err(|_| StoreError::Corrupt { column, value: v.into() })
 }
 
 /// A position or version to compare with: nothing stored exceeds
@@ -384,35 +330,17 @@ mod tests {
     #[test]
     fn a_negative_stored_position_is_corrupt_and_names_value_and_column() {
         assert_eq!(to_u64("log_head.position", 0).ok(), Some(0));
-        assert_eq!(
-            to_u64("log_head.position", i64::MAX).ok(),
-            Some(i64::MAX as u64)
-        );
+        assert_eq!(to_u64("log_head.position", i64::MAX).ok(), Some(i64::MAX as u64));
         let err = to_u64("log_head.position", -3).expect_err("negative");
-        assert!(
-            matches!(
-                err,
-                StoreError::Corrupt {
-                    column: "log_head.position",
-                    value: -3
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, StoreError::Corrupt { column: "log_head.position", value: -3 }), "{err:?}");
         let message = err.to_string();
-        assert!(
-            message.contains("log_head.position") && message.contains("-3"),
-            "{message}"
-        );
+        assert!(message.contains("log_head.position") && message.contains("-3"), "{message}");
     }
 
     #[test]
     fn a_position_past_i64_max_is_refused_not_clamped() {
         assert_eq!(to_i64("processed.position", 7).ok(), Some(7));
-        assert_eq!(
-            to_i64("processed.position", i64::MAX as u64).ok(),
-            Some(i64::MAX)
-        );
+        assert_eq!(to_i64("processed.position", i64::MAX as u64).ok(), Some(i64::MAX));
         let big = i64::MAX as u64 + 1;
         let err = to_i64("processed.position", big).expect_err("too large");
         assert!(
@@ -420,10 +348,7 @@ mod tests {
             "{err:?}"
         );
         let message = err.to_string();
-        assert!(
-            message.contains("processed.position") && message.contains(&big.to_string()),
-            "{message}"
-        );
+        assert!(message.contains("processed.position") && message.contains(&big.to_string()), "{message}");
     }
 
     #[test]

@@ -37,20 +37,14 @@ impl SqliteEventStore {
             // development and demos; production uses PostgreSQL.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Self::with_pool(pool, service).await
     }
 
     async fn with_pool(pool: SqlitePool, service: &str) -> Result<Self, StoreError> {
         validate_token("service", service)?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self {
-            core: SqlCore::new(pool, service, true).await?,
-            relay: Arc::new(Mutex::new(())),
-        })
+        Ok(Self { core: SqlCore::new(pool, service, true).await?, relay: Arc::new(Mutex::new(())) })
     }
 
     /// The connection pool, for a service's own read models.
@@ -68,11 +62,7 @@ impl SqliteEventStore {
     }
 
     /// Moves the acked floor of the in-process bus's durable consumer `name`.
-    pub(crate) async fn set_consumer_floor(
-        &self,
-        name: &str,
-        floor: u64,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn set_consumer_floor(&self, name: &str, floor: u64) -> Result<(), StoreError> {
         let floor = to_i64("bus_consumers.floor", floor)?;
         let _turn = self.core.write_turn().await;
         sqlx::query(
@@ -94,36 +84,30 @@ impl Dialect for Sqlite {
     ) -> Result<Vec<bool>, StoreError> {
         let mut fresh = Vec::with_capacity(checkpoints.len());
         for c in checkpoints {
-            let new = sqlx::query("INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(&c.consumer)
-                .bind(&c.source)
-                .bind(to_i64("processed.position", c.position)?)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
+            let new = sqlx::query(
+                "INSERT INTO processed (consumer, source, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(&c.consumer)
+            .bind(&c.source)
+            .bind(to_i64("processed.position", c.position)?)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
                 == 1;
             fresh.push(new);
         }
         Ok(fresh)
     }
 
-    async fn append_in(
-        conn: &mut SqliteConnection,
-        batch: &[Append],
-    ) -> Result<(Vec<Appended>, u64), StoreError> {
+    async fn append_in(conn: &mut SqliteConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
         append_in(conn, batch).await
     }
 }
 
-async fn append_in(
-    conn: &mut SqliteConnection,
-    batch: &[Append],
-) -> Result<(Vec<Appended>, u64), StoreError> {
+async fn append_in(conn: &mut SqliteConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
     validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
-    let mut head: i64 = sqlx::query_scalar("SELECT position FROM log_head")
-        .fetch_one(&mut *conn)
-        .await?;
+    let mut head: i64 = sqlx::query_scalar("SELECT position FROM log_head").fetch_one(&mut *conn).await?;
     let mut results = Vec::with_capacity(batch.len());
     for a in batch {
         let n = a.events.len() as i64;
@@ -176,17 +160,8 @@ async fn append_in(
             last_position: to_u64("events.position", head)?,
         });
     }
-    debug_assert_eq!(
-        results
-            .iter()
-            .map(|r| r.last_position - r.first_position + 1)
-            .sum::<u64>() as i64,
-        total
-    );
-    sqlx::query("UPDATE log_head SET position = $1")
-        .bind(head)
-        .execute(&mut *conn)
-        .await?;
+    debug_assert_eq!(results.iter().map(|r| r.last_position - r.first_position + 1).sum::<u64>() as i64, total);
+    sqlx::query("UPDATE log_head SET position = $1").bind(head).execute(&mut *conn).await?;
     Ok((results, to_u64("log_head.position", head)?))
 }
 
@@ -222,14 +197,8 @@ impl SqliteEventStore {
         if new_cursor > cursor {
             let position = to_i64("outbox_cursor.position", new_cursor)?;
             let _turn = self.core.write_turn().await;
-            sqlx::query("UPDATE outbox_cursor SET position = $1")
-                .bind(position)
-                .execute(&self.core.pool)
-                .await?;
+            sqlx::query("UPDATE outbox_cursor SET position = $1").bind(position).execute(&self.core.pool).await?;
         }
-        Ok(Some(RelayProgress {
-            offered: events.len(),
-            cursor: new_cursor,
-        }))
+        Ok(Some(RelayProgress { offered: events.len(), cursor: new_cursor }))
     }
 }

@@ -45,11 +45,7 @@ pub trait EventStore: Send + Sync + 'static {
     async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError>;
 
     /// Events of `stream` with version > `after_version`, in order.
-    async fn load(
-        &self,
-        stream: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    async fn load(&self, stream: &str, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Up to `limit` events with position > `after`, in position order.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
@@ -68,12 +64,7 @@ pub trait EventStore: Send + Sync + 'static {
     async fn relay_batch(
         &self,
         limit: usize,
-        publish: &mut (
-                 dyn for<'a> FnMut(
-            &'a [RecordedEvent],
-        ) -> futures::future::BoxFuture<'a, Option<u64>>
-                     + Send
-             ),
+        publish: &mut (dyn for<'a> FnMut(&'a [RecordedEvent]) -> futures::future::BoxFuture<'a, Option<u64>> + Send),
     ) -> Result<Option<RelayProgress>, StoreError>;
 
     /// The outbox cursor: every event up to it is confirmed stored on the bus.
@@ -81,26 +72,16 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Records `checkpoint` and appends `effects` in one transaction, unless
     /// the checkpoint was recorded before.
-    async fn apply_once(
-        &self,
-        checkpoint: &Checkpoint,
-        effects: Vec<Append>,
-    ) -> Result<Handled, StoreError>;
+    async fn apply_once(&self, checkpoint: &Checkpoint, effects: Vec<Append>) -> Result<Handled, StoreError>;
 
     /// [`EventStore::apply_once`] for many deliveries in one transaction: the
     /// effects of the items not handled before are appended in item order.
     /// All or nothing: on an error (say, one item's version conflict) nothing
     /// is recorded, and the caller retries item by item.
-    async fn apply_batch_once(
-        &self,
-        items: Vec<(Checkpoint, Vec<Append>)>,
-    ) -> Result<Vec<bool>, StoreError> {
+    async fn apply_batch_once(&self, items: Vec<(Checkpoint, Vec<Append>)>) -> Result<Vec<bool>, StoreError> {
         let mut fresh = Vec::with_capacity(items.len());
         for (checkpoint, effects) in items {
-            fresh.push(matches!(
-                self.apply_once(&checkpoint, effects).await?,
-                Handled::Applied(_)
-            ));
+            fresh.push(matches!(self.apply_once(&checkpoint, effects).await?, Handled::Applied(_)));
         }
         Ok(fresh)
     }
@@ -140,11 +121,7 @@ pub(crate) fn advance(head: &watch::Sender<u64>, last: u64) {
 
 /// Turns a batch's freshness flags and the appends of the fresh items' effects
 /// (`counts[k]` appends for the k-th fresh item, in order) into per-item results.
-pub(crate) fn split_handled(
-    fresh: &[bool],
-    counts: &[usize],
-    appended: Vec<Appended>,
-) -> Vec<Handled> {
+pub(crate) fn split_handled(fresh: &[bool], counts: &[usize], appended: Vec<Appended>) -> Vec<Handled> {
     let mut appended = appended.into_iter();
     let mut counts = counts.iter();
     fresh

@@ -81,13 +81,7 @@ impl Subscriber {
         store: Arc<dyn EventStore>,
     ) -> Result<Self, SubscriberError> {
         let subscription = bus.subscribe(&spec).await?;
-        Ok(Self {
-            spec,
-            store,
-            subscription,
-            batch: 256,
-            retry_delay: Duration::from_millis(200),
-        })
+        Ok(Self { spec, store, subscription, batch: 256, retry_delay: Duration::from_millis(200) })
     }
 
     /// Delay before a failed event is redelivered.
@@ -100,11 +94,7 @@ impl Subscriber {
     /// effects for the whole batch commit in one transaction; if that fails,
     /// the batch is retried event by event so that only the failing event
     /// waits for redelivery.
-    pub async fn step(
-        &mut self,
-        handler: &dyn Handler,
-        wait: Duration,
-    ) -> Result<Step, SubscriberError> {
+    pub async fn step(&mut self, handler: &dyn Handler, wait: Duration) -> Result<Step, SubscriberError> {
         let batch = self.subscription.next_batch(self.batch, wait).await?;
         let mut step = Step::default();
         let mut deliveries = batch.into_iter();
@@ -119,10 +109,8 @@ impl Subscriber {
                 }
             }
         }
-        let items: Vec<(Checkpoint, Vec<Append>)> = decided
-            .iter()
-            .map(|(d, effects)| (self.checkpoint(&d.event), effects.clone()))
-            .collect();
+        let items: Vec<(Checkpoint, Vec<Append>)> =
+            decided.iter().map(|(d, effects)| (self.checkpoint(&d.event), effects.clone())).collect();
         match self.store.apply_batch_once(items).await {
             Ok(fresh) => {
                 for ((d, _), new) in decided.into_iter().zip(fresh) {
@@ -142,11 +130,7 @@ impl Subscriber {
                         step.retried += 1;
                         continue;
                     }
-                    match self
-                        .store
-                        .apply_once(&self.checkpoint(&d.event), effects)
-                        .await
-                    {
+                    match self.store.apply_once(&self.checkpoint(&d.event), effects).await {
                         Ok(Handled::Applied(_)) => {
                             d.ack().await?;
                             step.applied += 1;
@@ -169,25 +153,17 @@ impl Subscriber {
             }
         }
         if step.applied > 0 {
-            metrics::counter!("triad_eventlog_handled_total", "consumer" => self.spec.durable.clone()).increment(step.applied as u64);
+            metrics::counter!("triad_eventlog_handled_total", "consumer" => self.spec.durable.clone())
+                .increment(step.applied as u64);
         }
         Ok(step)
     }
 
     fn checkpoint(&self, event: &RecordedEvent) -> Checkpoint {
-        Checkpoint {
-            consumer: self.spec.durable.clone(),
-            source: event.service.clone(),
-            position: event.position,
-        }
+        Checkpoint { consumer: self.spec.durable.clone(), source: event.service.clone(), position: event.position }
     }
 
-    async fn settle_failure(
-        &self,
-        d: Delivery,
-        e: HandlerError,
-        step: &mut Step,
-    ) -> Result<(), SubscriberError> {
+    async fn settle_failure(&self, d: Delivery, e: HandlerError, step: &mut Step) -> Result<(), SubscriberError> {
         let give_up = match &e {
             HandlerError::Permanent(_) => true,
             HandlerError::Transient(_) => d.attempt >= u64::from(self.spec.max_deliver),

@@ -2,7 +2,7 @@
 //! the plaintext reference.
 
 use proptest::prelude::*;
-use triad_input_check::deal::{Plain, deal, bench_data_rng};
+use triad_input_check::deal::{Plain, bench_data_rng, deal};
 use triad_input_check::{CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch, check_plain};
 use triad_mpc_core::harness::{Tamper, run3};
 use triad_mpc_core::{Error, Message, PartyId, Payload, Step};
@@ -65,8 +65,7 @@ fn run(shape: ValueShape, alg: HashAlg, batch: &[Plain]) -> Vec<Verdict> {
 }
 
 fn fixture() -> (Vec<u8>, [u8; 16], [u8; 32], HashAlg) {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../notary/fixtures/tlsn/hidden/secret.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../notary/fixtures/tlsn/hidden/secret.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the fixture {} is missing ({e}); it is required, not optional", path.display()));
     let j: serde_json::Value = serde_json::from_str(&text).expect("secret.json is JSON");

@@ -61,13 +61,14 @@ impl Session {
         // z_i straight into the (recycled) log; the message gets a copy.
         let (a0, a1, b0, b1) = (&log.x0[t0..], &log.x1[t0..], &log.y0[t0..], &log.y1[t0..]);
         let (r0, r1) = (&log.r0[at..], &log.r1[at..]);
-        let z0 = a0.iter().zip(a1).zip(b0.iter().zip(b1)).zip(r0.iter().zip(r1)).map(|(((a0, a1), (b0, b1)), (r0, r1))| {
-            a0.wrapping_mul(*b0)
-                .wrapping_add(a0.wrapping_mul(*b1))
-                .wrapping_add(a1.wrapping_mul(*b0))
-                .wrapping_add(*r0)
-                .wrapping_sub(*r1)
-        });
+        let z0 =
+            a0.iter().zip(a1).zip(b0.iter().zip(b1)).zip(r0.iter().zip(r1)).map(|(((a0, a1), (b0, b1)), (r0, r1))| {
+                a0.wrapping_mul(*b0)
+                    .wrapping_add(a0.wrapping_mul(*b1))
+                    .wrapping_add(a1.wrapping_mul(*b0))
+                    .wrapping_add(*r0)
+                    .wrapping_sub(*r1)
+            });
         log.z0.extend(z0);
         let payload = Payload::Words(log.z0[at..].to_vec());
         let msg = self.to_prev(Step::Mul, seq, payload);

@@ -53,7 +53,9 @@ pub(crate) fn concat(parts: &[&BoolShare]) -> Result<BoolShare> {
 pub(crate) fn split(x: &BoolShare, k: usize, lanes: usize) -> Result<Vec<BoolShare>> {
     let w = lanes.div_ceil(64);
     let (a, b) = x.components();
-    (0..k).map(|i| BoolShare::from_components(a[i * w..(i + 1) * w].to_vec(), b[i * w..(i + 1) * w].to_vec(), lanes)).collect()
+    (0..k)
+        .map(|i| BoolShare::from_components(a[i * w..(i + 1) * w].to_vec(), b[i * w..(i + 1) * w].to_vec(), lanes))
+        .collect()
 }
 
 /// Transpose `values` into 64 bit-sliced planes.
@@ -99,7 +101,13 @@ pub(crate) fn component_planes(me: crate::PartyId, x: &ArithShare, width: usize)
 /// Carry-save layer: `(s, t)` with `a + b + c = s + 2t`, `s = a ^ b ^ c`,
 /// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c` (one AND per bit, bits
 /// 0..63 of `t`; bit 63 of `t` is shifted out). One round.
-fn carry_save<E: Engine>(e: &mut E, a: &[BoolShare], b: &[BoolShare], c: &[BoolShare], n: usize) -> Result<(Vec<BoolShare>, Vec<BoolShare>)> {
+fn carry_save<E: Engine>(
+    e: &mut E,
+    a: &[BoolShare],
+    b: &[BoolShare],
+    c: &[BoolShare],
+    n: usize,
+) -> Result<(Vec<BoolShare>, Vec<BoolShare>)> {
     let mut s = Vec::with_capacity(64);
     let mut ac = Vec::with_capacity(63);
     let mut bc = Vec::with_capacity(63);
@@ -111,18 +119,20 @@ fn carry_save<E: Engine>(e: &mut E, a: &[BoolShare], b: &[BoolShare], c: &[BoolS
         }
     }
     let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
-    let t = split(&prod, 63, n)?
-        .iter()
-        .zip(c)
-        .map(|(p, ck)| p.xor(ck))
-        .collect::<Result<Vec<_>>>()?;
+    let t = split(&prod, 63, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
     Ok((s, t))
 }
 
 /// Ripple-carry addition of `s + 2t`: returns the 64 sum bits. The carry
 /// into bit `k+1` is `maj(A_k, B_k, c_k) = ((A_k ^ c_k) & (B_k ^ c_k)) ^ c_k`
 /// with `A = s`, `B = t << 1`; 62 sequential ANDs (bits 1..62).
-fn ripple<E: Engine>(e: &mut E, s: &[BoolShare], t: &[BoolShare], n: usize, me: crate::PartyId) -> Result<Vec<BoolShare>> {
+fn ripple<E: Engine>(
+    e: &mut E,
+    s: &[BoolShare],
+    t: &[BoolShare],
+    n: usize,
+    me: crate::PartyId,
+) -> Result<Vec<BoolShare>> {
     let zero = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
     let mut out = Vec::with_capacity(64);
     // Bit 0: B_0 = 0, carry 0.

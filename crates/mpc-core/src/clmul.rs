@@ -45,7 +45,8 @@ pub(crate) struct Pclmul(());
 impl Pclmul {
     fn detect() -> Option<Pclmul> {
         // `pextrq` (reading the product's high half) is SSE4.1.
-        (std::arch::is_x86_feature_detected!("pclmulqdq") && std::arch::is_x86_feature_detected!("sse4.1")).then_some(Pclmul(()))
+        (std::arch::is_x86_feature_detected!("pclmulqdq") && std::arch::is_x86_feature_detected!("sse4.1"))
+            .then_some(Pclmul(()))
     }
 }
 
@@ -53,7 +54,7 @@ impl Pclmul {
 impl Clmul for Pclmul {
     #[inline(always)]
     fn clmul(self, a: u64, b: u64) -> u128 {
-        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_extract_epi64, _mm_cvtsi128_si64};
+        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_extract_epi64};
         // SAFETY: a `Pclmul` exists only after `is_x86_feature_detected!`
         // found `pclmulqdq` and SSE4.1 (SSE2 is part of x86-64).
         unsafe {

@@ -11,16 +11,9 @@ const SECRET: u64 = 0xDEAD_BEEF_CAFE_F00D;
 /// The forms the secret could take in `{:?}` output.
 fn leaks(s: &str) -> bool {
     let s = s.to_lowercase();
-    [
-        "16045690984503111693",
-        "deadbeef",
-        "cafef00d",
-        "3735928559",
-        "3405705229",
-        "13, 240, 254, 202",
-    ]
-    .iter()
-    .any(|w| s.contains(w))
+    ["16045690984503111693", "deadbeef", "cafef00d", "3735928559", "3405705229", "13, 240, 254, 202"]
+        .iter()
+        .any(|w| s.contains(w))
         || s.contains(&(SECRET as i64).to_string())
 }
 
@@ -34,19 +27,12 @@ fn the_secret_detector_finds_the_secret() {
 
 #[test]
 fn debug_output_shows_shapes_not_secrets() {
-    let key = SECRET
-        .to_le_bytes()
-        .repeat(2)
-        .try_into()
-        .unwrap_or([0u8; 16]);
+    let key = SECRET.to_le_bytes().repeat(2).try_into().unwrap_or([0u8; 16]);
     let keys = PairKeys::deal([key; 3]);
     let mut printed = vec![format!("{keys:?}")];
     let mut s = Session::new(SessionId([1; 16]), crate::PartyId::ALL[0], &keys[0]);
     printed.push(format!("{s:?}"));
-    let bundle = InputBundle {
-        first: vec![SECRET; 3],
-        second: vec![SECRET; 3],
-    };
+    let bundle = InputBundle { first: vec![SECRET; 3], second: vec![SECRET; 3] };
     printed.push(format!("{bundle:?}"));
     let x = ArithShare::public(s.me(), &[SECRET, SECRET]);
     printed.push(format!("{x:?}"));
@@ -58,10 +44,7 @@ fn debug_output_shows_shapes_not_secrets() {
     }
     printed.push(format!("{:?}", Payload::Words(vec![SECRET])));
     printed.push(format!("{:?}", Payload::Wide(vec![SECRET as u128])));
-    printed.push(format!(
-        "{:?}",
-        Payload::Bytes(SECRET.to_le_bytes().to_vec())
-    ));
+    printed.push(format!("{:?}", Payload::Bytes(SECRET.to_le_bytes().to_vec())));
     for p in &printed {
         assert!(!leaks(p), "leaks: {p}");
     }

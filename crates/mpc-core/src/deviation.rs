@@ -98,7 +98,15 @@ impl ChiAttack {
     /// The attack and a handle on what it learns.
     pub fn new() -> (ChiAttack, Arc<Mutex<AttackLog>>) {
         let log = Arc::new(Mutex::new(AttackLog::default()));
-        let a = ChiAttack { held: None, queued: Vec::new(), total: 0, allowance: 0, chi: None, carry_fix: None, log: log.clone() };
+        let a = ChiAttack {
+            held: None,
+            queued: Vec::new(),
+            total: 0,
+            allowance: 0,
+            chi: None,
+            carry_fix: None,
+            log: log.clone(),
+        };
         (a, log)
     }
 
@@ -265,7 +273,10 @@ impl Deviation for ShuffleKeyAttack {
             && let (Payload::Words(k0), Some(ctr)) = (&m.payload, self.kappa_ctr)
         {
             // `P_2` sent its second component `kappa_0`; we hold `kappa_1, kappa_2`.
-            let (k1, k2) = (s.prf_prev.words(crate::prf::Purpose::Random, ctr, k0.len()), s.prf_next.words(crate::prf::Purpose::Random, ctr, k0.len()));
+            let (k1, k2) = (
+                s.prf_prev.words(crate::prf::Purpose::Random, ctr, k0.len()),
+                s.prf_next.words(crate::prf::Purpose::Random, ctr, k0.len()),
+            );
             self.kappa = Some(k0.iter().zip(&k1).zip(&k2).map(|((a, b), c)| a ^ b ^ c).collect());
             self.log.lock().unwrap_or_else(|e| e.into_inner()).learned = true;
         }

@@ -163,7 +163,11 @@ impl TransportError {
     }
 
     /// A failure caused by `source`.
-    pub fn with_source(kind: TransportKind, what: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> TransportError {
+    pub fn with_source(
+        kind: TransportKind,
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> TransportError {
         TransportError { kind, what, source: Some(std::sync::Arc::new(source)) }
     }
 
@@ -180,7 +184,11 @@ impl TransportError {
 
 impl std::fmt::Debug for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransportError").field("kind", &self.kind).field("what", &self.what).field("source", &self.source).finish()
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("what", &self.what)
+            .field("source", &self.source)
+            .finish()
     }
 }
 

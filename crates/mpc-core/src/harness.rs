@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::input::InputBundle;
-use crate::{ArithShare, BoolShare, Config, Error, TransportKind, Message, PairKeys, PartyId, Result, Session, SessionId};
+use crate::{
+    ArithShare, BoolShare, Config, Error, Message, PairKeys, PartyId, Result, Session, SessionId, TransportKind,
+};
 
 /// Rewrites a party's outgoing messages (a deviating test double).
 pub type Tamper = Box<dyn FnMut(&mut Message) + Send>;
@@ -261,12 +263,23 @@ where
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or((Err(Error::transport(TransportKind::Thread, "party thread panicked")), Stats::default())))
+            .map(|h| {
+                h.join().unwrap_or((
+                    Err(Error::transport(TransportKind::Thread, "party thread panicked")),
+                    Stats::default(),
+                ))
+            })
             .collect()
     });
-    let c = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
-    let b = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
-    let a = results.pop().unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let c = results
+        .pop()
+        .unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let b = results
+        .pop()
+        .unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
+    let a = results
+        .pop()
+        .unwrap_or((Err(Error::transport(TransportKind::Thread, "party result missing")), Stats::default()));
     [a, b, c]
 }
 

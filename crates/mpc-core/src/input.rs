@@ -77,8 +77,7 @@ pub fn share_inputs_with_seed(values: &[u64], seed: [u8; 16]) -> [InputBundle; 3
     let n = values.len();
     let c0 = prf.words(Purpose::Random, 0, n);
     let c1 = prf.words(Purpose::Random, 1, n);
-    let c2: Vec<u64> =
-        (0..n).map(|j| values[j].wrapping_sub(c0[j]).wrapping_sub(c1[j])).collect();
+    let c2: Vec<u64> = (0..n).map(|j| values[j].wrapping_sub(c0[j]).wrapping_sub(c1[j])).collect();
     let comps = [c0, c1, c2];
     [0usize, 1, 2].map(|i| InputBundle { first: comps[i].clone(), second: comps[(i + 1) % 3].clone() })
 }
@@ -167,7 +166,14 @@ impl Session {
         }
         let seq = self.next_seq();
         let i = self.me.index();
-        let mk = |to: PartyId, payload| Message { session: self.id, step: Step::InputCheck, seq, from: self.me, to, payload };
+        let mk = |to: PartyId, payload| Message {
+            session: self.id,
+            step: Step::InputCheck,
+            seq,
+            from: self.me,
+            to,
+            payload,
+        };
         let to_prev = mk(self.me.prev(), Payload::Bytes(digest(&self.id, seq, i, &bundle.first)));
         let to_next = mk(self.me.next(), Payload::Bytes(digest(&self.id, seq, (i + 1) % 3, &bundle.second)));
         Ok((InputCheck { seq, bundle, detail: None }, [to_prev, to_next]))
@@ -277,14 +283,22 @@ impl InputCheck {
                     // The list must be the one the digest was computed from:
                     // otherwise the neighbour sent a wrong digest or list.
                     if digest(&s.id, self.seq, component, &theirs) != sent_digest {
-                        return Err(Error::abort(Step::InputCheck, Some(from), "the component list contradicts its digest"));
+                        return Err(Error::abort(
+                            Step::InputCheck,
+                            Some(from),
+                            "the component list contradicts its digest",
+                        ));
                     }
                     let before = rejected.len();
                     rejected.extend((0..n).filter(|&j| theirs[j] != mine[j]));
                     if rejected.len() == before {
                         // The digest differed but every component agrees:
                         // the neighbour sent a wrong digest or list.
-                        return Err(Error::abort(Step::InputCheck, Some(from), "digest contradicts the component list"));
+                        return Err(Error::abort(
+                            Step::InputCheck,
+                            Some(from),
+                            "digest contradicts the component list",
+                        ));
                     }
                 }
                 rejected.sort_unstable();

@@ -45,9 +45,9 @@ mod clmul;
 pub mod counted;
 #[cfg(test)]
 mod debug_tests;
-pub mod dzkp;
 #[cfg(feature = "deviation")]
 pub mod deviation;
+pub mod dzkp;
 pub mod edabit;
 pub mod engine;
 mod error;
@@ -66,9 +66,9 @@ pub mod sort;
 pub mod stock;
 
 pub use arith::{AndPending, MulPending};
+pub use dzkp::{Outgoing, Progress, Verify};
 pub use error::{Error, Result, Step, TransportError, TransportKind};
 pub use message::{Message, Payload};
-pub use dzkp::{Outgoing, Progress, Verify};
 pub use open::OpenPending;
 pub use session::{PairKeys, Session};
 

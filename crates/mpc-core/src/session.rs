@@ -106,7 +106,16 @@ impl ArithLog {
     }
     /// Empty, keeping the allocations.
     pub(crate) fn clear(&mut self) {
-        for v in [&mut self.x0, &mut self.x1, &mut self.y0, &mut self.y1, &mut self.z0, &mut self.z1, &mut self.r0, &mut self.r1] {
+        for v in [
+            &mut self.x0,
+            &mut self.x1,
+            &mut self.y0,
+            &mut self.y1,
+            &mut self.z0,
+            &mut self.z1,
+            &mut self.r0,
+            &mut self.r1,
+        ] {
             v.clear();
         }
         self.terms.clear();
@@ -139,7 +148,16 @@ impl BoolLog {
     }
     /// Empty, keeping the allocations.
     pub(crate) fn clear(&mut self) {
-        for v in [&mut self.x0, &mut self.x1, &mut self.y0, &mut self.y1, &mut self.z0, &mut self.z1, &mut self.r0, &mut self.r1] {
+        for v in [
+            &mut self.x0,
+            &mut self.x1,
+            &mut self.y0,
+            &mut self.y1,
+            &mut self.z0,
+            &mut self.z1,
+            &mut self.r0,
+            &mut self.r1,
+        ] {
             v.clear();
         }
     }
@@ -290,10 +308,7 @@ impl Session {
     /// `F_{k_j}(ctr)`, so no communication (Araki et al. CCS'16, Sec. 2.2).
     pub fn random(&mut self, n: usize) -> ArithShare {
         let c = self.next_seq();
-        ArithShare {
-            s0: self.prf_prev.words(Purpose::Random, c, n),
-            s1: self.prf_next.words(Purpose::Random, c, n),
-        }
+        ArithShare { s0: self.prf_prev.words(Purpose::Random, c, n), s1: self.prf_next.words(Purpose::Random, c, n) }
     }
 
     /// A fresh random boolean sharing of `lanes` bits (free).

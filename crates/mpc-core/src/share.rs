@@ -105,10 +105,7 @@ impl ArithShare {
     pub fn without(&self, drop: &[usize]) -> ArithShare {
         let keep = |j: &usize| !drop.contains(j);
         let idx: Vec<usize> = (0..self.len()).filter(keep).collect();
-        ArithShare {
-            s0: idx.iter().map(|&j| self.s0[j]).collect(),
-            s1: idx.iter().map(|&j| self.s1[j]).collect(),
-        }
+        ArithShare { s0: idx.iter().map(|&j| self.s0[j]).collect(), s1: idx.iter().map(|&j| self.s1[j]).collect() }
     }
 
     /// Reinterpret the two component vectors as a bit-sliced boolean sharing

@@ -52,9 +52,8 @@
 //! cheater cannot make both pass. Nothing shuffled is revealed before the
 //! check passes.
 
-
-use crate::engine::Engine;
 use crate::dzkp::Outgoing;
+use crate::engine::Engine;
 use crate::gf64::MulTable;
 use crate::prf::{Prf, Purpose};
 use crate::{BoolShare, Error, Message, PartyId, Payload, Result, Session, SessionId, Step};
@@ -176,12 +175,24 @@ impl Session {
             0 => {
                 let a = xor(&shape.pack(&s0), &shape.pack(&s1));
                 let a1 = self.pair_step(1, seq, &shape, &a)?;
-                (Phase::AwaitB2, Outgoing { messages: vec![self.shuffle_msg(Step::Shuffle1, seq, prev, a1)], await_from: vec![next] })
+                (
+                    Phase::AwaitB2,
+                    Outgoing {
+                        messages: vec![self.shuffle_msg(Step::Shuffle1, seq, prev, a1)],
+                        await_from: vec![next],
+                    },
+                )
             }
             1 => {
                 let b1 = self.pair_step(1, seq, &shape, &shape.pack(&s1))?;
                 let b2 = self.pair_step(2, seq, &shape, &b1)?;
-                (Phase::AwaitY, Outgoing { messages: vec![self.shuffle_msg(Step::Shuffle1, seq, prev, b2)], await_from: vec![prev, next] })
+                (
+                    Phase::AwaitY,
+                    Outgoing {
+                        messages: vec![self.shuffle_msg(Step::Shuffle1, seq, prev, b2)],
+                        await_from: vec![prev, next],
+                    },
+                )
             }
             _ => (Phase::AwaitA1, Outgoing { messages: Vec::new(), await_from: vec![next] }),
         };
@@ -221,7 +232,8 @@ struct Acks {
 }
 
 fn ack_hash(session: &SessionId, seq: u64, step: Step, words: &[u64]) -> Vec<u8> {
-    let label: &[u8] = if step == Step::Shuffle1 { b"triad/shuffle-ack/v1/round1" } else { b"triad/shuffle-ack/v1/round2" };
+    let label: &[u8] =
+        if step == Step::Shuffle1 { b"triad/shuffle-ack/v1/round1" } else { b"triad/shuffle-ack/v1/round2" };
     crate::open::words_hash(label, session, seq, words)
 }
 
@@ -252,7 +264,8 @@ pub enum ShuffleProgress {
 }
 
 fn take(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
-    let pos = msgs.iter().position(|m| m.from == from).ok_or(Error::abort(step, Some(from), "awaited message missing"))?;
+    let pos =
+        msgs.iter().position(|m| m.from == from).ok_or(Error::abort(step, Some(from), "awaited message missing"))?;
     Ok(msgs.swap_remove(pos))
 }
 
@@ -391,8 +404,14 @@ impl Session {
         let (prev, next) = (self.me.prev(), self.me.next());
         let out = match self.me.index() {
             0 => Outgoing { messages: Vec::new(), await_from: vec![next] },
-            1 => Outgoing { messages: vec![self.shuffle_msg(Step::ShuffleTag, seq, prev, z0.clone())], await_from: vec![next] },
-            _ => Outgoing { messages: vec![self.shuffle_msg(Step::ShuffleTag, seq, prev, z0.clone())], await_from: Vec::new() },
+            1 => Outgoing {
+                messages: vec![self.shuffle_msg(Step::ShuffleTag, seq, prev, z0.clone())],
+                await_from: vec![next],
+            },
+            _ => Outgoing {
+                messages: vec![self.shuffle_msg(Step::ShuffleTag, seq, prev, z0.clone())],
+                await_from: Vec::new(),
+            },
         };
         Ok((TagPending { seq, z0 }, out))
     }

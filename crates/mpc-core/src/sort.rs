@@ -219,7 +219,8 @@ fn arrange<E: Engine>(e: &mut E, sh: &Shuffled, rows: Vec<u32>, wanted: Option<&
         let mut pivots = Vec::with_capacity(segs.len());
         let (mut xs, mut ps) = (Vec::new(), Vec::new());
         for &(lo, hi) in &segs {
-            let mut known: Vec<(u32, usize)> = (lo..hi).filter_map(|k| Some((rank_of(order[k]), k)).filter(|x| x.0 != UNKNOWN)).collect();
+            let mut known: Vec<(u32, usize)> =
+                (lo..hi).filter_map(|k| Some((rank_of(order[k]), k)).filter(|x| x.0 != UNKNOWN)).collect();
             let at = if known.is_empty() {
                 lo
             } else {

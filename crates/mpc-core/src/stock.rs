@@ -21,8 +21,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use crate::engine::Engine;
 use crate::edabit::{EdaBits, TruncMask, edabits, trunc_masks};
+use crate::engine::Engine;
 use crate::{ArithShare, BoolShare, Error, Result};
 
 /// What a stock holds.

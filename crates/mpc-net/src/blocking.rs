@@ -46,10 +46,7 @@ impl std::fmt::Debug for BlockingMesh {
             Driver::Shared(_) => "shared runtime",
             Driver::Own(_) => "own current-thread runtime",
         };
-        f.debug_struct("BlockingMesh")
-            .field("mesh", &self.mesh)
-            .field("mode", &mode)
-            .finish()
+        f.debug_struct("BlockingMesh").field("mesh", &self.mesh).field("mode", &mode).finish()
     }
 }
 
@@ -71,10 +68,7 @@ impl BlockingMesh {
     /// Wrap `mesh`, driving it on `handle`'s runtime (which must keep running on its own
     /// threads, e.g. a multi-thread runtime).
     pub fn new(mesh: Mesh, handle: Handle) -> Self {
-        BlockingMesh {
-            mesh: Some(mesh),
-            driver: Driver::Shared(handle),
-        }
+        BlockingMesh { mesh: Some(mesh), driver: Driver::Shared(handle) }
     }
 
     /// [`Mesh::connect`] on a private current-thread runtime driven by this thread's calls.
@@ -82,29 +76,20 @@ impl BlockingMesh {
         not_in_async()?;
         let rt = current_thread_runtime()?;
         let mesh = rt.block_on(Mesh::connect(setup))?;
-        Ok(BlockingMesh {
-            mesh: Some(mesh),
-            driver: Driver::Own(rt),
-        })
+        Ok(BlockingMesh { mesh: Some(mesh), driver: Driver::Own(rt) })
     }
 
     /// [`Mesh::in_memory`], each party with its private current-thread runtime (for timeouts).
     pub fn in_memory(config: &NetConfig) -> Result<[Self; 3], NetError> {
         let [m0, m1, m2] = Mesh::in_memory(config);
-        let own = |mesh| {
-            Ok::<_, NetError>(BlockingMesh {
-                mesh: Some(mesh),
-                driver: Driver::Own(current_thread_runtime()?),
-            })
-        };
+        let own =
+            |mesh| Ok::<_, NetError>(BlockingMesh { mesh: Some(mesh), driver: Driver::Own(current_thread_runtime()?) });
         Ok([own(m0)?, own(m1)?, own(m2)?])
     }
 
     fn mesh_ref(&self) -> &Mesh {
         // Only `close` and `drop` take the mesh out, and both consume the facade.
-        self.mesh
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("mesh present until close or drop"))
+        self.mesh.as_ref().unwrap_or_else(|| unreachable!("mesh present until close or drop"))
     }
 
     fn block_on<F: Future>(&self, f: F) -> Result<F::Output, NetError> {

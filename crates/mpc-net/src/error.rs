@@ -37,9 +37,7 @@ pub enum NetError {
     },
     /// The peer aborted the TLS handshake with an alert, typically because it does not accept
     /// our key.
-    #[error(
-        "{peer} rejected the TLS handshake (alert {alert}); it probably does not accept our key"
-    )]
+    #[error("{peer} rejected the TLS handshake (alert {alert}); it probably does not accept our key")]
     RejectedByPeer {
         /// The peer that sent the alert.
         peer: PartyId,
@@ -186,10 +184,7 @@ impl NetError {
 
     /// Classify an I/O error on the link to `peer`, surfacing pinning failures and TLS alerts.
     pub(crate) fn from_io(peer: PartyId, e: io::Error) -> NetError {
-        let tls = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .cloned();
+        let tls = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
         match tls {
             Some(tls) => NetError::from_tls(peer, tls),
             None => NetError::Io { peer, source: e },
@@ -204,10 +199,7 @@ impl NetError {
             {
                 NetError::KeyMismatch { peer }
             }
-            Error::AlertReceived(alert) => NetError::RejectedByPeer {
-                peer,
-                alert: format!("{alert:?}"),
-            },
+            Error::AlertReceived(alert) => NetError::RejectedByPeer { peer, alert: format!("{alert:?}") },
             _ => NetError::Tls { peer, source: e },
         }
     }

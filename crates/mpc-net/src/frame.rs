@@ -34,21 +34,13 @@ pub(crate) async fn read_header<R: AsyncRead + Unpin>(
     }
     let len = u32::from_be_bytes(header);
     if len > max {
-        return Err(NetError::FrameTooLarge {
-            peer,
-            len: len.into(),
-            max,
-        });
+        return Err(NetError::FrameTooLarge { peer, len: len.into(), max });
     }
     Ok(Some(len))
 }
 
 /// Read a payload of exactly `len` bytes into fresh, uninitialised-then-filled memory.
-pub(crate) async fn read_body<R: AsyncRead + Unpin>(
-    r: &mut R,
-    peer: PartyId,
-    len: u32,
-) -> Result<BytesMut, NetError> {
+pub(crate) async fn read_body<R: AsyncRead + Unpin>(r: &mut R, peer: PartyId, len: u32) -> Result<BytesMut, NetError> {
     let len = len as usize;
     let mut buf = BytesMut::with_capacity(len);
     while buf.len() < len {
@@ -66,9 +58,5 @@ pub(crate) async fn read_body<R: AsyncRead + Unpin>(
 }
 
 fn truncated(peer: PartyId, payload_len: usize, got: usize) -> NetError {
-    NetError::Truncated {
-        peer,
-        expected: (HEADER_LEN + payload_len) as u64,
-        got: got as u64,
-    }
+    NetError::Truncated { peer, expected: (HEADER_LEN + payload_len) as u64, got: got as u64 }
 }

@@ -26,56 +26,31 @@ pub(crate) async fn exchange_hello<S: AsyncRead + AsyncWrite + Unpin>(
     session: &SessionId,
 ) -> Result<(), NetError> {
     let io = |e| NetError::from_io(peer, e);
-    stream
-        .write_all(&encode(me, peer, session))
-        .await
-        .map_err(io)?;
+    stream.write_all(&encode(me, peer, session)).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
     let mut theirs = [0u8; HELLO_LEN];
     stream.read_exact(&mut theirs).await.map_err(io)?;
     check(&theirs, me, peer, session)
 }
 
-pub(crate) fn check(
-    h: &[u8; HELLO_LEN],
-    me: PartyId,
-    peer: PartyId,
-    session: &SessionId,
-) -> Result<(), NetError> {
+pub(crate) fn check(h: &[u8; HELLO_LEN], me: PartyId, peer: PartyId, session: &SessionId) -> Result<(), NetError> {
     if &h[..8] != MAGIC {
-        return Err(NetError::BadHello {
-            peer,
-            reason: "wrong magic",
-        });
+        return Err(NetError::BadHello { peer, reason: "wrong magic" });
     }
     let version = u16::from_be_bytes([h[8], h[9]]);
     if version != PROTOCOL_VERSION {
-        return Err(NetError::VersionMismatch {
-            peer,
-            ours: PROTOCOL_VERSION,
-            theirs: version,
-        });
+        return Err(NetError::VersionMismatch { peer, ours: PROTOCOL_VERSION, theirs: version });
     }
     if h[10] != peer.get() {
-        return Err(NetError::IdentityMismatch {
-            expected: peer,
-            claimed: h[10],
-        });
+        return Err(NetError::IdentityMismatch { expected: peer, claimed: h[10] });
     }
     if h[11] != me.get() {
-        return Err(NetError::BadHello {
-            peer,
-            reason: "hello addressed to another party",
-        });
+        return Err(NetError::BadHello { peer, reason: "hello addressed to another party" });
     }
     let mut theirs = [0u8; 32];
     theirs.copy_from_slice(&h[12..]);
     if theirs != session.0 {
-        return Err(NetError::SessionMismatch {
-            peer,
-            ours: *session,
-            theirs: SessionId(theirs),
-        });
+        return Err(NetError::SessionMismatch { peer, ours: *session, theirs: SessionId(theirs) });
     }
     Ok(())
 }

@@ -59,37 +59,23 @@ impl PartyIdentity {
             .map_err(|e| NetError::Config(format!("key generation failed: {e}")))?;
         let params = rcgen::CertificateParams::new(vec![format!("party{}.triad", party.get())])
             .map_err(|e| NetError::Config(format!("certificate parameters: {e}")))?;
-        let cert = params
-            .self_signed(&key)
-            .map_err(|e| NetError::Config(format!("self-signing failed: {e}")))?;
+        let cert = params.self_signed(&key).map_err(|e| NetError::Config(format!("self-signing failed: {e}")))?;
         Self::from_der(party, cert.der().to_vec(), key.serialize_der())
     }
 
     /// An identity from a DER certificate and a DER PKCS#8 private key (Ed25519 or ECDSA P-256).
-    pub fn from_der(
-        party: PartyId,
-        cert_der: Vec<u8>,
-        pkcs8_key_der: Vec<u8>,
-    ) -> Result<Self, NetError> {
+    pub fn from_der(party: PartyId, cert_der: Vec<u8>, pkcs8_key_der: Vec<u8>) -> Result<Self, NetError> {
         let public = PinnedKey::from_cert_der(&cert_der)?;
         let key = PrivatePkcs8KeyDer::from(pkcs8_key_der);
         // Check the key is usable and matches the certificate now, not at the first handshake.
-        let signing =
-            rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::from(key.clone_key()))
-                .map_err(|e| NetError::Config(format!("unusable private key: {e}")))?;
+        let signing = rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::from(key.clone_key()))
+            .map_err(|e| NetError::Config(format!("unusable private key: {e}")))?;
         if let Some(spki) = signing.public_key()
             && spki.as_ref() != public.as_der()
         {
-            return Err(NetError::Config(
-                "private key does not match the certificate".into(),
-            ));
+            return Err(NetError::Config("private key does not match the certificate".into()));
         }
-        Ok(PartyIdentity {
-            party,
-            cert: CertificateDer::from(cert_der),
-            key,
-            public,
-        })
+        Ok(PartyIdentity { party, cert: CertificateDer::from(cert_der), key, public })
     }
 
     /// The party this identity belongs to.

@@ -116,11 +116,7 @@ impl PartyId {
 
     /// The party with this id, or `None` unless `id < 3`.
     pub const fn new(id: u8) -> Option<Self> {
-        if (id as usize) < Self::COUNT {
-            Some(PartyId(id))
-        } else {
-            None
-        }
+        if (id as usize) < Self::COUNT { Some(PartyId(id)) } else { None }
     }
 
     /// The id as a number.
@@ -173,10 +169,7 @@ impl TryFrom<u8> for PartyId {
 impl TryFrom<usize> for PartyId {
     type Error = NetError;
     fn try_from(id: usize) -> Result<Self, NetError> {
-        u8::try_from(id)
-            .ok()
-            .and_then(PartyId::new)
-            .ok_or(NetError::InvalidPartyId(id as u64))
+        u8::try_from(id).ok().and_then(PartyId::new).ok_or(NetError::InvalidPartyId(id as u64))
     }
 }
 

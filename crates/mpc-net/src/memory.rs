@@ -23,13 +23,8 @@ impl Mesh {
                 let (tx_tf, rx_tf) = mpsc::unbounded_channel();
                 let budget_ft = Budget::new(config.send_buffer_bytes);
                 let budget_tf = Budget::new(config.send_buffer_bytes);
-                links[from.index()][to.index()] = Some(Link::new(
-                    to,
-                    (tx_ft, budget_ft),
-                    rx_tf,
-                    Arc::new(LinkCounters::default()),
-                    Carrier::Memory,
-                ));
+                links[from.index()][to.index()] =
+                    Some(Link::new(to, (tx_ft, budget_ft), rx_tf, Arc::new(LinkCounters::default()), Carrier::Memory));
                 links[to.index()][from.index()] = Some(Link::new(
                     from,
                     (tx_tf, budget_tf),

@@ -36,10 +36,7 @@ pub(crate) struct Budget {
 impl Budget {
     pub(crate) fn new(bytes: usize) -> Self {
         let cap = bytes.clamp(1, u32::MAX as usize) as u32;
-        Budget {
-            sem: Arc::new(Semaphore::new(cap as usize)),
-            cap,
-        }
+        Budget { sem: Arc::new(Semaphore::new(cap as usize)), cap }
     }
 
     fn need(&self, len: usize) -> u32 {
@@ -93,10 +90,7 @@ pub(crate) enum Carrier {
     /// Channels straight into the peer's mesh.
     Memory,
     /// A writer task on a socket: why it failed (once it has), and how many messages it wrote.
-    Tcp {
-        failure: Arc<OnceLock<String>>,
-        written: watch::Receiver<u64>,
-    },
+    Tcp { failure: Arc<OnceLock<String>>, written: watch::Receiver<u64> },
 }
 
 impl Link {
@@ -125,15 +119,8 @@ impl Link {
     }
 
     fn disconnected(&self) -> NetError {
-        let reason = self
-            .failure
-            .get()
-            .cloned()
-            .unwrap_or_else(|| "link closed".to_string());
-        NetError::Disconnected {
-            peer: self.peer,
-            reason,
-        }
+        let reason = self.failure.get().cloned().unwrap_or_else(|| "link closed".to_string());
+        NetError::Disconnected { peer: self.peer, reason }
     }
 
     fn count_sent(&self, len: usize) {
@@ -147,9 +134,7 @@ impl Link {
 
     fn push(&self, msg: Bytes, permit: Permit) -> Result<(), NetError> {
         let len = msg.len();
-        self.tx
-            .send(Packet::Msg(msg, permit))
-            .map_err(|_| self.disconnected())?;
+        self.tx.send(Packet::Msg(msg, permit)).map_err(|_| self.disconnected())?;
         self.pushed.fetch_add(1, Relaxed);
         self.count_sent(len);
         Ok(())
@@ -160,9 +145,7 @@ impl Link {
             Some(Packet::Msg(msg, permit)) => {
                 drop(permit);
                 self.counters.messages_received.fetch_add(1, Relaxed);
-                self.counters
-                    .bytes_received
-                    .fetch_add(msg.len() as u64, Relaxed);
+                self.counters.bytes_received.fetch_add(msg.len() as u64, Relaxed);
                 if self.count_wire_in_mesh {
                     let wire = (msg.len() + crate::frame::HEADER_LEN) as u64;
                     self.counters.wire_bytes_received.fetch_add(wire, Relaxed);
@@ -172,10 +155,7 @@ impl Link {
             Some(Packet::Close) => {
                 let reason = format!("{} closed the link", self.peer);
                 st.ended = Some(reason.clone());
-                Err(NetError::Disconnected {
-                    peer: self.peer,
-                    reason,
-                })
+                Err(NetError::Disconnected { peer: self.peer, reason })
             }
             Some(Packet::Failed(e)) => {
                 st.ended = Some(e.to_string());
@@ -184,10 +164,7 @@ impl Link {
             None => {
                 let reason = "link closed".to_string();
                 st.ended = Some(reason.clone());
-                Err(NetError::Disconnected {
-                    peer: self.peer,
-                    reason,
-                })
+                Err(NetError::Disconnected { peer: self.peer, reason })
             }
         }
     }
@@ -221,20 +198,12 @@ pub struct Mesh {
 impl std::fmt::Debug for Mesh {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let peers: Vec<PartyId> = self.links.iter().flatten().map(|l| l.peer).collect();
-        f.debug_struct("Mesh")
-            .field("me", &self.me)
-            .field("peers", &peers)
-            .finish_non_exhaustive()
+        f.debug_struct("Mesh").field("me", &self.me).field("peers", &peers).finish_non_exhaustive()
     }
 }
 
 impl Mesh {
-    pub(crate) fn from_links(
-        me: PartyId,
-        links: [Option<Link>; 3],
-        config: &NetConfig,
-        tasks: Tasks,
-    ) -> Self {
+    pub(crate) fn from_links(me: PartyId, links: [Option<Link>; 3], config: &NetConfig, tasks: Tasks) -> Self {
         Mesh {
             me,
             links,
@@ -258,18 +227,12 @@ impl Mesh {
     }
 
     fn link(&self, peer: PartyId) -> Result<&Link, NetError> {
-        self.links[peer.index()]
-            .as_ref()
-            .ok_or(NetError::NotAPeer { party: peer })
+        self.links[peer.index()].as_ref().ok_or(NetError::NotAPeer { party: peer })
     }
 
     fn check_len(&self, to: PartyId, len: usize) -> Result<(), NetError> {
         if len > self.max_frame_len as usize {
-            return Err(NetError::FrameTooLarge {
-                peer: to,
-                len: len as u64,
-                max: self.max_frame_len,
-            });
+            return Err(NetError::FrameTooLarge { peer: to, len: len as u64, max: self.max_frame_len });
         }
         Ok(())
     }
@@ -288,10 +251,7 @@ impl Mesh {
             Some(permit) => permit,
             None => tokio::time::timeout(self.send_timeout, link.send_budget.acquire(msg.len()))
                 .await
-                .map_err(|_| NetError::SendTimeout {
-                    peer: to,
-                    after: self.send_timeout,
-                })?,
+                .map_err(|_| NetError::SendTimeout { peer: to, after: self.send_timeout })?,
         };
         link.push(msg, permit)
     }
@@ -321,10 +281,7 @@ impl Mesh {
             Ok(Ok(_)) => Ok(()),
             // The writer stopped: the link failed or was closed.
             Ok(Err(_)) => Err(link.disconnected()),
-            Err(_) => Err(NetError::SendTimeout {
-                peer: to,
-                after: self.send_timeout,
-            }),
+            Err(_) => Err(NetError::SendTimeout { peer: to, after: self.send_timeout }),
         }
     }
 
@@ -339,10 +296,7 @@ impl Mesh {
         let link = self.link(from)?;
         let mut st = link.rx.lock().await;
         if let Some(reason) = &st.ended {
-            return Err(NetError::Disconnected {
-                peer: from,
-                reason: reason.clone(),
-            });
+            return Err(NetError::Disconnected { peer: from, reason: reason.clone() });
         }
         // Fast path without arming a timer.
         if let Ok(pkt) = st.rx.try_recv() {
@@ -350,10 +304,7 @@ impl Mesh {
         }
         match tokio::time::timeout(timeout, st.rx.recv()).await {
             Ok(pkt) => link.take(&mut st, pkt),
-            Err(_) => Err(NetError::RecvTimeout {
-                peer: from,
-                after: timeout,
-            }),
+            Err(_) => Err(NetError::RecvTimeout { peer: from, after: timeout }),
         }
     }
 
@@ -364,10 +315,7 @@ impl Mesh {
             return Ok(None);
         };
         if let Some(reason) = &st.ended {
-            return Err(NetError::Disconnected {
-                peer: from,
-                reason: reason.clone(),
-            });
+            return Err(NetError::Disconnected { peer: from, reason: reason.clone() });
         }
         match st.rx.try_recv() {
             Ok(pkt) => link.take(&mut st, Some(pkt)).map(Some),
@@ -388,11 +336,7 @@ impl Mesh {
         for link in self.links.iter().flatten() {
             peers[link.peer.index()] = Some(link.counters.snapshot());
         }
-        NetStats {
-            party: self.me,
-            rounds: self.rounds.load(Relaxed),
-            peers,
-        }
+        NetStats { party: self.me, rounds: self.rounds.load(Relaxed), peers }
     }
 
     /// Close cleanly: every message queued so far is written, then each peer sees the link
@@ -413,17 +357,11 @@ impl Mesh {
             let abort = handle.abort_handle();
             let res = match tokio::time::timeout_at(deadline, handle).await {
                 Ok(Ok(res)) => res,
-                Ok(Err(join)) => Err(NetError::Disconnected {
-                    peer,
-                    reason: format!("writer task: {join}"),
-                }),
+                Ok(Err(join)) => Err(NetError::Disconnected { peer, reason: format!("writer task: {join}") }),
                 Err(_) => {
                     abort.abort();
                     warn!(%peer, "close timed out while flushing");
-                    Err(NetError::Disconnected {
-                        peer,
-                        reason: "close timed out while flushing".into(),
-                    })
+                    Err(NetError::Disconnected { peer, reason: "close timed out while flushing".into() })
                 }
             };
             if let Err(e) = res {

@@ -45,10 +45,7 @@ pub struct MeshListener {
 impl MeshListener {
     /// Bind `addr`.
     pub fn bind(addr: SocketAddr) -> Result<Self, NetError> {
-        let err = |source| NetError::Listen {
-            addr: addr.to_string(),
-            source,
-        };
+        let err = |source| NetError::Listen { addr: addr.to_string(), source };
         let inner = std::net::TcpListener::bind(addr).map_err(err)?;
         inner.set_nonblocking(true).map_err(err)?;
         Ok(MeshListener { inner })
@@ -56,21 +53,13 @@ impl MeshListener {
 
     /// Use a listener bound elsewhere.
     pub fn from_std(listener: std::net::TcpListener) -> Result<Self, NetError> {
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| NetError::Listen {
-                addr: "(std listener)".into(),
-                source,
-            })?;
+        listener.set_nonblocking(true).map_err(|source| NetError::Listen { addr: "(std listener)".into(), source })?;
         Ok(MeshListener { inner: listener })
     }
 
     /// The address actually bound (with the real port when bound to port 0).
     pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
-        self.inner.local_addr().map_err(|source| NetError::Listen {
-            addr: "(bound listener)".into(),
-            source,
-        })
+        self.inner.local_addr().map_err(|source| NetError::Listen { addr: "(bound listener)".into(), source })
     }
 }
 
@@ -111,12 +100,7 @@ impl Mesh {
     /// [`NetError::RejectedByPeer`] at the dialer (an attacker on the network can deny service
     /// either way, and failing fast gives clear diagnostics).
     pub async fn connect(setup: TcpSetup) -> Result<Mesh, NetError> {
-        let TcpSetup {
-            identity,
-            listener,
-            peers,
-            config,
-        } = setup;
+        let TcpSetup { identity, listener, peers, config } = setup;
         let me = identity.party();
         let mut seen = [false; 3];
         for p in &peers {
@@ -144,19 +128,11 @@ impl Mesh {
         }
         let session = config.session;
         let after = config.connect_timeout;
-        setups.spawn(accept_all(
-            listener,
-            me,
-            server_configs,
-            session,
-            deadline,
-            after,
-        ));
+        setups.spawn(accept_all(listener, me, server_configs, session, deadline, after));
 
         let mut outcomes: [Option<Result<Established, NetError>>; 3] = Default::default();
         while let Some(done) = setups.join_next().await {
-            let done =
-                done.map_err(|e| NetError::Config(format!("link setup task failed: {e}")))?;
+            let done = done.map_err(|e| NetError::Config(format!("link setup task failed: {e}")))?;
             for (party, res) in done {
                 outcomes[party.index()] = Some(res);
             }
@@ -177,10 +153,7 @@ impl Mesh {
         }
 
         let mut links: [Option<Link>; 3] = Default::default();
-        let mut tasks = Tasks {
-            handle: tokio::runtime::Handle::try_current().ok(),
-            ..Tasks::default()
-        };
+        let mut tasks = Tasks { handle: tokio::runtime::Handle::try_current().ok(), ..Tasks::default() };
         for party in PartyId::ALL {
             let Some((tls, counters)) = established[party.index()].take() else {
                 continue;
@@ -192,13 +165,7 @@ impl Mesh {
             let (written_tx, written_rx) = watch::channel(0u64);
             let writer = tokio::spawn(write_loop(party, w, out_rx, failure.clone(), written_tx));
             let recv_budget = Budget::new(config.recv_buffer_bytes);
-            let reader = tokio::spawn(read_loop(
-                party,
-                r,
-                in_tx,
-                recv_budget,
-                config.max_frame_len,
-            ));
+            let reader = tokio::spawn(read_loop(party, r, in_tx, recv_budget, config.max_frame_len));
             tasks.writers.push((party, writer));
             tasks.readers.push(reader);
             links[party.index()] = Some(Link::new(
@@ -206,10 +173,7 @@ impl Mesh {
                 (out_tx, Budget::new(config.send_buffer_bytes)),
                 in_rx,
                 counters,
-                Carrier::Tcp {
-                    failure,
-                    written: written_rx,
-                },
+                Carrier::Tcp { failure, written: written_rx },
             ));
         }
         info!(%me, "mesh connected");
@@ -246,8 +210,7 @@ pub(crate) async fn dial(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_millis(500));
     };
-    tcp.set_nodelay(true)
-        .map_err(|e| NetError::from_io(party, e))?;
+    tcp.set_nodelay(true).map_err(|e| NetError::from_io(party, e))?;
     let counters = Arc::new(LinkCounters::default());
     let io = Counted::new(tcp, counters.clone());
     let connector = TlsConnector::from(cc);
@@ -257,12 +220,7 @@ pub(crate) async fn dial(
         Err(_) => return Err(timeout("TLS handshake did not finish")),
     };
     let mut tls = TlsStream::Client(tls);
-    match timeout_at(
-        deadline,
-        exchange_hello(&mut tls, me, party, &config.session),
-    )
-    .await
-    {
+    match timeout_at(deadline, exchange_hello(&mut tls, me, party, &config.session)).await {
         Ok(Ok(())) => Ok((tls, counters)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timeout("no hello before the deadline")),
@@ -278,10 +236,7 @@ async fn accept_all(
     deadline: Instant,
     after: Duration,
 ) -> Vec<(PartyId, Result<Established, NetError>)> {
-    let mut pending: Vec<PartyId> = PartyId::ALL
-        .into_iter()
-        .filter(|p| configs[p.index()].is_some())
-        .collect();
+    let mut pending: Vec<PartyId> = PartyId::ALL.into_iter().filter(|p| configs[p.index()].is_some()).collect();
     if pending.is_empty() {
         return Vec::new();
     }
@@ -295,14 +250,7 @@ async fn accept_all(
                 .into_iter()
                 .map(|p| {
                     let last_error = reason.clone();
-                    (
-                        p,
-                        Err(NetError::ConnectTimeout {
-                            peer: p,
-                            after,
-                            last_error,
-                        }),
-                    )
+                    (p, Err(NetError::ConnectTimeout { peer: p, after, last_error }))
                 })
                 .collect();
         }
@@ -381,10 +329,7 @@ async fn accept_one(
     };
     let config = configs[from.index()].clone()?;
     let res = async {
-        let tls = start
-            .into_stream(config)
-            .await
-            .map_err(|e| NetError::from_io(from, e))?;
+        let tls = start.into_stream(config).await.map_err(|e| NetError::from_io(from, e))?;
         let mut tls = TlsStream::Server(tls);
         exchange_hello(&mut tls, me, from, &session).await?;
         Ok((tls, counters))
@@ -403,9 +348,7 @@ async fn write_loop(
     written: watch::Sender<u64>,
 ) -> Result<(), NetError> {
     let mut w = BufWriter::with_capacity(WRITE_BUF, w);
-    let res = write_packets(&mut w, &mut rx, &written)
-        .await
-        .map_err(|e| NetError::from_io(peer, e));
+    let res = write_packets(&mut w, &mut rx, &written).await.map_err(|e| NetError::from_io(peer, e));
     if let Err(e) = &res {
         warn!(%peer, error = %e, "write failed; link down");
         let _ = failure.set(e.to_string());

@@ -10,8 +10,7 @@ use crate::handshake::{HELLO_LEN, check, encode};
 use crate::tcp::{Established, dial};
 use crate::tls::client_config;
 use crate::{
-    Mesh, MeshListener, NetConfig, NetError, PROTOCOL_VERSION, PartyId, PartyIdentity, PeerAddr,
-    SessionId, TcpSetup,
+    Mesh, MeshListener, NetConfig, NetError, PROTOCOL_VERSION, PartyId, PartyIdentity, PeerAddr, SessionId, TcpSetup,
 };
 
 const P0: PartyId = PartyId::ALL[0];
@@ -32,27 +31,12 @@ async fn p1_and_raw_p0() -> (Mesh, Established) {
     let id1 = PartyIdentity::generate(P1).expect("key");
     let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let addr1 = l1.local_addr().expect("addr");
-    let peers = vec![PeerAddr {
-        party: P0,
-        addr: addr1,
-        key: id0.pinned_key(),
-    }];
-    let p1 = tokio::spawn(Mesh::connect(TcpSetup {
-        identity: id1.clone(),
-        listener: l1,
-        peers,
-        config: config(),
-    }));
+    let peers = vec![PeerAddr { party: P0, addr: addr1, key: id0.pinned_key() }];
+    let p1 = tokio::spawn(Mesh::connect(TcpSetup { identity: id1.clone(), listener: l1, peers, config: config() }));
     let cc = client_config(&id0, &id1.pinned_key()).expect("client config");
-    let peer = PeerAddr {
-        party: P1,
-        addr: addr1,
-        key: id1.pinned_key(),
-    };
+    let peer = PeerAddr { party: P1, addr: addr1, key: id1.pinned_key() };
     let deadline = Instant::now() + Duration::from_secs(10);
-    let raw = dial(P0, peer, cc, &config(), deadline)
-        .await
-        .expect("raw P0 dials P1");
+    let raw = dial(P0, peer, cc, &config(), deadline).await.expect("raw P0 dials P1");
     let mesh = p1.await.expect("task").expect("P1 connects");
     (mesh, raw)
 }
@@ -61,9 +45,7 @@ async fn p1_and_raw_p0() -> (Mesh, Established) {
 async fn an_oversize_frame_header_is_rejected() {
     let (m1, (mut raw, _)) = p1_and_raw_p0().await;
     let max = config().max_frame_len;
-    raw.write_all(&(max + 1).to_be_bytes())
-        .await
-        .expect("write");
+    raw.write_all(&(max + 1).to_be_bytes()).await.expect("write");
     raw.flush().await.expect("flush");
     let err = m1.recv(P0).await.expect_err("oversize header");
     assert!(
@@ -72,10 +54,7 @@ async fn an_oversize_frame_header_is_rejected() {
         "{err}"
     );
     // The link is dead afterwards, and says so without waiting.
-    assert!(matches!(
-        m1.recv(P0).await,
-        Err(NetError::Disconnected { .. })
-    ));
+    assert!(matches!(m1.recv(P0).await, Err(NetError::Disconnected { .. })));
 }
 
 #[tokio::test]
@@ -85,10 +64,7 @@ async fn a_peer_closing_cleanly_mid_message_yields_truncated() {
     raw.write_all(&[7u8; 10]).await.expect("write");
     raw.shutdown().await.expect("close_notify");
     let err = m1.recv(P0).await.expect_err("truncated");
-    assert!(
-        matches!(err, NetError::Truncated { peer, expected: 1004, got: 14 } if peer == P0),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { peer, expected: 1004, got: 14 } if peer == P0), "{err}");
 }
 
 #[tokio::test]
@@ -99,10 +75,7 @@ async fn a_peer_vanishing_mid_message_yields_truncated() {
     raw.flush().await.expect("flush");
     drop(raw); // No close_notify: the TCP connection just ends.
     let err = m1.recv(P0).await.expect_err("truncated");
-    assert!(
-        matches!(err, NetError::Truncated { peer, .. } if peer == P0),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { peer, .. } if peer == P0), "{err}");
 }
 
 #[tokio::test]
@@ -114,10 +87,7 @@ async fn a_peer_vanishing_between_messages_is_a_disconnect() {
     drop(raw);
     assert_eq!(m1.recv(P0).await.expect("the whole message"), &b"abc"[..]);
     let err = m1.recv(P0).await.expect_err("gone");
-    assert!(
-        matches!(err, NetError::Disconnected { peer, .. } if peer == P0),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Disconnected { peer, .. } if peer == P0), "{err}");
 }
 
 #[tokio::test]
@@ -126,37 +96,15 @@ async fn a_stray_connection_does_not_disturb_setup() {
     let id1 = PartyIdentity::generate(P1).expect("key");
     let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let addr1 = l1.local_addr().expect("addr");
-    let peers = vec![PeerAddr {
-        party: P0,
-        addr: addr1,
-        key: id0.pinned_key(),
-    }];
-    let p1 = tokio::spawn(Mesh::connect(TcpSetup {
-        identity: id1.clone(),
-        listener: l1,
-        peers,
-        config: config(),
-    }));
-    let mut stray = tokio::net::TcpStream::connect(addr1)
-        .await
-        .expect("connect");
-    stray
-        .write_all(b"GET / HTTP/1.1\r\n\r\n")
-        .await
-        .expect("write");
+    let peers = vec![PeerAddr { party: P0, addr: addr1, key: id0.pinned_key() }];
+    let p1 = tokio::spawn(Mesh::connect(TcpSetup { identity: id1.clone(), listener: l1, peers, config: config() }));
+    let mut stray = tokio::net::TcpStream::connect(addr1).await.expect("connect");
+    stray.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
     let cc = client_config(&id0, &id1.pinned_key()).expect("client config");
-    let peer = PeerAddr {
-        party: P1,
-        addr: addr1,
-        key: id1.pinned_key(),
-    };
+    let peer = PeerAddr { party: P1, addr: addr1, key: id1.pinned_key() };
     let deadline = Instant::now() + Duration::from_secs(10);
-    let _raw = dial(P0, peer, cc, &config(), deadline)
-        .await
-        .expect("P0 dials P1");
-    p1.await
-        .expect("task")
-        .expect("P1 connects despite the stray connection");
+    let _raw = dial(P0, peer, cc, &config(), deadline).await.expect("P0 dials P1");
+    p1.await.expect("task").expect("P1 connects despite the stray connection");
 }
 
 #[test]
@@ -184,10 +132,7 @@ fn hello_checks_name_what_is_wrong() {
     ));
 
     let bad = encode(P1, P2, &s);
-    assert!(matches!(
-        check(&bad, P0, P1, &s),
-        Err(NetError::BadHello { .. })
-    ));
+    assert!(matches!(check(&bad, P0, P1, &s), Err(NetError::BadHello { .. })));
 
     let other = SessionId::from_label("t");
     assert!(matches!(
@@ -201,9 +146,7 @@ fn hello_checks_name_what_is_wrong() {
 fn sni_round_trips_and_rejects_garbage() {
     use crate::tls::{parse_sni, sni};
     let name = sni(P0, P2).expect("name");
-    let rustls::pki_types::ServerName::DnsName(dns) = name else {
-        panic!("not a DNS name")
-    };
+    let rustls::pki_types::ServerName::DnsName(dns) = name else { panic!("not a DNS name") };
     assert_eq!(parse_sni(dns.as_ref()), Some((P0, P2)));
     assert_eq!(parse_sni("p3-to-p1.triad"), None);
     assert_eq!(parse_sni("example.com"), None);
@@ -213,10 +156,7 @@ fn sni_round_trips_and_rejects_garbage() {
 #[test]
 fn party_ids_outside_0_to_2_are_refused() {
     assert!(PartyId::new(3).is_none());
-    assert!(matches!(
-        PartyId::try_from(7usize),
-        Err(NetError::InvalidPartyId(7))
-    ));
+    assert!(matches!(PartyId::try_from(7usize), Err(NetError::InvalidPartyId(7))));
     assert_eq!(P0.next(), P1);
     assert_eq!(P0.prev(), P2);
     assert_eq!(P1.others(), [P0, P2]);
@@ -226,11 +166,7 @@ fn party_ids_outside_0_to_2_are_refused() {
 fn an_identity_whose_key_does_not_match_its_certificate_is_refused() {
     let a = PartyIdentity::generate(P0).expect("key");
     let b = PartyIdentity::generate(P0).expect("key");
-    let err = PartyIdentity::from_der(P0, a.cert_der().to_vec(), b.private_key_der().to_vec())
-        .expect_err("mismatch");
+    let err = PartyIdentity::from_der(P0, a.cert_der().to_vec(), b.private_key_der().to_vec()).expect_err("mismatch");
     assert!(matches!(err, NetError::Config(_)), "{err}");
-    assert!(
-        !format!("{a:?}").contains("key:"),
-        "Debug must not print the private key"
-    );
+    assert!(!format!("{a:?}").contains("key:"), "Debug must not print the private key");
 }

@@ -8,8 +8,7 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, OtherError,
-    ServerConfig, SignatureScheme,
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, OtherError, ServerConfig, SignatureScheme,
 };
 
 use crate::{NetError, PartyId, PartyIdentity, PinnedKey};
@@ -45,10 +44,7 @@ struct PinnedVerifier {
 
 impl PinnedVerifier {
     fn new(key: PinnedKey, provider: &CryptoProvider) -> Self {
-        PinnedVerifier {
-            key,
-            algs: provider.signature_verification_algorithms,
-        }
+        PinnedVerifier { key, algs: provider.signature_verification_algorithms }
     }
 
     fn check(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
@@ -57,9 +53,7 @@ impl PinnedVerifier {
         if cert.subject_public_key_info().as_ref() == self.key.as_der() {
             Ok(())
         } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                OtherError(Arc::new(NotPinned)),
-            )))
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(NotPinned)))))
         }
     }
 }
@@ -73,8 +67,7 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check(end_entity)
-            .map(|()| ServerCertVerified::assertion())
+        self.check(end_entity).map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -84,9 +77,7 @@ impl ServerCertVerifier for PinnedVerifier {
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         // The configurations below only enable TLS 1.3.
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls13RequiredForQuic,
-        ))
+        Err(rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls13RequiredForQuic))
     }
 
     fn verify_tls13_signature(
@@ -122,8 +113,7 @@ impl ClientCertVerifier for PinnedVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.check(end_entity)
-            .map(|()| ClientCertVerified::assertion())
+        self.check(end_entity).map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -154,10 +144,7 @@ fn config_error(e: rustls::Error) -> NetError {
 }
 
 /// Client side of a link: we dial `peer_key`'s holder and present `me`.
-pub(crate) fn client_config(
-    me: &PartyIdentity,
-    peer_key: &PinnedKey,
-) -> Result<Arc<ClientConfig>, NetError> {
+pub(crate) fn client_config(me: &PartyIdentity, peer_key: &PinnedKey) -> Result<Arc<ClientConfig>, NetError> {
     let provider = provider();
     let verifier = Arc::new(PinnedVerifier::new(peer_key.clone(), &provider));
     let mut config = ClientConfig::builder_with_provider(provider)
@@ -172,10 +159,7 @@ pub(crate) fn client_config(
 }
 
 /// Server side of a link: we accept `peer_key`'s holder and present `me`.
-pub(crate) fn server_config(
-    me: &PartyIdentity,
-    peer_key: &PinnedKey,
-) -> Result<Arc<ServerConfig>, NetError> {
+pub(crate) fn server_config(me: &PartyIdentity, peer_key: &PinnedKey) -> Result<Arc<ServerConfig>, NetError> {
     let provider = provider();
     let verifier = Arc::new(PinnedVerifier::new(peer_key.clone(), &provider));
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -200,8 +184,5 @@ pub(crate) fn sni(from: PartyId, to: PartyId) -> Result<ServerName<'static>, Net
 pub(crate) fn parse_sni(name: &str) -> Option<(PartyId, PartyId)> {
     let rest = name.strip_prefix('p')?.strip_suffix(".triad")?;
     let (from, to) = rest.split_once("-to-p")?;
-    Some((
-        PartyId::new(from.parse().ok()?)?,
-        PartyId::new(to.parse().ok()?)?,
-    ))
+    Some((PartyId::new(from.parse().ok()?)?, PartyId::new(to.parse().ok()?)?))
 }

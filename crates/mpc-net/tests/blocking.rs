@@ -7,10 +7,7 @@ use common::{config, identities, pins};
 use triad_mpc_net::{BlockingMesh, MeshListener, NetConfig, PartyId, PeerAddr, TcpSetup};
 
 fn short(config: NetConfig) -> NetConfig {
-    NetConfig {
-        connect_timeout: std::time::Duration::from_secs(10),
-        ..config
-    }
+    NetConfig { connect_timeout: std::time::Duration::from_secs(10), ..config }
 }
 
 /// Each party on its own plain thread, as the MPC core runs: send a round's messages, then
@@ -33,16 +30,12 @@ fn blocking_round_trips(meshes: [BlockingMesh; 3]) {
             let me = mesh.party();
             for round in 0..ROUNDS {
                 for to in me.others() {
-                    mesh.send(to, common::payload(me, round, len(round)))
-                        .expect("send");
+                    mesh.send(to, common::payload(me, round, len(round))).expect("send");
                 }
                 mesh.mark_round();
                 for from in me.others() {
                     let got = mesh.recv(from).expect("recv");
-                    assert!(
-                        got == common::payload(from, round, len(round)),
-                        "{me} <- {from} #{round}"
-                    );
+                    assert!(got == common::payload(from, round, len(round)), "{me} <- {from} #{round}");
                 }
             }
             assert_eq!(mesh.stats().rounds, ROUNDS);
@@ -59,12 +52,8 @@ fn blocking_round_trips(meshes: [BlockingMesh; 3]) {
 fn blocking_tcp() -> [BlockingMesh; 3] {
     let ids = identities();
     let pinned = pins(&ids);
-    let listeners = PartyId::ALL
-        .map(|_| MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind"));
-    let addrs: Vec<_> = listeners
-        .iter()
-        .map(|l| l.local_addr().expect("addr"))
-        .collect();
+    let listeners = PartyId::ALL.map(|_| MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind"));
+    let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().expect("addr")).collect();
     let connecting: Vec<_> = ids
         .into_iter()
         .zip(listeners)
@@ -73,27 +62,14 @@ fn blocking_tcp() -> [BlockingMesh; 3] {
                 .party()
                 .others()
                 .into_iter()
-                .map(|p| PeerAddr {
-                    party: p,
-                    addr: addrs[p.index()],
-                    key: pinned[p.index()].clone(),
-                })
+                .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pinned[p.index()].clone() })
                 .collect();
             let config = short(config());
-            std::thread::spawn(move || {
-                BlockingMesh::connect(TcpSetup {
-                    identity,
-                    listener,
-                    peers,
-                    config,
-                })
-            })
+            std::thread::spawn(move || BlockingMesh::connect(TcpSetup { identity, listener, peers, config }))
         })
         .collect();
-    let meshes: Vec<BlockingMesh> = connecting
-        .into_iter()
-        .map(|t| t.join().expect("thread").expect("connect"))
-        .collect();
+    let meshes: Vec<BlockingMesh> =
+        connecting.into_iter().map(|t| t.join().expect("thread").expect("connect")).collect();
     meshes.try_into().expect("three")
 }
 

@@ -108,10 +108,7 @@ mod behaviour {
     }
 
     /// Both ends push 40 MB at each other through 1 MB budgets at the same time.
-    pub async fn concurrent_large_sends_both_ways_complete_under_a_small_budget(
-        m: [Mesh; 3],
-        _: NetConfig,
-    ) {
+    pub async fn concurrent_large_sends_both_ways_complete_under_a_small_budget(m: [Mesh; 3], _: NetConfig) {
         const N: u64 = 20;
         const LEN: usize = 2 << 20;
         async fn side(mesh: &Mesh, peer: PartyId) {
@@ -124,20 +121,12 @@ mod behaviour {
             let recv = async {
                 for seq in 0..N {
                     let msg = mesh.recv(peer).await.expect("recv");
-                    assert!(
-                        msg == payload(peer, seq, LEN),
-                        "{me} from {peer} #{seq} differs"
-                    );
+                    assert!(msg == payload(peer, seq, LEN), "{me} from {peer} #{seq} differs");
                 }
             };
             tokio::join!(send, recv);
         }
-        tokio::join!(
-            side(&m[0], P1),
-            side(&m[1], P0),
-            side(&m[2], P0),
-            side(&m[0], P2)
-        );
+        tokio::join!(side(&m[0], P1), side(&m[1], P0), side(&m[2], P0), side(&m[0], P2));
     }
 
     /// With nobody receiving, the sender runs out of budget after a bounded number of bytes;
@@ -150,11 +139,7 @@ mod behaviour {
         let mut refused_in_a_row = 0;
         // Stop once the budget stayed full while the link's tasks had 200 chances to drain it.
         while refused_in_a_row < 200 {
-            if m[0]
-                .try_send(P1, payload(P0, sent, LEN))
-                .expect("try_send")
-                .is_none()
-            {
+            if m[0].try_send(P1, payload(P0, sent, LEN)).expect("try_send").is_none() {
                 sent += 1;
                 refused_in_a_row = 0;
             } else {
@@ -166,10 +151,7 @@ mod behaviour {
             );
             tokio::task::yield_now().await;
         }
-        assert!(
-            (sent as usize) * LEN >= config.send_buffer_bytes,
-            "only {sent} messages went out"
-        );
+        assert!((sent as usize) * LEN >= config.send_buffer_bytes, "only {sent} messages went out");
         // The blocked sender resumes once the receiver catches up.
         let more = m[0].send(P1, payload(P0, sent, LEN));
         let drain = async {
@@ -183,32 +165,15 @@ mod behaviour {
     }
 
     pub async fn recv_timeout_names_the_silent_peer(m: [Mesh; 3], _: NetConfig) {
-        let err = m[0]
-            .recv_timeout(P2, Duration::from_millis(50))
-            .await
-            .expect_err("silence");
-        assert!(
-            matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2),
-            "unexpected error: {err}"
-        );
-        assert!(
-            err.to_string().contains("P2"),
-            "error does not name the peer: {err}"
-        );
+        let err = m[0].recv_timeout(P2, Duration::from_millis(50)).await.expect_err("silence");
+        assert!(matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2), "unexpected error: {err}");
+        assert!(err.to_string().contains("P2"), "error does not name the peer: {err}");
         // The link still works after a timeout.
-        m[2].send(P0, Bytes::from_static(b"late"))
-            .await
-            .expect("send");
-        assert_eq!(
-            m[0].recv(P2).await.expect("recv"),
-            Bytes::from_static(b"late")
-        );
+        m[2].send(P0, Bytes::from_static(b"late")).await.expect("send");
+        assert_eq!(m[0].recv(P2).await.expect("recv"), Bytes::from_static(b"late"));
     }
 
-    pub async fn a_send_blocked_by_a_peer_that_stopped_reading_times_out_naming_it(
-        m: [Mesh; 3],
-        config: NetConfig,
-    ) {
+    pub async fn a_send_blocked_by_a_peer_that_stopped_reading_times_out_naming_it(m: [Mesh; 3], config: NetConfig) {
         const LEN: usize = 256 << 10;
         let bound = config.send_buffer_bytes + config.recv_buffer_bytes + (24 << 20);
         let mut sent = 0u64;
@@ -217,10 +182,7 @@ mod behaviour {
                 Ok(()) => sent += 1,
                 Err(e) => break e,
             }
-            assert!(
-                (sent as usize) * LEN <= bound,
-                "sent {sent} messages to a silent receiver"
-            );
+            assert!((sent as usize) * LEN <= bound, "sent {sent} messages to a silent receiver");
         };
         assert!(
             matches!(err, NetError::SendTimeout { peer, after } if peer == P0 && after == config.send_timeout),
@@ -228,10 +190,7 @@ mod behaviour {
         );
         // Nothing was lost: the receiver gets every message that was accepted.
         for seq in 0..sent {
-            assert!(
-                m[0].recv(P2).await.expect("recv") == payload(P2, seq, LEN),
-                "#{seq}"
-            );
+            assert!(m[0].recv(P2).await.expect("recv") == payload(P2, seq, LEN), "#{seq}");
         }
     }
 
@@ -244,9 +203,7 @@ mod behaviour {
             "unexpected error: {err}"
         );
         let max = payload(P0, 1, c.max_frame_len as usize);
-        m[0].send(P1, max.clone())
-            .await
-            .expect("a message of exactly the maximum");
+        m[0].send(P1, max.clone()).await.expect("a message of exactly the maximum");
         assert!(m[1].recv(P0).await.expect("recv") == max);
     }
 
@@ -260,31 +217,14 @@ mod behaviour {
             assert!(m1.recv(P0).await.expect("queued message") == payload(P0, seq, 100_000));
         }
         let err = m1.recv(P0).await.expect_err("link is closed");
-        assert!(
-            matches!(&err, NetError::Disconnected { peer, .. } if *peer == P0),
-            "unexpected error: {err}"
-        );
+        assert!(matches!(&err, NetError::Disconnected { peer, .. } if *peer == P0), "unexpected error: {err}");
         // And again, without waiting.
-        assert!(matches!(
-            m1.recv(P0).await,
-            Err(NetError::Disconnected { .. })
-        ));
-        let err = m2
-            .recv(P0)
-            .await
-            .expect_err("P2's link to P0 is closed too");
-        assert!(
-            matches!(err, NetError::Disconnected { .. }),
-            "unexpected error: {err}"
-        );
+        assert!(matches!(m1.recv(P0).await, Err(NetError::Disconnected { .. })));
+        let err = m2.recv(P0).await.expect_err("P2's link to P0 is closed too");
+        assert!(matches!(err, NetError::Disconnected { .. }), "unexpected error: {err}");
         // Links that do not involve P0 keep working.
-        m1.send(P2, Bytes::from_static(b"still here"))
-            .await
-            .expect("send");
-        assert_eq!(
-            m2.recv(P1).await.expect("recv"),
-            Bytes::from_static(b"still here")
-        );
+        m1.send(P2, Bytes::from_static(b"still here")).await.expect("send");
+        assert_eq!(m2.recv(P1).await.expect("recv"), Bytes::from_static(b"still here"));
         m1.close().await.expect("P1 closes cleanly");
         m2.close().await.expect("P2 closes cleanly");
     }
@@ -313,10 +253,7 @@ mod behaviour {
 
     pub async fn sending_to_oneself_is_refused(m: [Mesh; 3], _: NetConfig) {
         let err = m[1].send(P1, Bytes::new()).await.expect_err("self");
-        assert!(
-            matches!(err, NetError::NotAPeer { party } if party == P1),
-            "{err}"
-        );
+        assert!(matches!(err, NetError::NotAPeer { party } if party == P1), "{err}");
     }
 
     pub async fn dropping_a_mesh_still_delivers_what_it_queued(m: [Mesh; 3], _: NetConfig) {
@@ -329,10 +266,7 @@ mod behaviour {
             assert!(m1.recv(P0).await.expect("queued message") == payload(P0, seq, 300_000));
         }
         let err = m1.recv(P0).await.expect_err("link is gone");
-        assert!(
-            matches!(err, NetError::Disconnected { peer, .. } if peer == P0),
-            "{err}"
-        );
+        assert!(matches!(err, NetError::Disconnected { peer, .. } if peer == P0), "{err}");
     }
 
     pub async fn empty_messages_are_delivered(m: [Mesh; 3], _: NetConfig) {
@@ -350,16 +284,10 @@ mod behaviour {
         // From inside the runtime the facade refuses instead of stalling a worker.
         assert!(matches!(b0.recv(P1), Err(NetError::BlockingInAsync)));
         let t0 = std::thread::spawn(move || {
-            let err = b0
-                .recv_timeout(P2, Duration::from_millis(20))
-                .expect_err("silence");
-            assert!(
-                matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2),
-                "{err}"
-            );
+            let err = b0.recv_timeout(P2, Duration::from_millis(20)).expect_err("silence");
+            assert!(matches!(err, NetError::RecvTimeout { peer, .. } if peer == P2), "{err}");
             for i in 0u64..500 {
-                b0.send(P1, Bytes::copy_from_slice(&i.to_le_bytes()))
-                    .expect("send");
+                b0.send(P1, Bytes::copy_from_slice(&i.to_le_bytes())).expect("send");
                 let back = b0.recv(P1).expect("recv");
                 assert_eq!(back.as_ref(), &(i + 1).to_le_bytes());
             }
@@ -369,17 +297,12 @@ mod behaviour {
             for _ in 0u64..500 {
                 let msg = b1.recv(P0).expect("recv");
                 let i = u64::from_le_bytes(msg.as_ref().try_into().expect("8 bytes"));
-                b1.send(P0, Bytes::copy_from_slice(&(i + 1).to_le_bytes()))
-                    .expect("send");
+                b1.send(P0, Bytes::copy_from_slice(&(i + 1).to_le_bytes())).expect("send");
             }
             b1
         });
-        let b1 = tokio::task::spawn_blocking(move || t1.join().expect("P1 thread"))
-            .await
-            .expect("join");
-        let b0 = tokio::task::spawn_blocking(move || t0.join().expect("P0 thread"))
-            .await
-            .expect("join");
+        let b1 = tokio::task::spawn_blocking(move || t1.join().expect("P1 thread")).await.expect("join");
+        let b0 = tokio::task::spawn_blocking(move || t0.join().expect("P0 thread")).await.expect("join");
         assert_eq!(b0.stats().peer(P1).messages_sent, 500);
         assert_eq!(b1.stats().peer(P0).messages_received, 500);
     }

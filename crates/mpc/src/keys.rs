@@ -22,9 +22,9 @@
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
 use triad_mpc_core::{PairKeys, SessionId};
 use triad_mpc_net::{BlockingMesh, PartyId};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{Error, Result};
 
@@ -32,9 +32,8 @@ const CONTRIBUTION: usize = 32;
 
 fn random_contribution() -> Result<Zeroizing<[u8; CONTRIBUTION]>> {
     let mut c = Zeroizing::new([0u8; CONTRIBUTION]);
-    getrandom::fill(c.as_mut_slice()).map_err(|_| {
-        Error::Engine(triad_mpc_core::Error::InvalidArgument("the OS random source failed"))
-    })?;
+    getrandom::fill(c.as_mut_slice())
+        .map_err(|_| Error::Engine(triad_mpc_core::Error::InvalidArgument("the OS random source failed")))?;
     Ok(c)
 }
 

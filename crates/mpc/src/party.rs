@@ -129,8 +129,10 @@ impl NetParty {
         let [a, b, c] = std::thread::scope(|s| {
             let hs = [m0, m1, m2].map(|m| s.spawn(move || NetParty::new(m, sid, config)));
             hs.map(|h| {
-                h.join()
-                    .unwrap_or(Err(Error::Engine(core::Error::transport(core::TransportKind::Thread, "key agreement thread panicked"))))
+                h.join().unwrap_or(Err(Error::Engine(core::Error::transport(
+                    core::TransportKind::Thread,
+                    "key agreement thread panicked",
+                ))))
             })
         });
         Ok([a?, b?, c?])

@@ -124,7 +124,11 @@ fn orchestrate<P: Serialize, M: DeserializeOwned>(
     result
 }
 
-fn supervise<M: DeserializeOwned>(dir: &Path, children: &mut [Option<Child>], timeout_secs: u64) -> Result<[Vec<M>; 3]> {
+fn supervise<M: DeserializeOwned>(
+    dir: &Path,
+    children: &mut [Option<Child>],
+    timeout_secs: u64,
+) -> Result<[Vec<M>; 3]> {
     // Ports, then the go file.
     let deadline = Instant::now() + STARTUP;
     let mut addrs = Vec::new();
@@ -162,7 +166,12 @@ fn supervise<M: DeserializeOwned>(dir: &Path, children: &mut [Option<Child>], ti
 /// A child process: connect to the other two as party `party` with the keys in `dir`, start
 /// the MPC session ([`NetParty::new`] over the mesh of [`child_mesh`]), run `work` on the
 /// plan, and leave its results for the parent.
-pub fn child<P, M>(party: u8, dir: PathBuf, options: ChildOptions, work: fn(&mut NetParty, P) -> Result<Vec<M>>) -> Result<()>
+pub fn child<P, M>(
+    party: u8,
+    dir: PathBuf,
+    options: ChildOptions,
+    work: fn(&mut NetParty, P) -> Result<Vec<M>>,
+) -> Result<()>
 where
     P: DeserializeOwned + Send + 'static,
     M: Serialize + Send + 'static,
@@ -212,7 +221,12 @@ impl Endpoint for NetParty {
     }
 }
 
-fn run_child<E, P, M>(party: u8, dir: PathBuf, options: ChildOptions, work: fn(&mut E, P) -> Result<Vec<M>>) -> Result<()>
+fn run_child<E, P, M>(
+    party: u8,
+    dir: PathBuf,
+    options: ChildOptions,
+    work: fn(&mut E, P) -> Result<Vec<M>>,
+) -> Result<()>
 where
     E: Endpoint + 'static,
     P: DeserializeOwned + Send + 'static,

@@ -145,43 +145,22 @@ impl ShareCommitments {
     }
 
     /// From the wire form: a 32-byte key and three 32-byte commitments.
-    pub fn from_proto(
-        p: &triad_proto::provider::v1::ShareCommitments,
-    ) -> Result<Self, crate::ProviderError> {
+    pub fn from_proto(p: &triad_proto::provider::v1::ShareCommitments) -> Result<Self, crate::ProviderError> {
         let bad = |m: &str| crate::ProviderError::Malformed(format!("share commitments: {m}"));
-        let verifying_key = p
-            .verifying_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad("the verifying key is not 32 bytes"))?;
+        let verifying_key =
+            p.verifying_key.as_slice().try_into().map_err(|_| bad("the verifying key is not 32 bytes"))?;
         let components: Vec<[u8; 32]> = p
             .components
             .iter()
-            .map(|c| {
-                c.as_slice()
-                    .try_into()
-                    .map_err(|_| bad("a component commitment is not 32 bytes"))
-            })
+            .map(|c| c.as_slice().try_into().map_err(|_| bad("a component commitment is not 32 bytes")))
             .collect::<Result<_, _>>()?;
-        let components = components
-            .try_into()
-            .map_err(|_| bad("there must be three component commitments"))?;
-        Ok(Self {
-            verifying_key,
-            components,
-        })
+        let components = components.try_into().map_err(|_| bad("there must be three component commitments"))?;
+        Ok(Self { verifying_key, components })
     }
 
     /// Whether `opening` opens this contribution's commitment to its component.
-    pub fn opens(
-        &self,
-        dataset_id: &str,
-        contribution_id: &[u8; 16],
-        opening: &ComponentOpening,
-    ) -> bool {
-        self.components
-            .get(opening.component)
-            .is_some_and(|c| *c == opening.commitment(dataset_id, contribution_id))
+    pub fn opens(&self, dataset_id: &str, contribution_id: &[u8; 16], opening: &ComponentOpening) -> bool {
+        self.components.get(opening.component).is_some_and(|c| *c == opening.commitment(dataset_id, contribution_id))
     }
 
     /// Whether `signature` is the provider's over `opening`.
@@ -209,12 +188,7 @@ impl ShareCommitments {
         contribution_id: &[u8; 16],
         proof: &EquivocationProof,
     ) -> Result<(), ProofError> {
-        self.verify_signature(
-            dataset_id,
-            contribution_id,
-            &proof.opening,
-            &proof.signature,
-        )?;
+        self.verify_signature(dataset_id, contribution_id, &proof.opening, &proof.signature)?;
         if self.opens(dataset_id, contribution_id, &proof.opening) {
             return Err(ProofError::Opens);
         }
@@ -229,11 +203,7 @@ pub(crate) struct ComponentSigner {
 
 impl std::fmt::Debug for ComponentSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ComponentSigner(verifying_key={})",
-            hex::encode(self.key.public_key().as_ref())
-        )
+        write!(f, "ComponentSigner(verifying_key={})", hex::encode(self.key.public_key().as_ref()))
     }
 }
 
@@ -253,15 +223,7 @@ impl ComponentSigner {
             .map_err(|_| crate::ProviderError::Seal("an Ed25519 key is not 32 bytes".into()))
     }
 
-    pub(crate) fn sign(
-        &self,
-        dataset_id: &str,
-        contribution_id: &[u8; 16],
-        opening: &ComponentOpening,
-    ) -> Vec<u8> {
-        self.key
-            .sign(&opening.message(dataset_id, contribution_id))
-            .as_ref()
-            .to_vec()
+    pub(crate) fn sign(&self, dataset_id: &str, contribution_id: &[u8; 16], opening: &ComponentOpening) -> Vec<u8> {
+        self.key.sign(&opening.message(dataset_id, contribution_id)).as_ref().to_vec()
     }
 }

@@ -84,22 +84,14 @@ pub enum DecimalError {
 }
 
 fn show_byte(b: u8) -> String {
-    if b.is_ascii_graphic() {
-        format!("'{}'", b as char)
-    } else {
-        "a non-printable byte".to_owned()
-    }
+    if b.is_ascii_graphic() { format!("'{}'", b as char) } else { "a non-printable byte".to_owned() }
 }
 
 impl DecimalFormat {
     /// A format with at most `max_integer_digits` digits before the point
     /// and `max_decimals` after; `fraction_bits` is carried along for the
     /// computation's binary fixed point.
-    pub fn new(
-        max_integer_digits: u32,
-        max_decimals: u32,
-        fraction_bits: u32,
-    ) -> Result<Self, FormatError> {
+    pub fn new(max_integer_digits: u32, max_decimals: u32, fraction_bits: u32) -> Result<Self, FormatError> {
         if max_integer_digits == 0 {
             return Err(FormatError::NoIntegerDigits);
         }
@@ -107,11 +99,7 @@ impl DecimalFormat {
         if total > u64::from(MAX_TOTAL_DIGITS) {
             return Err(FormatError::TooManyDigits { total });
         }
-        Ok(Self {
-            max_integer_digits,
-            max_decimals,
-            fraction_bits,
-        })
+        Ok(Self { max_integer_digits, max_decimals, fraction_bits })
     }
 
     /// From a dataset's `ValueFormat`.
@@ -176,16 +164,10 @@ impl DecimalFormat {
             return Err(DecimalError::NoFractionDigits);
         }
         if int.len() > self.max_integer_digits as usize {
-            return Err(DecimalError::TooManyIntegerDigits {
-                found: int.len(),
-                max: self.max_integer_digits,
-            });
+            return Err(DecimalError::TooManyIntegerDigits { found: int.len(), max: self.max_integer_digits });
         }
         if frac.len() > self.max_decimals as usize {
-            return Err(DecimalError::TooManyDecimals {
-                found: frac.len(),
-                max: self.max_decimals,
-            });
+            return Err(DecimalError::TooManyDecimals { found: frac.len(), max: self.max_decimals });
         }
         // At most 18 digits in all: no overflow below 10^18.
         let mut n: u64 = 0;

@@ -57,8 +57,7 @@ impl PublicKey {
 
     /// From 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, ProviderError> {
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| ProviderError::BadKey("a public key is 64 hex digits"))?;
+        let bytes = hex::decode(text.trim()).map_err(|_| ProviderError::BadKey("a public key is 64 hex digits"))?;
         Self::from_bytes(&bytes)
     }
 }
@@ -76,8 +75,7 @@ impl SecretKey {
 
     /// From 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, ProviderError> {
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| ProviderError::BadKey("a secret key is 64 hex digits"))?;
+        let bytes = hex::decode(text.trim()).map_err(|_| ProviderError::BadKey("a secret key is 64 hex digits"))?;
         <Kem as hpke::Kem>::PrivateKey::from_bytes(&bytes)
             .map(Self)
             .map_err(|_| ProviderError::BadKey("a secret key is 32 bytes (X25519)"))

@@ -58,8 +58,8 @@ pub use decimal::{DecimalError, DecimalFormat, FormatError};
 pub use error::ProviderError;
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use seal::{
-    BundleContext, OpenedBundle, PlainContribution, SealedBundle, SealedContribution,
-    check_submitted, make_bundles, open_bundle, seal_contribution, sha256,
+    BundleContext, OpenedBundle, PlainContribution, SealedBundle, SealedContribution, check_submitted, make_bundles,
+    open_bundle, seal_contribution, sha256,
 };
 
 /// Bundle format version written and read by this build.

@@ -44,11 +44,7 @@ pub struct BundleContext {
 impl BundleContext {
     /// The context of `party`'s bundle of a contribution.
     pub fn new(dataset_id: &str, contribution_id: [u8; 16], party: PartyId) -> Self {
-        Self {
-            dataset_id: dataset_id.to_owned(),
-            contribution_id,
-            party,
-        }
+        Self { dataset_id: dataset_id.to_owned(), contribution_id, party }
     }
 
     /// HPKE `info` (also the AAD): domain, length-prefixed dataset id,
@@ -78,12 +74,7 @@ pub struct SealedBundle {
 
 impl std::fmt::Debug for SealedBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SealedBundle(party={}, {} bytes)",
-            self.party.index(),
-            self.bytes.len()
-        )
+        write!(f, "SealedBundle(party={}, {} bytes)", self.party.index(), self.bytes.len())
     }
 }
 
@@ -149,32 +140,18 @@ impl OpenedBundle {
     pub fn openings(&self) -> [ComponentOpening; 2] {
         let i = self.context.party.index();
         [
-            (
-                i,
-                &self.value.first,
-                &self.value_bytes.first,
-                &self.blinder.first,
-                self.salts[0],
-            ),
-            (
-                (i + 1) % 3,
-                &self.value.second,
-                &self.value_bytes.second,
-                &self.blinder.second,
-                self.salts[1],
-            ),
+            (i, &self.value.first, &self.value_bytes.first, &self.blinder.first, self.salts[0]),
+            ((i + 1) % 3, &self.value.second, &self.value_bytes.second, &self.blinder.second, self.salts[1]),
         ]
-        .map(
-            |(component, value, value_bytes, blinder, salt)| ComponentOpening {
-                component,
-                // `open_bundle` checked one element; a hand-built bundle without
-                // one gets 0, which its signature will not cover.
-                value: value.first().copied().unwrap_or_default(),
-                value_bytes: value_bytes.clone(),
-                blinder: blinder.clone(),
-                salt,
-            },
-        )
+        .map(|(component, value, value_bytes, blinder, salt)| ComponentOpening {
+            component,
+            // `open_bundle` checked one element; a hand-built bundle without
+            // one gets 0, which its signature will not cover.
+            value: value.first().copied().unwrap_or_default(),
+            value_bytes: value_bytes.clone(),
+            blinder: blinder.clone(),
+            salt,
+        })
     }
 
     /// Checks this party's two components against the provider's public
@@ -185,19 +162,13 @@ impl OpenedBundle {
     /// one that does not decrypt: refuse it when it is admitted. Otherwise
     /// returns a proof for each component whose copy does not open its
     /// commitment (empty for an honest provider).
-    pub fn check_components(
-        &self,
-        public: &ShareCommitments,
-    ) -> Result<Vec<EquivocationProof>, ProviderError> {
+    pub fn check_components(&self, public: &ShareCommitments) -> Result<Vec<EquivocationProof>, ProviderError> {
         let (dataset, cid) = (&self.context.dataset_id, &self.context.contribution_id);
         let mut proofs = Vec::new();
         for (opening, signature) in self.openings().into_iter().zip(self.signatures) {
             public
                 .verify_signature(dataset, cid, &opening, &signature)
-                .map_err(|e| ProviderError::BadSignature {
-                    component: opening.component,
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| ProviderError::BadSignature { component: opening.component, reason: e.to_string() })?;
             if !public.opens(dataset, cid, &opening) {
                 proofs.push(EquivocationProof { opening, signature });
             }
@@ -240,16 +211,11 @@ fn pack(bytes: &[u8], words: usize) -> Vec<u64> {
 
 fn commitment_range(c: &UnopenedCommitment) -> Result<Range<usize>, ProviderError> {
     if c.direction != Direction::Received {
-        return Err(ProviderError::CommitmentShape(
-            "a commitment to the sent transcript".into(),
-        ));
+        return Err(ProviderError::CommitmentShape("a commitment to the sent transcript".into()));
     }
     match c.ranges.as_slice() {
         [r] => Ok(r.clone()),
-        rs => Err(ProviderError::CommitmentShape(format!(
-            "{} ranges",
-            rs.len()
-        ))),
+        rs => Err(ProviderError::CommitmentShape(format!("{} ranges", rs.len()))),
     }
 }
 
@@ -290,15 +256,7 @@ pub fn make_bundles(
             end: range.end as u64,
         },
     };
-    seal_contribution(
-        &plain,
-        dataset_id,
-        contribution_id,
-        format,
-        party_keys,
-        rng,
-        |_| {},
-    )
+    seal_contribution(&plain, dataset_id, contribution_id, format, party_keys, rng, |_| {})
 }
 
 /// What a provider shares, before any check: the number `N`, the committed
@@ -347,10 +305,7 @@ pub fn seal_contribution(
     mut tweak: impl FnMut(&mut ShareBundle),
 ) -> Result<SealedContribution, ProviderError> {
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
-        return Err(ProviderError::DatasetId {
-            found: dataset_id.len(),
-            max: MAX_DATASET_ID,
-        });
+        return Err(ProviderError::DatasetId { found: dataset_id.len(), max: MAX_DATASET_ID });
     }
     let max_len = format.max_len();
     if plain.value_bytes.len() > max_len {
@@ -362,8 +317,7 @@ pub fn seal_contribution(
     let value_words = max_len.div_ceil(8);
     let value_shares = share_inputs_with_seed(&[plain.value], seed(rng));
     let byte_shares = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
-    let blinder_shares =
-        share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
+    let blinder_shares = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
 
     // A fresh signing key and salts; the public commitments of the honest
     // components (component j is party j's first).
@@ -381,9 +335,7 @@ pub fn seal_contribution(
     });
     let commitments = ShareCommitments {
         verifying_key: signer.verifying_key()?,
-        components: openings
-            .each_ref()
-            .map(|o| o.commitment(dataset_id, &contribution_id)),
+        components: openings.each_ref().map(|o| o.commitment(dataset_id, &contribution_id)),
     };
 
     let mut out = Vec::with_capacity(3);
@@ -426,13 +378,8 @@ pub fn seal_contribution(
             };
             signer.sign(dataset_id, &contribution_id, &opening)
         };
-        bundle.signature_first = sign(
-            i,
-            bundle.value_first,
-            &bundle.value_bytes_first,
-            &bundle.blinder_first,
-            &bundle.salt_first,
-        );
+        bundle.signature_first =
+            sign(i, bundle.value_first, &bundle.value_bytes_first, &bundle.blinder_first, &bundle.salt_first);
         bundle.signature_second = sign(
             (i + 1) % 3,
             bundle.value_second,
@@ -442,16 +389,15 @@ pub fn seal_contribution(
         );
         let plaintext = bundle.encode_to_vec();
         let info = ctx.info();
-        let (enc, ciphertext) =
-            hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
-                &OpModeS::Base,
-                &party_keys[i].0,
-                &info,
-                &plaintext,
-                &info,
-                rng,
-            )
-            .map_err(|e| ProviderError::Seal(e.to_string()))?;
+        let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
+            &OpModeS::Base,
+            &party_keys[i].0,
+            &info,
+            &plaintext,
+            &info,
+            rng,
+        )
+        .map_err(|e| ProviderError::Seal(e.to_string()))?;
         let sealed = SealedShareBundle {
             version: BUNDLE_VERSION,
             kem_id: KEM_ID,
@@ -463,18 +409,10 @@ pub fn seal_contribution(
             encapped_key: enc.to_bytes().to_vec(),
             ciphertext,
         };
-        out.push(SealedBundle {
-            party,
-            bytes: sealed.encode_to_vec(),
-        });
+        out.push(SealedBundle { party, bytes: sealed.encode_to_vec() });
     }
-    let bundles = out
-        .try_into()
-        .map_err(|_| ProviderError::Seal("three bundles".into()))?;
-    Ok(SealedContribution {
-        bundles,
-        commitments,
-    })
+    let bundles = out.try_into().map_err(|_| ProviderError::Seal("three bundles".into()))?;
+    Ok(SealedContribution { bundles, commitments })
 }
 
 /// Opens a sealed bundle as party `expected.party` with its secret key.
@@ -493,24 +431,12 @@ pub fn open_bundle(
     let env = SealedShareBundle::decode(sealed)
         .map_err(|e| ProviderError::Malformed(format!("not a SealedShareBundle: {e}")))?;
     if env.version != BUNDLE_VERSION {
-        return Err(ProviderError::UnsupportedVersion {
-            found: env.version,
-            supported: BUNDLE_VERSION,
-        });
+        return Err(ProviderError::UnsupportedVersion { found: env.version, supported: BUNDLE_VERSION });
     }
     if (env.kem_id, env.kdf_id, env.aead_id) != (KEM_ID, KDF_ID, AEAD_ID) {
-        return Err(ProviderError::UnsupportedSuite {
-            kem: env.kem_id,
-            kdf: env.kdf_id,
-            aead: env.aead_id,
-        });
+        return Err(ProviderError::UnsupportedSuite { kem: env.kem_id, kdf: env.kdf_id, aead: env.aead_id });
     }
-    check_context(
-        &env.dataset_id,
-        &env.contribution_id,
-        env.party_index,
-        expected,
-    )?;
+    check_context(&env.dataset_id, &env.contribution_id, env.party_index, expected)?;
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&env.encapped_key)
         .map_err(|_| ProviderError::Malformed("the encapsulated key is not 32 bytes".into()))?;
     let info = expected.info();
@@ -523,19 +449,14 @@ pub fn open_bundle(
         &info,
     )
     .map_err(|_| ProviderError::DecryptionFailed)?;
-    let b = ShareBundle::decode(plaintext.as_slice()).map_err(|e| {
-        ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}"))
-    })?;
+    let b = ShareBundle::decode(plaintext.as_slice())
+        .map_err(|e| ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}")))?;
     if b.version != BUNDLE_VERSION {
-        return Err(ProviderError::UnsupportedVersion {
-            found: b.version,
-            supported: BUNDLE_VERSION,
-        });
+        return Err(ProviderError::UnsupportedVersion { found: b.version, supported: BUNDLE_VERSION });
     }
     // Authenticated by the AEAD, so a mismatch is the provider's own doing.
-    check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected).map_err(|e| {
-        ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}"))
-    })?;
+    check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected)
+        .map_err(|e| ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}")))?;
     let bad = |m: String| Err(ProviderError::Inconsistent(m));
     let Some(format) = b.format else {
         return bad("no value format".into());
@@ -543,16 +464,11 @@ pub fn open_bundle(
     let decimal = DecimalFormat::from_proto(&format)?;
     let value_max_len = b.value_max_len as usize;
     if value_max_len != decimal.max_len() {
-        return bad(format!(
-            "value_max_len {value_max_len} is not the format's {}",
-            decimal.max_len()
-        ));
+        return bad(format!("value_max_len {value_max_len} is not the format's {}", decimal.max_len()));
     }
     let value_len = b.value_len as usize;
     if value_len == 0 || value_len > value_max_len {
-        return bad(format!(
-            "value_len {value_len} is not in 1..={value_max_len}"
-        ));
+        return bad(format!("value_len {value_len} is not in 1..={value_max_len}"));
     }
     let Some(commitment) = b.commitment else {
         return bad("no commitment".into());
@@ -567,39 +483,25 @@ pub fn open_bundle(
     let [Ok(salt_first), Ok(salt_second)] = salts else {
         return bad(format!("a salt is not {SALT_LEN} bytes"));
     };
-    let signatures = [&b.signature_first, &b.signature_second]
-        .map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
+    let signatures = [&b.signature_first, &b.signature_second].map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
     let [Ok(signature_first), Ok(signature_second)] = signatures else {
         return bad(format!("a signature is not {SIGNATURE_LEN} bytes"));
     };
     let words = value_max_len.div_ceil(8);
     if b.value_bytes_first.len() != words || b.value_bytes_second.len() != words {
-        return bad(format!(
-            "the value bytes' sharing must have {words} words per component"
-        ));
+        return bad(format!("the value bytes' sharing must have {words} words per component"));
     }
     if b.blinder_first.len() != BLINDER_WORDS || b.blinder_second.len() != BLINDER_WORDS {
-        return bad(format!(
-            "the blinder's sharing must have {BLINDER_WORDS} words per component"
-        ));
+        return bad(format!("the blinder's sharing must have {BLINDER_WORDS} words per component"));
     }
     Ok(OpenedBundle {
         context: expected.clone(),
         format,
-        value: InputBundle {
-            first: vec![b.value_first],
-            second: vec![b.value_second],
-        },
+        value: InputBundle { first: vec![b.value_first], second: vec![b.value_second] },
         value_len,
         value_max_len,
-        value_bytes: InputBundle {
-            first: b.value_bytes_first,
-            second: b.value_bytes_second,
-        },
-        blinder: InputBundle {
-            first: b.blinder_first,
-            second: b.blinder_second,
-        },
+        value_bytes: InputBundle { first: b.value_bytes_first, second: b.value_bytes_second },
+        blinder: InputBundle { first: b.blinder_first, second: b.blinder_second },
         commitment,
         salts: [salt_first, salt_second],
         signatures: [signature_first, signature_second],
@@ -625,16 +527,10 @@ pub fn check_submitted(
     match submitted.bundle_hashes.get(ctx.party.index()) {
         Some(h) if h.as_slice() == sha256(sealed) => {}
         Some(_) => {
-            return bad(format!(
-                "bundle_hashes[{}] is not the SHA-256 of this bundle",
-                ctx.party.index()
-            ));
+            return bad(format!("bundle_hashes[{}] is not the SHA-256 of this bundle", ctx.party.index()));
         }
         None => {
-            return bad(format!(
-                "bundle_hashes has no entry for party {}",
-                ctx.party.index()
-            ));
+            return bad(format!("bundle_hashes has no entry for party {}", ctx.party.index()));
         }
     }
     if submitted.commitment.as_ref() != Some(&opened.commitment) {
@@ -653,10 +549,7 @@ fn check_context(
     expected: &BundleContext,
 ) -> Result<(), ProviderError> {
     if party_index != expected.party_u32() {
-        return Err(ProviderError::WrongParty {
-            expected: expected.party_u32(),
-            found: party_index,
-        });
+        return Err(ProviderError::WrongParty { expected: expected.party_u32(), found: party_index });
     }
     if dataset_id != expected.dataset_id {
         return Err(ProviderError::WrongDataset {

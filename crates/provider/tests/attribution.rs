@@ -7,9 +7,9 @@ use triad_notary::{Blinder, HashAlg, plaintext_hash};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_proto::provider::v1::ShareBundle;
 use triad_provider::{
-    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError,
-    ProviderError, PublicKey, SealedContribution, SecretKey, ShareCommitments, generate_keypair,
-    open_bundle, os_rng, seal_contribution,
+    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError, ProviderError,
+    PublicKey, SealedContribution, SecretKey, ShareCommitments, generate_keypair, open_bundle, os_rng,
+    seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
@@ -22,10 +22,7 @@ struct Keys {
 fn keys() -> Keys {
     let mut rng = os_rng();
     let keys = [0, 1, 2].map(|_| generate_keypair(&mut rng));
-    Keys {
-        pks: keys.each_ref().map(|k| k.1.clone()),
-        sks: keys.map(|k| k.0),
-    }
+    Keys { pks: keys.each_ref().map(|k| k.1.clone()), sks: keys.map(|k| k.0) }
 }
 
 fn plain() -> PlainContribution {
@@ -43,29 +40,12 @@ fn plain() -> PlainContribution {
     }
 }
 
-fn seal(
-    k: &Keys,
-    cid: [u8; 16],
-    tweak: impl FnMut(&mut ShareBundle),
-) -> (SealedContribution, [OpenedBundle; 3]) {
+fn seal(k: &Keys, cid: [u8; 16], tweak: impl FnMut(&mut ShareBundle)) -> (SealedContribution, [OpenedBundle; 3]) {
     let format = DecimalFormat::new(12, 6, 16).expect("format");
-    let sealed = seal_contribution(
-        &plain(),
-        DATASET,
-        cid,
-        &format,
-        &k.pks,
-        &mut os_rng(),
-        tweak,
-    )
-    .expect("seal");
+    let sealed = seal_contribution(&plain(), DATASET, cid, &format, &k.pks, &mut os_rng(), tweak).expect("seal");
     let opened = PartyId::ALL.map(|p| {
-        open_bundle(
-            sealed.bundles[p.index()].as_bytes(),
-            &k.sks[p.index()],
-            &BundleContext::new(DATASET, cid, p),
-        )
-        .expect("opens")
+        open_bundle(sealed.bundles[p.index()].as_bytes(), &k.sks[p.index()], &BundleContext::new(DATASET, cid, p))
+            .expect("opens")
     });
     (sealed, opened)
 }
@@ -75,11 +55,7 @@ fn an_honest_providers_copies_open_their_commitments() {
     let k = keys();
     let (sealed, opened) = seal(&k, [1; 16], |_| {});
     for (i, o) in opened.iter().enumerate() {
-        assert_eq!(
-            o.check_components(&sealed.commitments).expect("signed"),
-            vec![],
-            "party {i}"
-        );
+        assert_eq!(o.check_components(&sealed.commitments).expect("signed"), vec![], "party {i}");
         let [first, second] = o.openings();
         assert_eq!((first.component, second.component), (i, (i + 1) % 3));
         // The other holder of component i+1 has the same opening, salt included.
@@ -90,15 +66,9 @@ fn an_honest_providers_copies_open_their_commitments() {
     assert!(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
     // The wire form round-trips and refuses a wrong shape.
     let mut wire = sealed.commitments.to_proto();
-    assert_eq!(
-        ShareCommitments::from_proto(&wire).expect("decodes"),
-        sealed.commitments
-    );
+    assert_eq!(ShareCommitments::from_proto(&wire).expect("decodes"), sealed.commitments);
     wire.components.pop();
-    assert!(matches!(
-        ShareCommitments::from_proto(&wire),
-        Err(ProviderError::Malformed(_))
-    ));
+    assert!(matches!(ShareCommitments::from_proto(&wire), Err(ProviderError::Malformed(_))));
 }
 
 #[test]
@@ -111,44 +81,17 @@ fn a_copy_the_provider_changed_yields_a_proof_anyone_verifies() {
             b.value_second = b.value_second.wrapping_add(1);
         }
     });
-    let proofs = opened[0]
-        .check_components(&sealed.commitments)
-        .expect("signed");
+    let proofs = opened[0].check_components(&sealed.commitments).expect("signed");
     assert_eq!(proofs.len(), 1);
     assert_eq!(proofs[0].opening.component, 1);
-    assert_eq!(
-        sealed
-            .commitments
-            .verify_equivocation(DATASET, &cid, &proofs[0]),
-        Ok(())
-    );
-    assert_eq!(
-        opened[1]
-            .check_components(&sealed.commitments)
-            .expect("signed"),
-        vec![],
-        "P1's copy of x_1 opens c_1"
-    );
-    assert_eq!(
-        opened[2]
-            .check_components(&sealed.commitments)
-            .expect("signed"),
-        vec![]
-    );
+    assert_eq!(sealed.commitments.verify_equivocation(DATASET, &cid, &proofs[0]), Ok(()));
+    assert_eq!(opened[1].check_components(&sealed.commitments).expect("signed"), vec![], "P1's copy of x_1 opens c_1");
+    assert_eq!(opened[2].check_components(&sealed.commitments).expect("signed"), vec![]);
     // Debug shows no share or salt.
     let shown = format!("{:?} {:?}", proofs[0], opened[0]);
-    assert!(
-        !shown.contains(&proofs[0].opening.value.to_string()),
-        "{shown}"
-    );
-    assert!(
-        !shown.contains(&format!("{:?}", proofs[0].opening.salt)),
-        "{shown}"
-    );
-    assert!(
-        !shown.contains(&format!("{:?}", opened[0].signatures[0])),
-        "{shown}"
-    );
+    assert!(!shown.contains(&proofs[0].opening.value.to_string()), "{shown}");
+    assert!(!shown.contains(&format!("{:?}", proofs[0].opening.salt)), "{shown}");
+    assert!(!shown.contains(&format!("{:?}", opened[0].signatures[0])), "{shown}");
 }
 
 #[test]
@@ -161,17 +104,10 @@ fn a_changed_salt_or_blinder_component_is_caught_too() {
         _ => {}
     });
     for (party, component) in [(1, 2), (2, 2)] {
-        let proofs = opened[party]
-            .check_components(&sealed.commitments)
-            .expect("signed");
+        let proofs = opened[party].check_components(&sealed.commitments).expect("signed");
         assert_eq!(proofs.len(), 1, "party {party}");
         assert_eq!(proofs[0].opening.component, component);
-        assert_eq!(
-            sealed
-                .commitments
-                .verify_equivocation(DATASET, &cid, &proofs[0]),
-            Ok(())
-        );
+        assert_eq!(sealed.commitments.verify_equivocation(DATASET, &cid, &proofs[0]), Ok(()));
     }
 }
 
@@ -188,59 +124,29 @@ fn a_forged_proof_is_refused() {
     let good = opened[0].check_components(public).expect("signed")[0].clone();
 
     // A copy that opens its commitment, with its valid signature: no equivocation.
-    let honest = EquivocationProof {
-        opening: opened[1].openings()[0].clone(),
-        signature: opened[1].signatures[0],
-    };
-    assert_eq!(
-        public.verify_equivocation(DATASET, &cid, &honest),
-        Err(ProofError::Opens)
-    );
+    let honest = EquivocationProof { opening: opened[1].openings()[0].clone(), signature: opened[1].signatures[0] };
+    assert_eq!(public.verify_equivocation(DATASET, &cid, &honest), Err(ProofError::Opens));
     // A changed component under the provider's signature of another one.
     let mut changed = honest.clone();
     changed.opening.value ^= 1;
-    assert_eq!(
-        public.verify_equivocation(DATASET, &cid, &changed),
-        Err(ProofError::BadSignature)
-    );
+    assert_eq!(public.verify_equivocation(DATASET, &cid, &changed), Err(ProofError::BadSignature));
     // A flipped signature bit.
     let mut flipped = good.clone();
     flipped.signature[10] ^= 1;
-    assert_eq!(
-        public.verify_equivocation(DATASET, &cid, &flipped),
-        Err(ProofError::BadSignature)
-    );
+    assert_eq!(public.verify_equivocation(DATASET, &cid, &flipped), Err(ProofError::BadSignature));
     // A valid proof presented against another contribution, or another
     // provider's key, or relabelled to another component.
-    assert_eq!(
-        public.verify_equivocation(DATASET, &[5; 16], &good),
-        Err(ProofError::BadSignature)
-    );
+    assert_eq!(public.verify_equivocation(DATASET, &[5; 16], &good), Err(ProofError::BadSignature));
     let (other, _) = seal(&k, cid, |_| {});
-    assert_eq!(
-        other.commitments.verify_equivocation(DATASET, &cid, &good),
-        Err(ProofError::BadSignature)
-    );
+    assert_eq!(other.commitments.verify_equivocation(DATASET, &cid, &good), Err(ProofError::BadSignature));
     let mut relabelled = good.clone();
     relabelled.opening.component = 2;
-    assert_eq!(
-        public.verify_equivocation(DATASET, &cid, &relabelled),
-        Err(ProofError::BadSignature)
-    );
+    assert_eq!(public.verify_equivocation(DATASET, &cid, &relabelled), Err(ProofError::BadSignature));
     relabelled.opening.component = 3;
-    assert_eq!(
-        public.verify_equivocation(DATASET, &cid, &relabelled),
-        Err(ProofError::NoSuchComponent(3))
-    );
+    assert_eq!(public.verify_equivocation(DATASET, &cid, &relabelled), Err(ProofError::NoSuchComponent(3)));
     // A key that is no Ed25519 point.
-    let broken = ShareCommitments {
-        verifying_key: [0xff; 32],
-        ..public.clone()
-    };
-    assert_eq!(
-        broken.verify_equivocation(DATASET, &cid, &good),
-        Err(ProofError::BadSignature)
-    );
+    let broken = ShareCommitments { verifying_key: [0xff; 32], ..public.clone() };
+    assert_eq!(broken.verify_equivocation(DATASET, &cid, &good), Err(ProofError::BadSignature));
     assert_eq!(public.verify_equivocation(DATASET, &cid, &good), Ok(()));
 }
 
@@ -249,29 +155,12 @@ fn a_bundle_whose_signature_does_not_verify_is_unusable() {
     let k = keys();
     let (sealed, mut opened) = seal(&k, [6; 16], |_| {});
     opened[2].signatures[1][0] ^= 1;
-    let err = opened[2]
-        .check_components(&sealed.commitments)
-        .expect_err("bad signature");
-    assert!(
-        matches!(err, ProviderError::BadSignature { component: 0, .. }),
-        "{err}"
-    );
+    let err = opened[2].check_components(&sealed.commitments).expect_err("bad signature");
+    assert!(matches!(err, ProviderError::BadSignature { component: 0, .. }), "{err}");
     // A malformed salt does not open at all (nor, then, does its signature exist).
     let format = DecimalFormat::new(12, 6, 16).expect("format");
-    for tweak in [
-        (|b: &mut ShareBundle| b.salt_first.truncate(3)) as fn(&mut ShareBundle),
-        |b| b.salt_second.push(0),
-    ] {
-        let bad = seal_contribution(
-            &plain(),
-            DATASET,
-            [7; 16],
-            &format,
-            &k.pks,
-            &mut os_rng(),
-            tweak,
-        )
-        .expect("seal");
+    for tweak in [(|b: &mut ShareBundle| b.salt_first.truncate(3)) as fn(&mut ShareBundle), |b| b.salt_second.push(0)] {
+        let bad = seal_contribution(&plain(), DATASET, [7; 16], &format, &k.pks, &mut os_rng(), tweak).expect("seal");
         let ctx = BundleContext::new(DATASET, [7; 16], PartyId::ALL[0]);
         let err = open_bundle(bad.bundles[0].as_bytes(), &k.sks[0], &ctx).expect_err("malformed");
         assert!(matches!(err, ProviderError::Inconsistent(_)), "{err}");

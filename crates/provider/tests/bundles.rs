@@ -4,9 +4,8 @@ use proptest::prelude::*;
 use triad_mpc_core::PartyId;
 use triad_notary::{Blinder, Direction, HashAlg, ProverSecret, UnopenedCommitment, plaintext_hash};
 use triad_provider::{
-    BundleContext, DecimalError, DecimalFormat, OpenedBundle, ProviderError, PublicKey,
-    SealedBundle, SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle,
-    os_rng,
+    BundleContext, DecimalError, DecimalFormat, OpenedBundle, ProviderError, PublicKey, SealedBundle,
+    SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng,
 };
 
 const DATASET: &str = "eth-balances";
@@ -34,10 +33,7 @@ fn fixture(value: &[u8], alg: HashAlg) -> Fixture {
     };
     let keys = [0, 1, 2].map(|_| generate_keypair(&mut rng));
     Fixture {
-        secret: ProverSecret {
-            value: value.to_vec(),
-            blinder,
-        },
+        secret: ProverSecret { value: value.to_vec(), blinder },
         commitment,
         format: DecimalFormat::new(12, 6, 16).expect("format"),
         pks: keys.each_ref().map(|k| k.1.clone()),
@@ -51,21 +47,11 @@ impl Fixture {
     }
 
     fn seal_all(&self) -> Result<SealedContribution, ProviderError> {
-        make_bundles(
-            &self.secret,
-            &self.commitment,
-            DATASET,
-            CID,
-            &self.format,
-            &self.pks,
-            &mut os_rng(),
-        )
+        make_bundles(&self.secret, &self.commitment, DATASET, CID, &self.format, &self.pks, &mut os_rng())
     }
 
     fn open_all(&self, sealed: &[SealedBundle; 3]) -> [OpenedBundle; 3] {
-        PartyId::ALL.map(|p| {
-            open_bundle(sealed[p.index()].as_bytes(), &self.sks[p.index()], &ctx(p)).expect("opens")
-        })
+        PartyId::ALL.map(|p| open_bundle(sealed[p.index()].as_bytes(), &self.sks[p.index()], &ctx(p)).expect("opens"))
     }
 }
 
@@ -82,41 +68,20 @@ fn party(i: u8) -> PartyId {
 fn reconstruct(opened: &[OpenedBundle; 3]) -> (u64, Vec<u64>, Vec<u64>) {
     for i in 0..3 {
         let j = (i + 1) % 3;
-        assert_eq!(
-            opened[i].value.second, opened[j].value.first,
-            "replicated value component"
-        );
-        assert_eq!(
-            opened[i].value_bytes.second, opened[j].value_bytes.first,
-            "replicated byte component"
-        );
-        assert_eq!(
-            opened[i].blinder.second, opened[j].blinder.first,
-            "replicated blinder component"
-        );
+        assert_eq!(opened[i].value.second, opened[j].value.first, "replicated value component");
+        assert_eq!(opened[i].value_bytes.second, opened[j].value_bytes.first, "replicated byte component");
+        assert_eq!(opened[i].blinder.second, opened[j].blinder.first, "replicated blinder component");
     }
-    let value = opened
-        .iter()
-        .fold(0u64, |a, o| a.wrapping_add(o.value.first[0]));
+    let value = opened.iter().fold(0u64, |a, o| a.wrapping_add(o.value.first[0]));
     let xor = |f: fn(&OpenedBundle) -> &Vec<u64>| -> Vec<u64> {
         let n = f(&opened[0]).len();
-        (0..n)
-            .map(|k| opened.iter().fold(0u64, |a, o| a ^ f(o)[k]))
-            .collect()
+        (0..n).map(|k| opened.iter().fold(0u64, |a, o| a ^ f(o)[k])).collect()
     };
-    (
-        value,
-        xor(|o| &o.value_bytes.first),
-        xor(|o| &o.blinder.first),
-    )
+    (value, xor(|o| &o.value_bytes.first), xor(|o| &o.blinder.first))
 }
 
 fn unpack(words: &[u64], len: usize) -> Vec<u8> {
-    words
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .take(len)
-        .collect()
+    words.iter().flat_map(|w| w.to_le_bytes()).take(len).collect()
 }
 
 #[test]
@@ -130,17 +95,11 @@ fn three_parties_reconstruct_the_value_its_bytes_and_the_blinder() {
         assert_eq!(opened[0].value_len, 6);
         assert_eq!(opened[0].value_max_len, 19);
         assert_eq!(bytes.len(), 3);
-        assert_eq!(
-            unpack(&bytes, 24),
-            b"12.345\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()
-        );
+        assert_eq!(unpack(&bytes, 24), b"12.345\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());
         assert_eq!(unpack(&blinder, 16), f.secret.blinder.0.to_vec());
         assert_eq!(opened[1].commitment.hash, f.commitment.hash.to_vec());
         assert_eq!(opened[1].commitment.algorithm, alg.name());
-        assert_eq!(
-            (opened[2].commitment.start, opened[2].commitment.end),
-            (100, 106)
-        );
+        assert_eq!((opened[2].commitment.start, opened[2].commitment.end), (100, 106));
         assert_eq!(opened[2].format, f.format.to_proto());
     }
 }
@@ -160,10 +119,7 @@ fn debug_shows_no_share_or_key() {
     let f = fixture(b"12.345", HashAlg::Blake3);
     let opened = f.open_all(&f.seal().expect("bundles"));
     let text = format!("{:?} {:?}", opened[0], f.sks[0]);
-    assert!(
-        !text.contains(&opened[0].value.first[0].to_string()),
-        "{text}"
-    );
+    assert!(!text.contains(&opened[0].value.first[0].to_string()), "{text}");
     assert!(!text.contains(&f.sks[0].to_hex()), "{text}");
 }
 
@@ -179,18 +135,8 @@ fn opening_with_another_partys_key_fails_to_decrypt() {
 fn opening_as_another_party_fails_with_wrong_party() {
     let f = fixture(b"12.345", HashAlg::Blake3);
     let sealed = f.seal().expect("bundles");
-    let err =
-        open_bundle(sealed[0].as_bytes(), &f.sks[1], &ctx(party(1))).expect_err("wrong party");
-    assert!(
-        matches!(
-            err,
-            ProviderError::WrongParty {
-                expected: 1,
-                found: 0
-            }
-        ),
-        "{err}"
-    );
+    let err = open_bundle(sealed[0].as_bytes(), &f.sks[1], &ctx(party(1))).expect_err("wrong party");
+    assert!(matches!(err, ProviderError::WrongParty { expected: 1, found: 0 }), "{err}");
 }
 
 #[test]
@@ -198,12 +144,8 @@ fn opening_for_another_contribution_or_dataset_fails_with_its_error() {
     let f = fixture(b"12.345", HashAlg::Blake3);
     let sealed = f.seal().expect("bundles");
     let other_cid = BundleContext::new(DATASET, [0xc2; 16], party(0));
-    let err =
-        open_bundle(sealed[0].as_bytes(), &f.sks[0], &other_cid).expect_err("wrong contribution");
-    assert!(
-        matches!(err, ProviderError::WrongContribution { .. }),
-        "{err}"
-    );
+    let err = open_bundle(sealed[0].as_bytes(), &f.sks[0], &other_cid).expect_err("wrong contribution");
+    assert!(matches!(err, ProviderError::WrongContribution { .. }), "{err}");
     let other_ds = BundleContext::new("other", CID, party(0));
     let err = open_bundle(sealed[0].as_bytes(), &f.sks[0], &other_ds).expect_err("wrong dataset");
     assert!(matches!(err, ProviderError::WrongDataset { .. }), "{err}");
@@ -240,10 +182,7 @@ fn a_tampered_ciphertext_or_key_fails_to_decrypt() {
         let mut t = env.clone();
         t.ciphertext[k] ^= 0x01;
         let err = open_bundle(&t.encode_to_vec(), &f.sks[2], &ctx(party(2))).expect_err("tampered");
-        assert!(
-            matches!(err, ProviderError::DecryptionFailed),
-            "byte {k}: {err}"
-        );
+        assert!(matches!(err, ProviderError::DecryptionFailed), "byte {k}: {err}");
     }
     let mut t = env.clone();
     t.encapped_key[0] ^= 0x80;
@@ -266,8 +205,7 @@ fn garbage_is_malformed_and_other_versions_are_refused() {
     let mut env = SealedShareBundle::decode(sealed[0].as_bytes()).expect("decodes");
     for old_or_new in [1, 3] {
         env.version = old_or_new;
-        let err =
-            open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("version");
+        let err = open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("version");
         assert!(
             matches!(
                 err,
@@ -279,10 +217,7 @@ fn garbage_is_malformed_and_other_versions_are_refused() {
     env.version = triad_provider::BUNDLE_VERSION;
     env.aead_id = 0x0001;
     let err = open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("suite");
-    assert!(
-        matches!(err, ProviderError::UnsupportedSuite { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, ProviderError::UnsupportedSuite { .. }), "{err}");
 }
 
 #[test]
@@ -297,68 +232,35 @@ fn malformed(value: &[u8]) -> DecimalError {
     let f = fixture(value, HashAlg::Blake3);
     match f.seal() {
         Err(ProviderError::Value(e)) => e,
-        other => panic!(
-            "{:?}: expected a value error, got {other:?}",
-            String::from_utf8_lossy(value)
-        ),
+        other => panic!("{:?}: expected a value error, got {other:?}", String::from_utf8_lossy(value)),
     }
 }
 
 #[test]
 fn malformed_decimals_are_rejected_with_the_reason() {
     assert_eq!(malformed(b"1.2.3"), DecimalError::SecondPoint { pos: 3 });
-    assert_eq!(
-        malformed(b"-"),
-        DecimalError::UnexpectedByte { pos: 0, byte: b'-' }
-    );
-    assert_eq!(
-        malformed(b"-1.5"),
-        DecimalError::UnexpectedByte { pos: 0, byte: b'-' }
-    );
+    assert_eq!(malformed(b"-"), DecimalError::UnexpectedByte { pos: 0, byte: b'-' });
+    assert_eq!(malformed(b"-1.5"), DecimalError::UnexpectedByte { pos: 0, byte: b'-' });
     assert_eq!(malformed(b""), DecimalError::Empty);
-    assert_eq!(
-        malformed(b"1e5"),
-        DecimalError::UnexpectedByte { pos: 1, byte: b'e' }
-    );
-    assert_eq!(
-        malformed(b"+1"),
-        DecimalError::UnexpectedByte { pos: 0, byte: b'+' }
-    );
-    assert_eq!(
-        malformed(b"1.1234567"),
-        DecimalError::TooManyDecimals { found: 7, max: 6 }
-    );
-    assert_eq!(
-        malformed(b"1234567890123"),
-        DecimalError::TooManyIntegerDigits { found: 13, max: 12 }
-    );
+    assert_eq!(malformed(b"1e5"), DecimalError::UnexpectedByte { pos: 1, byte: b'e' });
+    assert_eq!(malformed(b"+1"), DecimalError::UnexpectedByte { pos: 0, byte: b'+' });
+    assert_eq!(malformed(b"1.1234567"), DecimalError::TooManyDecimals { found: 7, max: 6 });
+    assert_eq!(malformed(b"1234567890123"), DecimalError::TooManyIntegerDigits { found: 13, max: 12 });
     assert_eq!(malformed(b".5"), DecimalError::NoIntegerDigits);
     assert_eq!(malformed(b"5."), DecimalError::NoFractionDigits);
-    assert_eq!(
-        malformed(b" 5"),
-        DecimalError::UnexpectedByte { pos: 0, byte: b' ' }
-    );
-    assert_eq!(
-        malformed(b"1,000"),
-        DecimalError::UnexpectedByte { pos: 1, byte: b',' }
-    );
+    assert_eq!(malformed(b" 5"), DecimalError::UnexpectedByte { pos: 0, byte: b' ' });
+    assert_eq!(malformed(b"1,000"), DecimalError::UnexpectedByte { pos: 1, byte: b',' });
     let msg = ProviderError::Value(malformed(b"+1")).to_string();
     assert!(msg.contains("'+'") && msg.contains("no sign"), "{msg}");
     let msg = ProviderError::Value(malformed(b"1.1234567")).to_string();
-    assert!(
-        msg.contains("7 digits after the point") && msg.contains("at most 6"),
-        "{msg}"
-    );
+    assert!(msg.contains("7 digits after the point") && msg.contains("at most 6"), "{msg}");
 }
 
 fn decimal() -> impl Strategy<Value = (String, u64)> {
     // Up to 12 integer digits and 6 decimals (the fixture's format).
     ("[0-9]{1,12}", proptest::option::of("[0-9]{1,6}")).prop_map(|(int, frac)| {
         let mut scaled = format!("{int}{}", frac.as_deref().unwrap_or(""));
-        scaled.extend(std::iter::repeat_n(
-            '0',
-            6 - frac.as_ref().map_or(0, String::len),
-        ));
+        scaled.extend(std::iter::repeat_n('0', 6 - frac.as_ref().map_or(0, String::len)));
         let n: u64 = scaled.parse().expect("at most 18 digits");
         let text = match frac {
             Some(f) => format!("{int}.{f}"),
@@ -405,47 +307,28 @@ fn an_opened_bundle_is_checked_against_its_submission_event() {
     };
     let format = f.format.to_proto();
     for i in 0..3 {
-        triad_provider::check_submitted(&opened[i], sealed[i].as_bytes(), &submitted, &format)
-            .expect("as submitted");
+        triad_provider::check_submitted(&opened[i], sealed[i].as_bytes(), &submitted, &format).expect("as submitted");
     }
-    let err =
-        triad_provider::check_submitted(&opened[0], sealed[1].as_bytes(), &submitted, &format)
-            .expect_err("another party's bytes");
+    let err = triad_provider::check_submitted(&opened[0], sealed[1].as_bytes(), &submitted, &format)
+        .expect_err("another party's bytes");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
     let mut other_format = format;
     other_format.max_decimals = 2;
-    let err = triad_provider::check_submitted(
-        &opened[0],
-        sealed[0].as_bytes(),
-        &submitted,
-        &other_format,
-    )
-    .expect_err("format");
+    let err = triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &other_format)
+        .expect_err("format");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
     if let Some(c) = submitted.commitment.as_mut() {
         c.end = 107;
     }
     let err =
-        triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &format)
-            .expect_err("commitment");
+        triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &format).expect_err("commitment");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
 }
 
 #[test]
 fn an_empty_dataset_id_is_refused() {
     let f = fixture(b"1", HashAlg::Blake3);
-    let err = make_bundles(
-        &f.secret,
-        &f.commitment,
-        "",
-        CID,
-        &f.format,
-        &f.pks,
-        &mut os_rng(),
-    )
-    .expect_err("empty dataset id");
-    assert!(
-        matches!(err, ProviderError::DatasetId { found: 0, .. }),
-        "{err}"
-    );
+    let err = make_bundles(&f.secret, &f.commitment, "", CID, &f.format, &f.pks, &mut os_rng())
+        .expect_err("empty dataset id");
+    assert!(matches!(err, ProviderError::DatasetId { found: 0, .. }), "{err}");
 }

@@ -77,7 +77,8 @@ where
         Ok(f) if !f.is_empty() => f,
         _ => config.log_filter.clone(),
     };
-    let env_filter = EnvFilter::try_new(&filter).map_err(|e| TelemetryError::Filter { filter, reason: e.to_string() })?;
+    let env_filter =
+        EnvFilter::try_new(&filter).map_err(|e| TelemetryError::Filter { filter, reason: e.to_string() })?;
     let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(sink);
     // A second init in one process (tests, the embedded network) keeps the first.
     let _ = match config.log_format {

@@ -14,7 +14,9 @@ async fn the_metrics_endpoint_serves_recorded_counters() {
     let mut body = String::new();
     for _ in 0..200 {
         if let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await {
-            conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.expect("request");
+            conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("request");
             conn.read_to_string(&mut body).await.expect("response");
             break;
         }

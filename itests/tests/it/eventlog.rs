@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::FutureExt;
 use triad_eventlog::{
-    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, Handled, Handler, HandlerError, RecordedEvent, Relay,
-    StoreError, Subscriber, codec,
+    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, Handled, Handler, HandlerError,
+    RecordedEvent, Relay, StoreError, Subscriber, codec,
 };
 use triad_itests::{Backend, Harness};
 
@@ -74,8 +74,7 @@ impl Handler for Recorder {
 
 /// Source positions the sink recorded, in order.
 async fn seen_positions(sink: &dyn EventStore) -> anyhow::Result<Vec<u64>> {
-    sink
-        .load("seen-all", 0)
+    sink.load("seen-all", 0)
         .await?
         .iter()
         .map(|e| codec::decode(&e.data.payload).map(|src| src.position))
@@ -84,7 +83,13 @@ async fn seen_positions(sink: &dyn EventStore) -> anyhow::Result<Vec<u64>> {
 }
 
 /// Steps `subscriber` until the sink holds `n` handlings or `timeout` passes.
-async fn drain(subscriber: &mut Subscriber, handler: &dyn Handler, sink: &dyn EventStore, n: usize, timeout: Duration) -> anyhow::Result<Vec<u64>> {
+async fn drain(
+    subscriber: &mut Subscriber,
+    handler: &dyn Handler,
+    sink: &dyn EventStore,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<u64>> {
     let deadline = Instant::now() + timeout;
     loop {
         let seen = seen_positions(sink).await?;
@@ -103,7 +108,9 @@ async fn concurrent_appends_to_one_stream_let_exactly_one_win_per_version(b: Bac
             .map(|i| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    store.append(vec![Append::new("account-1", ExpectedVersion::Exact(version), vec![deposit(i)])]).await
+                    store
+                        .append(vec![Append::new("account-1", ExpectedVersion::Exact(version), vec![deposit(i)])])
+                        .await
                 })
             })
             .collect();
@@ -253,14 +260,17 @@ async fn an_event_is_redelivered_after_a_handler_crash_and_handled_once(b: Backe
         let first = sub.next_batch(1, Duration::from_secs(10)).await?.into_iter().next().expect("a delivery");
         assert_eq!(first.event.position, 1);
         let effects = Recorder::new().handle(&first.event).await?;
-        let done = sink.apply_once(&Checkpoint { consumer: "recorder".into(), source: "source".into(), position: 1 }, effects).await?;
+        let done = sink
+            .apply_once(&Checkpoint { consumer: "recorder".into(), source: "source".into(), position: 1 }, effects)
+            .await?;
         assert!(matches!(done, Handled::Applied(_)));
         drop(first); // never acked
     }
 
     // 2. A handler that fails on its first attempt at position 7.
     let handler = Recorder { fail_first_attempt_at: Some(7), failures: AtomicU32::new(0) };
-    let mut subscriber = Subscriber::new(bus.as_ref(), spec, sink.clone()).await?.retry_delay(Duration::from_millis(50));
+    let mut subscriber =
+        Subscriber::new(bus.as_ref(), spec, sink.clone()).await?.retry_delay(Duration::from_millis(50));
     let seen = drain(&mut subscriber, &handler, sink.as_ref(), N as usize, Duration::from_secs(60)).await?;
     assert!(seen.iter().copied().eq(1..=N), "each event handled once, in order: {seen:?}");
     assert_eq!(handler.failures.load(Ordering::SeqCst), 2, "position 7 was tried twice");
@@ -303,9 +313,11 @@ async fn replayed_state_equals_live_state(b: Backend) -> anyhow::Result<()> {
     assert_eq!(live, replayed);
     // Replay 2: a new durable consumer from the start of the bus stream.
     let replay_sink = h.store("replay").await?;
-    let mut replayer = Subscriber::new(bus.as_ref(), ConsumerSpec::new("replayer", "source"), replay_sink.clone()).await?;
+    let mut replayer =
+        Subscriber::new(bus.as_ref(), ConsumerSpec::new("replayer", "source"), replay_sink.clone()).await?;
     drain(&mut replayer, &handler, replay_sink.as_ref(), total, Duration::from_secs(60)).await?;
-    let from_bus = fold(replay_sink.load("seen-all", 0).await?.iter().map(|e| codec::decode(&e.data.payload).expect("envelope")));
+    let from_bus =
+        fold(replay_sink.load("seen-all", 0).await?.iter().map(|e| codec::decode(&e.data.payload).expect("envelope")));
     assert_eq!(live, from_bus);
     assert_eq!(live.values().map(|v| v.1).sum::<u64>() as usize, total);
     Ok(())

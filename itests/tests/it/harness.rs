@@ -9,13 +9,18 @@ use triad_itests::{Backend, Harness, nats_url, pg_admin_url};
 
 async fn database_exists(db: &str) -> anyhow::Result<bool> {
     let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
-    let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(db).fetch_one(&mut conn).await?;
+    let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(db)
+        .fetch_one(&mut conn)
+        .await?;
     conn.close().await?;
     Ok(exists)
 }
 
 async fn stream_exists(stream: &str) -> anyhow::Result<bool> {
-    let bus = JetStreamBus::connect(JetStreamConfig { url: nats_url(), names: BusNames::default(), ..Default::default() }).await?;
+    let bus =
+        JetStreamBus::connect(JetStreamConfig { url: nats_url(), names: BusNames::default(), ..Default::default() })
+            .await?;
     let names: Vec<String> = bus.context().stream_names().try_collect().await?;
     Ok(names.iter().any(|n| n == stream))
 }

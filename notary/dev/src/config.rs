@@ -67,9 +67,7 @@ impl std::str::FromStr for CommitmentAlg {
         match s.to_ascii_lowercase().as_str() {
             "blake3" => Ok(Self::Blake3),
             "sha256" | "sha-256" => Ok(Self::Sha256),
-            other => Err(DevNotaryError::Config(format!(
-                "unknown commitment algorithm {other:?} (blake3 or sha256)"
-            ))),
+            other => Err(DevNotaryError::Config(format!("unknown commitment algorithm {other:?} (blake3 or sha256)"))),
         }
     }
 }
@@ -81,8 +79,7 @@ pub struct NotarySecret(pub [u8; 32]);
 impl NotarySecret {
     /// From 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, DevNotaryError> {
-        let bytes = hex::decode(text.trim())
-            .map_err(|_| DevNotaryError::Config("notary secret is not hex".into()))?;
+        let bytes = hex::decode(text.trim()).map_err(|_| DevNotaryError::Config("notary secret is not hex".into()))?;
         let secret = <[u8; 32]>::try_from(bytes.as_slice())
             .map_err(|_| DevNotaryError::Config("notary secret must be 32 bytes".into()))?;
         Ok(Self(secret))
@@ -126,12 +123,8 @@ impl std::fmt::Debug for Account {
 impl Account {
     /// An account; the balance must be a decimal (`0`, `12.345`, `-1.5`).
     pub fn new(token: &str, uid: &str, balance: &str, asset: &str) -> Result<Self, DevNotaryError> {
-        let account = Self {
-            token: token.to_owned(),
-            uid: uid.to_owned(),
-            balance: balance.to_owned(),
-            asset: asset.to_owned(),
-        };
+        let account =
+            Self { token: token.to_owned(), uid: uid.to_owned(), balance: balance.to_owned(), asset: asset.to_owned() };
         account.validate()?;
         Ok(account)
     }
@@ -142,27 +135,21 @@ impl Account {
         match parts.as_slice() {
             [token, uid, balance] => Self::new(token, uid, balance, "ETH"),
             [token, uid, balance, asset] => Self::new(token, uid, balance, asset),
-            _ => Err(DevNotaryError::Config(
-                "an account is TOKEN:UID:BALANCE[:ASSET]".into(),
-            )),
+            _ => Err(DevNotaryError::Config("an account is TOKEN:UID:BALANCE[:ASSET]".into())),
         }
     }
 
     /// Three demo accounts: tokens `alice-token`, `bob-token`, `carol-token`.
     pub fn demo() -> Vec<Self> {
-        [
-            ("alice-token", "u-alice", "12.345"),
-            ("bob-token", "u-bob", "0.5"),
-            ("carol-token", "u-carol", "1000"),
-        ]
-        .into_iter()
-        .map(|(token, uid, balance)| Self {
-            token: token.to_owned(),
-            uid: uid.to_owned(),
-            balance: balance.to_owned(),
-            asset: "ETH".to_owned(),
-        })
-        .collect()
+        [("alice-token", "u-alice", "12.345"), ("bob-token", "u-bob", "0.5"), ("carol-token", "u-carol", "1000")]
+            .into_iter()
+            .map(|(token, uid, balance)| Self {
+                token: token.to_owned(),
+                uid: uid.to_owned(),
+                balance: balance.to_owned(),
+                asset: "ETH".to_owned(),
+            })
+            .collect()
     }
 
     pub(crate) fn validate(&self) -> Result<(), DevNotaryError> {
@@ -170,11 +157,7 @@ impl Account {
         if !is_decimal(&self.balance) {
             return Err(bad("balance must be a decimal such as 12.345"));
         }
-        let token_ok = !self.token.is_empty()
-            && self
-                .token
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b':');
+        let token_ok = !self.token.is_empty() && self.token.bytes().all(|b| b.is_ascii_graphic() && b != b':');
         if !token_ok {
             return Err(bad("token must be non-empty printable ASCII without ':'"));
         }

@@ -56,18 +56,13 @@ pub(crate) async fn serve(
         tokio::spawn(async move {
             // A client that stalls or breaks the connection only loses its
             // own response.
-            let _ =
-                tokio::time::timeout(REQUEST_TIMEOUT, connection(stream, acceptor, accounts)).await;
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, connection(stream, acceptor, accounts)).await;
             drop(permit);
         });
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    acceptor: TlsAcceptor,
-    accounts: Accounts,
-) -> std::io::Result<()> {
+async fn connection(stream: TcpStream, acceptor: TlsAcceptor, accounts: Accounts) -> std::io::Result<()> {
     let mut tls = acceptor.accept(stream).await?;
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
@@ -100,11 +95,7 @@ pub(crate) fn respond(head: &[u8], accounts: &HashMap<String, Account>) -> Vec<u
         return http(404, "Not Found", r#"{"error":"not found"}"#);
     }
     if method != Some("GET") {
-        return http(
-            405,
-            "Method Not Allowed",
-            r#"{"error":"method not allowed"}"#,
-        );
+        return http(405, "Method Not Allowed", r#"{"error":"method not allowed"}"#);
     }
     let token = lines
         .filter_map(|l| l.split_once(':'))

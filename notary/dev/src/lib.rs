@@ -44,9 +44,7 @@ use ring::rand::SystemRandom;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_rustls::rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
-};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use triad_notary::template::ProofTemplate;
@@ -192,11 +190,7 @@ impl DevNotary {
 
         let listener = TcpListener::bind(config.exchange_addr).await?;
         let exchange_addr = listener.local_addr()?;
-        let accounts = config
-            .accounts
-            .into_iter()
-            .map(|a| (a.token.clone(), a))
-            .collect();
+        let accounts = config.accounts.into_iter().map(|a| (a.token.clone(), a)).collect();
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(exchange::serve(
             listener,
@@ -257,10 +251,8 @@ impl DevNotary {
             server_name: self.server_name.clone(),
             method: "GET".to_owned(),
             path: BALANCE_PATH.to_owned(),
-            value_field: triad_notary::JsonPath::parse(VALUE_FIELD)
-                .unwrap_or_else(|_| unreachable!("constant path")),
-            uid_field: triad_notary::JsonPath::parse(UID_FIELD)
-                .unwrap_or_else(|_| unreachable!("constant path")),
+            value_field: triad_notary::JsonPath::parse(VALUE_FIELD).unwrap_or_else(|_| unreachable!("constant path")),
+            uid_field: triad_notary::JsonPath::parse(UID_FIELD).unwrap_or_else(|_| unreachable!("constant path")),
             freshness_secs,
             max_clock_skew_secs: triad_notary::template::DEFAULT_MAX_CLOCK_SKEW_SECS,
             max_value_len: triad_notary::template::DEFAULT_MAX_VALUE_LEN,
@@ -276,15 +268,9 @@ impl DevNotary {
     }
 
     /// [`DevNotary::issue`] with options.
-    pub async fn issue_with(
-        &self,
-        token: &str,
-        options: IssueOptions,
-    ) -> Result<Issued, DevNotaryError> {
+    pub async fn issue_with(&self, token: &str, options: IssueOptions) -> Result<Issued, DevNotaryError> {
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(DevNotaryError::Config(
-                "a token is non-empty printable ASCII".into(),
-            ));
+            return Err(DevNotaryError::Config("a token is non-empty printable ASCII".into()));
         }
         let time = match options.time {
             Some(t) => t,
@@ -293,10 +279,7 @@ impl DevNotary {
                 .map_err(|_| DevNotaryError::Internal("clock before 1970".into()))?
                 .as_secs(),
         };
-        let prefix = format!(
-            "GET {BALANCE_PATH} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer ",
-            self.server_name
-        );
+        let prefix = format!("GET {BALANCE_PATH} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer ", self.server_name);
         let sent = format!("{prefix}{token}\r\nConnection: close\r\n\r\n").into_bytes();
         let token_range = prefix.len()..prefix.len() + token.len();
 
@@ -305,36 +288,16 @@ impl DevNotary {
             .map_err(|_| DevNotaryError::Timeout(EXCHANGE_TIMEOUT))??;
         let status = received.split(|&b| b == b'\r').next().unwrap_or_default();
         if !status.starts_with(b"HTTP/1.1 200 ") {
-            return Err(DevNotaryError::ExchangeStatus(
-                String::from_utf8_lossy(status).into_owned(),
-            ));
+            return Err(DevNotaryError::ExchangeStatus(String::from_utf8_lossy(status).into_owned()));
         }
         let value = locate_value(&received, VALUE_FIELD).ok_or(DevNotaryError::NoValue)?;
 
-        let recorded = present::Recorded {
-            time,
-            sent: &sent,
-            received: &received,
-            sent_withheld: vec![token_range],
-            value,
-        };
+        let recorded =
+            present::Recorded { time, sent: &sent, received: &received, sent_withheld: vec![token_range], value };
         let chain = [self.pki.server_der.clone()];
-        let server = present::ServerIdentity {
-            name: &self.server_name,
-            cert_chain: &chain,
-            key: &self.pki.server_key,
-        };
-        let (presentation, secret) = present::build(
-            &recorded,
-            &server,
-            &self.signer,
-            self.alg.hash_alg(),
-            &self.rng,
-        )?;
-        Ok(Issued {
-            presentation,
-            secret,
-        })
+        let server = present::ServerIdentity { name: &self.server_name, cert_chain: &chain, key: &self.pki.server_key };
+        let (presentation, secret) = present::build(&recorded, &server, &self.signer, self.alg.hash_alg(), &self.rng)?;
+        Ok(Issued { presentation, secret })
     }
 
     /// One HTTPS exchange with the mock exchange: sends `request`, returns
@@ -347,10 +310,7 @@ impl DevNotary {
         tls.write_all(request).await?;
         tls.flush().await?;
         let mut received = Vec::new();
-        (&mut tls)
-            .take(MAX_RESPONSE)
-            .read_to_end(&mut received)
-            .await?;
+        (&mut tls).take(MAX_RESPONSE).read_to_end(&mut received).await?;
         Ok(received)
     }
 
@@ -383,15 +343,8 @@ fn locate_value(response: &[u8], field: &str) -> Option<Range<usize>> {
     let body = find(response, b"\r\n\r\n")? + 4;
     let key = format!("\"{field}\":");
     let at = body + find(response.get(body..)?, key.as_bytes())? + key.len();
-    let start = at
-        + response
-            .get(at..)?
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())?;
-    let len = response
-        .get(start..)?
-        .iter()
-        .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'.'))?;
+    let start = at + response.get(at..)?.iter().position(|b| !b.is_ascii_whitespace())?;
+    let len = response.get(start..)?.iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'.'))?;
     (len > 0).then_some(start..start + len)
 }
 

@@ -44,15 +44,7 @@ pub(crate) fn random<const N: usize>(rng: &SystemRandom) -> Result<[u8; N], DevN
 }
 
 fn range_set(ranges: &[Range<usize>]) -> wire::RangeSet {
-    wire::RangeSet {
-        ranges: ranges
-            .iter()
-            .map(|r| wire::Range {
-                start: r.start as u64,
-                end: r.end as u64,
-            })
-            .collect(),
-    }
+    wire::RangeSet { ranges: ranges.iter().map(|r| wire::Range { start: r.start as u64, end: r.end as u64 }).collect() }
 }
 
 /// `0..total` minus `set` (sorted, disjoint).
@@ -75,8 +67,7 @@ fn gather(data: &[u8], ranges: &[Range<usize>]) -> Result<Vec<u8>, DevNotaryErro
     let mut out = Vec::new();
     for r in ranges {
         out.extend_from_slice(
-            data.get(r.clone())
-                .ok_or_else(|| DevNotaryError::Internal("range beyond the transcript".into()))?,
+            data.get(r.clone()).ok_or_else(|| DevNotaryError::Internal("range beyond the transcript".into()))?,
         );
     }
     Ok(out)
@@ -94,10 +85,7 @@ pub(crate) fn build(
     let internal = |m: &str| DevNotaryError::Internal(m.to_owned());
     let len32 = |n: usize| u32::try_from(n).map_err(|_| internal("transcript too long"));
     let sent_disclosed = complement(&recorded.sent_withheld, recorded.sent.len());
-    let recv_disclosed = complement(
-        std::slice::from_ref(&recorded.value),
-        recorded.received.len(),
-    );
+    let recv_disclosed = complement(std::slice::from_ref(&recorded.value), recorded.received.len());
     if sent_disclosed.is_empty() || recv_disclosed.is_empty() || recorded.value.is_empty() {
         return Err(internal("nothing to disclose or nothing to hide"));
     }
@@ -106,18 +94,11 @@ pub(crate) fn build(
     // (opened below) and the value (left unopened), each with a fresh blinder.
     let mut commitments = Vec::new();
     let mut openings = Vec::new();
-    for (direction, data, ranges) in [
-        (Direction::Sent, recorded.sent, &sent_disclosed),
-        (Direction::Received, recorded.received, &recv_disclosed),
-    ] {
+    for (direction, data, ranges) in
+        [(Direction::Sent, recorded.sent, &sent_disclosed), (Direction::Received, recorded.received, &recv_disclosed)]
+    {
         let blinder = Blinder(random(rng)?);
-        commitments.push(commit(
-            alg,
-            direction,
-            &gather(data, ranges)?,
-            ranges,
-            &blinder,
-        ));
+        commitments.push(commit(alg, direction, &gather(data, ranges)?, ranges, &blinder));
         openings.push(wire::PlaintextHashSecret {
             direction,
             idx: range_set(ranges),
@@ -128,46 +109,29 @@ pub(crate) fn build(
     let value_ranges = std::slice::from_ref(&recorded.value);
     let value = gather(recorded.received, value_ranges)?;
     let value_blinder = Blinder(random(rng)?);
-    let value_commitment = commit(
-        alg,
-        Direction::Received,
-        &value,
-        value_ranges,
-        &value_blinder,
-    );
+    let value_commitment = commit(alg, Direction::Received, &value, value_ranges, &value_blinder);
     let commitment_hash = value_commitment.hash.value.0.clone();
     commitments.push(value_commitment);
 
     // The synthesised TLS 1.2 ECDHE handshake: the exchange's key signs
     // client_random || server_random || ServerECDHParams.
-    let ephemeral =
-        ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::ECDH_P256, rng)
-            .and_then(|k| k.compute_public_key())
-            .map_err(|_| DevNotaryError::Random)?;
-    let server_ephemeral_key = wire::ServerEphemKey {
-        typ: wire::KeyType::Secp256r1,
-        key: ephemeral.as_ref().to_vec(),
-    };
+    let ephemeral = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::ECDH_P256, rng)
+        .and_then(|k| k.compute_public_key())
+        .map_err(|_| DevNotaryError::Random)?;
+    let server_ephemeral_key = wire::ServerEphemKey { typ: wire::KeyType::Secp256r1, key: ephemeral.as_ref().to_vec() };
     let client_random: [u8; 32] = random(rng)?;
     let server_random: [u8; 32] = random(rng)?;
-    let point_len =
-        u8::try_from(server_ephemeral_key.key.len()).map_err(|_| internal("ephemeral key"))?;
+    let point_len = u8::try_from(server_ephemeral_key.key.len()).map_err(|_| internal("ephemeral key"))?;
     let mut signed = Vec::with_capacity(64 + 4 + server_ephemeral_key.key.len());
     signed.extend_from_slice(&client_random);
     signed.extend_from_slice(&server_random);
     signed.extend_from_slice(&[3, 0x00, 0x17, point_len]); // named_curve secp256r1
     signed.extend_from_slice(&server_ephemeral_key.key);
-    let sig = server
-        .key
-        .sign(&signed)
-        .map_err(|e| DevNotaryError::Certificate(e.to_string()))?;
+    let sig = server.key.sign(&signed).map_err(|e| DevNotaryError::Certificate(e.to_string()))?;
     let opening = wire::ServerCertOpening {
         data: wire::HandshakeData {
             certs: server.cert_chain.to_vec(),
-            sig: wire::ServerSignature {
-                alg: wire::ServerSignatureAlg::ECDSA_NISTP256_SHA256,
-                sig,
-            },
+            sig: wire::ServerSignature { alg: wire::ServerSignatureAlg::ECDSA_NISTP256_SHA256, sig },
             binding: wire::CertBinding::V1_2(wire::CertBindingV1_2 {
                 client_random,
                 server_random,
@@ -182,16 +146,10 @@ pub(crate) fn build(
     let transcript_commitments = commitments
         .into_iter()
         .zip(4u32..)
-        .map(|(c, id)| wire::Field {
-            id,
-            data: wire::TranscriptCommitment::Hash(c),
-        })
+        .map(|(c, id)| wire::Field { id, data: wire::TranscriptCommitment::Hash(c) })
         .collect();
     let body = wire::Body {
-        verifying_key: wire::Field {
-            id: 0,
-            data: signer.verifying_key()?,
-        },
+        verifying_key: wire::Field { id: 0, data: signer.verifying_key()? },
         connection_info: wire::Field {
             id: 1,
             data: wire::ConnectionInfo {
@@ -203,47 +161,28 @@ pub(crate) fn build(
                 },
             },
         },
-        server_ephemeral_key: wire::Field {
-            id: 2,
-            data: server_ephemeral_key,
-        },
-        cert_commitment: wire::Field {
-            id: 3,
-            data: identity::cert_commitment(HashAlg::Blake3, &opening),
-        },
+        server_ephemeral_key: wire::Field { id: 2, data: server_ephemeral_key },
+        cert_commitment: wire::Field { id: 3, data: identity::cert_commitment(HashAlg::Blake3, &opening) },
         extensions: Vec::new(),
         transcript_commitments,
     };
     let mut attestation = wire::AttestationProof {
-        signature: wire::Signature {
-            alg: 1,
-            data: Vec::new(),
-        },
+        signature: wire::Signature { alg: 1, data: Vec::new() },
         header: wire::Header {
             id: random(rng)?,
             version: 0,
-            root: wire::TypedHash {
-                alg: HashAlg::Blake3.id(),
-                value: wire::HashValue(Vec::new()),
-            },
+            root: wire::TypedHash { alg: HashAlg::Blake3.id(), value: wire::HashValue(Vec::new()) },
         },
         body: wire::BodyProof {
             body,
-            proof: wire::MerkleProof {
-                alg: HashAlg::Blake3.id(),
-                tree_len: 0,
-                proof_hashes: Vec::new(),
-            },
+            proof: wire::MerkleProof { alg: HashAlg::Blake3.id(), tree_len: 0, proof_hashes: Vec::new() },
         },
     };
     reseal(&mut attestation, signer)?;
 
     let presentation = wire::Presentation {
         attestation,
-        identity: Some(wire::ServerIdentityProof {
-            name: wire::ServerName::Dns(server.name.to_owned()),
-            opening,
-        }),
+        identity: Some(wire::ServerIdentityProof { name: wire::ServerName::Dns(server.name.to_owned()), opening }),
         transcript: Some(wire::TranscriptProof {
             transcript: wire::CompressedPartialTranscript {
                 sent_authed: gather(recorded.sent, &sent_disclosed)?,
@@ -280,9 +219,6 @@ fn commit(
     wire::PlaintextHash {
         direction,
         idx: range_set(ranges),
-        hash: wire::TypedHash {
-            alg: alg.id(),
-            value: wire::HashValue(plaintext_hash(alg, bytes, blinder).to_vec()),
-        },
+        hash: wire::TypedHash { alg: alg.id(), value: wire::HashValue(plaintext_hash(alg, bytes, blinder).to_vec()) },
     }
 }

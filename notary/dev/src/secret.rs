@@ -58,10 +58,7 @@ struct SecretJson {
 impl IssuedSecret {
     /// What `triad_notary::check_commitment` takes.
     pub fn prover_secret(&self) -> ProverSecret {
-        ProverSecret {
-            value: self.value.clone(),
-            blinder: self.blinder.clone(),
-        }
+        ProverSecret { value: self.value.clone(), blinder: self.blinder.clone() }
     }
 
     /// The secret as pretty JSON (it contains the blinder: keep it private).
@@ -101,8 +98,7 @@ impl IssuedSecret {
             value: hex::decode(&j.value_hex).map_err(|_| bad("value_hex is not hex"))?,
             blinder: Blinder(blinder),
             alg,
-            commitment: hex::decode(&j.commitment_hex)
-                .map_err(|_| bad("commitment_hex is not hex"))?,
+            commitment: hex::decode(&j.commitment_hex).map_err(|_| bad("commitment_hex is not hex"))?,
             server_name: j.server_name,
             notary_key: j.notary_key,
         })

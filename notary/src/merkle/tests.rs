@@ -5,28 +5,16 @@ fn make_proof(alg: HashAlg, leaves: &[Node], indices: &[u64]) -> Vec<Node> {
     let mut layers = vec![leaves.to_vec()];
     while layers.last().map_or(0, Vec::len) > 1 {
         let last = layers.last().cloned().unwrap_or_default();
-        layers.push(
-            last.chunks(2)
-                .map(|p| {
-                    if p.len() == 2 {
-                        alg.hash_parts(&[&p[0], &p[1]])
-                    } else {
-                        p[0]
-                    }
-                })
-                .collect(),
-        );
+        layers
+            .push(last.chunks(2).map(|p| if p.len() == 2 { alg.hash_parts(&[&p[0], &p[1]]) } else { p[0] }).collect());
     }
     let mut known: Vec<u64> = indices.to_vec();
     known.sort();
     known.dedup();
     let mut proof = Vec::new();
     for layer in &layers[..layers.len() - 1] {
-        let mut siblings: Vec<u64> = known
-            .iter()
-            .map(|i| i ^ 1)
-            .filter(|s| !known.contains(s) && (*s as usize) < layer.len())
-            .collect();
+        let mut siblings: Vec<u64> =
+            known.iter().map(|i| i ^ 1).filter(|s| !known.contains(s) && (*s as usize) < layer.len()).collect();
         siblings.sort();
         siblings.dedup();
         proof.extend(siblings.iter().map(|s| layer[*s as usize]));
@@ -37,9 +25,7 @@ fn make_proof(alg: HashAlg, leaves: &[Node], indices: &[u64]) -> Vec<Node> {
 }
 
 fn leaves(n: usize) -> Vec<Node> {
-    (0..n as u64)
-        .map(|i| HashAlg::Blake3.hash(&i.to_le_bytes()))
-        .collect()
+    (0..n as u64).map(|i| HashAlg::Blake3.hash(&i.to_le_bytes())).collect()
 }
 
 #[test]
@@ -52,11 +38,7 @@ fn every_subset_of_small_trees_verifies() {
                 let idx: Vec<u64> = (0..n as u64).filter(|i| mask & (1 << i) != 0).collect();
                 let known: Vec<(u64, Node)> = idx.iter().map(|i| (*i, l[*i as usize])).collect();
                 let proof = make_proof(alg, &l, &idx);
-                assert_eq!(
-                    root_from_proof(alg, n as u64, &known, &proof),
-                    Ok(root),
-                    "n={n} mask={mask:b}"
-                );
+                assert_eq!(root_from_proof(alg, n as u64, &known, &proof), Ok(root), "n={n} mask={mask:b}");
             }
         }
     }

@@ -43,8 +43,5 @@ pub fn decode(bytes: &[u8]) -> wire::Presentation {
 /// full shape): returns the string value of `"key": "..."`.
 pub fn json_str(json: &str, key: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).expect("secret.json is JSON");
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing"))
-        .to_string()
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing")).to_string()
 }

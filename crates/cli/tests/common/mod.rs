@@ -16,6 +16,11 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// Runs `triad` with `args` (no notary keys from the environment): success, stdout, stderr.
 pub fn triad(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_triad")).args(args).env_remove("TRIAD_NOTARY_KEYS").output().expect("runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_triad")).args(args).env_remove("TRIAD_NOTARY_KEYS").output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

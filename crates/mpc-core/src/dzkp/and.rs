@@ -234,7 +234,13 @@ impl clmul::Task for Claim<'_> {
 }
 
 impl BoolLog {
-    fn fold_u<const N: usize>(&self, views: [View; N], alpha: &[u64], r: &[G64], pool: &mut Pool<G64>) -> [Vec<G64>; N] {
+    fn fold_u<const N: usize>(
+        &self,
+        views: [View; N],
+        alpha: &[u64],
+        r: &[G64],
+        pool: &mut Pool<G64>,
+    ) -> [Vec<G64>; N] {
         let outs = std::array::from_fn(|_| {
             let mut out = pool.take(64 * self.block_words() + 1 + super::K);
             out.push(G64(0)); // slot 0: the pad
@@ -314,7 +320,15 @@ impl Instance for BoolLog {
         clmul::run(Cross0 { log: self, alpha: &alpha })
     }
 
-    fn prover_fold0(&mut self, sid: &SessionId, _: &[u8; 16], lambda: &[u8; 16], r: &[G64], s: &[G64], pool: &mut Pool<G64>) -> (Vec<G64>, Vec<G64>) {
+    fn prover_fold0(
+        &mut self,
+        sid: &SessionId,
+        _: &[u8; 16],
+        lambda: &[u8; 16],
+        r: &[G64],
+        s: &[G64],
+        pool: &mut Pool<G64>,
+    ) -> (Vec<G64>, Vec<G64>) {
         let alpha = alphas(sid, lambda, self.block_words());
         let [u] = self.fold_u([View::Prover], &alpha, r, pool);
         (u, self.fold_v(View::Prover, s, pool))
@@ -410,7 +424,19 @@ mod tests {
                 (&mut vp, [next(), a, next(), b, next(), z, next(), ri]),
                 (&mut vn, [c, next(), d, next(), next(), next(), ri1, next()]),
             ] {
-                for (col, x) in [&mut log.x0, &mut log.x1, &mut log.y0, &mut log.y1, &mut log.z0, &mut log.z1, &mut log.r0, &mut log.r1].into_iter().zip(row) {
+                for (col, x) in [
+                    &mut log.x0,
+                    &mut log.x1,
+                    &mut log.y0,
+                    &mut log.y1,
+                    &mut log.z0,
+                    &mut log.z1,
+                    &mut log.r0,
+                    &mut log.r1,
+                ]
+                .into_iter()
+                .zip(row)
+                {
                     col.push(x);
                 }
             }
@@ -425,8 +451,10 @@ mod tests {
         let (mut p, mut vp, mut vn) = logs(words, cheat);
         let (sid, lambda) = (SessionId([3; 16]), [9u8; 16]);
         let cross = p.prover_cross0(&sid, &[0; 16], &lambda);
-        let r: Vec<G64> = (0..KB as u64).map(|a| G64(if a == 0 { 1 } else { a.wrapping_mul(0x9e37_79b9_7f4a_7c15) })).collect();
-        let s: Vec<G64> = (0..KB as u64).map(|a| G64(if a == 0 { 1 } else { a.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) })).collect();
+        let r: Vec<G64> =
+            (0..KB as u64).map(|a| G64(if a == 0 { 1 } else { a.wrapping_mul(0x9e37_79b9_7f4a_7c15) })).collect();
+        let s: Vec<G64> =
+            (0..KB as u64).map(|a| G64(if a == 0 { 1 } else { a.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) })).collect();
         let mut pool = Pool::default();
         let (pu, pv) = p.prover_fold0(&sid, &[0; 16], &lambda, &r, &s, &mut pool);
         let a = vp.verifier_fold0(&sid, &[0; 16], &lambda, &[], true, &r, &s, &mut pool);

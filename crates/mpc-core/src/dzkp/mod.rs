@@ -65,9 +65,9 @@ use ring::VRing;
 
 use crate::prf::Purpose;
 use crate::session::BoolLog;
+use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 use mult::ArithInst;
 use ring::{Z128, Z192};
-use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
 
 /// Fold factor of the rounds after round 0 (each instance chooses its own
 /// round 0, the full-length one). The cross products of all these rounds
@@ -390,7 +390,8 @@ impl<I: Instance> Run<I> {
     /// `V_prev` (drawn from their common key), without entry `(0,0)`.
     fn cross_msg(&self, s: &Ctx, round: u8, cross: &[I::R]) -> Message {
         let k = Self::k(round);
-        let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), k * k - 1);
+        let mask: Vec<I::R> =
+            ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_ROUND | round as u64), k * k - 1);
         let body: Vec<I::R> = cross[1..].iter().zip(&mask).map(|(c, r)| c.sub(*r)).collect();
         self.wide_msg(s, s.me.next(), Step::ProofRound(round), &body)
     }
@@ -439,7 +440,8 @@ impl<I: Instance> Run<I> {
         let padprod = self.padprod;
         let x_next = std::mem::take(&mut self.cross_in);
         // As V_prev of next: its shares come from our common key.
-        let x_prev: Vec<I::R> = ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), k * k - 1);
+        let x_prev: Vec<I::R> =
+            ring_vec(s, true, Purpose::ProofShare, sub(self.ctr, next, SUB_ROUND | r as u64), k * k - 1);
         let vn = self.vnext.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
         vn.c = fold_claim(vn.c, &x_next, cr, cs);
         let vp = self.vprev.as_mut().ok_or(Error::InvalidArgument("verifier state missing"))?;
@@ -496,10 +498,11 @@ impl<I: Instance> Run<I> {
     }
 
     fn one(msgs: &mut Vec<Message>, from: PartyId, step: Step) -> Result<Message> {
-        let pos = msgs
-            .iter()
-            .position(|m| m.from == from)
-            .ok_or(Error::abort(step, Some(from), "awaited message missing"))?;
+        let pos = msgs.iter().position(|m| m.from == from).ok_or(Error::abort(
+            step,
+            Some(from),
+            "awaited message missing",
+        ))?;
         Ok(msgs.swap_remove(pos))
     }
 
@@ -530,7 +533,8 @@ impl<I: Instance> Run<I> {
                 let (pad_u, pad_v) = (pu[0].add(pv[0]), pu[1].add(pv[1]));
                 let mut vals = carries;
                 vals.push(pad_u.mul(pad_v));
-                let mask: Vec<I::R> = ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_CARRY), vals.len());
+                let mask: Vec<I::R> =
+                    ring_vec(s, false, Purpose::ProofShare, sub(self.ctr, s.me, SUB_CARRY), vals.len());
                 let body: Vec<I::R> = vals.iter().zip(&mask).map(|(v, r)| v.sub(*r)).collect();
                 self.phase = Phase::Carry;
                 Ok(Some(Outgoing {
@@ -546,7 +550,10 @@ impl<I: Instance> Run<I> {
                 let w = s.expect_from_prev(Step::ProofCarry, self.ctr).wide(m, n * I::R::WIRE)?;
                 self.carry_in = decode_ring(w, Step::ProofCarry, prev)?;
                 self.phase = Phase::Lambda;
-                Ok(Some(Outgoing { messages: vec![self.draw_term_msg(s, Step::ProofLambda, SUB_LAMBDA)], await_from: vec![next] }))
+                Ok(Some(Outgoing {
+                    messages: vec![self.draw_term_msg(s, Step::ProofLambda, SUB_LAMBDA)],
+                    await_from: vec![next],
+                }))
             }
             Phase::Lambda => {
                 let m = Self::one(&mut msgs, next, Step::ProofLambda)?;
@@ -565,7 +572,10 @@ impl<I: Instance> Run<I> {
                 let w = s.expect_from_prev(Step::ProofRound(r), self.ctr).wide(m, (k * k - 1) * I::R::WIRE)?;
                 self.cross_in = decode_ring(w, Step::ProofRound(r), prev)?;
                 self.phase = Phase::Challenge(r);
-                Ok(Some(Outgoing { messages: vec![self.draw_term_msg(s, Step::ProofChallenge(r), SUB_CHAL | r as u64)], await_from: vec![next] }))
+                Ok(Some(Outgoing {
+                    messages: vec![self.draw_term_msg(s, Step::ProofChallenge(r), SUB_CHAL | r as u64)],
+                    await_from: vec![next],
+                }))
             }
             Phase::Challenge(r) => {
                 let m = Self::one(&mut msgs, next, Step::ProofChallenge(r))?;
@@ -582,7 +592,10 @@ impl<I: Instance> Run<I> {
                 }
                 if r + 1 < self.rounds {
                     self.phase = Phase::Round(r + 1);
-                    return Ok(Some(Outgoing { messages: vec![self.prover_round_msg(s, r + 1)?], await_from: vec![prev] }));
+                    return Ok(Some(Outgoing {
+                        messages: vec![self.prover_round_msg(s, r + 1)?],
+                        await_from: vec![prev],
+                    }));
                 }
                 // Final: exchange the verifiers' shares.
                 let vp = self.vprev.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
@@ -595,8 +608,16 @@ impl<I: Instance> Run<I> {
             Phase::Final => {
                 let mp = Self::one(&mut msgs, prev, Step::ProofFinal)?;
                 let mn = Self::one(&mut msgs, next, Step::ProofFinal)?;
-                let wp = decode_ring::<I::R>(s.expect_from_prev(Step::ProofFinal, self.ctr).wide(mp, 3 * I::R::WIRE)?, Step::ProofFinal, prev)?;
-                let wn = decode_ring::<I::R>(s.expect_from_next(Step::ProofFinal, self.ctr).wide(mn, 3 * I::R::WIRE)?, Step::ProofFinal, next)?;
+                let wp = decode_ring::<I::R>(
+                    s.expect_from_prev(Step::ProofFinal, self.ctr).wide(mp, 3 * I::R::WIRE)?,
+                    Step::ProofFinal,
+                    prev,
+                )?;
+                let wn = decode_ring::<I::R>(
+                    s.expect_from_next(Step::ProofFinal, self.ctr).wide(mn, 3 * I::R::WIRE)?,
+                    Step::ProofFinal,
+                    next,
+                )?;
                 // From prev: the other verifier's share for the proof of our
                 // next party (our V_prev role); from next: for our prev's proof.
                 let vp = self.vprev.as_ref().ok_or(Error::InvalidArgument("verifier state missing"))?;
@@ -841,19 +862,30 @@ mod attack {
                 return set;
             }
             basis.push((v, set));
-            basis.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            basis.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
         }
         Vec::new()
     }
 
     /// The carry corrections `k_t` for adding `2^63` to the prover's message
     /// at `set` (offsets from `at`; `z` the unaltered words).
-    pub(crate) fn carry_shifts(sid: &SessionId, seed: &[u8; 16], total: usize, at: usize, set: &[usize], z: &[u64]) -> Vec<i64> {
+    pub(crate) fn carry_shifts(
+        sid: &SessionId,
+        seed: &[u8; 16],
+        total: usize,
+        at: usize,
+        set: &[usize],
+        z: &[u64],
+    ) -> Vec<i64> {
         let rows = super::mult::chi_words(sid, seed, total);
         (0..super::mult::KAPPA)
             .map(|t| {
                 // E'_j = E_j - 2^63 if z_j < 2^63 (the lift grew), else + 2^63.
-                let s: i64 = set.iter().filter(|&&j| rows[at + j] >> t & 1 == 1).map(|&j| if z[j] < 1 << 63 { -1 } else { 1 }).sum();
+                let s: i64 = set
+                    .iter()
+                    .filter(|&&j| rows[at + j] >> t & 1 == 1)
+                    .map(|&j| if z[j] < 1 << 63 { -1 } else { 1 })
+                    .sum();
                 s / 2
             })
             .collect()

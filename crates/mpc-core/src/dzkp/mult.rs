@@ -263,7 +263,8 @@ pub(crate) struct ArithInst<A> {
 impl<A: ArithRing> ArithInst<A> {
     /// `spare`: recycled subset-byte buffers (see [`Instance::recycle`]).
     pub(crate) fn new(log: ArithLog, mut spare: Vec<Vec<ChiRow>>) -> Self {
-        let rel_of = log.terms.iter().enumerate().flat_map(|(j, &n)| std::iter::repeat_n(j as u32, n as usize)).collect();
+        let rel_of =
+            log.terms.iter().enumerate().flat_map(|(j, &n)| std::iter::repeat_n(j as u32, n as usize)).collect();
         // Emptied: the prover's rows are computed when their length is off.
         let mut chi = spare.pop().unwrap_or_default();
         chi.clear();
@@ -307,7 +308,14 @@ impl<A: ArithRing> ArithInst<A> {
     /// (with tables of `r_a lambda`, so no full product per term) and
     /// `v'[1+g] = sum_a s_a y_{gK+a}`; slot 0 is left for the pad. Tiled
     /// by `FOLD_TILE` groups so that one block's tables stay in L1.
-    fn fold0<const ROLE: u8>(&self, chi: &[ChiRow], lambda: &[A], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+    fn fold0<const ROLE: u8>(
+        &self,
+        chi: &[ChiRow],
+        lambda: &[A],
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> (Vec<A>, Vec<A>) {
         let scaled: Vec<Box<Tables<A>>> = r.iter().map(|ra| byte_tables(lambda, *ra)).collect();
         let (t, groups) = (self.terms(), self.folded_len());
         // Room for the later rounds' block padding.
@@ -354,7 +362,14 @@ impl<A: ArithRing> ArithInst<A> {
     /// accumulators stay in registers (the `v` folds, which need neither
     /// `rho` nor `x`, run in a second pass: with all six accumulators in one
     /// pass it was 8% slower). Returns `[V_prev, V_next]`.
-    fn verifiers_pass(&self, chi: &[ChiRow], comb: &Combiner<A>, r: &[A], s: &[A], pool: &mut Pool<A>) -> [Shares<A>; 2] {
+    fn verifiers_pass(
+        &self,
+        chi: &[ChiRow],
+        comb: &Combiner<A>,
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> [Shares<A>; 2] {
         let log = &self.log;
         let (t, groups) = (self.terms(), self.folded_len());
         // Relations of one product each: their part of the claims is taken
@@ -432,7 +447,8 @@ impl<A: ArithRing> ArithInst<A> {
         let log = &self.log;
         let mut buckets = Buckets::<A>::new();
         for (j, row) in chi.iter().enumerate() {
-            let l = if ROLE == PREV { A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j])) } else { A::from_u64(log.r0[j]) };
+            let l =
+                if ROLE == PREV { A::from_u64(log.z1[j]).sub(A::from_u64(log.r1[j])) } else { A::from_u64(log.r0[j]) };
             buckets.add(row, l);
         }
         buckets.combined(comb)
@@ -532,7 +548,15 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         acc.iter().flat_map(|row| row.iter().map(|x| x.total())).collect()
     }
 
-    fn prover_fold0(&mut self, sid: &SessionId, chi: &[u8; 16], lambda: &[u8; 16], r: &[A], s: &[A], pool: &mut Pool<A>) -> (Vec<A>, Vec<A>) {
+    fn prover_fold0(
+        &mut self,
+        sid: &SessionId,
+        chi: &[u8; 16],
+        lambda: &[u8; 16],
+        r: &[A],
+        s: &[A],
+        pool: &mut Pool<A>,
+    ) -> (Vec<A>, Vec<A>) {
         let chi_b = self.prover_chi(sid, chi);
         let comb = Combiner::<A>::new(sid, lambda);
         let out = self.fold0::<PROVER>(&chi_b, &comb.lambda, r, s, pool);
@@ -620,7 +644,10 @@ mod tests {
             let mut z = ri.wrapping_sub(ri1);
             for _ in 0..n {
                 let (xi, xi1, yi, yi1) = (next(), next(), next(), next());
-                z = z.wrapping_add(xi.wrapping_mul(yi)).wrapping_add(xi.wrapping_mul(yi1)).wrapping_add(xi1.wrapping_mul(yi));
+                z = z
+                    .wrapping_add(xi.wrapping_mul(yi))
+                    .wrapping_add(xi.wrapping_mul(yi1))
+                    .wrapping_add(xi1.wrapping_mul(yi));
                 p.x0.push(xi);
                 p.x1.push(xi1);
                 p.y0.push(yi);
@@ -667,12 +694,25 @@ mod tests {
         let share_p: Vec<A> = (0..KAPPA).map(|t| A::from_u64(t as u64 * 0x1234_5678_9abc)).collect();
         let share_n: Vec<A> = carries.iter().zip(&share_p).map(|(c, s)| c.sub(*s)).collect();
         let cross = prover.prover_cross0(&sid, &chi, &lambda);
-        let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - 3 * a as u64).shl64().add(A::from_u64(a as u64)) }).collect();
-        let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) }).collect();
+        let r: Vec<A> =
+            (0..K0)
+                .map(|a| {
+                    if a == 0 {
+                        A::ONE
+                    } else {
+                        A::from_u64(u64::MAX - 3 * a as u64).shl64().add(A::from_u64(a as u64))
+                    }
+                })
+                .collect();
+        let s: Vec<A> = (0..K0)
+            .map(|a| if a == 0 { A::ONE } else { A::from_u64(0x5555 * a as u64 + 1).shl64().sub(A::ONE) })
+            .collect();
         let mut pool = Pool::default();
         let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
-        let a = ArithInst::<A>::new(vp, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
-        let b = ArithInst::<A>::new(vn, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
+        let a =
+            ArithInst::<A>::new(vp, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b =
+            ArithInst::<A>::new(vn, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
         assert_eq!(pu.len(), a.u.len());
         for j in 0..pu.len() {
             assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");
@@ -694,8 +734,12 @@ mod tests {
         let (chi, lambda) = ([3u8; 16], [4u8; 16]);
         let carry_p: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(t as u64 + 11)).collect();
         let carry_n: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(3 * t as u64 + u64::MAX / 3)).collect();
-        let r: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(0x9e37_79b9 * a as u64).shl64().add(A::from_u64(7)) }).collect();
-        let s: Vec<A> = (0..K0).map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - a as u64).shl64().sub(A::ONE) }).collect();
+        let r: Vec<A> = (0..K0)
+            .map(|a| if a == 0 { A::ONE } else { A::from_u64(0x9e37_79b9 * a as u64).shl64().add(A::from_u64(7)) })
+            .collect();
+        let s: Vec<A> = (0..K0)
+            .map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - a as u64).shl64().sub(A::ONE) })
+            .collect();
         let mut pool = Pool::default();
         let mut one = ArithInst::<A>::new(log, Vec::new());
         one.prover_carries(&sid, &chi);

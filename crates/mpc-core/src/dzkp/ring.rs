@@ -480,7 +480,8 @@ mod tests {
             }
             r
         }
-        let vals = [[u64::MAX; 3], [1, 0, 0], [0, u64::MAX, 1], [0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f, 7], [0, 0, 1 << 63]];
+        let vals =
+            [[u64::MAX; 3], [1, 0, 0], [0, u64::MAX, 1], [0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f, 7], [0, 0, 1 << 63]];
         for a in vals {
             for b in vals {
                 assert_eq!(Z192(a).mul(Z192(b)).0, reference(a, b));
@@ -532,10 +533,13 @@ mod tests {
             let want = (1..k).fold(u[j], |acc, a| acc.add(r[a].mul(u[a * m + j])));
             assert_eq!(x[j], want);
         }
-        let u: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128).wrapping_mul(0x09e3_779b_97f4_a7c1_5123_4567))).collect();
+        let u: Vec<Z128> =
+            (0..k * m).map(|i| Z128((i as u128).wrapping_mul(0x09e3_779b_97f4_a7c1_5123_4567))).collect();
         let v: Vec<Z128> = (0..k * m).map(|i| Z128((i as u128) << 70 | 77)).collect();
         assert_eq!(Z128::cross(&u, &v, k, m), generic_cross(&u, &v, k, m));
-        let u: Vec<Z192> = (0..k * m).map(|i| Z192([u64::MAX - i as u64, (i as u64).wrapping_mul(0x9e37_79b9), !(i as u64)])).collect();
+        let u: Vec<Z192> = (0..k * m)
+            .map(|i| Z192([u64::MAX - i as u64, (i as u64).wrapping_mul(0x9e37_79b9), !(i as u64)]))
+            .collect();
         let full: Vec<Z192> = (0..k * m).map(|i| Z192([i as u64, u64::MAX - 5 * i as u64, 1 << 63])).collect();
         assert_eq!(Z192::cross(&u, &full, k, m), generic_cross(&u, &full, k, m));
         // The lazy fold against the plain one.

@@ -19,8 +19,8 @@
 //! `crate::fixed`).
 
 use crate::engine::Engine;
-use crate::masked::trunc;
 use crate::fixed::FixedFormat;
+use crate::masked::trunc;
 use crate::{ArithShare, Error, Result};
 
 /// Largest supported number of decimals (10^18 < 2^60).
@@ -65,7 +65,9 @@ fn parts(fmt: FixedFormat, decimals: u32, n_bits: u32) -> Result<Vec<Part>> {
     // X < 2^(n_bits + f - 3.32 d) must fit the signed ring with headroom.
     let x_bits = (n_bits + f) as f64 - decimals as f64 * 10f64.log2();
     if decimals > MAX_DECIMALS || !(1..=MAX_N_BITS).contains(&n_bits) || x_bits > 61.0 {
-        return Err(Error::InvalidArgument("from_decimal: need decimals <= 18, 1 <= n_bits <= 60 and the value to fit 61 bits"));
+        return Err(Error::InvalidArgument(
+            "from_decimal: need decimals <= 18, 1 <= n_bits <= 60 and the value to fit 61 bits",
+        ));
     }
     if n_bits <= SPLIT_BITS {
         return Ok(vec![Part { n_bits, num_exp: f }]);
@@ -98,7 +100,13 @@ pub fn decimal_error_bound(fmt: FixedFormat, decimals: u32, n_bits: u32) -> Resu
 /// truncations); error [`decimal_error_bound`] (at most 4.25 ulps). The
 /// result is a deterministic function of `N` (exact truncations only), so
 /// it may be opened.
-pub fn from_decimal<E: Engine>(e: &mut E, fmt: FixedFormat, n: &ArithShare, decimals: u32, n_bits: u32) -> Result<ArithShare> {
+pub fn from_decimal<E: Engine>(
+    e: &mut E,
+    fmt: FixedFormat,
+    n: &ArithShare,
+    decimals: u32,
+    n_bits: u32,
+) -> Result<ArithShare> {
     let f = fmt.frac_bits();
     if decimals == 0 {
         if n_bits + f > 61 {

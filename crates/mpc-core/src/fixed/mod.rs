@@ -123,7 +123,13 @@ pub fn mul<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, y: &ArithShar
 
 /// [`mul`] for products known to satisfy `|X * Y| < 2^(product_bits - 1)`:
 /// a smaller bound makes the truncation mask, hence the preprocessing, smaller.
-pub fn mul_bounded<E: Engine>(e: &mut E, fmt: FixedFormat, x: &ArithShare, y: &ArithShare, product_bits: u32) -> Result<ArithShare> {
+pub fn mul_bounded<E: Engine>(
+    e: &mut E,
+    fmt: FixedFormat,
+    x: &ArithShare,
+    y: &ArithShare,
+    product_bits: u32,
+) -> Result<ArithShare> {
     let p = e.mul(x, y)?;
     trunc(e, &p, product_bits, fmt.frac_bits)
 }
@@ -138,7 +144,12 @@ pub fn select<E: Engine>(e: &mut E, c: &ArithShare, if_true: &ArithShare, if_fal
 
 /// [`select`] for a boolean bit (one lane per element): bit injection
 /// ([`b2a`], two multiplications, two rounds) then one multiplication.
-pub fn select_bit<E: Engine>(e: &mut E, c: &BoolShare, if_true: &ArithShare, if_false: &ArithShare) -> Result<ArithShare> {
+pub fn select_bit<E: Engine>(
+    e: &mut E,
+    c: &BoolShare,
+    if_true: &ArithShare,
+    if_false: &ArithShare,
+) -> Result<ArithShare> {
     if c.lanes() != if_true.len() {
         return Err(Error::InvalidArgument("select: one bit per element"));
     }
@@ -165,7 +176,9 @@ pub(crate) fn uncat(x: &ArithShare, k: usize) -> Result<Vec<ArithShare>> {
     }
     let n = x.len() / k;
     let (a, b) = x.components();
-    (0..k).map(|i| ArithShare::from_components(a[i * n..(i + 1) * n].to_vec(), b[i * n..(i + 1) * n].to_vec())).collect()
+    (0..k)
+        .map(|i| ArithShare::from_components(a[i * n..(i + 1) * n].to_vec(), b[i * n..(i + 1) * n].to_vec()))
+        .collect()
 }
 
 /// A public constant vector as a sharing.
@@ -196,7 +209,14 @@ pub(crate) fn mul_shift<E: Engine>(e: &mut E, x: &ArithShare, y: &ArithShare, s:
 /// and the two partial products, computed in one round, are truncated
 /// separately (exactly). Error in `(-2, 0]` (one floor per truncation).
 /// Needs `x_bits + 2 y_bits <= 120`.
-pub(crate) fn mul_wide<E: Engine>(e: &mut E, x: &ArithShare, x_bits: u32, y: &ArithShare, y_bits: u32, s: i64) -> Result<ArithShare> {
+pub(crate) fn mul_wide<E: Engine>(
+    e: &mut E,
+    x: &ArithShare,
+    x_bits: u32,
+    y: &ArithShare,
+    y_bits: u32,
+    s: i64,
+) -> Result<ArithShare> {
     if x_bits + y_bits < TRUNC_MAX_BITS || s >= 0 {
         return mul_shift(e, x, y, s, (x_bits + y_bits + 1).min(TRUNC_MAX_BITS));
     }

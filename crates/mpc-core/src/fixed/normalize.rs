@@ -89,7 +89,12 @@ fn one_hot_msb<E: Engine>(e: &mut E, planes: &[BoolShare], n: usize) -> Result<V
 
 /// XOR of the one-hot bits `z_i` with `pick(i)`: the boolean value of
 /// `pick(msb)` (0 when no bit is set).
-pub(crate) fn xor_where(me: PartyId, onehot: &[BoolShare], n: usize, pick: impl Fn(usize) -> bool) -> Result<BoolShare> {
+pub(crate) fn xor_where(
+    me: PartyId,
+    onehot: &[BoolShare],
+    n: usize,
+    pick: impl Fn(usize) -> bool,
+) -> Result<BoolShare> {
     let mut acc = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
     for (i, z) in onehot.iter().enumerate() {
         if pick(i) {
@@ -101,7 +106,12 @@ pub(crate) fn xor_where(me: PartyId, onehot: &[BoolShare], n: usize, pick: impl 
 
 /// The binary digits of `g(msb)` (all zero when no bit is set), least
 /// significant first; local.
-pub(crate) fn exponent_digits(me: PartyId, onehot: &[BoolShare], n: usize, g: impl Fn(usize) -> u32) -> Result<Vec<BoolShare>> {
+pub(crate) fn exponent_digits(
+    me: PartyId,
+    onehot: &[BoolShare],
+    n: usize,
+    g: impl Fn(usize) -> u32,
+) -> Result<Vec<BoolShare>> {
     let max = (0..onehot.len()).map(&g).max().unwrap_or(0);
     let count = (32 - max.leading_zeros()) as usize;
     (0..count).map(|j| xor_where(me, onehot, n, |i| (g(i) >> j) & 1 == 1)).collect()
@@ -133,7 +143,11 @@ pub(crate) fn inject<E: Engine>(e: &mut E, parts: &[BoolShare]) -> Result<Vec<Ar
 /// `gate * prod_j (1 + (2^(2^j) - 1) d_j) = gate * 2^(sum_j 2^j d_j)` for
 /// arithmetic digits `d_j` (exponent below 64): a product tree, one
 /// multiplication per factor beyond the first, `ceil(log2 factors)` rounds.
-pub(crate) fn pow2_from_digits<E: Engine>(e: &mut E, digits: &[ArithShare], gate: Option<&ArithShare>) -> Result<ArithShare> {
+pub(crate) fn pow2_from_digits<E: Engine>(
+    e: &mut E,
+    digits: &[ArithShare],
+    gate: Option<&ArithShare>,
+) -> Result<ArithShare> {
     let me = e.session().me();
     let mut level: Vec<ArithShare> = Vec::with_capacity(digits.len() + 1);
     for (j, d) in digits.iter().enumerate() {

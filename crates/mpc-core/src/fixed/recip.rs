@@ -93,7 +93,13 @@ pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBoun
 
 /// Fixed-point `1 / b` for `|B| < 2^den_bits` (`b` at the format's scale);
 /// `1 / 0` returns 0. Error as [`div`] with `A = 2^f`.
-pub fn reciprocal<E: Engine>(e: &mut E, fmt: FixedFormat, b: &ArithShare, den_bits: u32, signed: bool) -> Result<ArithShare> {
+pub fn reciprocal<E: Engine>(
+    e: &mut E,
+    fmt: FixedFormat,
+    b: &ArithShare,
+    den_bits: u32,
+    signed: bool,
+) -> Result<ArithShare> {
     let f = fmt.frac_bits();
     let one = constant(e.session().me(), 1u64 << f, b.len());
     div(e, &one, b, DivBounds { num_bits: f + 1, den_bits, den_frac_bits: f, signed_den: signed })

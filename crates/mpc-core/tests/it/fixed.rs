@@ -205,7 +205,8 @@ fn edge_values_of_reciprocal_division_and_roots() {
     assert!(ulps(out[5], 1.0 / m, fmt) <= 3.0 && ulps(out[6], -1.0 / m, fmt) <= 3.0);
 
     // Integer divisor (a count): mean of a sum at scale f.
-    let sums: Vec<u64> = vec![0, 1, (1u64 << 56) - 1, ((1i64 << 56) - 1).wrapping_neg() as u64, 7 << F, (1u64 << 56) - 1];
+    let sums: Vec<u64> =
+        vec![0, 1, (1u64 << 56) - 1, ((1i64 << 56) - 1).wrapping_neg() as u64, 7 << F, (1u64 << 56) - 1];
     let counts: Vec<u64> = vec![3, 1, 1, (1 << 16) - 1, 0, (1 << 30) - 1];
     let bounds = DivBounds { num_bits: 56, den_bits: 30, den_frac_bits: 0, signed_den: false };
     let out = eval(vec![sums.clone(), counts.clone()], |p, s| fixed::div(p, &s[0], &s[1], bounds));
@@ -277,8 +278,12 @@ fn measured_errors_stay_within_the_documented_bounds() {
     let a56: Vec<i64> = a.iter().map(|v| v << 12).collect();
     let a30: Vec<i64> = a.iter().map(|v| v >> 14).collect();
     let out = all_equal(run3(None, |p| {
-        let (sa, sb, sc, sx) =
-            (p.share_public_input(&u(&a))?, p.share_public_input(&u(&b))?, p.share_public_input(&u(&c))?, p.share_public_input(&u(&x))?);
+        let (sa, sb, sc, sx) = (
+            p.share_public_input(&u(&a))?,
+            p.share_public_input(&u(&b))?,
+            p.share_public_input(&u(&c))?,
+            p.share_public_input(&u(&x))?,
+        );
         let (sa56, sa30) = (p.share_public_input(&u(&a56))?, p.share_public_input(&u(&a30))?);
         let outs = [
             fixed::div(p, &sa, &sb, bounds)?,
@@ -300,8 +305,11 @@ fn measured_errors_stay_within_the_documented_bounds() {
         let max = errs.iter().map(|(e, _, _)| *e).fold(0.0, f64::max);
         let mean = errs.iter().map(|(e, _, _)| *e).sum::<f64>() / errs.len() as f64;
         // The error beyond the absolute part of the bound, relative to the result.
-        let rel = errs.iter().map(|(e, b, w)| (e - (b - w.abs() * 2f64.powi(-25))).max(0.0) / w.abs()).fold(0.0, f64::max);
-        println!("{name}: max error {max:.2} ulps, mean {mean:.3} ulps, max error/bound {worst:.3}, relative part {rel:.1e}");
+        let rel =
+            errs.iter().map(|(e, b, w)| (e - (b - w.abs() * 2f64.powi(-25))).max(0.0) / w.abs()).fold(0.0, f64::max);
+        println!(
+            "{name}: max error {max:.2} ulps, mean {mean:.3} ulps, max error/bound {worst:.3}, relative part {rel:.1e}"
+        );
         assert!(worst <= 1.0, "{name} exceeds its bound");
     };
     let div_errs = |num: &[i64], den: &[i64], o: &[u64], fb: u32| -> Vec<(f64, f64, f64)> {
@@ -317,8 +325,12 @@ fn measured_errors_stay_within_the_documented_bounds() {
     report("div a/b (|A| < 2^44, |B| < 2^30)", div_errs(&a, &b, &out[0], F));
     report("div sum/count (|A| < 2^56, count < 2^30)", div_errs(&a56, &c, &out[1], 0));
     report("div a/b (|A| < 2^30, |B| < 2^30)", div_errs(&a30, &b, &out[2], F));
-    let big_b: Vec<(f64, f64, f64)> =
-        div_errs(&a30, &b, &out[2], F).into_iter().zip(&b).filter(|(_, b)| b.unsigned_abs() >= 1 << F).map(|(e, _)| e).collect();
+    let big_b: Vec<(f64, f64, f64)> = div_errs(&a30, &b, &out[2], F)
+        .into_iter()
+        .zip(&b)
+        .filter(|(_, b)| b.unsigned_abs() >= 1 << F)
+        .map(|(e, _)| e)
+        .collect();
     report("div a/b, |A| < 2^30, |b| >= 1", big_b);
     let root = |o: &[u64], inv: bool| -> Vec<(f64, f64, f64)> {
         x.iter()
@@ -411,7 +423,8 @@ fn results_that_may_be_opened_are_deterministic_functions_of_the_inputs() {
     let outs = eval(vec![vec![x; n], vec![y; n], vec![d; n]], |p, s| {
         let prod = fixed::mul(p, fmt, &s[0], &s[1])?;
         let dec = fixed::from_decimal(p, fmt, &s[2], 4, 34)?;
-        let q = fixed::div(p, &s[0], &s[1], DivBounds { num_bits: 40, den_bits: 20, den_frac_bits: F, signed_den: false })?;
+        let q =
+            fixed::div(p, &s[0], &s[1], DivBounds { num_bits: 40, den_bits: 20, den_frac_bits: F, signed_den: false })?;
         let r = fixed::sqrt(p, fmt, &s[0], 46)?;
         let parts = [prod, dec, q, r];
         let refs: Vec<&triad_mpc_core::ArithShare> = parts.iter().collect();

@@ -4,6 +4,6 @@ mod fixed;
 mod input;
 mod ops;
 mod poison;
-mod sort;
 mod prep;
 mod prep_cheating;
+mod sort;

@@ -5,14 +5,7 @@ use triad_mpc_core::harness::{run3, run3_stats};
 use triad_mpc_core::{ArithShare, Error};
 
 pub(crate) fn elem() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        Just(0u64),
-        Just(1u64),
-        Just(u64::MAX),
-        Just(1u64 << 63),
-        Just((1u64 << 63) - 1),
-        any::<u64>(),
-    ]
+    prop_oneof![Just(0u64), Just(1u64), Just(u64::MAX), Just(1u64 << 63), Just((1u64 << 63) - 1), any::<u64>(),]
 }
 
 fn vecs() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {

@@ -3,7 +3,9 @@
 //! or open.
 
 use triad_mpc_core::harness::{Party, Tamper, run3};
-use triad_mpc_core::{ArithShare, Error, Message, PairKeys, PartyId, Payload, Progress, Result, Session, SessionId, Step};
+use triad_mpc_core::{
+    ArithShare, Error, Message, PairKeys, PartyId, Payload, Progress, Result, Session, SessionId, Step,
+};
 
 fn p(i: u8) -> PartyId {
     PartyId::new(i).expect("party id")

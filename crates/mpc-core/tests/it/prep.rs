@@ -2,10 +2,10 @@
 //! comparisons and truncations on it equal their plaintext counterparts.
 
 use proptest::prelude::*;
-use triad_mpc_core::masked::trunc_pr;
 use triad_mpc_core::edabit::{edabits, trunc_masks};
 use triad_mpc_core::harness::{Party, run3};
 use triad_mpc_core::masked::trunc;
+use triad_mpc_core::masked::trunc_pr;
 use triad_mpc_core::stock::{KindStats, StockKind, Stockpile};
 use triad_mpc_core::{BoolShare, Error, Result};
 

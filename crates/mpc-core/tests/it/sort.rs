@@ -36,7 +36,11 @@ fn elem() -> impl Strategy<Value = i64> {
 
 fn keys() -> impl Strategy<Value = Vec<i64>> {
     (1usize..40).prop_flat_map(|n| {
-        prop_oneof![prop::collection::vec(elem(), n), elem().prop_map(move |a| vec![a; n]), prop::collection::vec(-2i64..2, n),]
+        prop_oneof![
+            prop::collection::vec(elem(), n),
+            elem().prop_map(move |a| vec![a; n]),
+            prop::collection::vec(-2i64..2, n),
+        ]
     })
 }
 
@@ -96,7 +100,8 @@ fn edge_cases_sort_correctly() {
 #[test]
 fn sorting_and_selecting_with_a_pivot_sample_match_plaintext() {
     // From 256 elements the pivots come from a sample sorted first.
-    let v: Vec<i64> = (0..600i64).map(|i| if i % 5 == 0 { i64::MIN + i % 3 } else { ((i * 7919) % 613) - 300 }).collect();
+    let v: Vec<i64> =
+        (0..600i64).map(|i| if i % 5 == 0 { i64::MIN + i % 3 } else { ((i * 7919) % 613) - 300 }).collect();
     let x: Vec<u64> = v.iter().map(|&a| a as u64).collect();
     let ranks = [0usize, 1, 299, 300, 599];
     let (s, q) = all_equal(run3(None, |pt| {
@@ -282,8 +287,12 @@ fn truncate(step: Step) -> Tamper {
 
 /// Senders of each shuffle message: round 1 `P_0`, `P_1`; round 2 `P_0`,
 /// `P_2`; tags `P_1`, `P_2`; check: everyone.
-const SENDERS: [(Step, &[u8]); 4] =
-    [(Step::Shuffle1, &[0, 1]), (Step::Shuffle2, &[0, 2]), (Step::ShuffleTag, &[1, 2]), (Step::ShuffleCheck, &[0, 1, 2])];
+const SENDERS: [(Step, &[u8]); 4] = [
+    (Step::Shuffle1, &[0, 1]),
+    (Step::Shuffle2, &[0, 2]),
+    (Step::ShuffleTag, &[1, 2]),
+    (Step::ShuffleCheck, &[0, 1, 2]),
+];
 
 #[test]
 fn a_flipped_bit_in_any_shuffle_message_fails_the_tag_check() {

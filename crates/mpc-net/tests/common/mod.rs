@@ -4,8 +4,7 @@
 use std::net::SocketAddr;
 
 use triad_mpc_net::{
-    Mesh, MeshListener, NetConfig, NetError, PartyId, PartyIdentity, PeerAddr, PinnedKey,
-    SessionId, TcpSetup,
+    Mesh, MeshListener, NetConfig, NetError, PartyId, PartyIdentity, PeerAddr, PinnedKey, SessionId, TcpSetup,
 };
 
 pub fn config() -> NetConfig {
@@ -17,11 +16,7 @@ pub fn identities() -> [PartyIdentity; 3] {
 }
 
 pub fn pins(ids: &[PartyIdentity; 3]) -> [PinnedKey; 3] {
-    [
-        ids[0].pinned_key(),
-        ids[1].pinned_key(),
-        ids[2].pinned_key(),
-    ]
+    [ids[0].pinned_key(), ids[1].pinned_key(), ids[2].pinned_key()]
 }
 
 /// Bind three listeners first, then connect the three parties concurrently. `identities[i]` is
@@ -45,18 +40,9 @@ pub async fn connect(
         let peers = me
             .others()
             .into_iter()
-            .map(|p| PeerAddr {
-                party: p,
-                addr: addrs[p.index()],
-                key: pins[p.index()].clone(),
-            })
+            .map(|p| PeerAddr { party: p, addr: addrs[p.index()], key: pins[p.index()].clone() })
             .collect();
-        handles.push(tokio::spawn(Mesh::connect(TcpSetup {
-            identity,
-            listener,
-            peers,
-            config,
-        })));
+        handles.push(tokio::spawn(Mesh::connect(TcpSetup { identity, listener, peers, config })));
     }
     let mut out = Vec::new();
     for h in handles {
@@ -69,11 +55,7 @@ pub async fn tcp_meshes(config: NetConfig) -> [Mesh; 3] {
     let ids = identities();
     let pins = pins(&ids);
     let [a, b, c] = connect(ids, pins, [config.clone(), config.clone(), config]).await;
-    [
-        a.expect("P0 connects"),
-        b.expect("P1 connects"),
-        c.expect("P2 connects"),
-    ]
+    [a.expect("P0 connects"), b.expect("P1 connects"), c.expect("P2 connects")]
 }
 
 /// A recognisable payload: byte k of message `seq` from `from` is a function of all three.

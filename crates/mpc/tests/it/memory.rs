@@ -120,7 +120,8 @@ fn comparisons_and_truncations_take_their_masks_from_the_stock() {
         let v = ArithShare::public(p.me(), &values);
         let neg = p.with_stock(|s, e| s.ltz(e, &v))?;
         let t = p.with_stock(|s, e| s.trunc(e, &v, 40, 16))?;
-        let levels = (p.stock().stats(StockKind::EdaBits64).level, p.stock().stats(StockKind::Trunc { k: 40, m: 16 }).level);
+        let levels =
+            (p.stock().stats(StockKind::EdaBits64).level, p.stock().stats(StockKind::Trunc { k: 40, m: 16 }).level);
         Ok((made, levels, p.open_bits(&neg)?[0] & 0b11111, p.open(&t)?))
     });
     for r in out {

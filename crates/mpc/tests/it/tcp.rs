@@ -75,7 +75,8 @@ fn a_party_whose_key_is_not_pinned_is_rejected() {
     let pins = [ids[0].pinned_key(), ids[1].pinned_key(), ids[2].pinned_key()];
     let [id0, _, id2] = ids;
     let impostor = PartyIdentity::generate(PartyId::ALL[1]).expect("key");
-    let [r0, r1, r2] = over_tcp([id0, impostor, id2], pins, SessionId(*b"tcp-impostor-ses"), |p| multiply_and_open(p, 10));
+    let [r0, r1, r2] =
+        over_tcp([id0, impostor, id2], pins, SessionId(*b"tcp-impostor-ses"), |p| multiply_and_open(p, 10));
     for (who, r) in [("P0", r0), ("P2", r2)] {
         match r {
             Err(Error::Net(NetError::KeyMismatch { peer })) => assert_eq!(peer.index(), 1, "{who}"),

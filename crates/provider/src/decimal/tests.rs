@@ -23,13 +23,7 @@ fn max_len_counts_the_point_only_with_decimals() {
 
 #[test]
 fn formats_beyond_eighteen_digits_are_refused() {
-    assert_eq!(
-        DecimalFormat::new(10, 9, 0),
-        Err(FormatError::TooManyDigits { total: 19 })
-    );
-    assert_eq!(
-        DecimalFormat::new(0, 4, 0),
-        Err(FormatError::NoIntegerDigits)
-    );
+    assert_eq!(DecimalFormat::new(10, 9, 0), Err(FormatError::TooManyDigits { total: 19 }));
+    assert_eq!(DecimalFormat::new(0, 4, 0), Err(FormatError::NoIntegerDigits));
     assert!(DecimalFormat::new(12, 6, 0).is_ok());
 }

@@ -11,10 +11,7 @@ use clap::{Parser, Subcommand};
 use triad_dev_notary::{Account, BANNER, CommitmentAlg, DevNotary, DevNotaryConfig, NotarySecret};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "DEVELOPMENT ONLY: a trusted notary that sees the plaintext"
-)]
+#[command(version, about = "DEVELOPMENT ONLY: a trusted notary that sees the plaintext")]
 struct Cli {
     /// DNS name of the mock exchange (its certificate and the presentations).
     #[arg(long, default_value = triad_dev_notary::DEFAULT_SERVER_NAME)]
@@ -68,18 +65,10 @@ async fn main() -> anyhow::Result<()> {
     let accounts = if cli.accounts.is_empty() {
         Account::demo()
     } else {
-        cli.accounts
-            .iter()
-            .map(|a| Account::parse(a))
-            .collect::<Result<_, _>>()
-            .context("parsing --account")?
+        cli.accounts.iter().map(|a| Account::parse(a)).collect::<Result<_, _>>().context("parsing --account")?
     };
-    let notary_secret = cli
-        .notary_secret
-        .as_deref()
-        .map(NotarySecret::from_hex)
-        .transpose()
-        .context("parsing the notary secret")?;
+    let notary_secret =
+        cli.notary_secret.as_deref().map(NotarySecret::from_hex).transpose().context("parsing the notary secret")?;
     let config = DevNotaryConfig {
         server_name: cli.server_name,
         notary_secret,
@@ -96,19 +85,14 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Issue { token, out } => {
-            let notary = DevNotary::start(config)
-                .await
-                .context("starting the mock exchange")?;
+            let notary = DevNotary::start(config).await.context("starting the mock exchange")?;
             eprintln!(
                 "mock exchange https://{} at {}\nnotary key {}",
                 notary.server_name(),
                 notary.exchange_addr(),
                 notary.notary_key()
             );
-            let issued = notary
-                .issue(&token)
-                .await
-                .context("issuing the presentation")?;
+            let issued = notary.issue(&token).await.context("issuing the presentation")?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let write = |name: &str, bytes: &[u8]| {
                 let path = out.join(name);
@@ -117,10 +101,7 @@ async fn main() -> anyhow::Result<()> {
             write("presentation.bin", &issued.presentation)?;
             write("secret.json", issued.secret.to_json().as_bytes())?;
             write("ca.der", notary.ca_cert_der())?;
-            write(
-                "notary_key.txt",
-                format!("{}\n", notary.notary_key()).as_bytes(),
-            )?;
+            write("notary_key.txt", format!("{}\n", notary.notary_key()).as_bytes())?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -148,10 +129,9 @@ fn check(dir: &std::path::Path, server_name: &str, max_age: u64) -> anyhow::Resu
     let key_text = String::from_utf8(read("notary_key.txt")?).context("notary_key.txt")?;
     let key = NotaryKey::parse(key_text.trim()).context("notary_key.txt")?;
     let mut config = VerifierConfig::new(vec![key.clone()]);
-    config.trust_anchors =
-        TrustAnchors::from_der_certs([read("ca.der")?.as_slice()]).context("ca.der")?;
-    let verified = triad_notary::verify(&read("presentation.bin")?, &config)
-        .context("presentation.bin does not verify")?;
+    config.trust_anchors = TrustAnchors::from_der_certs([read("ca.der")?.as_slice()]).context("ca.der")?;
+    let verified =
+        triad_notary::verify(&read("presentation.bin")?, &config).context("presentation.bin does not verify")?;
     let template = ProofTemplate::new(
         server_name,
         "GET",
@@ -161,13 +141,8 @@ fn check(dir: &std::path::Path, server_name: &str, max_age: u64) -> anyhow::Resu
         max_age,
         vec![key],
     )?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("clock")?
-        .as_secs();
-    let m = template
-        .apply(&verified, now)
-        .context("the presentation does not fit the template")?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("clock")?.as_secs();
+    let m = template.apply(&verified, now).context("the presentation does not fit the template")?;
     let secret_text = String::from_utf8(read("secret.json")?).context("secret.json")?;
     let secret = triad_dev_notary::IssuedSecret::from_json(&secret_text)?;
     triad_notary::check_commitment(&m.commitment, &secret.prover_secret())

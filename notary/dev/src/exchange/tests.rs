@@ -4,10 +4,7 @@ use super::respond;
 use crate::config::Account;
 
 fn accounts() -> HashMap<String, Account> {
-    Account::demo()
-        .into_iter()
-        .map(|a| (a.token.clone(), a))
-        .collect()
+    Account::demo().into_iter().map(|a| (a.token.clone(), a)).collect()
 }
 
 fn status(request: &str) -> String {
@@ -18,10 +15,8 @@ fn status(request: &str) -> String {
 
 #[test]
 fn the_balance_endpoint_answers_the_accounts_json() {
-    let response = respond(
-        b"GET /api/v1/balance HTTP/1.1\r\nHost: x\r\nauthorization:  Bearer bob-token \r\n\r\n",
-        &accounts(),
-    );
+    let response =
+        respond(b"GET /api/v1/balance HTTP/1.1\r\nHost: x\r\nauthorization:  Bearer bob-token \r\n\r\n", &accounts());
     let text = String::from_utf8(response).expect("utf8");
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("Content-Length: 43\r\n"), "{text}");
@@ -30,23 +25,14 @@ fn the_balance_endpoint_answers_the_accounts_json() {
 
 #[test]
 fn other_requests_get_errors() {
-    assert_eq!(
-        status("GET /api/v1/balance HTTP/1.1\r\n\r\n"),
-        "HTTP/1.1 401 Unauthorized"
-    );
+    assert_eq!(status("GET /api/v1/balance HTTP/1.1\r\n\r\n"), "HTTP/1.1 401 Unauthorized");
     assert_eq!(
         status("GET /api/v1/balance HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n"),
         "HTTP/1.1 401 Unauthorized"
     );
     assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
-    assert_eq!(
-        status("POST /api/v1/balance HTTP/1.1\r\n\r\n"),
-        "HTTP/1.1 405 Method Not Allowed"
-    );
-    assert_eq!(
-        status("GET /api/v1/balance HTTP/1.0\r\n\r\n"),
-        "HTTP/1.1 400 Bad Request"
-    );
+    assert_eq!(status("POST /api/v1/balance HTTP/1.1\r\n\r\n"), "HTTP/1.1 405 Method Not Allowed");
+    assert_eq!(status("GET /api/v1/balance HTTP/1.0\r\n\r\n"), "HTTP/1.1 400 Bad Request");
     assert_eq!(status(""), "HTTP/1.1 400 Bad Request");
 }
 
