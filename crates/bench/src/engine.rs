@@ -4,7 +4,6 @@
 //! slowest party and the largest byte and round counts.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -84,17 +83,6 @@ pub struct Args {
     /// check, which must then fail.
     #[arg(long, hide = true)]
     corrupt_result: bool,
-}
-
-/// The hidden child: one party.
-#[derive(clap::Args)]
-pub struct PartyArgs {
-    /// This party's id (0, 1, 2).
-    #[arg(long)]
-    party: u8,
-    /// The directory the parent prepared.
-    #[arg(long)]
-    dir: PathBuf,
 }
 
 /// What the parent tells every child.
@@ -217,7 +205,7 @@ fn summarize(per_party: [Vec<Measured>; 3]) -> Result<Vec<Row>> {
 }
 
 /// The hidden subcommand: one party's process.
-pub async fn party(args: PartyArgs) -> Result<()> {
+pub async fn party(args: crate::PartyArgs) -> Result<()> {
     triad_procs::child(args.party, args.dir, ChildOptions::default(), run_cases)
 }
 

@@ -7,7 +7,6 @@
 //! each honest contribution was accepted, and that a small control batch of dishonest ones
 //! (one per kind of fault) gets the right rejections; a failure ends the party non-zero.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -61,17 +60,6 @@ pub struct Args {
     /// check, which must then fail.
     #[arg(long, hide = true)]
     corrupt_result: bool,
-}
-
-/// The hidden child: one party.
-#[derive(clap::Args)]
-pub struct PartyArgs {
-    /// This party's id (0, 1, 2).
-    #[arg(long)]
-    party: u8,
-    /// The directory the parent prepared.
-    #[arg(long)]
-    dir: PathBuf,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -197,7 +185,7 @@ fn summarize(plan: &Plan, per_party: &[Vec<Measured>; 3]) -> Result<Vec<Line>> {
 }
 
 /// The hidden subcommand: one party's process.
-pub async fn party(args: PartyArgs) -> Result<()> {
+pub async fn party(args: crate::PartyArgs) -> Result<()> {
     triad_procs::child(args.party, args.dir, ChildOptions::default(), run_cases)
 }
 

@@ -28,7 +28,7 @@ pub enum Command {
     Engine(engine::Args),
     /// One party of `bench engine` (started by it).
     #[command(hide = true)]
-    EngineParty(engine::PartyArgs),
+    EngineParty(PartyArgs),
     /// The engine on three threads of this process over in-memory channels (no TLS, no
     /// processes): gate phase and verification apart, wall and CPU per party.
     EngineInproc(engine_inproc::Args),
@@ -38,7 +38,7 @@ pub enum Command {
     Inputs(inputs::Args),
     /// One party of `bench inputs` (started by it).
     #[command(hide = true)]
-    InputsParty(inputs::PartyArgs),
+    InputsParty(PartyArgs),
     /// The commitment check of `bench inputs` on three threads of this process over in-memory
     /// channels (no TLS, no processes): the computation's cost alone.
     InputsInproc(inputs_inproc::Args),
@@ -48,7 +48,7 @@ pub enum Command {
     Net(net::Args),
     /// One party of `bench net` (started by it).
     #[command(hide = true)]
-    NetParty(net::PartyArgs),
+    NetParty(PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -63,6 +63,17 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::Net(args) => net::run(args),
         Command::NetParty(args) => net::party(args),
     }
+}
+
+/// The hidden child of every three-process suite: one party (`triad_procs` appends these).
+#[derive(clap::Args)]
+pub struct PartyArgs {
+    /// This party's id (0, 1, 2).
+    #[arg(long)]
+    party: u8,
+    /// The directory the parent prepared.
+    #[arg(long)]
+    dir: std::path::PathBuf,
 }
 
 /// One measured case.

@@ -14,7 +14,6 @@
 //! cases on three threads of this process over the in-memory transport (`Mesh::in_memory`:
 //! the same queues, budgets and counters without TLS or sockets), for comparison.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -132,17 +131,6 @@ pub struct Args {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-/// The hidden child: one party.
-#[derive(clap::Args)]
-pub struct PartyArgs {
-    /// This party's id (0, 1, 2).
-    #[arg(long)]
-    party: u8,
-    /// The directory the parent prepared.
-    #[arg(long)]
-    dir: PathBuf,
 }
 
 /// What the parent tells every child.
@@ -364,7 +352,7 @@ fn summarize(backend: &'static str, plan: &Plan, per_party: &[Vec<Measured>; 3])
 }
 
 /// The hidden subcommand: one party's process. CPU is the whole process's.
-pub fn party(args: PartyArgs) -> Result<()> {
+pub fn party(args: crate::PartyArgs) -> Result<()> {
     triad_procs::child_mesh(args.party, args.dir, ChildOptions::default(), |m, plan| {
         run_cases(m, &plan, cpu::process_secs)
     })
