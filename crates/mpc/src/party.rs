@@ -176,52 +176,44 @@ impl NetParty {
 
     /// `x * y` elementwise (one round per [`PartyConfig::max_gate_elements`]).
     pub fn mul(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        let r = self.mul_chunked(x, y);
-        self.lift(r)
+        Ok(self.mul_chunked(x, y)?)
     }
 
     /// `sum_j x_j y_j` (one element sent, one round).
     pub fn dot(&mut self, x: &ArithShare, y: &ArithShare) -> Result<ArithShare> {
-        let r = engine::dot_gate(self, x, y).and_then(|z| self.maybe_verify().map(|()| z));
-        self.lift(r)
+        Ok(engine::dot_gate(self, x, y).and_then(|z| self.maybe_verify().map(|()| z))?)
     }
 
     /// `x & y` elementwise.
     pub fn and(&mut self, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
-        let r = self.and_chunked(x, y);
-        self.lift(r)
+        Ok(self.and_chunked(x, y)?)
     }
 
     /// Verify every logged gate now.
     pub fn verify(&mut self) -> Result<()> {
-        let r = Engine::verify(self);
-        self.lift(r)
+        Ok(Engine::verify(self)?)
     }
 
     /// Verify every logged gate, then open `x` to all parties (compare-view).
     pub fn open(&mut self, x: &ArithShare) -> Result<Vec<u64>> {
-        let r = Engine::open(self, x);
-        self.lift(r)
+        Ok(Engine::open(self, x)?)
     }
 
     /// Verify every logged gate, then open bit-sliced `x`.
     pub fn open_bits(&mut self, x: &BoolShare) -> Result<Vec<u64>> {
-        let r = Engine::open_bits(self, x);
-        self.lift(r)
+        Ok(Engine::open_bits(self, x)?)
     }
 
     /// Check a client's input bundle with the neighbours: the accepted sharing and the
     /// indices this party saw rejected.
     pub fn input(&mut self, bundle: InputBundle) -> Result<(ArithShare, Vec<usize>)> {
-        let r = core::input::check_bundle(self, bundle);
-        self.lift(r)
+        Ok(core::input::check_bundle(self, bundle)?)
     }
 
     /// Run a circuit of [`triad_mpc_core::circuits`] (or any code written against
     /// [`Engine`]) and report a mesh failure as the engine's transport error, with the mesh's [`NetError`] as its source.
     pub fn circuit<T>(&mut self, f: impl FnOnce(&mut NetParty) -> core::Result<T>) -> Result<T> {
-        let r = f(self);
-        self.lift(r)
+        Ok(f(self)?)
     }
 
     /// The stockpile of preprocessed masks (levels, counters).
@@ -250,7 +242,7 @@ impl NetParty {
         let mut stock = std::mem::take(&mut self.stock);
         let r = f(&mut stock, self);
         self.stock = stock;
-        self.lift(r)
+        Ok(r?)
     }
 
     /// Close the mesh, flushing what is queued.
@@ -260,12 +252,8 @@ impl NetParty {
 
     // --- driving -------------------------------------------------------------------------
 
-    fn lift<T>(&mut self, r: core::Result<T>) -> Result<T> {
-        Ok(r?)
-    }
-
     /// A mesh failure as the engine's transport error, the mesh's error kept as its source.
-    fn link_failed(&mut self, e: NetError) -> core::Error {
+    fn link_failed(e: NetError) -> core::Error {
         let kind = match e {
             NetError::RecvTimeout { .. } | NetError::SendTimeout { .. } => core::TransportKind::Timeout,
             _ => core::TransportKind::Link,
@@ -331,11 +319,11 @@ impl NetParty {
     fn send_raw(&mut self, m: Message) -> core::Result<()> {
         let to = net_party(m.to);
         let bytes = Bytes::from(m.encode());
-        self.mesh.send(to, bytes).map_err(|e| self.link_failed(e))
+        self.mesh.send(to, bytes).map_err(Self::link_failed)
     }
 
     fn recv_raw(&mut self, from: core::PartyId) -> core::Result<Message> {
-        let bytes = self.mesh.recv(net_party(from)).map_err(|e| self.link_failed(e))?;
+        let bytes = self.mesh.recv(net_party(from)).map_err(Self::link_failed)?;
         // The mesh authenticated the link, so `from` is the real sender; `decode` blames it
         // for a header that says otherwise.
         Message::decode(&bytes, from)
