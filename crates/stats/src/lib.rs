@@ -7,6 +7,7 @@
 pub mod check;
 pub mod decimal;
 pub mod error;
+pub mod exec;
 pub mod plan;
 pub mod reference;
 pub mod schema;
