@@ -79,34 +79,47 @@ impl Session {
     /// Start the dot product `sum_j x_j y_j` (one sharing): one element sent,
     /// however long the vectors.
     pub fn dot_start(&mut self, x: &ArithShare, y: &ArithShare) -> Result<(MulPending, Message)> {
+        self.dots_start(&[(x, y)])
+    }
+
+    /// Start several dot products at once (one sharing of `k` elements, one
+    /// message of `k` elements): element `t` is `sum_j x_t[j] y_t[j]`. Each is
+    /// logged as its own gate with its own term count, as [`Self::dot_start`].
+    pub fn dots_start(&mut self, pairs: &[(&ArithShare, &ArithShare)]) -> Result<(MulPending, Message)> {
         self.live(Step::Mul)?;
-        check_len(x.len(), y.len())?;
-        let seq = self.next_seq();
-        let (r0, r1) = self.zero_parts(seq, 1);
-        let mut acc = r0[0].wrapping_sub(r1[0]);
-        for j in 0..x.len() {
-            let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
-            acc = acc
-                .wrapping_add(a0.wrapping_mul(b0))
-                .wrapping_add(a0.wrapping_mul(b1))
-                .wrapping_add(a1.wrapping_mul(b0));
+        for (x, y) in pairs {
+            check_len(x.len(), y.len())?;
         }
+        let k = pairs.len();
+        let seq = self.next_seq();
+        let (r0, r1) = self.zero_parts(seq, k);
         let log = &mut self.arith_log;
         let at = log.z0.len();
         if log.terms.is_empty() {
             log.terms = vec![1; at];
         }
-        log.terms.push(x.len() as u32);
-        log.x0.extend_from_slice(&x.s0);
-        log.x1.extend_from_slice(&x.s1);
-        log.y0.extend_from_slice(&y.s0);
-        log.y1.extend_from_slice(&y.s1);
-        log.r0.push(r0[0]);
-        log.r1.push(r1[0]);
-        log.z0.push(acc);
-        let msg = self.to_prev(Step::Mul, seq, Payload::Words(vec![acc]));
+        for (t, (x, y)) in pairs.iter().enumerate() {
+            let mut acc = r0[t].wrapping_sub(r1[t]);
+            for j in 0..x.len() {
+                let (a0, a1, b0, b1) = (x.s0[j], x.s1[j], y.s0[j], y.s1[j]);
+                acc = acc
+                    .wrapping_add(a0.wrapping_mul(b0))
+                    .wrapping_add(a0.wrapping_mul(b1))
+                    .wrapping_add(a1.wrapping_mul(b0));
+            }
+            log.terms.push(x.len() as u32);
+            log.x0.extend_from_slice(&x.s0);
+            log.x1.extend_from_slice(&x.s1);
+            log.y0.extend_from_slice(&y.s0);
+            log.y1.extend_from_slice(&y.s1);
+            log.r0.push(r0[t]);
+            log.r1.push(r1[t]);
+            log.z0.push(acc);
+        }
+        let words = log.z0[at..].to_vec();
+        let msg = self.to_prev(Step::Mul, seq, Payload::Words(words));
         self.unfinished += 1;
-        Ok((MulPending { seq, at, n: 1 }, msg))
+        Ok((MulPending { seq, at, n: k }, msg))
     }
 
     /// Start `x & y` on bit-sliced words. Araki et al. CCS'16, Sec. 2.2 over

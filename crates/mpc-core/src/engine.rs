@@ -93,6 +93,15 @@ pub fn dot_gate<E: Engine + ?Sized>(e: &mut E, x: &ArithShare, y: &ArithShare) -
     pending.finish(e.session(), r)
 }
 
+/// Several dot products in one gate layer (`k` elements sent, one exchange):
+/// element `t` of the result is `sum_j x_t[j] y_t[j]`.
+pub fn dots_gate<E: Engine + ?Sized>(e: &mut E, pairs: &[(&ArithShare, &ArithShare)]) -> Result<ArithShare> {
+    let (pending, m) = e.session().dots_start(pairs)?;
+    let next = e.session().me().next();
+    let [r] = replies(e.exchange(vec![m], &[next])?, Step::Mul)?;
+    pending.finish(e.session(), r)
+}
+
 /// One AND layer, `x & y` elementwise (one exchange, as [`mul_gate`]).
 pub fn and_gate<E: Engine + ?Sized>(e: &mut E, x: &BoolShare, y: &BoolShare) -> Result<BoolShare> {
     let (pending, m) = e.session().and_start(x, y)?;

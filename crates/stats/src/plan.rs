@@ -89,7 +89,7 @@ pub enum UnaryAgg {
 }
 
 /// Aggregates over two columns `(Y, X)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BinaryAgg {
     /// `covar_pop`
     CovarPop,
@@ -108,7 +108,7 @@ pub enum BinaryAgg {
 }
 
 /// `percentile_cont` or `percentile_disc`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PercentileKind {
     /// Linear interpolation between the two nearest ranks.
     Cont,
