@@ -2,7 +2,7 @@
 //! only dispatches here). Each suite prints a table, or one JSON object per line (`--json`)
 //! with at least "suite", "case", "n" and "secs", and "git_rev" and "cores" ([`Host`]).
 //!
-//! The suites that run three parties as three OS processes (`engine`, `inputs`, `net`) use
+//! The suites that run three parties as three OS processes (`engine`, `inputs`, `net`, `stats`) use
 //! `triad-procs`; their children are the running executable itself, started as
 //! `<exe> bench <suite>-party --party i --dir D` (hidden subcommands of [`Command`]), so the
 //! binary that embeds [`Command`] must mount it as `bench`. CPU time comes from [`cpu`].
@@ -18,6 +18,7 @@ mod eventlog;
 mod inputs;
 mod inputs_inproc;
 mod net;
+mod stats;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -49,6 +50,13 @@ pub enum Command {
     /// One party of `bench net` (started by it).
     #[command(hide = true)]
     NetParty(PartyArgs),
+    /// SQL statistics (`triad-stats`' executor): three processes over localhost TLS, malicious
+    /// security; one query per case over a generated dataset of n rows, each answer checked
+    /// against the plaintext reference outside the clock.
+    Stats(stats::Args),
+    /// One party of `bench stats` (started by it).
+    #[command(hide = true)]
+    StatsParty(PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -62,6 +70,8 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::InputsInproc(args) => inputs_inproc::run(args),
         Command::Net(args) => net::run(args),
         Command::NetParty(args) => net::party(args),
+        Command::Stats(args) => stats::run(args).await,
+        Command::StatsParty(args) => stats::party(args).await,
     }
 }
 
