@@ -114,7 +114,12 @@ impl SchemaFile {
             .columns
             .iter()
             .map(|c| {
-                Ok(Column::new(c.name.clone(), c.min.decimal(&c.name, "min")?, c.max.decimal(&c.name, "max")?, c.decimals))
+                Ok(Column::new(
+                    c.name.clone(),
+                    c.min.decimal(&c.name, "min")?,
+                    c.max.decimal(&c.name, "max")?,
+                    c.decimals,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         let dataset = self.dataset.clone().unwrap_or_else(|| default_dataset.to_owned());
@@ -252,8 +257,7 @@ pub fn party(args: PartyArgs) -> Result<()> {
 fn party_work(p: &mut NetParty, plan: Plan) -> Result<Vec<Outcome>> {
     let schema = plan.schema.schema("")?;
     let query = triad_stats::plan(&schema, &plan.sql)?;
-    let columns =
-        triad_procs::deal::read(&plan.inputs, "columns", p.me().index(), schema.columns.len(), plan.rows)?;
+    let columns = triad_procs::deal::read(&plan.inputs, "columns", p.me().index(), schema.columns.len(), plan.rows)?;
     Ok(vec![match triad_stats::exec::execute(p, &schema, &query, &columns) {
         Ok(a) => Outcome::Answer { columns: a.columns, rows: a.rows },
         Err(e) => Outcome::Failed(e.to_string()),
@@ -342,7 +346,9 @@ fn explain(schema: &Schema, q: &Query, rows: usize) -> String {
         "opens: whether every group has at least {} rows (one bit); then the results\n",
         schema.min_cohort
     ));
-    out.push_str("costs: pending (multiplications, ANDs, rounds and bytes per party come with the executor's EXPLAIN)\n");
+    out.push_str(
+        "costs: pending (multiplications, ANDs, rounds and bytes per party come with the executor's EXPLAIN)\n",
+    );
     out
 }
 

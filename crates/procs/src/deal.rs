@@ -126,8 +126,7 @@ mod tests {
                 // Party i's second component is party i+1's first.
                 assert_eq!(x[i].1, x[(i + 1) % 3].0);
             }
-            let sum: Vec<u64> =
-                (0..3).map(|r| x[0].0[r].wrapping_add(x[1].0[r]).wrapping_add(x[2].0[r])).collect();
+            let sum: Vec<u64> = (0..3).map(|r| x[0].0[r].wrapping_add(x[1].0[r]).wrapping_add(x[2].0[r])).collect();
             assert_eq!(&sum, col);
             assert_ne!(x[0].0, *col, "components are random");
         }
