@@ -188,8 +188,11 @@ struct Measured {
     rounds: u64,
     cpu_secs: f64,
     /// The opened answer, or why there is none.
-    answer: Result<(Vec<String>, Vec<Vec<Option<f64>>>), String>,
+    answer: Result<Opened, String>,
 }
+
+/// An opened answer's labels and rows ([`Answer`] has no serde).
+type Opened = (Vec<String>, Vec<Vec<Option<f64>>>);
 
 /// The benchmark's schema: `x` heavy-tailed in [0.01, 10000] (2 decimals), `y` ≈ x/2 plus noise
 /// in [−100, 10000] (2 decimals), `m` in [0, 20] (integers) for mode and the WHERE.

@@ -113,9 +113,9 @@ pub enum CsvError {
         /// The value.
         value: String,
         /// Declared min.
-        min: Decimal,
+        min: String,
         /// Declared max.
-        max: Decimal,
+        max: String,
     },
     /// A value with more digits after the point than the schema declares.
     #[error(
@@ -296,7 +296,12 @@ pub fn load(text: &str, schema: Schema) -> Result<Loaded, CsvError> {
                 decimals: col.decimals,
             })?;
             if units < lo || units > hi {
-                return Err(CsvError::OutOfRange { at: at(), value: text.to_owned(), min: col.min, max: col.max });
+                return Err(CsvError::OutOfRange {
+                    at: at(),
+                    value: text.to_owned(),
+                    min: col.min.to_string(),
+                    max: col.max.to_string(),
+                });
             }
             row.push(v);
         }
@@ -352,7 +357,7 @@ pub fn infer(text: &str, dataset: &str) -> Result<Loaded, CsvError> {
         let decimals = rows.iter().map(|r| r[c].normalized().scale).max().unwrap_or(0);
         // The first value that does not fit 63 bits at this precision, if any.
         for (r, row) in rows.iter().enumerate() {
-            if !row[c].units_at(decimals).is_some_and(|u| u.unsigned_abs() < 1u128 << 63) {
+            if row[c].units_at(decimals).is_none_or(|u| u.unsigned_abs() >= 1u128 << 63) {
                 return Err(CsvError::TooLarge {
                     at: Cell { line: lines[r], field: c + 1, column: name.clone() },
                     value: row[c].to_string(),
