@@ -14,7 +14,7 @@ use triad_mpc::NetParty;
 use triad_mpc::core::stock::StockKind;
 use triad_mpc::core::{ArithShare, BoolShare, circuits, edabit, masked, sort};
 
-use crate::{Host, Report, Row, cpu};
+use crate::{Report, Row, cpu};
 use triad_procs::{ChildCommand, ChildOptions};
 
 /// A benchmarked operation.
@@ -187,19 +187,8 @@ fn summarize(per_party: [Vec<Measured>; 3]) -> Result<Vec<Row>> {
     }
     Ok(best
         .into_iter()
-        .map(|((case, n), Worst { secs, bytes, rounds, .. })| Row {
-            suite: "engine",
-            case: case.name().to_owned(),
-            backend: "tls-3proc".to_owned(),
-            n: n as u64,
-            secs,
-            per_sec: Some(n as f64 / secs.max(1e-9)),
-            p50_ms: None,
-            p99_ms: None,
-            bytes_per_party: Some(bytes),
-            rounds: Some(rounds),
-            checked: Some(true),
-            host: Host::current(),
+        .map(|((case, n), Worst { secs, bytes, rounds, .. })| {
+            Row::tls_checked("engine", case.name(), n, secs, bytes, rounds)
         })
         .collect())
 }

@@ -115,6 +115,27 @@ pub struct Row {
     pub host: Host,
 }
 
+impl Row {
+    /// A checked case of a three-process suite (backend `tls-3proc`): `n` elements in `secs`,
+    /// the busiest party's bytes and rounds.
+    pub fn tls_checked(suite: &'static str, case: &str, n: usize, secs: f64, bytes: u64, rounds: u64) -> Row {
+        Row {
+            suite,
+            case: case.to_owned(),
+            backend: "tls-3proc".to_owned(),
+            n: n as u64,
+            secs,
+            per_sec: Some(n as f64 / secs.max(1e-9)),
+            p50_ms: None,
+            p99_ms: None,
+            bytes_per_party: Some(bytes),
+            rounds: Some(rounds),
+            checked: Some(true),
+            host: Host::current(),
+        }
+    }
+}
+
 /// Where a figure was measured, carried by every JSON row of every suite.
 #[derive(Clone, Debug, Serialize)]
 pub struct Host {

@@ -20,7 +20,7 @@ use triad_procs::{ChildCommand, ChildOptions};
 use triad_stats::exec::Answer;
 use triad_stats::{Aggregate, BinaryAgg, Column, Decimal, OutputValue, PercentileKind, Query, Schema, UnaryAgg};
 
-use crate::{Host, Report, Row, cpu};
+use crate::{Report, Row, cpu};
 
 /// A benchmarked query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
@@ -313,20 +313,7 @@ fn summarize(
     }
     Ok(best
         .into_iter()
-        .map(|((n, case), (secs, bytes, rounds, _))| Row {
-            suite: "stats",
-            case: case.name().to_owned(),
-            backend: "tls-3proc".to_owned(),
-            n: n as u64,
-            secs,
-            per_sec: Some(n as f64 / secs.max(1e-9)),
-            p50_ms: None,
-            p99_ms: None,
-            bytes_per_party: Some(bytes),
-            rounds: Some(rounds),
-            checked: Some(true),
-            host: Host::current(),
-        })
+        .map(|((n, case), (secs, bytes, rounds, _))| Row::tls_checked("stats", case.name(), n, secs, bytes, rounds))
         .collect())
 }
 
