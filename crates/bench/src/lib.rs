@@ -86,6 +86,19 @@ pub struct PartyArgs {
     dir: std::path::PathBuf,
 }
 
+/// The flags of every suite whose results are checked after the clock (`engine`, `inputs`,
+/// `stats`).
+#[derive(clap::Args)]
+pub struct CheckedFlags {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// For the checker's own test: spoil one opened result before the check, which must then
+    /// fail (each suite says which value it spoils).
+    #[arg(long, hide = true)]
+    pub corrupt_result: bool,
+}
+
 /// One measured case.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {

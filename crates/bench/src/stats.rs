@@ -158,13 +158,8 @@ pub struct Args {
     /// Give up if the parties have not finished after this many seconds.
     #[arg(long, default_value_t = 3600)]
     timeout_secs: u64,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// For the checker's own test: spoil one value of each answer before the check, which must
-    /// then fail.
-    #[arg(long, hide = true)]
-    corrupt_result: bool,
+    #[command(flatten)]
+    checked: crate::CheckedFlags,
 }
 
 /// What the parent tells every child (no secret: the shares are in per-party files).
@@ -258,8 +253,8 @@ pub async fn run(args: Args) -> Result<()> {
         args.timeout_secs,
     )?;
     drop(inputs);
-    let rows = summarize(&schema, &data, per_party, args.corrupt_result)?;
-    let mut report = Report::new(args.json);
+    let rows = summarize(&schema, &data, per_party, args.checked.corrupt_result)?;
+    let mut report = Report::new(args.checked.json);
     for row in &rows {
         report.row(row)?;
     }
