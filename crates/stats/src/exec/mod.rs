@@ -5,8 +5,8 @@
 //! (the public row count); element `i` of column `j` is row `i`'s value times `10^decimals_j`,
 //! a signed integer within the column's declared range. See `docs/protocols/stats.md` §5.
 
-use triad_mpc_core::ArithShare;
 use triad_mpc_core::engine::Engine;
+use triad_mpc_core::ArithShare;
 
 use crate::plan::Query;
 use crate::reference::Table;
@@ -34,9 +34,7 @@ impl Answer {
 pub enum ExecError {
     /// Some group has fewer rows than the dataset's `min_cohort`: the only thing opened is that
     /// fact (one bit), not which group or how many rows.
-    #[error(
-        "refused: a group has fewer than {min_cohort} contributing rows (the dataset's min_cohort); nothing else was revealed"
-    )]
+    #[error("refused: a group has fewer than {min_cohort} contributing rows (the dataset's min_cohort); nothing else was revealed")]
     BelowCohort {
         /// The dataset's policy.
         min_cohort: u64,
