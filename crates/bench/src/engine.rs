@@ -14,7 +14,7 @@ use triad_mpc::NetParty;
 use triad_mpc::core::stock::StockKind;
 use triad_mpc::core::{ArithShare, BoolShare, circuits, edabit, masked, sort};
 
-use crate::{Host, Report, Row, cpu};
+use crate::{Report, Row, cpu};
 use triad_procs::{ChildCommand, ChildOptions};
 
 /// A benchmarked operation.
@@ -76,13 +76,8 @@ pub struct Args {
     /// Give up if the parties have not finished after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_secs: u64,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// For the checker's own test: corrupt one opened output element before the result
-    /// check, which must then fail.
-    #[arg(long, hide = true)]
-    corrupt_result: bool,
+    #[command(flatten)]
+    checked: crate::CheckedFlags,
 }
 
 /// What the parent tells every child.
@@ -138,7 +133,7 @@ pub async fn run(args: Args) -> Result<()> {
             cases.push((case, n));
         }
     }
-    let plan = Plan { cases, reps: args.reps, corrupt: args.corrupt_result };
+    let plan = Plan { cases, reps: args.reps, corrupt: args.checked.corrupt_result };
     let per_party: [Vec<Measured>; 3] = triad_procs::parent(
         "bench-engine",
         &ChildCommand::current_exe(&["bench", "engine-party"])?,
@@ -146,7 +141,7 @@ pub async fn run(args: Args) -> Result<()> {
         args.timeout_secs,
     )?;
     let rows = summarize(per_party)?;
-    let mut report = Report::new(args.json);
+    let mut report = Report::new(args.checked.json);
     for row in &rows {
         report.row(row)?;
     }
@@ -187,19 +182,8 @@ fn summarize(per_party: [Vec<Measured>; 3]) -> Result<Vec<Row>> {
     }
     Ok(best
         .into_iter()
-        .map(|((case, n), Worst { secs, bytes, rounds, .. })| Row {
-            suite: "engine",
-            case: case.name().to_owned(),
-            backend: "tls-3proc".to_owned(),
-            n: n as u64,
-            secs,
-            per_sec: Some(n as f64 / secs.max(1e-9)),
-            p50_ms: None,
-            p99_ms: None,
-            bytes_per_party: Some(bytes),
-            rounds: Some(rounds),
-            checked: Some(true),
-            host: Host::current(),
+        .map(|((case, n), Worst { secs, bytes, rounds, .. })| {
+            Row::tls_checked("engine", case.name(), n, secs, bytes, rounds)
         })
         .collect())
 }

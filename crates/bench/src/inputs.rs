@@ -53,13 +53,8 @@ pub struct Args {
     /// Give up if the parties have not finished after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_secs: u64,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// For the checker's own test: turn the first verdict into a rejection before the result
-    /// check, which must then fail.
-    #[arg(long, hide = true)]
-    corrupt_result: bool,
+    #[command(flatten)]
+    checked: crate::CheckedFlags,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,7 +113,7 @@ pub async fn run(args: Args) -> Result<()> {
             cases.push((case, n));
         }
     }
-    let plan = Plan { cases, corrupt: args.corrupt_result };
+    let plan = Plan { cases, corrupt: args.checked.corrupt_result };
     let per_party: [Vec<Measured>; 3] = triad_procs::parent(
         "bench-inputs",
         &ChildCommand::current_exe(&["bench", "inputs-party"])?,
@@ -126,14 +121,14 @@ pub async fn run(args: Args) -> Result<()> {
         args.timeout_secs,
     )?;
     let lines = summarize(&plan, &per_party)?;
-    if !args.json {
+    if !args.checked.json {
         println!(
             "{:<8} {:>7} {:>9} {:>14} {:>12} {:>8} {:>10} {:>8}",
             "case", "n", "secs", "bytes/party", "bytes/contr", "rounds", "ANDs/contr", "mul/contr"
         );
     }
     for l in &lines {
-        if args.json {
+        if args.checked.json {
             println!("{}", serde_json::to_string(l)?);
         } else {
             println!(

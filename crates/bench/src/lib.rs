@@ -2,7 +2,7 @@
 //! only dispatches here). Each suite prints a table, or one JSON object per line (`--json`)
 //! with at least "suite", "case", "n" and "secs", and "git_rev" and "cores" ([`Host`]).
 //!
-//! The suites that run three parties as three OS processes (`engine`, `inputs`, `net`) use
+//! The suites that run three parties as three OS processes (`engine`, `inputs`, `net`, `stats`) use
 //! `triad-procs`; their children are the running executable itself, started as
 //! `<exe> bench <suite>-party --party i --dir D` (hidden subcommands of [`Command`]), so the
 //! binary that embeds [`Command`] must mount it as `bench`. CPU time comes from [`cpu`].
@@ -18,6 +18,7 @@ mod eventlog;
 mod inputs;
 mod inputs_inproc;
 mod net;
+mod stats;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -49,6 +50,13 @@ pub enum Command {
     /// One party of `bench net` (started by it).
     #[command(hide = true)]
     NetParty(PartyArgs),
+    /// SQL statistics (`triad-stats`' executor): three processes over localhost TLS, malicious
+    /// security; one query per case over a generated dataset of n rows, each answer checked
+    /// against the plaintext reference outside the clock.
+    Stats(stats::Args),
+    /// One party of `bench stats` (started by it).
+    #[command(hide = true)]
+    StatsParty(PartyArgs),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -62,6 +70,8 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::InputsInproc(args) => inputs_inproc::run(args),
         Command::Net(args) => net::run(args),
         Command::NetParty(args) => net::party(args),
+        Command::Stats(args) => stats::run(args).await,
+        Command::StatsParty(args) => stats::party(args).await,
     }
 }
 
@@ -74,6 +84,19 @@ pub struct PartyArgs {
     /// The directory the parent prepared.
     #[arg(long)]
     dir: std::path::PathBuf,
+}
+
+/// The flags of every suite whose results are checked after the clock (`engine`, `inputs`,
+/// `stats`).
+#[derive(clap::Args)]
+pub struct CheckedFlags {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// For the checker's own test: spoil one opened result before the check, which must then
+    /// fail (each suite says which value it spoils).
+    #[arg(long, hide = true)]
+    pub corrupt_result: bool,
 }
 
 /// One measured case.
@@ -103,6 +126,27 @@ pub struct Row {
     /// The build and the machine.
     #[serde(flatten)]
     pub host: Host,
+}
+
+impl Row {
+    /// A checked case of a three-process suite (backend `tls-3proc`): `n` elements in `secs`,
+    /// the busiest party's bytes and rounds.
+    pub fn tls_checked(suite: &'static str, case: &str, n: usize, secs: f64, bytes: u64, rounds: u64) -> Row {
+        Row {
+            suite,
+            case: case.to_owned(),
+            backend: "tls-3proc".to_owned(),
+            n: n as u64,
+            secs,
+            per_sec: Some(n as f64 / secs.max(1e-9)),
+            p50_ms: None,
+            p99_ms: None,
+            bytes_per_party: Some(bytes),
+            rounds: Some(rounds),
+            checked: Some(true),
+            host: Host::current(),
+        }
+    }
 }
 
 /// Where a figure was measured, carried by every JSON row of every suite.

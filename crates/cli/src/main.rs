@@ -8,6 +8,7 @@ mod events;
 mod malloc;
 mod notary;
 mod provider;
+mod stats;
 
 #[derive(Parser)]
 #[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
@@ -33,6 +34,12 @@ enum Command {
     /// A data provider's share bundles and the parties' bundle keys.
     #[command(subcommand)]
     Provider(provider::Command),
+    /// A SQL query over a CSV file, computed by three local parties over TLS (malicious
+    /// security); prints a table, or one JSON object with --json.
+    Stats(stats::Args),
+    /// One party of `triad stats` (started by it).
+    #[command(hide = true)]
+    StatsParty(stats::PartyArgs),
 }
 
 #[tokio::main]
@@ -45,5 +52,7 @@ async fn main() -> Result<()> {
         Command::Events(cmd) => events::run(cmd).await,
         Command::Notary(cmd) => notary::run(cmd),
         Command::Provider(cmd) => provider::run(cmd),
+        Command::Stats(args) => stats::run(args),
+        Command::StatsParty(args) => stats::party(args),
     }
 }

@@ -13,6 +13,8 @@
 //! `p{i}.result.json`, which the parent returns. Every file is written to a temporary name
 //! and renamed, so a reader never sees half a file; the directory is removed at the end.
 
+pub mod deal;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};

@@ -5,9 +5,11 @@
 //! See `docs/protocols/stats.md`.
 
 pub mod check;
+pub mod csv;
 pub mod decimal;
 pub mod error;
 pub mod exec;
+pub mod format;
 pub mod plan;
 pub mod reference;
 pub mod schema;
