@@ -80,26 +80,35 @@ impl NetworkKey {
 
     /// `dataset`'s public key, derived from this key alone.
     pub fn dataset_key(&self, dataset: &str) -> Result<DatasetKey, DeriveError> {
-        let mut point = parse_point(&self.public_key).map_err(|_| DeriveError::InvalidChild { step: 0 })?;
-        let mut chain_code = self.chain_code;
+        let mut key = *self;
         for (step, index) in dataset_path(dataset).into_iter().enumerate() {
-            let hmac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA512, &chain_code);
-            let mut data = Vec::with_capacity(37);
-            data.extend_from_slice(point.to_encoded_point(true).as_bytes());
-            data.extend_from_slice(&index.to_be_bytes());
-            let tag = ring::hmac::sign(&hmac_key, &data);
-            let (left, right) = tag.as_ref().split_at(32);
-            let mut tweak = k256::FieldBytes::default();
-            tweak.copy_from_slice(left);
-            let tweak = Option::<k256::Scalar>::from(k256::Scalar::from_repr(tweak))
-                .ok_or(DeriveError::InvalidChild { step })?;
-            let child = k256::ProjectivePoint::GENERATOR * tweak + point.to_projective();
-            point = k256::PublicKey::from_affine(child.into()).map_err(|_| DeriveError::InvalidChild { step })?;
-            chain_code.copy_from_slice(right);
+            key = key.child(index).map_err(|_| DeriveError::InvalidChild { step })?;
         }
-        let mut public_key = [0u8; 33];
-        public_key.copy_from_slice(point.to_encoded_point(true).as_bytes());
-        Ok(DatasetKey { public_key })
+        Ok(DatasetKey { public_key: key.public_key })
+    }
+
+    /// BIP32 CKDpub: the non-hardened child `index` (below 2^31).
+    pub fn child(&self, index: u32) -> Result<NetworkKey, DeriveError> {
+        let invalid = DeriveError::InvalidChild { step: 0 };
+        if index >= 1 << 31 {
+            return Err(invalid);
+        }
+        let point = parse_point(&self.public_key).map_err(|_| invalid.clone())?;
+        let hmac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA512, &self.chain_code);
+        let mut data = [0u8; 37];
+        data[..33].copy_from_slice(&self.public_key);
+        data[33..].copy_from_slice(&index.to_be_bytes());
+        let tag = ring::hmac::sign(&hmac_key, &data);
+        let (left, right) = tag.as_ref().split_at(32);
+        let mut tweak = k256::FieldBytes::default();
+        tweak.copy_from_slice(left);
+        let tweak = Option::<k256::Scalar>::from(k256::Scalar::from_repr(tweak)).ok_or(invalid.clone())?;
+        let child = k256::ProjectivePoint::GENERATOR * tweak + point.to_projective();
+        let child = k256::PublicKey::from_affine(child.into()).map_err(|_| invalid)?;
+        let mut key = NetworkKey { public_key: [0; 33], chain_code: [0; 32] };
+        key.public_key.copy_from_slice(child.to_encoded_point(true).as_bytes());
+        key.chain_code.copy_from_slice(right);
+        Ok(key)
     }
 }
 

@@ -41,10 +41,10 @@ impl Drop for DkgRound1 {
 }
 
 #[derive(Serialize, Deserialize)]
-struct DkgRound2 {
+pub(crate) struct DkgRound2 {
     proof: ProofCommitment<Curve>,
     zero: TransmitInitZeroSharePhase2to4,
-    chain_code: BroadcastDerivationPhase2to4,
+    pub(crate) chain_code: BroadcastDerivationPhase2to4,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,7 +173,8 @@ impl Rounds for KeyGen {
                 }
                 for (&from, body) in &received {
                     let message: DkgRound3 = decode(body, from, round)?;
-                    let routed = |p: &dkls23::protocols::PartiesMessage| p.sender == from.lib() && p.receiver == me.lib();
+                    let routed =
+                        |p: &dkls23::protocols::PartiesMessage| p.sender == from.lib() && p.receiver == me.lib();
                     if !routed(&message.zero.parties)
                         || !routed(&message.mul.parties)
                         || message.chain_code.sender_index != from.lib()

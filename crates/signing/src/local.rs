@@ -55,4 +55,3 @@ pub fn run_with<P: Rounds>(
         })
         .collect()
 }
-

@@ -54,10 +54,8 @@ pub fn start(
     let data = SignData { sign_id: session.0.to_vec(), counterparties: vec![peer.lib()], message_hash: digest };
     let party = share.party.clone();
     let (unique, kept, transmit) = party.sign_phase1(&data).map_err(|e| SigningError::from_abort(e, 0, None))?;
-    let first = transmit
-        .iter()
-        .filter_map(|m| Some((PartyId::from_lib(m.parties.receiver)?, encode(m))))
-        .collect::<Vec<_>>();
+    let first =
+        transmit.iter().filter_map(|m| Some((PartyId::from_lib(m.parties.receiver)?, encode(m)))).collect::<Vec<_>>();
     let signing = Signing {
         me,
         peers: [peer],
