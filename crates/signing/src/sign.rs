@@ -24,14 +24,19 @@ use crate::{Curve, KeyShare, LibParty, Message, PartyId, Protocol, Session, Sess
 /// A signature: `r || s` (64 bytes, low `s`), over the digest, under the share's public key.
 pub type Signature = [u8; 64];
 
+/// What a signer keeps from phase 1 to phase 2 (single use, zeroized on drop by the library).
+type Kept1 = (UniqueKeep1to2<Curve>, BTreeMap<PartyIndex, KeepPhase1to2<Curve>>);
+/// What a signer keeps from phase 2 to phase 3.
+type Kept2 = (UniqueKeep2to3<Curve>, BTreeMap<PartyIndex, KeepPhase2to3<Curve>>);
+
 /// One signer's run ([`Rounds`]); start it with [`start`].
 pub struct Signing {
     me: PartyId,
     peers: [PartyId; 1],
     party: LibParty,
     data: SignData,
-    kept1: Option<(UniqueKeep1to2<Curve>, BTreeMap<PartyIndex, KeepPhase1to2<Curve>>)>,
-    kept2: Option<(UniqueKeep2to3<Curve>, BTreeMap<PartyIndex, KeepPhase2to3<Curve>>)>,
+    kept1: Option<Kept1>,
+    kept2: Option<Kept2>,
     x_coord: Option<String>,
     own_share: Option<Broadcast3to4<Curve>>,
 }
