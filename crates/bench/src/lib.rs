@@ -18,6 +18,7 @@ mod eventlog;
 mod inputs;
 mod inputs_inproc;
 mod net;
+mod signing;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -49,6 +50,9 @@ pub enum Command {
     /// One party of `bench net` (started by it).
     #[command(hide = true)]
     NetParty(PartyArgs),
+    /// Threshold ECDSA (DKLs23 2-of-3): dkg, sign, refresh; in memory (embedded) or with
+    /// every message sealed and carried by NATS JetStream (distributed).
+    Signing(signing::Args),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -62,6 +66,7 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::InputsInproc(args) => inputs_inproc::run(args),
         Command::Net(args) => net::run(args),
         Command::NetParty(args) => net::party(args),
+        Command::Signing(args) => signing::run(args).await,
     }
 }
 
