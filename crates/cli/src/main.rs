@@ -8,6 +8,7 @@ mod events;
 mod malloc;
 mod notary;
 mod provider;
+mod verify;
 
 #[derive(Parser)]
 #[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
@@ -33,6 +34,9 @@ enum Command {
     /// A data provider's share bundles and the parties' bundle keys.
     #[command(subcommand)]
     Provider(provider::Command),
+    /// Checks a result's threshold signature with the network's public key; exits non-zero
+    /// with the reason (malformed, forged, wrong network or dataset, stale snapshot).
+    Verify(verify::Args),
 }
 
 #[tokio::main]
@@ -45,5 +49,6 @@ async fn main() -> Result<()> {
         Command::Events(cmd) => events::run(cmd).await,
         Command::Notary(cmd) => notary::run(cmd),
         Command::Provider(cmd) => provider::run(cmd),
+        Command::Verify(args) => verify::run(args),
     }
 }
