@@ -27,18 +27,7 @@ use zeroize::Zeroizing;
 use crate::session::{Advance, Rounds, Sealed, decode, encode};
 use crate::{Curve, KeyShare, Message, PartyId, Protocol, Session, SessionId, SigningError};
 
-type Scalar = k256_dkls::Scalar;
-
-#[derive(Serialize, Deserialize)]
-struct DkgRound1 {
-    fragment: Scalar,
-}
-
-impl Drop for DkgRound1 {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.fragment);
-    }
-}
+use crate::fragments::{self, Scalar};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct DkgRound2 {
@@ -73,16 +62,7 @@ pub struct KeyGen {
 pub fn start(me: PartyId, session: SessionId) -> (Session<KeyGen>, Vec<Message>) {
     let parameters = Parameters { threshold: 2, share_count: 3 };
     let dkg = DkgSession::<Curve>::new(parameters, me.lib(), session.0.to_vec());
-    let mut fragments = Zeroizing::new(dkg.phase1());
-    let mut own_fragment = Zeroizing::new(Scalar::ZERO);
-    let mut first = Vec::with_capacity(2);
-    for (party, fragment) in PartyId::ALL.into_iter().zip(fragments.iter_mut()) {
-        if party == me {
-            *own_fragment = *fragment;
-        } else {
-            first.push((party, encode(&DkgRound1 { fragment: *fragment })));
-        }
-    }
+    let (own_fragment, first) = fragments::split(me, Zeroizing::new(dkg.phase1()));
     let keygen = KeyGen {
         me,
         peers: PartyId::ALL.into_iter().filter(|p| *p != me).collect(),
@@ -118,15 +98,7 @@ impl Rounds for KeyGen {
         let abort = |e| SigningError::from_abort(e, round, None);
         match round {
             1 => {
-                let mut fragments = Zeroizing::new(Vec::with_capacity(3));
-                for party in PartyId::ALL {
-                    if party == me {
-                        fragments.push(*self.own_fragment);
-                    } else {
-                        let body = received.get(&party).ok_or(SigningError::Misrouted("incomplete round"))?;
-                        fragments.push(decode::<DkgRound1>(body, party, round)?.fragment);
-                    }
-                }
+                let fragments = fragments::gather(me, &self.own_fragment, &received)?;
                 let (proof, zero, chain_code) = session.phase2(&fragments).map_err(abort)?;
                 self.proofs.push(proof.clone());
                 self.chain_code_commitments.insert(me.lib(), chain_code.clone());

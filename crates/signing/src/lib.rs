@@ -21,6 +21,7 @@
 pub mod derive;
 pub mod dkg;
 mod error;
+mod fragments;
 mod key;
 pub mod local;
 mod message;

@@ -23,18 +23,7 @@ use crate::dkg::echo;
 use crate::session::{Advance, Rounds, Sealed, decode, encode};
 use crate::{Curve, KeyShare, LibParty, Message, PartyId, Protocol, Session, SessionId, SigningError};
 
-type Scalar = k256_dkls::Scalar;
-
-#[derive(Serialize, Deserialize)]
-struct RefreshRound1 {
-    fragment: Scalar,
-}
-
-impl Drop for RefreshRound1 {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.fragment);
-    }
-}
+use crate::fragments::{self, Scalar};
 
 #[derive(Serialize, Deserialize)]
 struct RefreshRound2 {
@@ -71,16 +60,7 @@ pub fn start(share: &KeyShare, session: SessionId) -> Result<(Session<Refresh>, 
     }
     let me = share.party_id();
     let party = share.party.clone();
-    let mut fragments = Zeroizing::new(party.refresh_phase1());
-    let mut own_fragment = Zeroizing::new(Scalar::ZERO);
-    let mut first = Vec::with_capacity(2);
-    for (p, fragment) in PartyId::ALL.into_iter().zip(fragments.iter_mut()) {
-        if p == me {
-            *own_fragment = *fragment;
-        } else {
-            first.push((p, encode(&RefreshRound1 { fragment: *fragment })));
-        }
-    }
+    let (own_fragment, first) = fragments::split(me, Zeroizing::new(party.refresh_phase1()));
     let refresh = Refresh {
         me,
         peers: PartyId::ALL.into_iter().filter(|p| *p != me).collect(),
@@ -116,15 +96,7 @@ impl Rounds for Refresh {
         let me = self.me;
         match round {
             1 => {
-                let mut fragments = Zeroizing::new(Vec::with_capacity(3));
-                for party in PartyId::ALL {
-                    if party == me {
-                        fragments.push(*self.own_fragment);
-                    } else {
-                        let body = received.get(&party).ok_or(SigningError::Misrouted("incomplete round"))?;
-                        fragments.push(decode::<RefreshRound1>(body, party, round)?.fragment);
-                    }
-                }
+                let fragments = fragments::gather(me, &self.own_fragment, &received)?;
                 let (correction, proof, kept, transmit) = self.party.refresh_phase2(&self.refresh_id, &fragments);
                 *self.correction = correction;
                 self.kept2 = kept;

@@ -80,10 +80,7 @@ pub fn verify_with_dataset_key(
 ) -> Result<(), VerifyError> {
     let signature = parse_signature(signature)?;
     if result.dataset_id != expected.dataset_id {
-        return Err(VerifyError::WrongDataset {
-            expected: expected.dataset_id.clone(),
-            found: result.dataset_id.clone(),
-        });
+        return Err(wrong_dataset(result, expected));
     }
     check_signature(key, result, &signature)?;
     check_claims(result, expected)
@@ -113,13 +110,14 @@ fn check_claims(result: &ResultStatement, expected: &Expectation) -> Result<(), 
         });
     }
     if result.dataset_id != expected.dataset_id {
-        return Err(VerifyError::WrongDataset {
-            expected: expected.dataset_id.clone(),
-            found: result.dataset_id.clone(),
-        });
+        return Err(wrong_dataset(result, expected));
     }
     if result.snapshot < expected.min_snapshot {
         return Err(VerifyError::StaleSnapshot { minimum: expected.min_snapshot, found: result.snapshot });
     }
     Ok(())
+}
+
+fn wrong_dataset(result: &ResultStatement, expected: &Expectation) -> VerifyError {
+    VerifyError::WrongDataset { expected: expected.dataset_id.clone(), found: result.dataset_id.clone() }
 }
