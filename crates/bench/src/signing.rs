@@ -39,7 +39,15 @@ pub struct Args {
 /// Where the messages go.
 enum Transport {
     Embedded,
-    Distributed { buses: Vec<SigningBus>, keys: Vec<Arc<PartyKeys>>, stream: String, client: async_nats::Client },
+    Distributed(Box<Parties>),
+}
+
+/// The three parties' connections and keys, and the stream to delete after.
+struct Parties {
+    buses: Vec<SigningBus>,
+    keys: Vec<Arc<PartyKeys>>,
+    stream: String,
+    client: async_nats::Client,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -111,8 +119,8 @@ pub async fn run(args: Args) -> Result<()> {
                 host: Host::current(),
             })?;
         }
-        if let Transport::Distributed { stream, client, .. } = transport {
-            let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
+        if let Transport::Distributed(parties) = transport {
+            let _ = async_nats::jetstream::new(parties.client).delete_stream(&parties.stream).await;
         }
     }
     Ok(())
@@ -134,7 +142,7 @@ async fn distributed(url: &str) -> Result<Transport> {
         keys.push(Arc::new(PartyKeys::new(party, secret, publics.clone())?));
     }
     let client = first.context("three parties")?;
-    Ok(Transport::Distributed { buses, keys, stream: config.stream, client })
+    Ok(Transport::Distributed(Box::new(Parties { buses, keys, stream: config.stream, client })))
 }
 
 /// Runs the started sessions to their outputs.
@@ -145,7 +153,8 @@ where
 {
     match transport {
         Transport::Embedded => Ok(local::run(parties).into_iter().collect::<Result<Vec<_>, _>>()?),
-        Transport::Distributed { buses, keys, .. } => {
+        Transport::Distributed(net) => {
+            let Parties { buses, keys, .. } = net.as_ref();
             let tasks: Vec<_> = parties
                 .into_iter()
                 .map(|(session, first)| {
