@@ -77,10 +77,15 @@ impl KeyShare {
         Ok(KeyShare { party, dataset: Some(dataset.to_owned()) })
     }
 
-    /// The share as bytes to encrypt at rest: a version byte, then the library's postcard
-    /// encoding. Secret.
+    /// The share as bytes to encrypt at rest: a version byte, the dataset it was derived for
+    /// (`u32` big-endian length then UTF-8; length 0 for the network key), then the library's
+    /// postcard encoding. Secret.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(vec![SHARE_VERSION]);
+        let dataset = self.dataset.as_deref().unwrap_or_default();
+        let mut out = Zeroizing::new(Vec::with_capacity(8 + dataset.len()));
+        out.push(SHARE_VERSION);
+        out.extend_from_slice(&(dataset.len() as u32).to_be_bytes());
+        out.extend_from_slice(dataset.as_bytes());
         // Postcard cannot fail on this type (see `session::encode`); an empty body would
         // be refused by `from_bytes`, never read as another key.
         if let Ok(body) = postcard::to_allocvec(&self.party).map(Zeroizing::new) {
@@ -89,18 +94,29 @@ impl KeyShare {
         out
     }
 
-    /// From [`KeyShare::to_bytes`]. A network key share (derive again after loading).
+    /// From [`KeyShare::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<KeyShare, KeyError> {
-        let (&version, body) = bytes.split_first().ok_or(KeyError::MalformedShare)?;
-        if version != SHARE_VERSION {
+        let (&version, rest) = bytes.split_first().ok_or(KeyError::MalformedShare)?;
+        if version != SHARE_VERSION || rest.len() < 4 {
             return Err(KeyError::MalformedShare);
         }
+        let (len, rest) = rest.split_at(4);
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        if rest.len() < len {
+            return Err(KeyError::MalformedShare);
+        }
+        let (dataset, body) = rest.split_at(len);
+        let dataset = match std::str::from_utf8(dataset) {
+            Ok("") => None,
+            Ok(name) => Some(name.to_owned()),
+            Err(_) => return Err(KeyError::MalformedShare),
+        };
         match postcard::take_from_bytes::<LibParty>(body) {
             Ok((party, []))
                 if PartyId::from_lib(party.party_index).is_some()
                     && (party.parameters.threshold, party.parameters.share_count) == (2, 3) =>
             {
-                Ok(KeyShare::new(party))
+                Ok(KeyShare { party, dataset })
             }
             _ => Err(KeyError::MalformedShare),
         }

@@ -81,6 +81,11 @@ fn a_stored_share_loads_and_signs() {
     let out = sign_with(&loaded, &shares[1], session("store-sign", 0), digest);
     assert!(k256_verifies(&shares[0].public_key(), &digest, out[0].as_ref().expect("signs")));
     assert!(triad_signing::KeyShare::from_bytes(&shares[0].to_bytes()[..100]).is_err());
+    assert_eq!(loaded.dataset(), None);
+    let derived = shares[0].derive("balances").expect("derive");
+    let reloaded = triad_signing::KeyShare::from_bytes(&derived.to_bytes()).expect("load derived");
+    assert_eq!(reloaded.dataset(), Some("balances"));
+    assert_eq!(reloaded.public_key(), derived.public_key());
 }
 
 fn hex_array<const N: usize>(text: &str) -> [u8; N] {
