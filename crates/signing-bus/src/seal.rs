@@ -99,6 +99,11 @@ impl PartyKeys {
         self.me
     }
 
+    /// `party`'s public key.
+    pub fn public_key(&self, party: PartyId) -> &PublicKey {
+        &self.publics[party.index()]
+    }
+
     /// Seals `message` (from this party) to its recipient.
     pub fn seal(&self, message: &Message) -> Result<Vec<u8>, SealError> {
         if message.from != self.me {
