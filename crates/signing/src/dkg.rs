@@ -47,7 +47,6 @@ struct DkgRound3 {
 /// One party's DKG ([`Rounds`]); start it with [`start`].
 pub struct KeyGen {
     me: PartyId,
-    peers: Vec<PartyId>,
     session: Option<DkgSession<Curve>>,
     /// The fragment this party keeps of its own polynomial.
     own_fragment: Zeroizing<Scalar>,
@@ -65,7 +64,6 @@ pub fn start(me: PartyId, session: SessionId) -> (Session<KeyGen>, Vec<Message>)
     let (own_fragment, first) = fragments::split(me, Zeroizing::new(dkg.phase1()));
     let keygen = KeyGen {
         me,
-        peers: PartyId::ALL.into_iter().filter(|p| *p != me).collect(),
         session: Some(dkg),
         own_fragment,
         proofs: Vec::with_capacity(3),
@@ -74,7 +72,7 @@ pub fn start(me: PartyId, session: SessionId) -> (Session<KeyGen>, Vec<Message>)
         echo: [0; 32],
         chain_code_openings: None,
     };
-    Session::start(session, keygen, first)
+    Session::start(session, me, others(me), keygen, first)
 }
 
 impl Sealed for KeyGen {}
@@ -83,14 +81,6 @@ impl Rounds for KeyGen {
     type Output = KeyShare;
     const PROTOCOL: Protocol = Protocol::Dkg;
     const ROUNDS: u8 = 3;
-
-    fn me(&self) -> PartyId {
-        self.me
-    }
-
-    fn peers(&self) -> &[PartyId] {
-        &self.peers
-    }
 
     fn advance(&mut self, round: u8, received: BTreeMap<PartyId, Vec<u8>>) -> Result<Advance<KeyShare>, SigningError> {
         let me = self.me;
@@ -181,6 +171,11 @@ impl Rounds for KeyGen {
             }
         }
     }
+}
+
+/// The two parties other than `me`.
+pub(crate) fn others(me: PartyId) -> Vec<PartyId> {
+    PartyId::ALL.into_iter().filter(|p| *p != me).collect()
 }
 
 /// SHA-256 over the round-2 broadcasts a party holds, in party order.

@@ -19,7 +19,7 @@ use dkls23::protocols::{PartiesMessage, PartyIndex};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::dkg::echo;
+use crate::dkg::{echo, others};
 use crate::session::{Advance, Rounds, Sealed, decode, encode};
 use crate::{Curve, KeyShare, LibParty, Message, PartyId, Protocol, Session, SessionId, SigningError};
 
@@ -40,7 +40,6 @@ struct RefreshRound3 {
 /// One party's refresh ([`Rounds`]); start it with [`start`].
 pub struct Refresh {
     me: PartyId,
-    peers: Vec<PartyId>,
     party: LibParty,
     refresh_id: Vec<u8>,
     own_fragment: Zeroizing<Scalar>,
@@ -63,7 +62,6 @@ pub fn start(share: &KeyShare, session: SessionId) -> Result<(Session<Refresh>, 
     let (own_fragment, first) = fragments::split(me, Zeroizing::new(party.refresh_phase1()));
     let refresh = Refresh {
         me,
-        peers: PartyId::ALL.into_iter().filter(|p| *p != me).collect(),
         party,
         refresh_id: session.0.to_vec(),
         own_fragment,
@@ -74,7 +72,7 @@ pub fn start(share: &KeyShare, session: SessionId) -> Result<(Session<Refresh>, 
         seed_commitments: Vec::with_capacity(2),
         echo: [0; 32],
     };
-    Ok(Session::start(session, refresh, first))
+    Ok(Session::start(session, me, others(me), refresh, first))
 }
 
 impl Sealed for Refresh {}
@@ -83,14 +81,6 @@ impl Rounds for Refresh {
     type Output = KeyShare;
     const PROTOCOL: Protocol = Protocol::Refresh;
     const ROUNDS: u8 = 3;
-
-    fn me(&self) -> PartyId {
-        self.me
-    }
-
-    fn peers(&self) -> &[PartyId] {
-        &self.peers
-    }
 
     fn advance(&mut self, round: u8, received: BTreeMap<PartyId, Vec<u8>>) -> Result<Advance<KeyShare>, SigningError> {
         let me = self.me;

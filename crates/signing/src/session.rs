@@ -31,10 +31,6 @@ pub trait Rounds: Sealed {
     const PROTOCOL: Protocol;
     /// Rounds of messages; after the last the party computes its output.
     const ROUNDS: u8;
-    /// This party.
-    fn me(&self) -> PartyId;
-    /// The other participants; each sends one message per round to this party.
-    fn peers(&self) -> &[PartyId];
     /// Processes round `round`, one body per peer.
     #[doc(hidden)]
     fn advance(
@@ -57,6 +53,9 @@ pub struct Progress<T> {
 /// order and with duplicates; send what it returns.
 pub struct Session<P: Rounds> {
     id: SessionId,
+    me: PartyId,
+    /// The other participants; each sends one message per round to this party.
+    peers: Vec<PartyId>,
     protocol: P,
     /// The round whose messages we wait for; `ROUNDS + 1` once done.
     awaiting: u8,
@@ -71,7 +70,7 @@ impl<P: Rounds> std::fmt::Debug for Session<P> {
         f.debug_struct("Session")
             .field("id", &self.id)
             .field("protocol", &P::PROTOCOL)
-            .field("me", &self.protocol.me())
+            .field("me", &self.me)
             .field("awaiting", &self.awaiting)
             .field("finished", &self.finished)
             .finish_non_exhaustive()
@@ -79,10 +78,25 @@ impl<P: Rounds> std::fmt::Debug for Session<P> {
 }
 
 impl<P: Rounds> Session<P> {
-    /// A session whose round-1 bodies are `first`; returns it with the messages to send.
-    pub(crate) fn start(id: SessionId, protocol: P, first: Vec<(PartyId, Vec<u8>)>) -> (Self, Vec<Message>) {
-        let session =
-            Session { id, protocol, awaiting: 1, inbox: BTreeMap::new(), seen: BTreeMap::new(), finished: false };
+    /// `me`'s session with `peers`, whose round-1 bodies are `first`; returns it with the
+    /// messages to send.
+    pub(crate) fn start(
+        id: SessionId,
+        me: PartyId,
+        peers: Vec<PartyId>,
+        protocol: P,
+        first: Vec<(PartyId, Vec<u8>)>,
+    ) -> (Self, Vec<Message>) {
+        let session = Session {
+            id,
+            me,
+            peers,
+            protocol,
+            awaiting: 1,
+            inbox: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            finished: false,
+        };
         let messages = session.envelope(1, first);
         (session, messages)
     }
@@ -94,12 +108,12 @@ impl<P: Rounds> Session<P> {
 
     /// This party.
     pub fn me(&self) -> PartyId {
-        self.protocol.me()
+        self.me
     }
 
     /// The other participants.
     pub fn peers(&self) -> &[PartyId] {
-        self.protocol.peers()
+        &self.peers
     }
 
     /// The round being waited for.
@@ -115,7 +129,7 @@ impl<P: Rounds> Session<P> {
     /// The peers whose message of the current round has not arrived (for a timeout's report).
     pub fn waiting_for(&self) -> Vec<PartyId> {
         let got = self.inbox.get(&self.awaiting);
-        self.protocol.peers().iter().copied().filter(|p| got.is_none_or(|m| !m.contains_key(p))).collect()
+        self.peers.iter().copied().filter(|p| got.is_none_or(|m| !m.contains_key(p))).collect()
     }
 
     /// Takes one message addressed to this party.
@@ -132,14 +146,14 @@ impl<P: Rounds> Session<P> {
         if message.protocol != P::PROTOCOL {
             return Err(SigningError::Misrouted("another protocol"));
         }
-        if message.to != self.protocol.me() {
+        if message.to != self.me {
             return Err(SigningError::Misrouted("another recipient"));
         }
         if !(1..=P::ROUNDS).contains(&message.round) {
             return Err(SigningError::Misrouted("no such round"));
         }
         let (round, from) = (message.round, message.from);
-        if !self.protocol.peers().contains(&from) {
+        if !self.peers.contains(&from) {
             return Err(SigningError::NotAParticipant(from));
         }
         let digest: [u8; 32] = Sha256::digest(&message.body).into();
@@ -173,7 +187,7 @@ impl<P: Rounds> Session<P> {
 
     fn round_complete(&self) -> bool {
         self.awaiting <= P::ROUNDS
-            && self.inbox.get(&self.awaiting).is_some_and(|m| self.protocol.peers().iter().all(|p| m.contains_key(p)))
+            && self.inbox.get(&self.awaiting).is_some_and(|m| self.peers.iter().all(|p| m.contains_key(p)))
     }
 
     fn fail(&mut self, error: SigningError) -> Result<Progress<P::Output>, SigningError> {
@@ -183,7 +197,7 @@ impl<P: Rounds> Session<P> {
     }
 
     fn envelope(&self, round: u8, bodies: Vec<(PartyId, Vec<u8>)>) -> Vec<Message> {
-        let from = self.protocol.me();
+        let from = self.me;
         bodies
             .into_iter()
             .map(|(to, body)| Message { session: self.id, protocol: P::PROTOCOL, round, from, to, body })

@@ -32,7 +32,7 @@ type Kept2 = (UniqueKeep2to3<Curve>, BTreeMap<PartyIndex, KeepPhase2to3<Curve>>)
 /// One signer's run ([`Rounds`]); start it with [`start`].
 pub struct Signing {
     me: PartyId,
-    peers: [PartyId; 1],
+    peer: PartyId,
     party: LibParty,
     data: SignData,
     kept1: Option<Kept1>,
@@ -61,17 +61,9 @@ pub fn start(
     let (unique, kept, transmit) = party.sign_phase1(&data).map_err(|e| SigningError::from_abort(e, 0, None))?;
     let first =
         transmit.iter().filter_map(|m| Some((PartyId::from_lib(m.parties.receiver)?, encode(m)))).collect::<Vec<_>>();
-    let signing = Signing {
-        me,
-        peers: [peer],
-        party,
-        data,
-        kept1: Some((unique, kept)),
-        kept2: None,
-        x_coord: None,
-        own_share: None,
-    };
-    Ok(Session::start(session, signing, first))
+    let signing =
+        Signing { me, peer, party, data, kept1: Some((unique, kept)), kept2: None, x_coord: None, own_share: None };
+    Ok(Session::start(session, me, vec![peer], signing, first))
 }
 
 impl Sealed for Signing {}
@@ -81,16 +73,8 @@ impl Rounds for Signing {
     const PROTOCOL: Protocol = Protocol::Sign;
     const ROUNDS: u8 = 3;
 
-    fn me(&self) -> PartyId {
-        self.me
-    }
-
-    fn peers(&self) -> &[PartyId] {
-        &self.peers
-    }
-
     fn advance(&mut self, round: u8, received: BTreeMap<PartyId, Vec<u8>>) -> Result<Advance<Signature>, SigningError> {
-        let (me, peer) = (self.me, self.peers[0]);
+        let (me, peer) = (self.me, self.peer);
         let body = received.get(&peer).ok_or(SigningError::Misrouted("incomplete round"))?;
         let abort = |e| SigningError::from_abort(e, round, Some(peer));
         let routed = |p: &PartiesMessage| p.sender == peer.lib() && p.receiver == me.lib();
