@@ -143,14 +143,7 @@ impl Rounds for KeyGen {
                     {
                         return Err(SigningError::Malformed { from, round });
                     }
-                    if message.echo != self.echo {
-                        return Err(SigningError::Aborted {
-                            round,
-                            blamed: None,
-                            ban: false,
-                            reason: format!("{from} holds other round-2 broadcasts than this party"),
-                        });
-                    }
+                    check_echo(&message.echo, &self.echo, from, round)?;
                     zero_received.push(message.zero);
                     mul_received.push(message.mul);
                     openings.insert(from.lib(), message.chain_code);
@@ -171,6 +164,20 @@ impl Rounds for KeyGen {
             }
         }
     }
+}
+
+/// Refuses a peer's round-3 echo that differs from ours: someone told the two of us
+/// different round-2 broadcasts (no culprit: either of the others may be lying).
+pub(crate) fn check_echo(theirs: &[u8; 32], ours: &[u8; 32], from: PartyId, round: u8) -> Result<(), SigningError> {
+    if theirs == ours {
+        return Ok(());
+    }
+    Err(SigningError::Aborted {
+        round,
+        blamed: None,
+        ban: false,
+        reason: format!("{from} holds other round-2 broadcasts than this party"),
+    })
 }
 
 /// The two parties other than `me`.

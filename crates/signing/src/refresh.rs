@@ -19,7 +19,7 @@ use dkls23::protocols::{PartiesMessage, PartyIndex};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::dkg::{echo, others};
+use crate::dkg::{check_echo, echo, others};
 use crate::session::{Advance, Rounds, Sealed, decode, encode};
 use crate::{Curve, KeyShare, LibParty, Message, PartyId, Protocol, Session, SessionId, SigningError};
 
@@ -129,14 +129,7 @@ impl Rounds for Refresh {
                     if !routed(&message.seed.parties, from, me) {
                         return Err(SigningError::Malformed { from, round });
                     }
-                    if message.echo != self.echo {
-                        return Err(SigningError::Aborted {
-                            round,
-                            blamed: None,
-                            ban: false,
-                            reason: format!("{from} holds other round-2 proofs than this party"),
-                        });
-                    }
+                    check_echo(&message.echo, &self.echo, from, round)?;
                     seeds.push(message.seed);
                 }
                 let party = self
