@@ -19,6 +19,7 @@ mod inputs;
 mod inputs_inproc;
 mod net;
 mod stats;
+mod signing;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -57,6 +58,9 @@ pub enum Command {
     /// One party of `bench stats` (started by it).
     #[command(hide = true)]
     StatsParty(PartyArgs),
+    /// Threshold ECDSA (DKLs23 2-of-3): dkg, sign, refresh; in memory (embedded) or with
+    /// every message sealed and carried by NATS JetStream (distributed).
+    Signing(signing::Args),
 }
 
 pub async fn run(cmd: Command) -> Result<()> {
@@ -72,6 +76,7 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::NetParty(args) => net::party(args),
         Command::Stats(args) => stats::run(args).await,
         Command::StatsParty(args) => stats::party(args).await,
+        Command::Signing(args) => signing::run(args).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod malloc;
 mod notary;
 mod provider;
 mod stats;
+mod verify;
 
 #[derive(Parser)]
 #[command(name = "triad", version, about = "Privacy-preserving statistics over a three-party MPC network")]
@@ -40,6 +41,9 @@ enum Command {
     /// One party of `triad stats` (started by it).
     #[command(hide = true)]
     StatsParty(stats::PartyArgs),
+    /// Checks a result's threshold signature with the network's public key; exits non-zero
+    /// with the reason (malformed, forged, wrong network or dataset, stale snapshot).
+    Verify(verify::Args),
 }
 
 #[tokio::main]
@@ -54,5 +58,6 @@ async fn main() -> Result<()> {
         Command::Provider(cmd) => provider::run(cmd),
         Command::Stats(args) => stats::run(args),
         Command::StatsParty(args) => stats::party(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
