@@ -18,8 +18,8 @@ mod eventlog;
 mod inputs;
 mod inputs_inproc;
 mod net;
-mod stats;
 mod signing;
+mod stats;
 
 #[derive(Subcommand)]
 pub enum Command {

@@ -196,7 +196,7 @@ pub fn run(args: Args) -> Result<()> {
     let schema = &loaded.schema;
     if let Some(sql) = strip_explain(&args.sql) {
         let query = triad_stats::plan(schema, sql)?;
-        print!("{}", explain(schema, &query, loaded.rows.len()));
+        print!("{}", explain(schema, &query, loaded.rows.len())?);
         return Ok(());
     }
     let query = triad_stats::plan(schema, &args.sql)?;
@@ -290,7 +290,7 @@ fn json(answer: &Answer, reference: Option<&Answer>) -> serde_json::Value {
 
 /// The plan, until the executor's own EXPLAIN (`triad_stats::exec::explain`, with costs) lands:
 /// what is computed, over which rows, grouped how, and what the policy opens.
-fn explain(schema: &Schema, q: &Query, rows: usize) -> String {
+fn explain(schema: &Schema, q: &Query, rows: usize) -> Result<String> {
     let col = |c: triad_stats::ColumnId| schema.columns.get(c.0).map_or("?", |c| c.name.as_str()).to_owned();
     let mut out = format!(
         "dataset {} ({} rows, columns: {}; min_cohort {})\n",
@@ -342,14 +342,9 @@ fn explain(schema: &Schema, q: &Query, rows: usize) -> String {
     if !sorted.is_empty() {
         out.push_str(&format!("sorted once each: {}\n", sorted.join(", ")));
     }
-    out.push_str(&format!(
-        "opens: whether every group has at least {} rows (one bit); then the results\n",
-        schema.min_cohort
-    ));
-    out.push_str(
-        "costs: pending (multiplications, ANDs, rounds and bytes per party come with the executor's EXPLAIN)\n",
-    );
-    out
+    // Costs, what is revealed and the error bounds: a dry run of the executor on placeholder data.
+    out.push_str(&triad_stats::exec::explain(schema, q, rows)?.to_string());
+    Ok(out)
 }
 
 /// A checked filter, as SQL (fully parenthesised).

@@ -6,11 +6,13 @@
 //! a signed integer within the column's declared range. See `docs/protocols/stats.md` §5.
 
 mod aggregate;
+mod explain;
 mod moments;
 mod order;
 mod select;
 mod util;
 
+pub use explain::{Explain, explain};
 use triad_mpc_core::ArithShare;
 use triad_mpc_core::engine::Engine;
 
@@ -139,7 +141,7 @@ pub fn execute<E: Engine>(
         return Err(ExecError::Input("input columns of different lengths".into()));
     }
     let cols = Columns { n, shares: columns, info: column_infos(schema)? };
-    aggregate::run(e, schema, query, &cols)
+    aggregate::run(e, schema, query, &cols, true)
 }
 
 /// The documented bound on `|mpc - exact|` for output `i` of `query` whose exact value is near
