@@ -10,7 +10,9 @@ use triad_mpc_core::fixed::{DivBounds, FixedFormat, div, inv_sqrt, sqrt};
 use triad_mpc_core::masked::trunc;
 
 use super::moments::{Moments, NF, moments, row_bits};
-use super::order::{GroupSorted, gini, harmonic, mode, public_percentiles, secret_percentiles, sort_by_group};
+use super::order::{
+    GroupSorted, gini, harmonic, mode, public_percentiles, secret_percentiles, sort_by_group, sort_column,
+};
 use super::select::{Selection, selection};
 use super::util::{add_const, bits, cat, constant, eqz_bits, ltz_bits, one_minus, split_even, tile};
 use super::{Answer, Columns, ExecError};
@@ -109,6 +111,7 @@ pub(crate) fn run<E: Engine>(
 
     // 3. The work the aggregates share.
     let mut firsts = Vec::new();
+    let mut sums_only = Vec::new();
     let mut pairs = Vec::new();
     let mut want_ratio = false;
     let mut sorted_cols: BTreeMap<usize, Vec<(PercentileKind, Decimal)>> = BTreeMap::new();
@@ -116,7 +119,8 @@ pub(crate) fn run<E: Engine>(
         match *agg {
             Aggregate::Count | Aggregate::Mode(_) => {}
             Aggregate::Unary(op, c) => match op {
-                UnaryAgg::Sum | UnaryAgg::Avg => firsts.push(c.0),
+                UnaryAgg::Sum => sums_only.push(c.0),
+                UnaryAgg::Avg => firsts.push(c.0),
                 UnaryAgg::VarPop | UnaryAgg::StddevPop => {
                     firsts.push(c.0);
                     pairs.push((c.0, c.0));
@@ -146,22 +150,33 @@ pub(crate) fn run<E: Engine>(
     }
     firsts.sort_unstable();
     firsts.dedup();
+    let means = firsts.clone();
+    firsts.extend(sums_only);
+    firsts.sort_unstable();
+    firsts.dedup();
     pairs.sort_unstable();
     pairs.dedup();
-    let m = moments(e, cols, &sel, &firsts, &pairs, want_ratio)?;
+    let m = moments(e, cols, &sel, &firsts, &means, &pairs, want_ratio)?;
     let derived = Derived::new(e, cols, &sel, &m, query)?;
 
     // Order statistics: one quickselect (public ranks) or one sort per column.
     let mut order: BTreeMap<(usize, PercentileKind, Decimal), usize> = BTreeMap::new();
     let mut order_pending: Vec<Option<Pending>> = Vec::new();
     let mut group_sorted: BTreeMap<usize, GroupSorted> = BTreeMap::new();
+    let mut public_sorted: BTreeMap<usize, ArithShare> = BTreeMap::new();
     for (&j, reqs) in &sorted_cols {
         let mut reqs = reqs.clone();
         reqs.sort_by(|a, b| (a.0 as u8, a.1).partial_cmp(&(b.0 as u8, b.1)).unwrap_or(std::cmp::Ordering::Equal));
         reqs.dedup();
         let needs_gini = query.aggregates.contains(&Aggregate::Unary(UnaryAgg::Gini, crate::ColumnId(j)));
         let pend = if sel.weights.is_none() {
-            if reqs.is_empty() { Vec::new() } else { public_percentiles(e, cols, j, &reqs)? }
+            // gini needs the whole column sorted; its percentiles then come from that sort.
+            let sorted = if needs_gini { Some(sort_column(e, cols, j)?) } else { None };
+            let p = if reqs.is_empty() { Vec::new() } else { public_percentiles(e, cols, j, &reqs, sorted.as_ref())? };
+            if let Some(v) = sorted {
+                public_sorted.insert(j, v);
+            }
+            p
         } else {
             let gs = sort_by_group(e, cols, &sel, j)?;
             let p = if reqs.is_empty() { Vec::new() } else { secret_percentiles(e, cols, &sel, j, &gs, &reqs)? };
@@ -207,15 +222,8 @@ pub(crate) fn run<E: Engine>(
                         },
                     ),
                     UnaryAgg::VarPop | UnaryAgg::VarSamp => {
-                        let v = if op == UnaryAgg::VarPop { derived.var(j)? } else { derived.var_samp(j)? };
-                        let p = Pending::new(
-                            v,
-                            Decode::Fixed {
-                                frac: NF,
-                                mul: (2.0 * h as f64).exp2() * pow10(2 * info.decimals),
-                                add: 0.0,
-                            },
-                        );
+                        let unit = (2.0 * h as f64).exp2() * pow10(2 * info.decimals);
+                        let p = derived.second_moment(j, j, op == UnaryAgg::VarSamp, unit)?;
                         derived.samp_null(p, op == UnaryAgg::VarSamp)
                     }
                     UnaryAgg::StddevPop | UnaryAgg::StddevSamp => {
@@ -230,7 +238,7 @@ pub(crate) fn run<E: Engine>(
                         let p = Decimal::int(i128::from(op == UnaryAgg::Max));
                         take(&mut order_pending, &order, (j, PercentileKind::Disc, p))?
                     }
-                    UnaryAgg::Gini => gini(e, cols, &sel, j, group_sorted.get(&j))?,
+                    UnaryAgg::Gini => gini(e, cols, &sel, j, group_sorted.get(&j), public_sorted.get(&j))?,
                     UnaryAgg::HarmonicMean => harmonic(e, cols, &sel, j)?,
                     UnaryAgg::GeometricMean => return Err(ExecError::Unsupported("geometric_mean")),
                 }
@@ -326,6 +334,12 @@ struct Derived {
     var_samp: BTreeMap<usize, ArithShare>,
     /// Results of the binary aggregates.
     binary: BTreeMap<(BinaryAgg, usize, usize), Pending>,
+    /// `bn - an an'` at 2 NF bits per pair (untruncated).
+    wide: BTreeMap<(usize, usize), ArithShare>,
+    /// `n / (n - 1)` when the count is public (no selection) and `n > 1`.
+    public_ratio: Option<f64>,
+    /// Whether the counts are secret (a selection).
+    secret_count: bool,
 }
 
 impl Derived {
@@ -350,29 +364,64 @@ impl Derived {
             sd: BTreeMap::new(),
             var_samp: BTreeMap::new(),
             binary: BTreeMap::new(),
+            wide: BTreeMap::new(),
+            public_ratio: None,
+            secret_count: sel.weights.is_some(),
         };
         if m.bn.is_empty() {
             return Ok(d);
         }
-        // an_j an_k for every pair, one multiplication and truncation.
+        // an_j an_k for every pair in one multiplication; `bn 2^NF - an an'` at 2 NF bits needs no
+        // truncation (|.| < 2^57), and is what var_pop / covar_pop open. Only the aggregates that
+        // go on (roots, ratios, sample statistics under a secret count) truncate it to NF bits.
         let keys: Vec<(usize, usize)> = m.bn.keys().copied().collect();
         let an = |j: usize| m.an.get(&j).ok_or_else(missing);
         let left = cat(&keys.iter().map(|&(j, _)| an(j)).collect::<Result<Vec<_>, _>>()?)?;
         let right = cat(&keys.iter().map(|&(_, k)| an(k)).collect::<Result<Vec<_>, _>>()?)?;
-        let prods = split_even(&triad_mpc_core::fixed::mul(e, f, &left, &right)?, keys.len())?;
+        let raw = split_even(&e.mul(&left, &right)?, keys.len())?;
+        for (&(j, k), p) in keys.iter().zip(&raw) {
+            let w = m.bn.get(&(j, k)).ok_or_else(missing)?.scale(1u64 << NF).sub(p)?;
+            d.wide.insert((j, k), w);
+        }
+        let secret_count = sel.weights.is_some();
+        d.public_ratio = (!secret_count && cols.n > 1).then(|| cols.n as f64 / (cols.n as f64 - 1.0));
+        let narrow = query.aggregates.iter().any(|a| match a {
+            Aggregate::Unary(UnaryAgg::StddevPop | UnaryAgg::StddevSamp, _) => true,
+            Aggregate::Unary(UnaryAgg::VarSamp, _) | Aggregate::Binary(BinaryAgg::CovarSamp, ..) => secret_count,
+            Aggregate::Binary(op, ..) => {
+                !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp | BinaryAgg::RegrCount)
+            }
+            _ => false,
+        });
+        if !narrow {
+            return Ok(d);
+        }
+        let all = cat(&keys.iter().map(|k| d.wide.get(k).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
+        let prods = split_even(&trunc(e, &all, 2 * NF + 3, NF)?, keys.len())?;
         let mut diag = Vec::new();
-        for (&(j, k), p) in keys.iter().zip(&prods) {
-            let c = m.bn.get(&(j, k)).ok_or_else(missing)?.sub(p)?;
+        for (&(j, k), c) in keys.iter().zip(prods) {
             if j == k {
                 diag.push((j, c));
             } else {
                 d.cov.insert((j, k), c);
             }
         }
-        // Variances clamped at 0 (rounding can push an exact 0 a few ulps below).
+        // Variances clamped at 0 where a root takes them (rounding can push an exact 0 a few ulps
+        // below; a variance printed as such is within its bound, a root of it is not defined).
         let dv = cat(&diag.iter().map(|(_, v)| v).collect::<Vec<_>>())?;
-        let neg = ltz_bits(e, &dv)?;
-        let clamped = split_even(&e.mul(&dv, &one_minus(me, &neg)?)?, diag.len())?;
+        let rooted = query.aggregates.iter().any(|a| {
+            matches!(
+                a,
+                Aggregate::Unary(UnaryAgg::StddevPop | UnaryAgg::StddevSamp, _)
+                    | Aggregate::Binary(BinaryAgg::Corr | BinaryAgg::RegrR2, ..)
+            )
+        });
+        let clamped = if rooted {
+            let neg = ltz_bits(e, &dv)?;
+            split_even(&e.mul(&dv, &one_minus(me, &neg)?)?, diag.len())?
+        } else {
+            diag.iter().map(|(_, v)| v.clone()).collect()
+        };
         for ((j, _), v) in diag.iter().zip(clamped) {
             d.var.insert(*j, v.clone());
             d.cov.insert((*j, *j), v);
@@ -423,7 +472,12 @@ impl Derived {
             for (j, v) in js.iter().zip(vsamp) {
                 d.var_samp.insert(*j, v);
             }
-            d.small = Some(ltz_bits(e, &add_const(me, &sel.counts, -2)?)?);
+            // Fewer than 2 rows: public when the count is (no selection), else one LTZ.
+            d.small = if sel.weights.is_none() {
+                Some(constant(me, i128::from(cols.n < 2), 1))
+            } else {
+                Some(ltz_bits(e, &add_const(me, &sel.counts, -2)?)?)
+            };
         }
         // Standard deviations, all in one square root.
         let mut sd_keys = Vec::new();
@@ -471,6 +525,18 @@ impl Derived {
         self.sd.get(&(j, samp)).cloned().ok_or_else(missing)
     }
 
+    /// var / covar of the pair `(j, k)` from the untruncated moments (at 2 NF bits), times
+    /// `n / (n - 1)` after the open when `samp` and the count is public; with a secret count the
+    /// sample statistic is `pop · c/(c - 1)` at NF bits.
+    fn second_moment(&self, j: usize, k: usize, samp: bool, unit: f64) -> Result<Pending, ExecError> {
+        if samp && self.secret_count && j == k {
+            return Ok(Pending::new(self.var_samp(j)?, Decode::Fixed { frac: NF, mul: unit, add: 0.0 }));
+        }
+        let w = self.wide.get(&(j, k)).cloned().ok_or_else(missing)?;
+        let ratio = if samp { self.public_ratio.unwrap_or(0.0) } else { 1.0 };
+        Ok(Pending::new(w, Decode::Fixed { frac: 2 * NF, mul: unit * ratio, add: 0.0 }))
+    }
+
     fn samp_null(&self, p: Pending, samp: bool) -> Pending {
         match (&self.small, samp) {
             (Some(s), true) => p.with_null(s.clone()),
@@ -506,17 +572,23 @@ impl Derived {
         let f = fmt()?;
         let (iy, ix) = (cols.info(y)?, cols.info(x)?);
         let scale_xy = ((iy.half_bits + ix.half_bits) as f64).exp2() * pow10(iy.decimals + ix.decimals);
-        let cov = self.cov(y, x)?;
+        let cov = || self.cov(y, x);
         Ok(match op {
-            BinaryAgg::CovarPop => Pending::new(cov, Decode::Fixed { frac: NF, mul: scale_xy, add: 0.0 }),
-            BinaryAgg::CovarSamp => {
-                let r = self.ratio.as_ref().ok_or_else(missing)?;
-                let v = triad_mpc_core::fixed::mul(e, f, &cov, r)?;
-                self.samp_null(Pending::new(v, Decode::Fixed { frac: NF, mul: scale_xy, add: 0.0 }), true)
+            BinaryAgg::CovarPop | BinaryAgg::CovarSamp => {
+                let samp = op == BinaryAgg::CovarSamp;
+                let p = match (samp, self.secret_count) {
+                    (true, true) => {
+                        let r = self.ratio.as_ref().ok_or_else(missing)?;
+                        let v = triad_mpc_core::fixed::mul(e, f, &cov()?, r)?;
+                        Pending::new(v, Decode::Fixed { frac: NF, mul: scale_xy, add: 0.0 })
+                    }
+                    _ => self.second_moment(y.min(x), y.max(x), samp, scale_xy)?,
+                };
+                self.samp_null(p, samp)
             }
             BinaryAgg::Corr | BinaryAgg::RegrR2 => {
                 let (sy, sx) = (self.inv_sd.get(&y).ok_or_else(missing)?, self.inv_sd.get(&x).ok_or_else(missing)?);
-                let t = triad_mpc_core::fixed::mul(e, f, &cov, sx)?;
+                let t = triad_mpc_core::fixed::mul(e, f, &cov()?, sx)?;
                 let corr = triad_mpc_core::fixed::mul(e, f, &t, sy)?;
                 let (zy, zx) = (self.zero(y)?, self.zero(x)?);
                 if op == BinaryAgg::Corr {
@@ -535,7 +607,7 @@ impl Derived {
                 // cov 2^NF / var (fb = 0): the scaling on the numerator keeps div's error a few ulps.
                 let slope = div(
                     e,
-                    &cov.scale(1u64 << NF),
+                    &cov()?.scale(1u64 << NF),
                     &vx,
                     DivBounds { num_bits: 2 * NF + 1, den_bits: NF + 1, den_frac_bits: 0, signed_den: false },
                 )?;

@@ -42,12 +42,14 @@ pub(crate) fn row_bits(n: usize) -> u32 {
     super::util::bits(n as u128).max(2)
 }
 
-/// Computes the sums for `firsts` and the second moments for `pairs` (normalised as requested).
+/// Computes the sums for `firsts` and the second moments for `pairs`, and the normalised means of
+/// the sums in `means` (a sum alone needs no division) and of every second moment.
 pub(crate) fn moments<E: Engine>(
     e: &mut E,
     cols: &Columns<'_>,
     sel: &Selection,
     firsts: &[usize],
+    means: &[usize],
     pairs: &[(usize, usize)],
     want_ratio: bool,
 ) -> Result<Moments, ExecError> {
@@ -131,7 +133,7 @@ pub(crate) fn moments<E: Engine>(
     let scaled = |e: &mut E, s: &ArithShare, h: u32, bound_bits: u32| -> Result<ArithShare, ExecError> {
         Ok(if h <= NF { s.scale(1u64 << (NF - h)) } else { trunc(e, s, bound_bits + 1, h - NF)? })
     };
-    for (&j, s) in &m.s1 {
+    for (&j, s) in m.s1.iter().filter(|(j, _)| means.contains(j)) {
         let h = cols.info(j)?.half_bits;
         nums.push(scaled(e, s, h, nb + h)?);
         dens.push(sel.counts.clone());
@@ -141,28 +143,56 @@ pub(crate) fn moments<E: Engine>(
         nums.push(scaled(e, s, h, nb + h)?);
         dens.push(sel.counts.clone());
     }
-    if want_ratio {
+    let public_n = sel.weights.is_none();
+    if want_ratio && !public_n {
         nums.push(sel.counts.scale(1u64 << NF));
         dens.push(add_const(me, &sel.counts, -1)?);
+    }
+    if public_n && want_ratio {
+        // n / (n - 1) is public (0 for n = 1, which is NULL anyway).
+        let n = cols.n as i128;
+        let r = if n > 1 { ((n << NF) + (n - 1) / 2) / (n - 1) } else { 0 };
+        m.ratio = Some(super::util::constant(me, r, 1));
     }
     if nums.is_empty() {
         return Ok(m);
     }
-    let q = div(
-        e,
-        &cat(&nums.iter().collect::<Vec<_>>())?,
-        &cat(&dens.iter().collect::<Vec<_>>())?,
-        DivBounds { num_bits: nb + NF, den_bits: nb, den_frac_bits: 0, signed_den: false },
-    )?;
+    let all = cat(&nums.iter().collect::<Vec<_>>())?;
+    let q = if public_n {
+        divide_by_public(e, &all, cols.n as i128, nb)?
+    } else {
+        div(
+            e,
+            &all,
+            &cat(&dens.iter().collect::<Vec<_>>())?,
+            DivBounds { num_bits: nb + NF, den_bits: nb, den_frac_bits: 0, signed_den: false },
+        )?
+    };
     let mut parts = split(&q, &vec![g; nums.len()])?.into_iter();
-    for &j in m.s1.keys() {
+    for &j in m.s1.keys().filter(|j| means.contains(j)) {
         m.an.insert(j, parts.next().ok_or_else(|| ExecError::Input("internal: quotient missing".into()))?);
     }
     for &p in m.s2.keys() {
         m.bn.insert(p, parts.next().ok_or_else(|| ExecError::Input("internal: quotient missing".into()))?);
     }
-    if want_ratio {
+    if want_ratio && !public_n {
         m.ratio = parts.next();
     }
     Ok(m)
+}
+
+/// `N / n` for a public `n < 2^nb` and `|N| < 2^(nb + NF)` (every element), without the secret
+/// division's thousand rounds: `N' = floor(N / 2^s)` with `s = nb - 4`, then
+/// `floor(N' R / 2^(K - s))` with `R = ceil(2^K / n)`, `K = 60 - NF + s`, so `|N' R| < 2^61`.
+/// Error: `2^s / n` (the first floor) + `N' / 2^(K - s)` (R's rounding, at most `2^(nb - 4 - s)`)
+/// + 1 (the second floor): under 3 ulps. Two exact truncations.
+fn divide_by_public<E: Engine>(e: &mut E, x: &ArithShare, n: i128, nb: u32) -> Result<ArithShare, ExecError> {
+    if n < 1 {
+        return Err(ExecError::Input("a mean of no rows".into()));
+    }
+    let s = nb.saturating_sub(4);
+    let xs = if s > 0 { trunc(e, x, nb + NF + 1, s)? } else { x.clone() };
+    let k = 60 - NF + s;
+    let r = ((1i128 << k) + n - 1) / n;
+    Ok(trunc(e, &xs.scale(r as u64), 62, k - s)?)
 }

@@ -77,6 +77,12 @@ pub(crate) fn sort_by_group<E: Engine>(
     Ok(GroupSorted { u, starts: cat(&starts.iter().collect::<Vec<_>>())? })
 }
 
+/// Column `j` sorted ascending, as arithmetic shares (sort, then bit injection).
+pub(crate) fn sort_column<E: Engine>(e: &mut E, cols: &Columns<'_>, j: usize) -> Result<ArithShare, ExecError> {
+    let sorted = sort(e, cols.share(j)?, &[])?;
+    Ok(words_to_arith(e, &sorted.keys)?)
+}
+
 /// `(num, den)` of the exact decimal `p`.
 fn fraction(p: Decimal) -> Result<(i128, i128), ExecError> {
     let den =
@@ -90,6 +96,7 @@ pub(crate) fn public_percentiles<E: Engine>(
     cols: &Columns<'_>,
     j: usize,
     reqs: &[(PercentileKind, Decimal)],
+    sorted: Option<&ArithShare>,
 ) -> Result<Vec<Pending>, ExecError> {
     let n = cols.n;
     let d = cols.info(j)?.decimals;
@@ -106,7 +113,11 @@ pub(crate) fn public_percentiles<E: Engine>(
     }
     ranks.sort_unstable();
     ranks.dedup();
-    let picked = select(e, cols.share(j)?, &ranks)?;
+    // A column already sorted (for gini) gives every rank for free; else one quickselect.
+    let picked = match sorted {
+        Some(v) => cat(&ranks.iter().map(|&r| at(v, r)).collect::<Result<Vec<_>, _>>()?.iter().collect::<Vec<_>>())?,
+        None => select(e, cols.share(j)?, &ranks)?,
+    };
     let of = |r: usize| -> Result<ArithShare, ExecError> { at(&picked, ranks.binary_search(&r).map_err(|_| bad())?) };
     reqs.iter()
         .map(|&(kind, p)| {
@@ -243,6 +254,7 @@ pub(crate) fn gini<E: Engine>(
     sel: &Selection,
     j: usize,
     gs: Option<&GroupSorted>,
+    presorted: Option<&ArithShare>,
 ) -> Result<Pending, ExecError> {
     let me = e.session().me();
     let (n, g) = (cols.n, sel.groups);
@@ -258,8 +270,10 @@ pub(crate) fn gini<E: Engine>(
     let weights: Vec<u64> = (0..n as u64).map(|i| 2 * i + 1).collect();
     let (num, den, sum) = match gs {
         None => {
-            let sorted = sort(e, cols.share(j)?, &[])?;
-            let v = words_to_arith(e, &sorted.keys)?;
+            let v = match presorted {
+                Some(v) => v.clone(),
+                None => sort_column(e, cols, j)?,
+            };
             let t = v.mul_public(&weights)?.sum();
             let sv = v.sum();
             (t.sub(&sv.scale(n as u64))?, sv.scale(n as u64), sv)
@@ -297,7 +311,9 @@ pub(crate) fn gini<E: Engine>(
             (t.sub(&prods[0])?, prods[1].clone(), sv.clone())
         }
     };
-    let s = (nbits + FG).saturating_sub(60);
+    // The division needs num_bits + den_frac_bits <= 60 and num_bits + 2 den_bits <= 116 with
+    // num_bits = l + FG, den_bits = l: l <= 30 after cutting s bits from both N and D.
+    let s = nbits.saturating_sub(30);
     let (num, den) = if s > 0 {
         let both = trunc(e, &cat(&[&num, &den])?, nbits + 1, s)?;
         let p = split_even(&both, 2)?;
