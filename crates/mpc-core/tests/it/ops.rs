@@ -225,6 +225,28 @@ fn a_long_dot_product_costs_one_element() {
 }
 
 #[test]
+fn several_dot_products_share_one_message() {
+    let (x, y): (Vec<u64>, Vec<u64>) = ((0..300u64).map(|v| v * 7 + 1).collect(), (0..300u64).rev().collect());
+    let res = run3_stats(None, move |p| {
+        let a = p.share_public_input(&x)?;
+        let b = p.share_public_input(&y)?;
+        let short = p.share_public_input(&x[..5])?;
+        let start = (p.net.stats.bytes, p.net.stats.messages);
+        let d = triad_mpc_core::engine::dots_gate(p, &[(&a, &b), (&a, &a), (&short, &short)])?;
+        let sent = (p.net.stats.bytes - start.0, p.net.stats.messages - start.1);
+        p.verify()?;
+        Ok((p.open(&d)?, sent))
+    });
+    let dot = |u: &[u64], v: &[u64]| u.iter().zip(v).fold(0u64, |s, (a, b)| s.wrapping_add(a.wrapping_mul(*b)));
+    let (x, y): (Vec<u64>, Vec<u64>) = ((0..300u64).map(|v| v * 7 + 1).collect(), (0..300u64).rev().collect());
+    for (r, _) in res {
+        let (v, sent) = r.expect("party");
+        assert_eq!(v, vec![dot(&x, &y), dot(&x, &x), dot(&x[..5], &x[..5])]);
+        assert_eq!(sent, (34 + 3 * 8, 1), "one message of three elements");
+    }
+}
+
+#[test]
 fn opening_before_verification_is_refused() {
     let out = run3(None, |p| {
         let a = p.share_public_input(&[1, 2])?;
