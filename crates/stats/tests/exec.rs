@@ -55,9 +55,13 @@ fn run(sql: &str, n: usize, seed: u64) -> (Result<Answer, String>, Answer) {
 }
 
 fn run_with(sql: &str, n: usize, seed: u64, tamper: Option<(PartyId, Tamper)>) -> (Result<Answer, String>, Answer) {
+    run_rows(sql, &rows(n, seed), tamper)
+}
+
+fn run_rows(sql: &str, rows: &[Vec<f64>], tamper: Option<(PartyId, Tamper)>) -> (Result<Answer, String>, Answer) {
     let schema = schema();
     let q = plan(&schema, sql).unwrap();
-    let data = Dataset::from_f64(schema.clone(), &rows(n, seed)).unwrap();
+    let data = Dataset::from_f64(schema.clone(), rows).unwrap();
     let reference = Answer::of_reference(&evaluate(&q, &data).unwrap());
     let cols: Vec<Vec<u64>> = (0..schema.columns.len())
         .map(|c| (0..data.len()).map(|r| data.value(r, ColumnId(c)).units as i64 as u64).collect())
@@ -217,5 +221,22 @@ proptest! {
                 assert_close(sql, &got, &want);
             }
         }
+    }
+}
+
+/// Constant columns at the ends of the declared ranges: zero variances exactly, the NULLs of
+/// corr / regr_* (PostgreSQL's), regr_r2 = 1 for a constant y, and the extremes as values.
+#[test]
+fn constant_columns_at_the_range_ends() {
+    let sql = "SELECT var_pop(x), stddev_samp(x), corr(y, x), regr_slope(y, x), regr_r2(y, x), regr_r2(x, y), \
+               min(x), max(y), median(x), avg(x) FROM t";
+    for (x, y) in [(1000.0, 10.0), (-50.0, 0.0), (0.0, 10.0)] {
+        let rows: Vec<Vec<f64>> = (0..12).map(|i| vec![x, if i % 2 == 0 { y } else { 5.0 }, 1.0]).collect();
+        let (got, want) = run_rows(sql, &rows, None);
+        let got = got.unwrap();
+        assert_close(sql, &got, &want);
+        assert_eq!(got.rows[0][2], None, "corr with a constant x is NULL");
+        assert_eq!(got.rows[0][3], None, "regr_slope with a constant x is NULL");
+        assert_eq!(got.rows[0][5], Some(1.0), "regr_r2 with a constant y is 1");
     }
 }

@@ -339,9 +339,10 @@ pub(crate) fn gini<E: Engine>(
 /// (ties go to the smallest value, as PostgreSQL's `mode()`).
 pub(crate) fn mode<E: Engine>(e: &mut E, cols: &Columns<'_>, sel: &Selection, j: usize) -> Result<Pending, ExecError> {
     let me = e.session().me();
-    let (n, g) = (cols.n, sel.groups);
+    let g = sel.groups;
     let info = cols.info(j)?;
-    let domain = usize::try_from(info.hi - info.lo + 1).map_err(|_| ExecError::Bounds("mode domain".into()))?;
+    let domain = usize::try_from(info.hi - info.lo + 1)
+        .map_err(|_| ExecError::Bounds(format!("mode: the declared domain of column {j} is too large")))?;
     let u = add_const(me, cols.share(j)?, -info.lo)?;
     let mut diffs = Vec::with_capacity(domain);
     for v in 0..domain {
@@ -382,7 +383,6 @@ pub(crate) fn mode<E: Engine>(e: &mut E, cols: &Columns<'_>, sel: &Selection, j:
         vals = nv;
     }
     let v = vals.pop().ok_or_else(|| ExecError::Input("mode of an empty domain".into()))?;
-    let _ = n;
     Ok(Pending::new(v, Decode::Int { decimals: info.decimals, add: info.lo }))
 }
 
