@@ -114,6 +114,7 @@ impl Case {
                 "median(x)",
                 "percentile_cont(0.9) WITHIN GROUP (ORDER BY x)",
                 "percentile_disc(0.9) WITHIN GROUP (ORDER BY x)",
+                "geometric_mean(x)",
                 "harmonic_mean(x)",
                 "gini(x)",
                 "sum(y)",

@@ -17,7 +17,7 @@
 //! * Conversions and comparisons built on verified gates ([`circuits`]):
 //!   B2A, A2B, LTZ, EQZ; written against the driver interface [`engine::Engine`].
 //! * Fixed-point arithmetic, select, reciprocal, division by a secret,
-//!   square root ([`fixed`]).
+//!   square root, base-2 logarithm and exponential ([`fixed`]).
 //! * Preprocessing ([`edabit`]: edaBits, truncation masks), kept in a
 //!   [`stock::Stockpile`] and consumed by the online comparisons and
 //!   truncations of [`masked`] (TruncPr, exact truncation, LTZ, EQZ).

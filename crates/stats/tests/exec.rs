@@ -157,9 +157,14 @@ fn harmonic_mean_matches() {
 }
 
 #[test]
-fn geometric_mean_is_refused_clearly() {
-    let (got, _) = run("SELECT geometric_mean(k) FROM t", 20, 6);
-    assert!(got.unwrap_err().contains("geometric_mean is not supported by the MPC executor yet"));
+fn geometric_mean_matches() {
+    for sql in [
+        "SELECT geometric_mean(k), harmonic_mean(k), avg(k) FROM t",
+        "SELECT width_bucket(y, ARRAY[5]) AS b, geometric_mean(k) FROM t WHERE x >= 0 GROUP BY width_bucket(y, ARRAY[5])",
+    ] {
+        let (got, want) = run(sql, 150, 6);
+        assert_close(sql, &got.unwrap(), &want);
+    }
 }
 
 /// Flip one bit of the first message of `step` that `P1` sends.

@@ -27,11 +27,13 @@
 //! bounds and costs.
 
 mod decimal;
+mod log;
 mod normalize;
 mod recip;
 mod sqrt;
 
 pub use decimal::{decimal_error_bound, from_decimal};
+pub use log::{exp2_fixed, log2_int};
 pub use recip::{DivBounds, div, reciprocal};
 pub use sqrt::{inv_sqrt, sqrt};
 

@@ -442,3 +442,24 @@ fn results_that_may_be_opened_are_deterministic_functions_of_the_inputs() {
     }
     assert_eq!(outs.len(), 4 * n);
 }
+
+#[test]
+fn log2_and_exp2_are_within_their_bounds() {
+    let xs: Vec<u64> = vec![1, 2, 3, 7, 10, 1000, 65_535, 1 << 20, 999_999_937];
+    let out = run3(None, |p| {
+        let x = p.share_public_input(&xs)?;
+        let l = triad_mpc_core::fixed::log2_int(p, &x, 31)?;
+        let back = triad_mpc_core::fixed::exp2_fixed(p, &l, 31)?;
+        Ok((p.open(&l)?, p.open(&back)?))
+    });
+    let w = (28f64).exp2();
+    for r in out {
+        let (l, back) = r.expect("party");
+        for (i, &x) in xs.iter().enumerate() {
+            let got = l[i] as i64 as f64 / w;
+            assert!((got - (x as f64).log2()).abs() < 6e-8, "log2 {x}: {got}");
+            let b = back[i] as i64 as f64 / w;
+            assert!((b - x as f64).abs() <= 2e-7 * x as f64, "exp2(log2 {x}) = {b}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use triad_mpc_core::masked::trunc;
 
 use super::moments::{Moments, NF, moments, row_bits};
 use super::order::{
-    GroupSorted, gini, harmonic, mode, public_percentiles, secret_percentiles, sort_by_group, sort_column,
+    GroupSorted, geometric, gini, harmonic, mode, public_percentiles, secret_percentiles, sort_by_group, sort_column,
 };
 use super::select::{Selection, selection};
 use super::util::{add_const, bits, cat, constant, eqz_bits, ltz_bits, one_minus, split_even, tile};
@@ -82,11 +82,6 @@ pub(crate) fn run<E: Engine>(
     let n = cols.n;
     if row_bits(n) > 31 {
         return Err(ExecError::Bounds(format!("{n} rows: at most 2^31 rows per query")));
-    }
-    for agg in &query.aggregates {
-        if let Aggregate::Unary(UnaryAgg::GeometricMean, _) = agg {
-            return Err(ExecError::Unsupported("geometric_mean"));
-        }
     }
 
     // 1. Who is in which group (secret).
@@ -240,7 +235,7 @@ pub(crate) fn run<E: Engine>(
                     }
                     UnaryAgg::Gini => gini(e, cols, &sel, j, group_sorted.get(&j), public_sorted.get(&j))?,
                     UnaryAgg::HarmonicMean => harmonic(e, cols, &sel, j)?,
-                    UnaryAgg::GeometricMean => return Err(ExecError::Unsupported("geometric_mean")),
+                    UnaryAgg::GeometricMean => geometric(e, cols, &sel, j)?,
                 }
             }
             Aggregate::Binary(op, y, x) => derived.binary(op, y.0, x.0)?,

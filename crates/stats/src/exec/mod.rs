@@ -56,9 +56,6 @@ pub enum ExecError {
     /// The inputs do not fit the schema (column count or lengths).
     #[error("bad input: {0}")]
     Input(String),
-    /// An aggregate the executor cannot compute yet.
-    #[error("{0} is not supported by the MPC executor yet")]
-    Unsupported(&'static str),
     /// The MPC failed (a cheating party, a lost link); the engine's error names the step and,
     /// where the protocol can tell, the party to blame. Nothing was returned.
     #[error("the MPC aborted: {0}")]
@@ -176,7 +173,7 @@ pub fn error_bound(schema: &Schema, query: &Query, i: usize, value: f64) -> f64 
                 }
                 UnaryAgg::Gini => 1e-6,
                 UnaryAgg::HarmonicMean => 2e-4 * value.abs(),
-                UnaryAgg::GeometricMean => f64::INFINITY,
+                UnaryAgg::GeometricMean => 1e-6 * value.abs(),
             },
             Aggregate::Binary(op, y, x) => match op {
                 BinaryAgg::RegrCount => 0.0,
