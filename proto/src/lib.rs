@@ -40,6 +40,7 @@ pub mod events {
                     Self::KeyGenerated(_) => "KeyGenerated",
                     Self::KeyRefreshed(_) => "KeyRefreshed",
                     Self::PreprocessingStocked(_) => "PreprocessingStocked",
+                    Self::SessionAborted(_) => "SessionAborted",
                 }
             }
         }

@@ -1,0 +1,268 @@
+//! The network's shared vocabulary, used by the coordinator, the parties, the projector and the
+//! CLI alike (`docs/protocols/network.md`): who writes which stream, how a domain event becomes
+//! an event-log record and back, the dataset schema a `DatasetCreated` declares, and a query's
+//! answer as `ResultValue`s.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use prost::Message;
+use triad_eventlog::{EventData, RecordedEvent};
+use triad_proto::events::v1::{self as ev, event::Kind};
+use triad_stats::{Column, Decimal, Schema, SchemaError};
+
+/// The coordinator's service name (its store, its bus stream).
+pub const COORDINATOR: &str = "coordinator";
+
+/// The three parties' service names, by party index.
+pub const PARTIES: [&str; 3] = ["party0", "party1", "party2"];
+
+/// A party sends a `PartyHeartbeat` this often.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A party whose last heartbeat is older than this is down: the coordinator starts no session.
+pub const PARTY_DOWN_AFTER: Duration = Duration::from_secs(7);
+
+/// `SessionOpened.purpose` of a batch of contributions' input check.
+pub const PURPOSE_INPUT_CHECK: &str = "input_check";
+
+/// `SessionOpened.purpose` of a query.
+pub const PURPOSE_QUERY: &str = "query";
+
+/// The stream names of the services' stores (`<category>-<id>`).
+pub mod streams {
+    use sha2::{Digest, Sha256};
+
+    /// A dataset's stream (coordinator): `DatasetCreated`.
+    pub fn dataset(dataset_id: &str) -> String {
+        format!("dataset-{dataset_id}")
+    }
+
+    /// A contribution's stream (coordinator): submitted, then accepted or rejected. Opened with
+    /// `ExpectedVersion::NoStream`, so a replayed submission conflicts.
+    pub fn contribution(contribution_id: &[u8]) -> String {
+        format!("contribution-{}", hex::encode(contribution_id))
+    }
+
+    /// The Sybil guard (coordinator): one stream per (dataset, disclosed uid), created in the
+    /// same atomic append as the contribution with `ExpectedVersion::NoStream`, so of two
+    /// concurrent submissions with one uid exactly one wins. The uid is hashed (it may hold any
+    /// character; the stream name may not).
+    pub fn uid(dataset_id: &str, uid: &str) -> String {
+        let h = Sha256::digest([dataset_id.as_bytes(), b"\0", uid.as_bytes()].concat());
+        format!("uid-{}", hex::encode(&h[..16]))
+    }
+
+    /// A session's stream (coordinator: opened, and the parties' reports it recorded; a party:
+    /// its own reports).
+    pub fn session(session_id: &[u8]) -> String {
+        format!("session-{}", hex::encode(session_id))
+    }
+
+    /// A query's stream (coordinator: requested, published or finally aborted; a party:
+    /// started, computed, aborted).
+    pub fn query(query_id: &[u8]) -> String {
+        format!("query-{}", hex::encode(query_id))
+    }
+
+    /// A party's membership stream (its own store): `PartyJoined`, heartbeats.
+    pub fn party(index: u32) -> String {
+        format!("party-{index}")
+    }
+}
+
+/// An event that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is not a `triad.events.v1.Event`.
+    #[error("event at {service} position {position} ({event_type}) does not decode: {source}")]
+    Payload {
+        /// The writing service.
+        service: String,
+        /// Its position there.
+        position: u64,
+        /// The recorded type name.
+        event_type: String,
+        /// Why.
+        source: prost::DecodeError,
+    },
+}
+
+/// A domain event as an event-log record (type name and protobuf payload).
+pub fn event(kind: Kind) -> EventData {
+    EventData::new(kind.type_name(), ev::Event { kind: Some(kind) }.encode_to_vec())
+}
+
+/// The domain event of a record (`None` for an event of a kind this build does not know).
+pub fn decode(e: &RecordedEvent) -> Result<Option<Kind>, DecodeError> {
+    ev::Event::decode(e.data.payload.as_ref()).map(|d| d.kind).map_err(|source| DecodeError::Payload {
+        service: e.service.clone(),
+        position: e.position,
+        event_type: e.data.event_type.clone(),
+        source,
+    })
+}
+
+/// The party index of a party service name (`party1` → 1).
+pub fn party_index(service: &str) -> Option<u32> {
+    PARTIES.iter().position(|p| *p == service).map(|i| i as u32)
+}
+
+/// Why a `DatasetCreated` does not declare a usable schema.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// A bound is not a decimal.
+    #[error("column `{column}`: {which} {value:?} is not a decimal")]
+    Bound {
+        /// The column.
+        column: String,
+        /// `min` or `max`.
+        which: &'static str,
+        /// The text.
+        value: String,
+    },
+    /// The schema's own rules (names, ranges, precision).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// No columns and no value format to derive one from.
+    #[error("dataset `{0}` declares neither columns nor a value format")]
+    NoColumns(String),
+}
+
+/// The statistics schema a dataset declares: its `columns`, or, for a single-value dataset
+/// that predates them, one column named after the template's value path with the range its
+/// `ValueFormat` admits (`0 ..= 10^max_integer_digits - 10^-max_decimals`).
+pub fn schema(d: &ev::DatasetCreated) -> Result<Schema, DatasetError> {
+    let columns = if d.columns.is_empty() {
+        vec![implied_column(d)?]
+    } else {
+        d.columns
+            .iter()
+            .map(|c| {
+                let bound = |which, value: &str| {
+                    Decimal::parse(value).map_err(|_| DatasetError::Bound {
+                        column: c.name.clone(),
+                        which,
+                        value: value.to_owned(),
+                    })
+                };
+                Ok(Column::new(c.name.clone(), bound("min", &c.min)?, bound("max", &c.max)?, c.decimals))
+            })
+            .collect::<Result<Vec<_>, DatasetError>>()?
+    };
+    let min_cohort = if d.min_cohort == 0 { triad_stats::DEFAULT_MIN_COHORT } else { d.min_cohort };
+    Ok(Schema::new(d.dataset_id.clone(), columns)?.with_min_cohort(min_cohort)?)
+}
+
+fn implied_column(d: &ev::DatasetCreated) -> Result<Column, DatasetError> {
+    let f = d.format.as_ref().ok_or_else(|| DatasetError::NoColumns(d.dataset_id.clone()))?;
+    let path = d.template.as_ref().map(|t| t.value_json_path.as_str()).unwrap_or("value");
+    let name: String = path
+        .rsplit('.')
+        .next()
+        .unwrap_or(path)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    let name =
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) { format!("v_{name}") } else { name };
+    let digits = "9".repeat(f.max_integer_digits.max(1) as usize);
+    let max = if f.max_decimals == 0 { digits } else { format!("{digits}.{}", "9".repeat(f.max_decimals as usize)) };
+    let bound = |value: &str, which| {
+        Decimal::parse(value).map_err(|_| DatasetError::Bound { column: name.clone(), which, value: value.to_owned() })
+    };
+    Ok(Column::new(name.clone(), bound("0", "min")?, bound(&max, "max")?, f.max_decimals))
+}
+
+/// An answer as the values of `ResultComputed` / `ResultPublished`: row-major, one per output
+/// column per row; a value is the shortest decimal that reads back as the same `f64`.
+pub fn result_values(answer: &triad_stats::exec::Answer) -> Vec<ev::ResultValue> {
+    let mut out = Vec::new();
+    for (row, values) in answer.rows.iter().enumerate() {
+        for (name, v) in answer.columns.iter().zip(values) {
+            out.push(ev::ResultValue {
+                name: name.clone(),
+                value: v.map(|x| format!("{x:?}")).unwrap_or_default(),
+                row: row as u32,
+                null: v.is_none(),
+            });
+        }
+    }
+    out
+}
+
+/// The answer `result_values` encoded (rows in order, columns in first-row order).
+pub fn answer_of(values: &[ev::ResultValue]) -> triad_stats::exec::Answer {
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows: Vec<Vec<Option<f64>>> = Vec::new();
+    for v in values {
+        if v.row == 0 && !columns.contains(&v.name) {
+            columns.push(v.name.clone());
+        }
+        let row = v.row as usize;
+        if rows.len() <= row {
+            rows.resize_with(row + 1, Vec::new);
+        }
+        rows[row].push(if v.null { None } else { v.value.parse::<f64>().ok() });
+    }
+    triad_stats::exec::Answer { columns, rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implied_schema_of_a_single_value_dataset() {
+        let d = ev::DatasetCreated {
+            dataset_id: "eth_balance".into(),
+            template: Some(ev::ProofTemplate { value_json_path: "data.balance".into(), ..Default::default() }),
+            format: Some(ev::ValueFormat { fraction_bits: 16, max_decimals: 4, max_integer_digits: 12 }),
+            ..Default::default()
+        };
+        let s = schema(&d).expect("schema");
+        assert_eq!(s.columns.len(), 1);
+        assert_eq!(s.columns[0].name, "balance");
+        assert_eq!(s.columns[0].max_units(), Some(999_999_999_999_9999));
+        assert_eq!(s.min_cohort, triad_stats::DEFAULT_MIN_COHORT);
+    }
+
+    #[test]
+    fn declared_columns_win_and_bad_bounds_are_named() {
+        let mut d = ev::DatasetCreated {
+            dataset_id: "t".into(),
+            min_cohort: 3,
+            columns: vec![ev::ColumnSchema {
+                name: "x".into(),
+                min: "-5".into(),
+                max: "5.5".into(),
+                decimals: 1,
+                json_path: "x".into(),
+            }],
+            ..Default::default()
+        };
+        let s = schema(&d).expect("schema");
+        assert_eq!((s.columns[0].min_units(), s.min_cohort), (Some(-50), 3));
+        d.columns[0].max = "five".into();
+        let e = schema(&d).expect_err("a bad bound");
+        assert!(e.to_string().contains("column `x`: max \"five\""), "{e}");
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let a = triad_stats::exec::Answer {
+            columns: vec!["n".into(), "m".into()],
+            rows: vec![vec![Some(3.0), None], vec![Some(0.1), Some(-2.5)]],
+        };
+        assert_eq!(answer_of(&result_values(&a)), a);
+    }
+
+    #[test]
+    fn uid_streams_are_per_dataset() {
+        assert_ne!(streams::uid("a", "u1"), streams::uid("b", "u1"));
+        assert_eq!(streams::uid("a", "u1"), streams::uid("a", "u1"));
+        assert_eq!(party_index("party2"), Some(2));
+    }
+}
