@@ -1,15 +1,18 @@
-//! A computation party: keeps its shares in its own store, derives all
-//! network state (members, keys, datasets, accepted contributions, pending
-//! queries) from the event log, runs MPC sessions with the other two parties
-//! over the `triad-mpc-net` data plane, and signs what it computes.
+//! A computation party: keeps its shares in its own database, derives all network state
+//! (members, datasets, submissions, sessions, queries) from the event log, runs the sessions
+//! the coordinator opens with the other two parties over the `triad-mpc-net` data plane, and
+//! reports what it computed through its own store.
 //!
-//! Built so far: [`intake`], the checks a batch of contributions passes
-//! before its shares count (issue 5). The service around it (event handlers,
-//! share store, sessions driven by the log) comes with the full-network
-//! issue.
+//! - [`intake`]: the checks a batch of contributions passes before its shares count.
+//! - [`service`]: the party service ([`Party`]), its handlers and session runner.
+//! - [`state`]: its private state database; [`identity`]: its long-term keys.
 #![deny(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod identity;
 pub mod intake;
+pub mod service;
+pub mod state;
 
 pub use intake::{Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge};
+pub use service::{Party, PartyError, PartySettings};

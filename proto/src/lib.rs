@@ -41,6 +41,7 @@ pub mod events {
                     Self::KeyRefreshed(_) => "KeyRefreshed",
                     Self::PreprocessingStocked(_) => "PreprocessingStocked",
                     Self::SessionAborted(_) => "SessionAborted",
+                    Self::SessionClosed(_) => "SessionClosed",
                 }
             }
         }

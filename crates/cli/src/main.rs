@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod devnet;
 mod events;
 mod malloc;
 mod notary;
@@ -20,8 +21,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs a whole local network in this process (embedded store and bus,
-    /// no servers needed) and walks it through a real end-to-end flow.
+    /// The main job: a whole network in this process (the coordinator, three parties, the
+    /// projector and a development notary; embedded stores and bus, no servers needed):
+    /// providers prove and share their balances, cheaters are rejected inside MPC, and the
+    /// consumer's queries are computed in MPC and published.
+    Devnet(devnet::Args),
+    /// The event-log backbone alone: a coordinator's store, its relay and a projector-style
+    /// consumer, replayed for audit.
     Demo(demo::Args),
     /// Benchmarks; prints a table, or JSON lines with --json.
     #[command(subcommand)]
@@ -51,6 +57,7 @@ async fn main() -> Result<()> {
     malloc::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
+        Command::Devnet(args) => devnet::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(cmd) => triad_bench::run(cmd).await,
         Command::Events(cmd) => events::run(cmd).await,

@@ -266,7 +266,7 @@ fn party_work(p: &mut NetParty, plan: Plan) -> Result<Vec<Outcome>> {
 
 /// The `--json` object: `columns` and `rows`; with the reference also `reference` and
 /// `difference`, arrays parallel to `rows`.
-fn json(answer: &Answer, reference: Option<&Answer>) -> serde_json::Value {
+pub(crate) fn json(answer: &Answer, reference: Option<&Answer>) -> serde_json::Value {
     let mut o = serde_json::json!({ "columns": answer.columns, "rows": answer.rows });
     if let Some(r) = reference {
         let diff: Vec<Vec<Option<f64>>> = answer

@@ -145,7 +145,7 @@ impl Subscriber {
             }
         }
         if let Some((d, e)) = failure {
-            self.settle_failure(d, e, &mut step).await?;
+            settle_failure(&self.spec, self.retry_delay, d, e, &mut step).await?;
             // Keep order: what came after the failure is redelivered after it.
             for later in deliveries {
                 later.nak(self.retry_delay).await?;
@@ -161,24 +161,6 @@ impl Subscriber {
 
     fn checkpoint(&self, event: &RecordedEvent) -> Checkpoint {
         Checkpoint { consumer: self.spec.durable.clone(), source: event.service.clone(), position: event.position }
-    }
-
-    async fn settle_failure(&self, d: Delivery, e: HandlerError, step: &mut Step) -> Result<(), SubscriberError> {
-        let give_up = match &e {
-            HandlerError::Permanent(_) => true,
-            HandlerError::Transient(_) => d.attempt >= u64::from(self.spec.max_deliver),
-        };
-        if give_up {
-            error!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "giving up on event");
-            metrics::counter!("triad_eventlog_dropped_total", "consumer" => self.spec.durable.clone()).increment(1);
-            d.term().await?;
-            step.dropped += 1;
-        } else {
-            warn!(consumer = %self.spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "handler failed; will retry");
-            d.nak(self.retry_delay).await?;
-            step.retried += 1;
-        }
-        Ok(())
     }
 
     /// Handles events until `shutdown` resolves.
@@ -200,4 +182,30 @@ impl Subscriber {
             }
         }
     }
+}
+
+/// Drops or schedules the redelivery of a failed event. A free function (not a method) so that
+/// [`Subscriber::run`]'s future borrows no `&Subscriber` across an await and stays `Send`.
+async fn settle_failure(
+    spec: &ConsumerSpec,
+    retry_delay: Duration,
+    d: Delivery,
+    e: HandlerError,
+    step: &mut Step,
+) -> Result<(), SubscriberError> {
+    let give_up = match &e {
+        HandlerError::Permanent(_) => true,
+        HandlerError::Transient(_) => d.attempt >= u64::from(spec.max_deliver),
+    };
+    if give_up {
+        error!(consumer = %spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "giving up on event");
+        metrics::counter!("triad_eventlog_dropped_total", "consumer" => spec.durable.clone()).increment(1);
+        d.term().await?;
+        step.dropped += 1;
+    } else {
+        warn!(consumer = %spec.durable, position = d.event.position, attempt = d.attempt, error = %e, "handler failed; will retry");
+        d.nak(retry_delay).await?;
+        step.retried += 1;
+    }
+    Ok(())
 }

@@ -225,7 +225,7 @@ mod tests {
         let s = schema(&d).expect("schema");
         assert_eq!(s.columns.len(), 1);
         assert_eq!(s.columns[0].name, "balance");
-        assert_eq!(s.columns[0].max_units(), Some(999_999_999_999_9999));
+        assert_eq!(s.columns[0].max_units(), Some(9_999_999_999_999_999));
         assert_eq!(s.min_cohort, triad_stats::DEFAULT_MIN_COHORT);
     }
 

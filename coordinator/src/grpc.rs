@@ -1,0 +1,522 @@
+//! The RPCs of `triad.api.v1.Coordinator`: each checks its request, decides the events, appends
+//! them (the store decides conflicts), folds them, and maps what went wrong to a status that
+//! says what to do about it.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+use tracing::{info, warn};
+use triad_eventlog::{Append, ExpectedVersion, StoreError};
+use triad_network::{event, streams};
+use triad_notary::{ProofTemplate, TemplateMatch, VerifyError};
+use triad_proto::api::v1::{self as api, coordinator_server::Coordinator as CoordinatorApi};
+use triad_proto::events::v1::{self as ev, event::Kind};
+use triad_proto::provider::v1 as pv;
+
+use crate::state::{Standing, parse_template};
+use crate::{CoordinatorConfig, Inner, now_unix, random_id};
+
+/// Largest sealed share bundle accepted.
+pub(crate) const MAX_BUNDLE_BYTES: usize = 64 << 10;
+/// Largest encoded `ShareCommitments` accepted.
+pub(crate) const MAX_COMMITMENTS_BYTES: usize = 8 << 10;
+
+/// Longest `requested_by`.
+const MAX_LABEL_BYTES: usize = 256;
+/// Longest dataset description.
+const MAX_DESCRIPTION_BYTES: usize = 4096;
+
+/// The per-client and global request rates.
+pub(crate) struct Limits {
+    per_client: Option<DefaultKeyedRateLimiter<String>>,
+    global: Option<DefaultDirectRateLimiter>,
+    clock: DefaultClock,
+}
+
+impl Limits {
+    pub fn new(config: &CoordinatorConfig) -> Self {
+        Self {
+            per_client: NonZeroU32::new(config.rate_per_client_per_sec)
+                .map(|n| RateLimiter::keyed(Quota::per_second(n))),
+            global: NonZeroU32::new(config.rate_global_per_sec).map(|n| RateLimiter::direct(Quota::per_second(n))),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// `Err(ms)`: retry after that long.
+    fn check(&self, client: &str) -> Result<(), u128> {
+        if let Some(l) = &self.per_client
+            && let Err(until) = l.check_key(&client.to_owned())
+        {
+            return Err(until.wait_time_from(self.clock.now()).as_millis().max(1));
+        }
+        if let Some(l) = &self.global
+            && let Err(until) = l.check()
+        {
+            return Err(until.wait_time_from(self.clock.now()).as_millis().max(1));
+        }
+        Ok(())
+    }
+
+    /// Forgets clients that are back to a full allowance.
+    pub fn retain_recent(&self) {
+        if let Some(l) = &self.per_client {
+            l.retain_recent();
+        }
+    }
+}
+
+/// The gRPC service (serve it with [`crate::Coordinator::service`]).
+#[derive(Clone)]
+pub struct CoordinatorService {
+    inner: Arc<Inner>,
+}
+
+impl CoordinatorService {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    warn!(error = %e, "the event store failed");
+    Status::unavailable(format!("the coordinator's event store failed ({e}); retry later"))
+}
+
+fn refused(reason: &'static str) {
+    metrics::counter!("triad_coordinator_submissions_total", "outcome" => "refused", "reason" => reason).increment(1);
+}
+
+/// Whether `authorization: Bearer <token>` names the operator's token.
+fn check_operator<T>(inner: &Inner, request: &Request<T>) -> Result<(), Status> {
+    let Some(expected) = inner.operator_digest else {
+        return Err(Status::permission_denied("no operator token is configured"));
+    };
+    let Some(header) = request.metadata().get("authorization") else {
+        return Err(Status::unauthenticated(
+            "an operator call: send the metadata `authorization: Bearer <operator token>`",
+        ));
+    };
+    let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let Some(token) = token else {
+        return Err(Status::unauthenticated("the authorization metadata must be `Bearer <operator token>`"));
+    };
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    // Constant time: every byte is compared whatever the first difference.
+    let diff = digest.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if diff != 0 {
+        return Err(Status::unauthenticated(
+            "the operator token is wrong: send `authorization: Bearer <operator token>`",
+        ));
+    }
+    Ok(())
+}
+
+/// The rate-limit key: the `x-client-id` metadata, else the peer's IP.
+fn client_of<T>(request: &Request<T>) -> String {
+    if let Some(id) = request.metadata().get("x-client-id").and_then(|v| v.to_str().ok()) {
+        return format!("id:{}", id.chars().take(128).collect::<String>());
+    }
+    request.remote_addr().map(|a| a.ip()).map_or_else(|| "unknown".to_owned(), |ip: IpAddr| ip.to_string())
+}
+
+fn rate_limit<T>(inner: &Inner, request: &Request<T>) -> Result<(), Status> {
+    match inner.limits.check(&client_of(request)) {
+        Ok(()) => Ok(()),
+        Err(ms) => {
+            let mut status = Status::resource_exhausted(format!("rate limit exceeded: retry after {ms} ms"));
+            if let Ok(v) = ms.to_string().parse() {
+                status.metadata_mut().insert("retry-after-ms", v);
+            }
+            Err(status)
+        }
+    }
+}
+
+fn valid_dataset_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Verifies with Mozilla's roots and, if the chain is not theirs, with the extra anchors.
+fn verify_presentation(
+    inner: &Inner,
+    template: &ProofTemplate,
+    presentation: &[u8],
+) -> Result<triad_notary::VerifiedPresentation, VerifyError> {
+    let first = if let Some(extra) = &inner.extra_anchors {
+        triad_notary::verify(presentation, &template.verifier_config(extra.clone()))
+    } else {
+        triad_notary::verify(presentation, &template.verifier_config(triad_notary::TrustAnchors::mozilla()))
+    };
+    match first {
+        Err(VerifyError::UntrustedCertificateChain(_)) if inner.extra_anchors.is_some() => {
+            triad_notary::verify(presentation, &template.verifier_config(triad_notary::TrustAnchors::mozilla()))
+        }
+        other => other,
+    }
+}
+
+/// What a submission's checks established.
+struct Checked {
+    contribution_id: Vec<u8>,
+    matched: TemplateMatch,
+}
+
+fn check_submission(
+    inner: &Inner,
+    template: &ProofTemplate,
+    r: &api::SubmitContributionRequest,
+) -> Result<Checked, Status> {
+    let verified = verify_presentation(inner, template, &r.presentation).map_err(|e| {
+        refused("presentation");
+        Status::invalid_argument(format!("presentation: {e}"))
+    })?;
+    let now = u64::try_from(now_unix()).unwrap_or(0);
+    let matched = template.apply(&verified, now).map_err(|e| {
+        refused("presentation");
+        Status::invalid_argument(format!("presentation: {e}"))
+    })?;
+    let mut contribution_id: Option<Vec<u8>> = None;
+    for (i, bytes) in r.bundles.iter().enumerate() {
+        let bad = |m: String| {
+            refused("bundle");
+            Status::invalid_argument(format!("bundles[{i}]: {m}"))
+        };
+        let b = pv::SealedShareBundle::decode(bytes.as_slice())
+            .map_err(|e| bad(format!("not a triad.provider.v1.SealedShareBundle: {e}")))?;
+        if b.dataset_id != r.dataset_id {
+            return Err(bad(format!("is for dataset {:?}, not {:?}", b.dataset_id, r.dataset_id)));
+        }
+        if usize::try_from(b.party_index).ok() != Some(i) {
+            return Err(bad(format!("is sealed for party {}; bundles must be in party order 0, 1, 2", b.party_index)));
+        }
+        if b.contribution_id.len() != 16 {
+            return Err(bad(format!("the contribution id is {} bytes, not 16", b.contribution_id.len())));
+        }
+        match &contribution_id {
+            None => contribution_id = Some(b.contribution_id),
+            Some(id) if *id != b.contribution_id => {
+                return Err(bad(format!(
+                    "names contribution {}, bundles[0] names {}: the three must agree",
+                    hex::encode(&b.contribution_id),
+                    hex::encode(id)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let contribution_id = contribution_id.ok_or_else(|| Status::invalid_argument("bundles: three are required"))?;
+    let commitments = pv::ShareCommitments::decode(r.share_commitments.as_slice()).map_err(|e| {
+        refused("share_commitments");
+        Status::invalid_argument(format!("share_commitments: not a triad.provider.v1.ShareCommitments: {e}"))
+    })?;
+    triad_provider::ShareCommitments::from_proto(&commitments).map_err(|e| {
+        refused("share_commitments");
+        Status::invalid_argument(format!("share_commitments: {e}"))
+    })?;
+    Ok(Checked { contribution_id, matched })
+}
+
+#[tonic::async_trait]
+impl CoordinatorApi for CoordinatorService {
+    async fn create_dataset(
+        &self,
+        request: Request<api::CreateDatasetRequest>,
+    ) -> Result<Response<api::CreateDatasetResponse>, Status> {
+        check_operator(&self.inner, &request)?;
+        let r = request.into_inner();
+        if !valid_dataset_id(&r.dataset_id) {
+            return Err(Status::invalid_argument(format!("dataset_id {:?}: use 1 to 64 of [a-z0-9_]", r.dataset_id)));
+        }
+        if r.description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(Status::invalid_argument(format!("description: at most {MAX_DESCRIPTION_BYTES} bytes")));
+        }
+        let template = r.template.clone().ok_or_else(|| Status::invalid_argument("template: required"))?;
+        parse_template(&template).map_err(|e| Status::invalid_argument(format!("template: {e}")))?;
+        if let Some(f) = &r.format {
+            triad_provider::DecimalFormat::from_proto(f)
+                .map_err(|e| Status::invalid_argument(format!("format: {e}")))?;
+        }
+        let created = ev::DatasetCreated {
+            dataset_id: r.dataset_id.clone(),
+            description: r.description,
+            template: Some(template),
+            format: r.format,
+            min_cohort: r.min_cohort,
+            columns: r.columns,
+        };
+        triad_network::schema(&created).map_err(|e| Status::invalid_argument(format!("columns: {e}")))?;
+        let append = Append::new(
+            streams::dataset(&r.dataset_id),
+            ExpectedVersion::NoStream,
+            vec![event(Kind::DatasetCreated(created))],
+        );
+        match self.inner.store.append(vec![append]).await {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() => {
+                return Err(Status::already_exists(format!("dataset {} already exists", r.dataset_id)));
+            }
+            Err(e) => return Err(store_status(e)),
+        }
+        self.inner.catch_up().await.map_err(store_status)?;
+        info!(dataset = %r.dataset_id, "dataset created");
+        Ok(Response::new(api::CreateDatasetResponse { dataset_id: r.dataset_id }))
+    }
+
+    async fn submit_contribution(
+        &self,
+        request: Request<api::SubmitContributionRequest>,
+    ) -> Result<Response<api::SubmitContributionResponse>, Status> {
+        let config = &self.inner.config;
+        {
+            let r = request.get_ref();
+            if r.presentation.len() > config.max_presentation_bytes {
+                refused("too_large");
+                return Err(Status::resource_exhausted(format!(
+                    "presentation: {} bytes, at most {} accepted",
+                    r.presentation.len(),
+                    config.max_presentation_bytes
+                )));
+            }
+            if r.bundles.len() != 3 {
+                refused("bundle");
+                return Err(Status::invalid_argument(format!(
+                    "bundles: exactly 3 are required (one per party, in party order), got {}",
+                    r.bundles.len()
+                )));
+            }
+            if let Some((i, b)) = r.bundles.iter().enumerate().find(|(_, b)| b.len() > MAX_BUNDLE_BYTES) {
+                refused("too_large");
+                return Err(Status::resource_exhausted(format!(
+                    "bundles[{i}]: {} bytes, at most {MAX_BUNDLE_BYTES} accepted",
+                    b.len()
+                )));
+            }
+            if r.share_commitments.len() > MAX_COMMITMENTS_BYTES {
+                refused("too_large");
+                return Err(Status::resource_exhausted(format!(
+                    "share_commitments: {} bytes, at most {MAX_COMMITMENTS_BYTES} accepted",
+                    r.share_commitments.len()
+                )));
+            }
+        }
+        rate_limit(&self.inner, &request).inspect_err(|_| refused("rate_limited"))?;
+        let r = request.into_inner();
+        let template = {
+            let st = self.inner.caught_up().await.map_err(store_status)?;
+            let Some(d) = st.datasets.get(&r.dataset_id) else {
+                refused("unknown_dataset");
+                return Err(Status::not_found(format!("dataset {:?} does not exist", r.dataset_id)));
+            };
+            d.template.clone().ok_or_else(|| {
+                Status::failed_precondition(format!("dataset {}'s template does not parse", r.dataset_id))
+            })?
+        };
+        // Verification is CPU work (signatures, certificate chains, hashing): off the runtime.
+        let inner = self.inner.clone();
+        let (r, checked) = tokio::task::spawn_blocking(move || {
+            let checked = check_submission(&inner, &template, &r);
+            (r, checked)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
+        let Checked { contribution_id, matched } = checked?;
+
+        let commitment = ev::PlaintextCommitment {
+            algorithm: matched.commitment.alg.name().to_owned(),
+            hash: matched.commitment.hash.to_vec(),
+            start: matched.value_range.start as u64,
+            end: matched.value_range.end as u64,
+        };
+        let submitted = ev::ContributionSubmitted {
+            dataset_id: r.dataset_id.clone(),
+            contribution_id: contribution_id.clone(),
+            uid: matched.uid.clone(),
+            server_name: matched.server_name.clone(),
+            connection_time_unix: i64::try_from(matched.time).unwrap_or(i64::MAX),
+            commitment: Some(commitment),
+            presentation_sha256: Sha256::digest(&r.presentation).to_vec(),
+            bundle_hashes: r.bundles.iter().map(|b| Sha256::digest(b).to_vec()).collect(),
+            sealed_bundles: r.bundles,
+            share_commitments: r.share_commitments,
+        };
+        // The Sybil guard: `uid-<h>` holds a marker (a ContributionSubmitted with only the
+        // dataset, contribution id and uid), created with NoStream in the same atomic append
+        // as the contribution. It is published on the bus like every event: consumers (the
+        // parties, the projector) must ignore events whose stream category is `uid`; the
+        // contribution's facts are in its `contribution-<hex>` stream only.
+        let marker = ev::ContributionSubmitted {
+            dataset_id: r.dataset_id.clone(),
+            contribution_id: contribution_id.clone(),
+            uid: matched.uid.clone(),
+            ..Default::default()
+        };
+        let batch = vec![
+            Append::new(
+                streams::uid(&r.dataset_id, &matched.uid),
+                ExpectedVersion::NoStream,
+                vec![event(Kind::ContributionSubmitted(marker))],
+            ),
+            Append::new(
+                streams::contribution(&contribution_id),
+                ExpectedVersion::NoStream,
+                vec![event(Kind::ContributionSubmitted(submitted))],
+            ),
+        ];
+        let appended = match self.inner.store.append(batch).await {
+            Ok(a) => a,
+            Err(e) if e.is_conflict() => {
+                let replay = !self
+                    .inner
+                    .store
+                    .load(&streams::contribution(&contribution_id), 0)
+                    .await
+                    .map_err(store_status)?
+                    .is_empty();
+                if replay {
+                    refused("replay");
+                    return Err(Status::already_exists(format!(
+                        "contribution {} was already submitted",
+                        hex::encode(&contribution_id)
+                    )));
+                }
+                refused("uid_reused");
+                return Err(Status::already_exists(format!(
+                    "uid {} already contributed to dataset {}",
+                    matched.uid, r.dataset_id
+                )));
+            }
+            Err(e) => return Err(store_status(e)),
+        };
+        let position = appended.get(1).map_or(0, |a| a.first_position);
+        self.inner.catch_up().await.map_err(store_status)?;
+        self.inner.wake.notify_one();
+        metrics::counter!("triad_coordinator_submissions_total", "outcome" => "accepted", "reason" => "").increment(1);
+        info!(dataset = %r.dataset_id, contribution = %hex::encode(&contribution_id), position, "contribution submitted");
+        Ok(Response::new(api::SubmitContributionResponse { contribution_id, position }))
+    }
+
+    async fn submit_query(
+        &self,
+        request: Request<api::SubmitQueryRequest>,
+    ) -> Result<Response<api::SubmitQueryResponse>, Status> {
+        rate_limit(&self.inner, &request)?;
+        let r = request.into_inner();
+        if r.sql.trim_start().get(..7).is_some_and(|w| w.eq_ignore_ascii_case("explain")) {
+            return Err(Status::invalid_argument(
+                "EXPLAIN is answered locally by `triad stats` (the plan needs no data); submit the SELECT alone",
+            ));
+        }
+        if r.requested_by.len() > MAX_LABEL_BYTES {
+            return Err(Status::invalid_argument(format!("requested_by: at most {MAX_LABEL_BYTES} bytes")));
+        }
+        let dataset_id = dataset_of(&r.sql)?;
+        let schema = {
+            let st = self.inner.caught_up().await.map_err(store_status)?;
+            let Some(d) = st.datasets.get(&dataset_id) else {
+                return Err(Status::not_found(format!("dataset {dataset_id:?} does not exist")));
+            };
+            d.schema
+                .clone()
+                .ok_or_else(|| Status::failed_precondition(format!("dataset {dataset_id}'s schema does not parse")))?
+        };
+        triad_stats::plan(&schema, &r.sql).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let query_id = random_id().map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+        let requested = ev::QueryRequested {
+            query_id: query_id.clone(),
+            dataset_id: dataset_id.clone(),
+            sql: r.sql,
+            requested_by: r.requested_by,
+        };
+        self.inner
+            .store
+            .append(vec![Append::new(
+                streams::query(&query_id),
+                ExpectedVersion::NoStream,
+                vec![event(Kind::QueryRequested(requested))],
+            )])
+            .await
+            .map_err(store_status)?;
+        self.inner.catch_up().await.map_err(store_status)?;
+        self.inner.wake.notify_one();
+        metrics::counter!("triad_coordinator_queries_requested_total").increment(1);
+        info!(dataset = %dataset_id, query = %hex::encode(&query_id), "query requested");
+        Ok(Response::new(api::SubmitQueryResponse { query_id, dataset_id }))
+    }
+
+    async fn get_network(&self, _request: Request<api::GetNetworkRequest>) -> Result<Response<api::Network>, Status> {
+        let now = now_unix();
+        let parties = self
+            .inner
+            .parties()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| api::PartyStatus {
+                party: i as u32,
+                operator_name: p.joined.as_ref().map(|j| j.operator_name.clone()).unwrap_or_default(),
+                share_public_key: p.joined.as_ref().map(|j| j.share_public_key.clone()).unwrap_or_default(),
+                last_heartbeat_unix: p.last_heartbeat_unix.unwrap_or(0),
+                up: p.up(now),
+            })
+            .collect();
+        let st = self.inner.caught_up().await.map_err(store_status)?;
+        let datasets = st
+            .datasets
+            .values()
+            .map(|d| {
+                let pending = st
+                    .contributions
+                    .values()
+                    .filter(|c| c.dataset_id == d.created.dataset_id && c.standing == Standing::Pending)
+                    .count() as u64;
+                api::DatasetStatus {
+                    dataset: Some(d.created.clone()),
+                    submitted: d.submitted,
+                    accepted: d.accepted,
+                    rejected: d.rejected,
+                    pending,
+                }
+            })
+            .collect();
+        let queries_queued = st.queries.values().filter(|q| !q.done).count() as u64;
+        Ok(Response::new(api::Network {
+            network_id: self.inner.config.network_id.clone(),
+            parties,
+            datasets,
+            queries_queued,
+        }))
+    }
+}
+
+/// The dataset a query's `FROM` names: planned against a placeholder schema, whose
+/// "unknown dataset" error names it. Any other error comes either before `FROM` (the query's
+/// own) or after it for a query over the placeholder's very name: planning against a second
+/// placeholder tells the two apart.
+fn dataset_of(sql: &str) -> Result<String, Status> {
+    let plan_with = |name: &str| -> Result<Result<(), triad_stats::QueryError>, Status> {
+        let decimal =
+            |s: &str| triad_stats::Decimal::parse(s).map_err(|e| Status::internal(format!("placeholder: {e}")));
+        let schema = triad_stats::Schema::new(
+            name,
+            vec![triad_stats::Column::new("placeholder", decimal("0")?, decimal("1")?, 0)],
+        )
+        .map_err(|e| Status::internal(format!("placeholder schema: {e}")))?;
+        Ok(triad_stats::plan(&schema, sql).map(|_| ()))
+    };
+    const FIRST: &str = "triad_placeholder_a";
+    const SECOND: &str = "triad_placeholder_b";
+    match plan_with(FIRST)? {
+        Ok(()) => Ok(FIRST.to_owned()),
+        Err(triad_stats::QueryError::UnknownDataset { name, .. }) => Ok(name),
+        Err(e) => match plan_with(SECOND)? {
+            Err(triad_stats::QueryError::UnknownDataset { name, .. }) => Ok(name),
+            _ => Err(Status::invalid_argument(e.to_string())),
+        },
+    }
+}

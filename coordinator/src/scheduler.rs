@@ -1,0 +1,144 @@
+//! The scheduler: one session at a time, network-wide, only while all three parties have
+//! joined and are up. Queries first (FIFO), then a batch of one dataset's pending
+//! contributions (oldest first). An open session older than the timeout is closed as failed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+use triad_eventlog::{Append, ExpectedVersion, StoreError};
+use triad_network::{event, streams};
+use triad_proto::events::v1::{self as ev, event::Kind};
+
+use crate::state::State;
+use crate::{Inner, handler, now_unix, random_id};
+
+const TICK: Duration = Duration::from_millis(100);
+
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let mut stop = inner.stop.subscribe();
+    let mut head = inner.store.watch_head();
+    let mut ticks = 0u64;
+    loop {
+        if let Err(e) = step(&inner).await {
+            warn!(error = %e, "scheduler step failed; retrying");
+        }
+        ticks += 1;
+        if ticks.is_multiple_of(600) {
+            inner.limits.retain_recent();
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = inner.wake.notified() => {}
+            _ = head.changed() => {}
+            () = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no randomness: {0}")]
+    Random(String),
+}
+
+/// One look at the state: time out the open session, or open the next one.
+async fn step(inner: &Inner) -> Result<(), StepError> {
+    let st = inner.caught_up().await?;
+    let now_micros = triad_eventlog::model::now_micros();
+    if let Some(open) = st.open_session.clone() {
+        let Some(s) = st.sessions.get(&open) else { return Ok(()) };
+        let timeout = i64::try_from(inner.config.session_timeout_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        if now_micros.saturating_sub(s.opened_at_micros) <= timeout {
+            return Ok(());
+        }
+        let detail = format!("no verdict within {} s", inner.config.session_timeout_secs);
+        let closing = handler::failed(&st, &inner.config, s, "timeout", detail, None);
+        let mut appends =
+            vec![Append::new(streams::session(&open), ExpectedVersion::Exact(s.version), closing.session_events)];
+        appends.extend(closing.others);
+        drop(st);
+        return append(inner, appends).await;
+    }
+    let now = now_unix();
+    let parties = inner.parties();
+    if !parties.iter().all(|p| p.up(now)) {
+        return Ok(());
+    }
+    let Some(opened) = next_session(&st, inner, now_micros).await? else { return Ok(()) };
+    drop(st);
+    let session_id = opened.session_id.clone();
+    info!(
+        session = %hex::encode(&session_id),
+        purpose = %opened.purpose,
+        dataset = %opened.dataset_id,
+        contributions = opened.contribution_ids.len(),
+        attempt = opened.attempt,
+        "opening a session"
+    );
+    metrics::counter!("triad_coordinator_sessions_opened_total", "purpose" => opened.purpose.clone()).increment(1);
+    append(
+        inner,
+        vec![Append::new(
+            streams::session(&session_id),
+            ExpectedVersion::NoStream,
+            vec![event(Kind::SessionOpened(opened))],
+        )],
+    )
+    .await
+}
+
+/// Appends and folds; a conflict (a verdict landed first) is left to the next step.
+async fn append(inner: &Inner, appends: Vec<Append>) -> Result<(), StepError> {
+    match inner.store.append(appends).await {
+        Ok(_) => {
+            inner.catch_up().await?;
+            Ok(())
+        }
+        Err(e) if e.is_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn next_session(st: &State, inner: &Inner, now_micros: i64) -> Result<Option<ev::SessionOpened>, StepError> {
+    let new_id = || random_id().map_err(|e| StepError::Random(e.to_string()));
+    if let Some((_, qid)) = st.query_queue.iter().find(|(_, q)| st.queries.get(*q).is_some_and(|q| !q.done)) {
+        let Some(q) = st.queries.get(qid) else { return Ok(None) };
+        let snapshot = inner.store.head().await?;
+        return Ok(Some(ev::SessionOpened {
+            session_id: new_id()?,
+            dataset_id: q.dataset_id.clone(),
+            purpose: triad_network::PURPOSE_QUERY.into(),
+            contribution_ids: Vec::new(),
+            query_id: qid.clone(),
+            snapshot,
+            attempt: q.failures + 1,
+        }));
+    }
+    let Some((_, oldest)) = st.pending.iter().next() else { return Ok(None) };
+    let Some(first) = st.contributions.get(oldest) else { return Ok(None) };
+    let dataset = first.dataset_id.clone();
+    let batch: Vec<Vec<u8>> = st
+        .pending
+        .values()
+        .filter(|id| st.contributions.get(*id).is_some_and(|c| c.dataset_id == dataset))
+        .take(inner.config.batch_max)
+        .cloned()
+        .collect();
+    let linger = i64::try_from(inner.config.batch_linger_ms.saturating_mul(1_000)).unwrap_or(i64::MAX);
+    if batch.len() < inner.config.batch_max && now_micros.saturating_sub(first.submitted_at_micros) < linger {
+        return Ok(None);
+    }
+    let attempt = batch.iter().filter_map(|id| st.contributions.get(id)).map(|c| c.attempts).max().unwrap_or(0) + 1;
+    Ok(Some(ev::SessionOpened {
+        session_id: new_id()?,
+        dataset_id: dataset,
+        purpose: triad_network::PURPOSE_INPUT_CHECK.into(),
+        contribution_ids: batch,
+        query_id: Vec::new(),
+        snapshot: 0,
+        attempt,
+    }))
+}

@@ -1,0 +1,324 @@
+//! The coordinator's state: a fold of its own log. [`State::apply`] is the one function that
+//! turns a recorded event into state, at start (replaying from position 0) and live (after each
+//! append commits), so a restarted coordinator is the one that stopped.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tracing::warn;
+use triad_eventlog::RecordedEvent;
+use triad_notary::{NotaryKey, ProofTemplate};
+use triad_proto::events::v1::{self as ev, event::Kind};
+use triad_stats::Schema;
+
+/// A contribution's standing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Submitted, not decided.
+    Pending,
+    /// `ContributionAccepted`.
+    Accepted,
+    /// `ContributionRejected`.
+    Rejected,
+}
+
+/// A dataset as created, with what the coordinator derived from it.
+pub(crate) struct Dataset {
+    pub created: ev::DatasetCreated,
+    /// `None` if the recorded template no longer parses (then submissions are refused).
+    pub template: Option<ProofTemplate>,
+    pub schema: Option<Schema>,
+    pub submitted: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+pub(crate) struct Contribution {
+    pub dataset_id: String,
+    pub standing: Standing,
+    /// The open session it is in.
+    pub session: Option<Vec<u8>>,
+    /// Sessions it was put in so far.
+    pub attempts: u32,
+    /// When it was submitted (µs since the epoch).
+    pub submitted_at_micros: i64,
+}
+
+pub(crate) struct Query {
+    pub dataset_id: String,
+    pub sql: String,
+    /// Failed sessions so far.
+    pub failures: u32,
+    /// Published or finally aborted.
+    pub done: bool,
+}
+
+/// A party's report recorded in a session's stream.
+#[derive(Clone, Debug)]
+pub(crate) enum Report {
+    Accepted(ev::SharesAccepted),
+    Aborted { reason: String, blamed_party: Option<u32>, step: String },
+    Computed(ev::ResultComputed),
+}
+
+pub(crate) struct Session {
+    pub opened: ev::SessionOpened,
+    /// The coordinator's session stream version.
+    pub version: u64,
+    pub opened_at_micros: i64,
+    pub closed: bool,
+    pub reports: [Option<Report>; 3],
+    pub started: [Option<ev::QueryStarted>; 3],
+}
+
+impl Session {
+    pub fn is_query(&self) -> bool {
+        self.opened.purpose == triad_network::PURPOSE_QUERY
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// The last position folded.
+    pub applied: u64,
+    pub datasets: BTreeMap<String, Dataset>,
+    pub contributions: HashMap<Vec<u8>, Contribution>,
+    /// Pending contributions not in a session, by submission position.
+    pub pending: BTreeMap<u64, Vec<u8>>,
+    /// Where each contribution was submitted (its key in `pending`).
+    pub submitted_at: HashMap<Vec<u8>, u64>,
+    pub queries: HashMap<Vec<u8>, Query>,
+    /// Queries waiting for a session, by request position.
+    pub query_queue: BTreeMap<u64, Vec<u8>>,
+    pub requested_at: HashMap<Vec<u8>, u64>,
+    pub sessions: HashMap<Vec<u8>, Session>,
+    /// The session opened and not closed (one at a time, network-wide).
+    pub open_session: Option<Vec<u8>>,
+}
+
+/// The template a `DatasetCreated` declares, parsed.
+pub(crate) fn parse_template(t: &ev::ProofTemplate) -> Result<ProofTemplate, String> {
+    let keys = t
+        .notary_keys
+        .iter()
+        .map(|k| NotaryKey::parse(k).map_err(|e| format!("notary key {k:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    ProofTemplate::new(
+        &t.server_name,
+        &t.request_method,
+        &t.request_path,
+        &t.value_json_path,
+        &t.uid_json_path,
+        t.freshness_secs,
+        keys,
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl State {
+    /// Pending contributions, not in any session.
+    pub fn pending_count(&self) -> usize {
+        self.contributions.values().filter(|c| c.standing == Standing::Pending).count()
+    }
+
+    /// Folds one event of the coordinator's own log.
+    pub fn apply(&mut self, e: &RecordedEvent) {
+        if e.position <= self.applied {
+            return;
+        }
+        self.applied = e.position;
+        let kind = match triad_network::decode(e) {
+            Ok(Some(k)) => k,
+            Ok(None) => return,
+            Err(err) => {
+                warn!(error = %err, "skipping an undecodable event of the coordinator's log");
+                return;
+            }
+        };
+        match (e.category(), kind) {
+            ("dataset", Kind::DatasetCreated(d)) => self.dataset_created(d),
+            // `uid-<h>` holds the Sybil guard's marker only: nothing to fold.
+            ("uid", _) => {}
+            ("contribution", Kind::ContributionSubmitted(c)) => self.submitted(c, e),
+            ("contribution", Kind::ContributionAccepted(c)) => self.decided(&c.contribution_id, Standing::Accepted),
+            ("contribution", Kind::ContributionRejected(c)) => self.decided(&c.contribution_id, Standing::Rejected),
+            ("query", Kind::QueryRequested(q)) => {
+                self.requested_at.insert(q.query_id.clone(), e.position);
+                self.query_queue.insert(e.position, q.query_id.clone());
+                self.queries
+                    .insert(q.query_id, Query { dataset_id: q.dataset_id, sql: q.sql, failures: 0, done: false });
+            }
+            ("query", Kind::ResultPublished(r)) => self.query_done(&r.query_id),
+            ("query", Kind::QueryAborted(a)) if a.r#final => self.query_done(&a.query_id),
+            ("session", kind) => self.session_event(kind, e),
+            (category, kind) => {
+                warn!(category, event = kind.type_name(), "an event the coordinator does not fold");
+            }
+        }
+    }
+
+    fn dataset_created(&mut self, d: ev::DatasetCreated) {
+        let template = d.template.as_ref().map(parse_template).and_then(Result::ok);
+        let schema = triad_network::schema(&d).ok();
+        self.datasets.insert(
+            d.dataset_id.clone(),
+            Dataset { created: d, template, schema, submitted: 0, accepted: 0, rejected: 0 },
+        );
+    }
+
+    fn submitted(&mut self, c: ev::ContributionSubmitted, e: &RecordedEvent) {
+        if self.contributions.contains_key(&c.contribution_id) {
+            return;
+        }
+        if let Some(d) = self.datasets.get_mut(&c.dataset_id) {
+            d.submitted += 1;
+        }
+        self.pending.insert(e.position, c.contribution_id.clone());
+        self.submitted_at.insert(c.contribution_id.clone(), e.position);
+        self.contributions.insert(
+            c.contribution_id,
+            Contribution {
+                dataset_id: c.dataset_id,
+                standing: Standing::Pending,
+                session: None,
+                attempts: 0,
+                submitted_at_micros: e.data.occurred_at,
+            },
+        );
+    }
+
+    fn decided(&mut self, id: &[u8], standing: Standing) {
+        let Some(c) = self.contributions.get_mut(id) else { return };
+        if c.standing != Standing::Pending {
+            return;
+        }
+        c.standing = standing;
+        if let Some(d) = self.datasets.get_mut(&c.dataset_id) {
+            match standing {
+                Standing::Accepted => d.accepted += 1,
+                Standing::Rejected => d.rejected += 1,
+                Standing::Pending => {}
+            }
+        }
+        if let Some(p) = self.submitted_at.get(id) {
+            self.pending.remove(p);
+        }
+    }
+
+    fn query_done(&mut self, id: &[u8]) {
+        if let Some(q) = self.queries.get_mut(id) {
+            q.done = true;
+        }
+        if let Some(p) = self.requested_at.get(id) {
+            self.query_queue.remove(p);
+        }
+    }
+
+    fn session_event(&mut self, kind: Kind, e: &RecordedEvent) {
+        if let Kind::SessionOpened(o) = kind {
+            self.session_opened(o, e);
+            return;
+        }
+        let Some(id) = e.stream.strip_prefix("session-").and_then(|h| hex::decode(h).ok()) else { return };
+        let Some(s) = self.sessions.get_mut(&id) else { return };
+        s.version = e.version;
+        let slot = |p: u32| usize::try_from(p).ok().filter(|&i| i < 3);
+        match kind {
+            Kind::SharesAccepted(r) => {
+                if let Some(i) = slot(r.party) {
+                    s.reports[i] = Some(Report::Accepted(r));
+                }
+            }
+            Kind::SessionAborted(r) => {
+                if let Some(i) = slot(r.party) {
+                    s.reports[i] =
+                        Some(Report::Aborted { reason: r.reason, blamed_party: r.blamed_party, step: r.step });
+                }
+            }
+            Kind::ResultComputed(r) => {
+                if let Some(i) = slot(r.party) {
+                    s.reports[i] = Some(Report::Computed(r));
+                }
+            }
+            Kind::QueryAborted(r) => {
+                if let Some(i) = r.party.and_then(slot) {
+                    s.reports[i] =
+                        Some(Report::Aborted { reason: r.reason, blamed_party: r.blamed_party, step: r.step });
+                }
+            }
+            Kind::QueryStarted(r) => {
+                if let Some(i) = slot(r.party) {
+                    s.started[i] = Some(r);
+                }
+            }
+            Kind::SessionClosed(c) => self.session_closed(&id, &c),
+            other => warn!(event = other.type_name(), "an event the coordinator does not fold in a session"),
+        }
+    }
+
+    fn session_opened(&mut self, o: ev::SessionOpened, e: &RecordedEvent) {
+        if o.purpose == triad_network::PURPOSE_QUERY {
+            if let Some(p) = self.requested_at.get(&o.query_id) {
+                self.query_queue.remove(p);
+            }
+        } else {
+            for cid in &o.contribution_ids {
+                if let Some(c) = self.contributions.get_mut(cid) {
+                    c.session = Some(o.session_id.clone());
+                    c.attempts += 1;
+                }
+                if let Some(p) = self.submitted_at.get(cid) {
+                    self.pending.remove(p);
+                }
+            }
+        }
+        self.open_session = Some(o.session_id.clone());
+        self.sessions.insert(
+            o.session_id.clone(),
+            Session {
+                opened: o,
+                version: e.version,
+                opened_at_micros: e.data.occurred_at,
+                closed: false,
+                reports: Default::default(),
+                started: Default::default(),
+            },
+        );
+    }
+
+    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        if s.closed {
+            return;
+        }
+        s.closed = true;
+        if self.open_session.as_deref() == Some(id) {
+            self.open_session = None;
+        }
+        if s.is_query() {
+            let qid = s.opened.query_id.clone();
+            if let Some(q) = self.queries.get_mut(&qid) {
+                if !c.succeeded {
+                    q.failures += 1;
+                }
+                if !q.done
+                    && let Some(p) = self.requested_at.get(&qid)
+                {
+                    self.query_queue.insert(*p, qid);
+                }
+            }
+        } else {
+            for cid in &s.opened.contribution_ids {
+                let Some(contribution) = self.contributions.get_mut(cid) else { continue };
+                if contribution.session.as_deref() == Some(id) {
+                    contribution.session = None;
+                }
+                if contribution.standing == Standing::Pending
+                    && contribution.session.is_none()
+                    && let Some(p) = self.submitted_at.get(cid)
+                {
+                    self.pending.insert(*p, cid.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Sessions with fake parties written as real stores: each party's store is registered on the
+//! same in-process bus with its own relay; the test appends its membership, heartbeats and
+//! reports there, as a party would, and reads the coordinator's verdicts from its store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use triad_network::streams;
+use triad_proto::api::v1 as api;
+use triad_proto::events::v1::{self as ev, event::Kind};
+
+/// The `n`-th `SessionOpened` of the coordinator's log (0-based), once it exists.
+async fn opened(net: &Net, n: usize) -> ev::SessionOpened {
+    eventually("a session to open", || async move {
+        net.events()
+            .await
+            .into_iter()
+            .filter_map(|(_, _, k)| match k {
+                Kind::SessionOpened(o) => Some(o),
+                _ => None,
+            })
+            .nth(n)
+    })
+    .await
+}
+
+async fn closed(net: &Net, session_id: &[u8]) -> ev::SessionClosed {
+    eventually("the session to close", || async move {
+        net.events().await.into_iter().find_map(|(_, _, k)| match k {
+            Kind::SessionClosed(c) if c.session_id == session_id => Some(c),
+            _ => None,
+        })
+    })
+    .await
+}
+
+fn shares_accepted(party: usize, session: &ev::SessionOpened, accepted: &[Vec<u8>], rejected: &[Vec<u8>]) -> Kind {
+    Kind::SharesAccepted(ev::SharesAccepted {
+        session_id: session.session_id.clone(),
+        party: party as u32,
+        contribution_ids: accepted.to_vec(),
+        rejected_ids: Vec::new(),
+        rejections: rejected
+            .iter()
+            .map(|id| ev::Rejection {
+                contribution_id: id.clone(),
+                reason: "commitment_mismatch".into(),
+                detail: "the value does not open the commitment".into(),
+            })
+            .collect(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_verdicts_retries_and_queries() {
+    let mut cfg = config();
+    cfg.batch_max = 2;
+    cfg.batch_linger_ms = 60_000;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1, 2], net.stopper());
+    net.create_dataset().await;
+    let a = net.submission("alice-token", [0xa; 16]).await;
+    let b = net.submission("bob-token", [0xb; 16]).await;
+    net.client.submit_contribution(a).await.unwrap();
+    net.client.submit_contribution(b).await.unwrap();
+    let (ida, idb) = (vec![0xa; 16], vec![0xb; 16]);
+
+    // A full batch opens; party 1 aborts it: the session fails and the batch reopens.
+    let first = opened(&net, 0).await;
+    assert_eq!(first.purpose, triad_network::PURPOSE_INPUT_CHECK);
+    assert_eq!((first.contribution_ids.clone(), first.attempt), (vec![ida.clone(), idb.clone()], 1));
+    parties
+        .report(
+            1,
+            &streams::session(&first.session_id),
+            Kind::SessionAborted(ev::SessionAborted {
+                session_id: first.session_id.clone(),
+                party: 1,
+                reason: "peer_lost".into(),
+                blamed_party: Some(2),
+                step: "connect".into(),
+            }),
+        )
+        .await;
+    let c = closed(&net, &first.session_id).await;
+    assert!(!c.succeeded);
+    assert_eq!(c.reason, "party_aborted");
+
+    let second = opened(&net, 1).await;
+    assert_eq!((second.contribution_ids.clone(), second.attempt), (vec![ida.clone(), idb.clone()], 2));
+    // A late report for the closed session changes nothing.
+    parties
+        .report(0, &streams::session(&first.session_id), shares_accepted(0, &first, std::slice::from_ref(&ida), &[]))
+        .await;
+
+    // Three agreeing reports: a accepted, b rejected.
+    for p in 0..3 {
+        let report = shares_accepted(p, &second, std::slice::from_ref(&ida), std::slice::from_ref(&idb));
+        parties.report(p, &streams::session(&second.session_id), report).await;
+    }
+    let c = closed(&net, &second.session_id).await;
+    assert!(c.succeeded, "{c:?}");
+    let events = net.events().await;
+    let accepted: Vec<_> = events
+        .iter()
+        .filter_map(|(_, _, k)| match k {
+            Kind::ContributionAccepted(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(
+        (accepted[0].contribution_id.clone(), accepted[0].session_id.clone()),
+        (ida.clone(), second.session_id.clone())
+    );
+    let rejected: Vec<_> = events
+        .iter()
+        .filter_map(|(_, _, k)| match k {
+            Kind::ContributionRejected(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (rejected[0].contribution_id.clone(), rejected[0].reason.as_str()),
+        (idb.clone(), "commitment_mismatch")
+    );
+    let late = events
+        .iter()
+        .filter(|(s, _, k)| s == &streams::session(&first.session_id) && matches!(k, Kind::SharesAccepted(_)))
+        .count();
+    assert_eq!(late, 0, "a report for a closed session is not recorded");
+
+    // A query: three equal results are published.
+    let q = net
+        .client
+        .submit_query(api::SubmitQueryRequest {
+            sql: "SELECT count(*) FROM eth_balance".into(),
+            requested_by: "t".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let third = opened(&net, 2).await;
+    assert_eq!((third.purpose.as_str(), third.query_id.clone(), third.attempt), ("query", q.query_id.clone(), 1));
+    let values = vec![ev::ResultValue { name: "count".into(), value: "1.0".into(), row: 0, null: false }];
+    for p in 0..3 {
+        let stream = streams::query(&q.query_id);
+        parties
+            .report(
+                p,
+                &stream,
+                Kind::QueryStarted(ev::QueryStarted {
+                    query_id: q.query_id.clone(),
+                    session_id: third.session_id.clone(),
+                    snapshot: third.snapshot,
+                    cohort: 1,
+                    party: p as u32,
+                }),
+            )
+            .await;
+        parties
+            .report(
+                p,
+                &stream,
+                Kind::ResultComputed(ev::ResultComputed {
+                    query_id: q.query_id.clone(),
+                    party: p as u32,
+                    values: values.clone(),
+                    network_id: "triad-devnet".into(),
+                    session_id: third.session_id.clone(),
+                    ..Default::default()
+                }),
+            )
+            .await;
+    }
+    let query_stream = streams::query(&q.query_id);
+    let (netr, stream) = (&net, &query_stream);
+    let published = eventually("the result", || async move {
+        netr.events().await.into_iter().find_map(|(s, _, k)| match k {
+            Kind::ResultPublished(r) if &s == stream => Some(r),
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(published.values, values);
+    assert_eq!(
+        (published.rows, published.snapshot, published.sql.as_str()),
+        (1, third.snapshot, "SELECT count(*) FROM eth_balance")
+    );
+    assert!(closed(&net, &third.session_id).await.succeeded);
+
+    let network = net.client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+    assert!(network.parties.iter().all(|p| p.up), "{:?}", network.parties);
+    assert_eq!(network.parties[2].operator_name, "operator 2");
+    let d = &network.datasets[0];
+    assert_eq!((d.submitted, d.accepted, d.rejected, d.pending), (2, 1, 1, 0));
+    assert_eq!(network.queries_queued, 0);
+
+    // A restarted coordinator folds the same state from its log.
+    net.coordinator.shutdown().await;
+    let restarted = triad_coordinator::Coordinator::start(
+        config(),
+        Vec::new(),
+        net.store.clone(),
+        std::sync::Arc::new(net.bus.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(restarted.applied_position().await.unwrap(), net.store.head().await.unwrap());
+    restarted.shutdown().await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn query_aborts_are_retried_then_final() {
+    let mut cfg = config();
+    cfg.max_query_attempts = 2;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1, 2], net.stopper());
+    net.create_dataset().await;
+    let q = net
+        .client
+        .submit_query(api::SubmitQueryRequest {
+            sql: "SELECT count(*) FROM eth_balance".into(),
+            requested_by: "t".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let abort = |s: &ev::SessionOpened, reason: &str| {
+        Kind::QueryAborted(ev::QueryAborted {
+            query_id: q.query_id.clone(),
+            reason: reason.into(),
+            blamed_party: None,
+            step: "mpc".into(),
+            party: Some(0),
+            session_id: s.session_id.clone(),
+            r#final: false,
+        })
+    };
+    let first = opened(&net, 0).await;
+    parties.report(0, &streams::query(&q.query_id), abort(&first, "mac_check_failed")).await;
+    assert!(!closed(&net, &first.session_id).await.succeeded);
+    let second = opened(&net, 1).await;
+    assert_eq!((second.query_id.clone(), second.attempt), (q.query_id.clone(), 2));
+    parties.report(0, &streams::query(&q.query_id), abort(&second, "mac_check_failed")).await;
+    let query_stream = streams::query(&q.query_id);
+    let (netr, stream) = (&net, &query_stream);
+    let aborted = eventually("the final abort", || async move {
+        netr.events().await.into_iter().find_map(|(s, _, k)| match k {
+            Kind::QueryAborted(a) if a.r#final && &s == stream => Some(a),
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(aborted.reason, "gave up after 2 attempts: mac_check_failed");
+    let network = net.client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+    assert_eq!(network.queries_queued, 0);
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_session_while_a_party_is_down() {
+    let mut cfg = config();
+    cfg.batch_max = 1;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1], net.stopper());
+    parties.heartbeat(2, now_unix() - 60).await;
+    net.create_dataset().await;
+    let a = net.submission("alice-token", [0xa; 16]).await;
+    net.client.submit_contribution(a).await.unwrap();
+
+    // The coordinator has heard all three: two up, party 2 down.
+    let client = net.client.clone();
+    eventually("party 2 to be seen down", || {
+        let mut client = client.clone();
+        async move {
+            let n = client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+            let seen = n.parties.iter().all(|p| p.last_heartbeat_unix > 0);
+            (seen && n.parties[0].up && n.parties[1].up && !n.parties[2].up).then_some(())
+        }
+    })
+    .await;
+    // Several scheduler ticks (100 ms) pass: still no session.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let opened_any = net.events().await.iter().any(|(_, _, k)| matches!(k, Kind::SessionOpened(_)));
+    assert!(!opened_any, "a session opened while party 2 was down");
+
+    // Party 2 comes back: the batch opens.
+    parties.heartbeat(2, now_unix()).await;
+    let s = opened(&net, 0).await;
+    assert_eq!(s.contribution_ids, vec![vec![0xa; 16]]);
+    net.stop().await;
+}

@@ -1,0 +1,47 @@
+//! `triad-party`: one computation party as a process. Run three (indices 0, 1, 2), each with
+//! its own operator, store and data directory, next to a coordinator and a projector on the
+//! same bus (`eventlog.backend = "distributed"`: PostgreSQL and NATS JetStream). The embedded
+//! backend's in-process bus reaches no other process: `triad devnet` runs the whole network in
+//! one process instead.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use triad_eventlog::{EventLogConfig, InProcessBus};
+use triad_party::{Party, PartySettings};
+use triad_telemetry::TelemetryConfig;
+
+#[derive(Parser)]
+#[command(name = "triad-party", about = "A computation party of the Triad network")]
+struct Args {
+    /// TOML configuration file (settings also come from `TRIAD_*` variables).
+    #[arg(long, env = "TRIAD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    party: PartySettings,
+    eventlog: EventLogConfig,
+    telemetry: TelemetryConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let settings: Settings = triad_config::load(args.config.as_deref()).context("loading the configuration")?;
+    let name = triad_network::PARTIES
+        .get(settings.party.index as usize)
+        .with_context(|| format!("party.index = {}: a party is 0, 1 or 2", settings.party.index))?;
+    triad_telemetry::init(name, &settings.telemetry).context("starting telemetry")?;
+    let shared = InProcessBus::new();
+    let bus = settings.eventlog.open_bus(&shared).await.context("opening the bus")?;
+    let store = settings.eventlog.open_store(name, &shared).await.with_context(|| format!("opening {name}'s store"))?;
+    let party = Party::start(settings.party, store, bus).await.with_context(|| format!("starting {name}"))?;
+    triad_telemetry::shutdown_signal().await;
+    party.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,580 @@
+//! The party as a service over the event log (docs/protocols/network.md): it folds the
+//! coordinator's stream and the other parties' `PartyJoined` into its private state
+//! ([`crate::state`]), and a runner takes the sessions the coordinator opens, one at a time,
+//! runs them on the data plane and appends its report (`SharesAccepted`, `SessionAborted`,
+//! `QueryStarted`, `ResultComputed`, `QueryAborted`) to its own store, whose outbox publishes
+//! them. It announces itself with `PartyJoined` at every start and a `PartyHeartbeat` every
+//! [`triad_network::HEARTBEAT_INTERVAL`].
+
+mod lists;
+mod run;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+use triad_eventlog::{
+    Append, ConsumerSpec, EventBus, EventStore, ExpectedVersion, Handler, HandlerError, RecordedEvent, Relay,
+    Subscriber,
+};
+use triad_mpc::core::SessionId;
+use triad_mpc::net::PartyId;
+use triad_network::{COORDINATOR, PARTIES, PURPOSE_INPUT_CHECK, PURPOSE_QUERY, event, streams};
+use triad_proto::events::v1::{self as ev, event::Kind};
+
+use crate::identity::Keys;
+use crate::state::{SessionState, State, StateError};
+
+/// A party service's settings (`[party]` of its configuration file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartySettings {
+    /// Which party: 0, 1 or 2.
+    pub index: u32,
+    /// The operator's name, shown to providers and consumers.
+    pub operator_name: String,
+    /// Keys and the private state database (created with owner-only permissions).
+    pub data_dir: PathBuf,
+    /// The data plane's listening address (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The address the other parties dial, if not the bound one (behind NAT, in containers).
+    pub advertise: Option<String>,
+    /// The network's id (in `ResultComputed`).
+    pub network_id: String,
+    /// How long a session's mesh may take to connect, seconds.
+    pub connect_timeout_secs: u64,
+    /// How long a session waits for one peer message, seconds.
+    pub recv_timeout_secs: u64,
+}
+
+impl Default for PartySettings {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            operator_name: "party".into(),
+            data_dir: PathBuf::from(".triad/party0"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            network_id: "triad-devnet".into(),
+            connect_timeout_secs: 20,
+            recv_timeout_secs: 60,
+        }
+    }
+}
+
+/// Why the party service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartyError {
+    /// The settings are unusable.
+    #[error("party settings: {0}")]
+    Settings(String),
+    /// The keys could not be loaded or made.
+    #[error("party keys: {0}")]
+    Keys(String),
+    /// The private state failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The event log failed.
+    #[error("event store: {0}")]
+    Store(#[from] triad_eventlog::StoreError),
+    /// Subscribing failed.
+    #[error("subscriber: {0}")]
+    Subscriber(#[from] triad_eventlog::subscriber::SubscriberError),
+    /// The data plane's listener.
+    #[error("data plane listener on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A session thread could not start or died.
+    #[error("session thread: {0}")]
+    Thread(String),
+}
+
+struct Inner {
+    settings: PartySettings,
+    me: PartyId,
+    keys: Keys,
+    state: State,
+    store: Arc<dyn EventStore>,
+    listener: std::net::TcpListener,
+    address: String,
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A running party service (a cheap handle).
+#[derive(Clone)]
+pub struct Party {
+    inner: Arc<Inner>,
+    bus: Arc<dyn EventBus>,
+}
+
+impl std::fmt::Debug for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Party")
+            .field("party", &self.inner.me)
+            .field("address", &self.inner.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Party {
+    /// Loads (or makes) the keys, opens the private state, binds the data plane, aborts what
+    /// a previous run left half-done, announces itself and starts its relay, subscribers,
+    /// heartbeat and session runner. `store` is this party's event store (service
+    /// `party<index>`).
+    pub async fn start(
+        settings: PartySettings,
+        store: Arc<dyn EventStore>,
+        bus: Arc<dyn EventBus>,
+    ) -> Result<Party, PartyError> {
+        let index = settings.index;
+        let me = PartyId::new(index as u8)
+            .filter(|_| index < 3)
+            .ok_or_else(|| PartyError::Settings(format!("index {index}: a party is 0, 1 or 2")))?;
+        if store.service() != PARTIES[me.index()] {
+            return Err(PartyError::Settings(format!(
+                "party {index} must write the store of service {}, not {}",
+                PARTIES[me.index()],
+                store.service()
+            )));
+        }
+        let keys = Keys::load_or_create(&settings.data_dir, me)?;
+        let state = State::open(&settings.data_dir.join("state.sqlite")).await?;
+        let listener = std::net::TcpListener::bind(settings.listen)
+            .map_err(|source| PartyError::Listen { addr: settings.listen.to_string(), source })?;
+        let bound =
+            listener.local_addr().map_err(|source| PartyError::Listen { addr: settings.listen.to_string(), source })?;
+        let address = settings.advertise.clone().unwrap_or_else(|| bound.to_string());
+        let (stop, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            settings,
+            me,
+            keys,
+            state,
+            store: store.clone(),
+            listener,
+            address,
+            wake: Arc::new(Notify::new()),
+            stop,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        });
+        let party = Party { inner, bus: bus.clone() };
+        party.abort_unfinished().await?;
+        party.join().await?;
+
+        let mut tasks = Vec::new();
+        let stopped = party.stopped();
+        tasks.push(tokio::spawn(Relay::new(store.clone(), bus.clone()).run(stopped)));
+        let durable = PARTIES[me.index()];
+        let handler =
+            CoordinatorEvents { state: party.inner.state.clone(), me: me.index(), wake: party.inner.wake.clone() };
+        tasks.push(tokio::spawn(party.clone().subscribe(ConsumerSpec::new(durable, COORDINATOR), Box::new(handler))));
+        for other in me.others() {
+            let handler = PeerEvents { state: party.inner.state.clone(), wake: party.inner.wake.clone() };
+            let spec = ConsumerSpec::new(durable, PARTIES[other.index()]);
+            tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
+        }
+        let p = party.clone();
+        tasks.push(tokio::spawn(async move { p.heartbeat().await }));
+        let p = party.clone();
+        tasks.push(tokio::spawn(async move { p.runner().await }));
+        if let Ok(mut t) = party.inner.tasks.lock() {
+            t.extend(tasks);
+        }
+        info!(party = index, address = %party.inner.address, "party started");
+        Ok(party)
+    }
+
+    /// This party's index.
+    pub fn index(&self) -> u32 {
+        self.inner.me.index() as u32
+    }
+
+    /// The HPKE public key providers seal this party's bundles to.
+    pub fn share_public_key(&self) -> triad_provider::PublicKey {
+        self.inner.keys.share_public()
+    }
+
+    /// The data plane's address as announced.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// Stops the tasks (a session thread still running finishes on its own; its report is
+    /// appended only if the store is still open).
+    pub async fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+        let tasks = match self.inner.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => Vec::new(),
+        };
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.inner.state.close().await;
+    }
+
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.inner.stop.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }
+
+    /// Folds `spec`'s source with `handler` until shutdown; the source's stream may not exist
+    /// yet (its service has not started), so subscribing is retried.
+    async fn subscribe(self, spec: ConsumerSpec, handler: Box<dyn Handler>) {
+        let mut stop = self.inner.stop.subscribe();
+        let subscriber = loop {
+            match Subscriber::new(self.bus.as_ref(), spec.clone(), self.inner.store.clone()).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    warn!(source = %spec.source, error = %e, "cannot subscribe yet; retrying");
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => return,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        };
+        if let Err(e) = subscriber.run(handler.as_ref(), self.stopped()).await {
+            warn!(source = %spec.source, error = %e, "subscriber stopped");
+        }
+    }
+
+    async fn append(&self, stream: String, kind: Kind) -> Result<(), PartyError> {
+        self.inner.store.append(vec![Append::new(stream, ExpectedVersion::Any, vec![event(kind)])]).await?;
+        Ok(())
+    }
+
+    async fn join(&self) -> Result<(), PartyError> {
+        let joined = ev::PartyJoined {
+            party: self.index(),
+            operator_name: self.inner.settings.operator_name.clone(),
+            data_plane_address: self.inner.address.clone(),
+            transport_public_key: self.inner.keys.pinned_key()?.as_der().to_vec(),
+            share_public_key: self.inner.keys.share_public().to_bytes().to_vec(),
+        };
+        self.append(streams::party(self.index()), Kind::PartyJoined(joined)).await
+    }
+
+    async fn heartbeat(&self) {
+        let mut stopped = self.inner.stop.subscribe();
+        let mut tick = tokio::time::interval(triad_network::HEARTBEAT_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => return,
+                _ = tick.tick() => {}
+            }
+            let beat = ev::PartyHeartbeat { party: self.index(), at_unix: now_unix() };
+            if let Err(e) = self.append(streams::party(self.index()), Kind::PartyHeartbeat(beat)).await {
+                warn!(error = %e, "heartbeat not recorded");
+            }
+        }
+    }
+
+    /// A session a previous run started and did not finish is aborted, never half-reported.
+    async fn abort_unfinished(&self) -> Result<(), PartyError> {
+        for s in self.inner.state.running_sessions().await? {
+            warn!(session = %hex::encode(&s.session_id), purpose = %s.purpose, "aborting a session interrupted by a restart");
+            let failure = run::Failure { reason: "restarted".into(), blamed: None, step: "restart".into() };
+            self.report_failure(&s, &failure).await?;
+            self.inner.state.set_session(&s.session_id, SessionState::Done).await?;
+        }
+        Ok(())
+    }
+
+    async fn runner(&self) {
+        let mut stopped = self.inner.stop.subscribe();
+        loop {
+            loop {
+                match self.inner.state.take_next_session().await {
+                    Ok(Some(s)) => {
+                        let id = s.session_id.clone();
+                        if let Err(e) = self.run_session(&s).await {
+                            warn!(session = %hex::encode(&id), error = %e, "session failed locally");
+                            let failure = run::Failure { reason: e.to_string(), blamed: None, step: "local".into() };
+                            if let Err(e) = self.report_failure(&s, &failure).await {
+                                warn!(error = %e, "the abort was not recorded");
+                                break;
+                            }
+                        }
+                        if let Err(e) = self.inner.state.set_session(&id, SessionState::Done).await {
+                            warn!(error = %e, "session state not recorded");
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!(error = %e, "reading sessions");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => return,
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    fn link(&self) -> Result<run::Link, PartyError> {
+        let listener = self
+            .inner
+            .listener
+            .try_clone()
+            .map_err(|source| PartyError::Listen { addr: self.inner.address.clone(), source })?;
+        Ok(run::Link {
+            me: self.inner.me,
+            identity: self.inner.keys.identity()?,
+            listener,
+            peers: Vec::new(),
+            connect_timeout: Duration::from_secs(self.inner.settings.connect_timeout_secs),
+            recv_timeout: Duration::from_secs(self.inner.settings.recv_timeout_secs),
+        })
+    }
+
+    async fn run_session(&self, s: &ev::SessionOpened) -> Result<(), PartyError> {
+        let sid: [u8; 16] = s
+            .session_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| PartyError::Settings(format!("session id of {} bytes", s.session_id.len())))?;
+        let sid = SessionId(sid);
+        let mut link = self.link()?;
+        link.peers = self.inner.state.peers().await?;
+        let Some(dataset) = self.inner.state.dataset(&s.dataset_id).await? else {
+            return self
+                .report_failure(
+                    s,
+                    &run::Failure {
+                        reason: format!("unknown dataset {}", s.dataset_id),
+                        blamed: None,
+                        step: "load".into(),
+                    },
+                )
+                .await;
+        };
+        let started = std::time::Instant::now();
+        match s.purpose.as_str() {
+            PURPOSE_INPUT_CHECK => {
+                let subs = self.inner.state.submissions(&s.contribution_ids).await?;
+                let mut items = Vec::with_capacity(subs.len());
+                for (id, sub) in s.contribution_ids.iter().zip(subs) {
+                    let Some(sub) = sub else {
+                        let f = run::Failure {
+                            reason: format!("contribution {} never seen", hex::encode(id)),
+                            blamed: None,
+                            step: "load".into(),
+                        };
+                        return self.report_failure(s, &f).await;
+                    };
+                    items.push(run::Item { submitted: sub.submitted, sealed: sub.sealed });
+                }
+                let secret = triad_provider::SecretKey::from_hex(&self.inner.keys.share_secret().to_hex())
+                    .map_err(|e| PartyError::Keys(e.to_string()))?;
+                let n = items.len();
+                let outcome = on_thread(move || run::intake(link, sid, &secret, &dataset, &items)).await?;
+                match outcome {
+                    Ok(report) => {
+                        self.inner.state.put_shares(&report.accepted).await?;
+                        let accepted = report.accepted.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>();
+                        info!(session = %hex::encode(&s.session_id), contributions = n, accepted = accepted.len(), secs = started.elapsed().as_secs_f64(), "intake done");
+                        metrics::counter!("triad_party_intake_sessions_total", "outcome" => "done").increment(1);
+                        let kind = Kind::SharesAccepted(ev::SharesAccepted {
+                            session_id: s.session_id.clone(),
+                            party: self.index(),
+                            contribution_ids: accepted,
+                            rejected_ids: Vec::new(),
+                            rejections: report.rejections,
+                        });
+                        self.append(streams::session(&s.session_id), kind).await
+                    }
+                    Err(f) => self.report_failure(s, &f).await,
+                }
+            }
+            PURPOSE_QUERY => {
+                let Some(sql) = self.inner.state.query_sql(&s.query_id).await? else {
+                    let f = run::Failure {
+                        reason: format!("query {} never seen", hex::encode(&s.query_id)),
+                        blamed: None,
+                        step: "load".into(),
+                    };
+                    return self.report_failure(s, &f).await;
+                };
+                let schema = match triad_network::schema(&dataset) {
+                    Ok(schema) => schema,
+                    Err(e) => {
+                        return self
+                            .report_failure(
+                                s,
+                                &run::Failure { reason: e.to_string(), blamed: None, step: "schema".into() },
+                            )
+                            .await;
+                    }
+                };
+                let (first, second) = match self.inner.state.rows(&s.dataset_id, s.snapshot).await? {
+                    Ok(rows) => rows,
+                    Err(missing) => {
+                        let f = run::Failure {
+                            reason: format!("no shares of accepted contribution {}", hex::encode(missing)),
+                            blamed: None,
+                            step: "load".into(),
+                        };
+                        return self.report_failure(s, &f).await;
+                    }
+                };
+                let started_event = ev::QueryStarted {
+                    query_id: s.query_id.clone(),
+                    session_id: s.session_id.clone(),
+                    snapshot: s.snapshot,
+                    cohort: first.len() as u64,
+                    party: self.index(),
+                };
+                self.append(streams::query(&s.query_id), Kind::QueryStarted(started_event)).await?;
+                let outcome = on_thread(move || run::query(link, sid, &schema, &sql, first, second)).await?;
+                match outcome {
+                    Ok(answer) => {
+                        info!(query = %hex::encode(&s.query_id), secs = started.elapsed().as_secs_f64(), "query computed");
+                        metrics::counter!("triad_party_queries_total", "outcome" => "computed").increment(1);
+                        let kind = Kind::ResultComputed(ev::ResultComputed {
+                            query_id: s.query_id.clone(),
+                            party: self.index(),
+                            values: triad_network::result_values(&answer),
+                            signed_message: Vec::new(),
+                            signature_share: Vec::new(),
+                            network_id: self.inner.settings.network_id.clone(),
+                            session_id: s.session_id.clone(),
+                        });
+                        self.append(streams::query(&s.query_id), kind).await
+                    }
+                    Err(f) => self.report_failure(s, &f).await,
+                }
+            }
+            other => {
+                let f = run::Failure {
+                    reason: format!("unknown session purpose {other:?}"),
+                    blamed: None,
+                    step: "load".into(),
+                };
+                self.report_failure(s, &f).await
+            }
+        }
+    }
+
+    async fn report_failure(&self, s: &ev::SessionOpened, f: &run::Failure) -> Result<(), PartyError> {
+        warn!(session = %hex::encode(&s.session_id), purpose = %s.purpose, reason = %f.reason, step = %f.step, blamed = ?f.blamed, "session aborted");
+        if s.purpose == PURPOSE_QUERY {
+            metrics::counter!("triad_party_queries_total", "outcome" => "aborted").increment(1);
+            let kind = Kind::QueryAborted(ev::QueryAborted {
+                query_id: s.query_id.clone(),
+                reason: f.reason.clone(),
+                blamed_party: f.blamed,
+                step: f.step.clone(),
+                party: Some(self.index()),
+                session_id: s.session_id.clone(),
+                r#final: false,
+            });
+            self.append(streams::query(&s.query_id), kind).await
+        } else {
+            metrics::counter!("triad_party_intake_sessions_total", "outcome" => "aborted").increment(1);
+            let kind = Kind::SessionAborted(ev::SessionAborted {
+                session_id: s.session_id.clone(),
+                party: self.index(),
+                reason: f.reason.clone(),
+                blamed_party: f.blamed,
+                step: f.step.clone(),
+            });
+            self.append(streams::session(&s.session_id), kind).await
+        }
+    }
+}
+
+/// Runs `f` on a thread of its own (the engine blocks; a tokio blocking thread would refuse
+/// the mesh's private runtime).
+async fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PartyError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("triad-session".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| PartyError::Thread(e.to_string()))?;
+    rx.await.map_err(|_| PartyError::Thread("the session thread panicked".into()))
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn transient(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(e.to_string())
+}
+
+/// Folds the coordinator's stream into the party's state.
+struct CoordinatorEvents {
+    state: State,
+    me: usize,
+    wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl Handler for CoordinatorEvents {
+    async fn handle(&self, e: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        // `uid-*` holds the Sybil guard's marker, not a contribution.
+        if e.category() == "uid" {
+            return Ok(Vec::new());
+        }
+        let Some(kind) = triad_network::decode(e).map_err(|e| HandlerError::Permanent(e.to_string()))? else {
+            return Ok(Vec::new());
+        };
+        match kind {
+            Kind::DatasetCreated(d) => self.state.put_dataset(&d).await.map_err(transient)?,
+            Kind::ContributionSubmitted(s) => self.state.put_submission(&s, self.me).await.map_err(transient)?,
+            Kind::ContributionAccepted(a) => {
+                self.state.accept(&a.contribution_id, e.position).await.map_err(transient)?
+            }
+            Kind::ContributionRejected(r) => self.state.reject(&r.contribution_id).await.map_err(transient)?,
+            Kind::QueryRequested(q) => {
+                self.state.put_query(&q.query_id, &q.dataset_id, &q.sql).await.map_err(transient)?
+            }
+            Kind::SessionOpened(s) => {
+                self.state.put_session(&s, e.position).await.map_err(transient)?;
+                self.wake.notify_one();
+            }
+            Kind::SessionClosed(c) => self.state.close_session(&c.session_id).await.map_err(transient)?,
+            _ => {}
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Folds the other parties' announcements.
+struct PeerEvents {
+    state: State,
+    wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl Handler for PeerEvents {
+    async fn handle(&self, e: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        if let Some(Kind::PartyJoined(j)) =
+            triad_network::decode(e).map_err(|e| HandlerError::Permanent(e.to_string()))?
+        {
+            self.state.put_peer(j.party, &j.data_plane_address, &j.transport_public_key).await.map_err(transient)?;
+            self.wake.notify_one();
+        }
+        Ok(Vec::new())
+    }
+}

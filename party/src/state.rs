@@ -1,0 +1,353 @@
+//! The party's private state: what it folded from the log (datasets, submissions with its own
+//! sealed bundle, sessions, queries, the other parties' data-plane addresses) and the shares
+//! its intake accepted. A SQLite file in the party's data directory on either backend: the
+//! shares are secrets of this party alone, so they stay on its own disk rather than in a
+//! database server another operator may run. Every write is an idempotent upsert, so a
+//! redelivered event changes nothing.
+
+use std::path::Path;
+use std::str::FromStr as _;
+
+use prost::Message as _;
+use sqlx::Row as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use triad_proto::events::v1::{ContributionSubmitted, DatasetCreated, SessionOpened};
+
+/// A state database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// SQLite failed.
+    #[error("party state database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A stored row does not decode (the file was altered or is from another version).
+    #[error("party state database: corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A session as the party tracks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// Opened by the coordinator, not started here.
+    Open,
+    /// Started here and not finished (a restart finds it so and aborts it).
+    Running,
+    /// Finished here; its report is in the party's log.
+    Done,
+    /// Closed by the coordinator before it ran here.
+    Closed,
+}
+
+impl SessionState {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// One contribution of an intake session, as the party holds it.
+pub struct Submission {
+    /// The submission event (its `sealed_bundles` emptied: only this party's is kept).
+    pub submitted: ContributionSubmitted,
+    /// This party's sealed bundle.
+    pub sealed: Vec<u8>,
+}
+
+/// The private state database.
+#[derive(Clone)]
+pub struct State {
+    pool: SqlitePool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS peers (party INTEGER PRIMARY KEY, address TEXT NOT NULL, pinned_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (dataset_id TEXT PRIMARY KEY, event BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS contributions (
+    contribution_id BLOB PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    submitted BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    accepted_position INTEGER,
+    rejected INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS contributions_rows ON contributions (dataset_id, accepted_position);
+CREATE TABLE IF NOT EXISTS shares (contribution_id BLOB PRIMARY KEY, x_first INTEGER NOT NULL, x_second INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS queries (query_id BLOB PRIMARY KEY, dataset_id TEXT NOT NULL, sql TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id BLOB PRIMARY KEY,
+    position INTEGER NOT NULL,
+    opened BLOB NOT NULL,
+    state TEXT NOT NULL
+);
+";
+
+impl State {
+    /// Opens (creating) `path`.
+    pub async fn open(path: &Path) -> Result<State, StateError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(State { pool })
+    }
+
+    /// Records a peer's data plane (the newest `PartyJoined` wins).
+    pub async fn put_peer(&self, party: u32, address: &str, pinned_key: &[u8]) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO peers (party, address, pinned_key) VALUES ($1, $2, $3)
+             ON CONFLICT (party) DO UPDATE SET address = excluded.address, pinned_key = excluded.pinned_key",
+        )
+        .bind(i64::from(party))
+        .bind(address)
+        .bind(pinned_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The known peers: (party, address, pinned key).
+    pub async fn peers(&self) -> Result<Vec<(u32, String, Vec<u8>)>, StateError> {
+        let rows =
+            sqlx::query("SELECT party, address, pinned_key FROM peers ORDER BY party").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let p: i64 = r.try_get("party")?;
+                Ok((
+                    u32::try_from(p).map_err(|_| StateError::Corrupt(format!("party {p}")))?,
+                    r.try_get("address")?,
+                    r.try_get("pinned_key")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records a dataset.
+    pub async fn put_dataset(&self, d: &DatasetCreated) -> Result<(), StateError> {
+        sqlx::query("INSERT INTO datasets (dataset_id, event) VALUES ($1, $2) ON CONFLICT (dataset_id) DO NOTHING")
+            .bind(&d.dataset_id)
+            .bind(d.encode_to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A dataset's declaration.
+    pub async fn dataset(&self, dataset_id: &str) -> Result<Option<DatasetCreated>, StateError> {
+        let row = sqlx::query("SELECT event FROM datasets WHERE dataset_id = $1")
+            .bind(dataset_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| decode::<DatasetCreated>(&r.try_get::<Vec<u8>, _>("event")?)).transpose()
+    }
+
+    /// Records a submission with this party's sealed bundle (`index`).
+    pub async fn put_submission(&self, s: &ContributionSubmitted, index: usize) -> Result<(), StateError> {
+        let sealed = s.sealed_bundles.get(index).cloned().unwrap_or_default();
+        let mut kept = s.clone();
+        kept.sealed_bundles.clear();
+        sqlx::query(
+            "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (contribution_id) DO NOTHING",
+        )
+        .bind(&s.contribution_id)
+        .bind(&s.dataset_id)
+        .bind(kept.encode_to_vec())
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The submissions of `ids`, in that order (`None` for one never seen).
+    pub async fn submissions(&self, ids: &[Vec<u8>]) -> Result<Vec<Option<Submission>>, StateError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.pool.acquire().await?;
+        for id in ids {
+            let row = sqlx::query("SELECT submitted, sealed FROM contributions WHERE contribution_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            out.push(match row {
+                Some(r) => Some(Submission {
+                    submitted: decode(&r.try_get::<Vec<u8>, _>("submitted")?)?,
+                    sealed: r.try_get("sealed")?,
+                }),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A contribution's rows count from the coordinator's `ContributionAccepted` at `position`.
+    pub async fn accept(&self, contribution_id: &[u8], position: u64) -> Result<(), StateError> {
+        sqlx::query("UPDATE contributions SET accepted_position = $1 WHERE contribution_id = $2")
+            .bind(position as i64)
+            .bind(contribution_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A contribution was rejected: its bundle and shares are no longer needed.
+    pub async fn reject(&self, contribution_id: &[u8]) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE contribution_id = $1")
+            .bind(contribution_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM shares WHERE contribution_id = $1").bind(contribution_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores the accepted shares of a session, all or nothing.
+    pub async fn put_shares(&self, shares: &[(Vec<u8>, u64, u64)]) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, a, b) in shares {
+            sqlx::query(
+                "INSERT INTO shares (contribution_id, x_first, x_second) VALUES ($1, $2, $3)
+                 ON CONFLICT (contribution_id) DO UPDATE SET x_first = excluded.x_first, x_second = excluded.x_second",
+            )
+            .bind(id)
+            .bind(*a as i64)
+            .bind(*b as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The rows of `dataset_id` at `snapshot`: the shares of contributions accepted at or
+    /// before it, in acceptance order; `Err` names a row whose shares this party lacks.
+    pub async fn rows(
+        &self,
+        dataset_id: &str,
+        snapshot: u64,
+    ) -> Result<Result<(Vec<u64>, Vec<u64>), Vec<u8>>, StateError> {
+        let rows = sqlx::query(
+            "SELECT c.contribution_id AS id, s.x_first AS a, s.x_second AS b FROM contributions c
+             LEFT JOIN shares s ON s.contribution_id = c.contribution_id
+             WHERE c.dataset_id = $1 AND c.accepted_position IS NOT NULL AND c.accepted_position <= $2
+             ORDER BY c.accepted_position",
+        )
+        .bind(dataset_id)
+        .bind(snapshot as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut first, mut second) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        for r in &rows {
+            let (a, b): (Option<i64>, Option<i64>) = (r.try_get("a")?, r.try_get("b")?);
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    first.push(a as u64);
+                    second.push(b as u64);
+                }
+                _ => return Ok(Err(r.try_get("id")?)),
+            }
+        }
+        Ok(Ok((first, second)))
+    }
+
+    /// Records a query.
+    pub async fn put_query(&self, query_id: &[u8], dataset_id: &str, sql: &str) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO queries (query_id, dataset_id, sql) VALUES ($1, $2, $3) ON CONFLICT (query_id) DO NOTHING",
+        )
+        .bind(query_id)
+        .bind(dataset_id)
+        .bind(sql)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A query's SQL.
+    pub async fn query_sql(&self, query_id: &[u8]) -> Result<Option<String>, StateError> {
+        let row = sqlx::query("SELECT sql FROM queries WHERE query_id = $1")
+            .bind(query_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("sql")).transpose()?)
+    }
+
+    /// Records an opened session (at the coordinator's `position`).
+    pub async fn put_session(&self, s: &SessionOpened, position: u64) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO sessions (session_id, position, opened, state) VALUES ($1, $2, $3, 'open')
+             ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(&s.session_id)
+        .bind(position as i64)
+        .bind(s.encode_to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The coordinator closed a session: one not yet started here is never run.
+    pub async fn close_session(&self, session_id: &[u8]) -> Result<(), StateError> {
+        sqlx::query("UPDATE sessions SET state = 'closed' WHERE session_id = $1 AND state = 'open'")
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a session to `state`.
+    pub async fn set_session(&self, session_id: &[u8], state: SessionState) -> Result<(), StateError> {
+        sqlx::query("UPDATE sessions SET state = $1 WHERE session_id = $2")
+            .bind(state.as_str())
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest open session, marked running; older open ones are closed (the coordinator
+    /// runs one session at a time, so a newer one means they were given up).
+    pub async fn take_next_session(&self) -> Result<Option<SessionOpened>, StateError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT session_id, position, opened FROM sessions WHERE state = 'open' ORDER BY position DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (id, position): (Vec<u8>, i64) = (row.try_get("session_id")?, row.try_get("position")?);
+        sqlx::query("UPDATE sessions SET state = 'closed' WHERE state = 'open' AND position < $1")
+            .bind(position)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE sessions SET state = 'running' WHERE session_id = $1").bind(&id).execute(&mut *tx).await?;
+        let opened = decode::<SessionOpened>(&row.try_get::<Vec<u8>, _>("opened")?)?;
+        tx.commit().await?;
+        Ok(Some(opened))
+    }
+
+    /// Sessions a previous run of this party started and did not finish.
+    pub async fn running_sessions(&self) -> Result<Vec<SessionOpened>, StateError> {
+        let rows = sqlx::query("SELECT opened FROM sessions WHERE state = 'running' ORDER BY position")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| decode(&r.try_get::<Vec<u8>, _>("opened")?)).collect()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn decode<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, StateError> {
+    M::decode(bytes).map_err(|e| StateError::Corrupt(e.to_string()))
+}
