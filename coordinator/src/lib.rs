@@ -121,12 +121,19 @@ pub(crate) struct PartyLive {
     pub joined: Option<triad_proto::events::v1::PartyJoined>,
     /// The newest heartbeat's `at_unix`.
     pub last_heartbeat_unix: Option<i64>,
+    /// When the coordinator received the newest heartbeat (its own clock, microseconds).
+    pub heard_at_micros: i64,
 }
 
 impl PartyLive {
     pub fn up(&self, now_unix: i64) -> bool {
         let window = i64::try_from(triad_network::PARTY_DOWN_AFTER.as_secs()).unwrap_or(i64::MAX);
         self.joined.is_some() && self.last_heartbeat_unix.is_some_and(|at| now_unix.saturating_sub(at) <= window)
+    }
+
+    /// Up, and heard from after `micros` (the coordinator's clock).
+    pub fn beat_since(&self, now_unix: i64, micros: i64) -> bool {
+        self.up(now_unix) && self.heard_at_micros > micros
     }
 }
 

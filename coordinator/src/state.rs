@@ -80,6 +80,10 @@ impl Session {
 pub(crate) struct State {
     /// The last position folded.
     pub applied: u64,
+    /// When the newest failed session was closed (event time, microseconds; 0: never). The
+    /// next session waits for a heartbeat of every party after it, so that a party that has
+    /// just died does not burn a query's attempts before its heartbeats go stale.
+    pub last_failure_micros: i64,
     pub datasets: BTreeMap<String, Dataset>,
     pub contributions: HashMap<Vec<u8>, Contribution>,
     /// Pending contributions not in a session, by submission position.
@@ -250,7 +254,7 @@ impl State {
                     s.started[i] = Some(r);
                 }
             }
-            Kind::SessionClosed(c) => self.session_closed(&id, &c),
+            Kind::SessionClosed(c) => self.session_closed(&id, &c, e.data.occurred_at),
             other => warn!(event = other.type_name(), "an event the coordinator does not fold in a session"),
         }
     }
@@ -285,12 +289,15 @@ impl State {
         );
     }
 
-    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed) {
+    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed, at_micros: i64) {
         let Some(s) = self.sessions.get_mut(id) else { return };
         if s.closed {
             return;
         }
         s.closed = true;
+        if !c.succeeded {
+            self.last_failure_micros = self.last_failure_micros.max(at_micros);
+        }
         if self.open_session.as_deref() == Some(id) {
             self.open_session = None;
         }

@@ -19,7 +19,10 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 use triad_coordinator::{Coordinator, CoordinatorConfig};
 use triad_dev_notary::{Account, DevNotary, DevNotaryConfig};
-use triad_eventlog::{BackendKind, EventLogConfig, EventStore, InProcessBus};
+use triad_eventlog::{
+    BackendKind, BusNames, EventBus, EventLogConfig, EventStore, InProcessBus, JetStreamBus, JetStreamConfig,
+    PgEventStore,
+};
 use triad_party::{Party, PartySettings};
 use triad_projector::{Projector, ProjectorConfig};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient};
@@ -64,9 +67,135 @@ pub struct Args {
     /// The smallest cohort a query may open.
     #[arg(long, default_value_t = 10)]
     min_cohort: u64,
+    /// Where the services' stores and bus live: `embedded` (SQLite files in --dir and the
+    /// in-process bus) or `distributed` (a PostgreSQL database per service and NATS
+    /// JetStream; both are made fresh for the run and removed after it unless --keep).
+    #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+    backend: Backend,
+    /// Distributed: a PostgreSQL URL whose user may create databases.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    /// Distributed: the NATS server (with JetStream).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// Distributed: keep the run's databases and streams (their names are printed).
+    #[arg(long)]
+    keep: bool,
     /// How long the intake and each query may take, seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    Embedded,
+    Distributed,
+}
+
+/// The services' stores and their bus, for one run.
+enum Log {
+    Embedded { dir: PathBuf, bus: InProcessBus },
+    Distributed { admin_url: String, prefix: String, bus: Arc<JetStreamBus>, databases: Vec<String> },
+}
+
+impl Log {
+    async fn open(args: &Args, dir: &std::path::Path) -> Result<Log> {
+        Ok(match args.backend {
+            Backend::Embedded => Log::Embedded { dir: dir.to_owned(), bus: InProcessBus::new() },
+            Backend::Distributed => {
+                let mut run = [0u8; 4];
+                getrandom::fill(&mut run).map_err(|e| anyhow!("no operating-system randomness: {e}"))?;
+                let prefix = format!("devnet{}", hex::encode(run));
+                let bus = JetStreamBus::connect(JetStreamConfig {
+                    url: args.nats_url.clone(),
+                    names: BusNames::prefixed(&prefix),
+                    duplicate_window: Duration::from_secs(600),
+                    replicas: 1,
+                })
+                .await
+                .with_context(|| format!("connecting to NATS at {} (is nats-server -js running?)", args.nats_url))?;
+                Log::Distributed {
+                    admin_url: args.database_url.clone(),
+                    prefix,
+                    bus: Arc::new(bus),
+                    databases: Vec::new(),
+                }
+            }
+        })
+    }
+
+    fn bus(&self) -> Arc<dyn EventBus> {
+        match self {
+            Log::Embedded { bus, .. } => Arc::new(bus.clone()),
+            Log::Distributed { bus, .. } => bus.clone(),
+        }
+    }
+
+    /// A fresh database of the run (distributed): its URL.
+    async fn database(&mut self, service: &str) -> Result<String> {
+        let Log::Distributed { admin_url, prefix, databases, .. } = self else {
+            bail!("no databases on the embedded backend")
+        };
+        let name = format!("{prefix}_{service}");
+        PgEventStore::create_database(admin_url, &name)
+            .await
+            .with_context(|| format!("creating database {name} (is PostgreSQL running at {admin_url}?)"))?;
+        databases.push(name.clone());
+        Ok(match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => format!("{admin_url}/{name}"),
+        })
+    }
+
+    async fn store(&mut self, service: &str) -> Result<Arc<dyn EventStore>> {
+        let store: Arc<dyn EventStore> = match self {
+            Log::Embedded { dir, bus } => {
+                let log =
+                    EventLogConfig { backend: BackendKind::Embedded, data_dir: dir.clone(), ..Default::default() };
+                log.open_store(service, bus).await?
+            }
+            Log::Distributed { .. } => {
+                let url = self.database(service).await?;
+                Arc::new(PgEventStore::connect(&url, service).await?)
+            }
+        };
+        self.bus().ensure_stream(service).await?;
+        Ok(store)
+    }
+
+    async fn projector_url(&mut self) -> Result<String> {
+        match self {
+            Log::Embedded { dir, .. } => Ok(format!("sqlite://{}", dir.join("projector.sqlite").display())),
+            Log::Distributed { .. } => self.database("projector").await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Log::Embedded { dir, .. } => format!("embedded: SQLite stores in {}, the in-process bus", dir.display()),
+            Log::Distributed { prefix, .. } => {
+                format!("distributed: PostgreSQL databases {prefix}_<service>, JetStream streams of prefix {prefix}")
+            }
+        }
+    }
+
+    async fn cleanup(&self, keep: bool) {
+        let Log::Distributed { admin_url, bus, databases, prefix } = self else { return };
+        if keep {
+            eprintln!("kept the databases and streams of prefix {prefix}");
+            return;
+        }
+        for db in databases {
+            if let Err(e) = PgEventStore::drop_database(admin_url, db).await {
+                eprintln!("could not drop database {db}: {e}");
+            }
+        }
+        for service in triad_network::PARTIES.iter().chain([&triad_network::COORDINATOR]) {
+            if let Err(e) = bus.delete_stream(service).await {
+                eprintln!("could not delete the stream of {service}: {e}");
+            }
+        }
+    }
 }
 
 /// One provider: its exchange account and whether it cheats.
@@ -93,9 +222,10 @@ pub async fn run(args: Args) -> Result<()> {
     say.line(format!("triad devnet: an embedded network in {}", dir.display()));
     let net = Devnet::start(&dir, &args, &say).await?;
     let outcome = net.walk(&args, &say).await;
-    net.stop().await;
+    let log = net.stop().await;
+    log.cleanup(args.keep).await;
     let (published, refused) = outcome?;
-    if args.dir.is_some() {
+    if args.dir.is_some() && args.backend == Backend::Embedded {
         say.line(format!(
             "the services' event logs are in {}; read one with: triad events dump --service coordinator --sqlite {}",
             dir.display(),
@@ -131,7 +261,7 @@ impl Say {
 }
 
 struct Devnet {
-    bus: InProcessBus,
+    log: Log,
     coordinator_store: Arc<dyn EventStore>,
     coordinator: Coordinator,
     client: CoordinatorClient<Channel>,
@@ -154,9 +284,9 @@ impl Devnet {
         .await
         .context("starting the development notary and its mock exchange")?;
 
-        let bus = InProcessBus::new();
-        let shared: Arc<dyn triad_eventlog::EventBus> = Arc::new(bus.clone());
-        let log = EventLogConfig { backend: BackendKind::Embedded, data_dir: dir.to_owned(), ..Default::default() };
+        let mut log = Log::open(args, dir).await?;
+        say.line(format!("  event log: {}", log.describe()));
+        let shared = log.bus();
         let (stop, _) = watch::channel(false);
 
         // The operator's token: fresh each run, only its hash is configured.
@@ -168,8 +298,7 @@ impl Devnet {
             operator_token_sha256: hex::encode(Sha256::digest(operator_token.as_bytes())),
             ..CoordinatorConfig::default()
         };
-        let coordinator_store =
-            log.open_store(triad_network::COORDINATOR, &bus).await.context("the coordinator's store")?;
+        let coordinator_store = log.store(triad_network::COORDINATOR).await.context("the coordinator's store")?;
         let coordinator =
             Coordinator::start(config, vec![notary.ca_cert_der().to_vec()], coordinator_store.clone(), shared.clone())
                 .await
@@ -183,7 +312,7 @@ impl Devnet {
         let mut parties = Vec::new();
         for i in 0..3u32 {
             let name = triad_network::PARTIES[i as usize];
-            let store = log.open_store(name, &bus).await.with_context(|| format!("{name}'s store"))?;
+            let store = log.store(name).await.with_context(|| format!("{name}'s store"))?;
             let settings = PartySettings {
                 index: i,
                 operator_name: format!("devnet operator {i}"),
@@ -196,10 +325,7 @@ impl Devnet {
         }
 
         let projector = Projector::start(
-            ProjectorConfig {
-                database_url: format!("sqlite://{}", dir.join("projector.sqlite").display()),
-                consumer_suffix: String::new(),
-            },
+            ProjectorConfig { database_url: log.projector_url().await?, consumer_suffix: String::new() },
             shared.clone(),
         )
         .await
@@ -221,7 +347,7 @@ impl Devnet {
             parties.iter().map(Party::address).collect::<Vec<_>>().join(", ")
         ));
         Ok(Devnet {
-            bus,
+            log,
             coordinator_store,
             coordinator,
             client,
@@ -482,7 +608,7 @@ impl Devnet {
         Ok(out)
     }
 
-    async fn stop(self) {
+    async fn stop(self) -> Log {
         self.stop.send_replace(true);
         self.projector.shutdown().await;
         for p in &self.parties {
@@ -490,7 +616,7 @@ impl Devnet {
         }
         self.coordinator.shutdown().await;
         self.notary.stop();
-        drop(self.bus);
+        self.log
     }
 }
 

@@ -5,18 +5,64 @@
 //! equal the plaintext reference over the honest balances, and a query over too few rows is
 //! refused. The event logs stay in `--dir` and are read back.
 
-use std::process::Command;
+use std::process::{Command, Output};
+
+fn devnet(extra: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_triad"))
+        .args(["devnet", "--providers", "12", "--cheaters", "2", "--min-cohort", "5", "--json", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .args(["--sql", "SELECT count(*), sum(balance), median(balance), max(balance) FROM eth_balance"])
+        .args(["--sql", "SELECT count(*) FROM eth_balance WHERE balance >= 5000"])
+        .output()
+        .expect("runs")
+}
 
 #[test]
 fn devnet_runs_the_whole_flow() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let out = Command::new(env!("CARGO_BIN_EXE_triad"))
-        .args(["devnet", "--providers", "12", "--cheaters", "2", "--min-cohort", "5", "--json", "--dir"])
-        .arg(dir.path())
-        .args(["--sql", "SELECT count(*), sum(balance), median(balance), max(balance) FROM eth_balance"])
-        .args(["--sql", "SELECT count(*) FROM eth_balance WHERE balance >= 5000"])
+    let out = devnet(&[], dir.path());
+    check_flow(&out);
+
+    // The services' logs stay in --dir: the coordinator's holds the published result.
+    let dump = Command::new(env!("CARGO_BIN_EXE_triad"))
+        .args(["events", "dump", "--service", "coordinator", "--sqlite"])
+        .arg(dir.path().join("coordinator.sqlite"))
         .output()
         .expect("runs");
+    let dumped = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert_eq!(dumped.matches("ResultPublished").count(), 1, "{dumped}");
+    assert_eq!(dumped.matches("ContributionAccepted").count(), 12, "{dumped}");
+    assert_eq!(dumped.matches("ContributionRejected").count(), 2, "{dumped}");
+}
+
+/// The same flow on PostgreSQL and NATS JetStream (a database per service and streams of a
+/// fresh prefix, removed afterwards).
+#[tokio::test]
+async fn devnet_runs_on_postgres_and_jetstream() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = devnet(&["--backend", "distributed"], dir.path());
+    check_flow(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let prefix = stderr
+        .split("PostgreSQL databases ")
+        .nth(1)
+        .and_then(|rest| rest.split('_').next())
+        .unwrap_or_else(|| panic!("no database prefix in {stderr}"));
+    assert!(prefix.starts_with("devnet"), "{prefix}");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE $1")
+        .bind(format!("{prefix}\\_%"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("counts");
+    assert_eq!(left, 0, "the run's databases are dropped");
+}
+
+fn check_flow(out: &Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // Progress on stderr: the cheaters (the last two accounts) rejected by the check in MPC.
@@ -42,16 +88,4 @@ fn devnet_runs_the_whole_flow() {
 
     let refused = &lines[1];
     assert_eq!(refused["aborted"], "below_min_cohort", "{refused}");
-
-    // The services' logs stay in --dir: the coordinator's holds the published result.
-    let dump = Command::new(env!("CARGO_BIN_EXE_triad"))
-        .args(["events", "dump", "--service", "coordinator", "--sqlite"])
-        .arg(dir.path().join("coordinator.sqlite"))
-        .output()
-        .expect("runs");
-    let dumped = String::from_utf8_lossy(&dump.stdout);
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
-    assert_eq!(dumped.matches("ResultPublished").count(), 1, "{dumped}");
-    assert_eq!(dumped.matches("ContributionAccepted").count(), 12, "{dumped}");
-    assert_eq!(dumped.matches("ContributionRejected").count(), 2, "{dumped}");
 }

@@ -181,8 +181,37 @@ impl Mesh {
     }
 }
 
-/// Dial `peer` until the deadline, then authenticate it and exchange hellos.
+/// Dial `peer` until the deadline, then authenticate it and exchange hellos. A peer still in
+/// another session (a shared listener serves one session after another, so a late or early
+/// peer answers with the wrong session id) is dialled again until the deadline.
 pub(crate) async fn dial(
+    me: PartyId,
+    peer: PeerAddr,
+    cc: Arc<ClientConfig>,
+    config: &NetConfig,
+    deadline: Instant,
+) -> Result<Established, NetError> {
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        match dial_once(me, peer.clone(), cc.clone(), config, deadline).await {
+            Err(e @ NetError::SessionMismatch { .. }) => {
+                if Instant::now() + backoff >= deadline {
+                    return Err(NetError::ConnectTimeout {
+                        peer: peer.party,
+                        after: config.connect_timeout,
+                        last_error: e.to_string(),
+                    });
+                }
+                debug!(%me, peer = %peer.party, error = %e, ?backoff, "peer in another session, dialling again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn dial_once(
     me: PartyId,
     peer: PeerAddr,
     cc: Arc<ClientConfig>,
@@ -274,7 +303,11 @@ async fn accept_all(
             },
             Some(done) = handshakes.join_next(), if !handshakes.is_empty() => {
                 if let Ok(Some((party, res))) = done {
-                    if let Some(i) = pending.iter().position(|p| *p == party) {
+                    if let Err(e @ NetError::SessionMismatch { .. }) = &res {
+                        // A connection left over from (or early for) another session of this
+                        // listener: drop it and keep waiting for this session's.
+                        debug!(%me, peer = %party, error = %e, "dropped a connection for another session");
+                    } else if let Some(i) = pending.iter().position(|p| *p == party) {
                         pending.swap_remove(i);
                         outcomes.push((party, res));
                     } else {

@@ -58,18 +58,21 @@ async fn a_party_cannot_claim_another_id_with_its_own_key() {
     assert!(matches!(r1, Err(NetError::RejectedByPeer { .. })), "P1: {r1:?}");
 }
 
+/// A peer in another session is never connected: a dialler tries again until its deadline
+/// (the peer may still be finishing the previous session on its shared listener) and an
+/// acceptor drops the connection and waits for this session's; all fail at the deadline and
+/// a dialler of the odd party names the mismatch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parties_in_different_sessions_both_abort() {
+async fn parties_in_different_sessions_never_connect() {
     let ids = identities();
     let pinned = pins(&ids);
     let other = NetConfig { session: SessionId::from_label("another network"), ..short(config()) };
-    let [r0, r1, r2] = connect(ids, pinned, [short(config()), short(config()), other]).await;
-    let e0 = r0.expect_err("P0 must abort");
-    assert!(matches!(e0, NetError::SessionMismatch { peer, .. } if peer == P2), "P0: {e0}");
-    let e1 = r1.expect_err("P1 must abort");
-    assert!(matches!(e1, NetError::SessionMismatch { peer, .. } if peer == P2), "P1: {e1}");
-    let e2 = r2.expect_err("P2 must abort");
-    assert!(matches!(e2, NetError::SessionMismatch { peer, .. } if peer == P0), "P2: {e2}");
+    let results = connect(ids, pinned, [short(config()), short(config()), other]).await;
+    let errors: Vec<NetError> = results.into_iter().map(|r| r.expect_err("no mesh across sessions")).collect();
+    for e in &errors {
+        assert!(matches!(e, NetError::ConnectTimeout { .. }), "{e}");
+    }
+    assert!(errors.iter().any(|e| e.to_string().contains("is in session")), "{errors:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -298,6 +298,11 @@ impl Party {
     async fn runner(&self) {
         let mut stopped = self.inner.stop.subscribe();
         loop {
+            // Let the subscriber fold what arrived with the wake-up: replaying after a restart,
+            // a session's `SessionOpened` and its `SessionClosed` come in one batch, and a
+            // closed session must not be started (it would hold this party's data plane while
+            // the others wait in the next one).
+            tokio::time::sleep(SETTLE).await;
             loop {
                 match self.inner.state.take_next_session().await {
                     Ok(Some(s)) => {
@@ -500,6 +505,9 @@ impl Party {
         }
     }
 }
+
+/// How long the runner lets the subscriber fold before it takes the next session.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// Runs `f` on a thread of its own (the engine blocks; a tokio blocking thread would refuse
 /// the mesh's private runtime).
