@@ -1,4 +1,5 @@
-//! The parties' events: membership and liveness (in memory), and their session reports, each
+//! The parties' events: membership (copied into the coordinator's `member-<i>` stream) and
+//! liveness (in memory only), and their session reports, each
 //! copied into the coordinator's own `session-<hex>` stream under `ExpectedVersion::Exact` (so
 //! the three parties' handlers, and the scheduler's timeout, cannot lose or double a verdict: a
 //! conflict is retried), with the session's verdict in the same atomic append when the report
@@ -62,9 +63,16 @@ impl Handler for PartyHandler {
                     return Ok(Vec::new());
                 }
                 info!(party = j.party, operator = %j.operator_name, "party joined");
+                // Recorded in the coordinator's own log (with this event's checkpoint), so a
+                // restarted coordinator knows its members without waiting for them to rejoin.
+                let record = Append::new(
+                    streams::member(j.party),
+                    ExpectedVersion::Any,
+                    vec![event(Kind::PartyJoined(j.clone()))],
+                );
                 self.set_party(|p| p.joined = Some(j));
                 self.inner.wake.notify_one();
-                Ok(Vec::new())
+                Ok(vec![record])
             }
             Kind::PartyHeartbeat(h) => {
                 if h.party == self.party {

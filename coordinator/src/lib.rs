@@ -239,7 +239,15 @@ impl Coordinator {
             stop: watch::channel(false).0,
             tasks: StdMutex::new(Vec::new()),
         });
-        let applied = inner.caught_up().await?.applied;
+        let applied = {
+            let st = inner.caught_up().await?;
+            // The members it recorded; their liveness comes with their next heartbeats.
+            let mut parties = inner.parties.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (live, member) in parties.iter_mut().zip(&st.members) {
+                live.joined.clone_from(member);
+            }
+            st.applied
+        };
         info!(position = applied, "coordinator state folded");
 
         let mut tasks = Vec::new();

@@ -94,6 +94,8 @@ pub(crate) struct State {
     /// Queries waiting for a session, by request position.
     pub query_queue: BTreeMap<u64, Vec<u8>>,
     pub requested_at: HashMap<Vec<u8>, u64>,
+    /// Each party's newest `PartyJoined`, as recorded in `member-<i>`.
+    pub members: [Option<ev::PartyJoined>; 3],
     pub sessions: HashMap<Vec<u8>, Session>,
     /// The session opened and not closed (one at a time, network-wide).
     pub open_session: Option<Vec<u8>>,
@@ -154,6 +156,11 @@ impl State {
             ("query", Kind::ResultPublished(r)) => self.query_done(&r.query_id),
             ("query", Kind::QueryAborted(a)) if a.r#final => self.query_done(&a.query_id),
             ("session", kind) => self.session_event(kind, e),
+            ("member", Kind::PartyJoined(j)) => {
+                if let Some(m) = usize::try_from(j.party).ok().and_then(|i| self.members.get_mut(i)) {
+                    *m = Some(j);
+                }
+            }
             (category, kind) => {
                 warn!(category, event = kind.type_name(), "an event the coordinator does not fold");
             }

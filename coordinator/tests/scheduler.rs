@@ -300,3 +300,32 @@ async fn no_session_while_a_party_is_down() {
     assert_eq!(s.contribution_ids, vec![vec![0xa; 16]]);
     net.stop().await;
 }
+
+/// Membership is part of the coordinator's log: restarted, it knows the parties (their share
+/// keys) without their joining again, and it records each `PartyJoined` once per delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_coordinator_remembers_its_members() {
+    let mut net = Net::start(config()).await;
+    let _parties = net.parties().await;
+    let members = |n: &Net| {
+        let mut client = n.client.clone();
+        async move {
+            let network = client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+            network.parties.iter().filter(|p| !p.share_public_key.is_empty()).count()
+        }
+    };
+    eventually("three members", || async { (members(&net).await == 3).then_some(()) }).await;
+    let recorded = |events: &[(String, u64, Kind)]| {
+        events.iter().filter(|(s, _, k)| s.starts_with("member-") && matches!(k, Kind::PartyJoined(_))).count()
+    };
+    assert_eq!(recorded(&net.events().await), 3);
+
+    net.restart(config()).await;
+    assert_eq!(members(&net).await, 3, "members forgotten by a restarted coordinator");
+    let network = net.client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+    for (i, p) in network.parties.iter().enumerate() {
+        assert_eq!(p.share_public_key, net.party_keys[i].1.to_bytes().to_vec());
+    }
+    assert_eq!(recorded(&net.events().await), 3);
+    net.stop().await;
+}

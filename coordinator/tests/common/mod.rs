@@ -78,6 +78,32 @@ impl Net {
         Net { dir, bus, store, coordinator, client, notary, party_keys, stop }
     }
 
+    /// Shuts the coordinator down and starts a new one on the same store and bus (served on a
+    /// new port; `client` follows it).
+    pub async fn restart(&mut self, config: CoordinatorConfig) {
+        self.coordinator.shutdown().await;
+        self.coordinator = Coordinator::start(
+            config,
+            vec![self.notary.ca_cert_der().to_vec()],
+            self.store.clone(),
+            Arc::new(self.bus.clone()),
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (serving, mut rx) = (self.coordinator.clone(), self.stopper());
+        tokio::spawn(async move {
+            serving
+                .serve(listener, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+                .unwrap();
+        });
+        self.client = connect(addr).await;
+    }
+
     pub fn stopper(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
     }

@@ -18,6 +18,7 @@ mod eventlog;
 mod inputs;
 mod inputs_inproc;
 mod net;
+mod network;
 mod signing;
 mod stats;
 
@@ -58,6 +59,11 @@ pub enum Command {
     /// One party of `bench stats` (started by it).
     #[command(hide = true)]
     StatsParty(PartyArgs),
+    /// The whole network in one process (coordinator and projector over gRPC, three parties
+    /// over TLS), embedded or on PostgreSQL + JetStream: `ingest` (n contributions from
+    /// submission to verified by the three parties) and `query_mean_median` (from SubmitQuery
+    /// to the result in the projector), both checked outside the clock.
+    Network(network::Args),
     /// Threshold ECDSA (DKLs23 2-of-3): dkg, sign, refresh; in memory (embedded) or with
     /// every message sealed and carried by NATS JetStream (distributed).
     Signing(signing::Args),
@@ -76,6 +82,7 @@ pub async fn run(cmd: Command) -> Result<()> {
         Command::NetParty(args) => net::party(args),
         Command::Stats(args) => stats::run(args).await,
         Command::StatsParty(args) => stats::party(args).await,
+        Command::Network(args) => network::run(args).await,
         Command::Signing(args) => signing::run(args).await,
     }
 }

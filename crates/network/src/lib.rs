@@ -67,6 +67,11 @@ pub mod streams {
         format!("query-{}", hex::encode(query_id))
     }
 
+    /// The coordinator's record of party `index`'s membership: copies of its `PartyJoined`.
+    pub fn member(index: u32) -> String {
+        format!("member-{index}")
+    }
+
     /// A party's membership stream (its own store): `PartyJoined`, heartbeats.
     pub fn party(index: u32) -> String {
         format!("party-{index}")
