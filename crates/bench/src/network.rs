@@ -152,7 +152,7 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
     let mut sorted = values;
     sorted.sort_by(f64::total_cmp);
     let k = sorted.len();
-    let median = if k % 2 == 0 { (sorted[k / 2 - 1] + sorted[k / 2]) / 2.0 } else { sorted[k / 2] };
+    let median = if k.is_multiple_of(2) { (sorted[k / 2 - 1] + sorted[k / 2]) / 2.0 } else { sorted[k / 2] };
     let row = answer.rows.first().ok_or_else(|| anyhow!("an empty answer"))?;
     let (got_mean, got_median) = match row.as_slice() {
         [Some(m), Some(md)] => (*m, *md),

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod client;
 mod demo;
 mod devnet;
 mod events;
@@ -50,6 +51,19 @@ enum Command {
     /// Checks a result's threshold signature with the network's public key; exits non-zero
     /// with the reason (malformed, forged, wrong network or dataset, stale snapshot).
     Verify(verify::Args),
+    /// A provider's contribution to a running network: reads the parties' keys and the
+    /// dataset's format from the coordinator, splits and seals the value proven in a
+    /// presentation, submits it, and prints the contribution id and log position.
+    Provide(client::ProvideArgs),
+    /// A consumer's query to a running network: submits the SQL to the coordinator, waits for
+    /// the result at the projector and prints it; a query the parties refuse exits non-zero
+    /// with the reason.
+    Query(client::QueryArgs),
+    /// Prints each result the projector publishes, as it comes, until interrupted.
+    Watch(client::WatchArgs),
+    /// A running network's parties (up or down, last heartbeat), datasets (contributions
+    /// submitted, accepted, rejected, pending) and queued queries.
+    Status(client::StatusArgs),
 }
 
 #[tokio::main]
@@ -66,5 +80,9 @@ async fn main() -> Result<()> {
         Command::Stats(args) => stats::run(args),
         Command::StatsParty(args) => stats::party(args),
         Command::Verify(args) => verify::run(args),
+        Command::Provide(args) => client::provide(args).await,
+        Command::Query(args) => client::query(args).await,
+        Command::Watch(args) => client::watch(args).await,
+        Command::Status(args) => client::status(args).await,
     }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Subcommand;
 use serde::Deserialize;
-use triad_notary::{Blinder, NotaryKey, ProverSecret, TrustAnchors, VerifierConfig, verify};
+use triad_notary::{
+    Blinder, NotaryKey, ProverSecret, TrustAnchors, UnopenedCommitment, VerifierConfig, verify, verify_decoded,
+};
 use triad_provider::{
     BundleContext, DecimalFormat, PublicKey, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
     os_rng,
@@ -142,7 +144,7 @@ fn read_commitments(path: &Path) -> Result<ShareCommitments> {
 /// The fields of secret.json this command reads (the upstream fixture's and
 /// the development notary's shape).
 #[derive(Deserialize)]
-struct SecretJson {
+pub(crate) struct SecretJson {
     range: [usize; 2],
     value_hex: String,
     blinder_hex: String,
@@ -184,7 +186,7 @@ fn parse_party_keys(specs: &[String]) -> Result<[PublicKey; 3]> {
     Ok([k0, k1, k2])
 }
 
-fn read_secret(path: &Path) -> Result<(SecretJson, ProverSecret)> {
+pub(crate) fn read_secret(path: &Path) -> Result<(SecretJson, ProverSecret)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let json: SecretJson = serde_json::from_str(&text).with_context(|| {
         format!("{}: expected secret.json with range, value_hex, blinder_hex, alg, commitment_hex", path.display())
@@ -206,60 +208,24 @@ fn share(args: ShareArgs) -> Result<()> {
             .ok()
             .and_then(|b| b.try_into().ok())
             .context("--contribution-id must be 32 hex digits (16 bytes)")?,
-        None => uuid::Uuid::new_v4().into_bytes(),
+        None => random_contribution_id(),
     };
     let (json, secret) = read_secret(&args.secret)?;
-
-    let mut key_specs = args.notary_keys.clone();
-    if key_specs.is_empty() {
-        match json.notary_key.as_deref().filter(|k| NotaryKey::parse(k).is_ok()) {
-            Some(k) => key_specs.push(k.to_owned()),
-            None => bail!(
-                "no notary key: pass --notary-key secp256k1:<hex> (or set TRIAD_NOTARY_KEYS); {} has none that parses",
-                args.secret.display()
-            ),
-        }
-    }
-    let keys = key_specs
-        .iter()
-        .map(|k| {
-            NotaryKey::parse(k).with_context(|| format!("--notary-key {k:?}: expected secp256k1:<hex> or p256:<hex>"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut config = VerifierConfig::new(keys);
-    if !args.trust_anchors.is_empty() {
-        let roots = args
-            .trust_anchors
-            .iter()
-            .map(|p| std::fs::read(p).with_context(|| format!("reading trust anchor {}", p.display())))
-            .collect::<Result<Vec<_>>>()?;
-        config.trust_anchors = TrustAnchors::from_der_certs(roots.iter().map(Vec::as_slice))
-            .context("--trust-anchor must be a DER certificate")?;
-    }
+    let keys = notary_keys(
+        &args.notary_keys,
+        &json,
+        &args.secret,
+        "pass --notary-key secp256k1:<hex> (or set TRIAD_NOTARY_KEYS)",
+    )?;
+    let anchors = Some(trust_anchors(&args.trust_anchors)?.unwrap_or_else(TrustAnchors::mozilla));
     let bytes =
         std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
-    let verified = verify(&bytes, &config).with_context(|| {
-        format!("{} does not verify (check --notary-key and --trust-anchor)", args.presentation.display())
-    })?;
-
+    let commitment = find_commitment(&args.presentation, &bytes, &args.secret, &json, keys, anchors)?;
     let [start, end] = json.range;
-    let want_hash = hex::decode(&json.commitment_hex)
-        .with_context(|| format!("{}: commitment_hex is not hex", args.secret.display()))?;
-    let commitment = verified
-        .unopened_commitments
-        .iter()
-        .find(|c| c.ranges.as_slice() == std::slice::from_ref(&(start..end)) && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
-        .with_context(|| {
-            format!(
-                "{}'s commitment ({} over received bytes {start}..{end}) is not among the presentation's unopened commitments: is it the secret of {}?",
-                args.secret.display(),
-                json.alg,
-                args.presentation.display()
-            )
-        })?;
 
-    let sealed = make_bundles(&secret, commitment, &args.dataset, contribution_id, &format, &party_keys, &mut os_rng())
-        .context("making the share bundles")?;
+    let sealed =
+        make_bundles(&secret, &commitment, &args.dataset, contribution_id, &format, &party_keys, &mut os_rng())
+            .context("making the share bundles")?;
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let commitments_path = args.out.join("commitments.json");
@@ -297,6 +263,89 @@ fn share(args: ShareArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// A fresh contribution id from the operating system's randomness (a version-4 UUID).
+pub(crate) fn random_contribution_id() -> [u8; 16] {
+    uuid::Uuid::new_v4().into_bytes()
+}
+
+/// The notary keys to pin: `specs`, or else secret.json's `notary_key` when that parses;
+/// `hint` says how to give some.
+pub(crate) fn notary_keys(specs: &[String], json: &SecretJson, secret: &Path, hint: &str) -> Result<Vec<NotaryKey>> {
+    let mut key_specs = specs.to_vec();
+    if key_specs.is_empty() {
+        match json.notary_key.as_deref().filter(|k| NotaryKey::parse(k).is_ok()) {
+            Some(k) => key_specs.push(k.to_owned()),
+            None => bail!("no notary key: {hint}; {} has none that parses", secret.display()),
+        }
+    }
+    key_specs
+        .iter()
+        .map(|k| {
+            NotaryKey::parse(k).with_context(|| format!("notary key {k:?}: expected secp256k1:<hex> or p256:<hex>"))
+        })
+        .collect()
+}
+
+/// The DER root certificates in `paths` as trust anchors; `None` when there are none.
+pub(crate) fn trust_anchors(paths: &[PathBuf]) -> Result<Option<TrustAnchors>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let roots = paths
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("reading trust anchor {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let anchors = TrustAnchors::from_der_certs(roots.iter().map(Vec::as_slice))
+        .context("--trust-anchor must be a DER certificate")?;
+    Ok(Some(anchors))
+}
+
+/// Verifies the presentation `bytes` (read from `presentation`) under the pinned notary `keys`
+/// and finds the commitment secret.json (`json`, read from `secret`) opens among its hidden
+/// ones. The server's certificate chain is checked against `anchors`; with `None` it is not
+/// checked here (the coordinator checks it against the network's anchors).
+pub(crate) fn find_commitment(
+    presentation: &Path,
+    bytes: &[u8],
+    secret: &Path,
+    json: &SecretJson,
+    keys: Vec<NotaryKey>,
+    anchors: Option<TrustAnchors>,
+) -> Result<UnopenedCommitment> {
+    let mut config = VerifierConfig::new(keys);
+    let verified = match anchors {
+        Some(anchors) => {
+            config.trust_anchors = anchors;
+            verify(bytes, &config)
+        }
+        None => {
+            config.require_identity = false;
+            triad_notary::wire::decode(bytes).and_then(|mut p| {
+                p.identity = None;
+                verify_decoded(&p, &config)
+            })
+        }
+    };
+    let verified = verified.with_context(|| {
+        format!("{} does not verify (check the pinned notary key and --trust-anchor)", presentation.display())
+    })?;
+    let [start, end] = json.range;
+    let want_hash = hex::decode(&json.commitment_hex)
+        .with_context(|| format!("{}: commitment_hex is not hex", secret.display()))?;
+    verified
+        .unopened_commitments
+        .into_iter()
+        .find(|c| c.ranges.as_slice() == std::slice::from_ref(&(start..end)) && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
+        .with_context(|| {
+            format!(
+                "{}'s commitment ({} over received bytes {start}..{end}) is not among the presentation's unopened commitments: is it the secret of {}?",
+                secret.display(),
+                json.alg,
+                presentation.display()
+            )
+        })
 }
 
 fn keygen(args: &KeygenArgs) -> Result<()> {
