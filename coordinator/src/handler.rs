@@ -78,7 +78,7 @@ impl Handler for PartyHandler {
                 if h.party == self.party {
                     self.set_party(|p| {
                         p.last_heartbeat_unix = Some(p.last_heartbeat_unix.map_or(h.at_unix, |t| t.max(h.at_unix)));
-                        p.heard_at_micros = triad_eventlog::model::now_micros();
+                        p.folded_position = h.coordinator_position;
                     });
                     self.inner.wake.notify_one();
                 }

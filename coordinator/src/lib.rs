@@ -121,8 +121,8 @@ pub(crate) struct PartyLive {
     pub joined: Option<triad_proto::events::v1::PartyJoined>,
     /// The newest heartbeat's `at_unix`.
     pub last_heartbeat_unix: Option<i64>,
-    /// When the coordinator received the newest heartbeat (its own clock, microseconds).
-    pub heard_at_micros: i64,
+    /// The coordinator position the party's newest heartbeat reports folded.
+    pub folded_position: u64,
 }
 
 impl PartyLive {
@@ -131,9 +131,9 @@ impl PartyLive {
         self.joined.is_some() && self.last_heartbeat_unix.is_some_and(|at| now_unix.saturating_sub(at) <= window)
     }
 
-    /// Up, and heard from after `micros` (the coordinator's clock).
-    pub fn beat_since(&self, now_unix: i64, micros: i64) -> bool {
-        self.up(now_unix) && self.heard_at_micros > micros
+    /// Up, and has folded the coordinator's log up to `position`.
+    pub fn ready(&self, now_unix: i64, position: u64) -> bool {
+        self.up(now_unix) && self.folded_position >= position
     }
 }
 

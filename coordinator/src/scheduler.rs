@@ -1,5 +1,5 @@
 //! The scheduler: one session at a time, network-wide, only while all three parties have
-//! joined and are up (and, after a failed session, have beaten since it closed). Queries first (FIFO), then a batch of one dataset's pending
+//! joined and are up (and, after a failed session, have folded its closure). Queries first (FIFO), then a batch of one dataset's pending
 //! contributions (oldest first). An open session older than the timeout is closed as failed.
 
 use std::sync::Arc;
@@ -64,7 +64,7 @@ async fn step(inner: &Inner) -> Result<(), StepError> {
     }
     let now = now_unix();
     let parties = inner.parties();
-    if !parties.iter().all(|p| p.beat_since(now, st.last_failure_micros)) {
+    if !parties.iter().all(|p| p.ready(now, st.last_failure_position)) {
         return Ok(());
     }
     let Some(opened) = next_session(&st, inner, now_micros).await? else { return Ok(()) };

@@ -80,10 +80,10 @@ impl Session {
 pub(crate) struct State {
     /// The last position folded.
     pub applied: u64,
-    /// When the newest failed session was closed (event time, microseconds; 0: never). The
-    /// next session waits for a heartbeat of every party after it, so that a party that has
-    /// just died does not burn a query's attempts before its heartbeats go stale.
-    pub last_failure_micros: i64,
+    /// The position of the newest failed session's `SessionClosed` (0: none). The next session
+    /// waits until every party's heartbeat reports it folded, so that a party that has just
+    /// died, or is catching up after a restart, does not burn a query's attempts.
+    pub last_failure_position: u64,
     pub datasets: BTreeMap<String, Dataset>,
     pub contributions: HashMap<Vec<u8>, Contribution>,
     /// Pending contributions not in a session, by submission position.
@@ -261,7 +261,7 @@ impl State {
                     s.started[i] = Some(r);
                 }
             }
-            Kind::SessionClosed(c) => self.session_closed(&id, &c, e.data.occurred_at),
+            Kind::SessionClosed(c) => self.session_closed(&id, &c, e.position),
             other => warn!(event = other.type_name(), "an event the coordinator does not fold in a session"),
         }
     }
@@ -296,14 +296,14 @@ impl State {
         );
     }
 
-    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed, at_micros: i64) {
+    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed, position: u64) {
         let Some(s) = self.sessions.get_mut(id) else { return };
         if s.closed {
             return;
         }
         s.closed = true;
         if !c.succeeded {
-            self.last_failure_micros = self.last_failure_micros.max(at_micros);
+            self.last_failure_position = self.last_failure_position.max(position);
         }
         if self.open_session.as_deref() == Some(id) {
             self.open_session = None;

@@ -6,6 +6,8 @@
 //! [`Harness`] removes its databases and streams, also when a test panics or
 //! returns early.
 
+pub mod network;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 

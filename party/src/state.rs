@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS contributions (
 CREATE INDEX IF NOT EXISTS contributions_rows ON contributions (dataset_id, accepted_position);
 CREATE TABLE IF NOT EXISTS shares (contribution_id BLOB PRIMARY KEY, x_first INTEGER NOT NULL, x_second INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS queries (query_id BLOB PRIMARY KEY, dataset_id TEXT NOT NULL, sql TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folded (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id BLOB PRIMARY KEY,
     position INTEGER NOT NULL,
@@ -96,6 +97,28 @@ impl State {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         Ok(State { pool })
+    }
+
+    /// The last position of `source`'s stream folded into this state (0: none).
+    pub async fn folded(&self, source: &str) -> Result<u64, StateError> {
+        let p: Option<i64> = sqlx::query_scalar("SELECT position FROM folded WHERE source = $1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(p.map_or(0, |p| p as u64))
+    }
+
+    /// Records that `source`'s stream is folded up to `position`.
+    pub async fn set_folded(&self, source: &str, position: u64) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO folded (source, position) VALUES ($1, $2)
+             ON CONFLICT (source) DO UPDATE SET position = max(position, excluded.position)",
+        )
+        .bind(source)
+        .bind(position as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records a peer's data plane (the newest `PartyJoined` wins).

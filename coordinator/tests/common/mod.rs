@@ -195,12 +195,14 @@ impl Net {
             .await;
             stores.push(store);
         }
-        FakeParties { stores }
+        FakeParties { stores, coordinator: self.store.clone() }
     }
 }
 
 pub struct FakeParties {
     pub stores: Vec<Arc<dyn EventStore>>,
+    /// Heartbeats report the coordinator's head as folded, as a caught-up party does.
+    coordinator: Arc<dyn EventStore>,
 }
 
 impl FakeParties {
@@ -208,7 +210,11 @@ impl FakeParties {
         append(
             self.stores[party].as_ref(),
             &streams::party(party as u32),
-            Kind::PartyHeartbeat(ev::PartyHeartbeat { party: party as u32, at_unix }),
+            Kind::PartyHeartbeat(ev::PartyHeartbeat {
+                party: party as u32,
+                at_unix,
+                coordinator_position: self.coordinator.head().await.unwrap(),
+            }),
         )
         .await;
     }
@@ -217,13 +223,18 @@ impl FakeParties {
     pub fn keep_beating(&self, parties: &[usize], stop: watch::Receiver<bool>) {
         for &p in parties {
             let store = self.stores[p].clone();
+            let coordinator = self.coordinator.clone();
             let mut stop = stop.clone();
             tokio::spawn(async move {
                 loop {
                     append(
                         store.as_ref(),
                         &streams::party(p as u32),
-                        Kind::PartyHeartbeat(ev::PartyHeartbeat { party: p as u32, at_unix: now_unix() }),
+                        Kind::PartyHeartbeat(ev::PartyHeartbeat {
+                            party: p as u32,
+                            at_unix: now_unix(),
+                            coordinator_position: coordinator.head().await.unwrap(),
+                        }),
                     )
                     .await;
                     tokio::select! {

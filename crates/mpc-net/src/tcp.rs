@@ -194,7 +194,9 @@ pub(crate) async fn dial(
     let mut backoff = Duration::from_millis(20);
     loop {
         match dial_once(me, peer.clone(), cc.clone(), config, deadline).await {
-            Err(e @ NetError::SessionMismatch { .. }) => {
+            // In another session, or gone before authenticating (busy elsewhere, restarting):
+            // the peer may be ready for this session before the deadline.
+            Err(e @ (NetError::SessionMismatch { .. } | NetError::Io { .. })) => {
                 if Instant::now() + backoff >= deadline {
                     return Err(NetError::ConnectTimeout {
                         peer: peer.party,
@@ -202,7 +204,7 @@ pub(crate) async fn dial(
                         last_error: e.to_string(),
                     });
                 }
-                debug!(%me, peer = %peer.party, error = %e, ?backoff, "peer in another session, dialling again");
+                debug!(%me, peer = %peer.party, error = %e, ?backoff, "peer not ready for this session, dialling again");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_millis(500));
             }

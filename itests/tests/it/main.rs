@@ -2,3 +2,4 @@
 
 mod eventlog;
 mod harness;
+mod network;

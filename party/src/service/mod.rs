@@ -179,7 +179,14 @@ impl Party {
         let durable = PARTIES[me.index()];
         let handler =
             CoordinatorEvents { state: party.inner.state.clone(), me: me.index(), wake: party.inner.wake.clone() };
-        tasks.push(tokio::spawn(party.clone().subscribe(ConsumerSpec::new(durable, COORDINATOR), Box::new(handler))));
+        // The coordinator's stream is folded strictly in order (see `CoordinatorEvents`): an
+        // event after a gap waits for the missing one, which an unacknowledged delivery of a
+        // killed process gets back after `ack_wait`; so a short `ack_wait`, and enough
+        // deliveries that the waiting events are never given up on.
+        let mut spec = ConsumerSpec::new(durable, COORDINATOR);
+        spec.ack_wait = Duration::from_secs(5);
+        spec.max_deliver = 10_000;
+        tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
         for other in me.others() {
             let handler = PeerEvents { state: party.inner.state.clone(), wake: party.inner.wake.clone() };
             let spec = ConsumerSpec::new(durable, PARTIES[other.index()]);
@@ -277,7 +284,14 @@ impl Party {
                 _ = stopped.wait_for(|s| *s) => return,
                 _ = tick.tick() => {}
             }
-            let beat = ev::PartyHeartbeat { party: self.index(), at_unix: now_unix() };
+            let coordinator_position = match self.inner.state.folded(COORDINATOR).await {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(error = %e, "reading the folded position");
+                    0
+                }
+            };
+            let beat = ev::PartyHeartbeat { party: self.index(), at_unix: now_unix(), coordinator_position };
             if let Err(e) = self.append(streams::party(self.index()), Kind::PartyHeartbeat(beat)).await {
                 warn!(error = %e, "heartbeat not recorded");
             }
@@ -540,12 +554,44 @@ struct CoordinatorEvents {
 #[async_trait]
 impl Handler for CoordinatorEvents {
     async fn handle(&self, e: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
-        // `uid-*` holds the Sybil guard's marker, not a contribution.
-        if e.category() == "uid" {
+        // Strictly in order: a query's rows are the contributions accepted before its snapshot,
+        // so a `SessionOpened` folded before an earlier `ContributionAccepted` would run the
+        // query over other rows than the other parties'. After a crash, deliveries that were in
+        // flight come back only after `ack_wait` while newer ones arrive at once: an event
+        // after a gap is refused (and redelivered) until the gap is filled. Positions of a
+        // service's stream are gapless and every one is published.
+        let folded = self.state.folded(COORDINATOR).await.map_err(transient)?;
+        if e.position <= folded {
             return Ok(Vec::new());
         }
-        let Some(kind) = triad_network::decode(e).map_err(|e| HandlerError::Permanent(e.to_string()))? else {
-            return Ok(Vec::new());
+        if e.position != folded + 1 {
+            return Err(HandlerError::Transient(format!(
+                "coordinator event at position {} before position {} was folded",
+                e.position,
+                folded + 1
+            )));
+        }
+        self.fold(e).await?;
+        self.state.set_folded(COORDINATOR, e.position).await.map_err(transient)?;
+        Ok(Vec::new())
+    }
+}
+
+impl CoordinatorEvents {
+    async fn fold(&self, e: &RecordedEvent) -> Result<(), HandlerError> {
+        // `uid-*` holds the Sybil guard's marker, not a contribution.
+        if e.category() == "uid" {
+            return Ok(());
+        }
+        // An event this build cannot read is skipped (and logged), never left as a gap that
+        // would hold up every later one.
+        let kind = match triad_network::decode(e) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => return Ok(()),
+            Err(err) => {
+                warn!(error = %err, "skipping an unreadable coordinator event");
+                return Ok(());
+            }
         };
         match kind {
             Kind::DatasetCreated(d) => self.state.put_dataset(&d).await.map_err(transient)?,
@@ -564,7 +610,7 @@ impl Handler for CoordinatorEvents {
             Kind::SessionClosed(c) => self.state.close_session(&c.session_id).await.map_err(transient)?,
             _ => {}
         }
-        Ok(Vec::new())
+        Ok(())
     }
 }
 

@@ -1,0 +1,685 @@
+//! The Triad network as separate OS processes: the `triad-coordinator`, three `triad-party`
+//! and the `triad-projector` binaries of this workspace, each with its own TOML file and its
+//! own PostgreSQL database, over NATS JetStream with this test's subject prefix; the
+//! development notary runs in the test's process. Dropping the [`Network`] kills the processes
+//! and removes the databases and streams, also when a test panics; a panicking test prints the
+//! tail of each process's log first.
+//!
+//! The binaries are not built here: `cargo test --workspace` builds every package's binaries
+//! before the tests run, `cargo test -p triad-itests` does not (see [`binary`]).
+
+use std::fs::File;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+use tonic::transport::{Channel, Endpoint};
+use triad_dev_notary::{Account, DevNotary, DevNotaryConfig};
+use triad_eventlog::{BusNames, EventBus as _, EventStore as _, JetStreamBus, JetStreamConfig, PgEventStore};
+use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient, query_api_client::QueryApiClient};
+use triad_proto::events::v1::{self as ev, event::Kind};
+use triad_provider::{DecimalFormat, PlainContribution, PublicKey, make_bundles, os_rng, seal_contribution};
+
+use crate::{Cleanup, database_name, database_url, nats_url, pg_admin_url};
+
+/// The services' binaries, as cargo names them.
+pub const BINARIES: [&str; 3] = ["triad-coordinator", "triad-party", "triad-projector"];
+
+/// The network's id in every service's settings.
+const NETWORK_ID: &str = "triad-itest";
+
+/// Lines of each process's log printed when a test fails.
+const LOG_TAIL: usize = 40;
+
+/// The path of the workspace binary `name`, next to this test executable's directory
+/// (`target/<profile>/deps/it-<hash>` → `target/<profile>/<name>`).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let mut dir = exe.parent().ok_or_else(|| anyhow!("{} has no directory", exe.display()))?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().ok_or_else(|| anyhow!("{} has no parent", dir.display()))?;
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    ensure!(
+        path.is_file(),
+        "{} is missing: build the services first with `cargo build -p triad-coordinator -p triad-party -p \
+         triad-projector` (`cargo test --workspace` builds them; `cargo test -p triad-itests` does not)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// Timeouts of the services, short enough for tests.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// `[party] connect_timeout_secs`.
+    pub connect_timeout_secs: u64,
+    /// `[party] recv_timeout_secs`.
+    pub recv_timeout_secs: u64,
+    /// `[coordinator] session_timeout_secs`.
+    pub session_timeout_secs: u64,
+    /// `[coordinator] batch_linger_ms`.
+    pub batch_linger_ms: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { connect_timeout_secs: 3, recv_timeout_secs: 20, session_timeout_secs: 60, batch_linger_ms: 200 }
+    }
+}
+
+/// How a simulated provider behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Shares exactly the balance it proved.
+    Honest,
+    /// Shares ten times the balance it proved, with the real value bytes and blinder: the
+    /// parties' commitment check in MPC rejects it (`value_mismatch`).
+    InflatesTenfold,
+    /// Gives party 0 a copy of component x_1 that differs from party 1's (and from the public
+    /// commitment), signed: party 0 proves it (`inconsistent_shares`).
+    InconsistentShares,
+    /// Seals party 0's bundle to party 1's key and party 1's to party 0's: neither can open
+    /// its bundle.
+    SealedToWrongParties,
+}
+
+/// One service process: its settings file, its log, and the child while it runs.
+struct Proc {
+    name: String,
+    binary: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn new(dir: &Path, name: &str, binary: PathBuf) -> Proc {
+        Proc {
+            name: name.to_owned(),
+            binary,
+            config: dir.join(format!("{name}.toml")),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        }
+    }
+
+    /// Starts the process (its log is appended to, across restarts).
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        ensure!(self.child.is_none(), "{} is already running", self.name);
+        let log = File::options().create(true).append(true).open(&self.log).context("opening a log")?;
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("opening a log")?)
+            .stderr(log);
+        // `TRIAD_*` variables would override the file (and the tests' own `TRIAD_TEST_*`
+        // are unknown keys to the services).
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("TRIAD_") {
+                command.env_remove(key);
+            }
+        }
+        command.env("NO_COLOR", "1");
+        let child = command.spawn().with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL, and reaps it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends `signal` (a name such as `STOP` or `CONT`) with kill(1).
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let child = self.child.as_ref().ok_or_else(|| anyhow!("{} is not running", self.name))?;
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status()?;
+        ensure!(status.success(), "kill -{signal} {}: {status}", self.name);
+        Ok(())
+    }
+
+    /// An error if the process should be running and has exited.
+    fn check(&mut self) -> anyhow::Result<()> {
+        if let Some(child) = self.child.as_mut()
+            && let Some(status) = child.try_wait().context("polling a child")?
+        {
+            self.child = None;
+            bail!("{} exited ({status}); its log ends with:\n{}", self.name, self.tail());
+        }
+        Ok(())
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n")
+    }
+}
+
+/// The network's processes, the notary, and what was created for them.
+pub struct Network {
+    /// This network's subject and stream prefix (its databases are `triad_<prefix>_<service>`).
+    pub prefix: String,
+    /// The development notary (its accounts are the providers').
+    pub notary: DevNotary,
+    /// Where the coordinator serves.
+    pub coordinator_addr: SocketAddr,
+    /// Where the projector serves.
+    pub projector_addr: SocketAddr,
+    /// A gRPC client of the coordinator.
+    pub client: CoordinatorClient<Channel>,
+    /// A gRPC client of the projector's `QueryApi`.
+    pub query_api: QueryApiClient<Channel>,
+    operator_token: String,
+    coordinator: Proc,
+    parties: [Proc; 3],
+    projector: Proc,
+    cleanup: Cleanup,
+    dir: tempfile::TempDir,
+}
+
+impl Network {
+    /// Starts the notary with `accounts`, makes the databases and streams, and starts the
+    /// coordinator, the three parties and the projector as processes (see
+    /// [`Network::wait_up`]).
+    pub async fn start(accounts: Vec<Account>, tuning: &Tuning) -> anyhow::Result<Network> {
+        let binaries = BINARIES.map(binary);
+        let [coordinator_bin, party_bin, projector_bin] = binaries;
+        let (coordinator_bin, party_bin, projector_bin) = (coordinator_bin?, party_bin?, projector_bin?);
+        let notary = DevNotary::start(DevNotaryConfig { accounts, ..Default::default() })
+            .await
+            .context("starting the development notary")?;
+        let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+        let dir = tempfile::Builder::new().prefix("triad-itest-").tempdir().context("a temporary directory")?;
+        let operator_token = uuid::Uuid::new_v4().simple().to_string();
+        let coordinator_addr = free_port()?;
+        let projector_addr = free_port()?;
+        let client = CoordinatorClient::new(lazy_channel(coordinator_addr)?)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        let query_api = QueryApiClient::new(lazy_channel(projector_addr)?).max_decoding_message_size(64 << 20);
+        let path = dir.path();
+        let net = Network {
+            cleanup: Cleanup { prefix: prefix.clone(), databases: Mutex::default(), streams: Mutex::default() },
+            coordinator: Proc::new(path, triad_network::COORDINATOR, coordinator_bin),
+            parties: [0, 1, 2].map(|i| Proc::new(path, triad_network::PARTIES[i], party_bin.clone())),
+            projector: Proc::new(path, "projector", projector_bin),
+            prefix,
+            notary,
+            coordinator_addr,
+            projector_addr,
+            client,
+            query_api,
+            operator_token,
+            dir,
+        };
+        // From here on, a failure drops `net`, which removes whatever was made.
+        let mut net = net;
+        net.prepare(tuning).await?;
+        net.coordinator.spawn()?;
+        for p in &mut net.parties {
+            p.spawn()?;
+        }
+        net.projector.spawn()?;
+        Ok(net)
+    }
+
+    /// The databases, the streams and the settings files.
+    async fn prepare(&self, tuning: &Tuning) -> anyhow::Result<()> {
+        let admin = pg_admin_url();
+        let services = [triad_network::COORDINATOR, "party0", "party1", "party2", "projector"];
+        for service in services {
+            let db = database_name(&self.prefix, service);
+            // Noted first: a create that fails half-way is still dropped.
+            Cleanup::note(&self.cleanup.databases, &db);
+            PgEventStore::create_database(&admin, &db)
+                .await
+                .with_context(|| format!("creating database {db} (is PostgreSQL running at {admin}?)"))?;
+        }
+        let bus = JetStreamBus::connect(JetStreamConfig {
+            url: nats_url(),
+            names: BusNames::prefixed(&self.prefix),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("connecting to NATS at {} (is nats-server -js running?)", nats_url()))?;
+        for service in [triad_network::COORDINATOR, "party0", "party1", "party2"] {
+            Cleanup::note(&self.cleanup.streams, service);
+            bus.ensure_stream(service).await.with_context(|| format!("declaring {service}'s stream"))?;
+        }
+
+        let ca = self.dir.path().join("notary-ca.der");
+        std::fs::write(&ca, self.notary.ca_cert_der()).context("writing the notary's CA certificate")?;
+        let token_hash = hex::encode(Sha256::digest(self.operator_token.as_bytes()));
+        write(
+            &self.coordinator.config,
+            &format!(
+                "listen = {listen}\n\n[coordinator]\nnetwork_id = {network}\noperator_token_sha256 = {token_hash:?}\n\
+                 trust_anchor_files = [{ca}]\nsession_timeout_secs = {session}\nbatch_linger_ms = {linger}\n\n{log}",
+                listen = toml_str(&self.coordinator_addr.to_string()),
+                network = toml_str(NETWORK_ID),
+                ca = toml_str(&ca.display().to_string()),
+                session = tuning.session_timeout_secs,
+                linger = tuning.batch_linger_ms,
+                log = self.eventlog_section(triad_network::COORDINATOR),
+            ),
+        )?;
+        for (i, party) in self.parties.iter().enumerate() {
+            write(
+                &party.config,
+                &format!(
+                    "[party]\nindex = {i}\noperator_name = \"itest operator {i}\"\ndata_dir = {data}\n\
+                     listen = \"127.0.0.1:0\"\nnetwork_id = {network}\nconnect_timeout_secs = {connect}\n\
+                     recv_timeout_secs = {recv}\n\n{log}",
+                    data = toml_str(&self.dir.path().join(&party.name).display().to_string()),
+                    network = toml_str(NETWORK_ID),
+                    connect = tuning.connect_timeout_secs,
+                    recv = tuning.recv_timeout_secs,
+                    log = self.eventlog_section(&party.name),
+                ),
+            )?;
+        }
+        write(
+            &self.projector.config,
+            &format!(
+                "listen = {listen}\n\n[projector]\ndatabase_url = {db}\n\n{log}",
+                listen = toml_str(&self.projector_addr.to_string()),
+                db = toml_str(&database_url(&admin, &database_name(&self.prefix, "projector"))),
+                log = self.eventlog_section("projector"),
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// `[eventlog]` (distributed, `service`'s database) and `[telemetry]` (no metrics).
+    fn eventlog_section(&self, service: &str) -> String {
+        format!(
+            "[eventlog]\nbackend = \"distributed\"\ndatabase_url = {db}\nnats_url = {nats}\nsubject_prefix = {prefix}\n\n\
+             [telemetry]\nlog_filter = \"info\"\n",
+            db = toml_str(&self.database_url(service)),
+            nats = toml_str(&nats_url()),
+            prefix = toml_str(&self.prefix),
+        )
+    }
+
+    /// The PostgreSQL URL of `service`'s database.
+    pub fn database_url(&self, service: &str) -> String {
+        database_url(&pg_admin_url(), &database_name(&self.prefix, service))
+    }
+
+    /// An error naming the first service process that died (with its log).
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        self.coordinator.check()?;
+        for p in &mut self.parties {
+            p.check()?;
+        }
+        self.projector.check()
+    }
+
+    /// SIGKILLs party `i` (its data directory and database stay).
+    pub fn kill_party(&mut self, i: usize) {
+        self.parties[i].kill();
+    }
+
+    /// Freezes party `i`'s process (SIGSTOP): it holds its connections and reads nothing.
+    pub fn freeze_party(&mut self, i: usize) -> anyhow::Result<()> {
+        self.parties[i].signal("STOP")
+    }
+
+    /// Starts party `i`'s process again with the same settings.
+    pub fn start_party(&mut self, i: usize) -> anyhow::Result<()> {
+        self.parties[i].spawn()
+    }
+
+    /// The coordinator's view of the network.
+    pub async fn network(&mut self) -> anyhow::Result<api::Network> {
+        Ok(self.client.get_network(api::GetNetworkRequest {}).await.context("GetNetwork")?.into_inner())
+    }
+
+    /// Waits until the coordinator reports party `i` up (`true`) or down (`false`).
+    pub async fn wait_party(&mut self, i: u32, up: bool, timeout: Duration) -> anyhow::Result<api::Network> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if let Ok(network) = self.network().await
+                && network.parties.iter().any(|p| p.party == i && p.up == up && !p.share_public_key.is_empty())
+            {
+                return Ok(network);
+            }
+            ensure!(Instant::now() < deadline, "party {i} not reported up = {up} within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the coordinator serves and sees the three parties up; returns the network.
+    pub async fn wait_up(&mut self, timeout: Duration) -> anyhow::Result<api::Network> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            let seen = match self.network().await {
+                Ok(network) => {
+                    let up = network.parties.iter().filter(|p| p.up && !p.share_public_key.is_empty()).count();
+                    if up == 3 {
+                        return Ok(network);
+                    }
+                    format!("{up} parties up")
+                }
+                Err(e) => format!("{e:#}"),
+            };
+            ensure!(Instant::now() < deadline, "the network is not up within {timeout:?}: {seen}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The parties' share keys, as providers read them from the network.
+    pub fn share_keys(network: &api::Network) -> anyhow::Result<[PublicKey; 3]> {
+        let key = |i: u32| -> anyhow::Result<PublicKey> {
+            let p = network.parties.iter().find(|p| p.party == i).ok_or_else(|| anyhow!("no party {i}"))?;
+            PublicKey::from_bytes(&p.share_public_key).with_context(|| format!("party {i}'s share key"))
+        };
+        Ok([key(0)?, key(1)?, key(2)?])
+    }
+
+    /// The operator creates dataset `id` (one column `balance`) with the notary's template.
+    pub async fn create_dataset(&mut self, id: &str, format: &DecimalFormat, min_cohort: u64) -> anyhow::Result<()> {
+        let t = self.notary.template(3600);
+        let create = api::CreateDatasetRequest {
+            dataset_id: id.to_owned(),
+            description: "balances on the development notary's mock exchange".into(),
+            template: Some(ev::ProofTemplate {
+                server_name: t.server_name.clone(),
+                request_method: t.method.clone(),
+                request_path: t.path.clone(),
+                value_json_path: t.value_field.to_string(),
+                uid_json_path: t.uid_field.to_string(),
+                freshness_secs: t.freshness_secs,
+                notary_keys: t.notary_keys.iter().map(ToString::to_string).collect(),
+            }),
+            format: Some(format.to_proto()),
+            min_cohort,
+            columns: Vec::new(),
+        };
+        let mut request = tonic::Request::new(create);
+        request.metadata_mut().insert("authorization", format!("Bearer {}", self.operator_token).parse()?);
+        self.client.create_dataset(request).await.context("CreateDataset")?;
+        Ok(())
+    }
+
+    /// A provider's client side: prove the balance of the account with bearer `token` at the
+    /// notary, split and seal it to the parties' `keys` as `behaviour` says, and build the
+    /// submission (a fresh random contribution id).
+    pub async fn submission(
+        &self,
+        token: &str,
+        dataset: &str,
+        format: &DecimalFormat,
+        keys: &[PublicKey; 3],
+        behaviour: Behaviour,
+    ) -> anyhow::Result<api::SubmitContributionRequest> {
+        let issued = self.notary.issue(token).await.context("proving a balance at the notary")?;
+        let verifier = self.notary.verifier_config()?;
+        let verified = triad_notary::verify(&issued.presentation, &verifier).context("a fresh presentation")?;
+        let commitment = verified.unopened_commitments.first().ok_or_else(|| anyhow!("no hidden value"))?;
+        let cid = *uuid::Uuid::new_v4().as_bytes();
+        let secret = issued.secret.prover_secret();
+        let plain = |value: u64| -> anyhow::Result<PlainContribution> {
+            let range = commitment.ranges.first().ok_or_else(|| anyhow!("a commitment without a range"))?;
+            Ok(PlainContribution {
+                value,
+                value_bytes: secret.value.clone(),
+                blinder: secret.blinder.0,
+                commitment: ev::PlaintextCommitment {
+                    algorithm: commitment.alg.name().to_owned(),
+                    hash: commitment.hash.to_vec(),
+                    start: range.start as u64,
+                    end: range.end as u64,
+                },
+            })
+        };
+        let sealed = match behaviour {
+            Behaviour::Honest => make_bundles(&secret, commitment, dataset, cid, format, keys, &mut os_rng())?,
+            Behaviour::InflatesTenfold => {
+                let honest = format.parse(&secret.value)?;
+                seal_contribution(
+                    &plain(honest.saturating_mul(10))?,
+                    dataset,
+                    cid,
+                    format,
+                    keys,
+                    &mut os_rng(),
+                    |_| {},
+                )?
+            }
+            Behaviour::InconsistentShares => {
+                let honest = format.parse(&secret.value)?;
+                seal_contribution(&plain(honest)?, dataset, cid, format, keys, &mut os_rng(), |b| {
+                    if b.party_index == 0 {
+                        b.value_second = b.value_second.wrapping_add(1);
+                    }
+                })?
+            }
+            Behaviour::SealedToWrongParties => {
+                let swapped = [keys[1].clone(), keys[0].clone(), keys[2].clone()];
+                make_bundles(&secret, commitment, dataset, cid, format, &swapped, &mut os_rng())?
+            }
+        };
+        Ok(api::SubmitContributionRequest {
+            dataset_id: dataset.to_owned(),
+            presentation: issued.presentation,
+            bundles: sealed.bundles.iter().map(|b| b.as_bytes().to_vec()).collect(),
+            share_commitments: sealed.commitments.to_proto().encode_to_vec(),
+        })
+    }
+
+    /// Waits until the coordinator reports `total` contributions of `dataset` decided
+    /// (accepted or rejected) and none pending.
+    pub async fn wait_decided(
+        &mut self,
+        dataset: &str,
+        total: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<api::DatasetStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            let network = self.network().await?;
+            let status =
+                network.datasets.into_iter().find(|d| d.dataset.as_ref().is_some_and(|d| d.dataset_id == dataset));
+            if let Some(d) = &status
+                && d.accepted + d.rejected >= total
+                && d.pending == 0
+            {
+                return Ok(d.clone());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the intake of {total} contributions did not finish within {timeout:?}: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Submits `sql`; returns the query's id.
+    pub async fn submit_query(&mut self, sql: &str) -> anyhow::Result<Vec<u8>> {
+        let request = api::SubmitQueryRequest { sql: sql.to_owned(), requested_by: "itests".into() };
+        Ok(self
+            .client
+            .submit_query(request)
+            .await
+            .with_context(|| format!("SubmitQuery {sql:?}"))?
+            .into_inner()
+            .query_id)
+    }
+
+    /// The query's state at the projector (`None` before the projector has seen it).
+    pub async fn query_status(&mut self, query_id: &[u8]) -> Option<api::QueryStatus> {
+        let request = api::GetQueryStatusRequest { query_id: query_id.to_vec() };
+        self.query_api.get_query_status(request).await.ok().map(tonic::Response::into_inner)
+    }
+
+    /// Polls the projector until `pred` holds for the query's status; returns that status.
+    pub async fn wait_status(
+        &mut self,
+        query_id: &[u8],
+        timeout: Duration,
+        pred: impl Fn(&api::QueryStatus) -> bool,
+    ) -> anyhow::Result<api::QueryStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            let status = self.query_status(query_id).await;
+            if let Some(s) = status.as_ref().filter(|s| pred(s)) {
+                return Ok(s.clone());
+            }
+            ensure!(Instant::now() < deadline, "query {}: still {status:?} after {timeout:?}", hex::encode(query_id));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits at the projector until the query is published (an error if it is aborted);
+    /// returns its result.
+    pub async fn wait_published(&mut self, query_id: &[u8], timeout: Duration) -> anyhow::Result<ev::ResultPublished> {
+        let status = self.wait_status(query_id, timeout, |s| s.state == "published" || s.state == "aborted").await?;
+        ensure!(status.state == "published", "query {:?} aborted: {}", status.sql, status.reason);
+        let request = api::GetResultRequest { query_id: query_id.to_vec() };
+        Ok(self.query_api.get_result(request).await.context("GetResult")?.into_inner())
+    }
+
+    /// The coordinator's log, decoded, in position order (its store, as an auditor reads it).
+    pub async fn coordinator_log(&self) -> anyhow::Result<Vec<(String, Kind)>> {
+        self.service_log(triad_network::COORDINATOR).await
+    }
+
+    /// `service`'s log, decoded: (stream, event) in position order.
+    pub async fn service_log(&self, service: &str) -> anyhow::Result<Vec<(String, Kind)>> {
+        let store = PgEventStore::connect(&self.database_url(service), service).await?;
+        let events = store.read_all(0, usize::MAX).await?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in &events {
+            if let Some(kind) = triad_network::decode(e)? {
+                out.push((e.stream.clone(), kind));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Network {
+    /// Polls `service`'s log until some event satisfies `pred`; returns its stream and event.
+    pub async fn wait_logged(
+        &mut self,
+        service: &str,
+        timeout: Duration,
+        pred: impl Fn(&str, &Kind) -> bool,
+    ) -> anyhow::Result<(String, Kind)> {
+        let deadline = Instant::now() + timeout;
+        let store = PgEventStore::connect(&self.database_url(service), service).await?;
+        let mut after = 0;
+        loop {
+            self.check_alive()?;
+            for e in store.read_all(after, 1024).await? {
+                after = e.position;
+                if let Some(kind) = triad_network::decode(&e)?
+                    && pred(&e.stream, &kind)
+                {
+                    return Ok((e.stream, kind));
+                }
+            }
+            ensure!(Instant::now() < deadline, "no such event in {service}'s log within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Network {
+    /// (delivered stream sequence, unacknowledged deliveries) of the durable JetStream
+    /// consumer `durable` on `source`'s stream.
+    pub async fn consumer_state(&self, source: &str, durable: &str) -> anyhow::Result<(u64, usize)> {
+        let bus = JetStreamBus::connect(JetStreamConfig {
+            url: nats_url(),
+            names: BusNames::prefixed(&self.prefix),
+            ..Default::default()
+        })
+        .await?;
+        let stream = bus.context().get_stream(bus.names().stream(source)).await?;
+        let info = stream.consumer_info(durable).await?;
+        Ok((info.delivered.stream_sequence, info.num_ack_pending))
+    }
+
+    /// The outbox cursor of `service`'s store: the last position its relay published.
+    pub async fn published(&self, service: &str) -> anyhow::Result<u64> {
+        let store = PgEventStore::connect(&self.database_url(service), service).await?;
+        Ok(store.published().await?)
+    }
+}
+
+impl Drop for Network {
+    /// Kills the processes before the databases and streams go (a running relay would
+    /// declare its stream again); a failing test gets the tail of each log.
+    fn drop(&mut self) {
+        self.coordinator.kill();
+        for p in &mut self.parties {
+            p.kill();
+        }
+        self.projector.kill();
+        if std::thread::panicking() {
+            // The logs outlive the temporary directory.
+            let kept = std::env::temp_dir().join(format!("triad-itest-{}-logs", self.prefix));
+            let kept = std::fs::create_dir_all(&kept).map(|()| kept);
+            let procs = std::iter::once(&self.coordinator).chain(&self.parties).chain([&self.projector]);
+            for p in procs {
+                let log = match &kept {
+                    Ok(dir) => {
+                        let to = dir.join(format!("{}.log", p.name));
+                        std::fs::copy(&p.log, &to).map_or_else(|_| p.log.clone(), |_| to)
+                    }
+                    Err(_) => p.log.clone(),
+                };
+                eprintln!("---- {} ({}), last {LOG_TAIL} lines ----\n{}", p.name, log.display(), p.tail());
+            }
+        }
+    }
+}
+
+/// A port free right now on 127.0.0.1 (bound, read, released), for a service to bind.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+fn lazy_channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?.connect_timeout(Duration::from_secs(2)).connect_lazy())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

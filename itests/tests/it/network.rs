@@ -1,0 +1,406 @@
+//! The Triad network as separate OS processes (`triad-coordinator`, three `triad-party`,
+//! `triad-projector`) on PostgreSQL and NATS JetStream: honest and malicious providers, the
+//! intake in MPC, queries published with the plaintext's values, and parties killed with
+//! SIGKILL and restarted from their data directory and database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tonic::Code;
+use triad_dev_notary::Account;
+use triad_itests::network::{Behaviour, Network, Tuning};
+use triad_proto::api::v1 as api;
+use triad_proto::events::v1::{self as ev, event::Kind};
+use triad_provider::DecimalFormat;
+
+const DATASET: &str = "balances";
+
+fn format() -> DecimalFormat {
+    DecimalFormat::new(6, 2, 16).unwrap()
+}
+
+/// Distinct balances with 0 to 4 integer digits and two decimals.
+fn balance(i: usize) -> String {
+    format!("{}.{:02}", (i * 7919 + 13) % 9000, (i * 37 + 5) % 100)
+}
+
+/// The plaintext answer of `sql` over `balances`, as the parties' schema reads the dataset.
+async fn reference(net: &mut Network, balances: &[String], sql: &str) -> Vec<Vec<Option<f64>>> {
+    let network = net.network().await.unwrap();
+    let created = network.datasets.iter().find_map(|d| d.dataset.clone().filter(|d| d.dataset_id == DATASET)).unwrap();
+    let schema = triad_network::schema(&created).unwrap();
+    let rows: Vec<Vec<triad_stats::Decimal>> =
+        balances.iter().map(|b| vec![triad_stats::Decimal::parse(b).unwrap()]).collect();
+    let query = triad_stats::plan(&schema, sql).unwrap();
+    let data = triad_stats::Dataset::from_decimals(schema, &rows).unwrap();
+    triad_stats::exec::Answer::of_reference(&triad_stats::evaluate(&query, &data).unwrap()).rows
+}
+
+/// Asserts a published result equals the plaintext over `balances` (`tolerance[k]`: the
+/// difference allowed in column `k`, relative to the plaintext's magnitude (at least 1): fixed
+/// point leaves sums a few ulps off, a square root or a gini a little more).
+async fn assert_result(net: &mut Network, result: &ev::ResultPublished, balances: &[String], tolerance: &[f64]) {
+    let expected = reference(net, balances, &result.sql).await;
+    let got = triad_network::answer_of(&result.values).rows;
+    assert_eq!(result.rows, balances.len() as u64, "rows of {:?}", result.sql);
+    assert_eq!(got.len(), expected.len(), "{:?}: {got:?} vs {expected:?}", result.sql);
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g.len(), tolerance.len(), "{:?}: {got:?}", result.sql);
+        for ((g, e), t) in g.iter().zip(e).zip(tolerance) {
+            let (g, e) = (g.unwrap(), e.unwrap());
+            assert!(
+                (g - e).abs() <= t * e.abs().max(1.0),
+                "{:?}: published {got:?}, plaintext {expected:?}",
+                result.sql
+            );
+        }
+    }
+}
+
+/// Per uid: the verdicts the coordinator recorded (`accepted`, or the rejection's reason and
+/// detail).
+fn verdicts(log: &[(String, Kind)]) -> HashMap<String, Vec<String>> {
+    let mut uid_of = HashMap::new();
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (stream, kind) in log {
+        match kind {
+            Kind::ContributionSubmitted(s) if stream.starts_with("contribution-") => {
+                uid_of.insert(s.contribution_id.clone(), s.uid.clone());
+                out.entry(s.uid.clone()).or_default();
+            }
+            Kind::ContributionAccepted(a) => {
+                out.entry(uid_of[&a.contribution_id].clone()).or_default().push("accepted".into());
+            }
+            Kind::ContributionRejected(r) => {
+                out.entry(uid_of[&r.contribution_id].clone()).or_default().push(format!("{}: {}", r.reason, r.detail));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The coordinator's sessions for `query_id`: (attempt, closed as succeeded, reason).
+fn query_sessions(log: &[(String, Kind)], query_id: &[u8]) -> Vec<(u32, Option<(bool, String)>)> {
+    let mut opened: Vec<(Vec<u8>, u32)> = Vec::new();
+    let mut closed: HashMap<Vec<u8>, (bool, String)> = HashMap::new();
+    for (_, kind) in log {
+        match kind {
+            Kind::SessionOpened(s) if s.query_id == query_id => opened.push((s.session_id.clone(), s.attempt)),
+            Kind::SessionClosed(c) => {
+                closed.insert(c.session_id.clone(), (c.succeeded, format!("{} {}", c.reason, c.detail)));
+            }
+            _ => {}
+        }
+    }
+    opened.into_iter().map(|(id, attempt)| (attempt, closed.remove(&id))).collect()
+}
+
+/// Waits until `party` has recorded, in its own store, its checkpoint of every event of the
+/// coordinator's log so far: the kill then interrupts a caught-up party, and the timings the
+/// test prints measure recovery alone. Killing it with events delivered and unacknowledged is
+/// `a_party_killed_with_unacknowledged_events_recovers`.
+async fn caught_up(net: &Network, party: &str, timeout: Duration) {
+    use triad_eventlog::EventStore as _;
+    let coordinator =
+        triad_eventlog::PgEventStore::connect(&net.database_url("coordinator"), "coordinator").await.unwrap();
+    let head = coordinator.head().await.unwrap();
+    let pool = sqlx::PgPool::connect(&net.database_url(party)).await.unwrap();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let done: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM processed WHERE source = 'coordinator' AND position <= $1")
+                .bind(head as i64)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if done as u64 == head {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{party} folded {done} of the coordinator's {head} events");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_processes_ingest_and_answer() {
+    const HONEST: usize = 54;
+    let started = Instant::now();
+    let mut accounts: Vec<Account> =
+        (0..HONEST).map(|i| Account::new(&format!("h{i}"), &format!("u-h{i}"), &balance(i), "ETH").unwrap()).collect();
+    for (k, name) in ["forged", "inflated", "inconsistent", "wrongkeys"].iter().enumerate() {
+        accounts.push(Account::new(&format!("{name}-token"), &format!("u-{name}"), &balance(100 + k), "ETH").unwrap());
+    }
+    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    let up = started.elapsed();
+    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+
+    // The honest providers.
+    let mut honest_requests = Vec::new();
+    for i in 0..HONEST {
+        let s = net.submission(&format!("h{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        net.client.submit_contribution(s.clone()).await.unwrap();
+        honest_requests.push(s);
+    }
+
+    // Refused at the door, nothing appended.
+    // A forged presentation (one byte flipped).
+    let mut forged = net.submission("forged-token", DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+    let n = forged.presentation.len();
+    forged.presentation[n / 2] ^= 0x01;
+    let e = net.client.submit_contribution(forged).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().starts_with("presentation: "), "{}", e.message());
+    // A second contribution of one account (a reused uid).
+    let again = net.submission("h0", DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+    let e = net.client.submit_contribution(again).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    assert!(e.message().contains("uid u-h0 already contributed"), "{}", e.message());
+    // A replayed submission.
+    let e = net.client.submit_contribution(honest_requests[1].clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    assert!(e.message().contains("already submitted"), "{}", e.message());
+
+    // Admitted at the door (the coordinator cannot see the shares), rejected in the intake.
+    for (token, behaviour) in [
+        ("inflated-token", Behaviour::InflatesTenfold),
+        ("inconsistent-token", Behaviour::InconsistentShares),
+        // The bundles' clear fields are in order; only the parties find they cannot open them.
+        ("wrongkeys-token", Behaviour::SealedToWrongParties),
+    ] {
+        let s = net.submission(token, DATASET, &format(), &keys, behaviour).await.unwrap();
+        net.client.submit_contribution(s).await.unwrap_or_else(|e| panic!("{behaviour:?} at the door: {e:?}"));
+    }
+    let submitted = started.elapsed();
+
+    // The intake: every admitted contribution decided, exactly the honest ones accepted.
+    let total = HONEST as u64 + 3;
+    let status = net.wait_decided(DATASET, total, Duration::from_secs(40)).await.unwrap();
+    assert_eq!((status.submitted, status.accepted, status.rejected), (total, HONEST as u64, 3), "{status:?}");
+    let decided = started.elapsed();
+    let log = net.coordinator_log().await.unwrap();
+    let verdicts = verdicts(&log);
+    assert_eq!(verdicts.len(), HONEST + 3, "one ContributionSubmitted per admitted contribution: {verdicts:?}");
+    for i in 0..HONEST {
+        assert_eq!(verdicts[&format!("u-h{i}")], ["accepted"], "u-h{i}");
+    }
+    assert!(!verdicts.contains_key("u-forged"), "a refused presentation leaves nothing in the log");
+    let only = |uid: &str| -> String {
+        let v = &verdicts[uid];
+        assert_eq!(v.len(), 1, "{uid}: {v:?}");
+        v[0].clone()
+    };
+    let inflated = only("u-inflated");
+    assert!(inflated.starts_with("value_mismatch"), "{inflated}");
+    let inconsistent = only("u-inconsistent");
+    assert!(inconsistent.starts_with("inconsistent_shares"), "{inconsistent}");
+    let wrong = only("u-wrongkeys");
+    assert!(wrong.starts_with("bundle_unusable"), "{wrong}");
+    eprintln!("rejected: {inflated}; {inconsistent}; {wrong}");
+
+    // The projector's counts follow.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = net.query_api.get_dataset(api::GetDatasetRequest { dataset_id: DATASET.into() }).await;
+        let counts = d.ok().map(|d| {
+            let d = d.into_inner();
+            (d.contributions_submitted, d.contributions_accepted, d.contributions_rejected)
+        });
+        if counts == Some((total, HONEST as u64, 3)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "projector's counts: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A query over exactly the honest contributions.
+    let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
+    let query_id = net.submit_query(&sql).await.unwrap();
+    let result = net.wait_published(&query_id, Duration::from_secs(30)).await.unwrap();
+    let balances: Vec<String> = (0..HONEST).map(balance).collect();
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    eprintln!(
+        "up {:.1} s, {} submitted at {:.1} s, decided at {:.1} s, published at {:.1} s",
+        up.as_secs_f64(),
+        total + 3,
+        submitted.as_secs_f64(),
+        decided.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_killed_mid_run_recovers() {
+    const N: usize = 15;
+    let started = Instant::now();
+    let accounts: Vec<Account> =
+        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    for i in 0..N {
+        let s = net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(status.accepted, N as u64);
+    let balances: Vec<String> = (0..N).map(balance).collect();
+
+    // Party 1 is killed after the intake (once it has folded the coordinator's log so far: see
+    // `caught_up`); a query comes; nothing is published while the coordinator sees party 1
+    // down.
+    caught_up(&net, "party1", Duration::from_secs(10)).await;
+    net.kill_party(1);
+    let killed = Instant::now();
+    let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
+    let first = net.submit_query(&sql).await.unwrap();
+    net.wait_party(1, false, Duration::from_secs(15)).await.unwrap();
+    let state = net.query_status(&first).await.map(|s| s.state);
+    assert!(matches!(state.as_deref(), None | Some("requested" | "running")), "{state:?} without party 1");
+    let noticed = killed.elapsed();
+
+    // Party 1 restarts from the same data directory and database: the query is published.
+    net.start_party(1).unwrap();
+    let restarted = Instant::now();
+    let result = net.wait_published(&first, Duration::from_secs(40)).await.unwrap();
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    let recovered = restarted.elapsed();
+
+    // Party 2 is killed while a heavier query runs and restarted at once: the coordinator
+    // retries and publishes the right values. The projector reports the query running from
+    // the coordinator's SessionOpened, before the parties have connected their mesh; the kill
+    // waits until each party has also recorded QueryStarted (in its own log), so it lands in
+    // the computation (about 2 s here), not in the connection.
+    let sql = format!("SELECT count(*), sum(balance), median(balance), stddev(balance), gini(balance) FROM {DATASET}");
+    let second = net.submit_query(&sql).await.unwrap();
+    net.wait_status(&second, Duration::from_secs(20), |s| s.state == "running").await.unwrap();
+    let mut session = Vec::new();
+    for party in triad_network::PARTIES {
+        let (_, started) = net
+            .wait_logged(
+                party,
+                Duration::from_secs(20),
+                |_, k| matches!(k, Kind::QueryStarted(q) if q.query_id == second),
+            )
+            .await
+            .unwrap();
+        let Kind::QueryStarted(started) = started else { unreachable!() };
+        session = started.session_id;
+    }
+    net.kill_party(2);
+    net.start_party(2).unwrap();
+    let restarted = Instant::now();
+    let result = net.wait_published(&second, Duration::from_secs(40)).await.unwrap();
+    // The square root and the gini are approximated in fixed point.
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12, 1e-6, 1e-3]).await;
+    let log = net.coordinator_log().await.unwrap();
+    let sessions = query_sessions(&log, &second);
+    let first_attempt = sessions.iter().find(|(attempt, _)| *attempt == 1);
+    assert!(
+        matches!(first_attempt, Some((_, Some((false, reason)))) if reason.starts_with("party_aborted")),
+        "the session party 2 was killed in failed: {sessions:?}"
+    );
+    assert!(
+        matches!(sessions.last(), Some((attempt, Some((true, _)))) if *attempt >= 2),
+        "a retry published it: {sessions:?}"
+    );
+    // Restarted, party 2 found the session it was running and aborted it.
+    let party2 = net.service_log("party2").await.unwrap();
+    assert!(
+        party2
+            .iter()
+            .any(|(_, k)| matches!(k, Kind::QueryAborted(a) if a.session_id == session && a.reason == "restarted")),
+        "party 2 aborts the interrupted session as restarted"
+    );
+    eprintln!(
+        "party 1: down noticed {:.1} s after the kill, published {:.1} s after its restart; party 2: published {:.1} \
+         s after its restart; {:.1} s in all; sessions of the second query: {sessions:?}",
+        noticed.as_secs_f64(),
+        recovered.as_secs_f64(),
+        restarted.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Party 1 is frozen (SIGSTOP) right after it reported the intake, so JetStream delivers it the
+/// coordinator's `ContributionAccepted` events that it never acknowledges; it is killed and
+/// restarted; a query comes. The restarted party is handed newer events (the query's
+/// `SessionOpened`) before those, which come back only after the consumer's `ack_wait`: it
+/// must fold them in order (a party that ran the query on the rows it had folded would make it
+/// fail, as it did before the party refused events after a gap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_killed_with_unacknowledged_events_recovers() {
+    const N: usize = 8;
+    let accounts: Vec<Account> =
+        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    for i in 0..N {
+        let s = net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    // Party 1's report is on the bus: freeze it before the verdicts reach it.
+    let party1 = triad_eventlog::PgEventStore::connect(&net.database_url("party1"), "party1").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reported = None;
+    loop {
+        use triad_eventlog::EventStore as _;
+        if reported.is_none() {
+            // The report that completes the intake (a batch may hold only some of the N).
+            let mut accepted = 0;
+            for e in party1.read_all(0, usize::MAX).await.unwrap() {
+                if let Ok(Some(Kind::SharesAccepted(r))) = triad_network::decode(&e) {
+                    accepted += r.contribution_ids.len();
+                    if accepted >= N {
+                        reported = Some(e.position);
+                    }
+                }
+            }
+        }
+        if let Some(p) = reported
+            && party1.published().await.unwrap() >= p
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "party 1 never reported the intake");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    net.freeze_party(1).unwrap();
+    let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(status.accepted, N as u64);
+    // The verdicts are delivered to the frozen process and stay unacknowledged.
+    let head = {
+        use triad_eventlog::EventStore as _;
+        triad_eventlog::PgEventStore::connect(&net.database_url("coordinator"), "coordinator")
+            .await
+            .unwrap()
+            .head()
+            .await
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (delivered, pending) = net.consumer_state("coordinator", "party1").await.unwrap();
+        if delivered >= head && pending > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivered {delivered} of {head}, {pending} unacknowledged");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    net.kill_party(1);
+    net.start_party(1).unwrap();
+    net.wait_party(1, true, Duration::from_secs(15)).await.unwrap();
+    let query = net.submit_query(&format!("SELECT count(*), sum(balance) FROM {DATASET}")).await.unwrap();
+    // Well inside the consumer's ack_wait (30 s).
+    let result = net.wait_published(&query, Duration::from_secs(20)).await.unwrap();
+    let balances: Vec<String> = (0..N).map(balance).collect();
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12]).await;
+}
