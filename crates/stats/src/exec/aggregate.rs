@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 use triad_mpc_core::ArithShare;
 use triad_mpc_core::circuits::eqz;
 use triad_mpc_core::engine::Engine;
-use triad_mpc_core::fixed::{DivBounds, FixedFormat, div, inv_sqrt, sqrt};
-use triad_mpc_core::masked::trunc;
+use triad_mpc_core::fixed::{FixedFormat, inv_sqrt, sqrt};
 
-use super::moments::{Moments, NF, moments, row_bits};
+use super::moments::{F, Moments, NF, Needs, moments, row_bits};
 use super::order::{
     GroupSorted, geometric, gini, harmonic, mode, public_percentiles, secret_percentiles, sort_by_group, sort_column,
 };
 use super::select::{Selection, selection};
-use super::util::{add_const, bits, cat, constant, eqz_bits, ltz_bits, one_minus, split_even, tile};
-use super::{Answer, Columns, ExecError};
+use super::util::{add_const, bits, cat, constant, eqz_bits, ltz_bits, one_minus, split, split_even, tile};
+use super::wide::{Factor, msb_onehot, mul_shift, shift, weighted};
+use super::{Answer, ColumnInfo, Columns, ExecError};
 use crate::decimal::Decimal;
 use crate::plan::{Aggregate, BinaryAgg, OutputValue, PercentileKind, Query, UnaryAgg};
 use crate::schema::Schema;
@@ -106,16 +106,19 @@ pub(crate) fn run<E: Engine>(
 
     // 3. The work the aggregates share.
     let mut firsts = Vec::new();
-    let mut sums_only = Vec::new();
+    let mut means = Vec::new();
     let mut pairs = Vec::new();
-    let mut want_ratio = false;
+    let mut samp_pairs = Vec::new();
     let mut sorted_cols: BTreeMap<usize, Vec<(PercentileKind, Decimal)>> = BTreeMap::new();
     for agg in &query.aggregates {
         match *agg {
             Aggregate::Count | Aggregate::Mode(_) => {}
             Aggregate::Unary(op, c) => match op {
-                UnaryAgg::Sum => sums_only.push(c.0),
-                UnaryAgg::Avg => firsts.push(c.0),
+                UnaryAgg::Sum => firsts.push(c.0),
+                UnaryAgg::Avg => {
+                    firsts.push(c.0);
+                    means.push(c.0);
+                }
                 UnaryAgg::VarPop | UnaryAgg::StddevPop => {
                     firsts.push(c.0);
                     pairs.push((c.0, c.0));
@@ -123,7 +126,7 @@ pub(crate) fn run<E: Engine>(
                 UnaryAgg::VarSamp | UnaryAgg::StddevSamp => {
                     firsts.push(c.0);
                     pairs.push((c.0, c.0));
-                    want_ratio = true;
+                    samp_pairs.push((c.0, c.0));
                 }
                 UnaryAgg::Min => sorted_cols.entry(c.0).or_default().push((PercentileKind::Disc, Decimal::int(0))),
                 UnaryAgg::Max => sorted_cols.entry(c.0).or_default().push((PercentileKind::Disc, Decimal::int(1))),
@@ -136,22 +139,28 @@ pub(crate) fn run<E: Engine>(
                 if op != BinaryAgg::RegrCount {
                     let (a, b) = (y.0.min(x.0), y.0.max(x.0));
                     firsts.extend([y.0, x.0]);
-                    pairs.extend([(a, b), (y.0, y.0), (x.0, x.0)]);
-                    want_ratio |= op == BinaryAgg::CovarSamp;
+                    pairs.push((a, b));
+                    if !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp) {
+                        pairs.extend([(y.0, y.0), (x.0, x.0)]);
+                    }
+                    if op == BinaryAgg::CovarSamp {
+                        samp_pairs.push((a, b));
+                    }
                 }
             }
             Aggregate::Percentile { kind, p, column } => sorted_cols.entry(column.0).or_default().push((kind, p)),
         }
     }
-    firsts.sort_unstable();
-    firsts.dedup();
-    let means = firsts.clone();
-    firsts.extend(sums_only);
-    firsts.sort_unstable();
-    firsts.dedup();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let m = moments(e, cols, &sel, &firsts, &means, &pairs, want_ratio)?;
+    for v in [&mut firsts, &mut means] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    for v in [&mut pairs, &mut samp_pairs] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    let want_rho = query.aggregates.iter().any(|a| matches!(a, Aggregate::Binary(BinaryAgg::RegrIntercept, ..)));
+    let m = moments(e, cols, &sel, &Needs { firsts, means, pairs, samp_pairs, want_rho })?;
     let derived = Derived::new(e, cols, &sel, &m, query)?;
 
     // Order statistics: one quickselect (public ranks) or one sort per column.
@@ -196,7 +205,6 @@ pub(crate) fn run<E: Engine>(
             Aggregate::Unary(op, c) => {
                 let j = c.0;
                 let info = cols.info(j)?;
-                let h = info.half_bits;
                 match op {
                     UnaryAgg::Sum => {
                         if bits(n as u128) + bits(info.abs_max as u128) > 62 {
@@ -208,26 +216,47 @@ pub(crate) fn run<E: Engine>(
                             Decode::Int { decimals: info.decimals, add: 0 },
                         )
                     }
-                    UnaryAgg::Avg => Pending::new(
-                        m.an.get(&j).ok_or_else(missing)?.clone(),
-                        Decode::Fixed {
-                            frac: NF,
-                            mul: (h as f64).exp2() * pow10(info.decimals),
-                            add: info.mid as f64 * pow10(info.decimals),
-                        },
-                    ),
+                    UnaryAgg::Avg => match &sel.weights {
+                        // With a public count the mean is the exact ratio S1 / n + mid.
+                        None => Pending::new(
+                            m.s1.get(&j).ok_or_else(missing)?.clone(),
+                            Decode::Ratio { den: n as i128, decimals: info.decimals, add: info.mid },
+                        ),
+                        Some(_) if m.means.contains_key(&j) => {
+                            let (q, fa, raw) = m.means.get(&j).ok_or_else(missing)?;
+                            let add = if *raw { 0.0 } else { info.mid as f64 * pow10(info.decimals) };
+                            Pending::new(q.clone(), Decode::Fixed { frac: *fa, mul: pow10(info.decimals), add })
+                        }
+                        Some(_) => {
+                            let c = m.centred.get(&j).ok_or_else(missing)?;
+                            Pending::new(
+                                c.centre.scale(1u64 << c.g).add(&c.rho)?,
+                                Decode::Fixed {
+                                    frac: c.g,
+                                    mul: pow10(info.decimals),
+                                    add: info.mid as f64 * pow10(info.decimals),
+                                },
+                            )
+                        }
+                    },
                     UnaryAgg::VarPop | UnaryAgg::VarSamp => {
-                        let unit = (2.0 * h as f64).exp2() * pow10(2 * info.decimals);
-                        let p = derived.second_moment(j, j, op == UnaryAgg::VarSamp, unit)?;
-                        derived.samp_null(p, op == UnaryAgg::VarSamp)
+                        let samp = op == UnaryAgg::VarSamp;
+                        let p = derived.second_moment(cols, j, j, samp)?;
+                        derived.samp_null(p, samp)
                     }
                     UnaryAgg::StddevPop | UnaryAgg::StddevSamp => {
-                        let s = derived.stddev(j, op == UnaryAgg::StddevSamp)?;
+                        let samp = op == UnaryAgg::StddevSamp;
+                        let hw = m.centred.get(&j).ok_or_else(missing)?.hw;
+                        let ratio = if samp { derived.public_ratio.map_or(1.0, f64::sqrt) } else { 1.0 };
                         let p = Pending::new(
-                            s,
-                            Decode::Fixed { frac: NF, mul: (h as f64).exp2() * pow10(info.decimals), add: 0.0 },
+                            derived.stddev(j, samp)?,
+                            Decode::Fixed {
+                                frac: SD_FRAC,
+                                mul: (hw as f64).exp2() * pow10(info.decimals) * ratio,
+                                add: 0.0,
+                            },
                         );
-                        derived.samp_null(p, op == UnaryAgg::StddevSamp)
+                        derived.samp_null(p, samp)
                     }
                     UnaryAgg::Min | UnaryAgg::Max => {
                         let p = Decimal::int(i128::from(op == UnaryAgg::Max));
@@ -238,7 +267,7 @@ pub(crate) fn run<E: Engine>(
                     UnaryAgg::GeometricMean => geometric(e, cols, &sel, j)?,
                 }
             }
-            Aggregate::Binary(op, y, x) => derived.binary(op, y.0, x.0)?,
+            Aggregate::Binary(op, y, x) => derived.binary(cols, op, y.0, x.0)?,
             Aggregate::Percentile { kind, p, column } => take(&mut order_pending, &order, (column.0, kind, p))?,
             Aggregate::Mode(c) => mode(e, cols, &sel, c.0)?,
         };
@@ -308,33 +337,33 @@ fn take(
     }
 }
 
-/// Variances, covariances and the flags derived from the moments, computed once per query.
+/// Fractional bits of the standard deviations: `sqrt` of `V = var / 2^(2H)` at `F` bits taken at
+/// the fixed-point format [`SD_FORMAT`] is `sd / 2^H` at `(F + SD_FORMAT) / 2` bits.
+pub(crate) const SD_FRAC: u32 = (F + SD_FORMAT) / 2;
+/// The format of the square roots (`F + SD_FORMAT` even).
+const SD_FORMAT: u32 = 30;
+/// Bits of a clamped normalised variance (`V < 2^F` but for a few ulps of rounding).
+const V_BITS: u32 = F + 1;
+/// The normaliser's largest even exponent: `V 4^k` in `[2^(V_BITS - 2), 2^V_BITS)`, `k <= KMAX`.
+const KMAX: u32 = (V_BITS - 1) / 2;
+
+/// Variances, covariances, roots, ratios and the flags derived from the moments, computed once
+/// per query.
 struct Derived {
-    me: triad_mpc_core::PartyId,
-    /// `relu(bn_jj - an_j^2)` per column.
-    var: BTreeMap<usize, ArithShare>,
-    /// `bn_jk - an_j an_k` per pair.
-    cov: BTreeMap<(usize, usize), ArithShare>,
-    /// `c / (c - 1)`.
-    ratio: Option<ArithShare>,
-    /// 1 where the group has fewer than 2 rows (only when min_cohort < 2).
-    small: Option<ArithShare>,
-    /// 1 where every value of the column in the group is equal (exact).
-    zero: BTreeMap<usize, ArithShare>,
-    /// `1/sqrt(var)` per column (for corr / r2).
-    inv_sd: BTreeMap<usize, ArithShare>,
-    /// stddev per (column, sample?).
-    sd: BTreeMap<(usize, bool), ArithShare>,
-    /// var_samp per column.
-    var_samp: BTreeMap<usize, ArithShare>,
-    /// Results of the binary aggregates.
-    binary: BTreeMap<(BinaryAgg, usize, usize), Pending>,
-    /// `bn - an an'` at 2 NF bits per pair (untruncated).
-    wide: BTreeMap<(usize, usize), ArithShare>,
     /// `n / (n - 1)` when the count is public (no selection) and `n > 1`.
     public_ratio: Option<f64>,
-    /// Whether the counts are secret (a selection).
-    secret_count: bool,
+    /// `cov / 2^(H + H')` at `F` bits per pair (population), and the sample version with a secret
+    /// count.
+    cov: BTreeMap<(usize, usize), ArithShare>,
+    cov_samp: BTreeMap<(usize, usize), ArithShare>,
+    /// `H` per centred column.
+    hw: BTreeMap<usize, u32>,
+    /// 1 where the group has fewer than 2 rows (only when a sample statistic is asked).
+    small: Option<ArithShare>,
+    /// stddev per (column, sample?), `sd / 2^H` at `SD_FRAC` bits.
+    sd: BTreeMap<(usize, bool), ArithShare>,
+    /// Results of the binary aggregates.
+    binary: BTreeMap<(BinaryAgg, usize, usize), Pending>,
 }
 
 impl Derived {
@@ -346,135 +375,36 @@ impl Derived {
         query: &Query,
     ) -> Result<Derived, ExecError> {
         let me = e.session().me();
-        let f = fmt()?;
-        let g = sel.groups;
-        let mut d = Derived {
-            me,
-            var: BTreeMap::new(),
-            cov: BTreeMap::new(),
-            ratio: m.ratio.clone(),
-            small: None,
-            zero: BTreeMap::new(),
-            inv_sd: BTreeMap::new(),
-            sd: BTreeMap::new(),
-            var_samp: BTreeMap::new(),
-            binary: BTreeMap::new(),
-            wide: BTreeMap::new(),
-            public_ratio: None,
-            secret_count: sel.weights.is_some(),
-        };
-        if m.bn.is_empty() {
-            return Ok(d);
-        }
-        // an_j an_k for every pair in one multiplication; `bn 2^NF - an an'` at 2 NF bits needs no
-        // truncation (|.| < 2^57), and is what var_pop / covar_pop open. Only the aggregates that
-        // go on (roots, ratios, sample statistics under a secret count) truncate it to NF bits.
-        let keys: Vec<(usize, usize)> = m.bn.keys().copied().collect();
-        let an = |j: usize| m.an.get(&j).ok_or_else(missing);
-        let left = cat(&keys.iter().map(|&(j, _)| an(j)).collect::<Result<Vec<_>, _>>()?)?;
-        let right = cat(&keys.iter().map(|&(_, k)| an(k)).collect::<Result<Vec<_>, _>>()?)?;
-        let raw = split_even(&e.mul(&left, &right)?, keys.len())?;
-        for (&(j, k), p) in keys.iter().zip(&raw) {
-            let w = m.bn.get(&(j, k)).ok_or_else(missing)?.scale(1u64 << NF).sub(p)?;
-            d.wide.insert((j, k), w);
-        }
         let secret_count = sel.weights.is_some();
-        d.public_ratio = (!secret_count && cols.n > 1).then(|| cols.n as f64 / (cols.n as f64 - 1.0));
-        let narrow = query.aggregates.iter().any(|a| match a {
-            Aggregate::Unary(UnaryAgg::StddevPop | UnaryAgg::StddevSamp, _) => true,
-            Aggregate::Unary(UnaryAgg::VarSamp, _) | Aggregate::Binary(BinaryAgg::CovarSamp, ..) => secret_count,
-            Aggregate::Binary(op, ..) => {
-                !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp | BinaryAgg::RegrCount)
-            }
-            _ => false,
-        });
-        if !narrow {
+        let mut d = Derived {
+            public_ratio: (!secret_count && cols.n > 1).then(|| cols.n as f64 / (cols.n as f64 - 1.0)),
+            cov: m.cov.clone(),
+            cov_samp: m.cov_samp.clone(),
+            hw: m.centred.iter().map(|(&j, c)| (j, c.hw)).collect(),
+            small: None,
+            sd: BTreeMap::new(),
+            binary: BTreeMap::new(),
+        };
+        if m.cov.is_empty() {
             return Ok(d);
         }
-        let all = cat(&keys.iter().map(|k| d.wide.get(k).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
-        let prods = split_even(&trunc(e, &all, 2 * NF + 3, NF)?, keys.len())?;
-        let mut diag = Vec::new();
-        for (&(j, k), c) in keys.iter().zip(prods) {
-            if j == k {
-                diag.push((j, c));
-            } else {
-                d.cov.insert((j, k), c);
-            }
-        }
-        // Variances clamped at 0 where a root takes them (rounding can push an exact 0 a few ulps
-        // below; a variance printed as such is within its bound, a root of it is not defined).
-        let dv = cat(&diag.iter().map(|(_, v)| v).collect::<Vec<_>>())?;
-        let rooted = query.aggregates.iter().any(|a| {
+        let has = |f: &dyn Fn(&Aggregate) -> bool| query.aggregates.iter().any(f);
+        // Fewer than 2 rows: public when the count is (no selection), else one LTZ.
+        let any_samp = has(&|a| {
             matches!(
                 a,
-                Aggregate::Unary(UnaryAgg::StddevPop | UnaryAgg::StddevSamp, _)
-                    | Aggregate::Binary(BinaryAgg::Corr | BinaryAgg::RegrR2, ..)
+                Aggregate::Unary(UnaryAgg::VarSamp | UnaryAgg::StddevSamp, _)
+                    | Aggregate::Binary(BinaryAgg::CovarSamp, ..)
             )
         });
-        let clamped = if rooted {
-            let neg = ltz_bits(e, &dv)?;
-            split_even(&e.mul(&dv, &one_minus(me, &neg)?)?, diag.len())?
-        } else {
-            diag.iter().map(|(_, v)| v.clone()).collect()
-        };
-        for ((j, _), v) in diag.iter().zip(clamped) {
-            d.var.insert(*j, v.clone());
-            d.cov.insert((*j, *j), v);
+        let secret_small = any_samp && secret_count;
+        if any_samp && !secret_count {
+            d.small = Some(constant(me, i128::from(cols.n < 2), 1));
         }
-        let needs = |ops: &[BinaryAgg]| {
-            query.aggregates.iter().any(|a| matches!(a, Aggregate::Binary(op, ..) if ops.contains(op)))
-        };
-        // Exact zero-variance flags for corr / regr: c S2 - S1^2 = Σ_{i<j} (x_i - x_j)^2 is 0 mod 2^64
-        // and the variance is below 64 ulps; the second rules out a nonzero multiple of 2^64 when
-        // nb + h < 43 (then such a variance is at least 2^(64 - 2nb - 2h) > 64 ulps).
-        if needs(&[BinaryAgg::Corr, BinaryAgg::RegrSlope, BinaryAgg::RegrIntercept, BinaryAgg::RegrR2]) {
-            let nb = row_bits(cols.n);
-            let js: Vec<usize> = d.var.keys().copied().collect();
-            for &j in &js {
-                if nb + cols.info(j)?.half_bits >= 43 {
-                    return Err(ExecError::Bounds(format!(
-                        "corr/regr over {} rows cannot decide a zero variance exactly for this column's range; \
-                         narrow its declared range",
-                        cols.n
-                    )));
-                }
-            }
-            let s1 = cat(&js.iter().map(|j| m.s1.get(j).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
-            let s2 =
-                cat(&js.iter().map(|j| m.s2.get(&(*j, *j)).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
-            let cs = tile(&sel.counts, js.len())?;
-            let p = split_even(&e.mul(&cat(&[&cs, &s1])?, &cat(&[&s2, &s1])?)?, 2)?;
-            let dd = p[0].sub(&p[1])?;
-            let vars = cat(&js.iter().map(|j| d.var.get(j).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
-            let is_zero = eqz_bits(e, &dd)?;
-            let is_tiny = ltz_bits(e, &add_const(me, &vars, -64)?)?;
-            let z = split_even(&e.mul(&is_zero, &is_tiny)?, js.len())?;
-            for (j, zj) in js.iter().zip(z) {
-                d.zero.insert(*j, zj);
-            }
-            if needs(&[BinaryAgg::Corr, BinaryAgg::RegrR2]) {
-                let inv = split_even(&inv_sqrt(e, f, &vars, NF + 2)?, js.len())?;
-                for (j, v) in js.iter().zip(inv) {
-                    d.inv_sd.insert(*j, v);
-                }
-            }
-        }
-        // Sample statistics: times c / (c - 1); NULL below 2 rows.
-        if let Some(r) = &m.ratio {
-            let js: Vec<usize> = d.var.keys().copied().collect();
-            let vs = cat(&js.iter().map(|j| d.var.get(j).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
-            let vsamp = split_even(&triad_mpc_core::fixed::mul(e, f, &vs, &tile(r, js.len())?)?, js.len())?;
-            for (j, v) in js.iter().zip(vsamp) {
-                d.var_samp.insert(*j, v);
-            }
-            // Fewer than 2 rows: public when the count is (no selection), else one LTZ.
-            d.small = if sel.weights.is_none() {
-                Some(constant(me, i128::from(cols.n < 2), 1))
-            } else {
-                Some(ltz_bits(e, &add_const(me, &sel.counts, -2)?)?)
-            };
-        }
-        // Standard deviations, all in one square root.
+
+        // The variances a root or a normalisation takes, clamped at 0 (rounding can push an exact
+        // 0 a few ulps below; a variance printed as such is within its bound, a root of it is not
+        // defined): population per column, and the sample one for stddev_samp with a secret count.
         let mut sd_keys = Vec::new();
         for a in &query.aggregates {
             match a {
@@ -485,51 +415,232 @@ impl Derived {
         }
         sd_keys.sort_unstable();
         sd_keys.dedup();
+        let mut ratio_cols: Vec<usize> = Vec::new();
+        for a in &query.aggregates {
+            if let Aggregate::Binary(op, y, x) = *a
+                && !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp | BinaryAgg::RegrCount)
+            {
+                ratio_cols.extend([y.0, x.0]);
+            }
+        }
+        ratio_cols.sort_unstable();
+        ratio_cols.dedup();
+        let mut clamp_keys: Vec<(usize, bool)> = sd_keys.iter().map(|&(j, s)| (j, s && secret_count)).collect();
+        clamp_keys.extend(ratio_cols.iter().map(|&j| (j, false)));
+        clamp_keys.sort_unstable();
+        clamp_keys.dedup();
+        let g = sel.groups;
+        let nb = row_bits(cols.n);
+        let hw = |j: usize| d.hw.get(&j).copied().ok_or_else(missing);
+        // Exact zero-variance flags for corr / regr: c S2 - S1^2 = Σ_{i<j} (x_i - x_j)^2 is 0 mod
+        // 2^64 and the variance is below half the smallest one a nonzero multiple of 2^64 would need
+        // (at least 2^(64 - 2nb) units², 2^(64 - 2nb - 2H + F) ulps): a threshold of
+        // 2^(63 - 2nb - 2H + F) ulps, at least 2^7 when nb + H <= 56, and far above the error of a
+        // zero variance (a few ulps, and with a secret count 2^-24 of ρ² < 2^(2 bd) units²).
+        for &j in &ratio_cols {
+            if nb + hw(j)? > 56 {
+                return Err(ExecError::Bounds(format!(
+                    "corr/regr over {} rows cannot decide a zero variance exactly for this column's range; \
+                     narrow its declared range",
+                    cols.n
+                )));
+            }
+        }
+        // One batched LTZ: the signs of the variances to clamp, "below the threshold" for the zero
+        // flags, and with a secret count "fewer than 2 rows".
+        let vs = clamp_keys
+            .iter()
+            .map(|&(j, s)| if s { m.cov_samp.get(&(j, j)) } else { m.cov.get(&(j, j)) }.ok_or_else(missing))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tests: Vec<ArithShare> = vs.iter().map(|v| (*v).clone()).collect();
+        for &j in &ratio_cols {
+            let t = (F + 63).saturating_sub(2 * nb + 2 * hw(j)?).min(60);
+            tests.push(add_const(me, m.cov.get(&(j, j)).ok_or_else(missing)?, -(1i128 << t))?);
+        }
+        if secret_small {
+            tests.push(add_const(me, &sel.counts, -2)?);
+        }
+        let mut signs = if tests.is_empty() {
+            Vec::new()
+        } else {
+            split_even(&ltz_bits(e, &cat(&tests.iter().collect::<Vec<_>>())?)?, tests.len())?
+        };
+        if secret_small {
+            d.small = signs.pop();
+        }
+        let tiny = signs.split_off(clamp_keys.len());
+        let mut clamped: BTreeMap<(usize, bool), ArithShare> = BTreeMap::new();
+        if !clamp_keys.is_empty() {
+            let neg = cat(&signs.iter().collect::<Vec<_>>())?;
+            let pos = split_even(&e.mul(&cat(&vs)?, &one_minus(me, &neg)?)?, clamp_keys.len())?;
+            clamped = clamp_keys.iter().copied().zip(pos).collect();
+        }
+
+        // Standard deviations, all in one square root: sqrt(V 2^-SD_FORMAT) 2^SD_FORMAT.
         if !sd_keys.is_empty() {
             let vs = sd_keys
                 .iter()
-                .map(|(j, s)| if *s { d.var_samp.get(j) } else { d.var.get(j) }.ok_or_else(missing))
+                .map(|&(j, s)| clamped.get(&(j, s && secret_count)).ok_or_else(missing))
                 .collect::<Result<Vec<_>, _>>()?;
-            // var_samp <= 2 (c >= 2) or garbage where NULL: clamp the input's width.
-            let roots = split_even(&sqrt(e, f, &cat(&vs)?, NF + 3)?, sd_keys.len())?;
-            for (k, r) in sd_keys.iter().zip(roots) {
+            let roots = sqrt(e, FixedFormat::new(SD_FORMAT)?, &cat(&vs)?, V_BITS + 1)?;
+            for (k, r) in sd_keys.iter().zip(split_even(&roots, sd_keys.len())?) {
                 d.sd.insert(*k, r);
             }
         }
-        // Binary aggregates.
+
+        if ratio_cols.is_empty() {
+            return Ok(d);
+        }
+        let vars =
+            ratio_cols.iter().map(|&j| clamped.get(&(j, false)).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?;
+        let vars = cat(&vars)?;
+        let s1 = cat(&ratio_cols.iter().map(|j| m.s1.get(j).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
+        let s2 =
+            cat(&ratio_cols.iter().map(|j| m.s2.get(&(*j, *j)).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
+        let cs = tile(&sel.counts, ratio_cols.len())?;
+        let p = split_even(&e.mul(&cat(&[&cs, &s1])?, &cat(&[&s2, &s1])?)?, 2)?;
+        let dd = p[0].sub(&p[1])?;
+        let is_zero = eqz_bits(e, &dd)?;
+        let is_tiny = cat(&tiny.iter().collect::<Vec<_>>())?;
+        let zero: BTreeMap<usize, ArithShare> =
+            ratio_cols.iter().copied().zip(split_even(&e.mul(&is_zero, &is_tiny)?, ratio_cols.len())?).collect();
+
+        // Normalisation by a secret power of 4: V 4^k in [2^(V_BITS - 2), 2^V_BITS), from the one-hot
+        // msb of V; u = 2^k, p = 2^(KMAX - k) (local weighted sums of the injected one-hot bits).
+        let kk = |i: usize| (V_BITS - 1 - i as u32) / 2;
+        let onehot = msb_onehot(e, &vars, V_BITS)?;
+        let u_all = weighted(&onehot, |i| 1u64 << kk(i))?;
+        let u2_all = weighted(&onehot, |i| 1u64 << (2 * kk(i)))?;
+        let p_all = weighted(&onehot, |i| 1u64 << (KMAX - kk(i)))?;
+        let us = split_even(&u_all, ratio_cols.len())?;
+        let ps = split_even(&p_all, ratio_cols.len())?;
+        let col = |j: usize| ratio_cols.binary_search(&j).map_err(|_| missing());
+        let mut bpairs: Vec<(usize, usize)> = Vec::new();
         for a in &query.aggregates {
             if let Aggregate::Binary(op, y, x) = *a
-                && op != BinaryAgg::RegrCount
+                && !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp | BinaryAgg::RegrCount)
             {
-                let p = d.compute_binary(e, cols, m, op, y.0, x.0, g)?;
-                d.binary.insert((op, y.0, x.0), p);
+                bpairs.push((y.0.min(x.0), y.0.max(x.0)));
             }
         }
+        bpairs.sort_unstable();
+        bpairs.dedup();
+        // X = V u^2 per column and u_a u_b per pair (one round), then C = cov u_a u_b (one round):
+        // |C| <= sqrt(X_a X_b) < 2^V_BITS.
+        let mut uu_l = Vec::new();
+        let mut uu_r = Vec::new();
+        for &(a, b) in &bpairs {
+            uu_l.push(&us[col(a)?]);
+            uu_r.push(&us[col(b)?]);
+        }
+        let r1 = e.mul(&cat(&[&vars, &cat(&uu_l)?])?, &cat(&[&u2_all, &cat(&uu_r)?])?)?;
+        let r1 = split(&r1, &[vars.len(), r1.len() - vars.len()])?;
+        let covs = cat(&bpairs.iter().map(|p| m.cov.get(p).ok_or_else(missing)).collect::<Result<Vec<_>, _>>()?)?;
+        let cnorm = e.mul(&covs, &r1[1])?;
+        // Mantissas at NF bits: X' in [2^(NF-2), 2^NF), |C'| < 2^NF.
+        let both = shift(e, &cat(&[&r1[0], &cnorm])?, V_BITS + 1, -((V_BITS - NF) as i64))?;
+        let both = split(&both, &[vars.len(), cnorm.len()])?;
+        let cps = split_even(&both[1], bpairs.len().max(1))?;
+        let f = fmt()?;
+        let zs = split_even(&inv_sqrt(e, f, &both[0], NF + 1)?, ratio_cols.len())?;
+
+        // corr = C' z_a z_b; the slope's C'/X'_x = C' z_x^2: t = C' z_x, then t z_y and t z_x.
+        let mut firsts_l = Vec::new();
+        let mut firsts_r = Vec::new();
+        let mut jobs: Vec<(BinaryAgg, usize, usize)> = Vec::new();
+        for a in &query.aggregates {
+            if let Aggregate::Binary(op, y, x) = *a
+                && !matches!(op, BinaryAgg::CovarPop | BinaryAgg::CovarSamp | BinaryAgg::RegrCount)
+            {
+                jobs.push((op, y.0, x.0));
+            }
+        }
+        jobs.sort_unstable_by_key(|j| (j.0 as u8, j.1, j.2));
+        jobs.dedup();
+        for &(_, y, x) in &jobs {
+            let pi = bpairs.binary_search(&(y.min(x), y.max(x))).map_err(|_| missing())?;
+            firsts_l.push(&cps[pi]);
+            firsts_r.push(&zs[col(x)?]);
+        }
+        let t = triad_mpc_core::fixed::mul(e, f, &cat(&firsts_l)?, &cat(&firsts_r)?)?;
+        let ts = split_even(&t, jobs.len())?;
+        let mut sec_l = Vec::new();
+        let mut sec_r = Vec::new();
+        for (i, &(op, y, x)) in jobs.iter().enumerate() {
+            sec_l.push(&ts[i]);
+            sec_r.push(&zs[col(if matches!(op, BinaryAgg::Corr | BinaryAgg::RegrR2) { y } else { x })?]);
+        }
+        let t2 = triad_mpc_core::fixed::mul(e, f, &cat(&sec_l)?, &cat(&sec_r)?)?;
+        let t2s = split_even(&t2, jobs.len())?;
+
+        // The slopes (normalised by 2^(H_y - H_x)) at NF bits: T u_x p_y / 2^KMAX, |slope| <= 2^(KMAX+1).
+        let slope_jobs: Vec<usize> =
+            (0..jobs.len()).filter(|&i| matches!(jobs[i].0, BinaryAgg::RegrSlope | BinaryAgg::RegrIntercept)).collect();
+        let mut slopes: BTreeMap<(usize, usize), ArithShare> = BTreeMap::new();
+        if !slope_jobs.is_empty() {
+            let tl = cat(&slope_jobs.iter().map(|&i| &t2s[i]).collect::<Vec<_>>())?;
+            let ux =
+                cat(&slope_jobs.iter().map(|&i| Ok(&us[col(jobs[i].2)?])).collect::<Result<Vec<_>, ExecError>>()?)?;
+            let py =
+                cat(&slope_jobs.iter().map(|&i| Ok(&ps[col(jobs[i].1)?])).collect::<Result<Vec<_>, ExecError>>()?)?;
+            let a = e.mul(&tl, &ux)?;
+            let sl = mul_shift(e, &a, NF + 2 + KMAX, Factor::Secret(&py), KMAX + 1, KMAX)?;
+            for (&i, v) in slope_jobs.iter().zip(split_even(&sl, slope_jobs.len())?) {
+                slopes.insert((jobs[i].1, jobs[i].2), v);
+            }
+        }
+        for (i, &(op, y, x)) in jobs.iter().enumerate() {
+            let (zy, zx) = (zero.get(&y).ok_or_else(missing)?, zero.get(&x).ok_or_else(missing)?);
+            let p = match op {
+                BinaryAgg::Corr => {
+                    let either = zy.add(zx)?.sub(&e.mul(zy, zx)?)?;
+                    Pending::new(t2s[i].clone(), Decode::Fixed { frac: NF, mul: 1.0, add: 0.0 }).with_null(either)
+                }
+                BinaryAgg::RegrR2 => {
+                    // r2 = corr^2, or 1 where y is constant (and x is not).
+                    let r2 = triad_mpc_core::fixed::mul(e, f, &t2s[i], &t2s[i])?;
+                    let one = constant(me, 1i128 << NF, g);
+                    let v = r2.add(&e.mul(zy, &one.sub(&r2)?)?)?;
+                    Pending::new(v, Decode::Fixed { frac: NF, mul: 1.0, add: 0.0 }).with_null(zx.clone())
+                }
+                BinaryAgg::RegrSlope => {
+                    let (iy, ix) = (cols.info(y)?, cols.info(x)?);
+                    let mul =
+                        (hw(y)? as f64 - hw(x)? as f64).exp2() * 10f64.powi(ix.decimals as i32 - iy.decimals as i32);
+                    let s = slopes.get(&(y, x)).ok_or_else(missing)?.clone();
+                    Pending::new(s, Decode::Fixed { frac: NF, mul, add: 0.0 }).with_null(zx.clone())
+                }
+                BinaryAgg::RegrIntercept => {
+                    let s = slopes.get(&(y, x)).ok_or_else(missing)?;
+                    let (v, ga) = intercept(e, cols, m, s, y, x)?;
+                    let iy = cols.info(y)?;
+                    Pending::new(v, Decode::Fixed { frac: ga, mul: pow10(iy.decimals), add: 0.0 }).with_null(zx.clone())
+                }
+                _ => return Err(missing()),
+            };
+            d.binary.insert((op, y, x), p);
+        }
         Ok(d)
-    }
-
-    fn var(&self, j: usize) -> Result<ArithShare, ExecError> {
-        self.var.get(&j).cloned().ok_or_else(missing)
-    }
-
-    fn var_samp(&self, j: usize) -> Result<ArithShare, ExecError> {
-        self.var_samp.get(&j).cloned().ok_or_else(missing)
     }
 
     fn stddev(&self, j: usize, samp: bool) -> Result<ArithShare, ExecError> {
         self.sd.get(&(j, samp)).cloned().ok_or_else(missing)
     }
 
-    /// var / covar of the pair `(j, k)` from the untruncated moments (at 2 NF bits), times
-    /// `n / (n - 1)` after the open when `samp` and the count is public; with a secret count the
-    /// sample statistic is `pop · c/(c - 1)` at NF bits.
-    fn second_moment(&self, j: usize, k: usize, samp: bool, unit: f64) -> Result<Pending, ExecError> {
-        if samp && self.secret_count && j == k {
-            return Ok(Pending::new(self.var_samp(j)?, Decode::Fixed { frac: NF, mul: unit, add: 0.0 }));
-        }
-        let w = self.wide.get(&(j, k)).cloned().ok_or_else(missing)?;
-        let ratio = if samp { self.public_ratio.unwrap_or(0.0) } else { 1.0 };
-        Ok(Pending::new(w, Decode::Fixed { frac: 2 * NF, mul: unit * ratio, add: 0.0 }))
+    /// var / covar of the pair `(j, k)`: `cov / 2^(H + H')` at `F` bits, times `n / (n - 1)` after the
+    /// open when `samp` and the count is public; with a secret count the sample statistic is its own
+    /// quotient by `c - 1`.
+    fn second_moment(&self, cols: &Columns<'_>, j: usize, k: usize, samp: bool) -> Result<Pending, ExecError> {
+        let key = (j.min(k), j.max(k));
+        let (ij, ik) = (cols.info(j)?, cols.info(k)?);
+        let (hj, hk) = (self.hw.get(&j).copied().ok_or_else(missing)?, self.hw.get(&k).copied().ok_or_else(missing)?);
+        let unit = ((hj + hk) as f64).exp2() * pow10(ij.decimals + ik.decimals);
+        let (v, ratio) = match (samp, self.cov_samp.get(&key)) {
+            (true, Some(v)) => (v.clone(), 1.0),
+            (true, None) => (self.cov.get(&key).cloned().ok_or_else(missing)?, self.public_ratio.unwrap_or(0.0)),
+            (false, _) => (self.cov.get(&key).cloned().ok_or_else(missing)?, 1.0),
+        };
+        Ok(Pending::new(v, Decode::Fixed { frac: F, mul: unit * ratio, add: 0.0 }))
     }
 
     fn samp_null(&self, p: Pending, samp: bool) -> Pending {
@@ -539,109 +650,73 @@ impl Derived {
         }
     }
 
-    fn cov(&self, y: usize, x: usize) -> Result<ArithShare, ExecError> {
-        self.cov.get(&(y.min(x), y.max(x))).cloned().ok_or_else(missing)
-    }
-
-    fn zero(&self, j: usize) -> Result<ArithShare, ExecError> {
-        self.zero.get(&j).cloned().ok_or_else(missing)
-    }
-
-    fn binary(&self, op: BinaryAgg, y: usize, x: usize) -> Result<Pending, ExecError> {
-        let p = self.binary.get(&(op, y, x)).ok_or_else(missing)?;
-        Ok(Pending { value: p.value.clone(), decode: p.decode, null: p.null.clone() })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn compute_binary<E: Engine>(
-        &self,
-        e: &mut E,
-        cols: &Columns<'_>,
-        m: &Moments,
-        op: BinaryAgg,
-        y: usize,
-        x: usize,
-        g: usize,
-    ) -> Result<Pending, ExecError> {
-        let me = self.me;
-        let f = fmt()?;
-        let (iy, ix) = (cols.info(y)?, cols.info(x)?);
-        let scale_xy = ((iy.half_bits + ix.half_bits) as f64).exp2() * pow10(iy.decimals + ix.decimals);
-        let cov = || self.cov(y, x);
-        Ok(match op {
+    fn binary(&self, cols: &Columns<'_>, op: BinaryAgg, y: usize, x: usize) -> Result<Pending, ExecError> {
+        match op {
             BinaryAgg::CovarPop | BinaryAgg::CovarSamp => {
                 let samp = op == BinaryAgg::CovarSamp;
-                let p = match (samp, self.secret_count) {
-                    (true, true) => {
-                        let r = self.ratio.as_ref().ok_or_else(missing)?;
-                        let v = triad_mpc_core::fixed::mul(e, f, &cov()?, r)?;
-                        Pending::new(v, Decode::Fixed { frac: NF, mul: scale_xy, add: 0.0 })
-                    }
-                    _ => self.second_moment(y.min(x), y.max(x), samp, scale_xy)?,
-                };
-                self.samp_null(p, samp)
+                let p = self.second_moment(cols, y, x, samp)?;
+                Ok(self.samp_null(p, samp))
             }
-            BinaryAgg::Corr | BinaryAgg::RegrR2 => {
-                let (sy, sx) = (self.inv_sd.get(&y).ok_or_else(missing)?, self.inv_sd.get(&x).ok_or_else(missing)?);
-                let t = triad_mpc_core::fixed::mul(e, f, &cov()?, sx)?;
-                let corr = triad_mpc_core::fixed::mul(e, f, &t, sy)?;
-                let (zy, zx) = (self.zero(y)?, self.zero(x)?);
-                if op == BinaryAgg::Corr {
-                    let either = zy.add(&zx)?.sub(&e.mul(&zy, &zx)?)?;
-                    Pending::new(corr, Decode::Fixed { frac: NF, mul: 1.0, add: 0.0 }).with_null(either)
-                } else {
-                    // r2 = corr^2, or 1 where y is constant (and x is not).
-                    let r2 = triad_mpc_core::fixed::mul(e, f, &corr, &corr)?;
-                    let one = constant(me, 1i128 << NF, g);
-                    let v = r2.add(&e.mul(&zy, &one.sub(&r2)?)?)?;
-                    Pending::new(v, Decode::Fixed { frac: NF, mul: 1.0, add: 0.0 }).with_null(zx)
-                }
+            _ => {
+                let p = self.binary.get(&(op, y, x)).ok_or_else(missing)?;
+                Ok(Pending { value: p.value.clone(), decode: p.decode, null: p.null.clone() })
             }
-            BinaryAgg::RegrSlope | BinaryAgg::RegrIntercept => {
-                let vx = self.var(x)?;
-                // cov 2^NF / var (fb = 0): the scaling on the numerator keeps div's error a few ulps.
-                let slope = div(
-                    e,
-                    &cov()?.scale(1u64 << NF),
-                    &vx,
-                    DivBounds { num_bits: 2 * NF + 1, den_bits: NF + 1, den_frac_bits: 0, signed_den: false },
-                )?;
-                let zx = self.zero(x)?;
-                if op == BinaryAgg::RegrSlope {
-                    let mul = ((iy.half_bits as f64) - (ix.half_bits as f64)).exp2()
-                        * 10f64.powi(ix.decimals as i32 - iy.decimals as i32);
-                    Pending::new(slope, Decode::Fixed { frac: NF, mul, add: 0.0 }).with_null(zx)
-                } else {
-                    // α = m_y + 2^h_y (an_y - slope_n * x̄_n), x̄_n = an_x + m_x / 2^h_x at NF - gs bits,
-                    // |slope_n| <= 2^11 where var_x >= 64 ulps (else NULL).
-                    let kx = bits((ix.mid.unsigned_abs() >> ix.half_bits) + 2);
-                    let gs = kx + 7;
-                    if gs >= NF {
-                        return Err(ExecError::Bounds(
-                            "regr_intercept: the x column's range lies too far from 0 for its width".into(),
-                        ));
-                    }
-                    let an_x = m.an.get(&x).ok_or_else(missing)?;
-                    let an_y = m.an.get(&y).ok_or_else(missing)?;
-                    let both = trunc(e, &cat(&[an_x, an_y])?, NF + 2, gs)?;
-                    let p = split_even(&both, 2)?;
-                    let offset = (ix.mid as f64 * ((NF - gs) as f64 - ix.half_bits as f64).exp2()).round() as i128;
-                    let xbar = add_const(me, &p[0], offset)?;
-                    let raw = e.mul(&slope, &xbar)?;
-                    let prod = trunc(e, &raw, 62, NF)?;
-                    let v = p[1].sub(&prod)?;
-                    Pending::new(
-                        v,
-                        Decode::Fixed {
-                            frac: NF - gs,
-                            mul: (iy.half_bits as f64).exp2() * pow10(iy.decimals),
-                            add: iy.mid as f64 * pow10(iy.decimals),
-                        },
-                    )
-                    .with_null(zx)
-                }
-            }
-            BinaryAgg::RegrCount => return Err(missing()),
-        })
+        }
     }
+}
+
+/// `α = mean_y - slope · mean_x` in y's units at `ga` fractional bits, from the slope `Q = slope_n
+/// 2^NF` (`slope = slope_n 2^(H_y - H_x)`, `|slope_n| < 2^(KMAX + 1)`) and the means `M + ρ`
+/// (`M = mid + centre`, an integer; `ρ` at `g` bits). `Q` is split at `NF` bits into an integer
+/// part and a fraction, and the four products with `M` and `ρ` (one round) are brought to the
+/// result's scale separately. `ga = 61 - bits(|α|)` for the largest `|α|` the declared ranges and
+/// the slope bound allow.
+/// The intercept's fractional bits: `61 - bits(max |α|)` with `|α| <= |mean_y| + |slope| |mean_x|`,
+/// `|slope| < 2^(KMAX + 1 + H_y - H_x)`; `None` when below 0 or when `slope · M_x` cannot be formed.
+pub(crate) fn intercept_bits(iy: &ColumnInfo, ix: &ColumnInfo, bdy: u32, bdx: u32, hwy: u32, hwx: u32) -> Option<u32> {
+    let ax = bits(ix.abs_max as u128 + (1u128 << bdx));
+    let ay = bits(iy.abs_max as u128 + (1u128 << bdy));
+    let top = (ay as i64).max(KMAX as i64 + 1 + hwy as i64 - hwx as i64 + ax as i64) + 1;
+    (top <= 61 && KMAX + 1 + ax <= 60).then_some((61 - top) as u32)
+}
+
+fn intercept<E: Engine>(
+    e: &mut E,
+    cols: &Columns<'_>,
+    m: &Moments,
+    q: &ArithShare,
+    y: usize,
+    x: usize,
+) -> Result<(ArithShare, u32), ExecError> {
+    let me = e.session().me();
+    let (iy, ix) = (cols.info(y)?, cols.info(x)?);
+    let (cy, cx) = (m.centred.get(&y).ok_or_else(missing)?, m.centred.get(&x).ok_or_else(missing)?);
+    let ax = bits(ix.abs_max as u128 + (1u128 << cx.bd));
+    let e_xy = cy.hw as i64 - cx.hw as i64;
+    let ga = intercept_bits(&iy, &ix, cy.bd, cx.bd, cy.hw, cx.hw).ok_or_else(|| {
+        ExecError::Bounds(
+            "regr_intercept: the declared ranges are too wide (or too far from 0) for a fixed-point intercept".into(),
+        )
+    })?;
+    let qb = NF + KMAX + 1;
+    let q_hi = shift(e, q, qb, -(NF as i64))?;
+    let q_lo = q.sub(&q_hi.scale(1u64 << NF))?;
+    let mx = add_const(me, &cx.centre, ix.mid)?;
+    let my = add_const(me, &cy.centre, iy.mid)?;
+    let p = e.mul(&cat(&[&q_hi, &q_lo, &q_hi, &q_lo])?, &cat(&[&mx, &mx, &cx.rho, &cx.rho])?)?;
+    let p = split_even(&p, 4)?;
+    let ex = e_xy + ga as i64;
+    let (gx, gy) = (cx.g as i64, cy.g as i64);
+    let terms = [
+        (&p[0], KMAX + 1 + ax, ex),
+        (&p[1], NF + ax, ex - NF as i64),
+        (&p[2], KMAX + 1 + cx.bd + cx.g, ex - gx),
+        (&p[3], NF + cx.bd + cx.g, ex - NF as i64 - gx),
+    ];
+    let mut prod = my.scale(0);
+    for (v, b, s) in terms {
+        prod = prod.add(&shift(e, v, b, s)?)?;
+    }
+    let mean_y = my.scale(1u64 << ga).add(&shift(e, &cy.rho, cy.bd + cy.g, ga as i64 - gy)?)?;
+    Ok((mean_y.sub(&prod)?, ga))
 }

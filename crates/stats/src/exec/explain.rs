@@ -9,7 +9,7 @@ use triad_mpc_core::ArithShare;
 use triad_mpc_core::counted::{Cost, Counted};
 use triad_mpc_core::harness::run3_stats;
 
-use super::{Columns, ExecError, column_infos, error_bound};
+use super::{Columns, ExecError, column_infos, error_bound_rows};
 use crate::plan::{Aggregate, OutputValue, Query, UnaryAgg};
 use crate::schema::Schema;
 
@@ -89,7 +89,7 @@ pub fn explain(schema: &Schema, query: &Query, rows: usize) -> Result<Explain, E
         .map(|(i, o)| {
             let b = match o.value {
                 OutputValue::Bucket => "exact".to_owned(),
-                OutputValue::Aggregate(_) => match error_bound(schema, query, i, 0.0) {
+                OutputValue::Aggregate(_) => match error_bound_rows(schema, query, rows, i, 0.0) {
                     b if b <= 1e-9 => "exact".to_owned(),
                     b => format!("±{b:.3e} (+ relative terms, docs/protocols/stats.md §5.4)"),
                 },

@@ -11,6 +11,7 @@ mod moments;
 mod order;
 mod select;
 mod util;
+mod wide;
 
 pub use explain::{Explain, explain};
 use triad_mpc_core::ArithShare;
@@ -142,34 +143,68 @@ pub fn execute<E: Engine>(
 }
 
 /// The documented bound on `|mpc - exact|` for output `i` of `query` whose exact value is near
-/// `value` (docs/protocols/stats.md §5.4). Counts, sums, and order statistics are exact (the bound
-/// is the f64 rounding of the printed value); moments carry the fixed-point error of `NF = 28`
-/// fractional bits of the declared half-range.
+/// `value` (docs/protocols/stats.md §5.4), for any number of rows (see [`error_bound_rows`]).
+/// Counts, sums, order statistics and (without WHERE or GROUP BY) means are exact (the bound is
+/// the f64 rounding of the printed value). Moments carry a relative error (the reciprocal of a
+/// secret count, the roots) and a fixed-point one of `2^-F`, `F = 56`, of `cov / 2^(H + H')`
+/// (`H` the column's half-range bits): the declared range bounds what the ring must hold, not how
+/// precise the answer is.
 pub fn error_bound(schema: &Schema, query: &Query, i: usize, value: f64) -> f64 {
+    bound(schema, query, None, i, value)
+}
+
+/// [`error_bound`] for a query over `rows` rows (a mean under WHERE or GROUP BY has as many
+/// fractional bits as the division by the secret count leaves, fewer for more rows).
+pub fn error_bound_rows(schema: &Schema, query: &Query, rows: usize, i: usize, value: f64) -> f64 {
+    bound(schema, query, Some(rows), i, value)
+}
+
+fn bound(schema: &Schema, query: &Query, rows: Option<usize>, i: usize, value: f64) -> f64 {
     use crate::plan::{Aggregate, BinaryAgg, OutputValue, UnaryAgg};
     let exact = 1e-9 * value.abs().max(1.0);
     let Some(out) = query.outputs.get(i) else { return exact };
     let OutputValue::Aggregate(a) = out.value else { return 0.0 };
     let Some(agg) = query.aggregates.get(a) else { return exact };
     let Ok(infos) = column_infos(schema) else { return f64::INFINITY };
-    let unit = |j: usize| {
-        infos.get(j).map_or(f64::INFINITY, |c| (c.half_bits as f64).exp2() * 10f64.powi(-(c.decimals as i32)))
+    let public = query.filter.is_none() && query.group_by.is_none();
+    let info = |j: usize| infos.get(j).copied();
+    let bd = |j: usize| info(j).map_or(64, |c| moments::centre_bits(public, c.half_bits));
+    let hw =
+        |j: usize| info(j).map_or(64, |c| moments::work_bits(c.half_bits, moments::centre_bits(public, c.half_bits)));
+    let dec = |j: usize| info(j).map_or(f64::INFINITY, |c| 10f64.powi(-(c.decimals as i32)));
+    // u_j = 2^H_j 10^-d_j: the normalisation of the column's moments.
+    let unit = |j: usize| (hw(j) as f64).exp2() * dec(j);
+    let ulp = (-(moments::F as f64)).exp2();
+    // Relative error of a quotient by a secret count (the reciprocal's 2^-25, its truncations)
+    // and of a root.
+    let rel = (-22f64).exp2();
+    // (Co)variance: relative, a few ulps of F, and the error of the centre's offsets ρ ρ'.
+    let cov = |j: usize, k: usize, v: f64| {
+        2.0 * (rel * v.abs()
+            + 16.0 * ulp * unit(j) * unit(k)
+            + ((bd(j) + bd(k)) as f64 - 22.0).exp2() * dec(j) * dec(k))
     };
-    let ulp = (-(moments::NF as f64)).exp2();
     exact
         + match *agg {
             Aggregate::Count | Aggregate::Mode(_) | Aggregate::Percentile { .. } => 0.0,
             Aggregate::Unary(op, c) => match op {
                 UnaryAgg::Sum | UnaryAgg::Min | UnaryAgg::Max => 0.0,
-                UnaryAgg::Avg => 16.0 * ulp * unit(c.0),
-                UnaryAgg::VarPop => 64.0 * ulp * unit(c.0).powi(2),
-                UnaryAgg::VarSamp => 160.0 * ulp * unit(c.0).powi(2),
-                // sqrt(v + δ) - sqrt(v) <= min(sqrt δ, δ / (2 sqrt v)), plus the root's own 34 ulps.
+                UnaryAgg::Avg if public => 0.0,
+                // A centred column's mean is centre + ρ; another one's a quotient at fa bits.
+                UnaryAgg::Avg => {
+                    let nb = rows.map_or(31, moments::row_bits);
+                    let Some((_, fa)) = info(c.0).and_then(|ci| moments::mean_format(&ci, nb)) else {
+                        return f64::INFINITY;
+                    };
+                    (((bd(c.0) as f64) - 22.0).exp2() + 4.0 * (-(fa as f64)).exp2()) * dec(c.0) + rel * value.abs()
+                }
+                UnaryAgg::VarPop | UnaryAgg::VarSamp => cov(c.0, c.0, value),
+                // sqrt(v + δ) - sqrt(v) <= min(sqrt δ, δ / (2 sqrt v)), plus the root's own error.
                 UnaryAgg::StddevPop | UnaryAgg::StddevSamp => {
-                    let u = unit(c.0);
-                    let delta = 160.0 * ulp;
-                    let sd_n = value.abs() / u;
-                    u * (delta.sqrt().min(delta / (2.0 * sd_n)) + 34.0 * ulp)
+                    let delta = cov(c.0, c.0, value * value);
+                    let sd = value.abs();
+                    let root = if sd > 0.0 { delta.sqrt().min(delta / (2.0 * sd)) } else { delta.sqrt() };
+                    root + rel * sd + 8.0 * (-(aggregate::SD_FRAC as f64)).exp2() * unit(c.0)
                 }
                 UnaryAgg::Gini => 1e-6,
                 UnaryAgg::HarmonicMean => 2e-4 * value.abs(),
@@ -177,13 +212,21 @@ pub fn error_bound(schema: &Schema, query: &Query, i: usize, value: f64) -> f64 
             },
             Aggregate::Binary(op, y, x) => match op {
                 BinaryAgg::RegrCount => 0.0,
-                BinaryAgg::CovarPop => 64.0 * ulp * unit(y.0) * unit(x.0),
-                BinaryAgg::CovarSamp => 160.0 * ulp * unit(y.0) * unit(x.0),
-                // Ratios of moments: relative, valid while both normalised variances are at least
-                // 2^-14 (a standard deviation of at least 1/128 of the half-range).
-                BinaryAgg::Corr | BinaryAgg::RegrR2 => 1e-4,
-                BinaryAgg::RegrSlope => 1e-4 * value.abs() + 64.0 * ulp * unit(y.0) / unit(x.0),
-                BinaryAgg::RegrIntercept => 1e-4 * value.abs() + 2e-4 * unit(y.0),
+                BinaryAgg::CovarPop | BinaryAgg::CovarSamp => cov(y.0, x.0, value),
+                // Ratios of moments: while both standard deviations are at least 2^-16 of the
+                // half-ranges u (so that the F-bit variances keep 24 significant bits).
+                BinaryAgg::Corr | BinaryAgg::RegrR2 => 1e-5,
+                // The slope also carries 2^-24 sd_y / sd_x (below the second term unless y spreads
+                // over much more of its range than x over its own).
+                BinaryAgg::RegrSlope => 1e-5 * value.abs() + (-20f64).exp2() * unit(y.0) / unit(x.0),
+                BinaryAgg::RegrIntercept => {
+                    let (Some(iy), Some(ix)) = (info(y.0), info(x.0)) else { return f64::INFINITY };
+                    let Some(ga) = aggregate::intercept_bits(&iy, &ix, bd(y.0), bd(x.0), hw(y.0), hw(x.0)) else {
+                        return f64::INFINITY;
+                    };
+                    let slope = (-20f64).exp2() * unit(y.0) / unit(x.0);
+                    1e-5 * value.abs() + 8.0 * (-(ga as f64)).exp2() * dec(y.0) + slope * ix.abs_max as f64 * dec(x.0)
+                }
             },
         }
 }

@@ -18,6 +18,7 @@ use super::aggregate::{Decode, Pending};
 use super::moments::row_bits;
 use super::select::Selection;
 use super::util::{add_const, at, bits, cat, constant, eqz_bits, ltz_bits, split_even, tile};
+use super::wide::{msb_onehot, weighted};
 use super::{Columns, ExecError};
 use crate::decimal::Decimal;
 use crate::plan::{PercentileKind, cont_position, disc_rank};
@@ -312,10 +313,16 @@ pub(crate) fn gini<E: Engine>(
         }
     };
     // The division needs num_bits + den_frac_bits <= 60 and num_bits + 2 den_bits <= 116 with
-    // num_bits = l + FG, den_bits = l: l <= 30 after cutting s bits from both N and D.
+    // num_bits = l + FG, den_bits = l: l <= 30 after cutting s bits from both N and D. Both are
+    // first scaled by the same secret power of two bringing D to [2^(nbits-1), 2^nbits) (|N| < D),
+    // so that the cut keeps 29 significant bits of D however far below the declared maximum the
+    // data are (cutting the raw D would keep only its bits above 2^s).
     let s = nbits.saturating_sub(30);
     let (num, den) = if s > 0 {
-        let both = trunc(e, &cat(&[&num, &den])?, nbits + 1, s)?;
+        let onehot = msb_onehot(e, &den, nbits)?;
+        let v = weighted(&onehot, |i| 1u64 << (nbits - 1 - i as u32))?;
+        let scaled = e.mul(&cat(&[&num, &den])?, &tile(&v, 2)?)?;
+        let both = trunc(e, &scaled, nbits + 1, s)?;
         let p = split_even(&both, 2)?;
         (p[0].clone(), p[1].clone())
     } else {
