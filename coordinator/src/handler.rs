@@ -186,6 +186,9 @@ fn closed(session_id: &[u8], succeeded: bool, reason: &str, detail: String) -> E
     }))
 }
 
+/// A party's abort reason when the query's cohort is below the dataset's `min_cohort`.
+const REFUSED: &str = "below_min_cohort";
+
 /// The verdict if the reports decide the session: any abort fails it; three reports decide it.
 fn verdict(
     st: &State,
@@ -198,6 +201,18 @@ fn verdict(
     if let Some(Report::Aborted { reason, blamed_party, step }) =
         usize::try_from(reporter).ok().and_then(|i| reports.get(i)).and_then(Option::as_ref)
     {
+        // A refusal ends the query for good only when all three parties refused (they open
+        // the same cohort bit): one party's refusal alone is an ordinary failure, retried.
+        if reason == REFUSED {
+            let refused = |r: &Option<Report>| matches!(r, Some(Report::Aborted { reason, .. }) if reason == REFUSED);
+            if !reports.iter().all(refused) {
+                if reports.iter().all(Option::is_some) {
+                    let detail = "not every party refused below min_cohort".to_owned();
+                    return Some(failed(st, config, s, "reports_disagree", detail, None));
+                }
+                return None;
+            }
+        }
         let detail = format!("party {reporter} aborted at {step:?}: {reason}");
         return Some(failed(
             st,
@@ -320,7 +335,7 @@ pub(crate) fn failed(
     if s.is_query() {
         let failures = st.queries.get(&s.opened.query_id).map_or(0, |q| q.failures) + 1;
         let (last_reason, blamed_party, step) = abort.unwrap_or((reason, None, ""));
-        let final_reason = if last_reason == "below_min_cohort" {
+        let final_reason = if last_reason == REFUSED {
             Some(last_reason.to_owned())
         } else if failures >= config.max_query_attempts {
             Some(format!("gave up after {failures} attempts: {last_reason}"))

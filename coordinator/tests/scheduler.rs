@@ -329,3 +329,69 @@ async fn a_restarted_coordinator_remembers_its_members() {
     assert_eq!(recorded(&net.events().await), 3);
     net.stop().await;
 }
+
+/// A refusal below `min_cohort` ends a query only when all three parties refuse: one party's
+/// refusal (a corrupt party's, say) beside two results is a failed attempt, retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refusal_is_final_only_when_all_three_refuse() {
+    let mut net = Net::start(config()).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1, 2], net.stopper());
+    net.create_dataset().await;
+    let q = net
+        .client
+        .submit_query(api::SubmitQueryRequest {
+            sql: "SELECT count(*) FROM eth_balance".into(),
+            requested_by: "t".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stream = streams::query(&q.query_id);
+    let refuse = |s: &ev::SessionOpened, p: u32| {
+        Kind::QueryAborted(ev::QueryAborted {
+            query_id: q.query_id.clone(),
+            reason: "below_min_cohort".into(),
+            step: "min_cohort 10".into(),
+            party: Some(p),
+            session_id: s.session_id.clone(),
+            ..Default::default()
+        })
+    };
+    let computed = |s: &ev::SessionOpened, p: u32| {
+        Kind::ResultComputed(ev::ResultComputed {
+            query_id: q.query_id.clone(),
+            party: p,
+            session_id: s.session_id.clone(),
+            values: vec![ev::ResultValue { name: "count".into(), value: "12.0".into(), row: 0, null: false }],
+            ..Default::default()
+        })
+    };
+    let first = opened(&net, 0).await;
+    parties.report(0, &stream, refuse(&first, 0)).await;
+    parties.report(1, &stream, computed(&first, 1)).await;
+    parties.report(2, &stream, computed(&first, 2)).await;
+    let c = closed(&net, &first.session_id).await;
+    assert!(!c.succeeded);
+    assert_eq!(c.reason, "reports_disagree", "{c:?}");
+    let second = opened(&net, 1).await;
+    assert_eq!((second.query_id.clone(), second.attempt), (q.query_id.clone(), 2));
+    assert!(
+        !net.events().await.iter().any(|(_, _, k)| matches!(k, Kind::QueryAborted(a) if a.r#final)),
+        "one refusal must not end the query"
+    );
+
+    for p in 0..3 {
+        parties.report(p as usize, &stream, refuse(&second, p)).await;
+    }
+    let (netr, s) = (&net, &stream);
+    let aborted = eventually("the final refusal", || async move {
+        netr.events().await.into_iter().find_map(|(st, _, k)| match k {
+            Kind::QueryAborted(a) if a.r#final && &st == s => Some(a),
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(aborted.reason, "below_min_cohort");
+    net.stop().await;
+}
