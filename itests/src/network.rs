@@ -17,14 +17,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
-use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 use tonic::transport::{Channel, Endpoint};
 use triad_dev_notary::{Account, DevNotary, DevNotaryConfig};
 use triad_eventlog::{BusNames, EventBus as _, EventStore as _, JetStreamBus, JetStreamConfig, PgEventStore};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient, query_api_client::QueryApiClient};
 use triad_proto::events::v1::{self as ev, event::Kind};
-use triad_provider::{DecimalFormat, PlainContribution, PublicKey, make_bundles, os_rng, seal_contribution};
+use triad_provider::{DecimalFormat, PublicKey};
 
 use crate::{Cleanup, database_name, database_url, nats_url, pg_admin_url};
 
@@ -74,21 +73,8 @@ impl Default for Tuning {
     }
 }
 
-/// How a simulated provider behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Behaviour {
-    /// Shares exactly the balance it proved.
-    Honest,
-    /// Shares ten times the balance it proved, with the real value bytes and blinder: the
-    /// parties' commitment check in MPC rejects it (`value_mismatch`).
-    InflatesTenfold,
-    /// Gives party 0 a copy of component x_1 that differs from party 1's (and from the public
-    /// commitment), signed: party 0 proves it (`inconsistent_shares`).
-    InconsistentShares,
-    /// Seals party 0's bundle to party 1's key and party 1's to party 0's: neither can open
-    /// its bundle.
-    SealedToWrongParties,
-}
+/// How a simulated provider behaves (the network's tests and the in-process network share it).
+pub use triad_localnet::Provider as Behaviour;
 
 /// One service process: its settings file, its log, and the child while it runs.
 struct Proc {
@@ -385,28 +371,15 @@ impl Network {
 
     /// The parties' share keys, as providers read them from the network.
     pub fn share_keys(network: &api::Network) -> anyhow::Result<[PublicKey; 3]> {
-        let key = |i: u32| -> anyhow::Result<PublicKey> {
-            let p = network.parties.iter().find(|p| p.party == i).ok_or_else(|| anyhow!("no party {i}"))?;
-            PublicKey::from_bytes(&p.share_public_key).with_context(|| format!("party {i}'s share key"))
-        };
-        Ok([key(0)?, key(1)?, key(2)?])
+        Ok(triad_localnet::provider::share_keys(network)?)
     }
 
     /// The operator creates dataset `id` (one column `balance`) with the notary's template.
     pub async fn create_dataset(&mut self, id: &str, format: &DecimalFormat, min_cohort: u64) -> anyhow::Result<()> {
-        let t = self.notary.template(3600);
         let create = api::CreateDatasetRequest {
             dataset_id: id.to_owned(),
             description: "balances on the development notary's mock exchange".into(),
-            template: Some(ev::ProofTemplate {
-                server_name: t.server_name.clone(),
-                request_method: t.method.clone(),
-                request_path: t.path.clone(),
-                value_json_path: t.value_field.to_string(),
-                uid_json_path: t.uid_field.to_string(),
-                freshness_secs: t.freshness_secs,
-                notary_keys: t.notary_keys.iter().map(ToString::to_string).collect(),
-            }),
+            template: Some(triad_localnet::provider::template(&self.notary, 3600)),
             format: Some(format.to_proto()),
             min_cohort,
             columns: Vec::new(),
@@ -417,9 +390,8 @@ impl Network {
         Ok(())
     }
 
-    /// A provider's client side: prove the balance of the account with bearer `token` at the
-    /// notary, split and seal it to the parties' `keys` as `behaviour` says, and build the
-    /// submission (a fresh random contribution id).
+    /// A provider's client side against this network's notary
+    /// ([`triad_localnet::provider::submission`]).
     pub async fn submission(
         &self,
         token: &str,
@@ -428,59 +400,7 @@ impl Network {
         keys: &[PublicKey; 3],
         behaviour: Behaviour,
     ) -> anyhow::Result<api::SubmitContributionRequest> {
-        let issued = self.notary.issue(token).await.context("proving a balance at the notary")?;
-        let verifier = self.notary.verifier_config()?;
-        let verified = triad_notary::verify(&issued.presentation, &verifier).context("a fresh presentation")?;
-        let commitment = verified.unopened_commitments.first().ok_or_else(|| anyhow!("no hidden value"))?;
-        let cid = *uuid::Uuid::new_v4().as_bytes();
-        let secret = issued.secret.prover_secret();
-        let plain = |value: u64| -> anyhow::Result<PlainContribution> {
-            let range = commitment.ranges.first().ok_or_else(|| anyhow!("a commitment without a range"))?;
-            Ok(PlainContribution {
-                value,
-                value_bytes: secret.value.clone(),
-                blinder: secret.blinder.0,
-                commitment: ev::PlaintextCommitment {
-                    algorithm: commitment.alg.name().to_owned(),
-                    hash: commitment.hash.to_vec(),
-                    start: range.start as u64,
-                    end: range.end as u64,
-                },
-            })
-        };
-        let sealed = match behaviour {
-            Behaviour::Honest => make_bundles(&secret, commitment, dataset, cid, format, keys, &mut os_rng())?,
-            Behaviour::InflatesTenfold => {
-                let honest = format.parse(&secret.value)?;
-                seal_contribution(
-                    &plain(honest.saturating_mul(10))?,
-                    dataset,
-                    cid,
-                    format,
-                    keys,
-                    &mut os_rng(),
-                    |_| {},
-                )?
-            }
-            Behaviour::InconsistentShares => {
-                let honest = format.parse(&secret.value)?;
-                seal_contribution(&plain(honest)?, dataset, cid, format, keys, &mut os_rng(), |b| {
-                    if b.party_index == 0 {
-                        b.value_second = b.value_second.wrapping_add(1);
-                    }
-                })?
-            }
-            Behaviour::SealedToWrongParties => {
-                let swapped = [keys[1].clone(), keys[0].clone(), keys[2].clone()];
-                make_bundles(&secret, commitment, dataset, cid, format, &swapped, &mut os_rng())?
-            }
-        };
-        Ok(api::SubmitContributionRequest {
-            dataset_id: dataset.to_owned(),
-            presentation: issued.presentation,
-            bundles: sealed.bundles.iter().map(|b| b.as_bytes().to_vec()).collect(),
-            share_commitments: sealed.commitments.to_proto().encode_to_vec(),
-        })
+        Ok(triad_localnet::provider::submission(&self.notary, token, dataset, format, keys, behaviour).await?)
     }
 
     /// Waits until the coordinator reports `total` contributions of `dataset` decided

@@ -9,21 +9,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
-use clap::ValueEnum;
 use futures::StreamExt as _;
 use triad_dev_notary::Account;
 use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, heavy_tailed_balances};
 use triad_proto::api::v1 as api;
 use triad_provider::DecimalFormat;
 
+use crate::eventlog::Which;
 use crate::{Host, Report, Row};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Which {
-    Embedded,
-    Distributed,
-    Both,
-}
 
 #[derive(clap::Args)]
 pub struct Args {

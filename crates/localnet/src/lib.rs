@@ -8,13 +8,13 @@
 
 mod accounts;
 mod log;
+pub mod provider;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -24,12 +24,13 @@ use triad_eventlog::EventStore;
 use triad_party::{Party, PartySettings};
 use triad_projector::{Projector, ProjectorConfig};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient};
-use triad_proto::events::v1::{self as ev, event::Kind};
-use triad_provider::{DecimalFormat, PlainContribution, PublicKey, make_bundles, os_rng, seal_contribution};
+use triad_proto::events::v1::event::Kind;
+use triad_provider::{DecimalFormat, PublicKey};
 
 pub use accounts::heavy_tailed_balances;
 pub use log::Backend;
 use log::Log;
+pub use provider::Provider;
 
 /// What went wrong, with the step it happened in.
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +62,6 @@ impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
     fn step(self, step: &str) -> Result<T, LocalNetError> {
         self.map_err(|e| LocalNetError::Step { step: step.to_owned(), reason: e.to_string() })
     }
-}
-
-/// How a simulated provider behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Provider {
-    /// Shares exactly the balance it proved.
-    Honest,
-    /// Shares ten times the balance it proved, with the real value bytes and blinder: only
-    /// the parties' check inside MPC can tell (`value_mismatch`).
-    InflatesTenfold,
 }
 
 /// A dataset of one column with the development notary's template.
@@ -280,31 +271,15 @@ impl LocalNet {
 
     /// The parties' share keys, as providers read them from the network.
     pub fn share_keys(network: &api::Network) -> Result<[PublicKey; 3], LocalNetError> {
-        let key = |i: u32| -> Result<PublicKey, LocalNetError> {
-            let p = network.parties.iter().find(|p| p.party == i).ok_or_else(|| LocalNetError::Step {
-                step: "reading the share keys".into(),
-                reason: format!("party {i} is not in the network"),
-            })?;
-            PublicKey::from_bytes(&p.share_public_key).step(&format!("party {i}'s share key"))
-        };
-        Ok([key(0)?, key(1)?, key(2)?])
+        provider::share_keys(network)
     }
 
     /// The operator creates `spec` with the notary's template (one value, one column).
     pub async fn create_dataset(&self, spec: &DatasetSpec) -> Result<(), LocalNetError> {
-        let t = self.notary.template(3600);
         let create = api::CreateDatasetRequest {
             dataset_id: spec.id.clone(),
             description: "balances on the development notary's mock exchange".into(),
-            template: Some(ev::ProofTemplate {
-                server_name: t.server_name.clone(),
-                request_method: t.method.clone(),
-                request_path: t.path.clone(),
-                value_json_path: t.value_field.to_string(),
-                uid_json_path: t.uid_field.to_string(),
-                freshness_secs: t.freshness_secs,
-                notary_keys: t.notary_keys.iter().map(ToString::to_string).collect(),
-            }),
+            template: Some(provider::template(&self.notary, 3600)),
             format: Some(spec.format.to_proto()),
             min_cohort: spec.min_cohort,
             columns: Vec::new(),
@@ -316,8 +291,8 @@ impl LocalNet {
         Ok(())
     }
 
-    /// A provider's whole client side: prove the balance of the account with bearer `token`
-    /// at the notary, split and seal it to the parties' `keys`, and build the submission.
+    /// A provider's whole client side against this network's notary
+    /// ([`provider::submission`]).
     pub async fn submission(
         &self,
         token: &str,
@@ -325,46 +300,7 @@ impl LocalNet {
         keys: &[PublicKey; 3],
         behaviour: Provider,
     ) -> Result<api::SubmitContributionRequest, LocalNetError> {
-        let issued = self.notary.issue(token).await.step("proving a balance at the notary")?;
-        let verifier = self.notary.verifier_config().step("the notary's verifier configuration")?;
-        let verified = triad_notary::verify(&issued.presentation, &verifier).step("checking a fresh presentation")?;
-        let commitment = verified.unopened_commitments.first().ok_or_else(|| LocalNetError::Step {
-            step: "reading the presentation".into(),
-            reason: "it hides no value".into(),
-        })?;
-        let mut cid = [0u8; 16];
-        getrandom::fill(&mut cid).step("operating-system randomness")?;
-        let secret = issued.secret.prover_secret();
-        let sealed = match behaviour {
-            Provider::Honest => make_bundles(&secret, commitment, &spec.id, cid, &spec.format, keys, &mut os_rng())
-                .step("sealing the bundles")?,
-            Provider::InflatesTenfold => {
-                let honest = spec.format.parse(&secret.value).step("a cheater's balance")?;
-                let range = commitment.ranges.first().ok_or_else(|| LocalNetError::Step {
-                    step: "reading the commitment".into(),
-                    reason: "no range".into(),
-                })?;
-                let plain = PlainContribution {
-                    value: honest.saturating_mul(10),
-                    value_bytes: secret.value.clone(),
-                    blinder: secret.blinder.0,
-                    commitment: ev::PlaintextCommitment {
-                        algorithm: commitment.alg.name().to_owned(),
-                        hash: commitment.hash.to_vec(),
-                        start: range.start as u64,
-                        end: range.end as u64,
-                    },
-                };
-                seal_contribution(&plain, &spec.id, cid, &spec.format, keys, &mut os_rng(), |_| {})
-                    .step("sealing a cheater's bundles")?
-            }
-        };
-        Ok(api::SubmitContributionRequest {
-            dataset_id: spec.id.clone(),
-            presentation: issued.presentation,
-            bundles: sealed.bundles.iter().map(|b| b.as_bytes().to_vec()).collect(),
-            share_commitments: sealed.commitments.to_proto().encode_to_vec(),
-        })
+        provider::submission(&self.notary, token, &spec.id, &spec.format, keys, behaviour).await
     }
 
     /// The dataset's counts at the coordinator.
