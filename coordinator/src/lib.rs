@@ -27,13 +27,17 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-use triad_eventlog::{ConsumerSpec, EventBus, EventStore, Relay, StoreError, Subscriber};
+use triad_eventlog::{ConsumerSpec, EventBus, EventStore, GroupCommit, Relay, StoreError, Subscriber};
 use triad_notary::TrustAnchors;
 use triad_proto::api::v1::coordinator_server::CoordinatorServer;
 
 pub use grpc::CoordinatorService;
 
 use crate::state::State;
+
+/// Submissions written in one transaction at most (two appends each: the contribution and its
+/// uid marker).
+const SUBMISSIONS_PER_COMMIT: usize = 256;
 
 /// The coordinator's settings (the `[coordinator]` section of its configuration).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +144,8 @@ impl PartyLive {
 pub(crate) struct Inner {
     pub config: CoordinatorConfig,
     pub store: Arc<dyn EventStore>,
+    /// Submissions' appends, grouped: concurrent submissions share a transaction.
+    pub submissions: GroupCommit,
     pub bus: Arc<dyn EventBus>,
     /// The operator token's digest (`None`: operator calls refused).
     pub operator_digest: Option<[u8; 32]>,
@@ -228,6 +234,7 @@ impl Coordinator {
         let limits = grpc::Limits::new(&config);
         let inner = Arc::new(Inner {
             config,
+            submissions: GroupCommit::new(store.clone(), SUBMISSIONS_PER_COMMIT * 2),
             store,
             bus,
             operator_digest,

@@ -10,7 +10,9 @@ use std::str::FromStr as _;
 
 use prost::Message as _;
 use sqlx::Row as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use triad_proto::events::v1::{ContributionSubmitted, DatasetCreated, SessionOpened};
 
 /// A state database failure.
@@ -108,16 +110,24 @@ impl State {
         Ok(p.map_or(0, |p| p as u64))
     }
 
-    /// Records that `source`'s stream is folded up to `position`.
-    pub async fn set_folded(&self, source: &str, position: u64) -> Result<(), StateError> {
+    /// Records a run of the coordinator's events (`source`'s positions, consecutive and in
+    /// order) and that the stream is folded up to the last, in one transaction: one commit per
+    /// delivery batch rather than two per event.
+    pub async fn fold(&self, source: &str, events: &[(u64, Fold)]) -> Result<(), StateError> {
+        let Some(&(last, _)) = events.last() else { return Ok(()) };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (position, fold) in events {
+            apply(&mut tx, *position, fold).await?;
+        }
         sqlx::query(
             "INSERT INTO folded (source, position) VALUES ($1, $2)
              ON CONFLICT (source) DO UPDATE SET position = max(position, excluded.position)",
         )
         .bind(source)
-        .bind(position as i64)
-        .execute(&self.pool)
+        .bind(last as i64)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -151,16 +161,6 @@ impl State {
             .collect()
     }
 
-    /// Records a dataset.
-    pub async fn put_dataset(&self, d: &DatasetCreated) -> Result<(), StateError> {
-        sqlx::query("INSERT INTO datasets (dataset_id, event) VALUES ($1, $2) ON CONFLICT (dataset_id) DO NOTHING")
-            .bind(&d.dataset_id)
-            .bind(d.encode_to_vec())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// A dataset's declaration.
     pub async fn dataset(&self, dataset_id: &str) -> Result<Option<DatasetCreated>, StateError> {
         let row = sqlx::query("SELECT event FROM datasets WHERE dataset_id = $1")
@@ -168,24 +168,6 @@ impl State {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| decode::<DatasetCreated>(&r.try_get::<Vec<u8>, _>("event")?)).transpose()
-    }
-
-    /// Records a submission with this party's sealed bundle (`index`).
-    pub async fn put_submission(&self, s: &ContributionSubmitted, index: usize) -> Result<(), StateError> {
-        let sealed = s.sealed_bundles.get(index).cloned().unwrap_or_default();
-        let mut kept = s.clone();
-        kept.sealed_bundles.clear();
-        sqlx::query(
-            "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (contribution_id) DO NOTHING",
-        )
-        .bind(&s.contribution_id)
-        .bind(&s.dataset_id)
-        .bind(kept.encode_to_vec())
-        .bind(sealed)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// The submissions of `ids`, in that order (`None` for one never seen).
@@ -206,28 +188,6 @@ impl State {
             });
         }
         Ok(out)
-    }
-
-    /// A contribution's rows count from the coordinator's `ContributionAccepted` at `position`.
-    pub async fn accept(&self, contribution_id: &[u8], position: u64) -> Result<(), StateError> {
-        sqlx::query("UPDATE contributions SET accepted_position = $1 WHERE contribution_id = $2")
-            .bind(position as i64)
-            .bind(contribution_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// A contribution was rejected: its bundle and shares are no longer needed.
-    pub async fn reject(&self, contribution_id: &[u8]) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE contribution_id = $1")
-            .bind(contribution_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM shares WHERE contribution_id = $1").bind(contribution_id).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Stores the accepted shares of a session, all or nothing.
@@ -279,19 +239,6 @@ impl State {
         Ok(Ok((first, second)))
     }
 
-    /// Records a query.
-    pub async fn put_query(&self, query_id: &[u8], dataset_id: &str, sql: &str) -> Result<(), StateError> {
-        sqlx::query(
-            "INSERT INTO queries (query_id, dataset_id, sql) VALUES ($1, $2, $3) ON CONFLICT (query_id) DO NOTHING",
-        )
-        .bind(query_id)
-        .bind(dataset_id)
-        .bind(sql)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// A query's SQL.
     pub async fn query_sql(&self, query_id: &[u8]) -> Result<Option<String>, StateError> {
         let row = sqlx::query("SELECT sql FROM queries WHERE query_id = $1")
@@ -299,29 +246,6 @@ impl State {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("sql")).transpose()?)
-    }
-
-    /// Records an opened session (at the coordinator's `position`).
-    pub async fn put_session(&self, s: &SessionOpened, position: u64) -> Result<(), StateError> {
-        sqlx::query(
-            "INSERT INTO sessions (session_id, position, opened, state) VALUES ($1, $2, $3, 'open')
-             ON CONFLICT (session_id) DO NOTHING",
-        )
-        .bind(&s.session_id)
-        .bind(position as i64)
-        .bind(s.encode_to_vec())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The coordinator closed a session: one not yet started here is never run.
-    pub async fn close_session(&self, session_id: &[u8]) -> Result<(), StateError> {
-        sqlx::query("UPDATE sessions SET state = 'closed' WHERE session_id = $1 AND state = 'open'")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Moves a session to `state`.
@@ -337,7 +261,9 @@ impl State {
     /// The newest open session, marked running; older open ones are closed (the coordinator
     /// runs one session at a time, so a newer one means they were given up).
     pub async fn take_next_session(&self) -> Result<Option<SessionOpened>, StateError> {
-        let mut tx = self.pool.begin().await?;
+        // A read then a write: take the write lock first, or a fold committing in between makes
+        // the upgrade fail with SQLITE_BUSY_SNAPSHOT.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "SELECT session_id, position, opened FROM sessions WHERE state = 'open' ORDER BY position DESC LIMIT 1",
         )
@@ -369,6 +295,107 @@ impl State {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// One event of the coordinator's stream as the party records it (the rest it skips).
+pub enum Fold {
+    /// A dataset's declaration.
+    Dataset(DatasetCreated),
+    /// A submission (its `sealed_bundles` emptied) and this party's sealed bundle of it.
+    Submission {
+        /// The event, without the bundles.
+        submitted: ContributionSubmitted,
+        /// This party's sealed bundle.
+        sealed: Vec<u8>,
+    },
+    /// A contribution's rows count from here (the event's position).
+    Accepted(Vec<u8>),
+    /// A contribution was rejected: its bundle and shares are no longer needed.
+    Rejected(Vec<u8>),
+    /// A query: its id, dataset and SQL.
+    Query {
+        /// The query's id.
+        query_id: Vec<u8>,
+        /// The dataset it reads.
+        dataset_id: String,
+        /// Its SQL.
+        sql: String,
+    },
+    /// A session opened (at the event's position).
+    SessionOpened(SessionOpened),
+    /// The coordinator closed a session: one not yet started here is never run.
+    SessionClosed(Vec<u8>),
+    /// Nothing to record (only the position moves).
+    Skip,
+}
+
+/// Every write is an idempotent upsert or a monotone update, so folding an event twice (after
+/// a crash before the checkpoint) changes nothing.
+async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(), StateError> {
+    match fold {
+        Fold::Dataset(d) => {
+            sqlx::query("INSERT INTO datasets (dataset_id, event) VALUES ($1, $2) ON CONFLICT (dataset_id) DO NOTHING")
+                .bind(&d.dataset_id)
+                .bind(d.encode_to_vec())
+                .execute(&mut *c)
+                .await?;
+        }
+        Fold::Submission { submitted: s, sealed } => {
+            sqlx::query(
+                "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (contribution_id) DO NOTHING",
+            )
+            .bind(&s.contribution_id)
+            .bind(&s.dataset_id)
+            .bind(s.encode_to_vec())
+            .bind(sealed)
+            .execute(&mut *c)
+            .await?;
+        }
+        Fold::Accepted(id) => {
+            sqlx::query("UPDATE contributions SET accepted_position = $1 WHERE contribution_id = $2")
+                .bind(position as i64)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        }
+        Fold::Rejected(id) => {
+            sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE contribution_id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM shares WHERE contribution_id = $1").bind(id).execute(&mut *c).await?;
+        }
+        Fold::Query { query_id, dataset_id, sql } => {
+            sqlx::query(
+                "INSERT INTO queries (query_id, dataset_id, sql) VALUES ($1, $2, $3) ON CONFLICT (query_id) DO NOTHING",
+            )
+            .bind(query_id)
+            .bind(dataset_id)
+            .bind(sql)
+            .execute(&mut *c)
+            .await?;
+        }
+        Fold::SessionOpened(s) => {
+            sqlx::query(
+                "INSERT INTO sessions (session_id, position, opened, state) VALUES ($1, $2, $3, 'open')
+                 ON CONFLICT (session_id) DO NOTHING",
+            )
+            .bind(&s.session_id)
+            .bind(position as i64)
+            .bind(s.encode_to_vec())
+            .execute(&mut *c)
+            .await?;
+        }
+        Fold::SessionClosed(id) => {
+            sqlx::query("UPDATE sessions SET state = 'closed' WHERE session_id = $1 AND state = 'open'")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        }
+        Fold::Skip => {}
+    }
+    Ok(())
 }
 
 fn decode<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, StateError> {

@@ -194,9 +194,11 @@ fn adaptive_a_party_repeating_a_valid_accusation_changes_nothing() {
 
 #[test]
 fn a_bundle_whose_signature_does_not_verify_stops_intake_before_any_accusation() {
-    let mut b = batch(vec![honest(), honest()]);
-    b.opened[0][1].signatures[0][3] ^= 1;
-    match accuse(&b.opened[0], &b.public) {
+    // A copy that does not open its commitment under a signature that does not verify: no
+    // proof against the provider exists, so the bundle is unusable.
+    let mut b = batch(vec![honest(), equivocate_to(1)]);
+    b.opened[1][1].signatures[1][3] ^= 1;
+    match accuse(&b.opened[1], &b.public) {
         Err(IntakeError::Unusable { contribution: 1, .. }) => {}
         other => panic!("{other:?}"),
     }
@@ -204,4 +206,14 @@ fn a_bundle_whose_signature_does_not_verify_stops_intake_before_any_accusation()
         Err(IntakeError::Batch(_)) => {}
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_copy_that_opens_its_commitment_needs_no_signature() {
+    // Its agreement with the other holder's copy follows from the commitment; the signature is
+    // only ever evidence against the provider, which this copy is not.
+    let mut b = batch(vec![honest(), honest()]);
+    b.opened[0][1].signatures[0][3] ^= 1;
+    b.opened[0][1].signatures[1] = [0; 64];
+    assert_eq!(accuse(&b.opened[0], &b.public).expect("usable"), Vec::new());
 }

@@ -70,6 +70,11 @@ enum Command {
 async fn main() -> Result<()> {
     malloc::keep_freed_memory();
     let cli = Cli::parse();
+    // Quiet by default (the commands print their own progress); `RUST_LOG` turns the services'
+    // logs on, to stderr.
+    if std::env::var_os("RUST_LOG").is_some_and(|f| !f.is_empty()) {
+        triad_telemetry::init("triad", &triad_telemetry::TelemetryConfig::default())?;
+    }
     match cli.command {
         Command::Devnet(args) => devnet::run(args).await,
         Command::Demo(args) => demo::run(args).await,

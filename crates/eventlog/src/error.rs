@@ -50,6 +50,10 @@ pub enum StoreError {
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A group commit ([`crate::group::GroupCommit`]) failed for all its callers (the
+    /// database's error, as text) or its writer stopped.
+    #[error("group commit: {0}")]
+    Group(String),
 }
 
 impl StoreError {

@@ -31,6 +31,21 @@ pub trait Handler: Send + Sync {
     /// The effects of `event`. May be called again for the same event (after a
     /// crash before the commit); only one call's effects are ever committed.
     async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError>;
+
+    /// The effects of a run of consecutive deliveries, in order, up to the first failure:
+    /// `(effects of events[..k], Some(failure of events[k]))`, or every event's effects and
+    /// `None`. A handler whose own writes are cheaper together (one transaction for a run)
+    /// overrides it; the default handles one event at a time.
+    async fn handle_batch(&self, events: &[&RecordedEvent]) -> (Vec<Vec<Append>>, Option<HandlerError>) {
+        let mut effects = Vec::with_capacity(events.len());
+        for e in events {
+            match self.handle(e).await {
+                Ok(appends) => effects.push(appends),
+                Err(err) => return (effects, Some(err)),
+            }
+        }
+        (effects, None)
+    }
 }
 
 /// Why a subscriber step failed as a whole.
@@ -97,18 +112,20 @@ impl Subscriber {
     pub async fn step(&mut self, handler: &dyn Handler, wait: Duration) -> Result<Step, SubscriberError> {
         let batch = self.subscription.next_batch(self.batch, wait).await?;
         let mut step = Step::default();
+        let (effects, failed) = {
+            let events: Vec<&RecordedEvent> = batch.iter().map(|d| &d.event).collect();
+            handler.handle_batch(&events).await
+        };
         let mut deliveries = batch.into_iter();
-        let mut decided = Vec::new();
-        let mut failure = None;
-        for d in deliveries.by_ref() {
-            match handler.handle(&d.event).await {
-                Ok(effects) => decided.push((d, effects)),
-                Err(e) => {
-                    failure = Some((d, e));
-                    break;
-                }
-            }
+        let mut decided: Vec<(Delivery, Vec<Append>)> = Vec::with_capacity(effects.len());
+        for e in effects {
+            let Some(d) = deliveries.next() else { break };
+            decided.push((d, e));
         }
+        let mut failure = match failed {
+            Some(e) => deliveries.next().map(|d| (d, e)),
+            None => None,
+        };
         let items: Vec<(Checkpoint, Vec<Append>)> =
             decided.iter().map(|(d, effects)| (self.checkpoint(&d.event), effects.clone())).collect();
         match self.store.apply_batch_once(items).await {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::FutureExt;
 use triad_eventlog::{
-    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, Handled, Handler, HandlerError,
-    RecordedEvent, Relay, StoreError, Subscriber, codec,
+    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, GroupCommit, Handled, Handler,
+    HandlerError, RecordedEvent, Relay, StoreError, Subscriber, codec,
 };
 use triad_itests::{Backend, Harness};
 
@@ -37,6 +37,7 @@ conformance!(
     an_event_is_redelivered_after_a_handler_crash_and_handled_once,
     replayed_state_equals_live_state,
     a_checkpoint_makes_a_second_handling_a_no_op,
+    group_commit_gives_each_caller_its_own_outcome,
 );
 
 fn deposit(amount: u64) -> EventData {
@@ -134,6 +135,56 @@ async fn concurrent_appends_to_one_stream_let_exactly_one_win_per_version(b: Bac
     assert_eq!(store.head().await?, 5, "losers leave no gaps in positions");
     let err = store.append(vec![Append::new("account-1", ExpectedVersion::NoStream, vec![deposit(1)])]).await;
     assert!(matches!(err, Err(StoreError::Conflict { expected: 0, actual: 5, .. })), "{err:?}");
+    Ok(())
+}
+
+async fn group_commit_gives_each_caller_its_own_outcome(b: Backend) -> anyhow::Result<()> {
+    // 40 callers at once, each claiming one of 10 `uid` streams (NoStream) together with its
+    // own stream: whatever groups the writer forms, exactly one caller per uid wins, a loser's
+    // conflict costs the winners nothing, and every winner's results are its own appends'.
+    let h = Harness::new(b).await?;
+    let store = h.store("front").await?;
+    let group = GroupCommit::new(store.clone(), 64);
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let group = group.clone();
+            tokio::spawn(async move {
+                let r = group
+                    .append(vec![
+                        Append::new(format!("uid-{}", i % 10), ExpectedVersion::NoStream, vec![deposit(i)]),
+                        Append::new(format!("claim-{i}"), ExpectedVersion::NoStream, vec![deposit(i), deposit(i)]),
+                    ])
+                    .await;
+                (i, r)
+            })
+        })
+        .collect();
+    let mut winners = BTreeMap::new();
+    for t in tasks {
+        let (i, r) = t.await?;
+        match r {
+            Ok(appended) => {
+                assert_eq!(appended.len(), 2);
+                assert_eq!((appended[0].version, appended[1].version), (1, 2));
+                assert_eq!(appended[1].last_position - appended[1].first_position, 1);
+                assert!(winners.insert(i % 10, (i, appended)).is_none(), "two winners for uid-{}", i % 10);
+            }
+            Err(StoreError::Conflict { stream, .. }) => assert_eq!(stream, format!("uid-{}", i % 10)),
+            Err(e) => anyhow::bail!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 10, "one winner per uid");
+    assert_eq!(store.head().await?, 30, "the losers left nothing behind");
+    for (uid, (i, appended)) in &winners {
+        let marker = store.load(&format!("uid-{uid}"), 0).await?;
+        assert_eq!(marker.iter().map(amount).collect::<Vec<_>>(), vec![*i]);
+        assert_eq!(marker[0].position, appended[0].first_position);
+        let claim = store.load(&format!("claim-{i}"), 0).await?;
+        assert_eq!(
+            claim.iter().map(|e| (e.position, amount(e))).collect::<Vec<_>>(),
+            vec![(appended[1].first_position, *i), (appended[1].last_position, *i)]
+        );
+    }
     Ok(())
 }
 

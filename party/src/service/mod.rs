@@ -29,7 +29,7 @@ use triad_network::{COORDINATOR, PARTIES, PURPOSE_INPUT_CHECK, PURPOSE_QUERY, ev
 use triad_proto::events::v1::{self as ev, event::Kind};
 
 use crate::identity::Keys;
-use crate::state::{SessionState, State, StateError};
+use crate::state::{Fold, SessionState, State, StateError};
 
 /// A party service's settings (`[party]` of its configuration file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -554,63 +554,84 @@ struct CoordinatorEvents {
 #[async_trait]
 impl Handler for CoordinatorEvents {
     async fn handle(&self, e: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        match self.handle_batch(&[e]).await {
+            (_, Some(err)) => Err(err),
+            (_, None) => Ok(Vec::new()),
+        }
+    }
+
+    async fn handle_batch(&self, events: &[&RecordedEvent]) -> (Vec<Vec<Append>>, Option<HandlerError>) {
         // Strictly in order: a query's rows are the contributions accepted before its snapshot,
         // so a `SessionOpened` folded before an earlier `ContributionAccepted` would run the
         // query over other rows than the other parties'. After a crash, deliveries that were in
         // flight come back only after `ack_wait` while newer ones arrive at once: an event
         // after a gap is refused (and redelivered) until the gap is filled. Positions of a
         // service's stream are gapless and every one is published.
-        let folded = self.state.folded(COORDINATOR).await.map_err(transient)?;
-        if e.position <= folded {
-            return Ok(Vec::new());
+        let folded = match self.state.folded(COORDINATOR).await {
+            Ok(f) => f,
+            Err(err) => return (Vec::new(), Some(transient(err))),
+        };
+        let mut next = folded + 1;
+        let mut folds = Vec::with_capacity(events.len());
+        let mut handled = 0;
+        let mut gap = None;
+        for e in events {
+            if e.position >= next {
+                if e.position != next {
+                    gap = Some(HandlerError::Transient(format!(
+                        "coordinator event at position {} before position {next} was folded",
+                        e.position
+                    )));
+                    break;
+                }
+                folds.push((e.position, self.fold_of(e)));
+                next += 1;
+            }
+            handled += 1;
         }
-        if e.position != folded + 1 {
-            return Err(HandlerError::Transient(format!(
-                "coordinator event at position {} before position {} was folded",
-                e.position,
-                folded + 1
-            )));
+        // The whole run in one transaction: a failure folds none of it.
+        if let Err(err) = self.state.fold(COORDINATOR, &folds).await {
+            return (Vec::new(), Some(transient(err)));
         }
-        self.fold(e).await?;
-        self.state.set_folded(COORDINATOR, e.position).await.map_err(transient)?;
-        Ok(Vec::new())
+        if folds.iter().any(|(_, f)| matches!(f, Fold::SessionOpened(_))) {
+            self.wake.notify_one();
+        }
+        (vec![Vec::new(); handled], gap)
     }
 }
 
 impl CoordinatorEvents {
-    async fn fold(&self, e: &RecordedEvent) -> Result<(), HandlerError> {
+    /// What the party records of one of the coordinator's events.
+    fn fold_of(&self, e: &RecordedEvent) -> Fold {
         // `uid-*` holds the Sybil guard's marker, not a contribution.
         if e.category() == "uid" {
-            return Ok(());
+            return Fold::Skip;
         }
         // An event this build cannot read is skipped (and logged), never left as a gap that
         // would hold up every later one.
         let kind = match triad_network::decode(e) {
             Ok(Some(kind)) => kind,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Fold::Skip,
             Err(err) => {
                 warn!(error = %err, "skipping an unreadable coordinator event");
-                return Ok(());
+                return Fold::Skip;
             }
         };
         match kind {
-            Kind::DatasetCreated(d) => self.state.put_dataset(&d).await.map_err(transient)?,
-            Kind::ContributionSubmitted(s) => self.state.put_submission(&s, self.me).await.map_err(transient)?,
-            Kind::ContributionAccepted(a) => {
-                self.state.accept(&a.contribution_id, e.position).await.map_err(transient)?
+            Kind::DatasetCreated(d) => Fold::Dataset(d),
+            Kind::ContributionSubmitted(mut s) => {
+                let sealed =
+                    if self.me < s.sealed_bundles.len() { s.sealed_bundles.swap_remove(self.me) } else { Vec::new() };
+                s.sealed_bundles.clear();
+                Fold::Submission { submitted: s, sealed }
             }
-            Kind::ContributionRejected(r) => self.state.reject(&r.contribution_id).await.map_err(transient)?,
-            Kind::QueryRequested(q) => {
-                self.state.put_query(&q.query_id, &q.dataset_id, &q.sql).await.map_err(transient)?
-            }
-            Kind::SessionOpened(s) => {
-                self.state.put_session(&s, e.position).await.map_err(transient)?;
-                self.wake.notify_one();
-            }
-            Kind::SessionClosed(c) => self.state.close_session(&c.session_id).await.map_err(transient)?,
-            _ => {}
+            Kind::ContributionAccepted(a) => Fold::Accepted(a.contribution_id),
+            Kind::ContributionRejected(r) => Fold::Rejected(r.contribution_id),
+            Kind::QueryRequested(q) => Fold::Query { query_id: q.query_id, dataset_id: q.dataset_id, sql: q.sql },
+            Kind::SessionOpened(s) => Fold::SessionOpened(s),
+            Kind::SessionClosed(c) => Fold::SessionClosed(c.session_id),
+            _ => Fold::Skip,
         }
-        Ok(())
     }
 }
 

@@ -103,6 +103,7 @@ pub(crate) fn intake(
     let me = link.me;
     let n = items.len();
     let format = dataset.format.unwrap_or_default();
+    let started = std::time::Instant::now();
     // Step 0, local: open and check each bundle against the submission.
     let mut mine = IntakeList::default();
     let mut opened: Vec<Option<(OpenedBundle, ShareCommitments)>> = Vec::with_capacity(n);
@@ -138,9 +139,11 @@ pub(crate) fn intake(
         }
     }
 
+    let opened_secs = started.elapsed().as_secs_f64();
     // Step 1, the lists over the mesh, with an echo of their hash.
     let mesh = link.connect(sid)?;
     let lists = exchange_lists(&mesh, me, &mine, n)?;
+    let listed_secs = started.elapsed().as_secs_f64();
 
     // Step 2: judge the accusations on the contributions every party could use.
     let all_unusable: BTreeSet<usize> = lists.iter().flat_map(|l| l.unusable.iter().map(|&i| i as usize)).collect();
@@ -179,6 +182,13 @@ pub(crate) fn intake(
     if let Err(e) = party.close() {
         tracing::debug!(error = %e, "closing the intake mesh");
     }
+    tracing::debug!(
+        contributions = n,
+        opened_secs,
+        listed_secs,
+        checked_secs = started.elapsed().as_secs_f64(),
+        "intake steps (cumulative)"
+    );
 
     let mut report = IntakeReport { accepted: Vec::new(), rejections: Vec::new() };
     for (k, item) in items.iter().enumerate() {
