@@ -66,7 +66,12 @@ impl Harness {
             )),
             Backend::Embedded => Bus::InProcess(InProcessBus::new()),
         };
-        let created = Cleanup { prefix: prefix.clone(), databases: Mutex::default(), streams: Mutex::default() };
+        let created = Cleanup {
+            prefix: prefix.clone(),
+            nats: nats_url(),
+            databases: Mutex::default(),
+            streams: Mutex::default(),
+        };
         Ok(Self { backend, prefix, bus, dir: tempfile::tempdir()?, created })
     }
 
@@ -147,6 +152,8 @@ fn database_name(prefix: &str, service: &str) -> String {
 /// What a harness created on the shared servers, removed on drop.
 struct Cleanup {
     prefix: String,
+    /// The NATS server the streams were declared on.
+    nats: String,
     /// Databases (possibly) created.
     databases: Mutex<Vec<String>>,
     /// Services whose bus stream was (possibly) declared.
@@ -163,7 +170,7 @@ impl Cleanup {
 
     /// Drops the databases and deletes the streams over fresh connections:
     /// the test's own clients belong to its runtime, which may be unwinding.
-    async fn remove(prefix: &str, databases: &[String], streams: &[String]) -> Vec<String> {
+    async fn remove(prefix: &str, nats: String, databases: &[String], streams: &[String]) -> Vec<String> {
         let mut failures = Vec::new();
         let admin = pg_admin_url();
         for db in databases {
@@ -174,7 +181,7 @@ impl Cleanup {
         if streams.is_empty() {
             return failures;
         }
-        let config = JetStreamConfig { url: nats_url(), names: BusNames::prefixed(prefix), ..Default::default() };
+        let config = JetStreamConfig { url: nats, names: BusNames::prefixed(prefix), ..Default::default() };
         match JetStreamBus::connect(config).await {
             Ok(bus) => {
                 for service in streams {
@@ -200,10 +207,10 @@ impl Drop for Cleanup {
         if databases.is_empty() && streams.is_empty() {
             return;
         }
-        let prefix = self.prefix.clone();
+        let (prefix, nats) = (self.prefix.clone(), self.nats.clone());
         let worker = std::thread::Builder::new().name(format!("cleanup-{prefix}")).spawn(move || {
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(Self::remove(&prefix, &databases, &streams)),
+                Ok(rt) => rt.block_on(Self::remove(&prefix, nats, &databases, &streams)),
                 Err(e) => vec![format!("no runtime for cleanup: {e}")],
             }
         });

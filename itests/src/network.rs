@@ -168,6 +168,8 @@ pub struct Network {
     pub client: CoordinatorClient<Channel>,
     /// A gRPC client of the projector's `QueryApi`.
     pub query_api: QueryApiClient<Channel>,
+    /// The NATS server the services use.
+    pub nats: String,
     operator_token: String,
     coordinator: Proc,
     parties: [Proc; 3],
@@ -181,6 +183,12 @@ impl Network {
     /// coordinator, the three parties and the projector as processes (see
     /// [`Network::wait_up`]).
     pub async fn start(accounts: Vec<Account>, tuning: &Tuning) -> anyhow::Result<Network> {
+        Self::start_on(accounts, tuning, nats_url()).await
+    }
+
+    /// [`Network::start`] with the services on the NATS server at `nats` (a test's own
+    /// [`PrivateNats`], to stop and restart).
+    pub async fn start_on(accounts: Vec<Account>, tuning: &Tuning, nats: String) -> anyhow::Result<Network> {
         let binaries = BINARIES.map(binary);
         let [coordinator_bin, party_bin, projector_bin] = binaries;
         let (coordinator_bin, party_bin, projector_bin) = (coordinator_bin?, party_bin?, projector_bin?);
@@ -198,7 +206,12 @@ impl Network {
         let query_api = QueryApiClient::new(lazy_channel(projector_addr)?).max_decoding_message_size(64 << 20);
         let path = dir.path();
         let net = Network {
-            cleanup: Cleanup { prefix: prefix.clone(), databases: Mutex::default(), streams: Mutex::default() },
+            cleanup: Cleanup {
+                prefix: prefix.clone(),
+                nats: nats.clone(),
+                databases: Mutex::default(),
+                streams: Mutex::default(),
+            },
             coordinator: Proc::new(path, triad_network::COORDINATOR, coordinator_bin),
             parties: [0, 1, 2].map(|i| Proc::new(path, triad_network::PARTIES[i], party_bin.clone())),
             projector: Proc::new(path, "projector", projector_bin),
@@ -208,6 +221,7 @@ impl Network {
             projector_addr,
             client,
             query_api,
+            nats,
             operator_token,
             dir,
         };
@@ -235,12 +249,12 @@ impl Network {
                 .with_context(|| format!("creating database {db} (is PostgreSQL running at {admin}?)"))?;
         }
         let bus = JetStreamBus::connect(JetStreamConfig {
-            url: nats_url(),
+            url: self.nats.clone(),
             names: BusNames::prefixed(&self.prefix),
             ..Default::default()
         })
         .await
-        .with_context(|| format!("connecting to NATS at {} (is nats-server -js running?)", nats_url()))?;
+        .with_context(|| format!("connecting to NATS at {} (is nats-server -js running?)", self.nats))?;
         for service in [triad_network::COORDINATOR, "party0", "party1", "party2"] {
             Cleanup::note(&self.cleanup.streams, service);
             bus.ensure_stream(service).await.with_context(|| format!("declaring {service}'s stream"))?;
@@ -295,7 +309,7 @@ impl Network {
             "[eventlog]\nbackend = \"distributed\"\ndatabase_url = {db}\nnats_url = {nats}\nsubject_prefix = {prefix}\n\n\
              [telemetry]\nlog_filter = \"info\"\n",
             db = toml_str(&self.database_url(service)),
-            nats = toml_str(&nats_url()),
+            nats = toml_str(&self.nats),
             prefix = toml_str(&self.prefix),
         )
     }
@@ -528,7 +542,7 @@ impl Network {
     /// consumer `durable` on `source`'s stream.
     pub async fn consumer_state(&self, source: &str, durable: &str) -> anyhow::Result<(u64, usize)> {
         let bus = JetStreamBus::connect(JetStreamConfig {
-            url: nats_url(),
+            url: self.nats.clone(),
             names: BusNames::prefixed(&self.prefix),
             ..Default::default()
         })
@@ -602,4 +616,81 @@ fn toml_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// A nats-server of a test's own, on a free port with its JetStream store in a temporary
+/// directory, for tests that stop and restart the bus under a running network (the shared
+/// server at [`nats_url`] serves every other test in parallel). Killed on drop.
+pub struct PrivateNats {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    /// Starts `nats-server -js` (`TRIAD_TEST_NATS_SERVER`, else `/usr/sbin/nats-server`) and
+    /// waits until it accepts connections.
+    pub async fn start() -> anyhow::Result<PrivateNats> {
+        let port = free_port()?.port();
+        let dir = tempfile::Builder::new().prefix("triad-itest-nats-").tempdir().context("a temporary directory")?;
+        let mut nats = PrivateNats { port, dir, child: None };
+        nats.restart().await?;
+        Ok(nats)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: a crash, not a shutdown) and waits for it to exit.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().context("killing nats-server")?;
+            child.wait().context("waiting for nats-server")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same port and store, and waits until it accepts
+    /// connections.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill()?;
+        let exe = std::env::var("TRIAD_TEST_NATS_SERVER").unwrap_or_else(|_| "/usr/sbin/nats-server".into());
+        let log = std::fs::File::create(self.dir.path().join("nats.log")).context("nats-server's log")?;
+        let child = std::process::Command::new(&exe)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(self.dir.path().join("store"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {exe} (set TRIAD_TEST_NATS_SERVER to another nats-server)"))?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            // JetStream answers once the server has recovered its store.
+            let last = match async_nats::connect(self.url()).await {
+                // (A stream lookup: this client's account query does not parse a 2.9 reply.)
+                Ok(client) => match async_nats::jetstream::new(client).get_stream("TRIAD_ITEST_PROBE").await {
+                    Err(e) if e.to_string().contains("stream not found") => return Ok(()),
+                    Ok(_) => return Ok(()),
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "nats-server on port {} did not come up: {last} (its log: {})",
+                self.port,
+                self.dir.path().join("nats.log").display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tonic::Code;
 use triad_dev_notary::Account;
-use triad_itests::network::{Behaviour, Network, Tuning};
+use triad_itests::network::{Behaviour, Network, PrivateNats, Tuning};
 use triad_proto::api::v1 as api;
 use triad_proto::events::v1::{self as ev, event::Kind};
 use triad_provider::DecimalFormat;
@@ -403,4 +403,156 @@ async fn a_party_killed_with_unacknowledged_events_recovers() {
     let result = net.wait_published(&query, Duration::from_secs(20)).await.unwrap();
     let balances: Vec<String> = (0..N).map(balance).collect();
     assert_result(&mut net, &result, &balances, &[0.0, 1e-12]).await;
+}
+
+/// The bus crashes (SIGKILL) mid-run and stays down until the parties' heartbeats lapse, then
+/// comes back on the same store. The coordinator keeps taking submissions while it is down (its own store decides; the outbox holds the events),
+/// every service reconnects, the intake finishes and a query is published with the plaintext's
+/// values. The network runs on a nats-server of this test's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_survives_a_nats_crash() {
+    const N: usize = 24;
+    let mut nats = PrivateNats::start().await.unwrap();
+    let accounts: Vec<Account> =
+        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let mut net = Network::start_on(accounts, &Tuning::default(), nats.url()).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let mut submissions = Vec::new();
+    for i in 0..N {
+        submissions.push(net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap());
+    }
+    let second_half = submissions.split_off(N / 2);
+    for s in submissions {
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    let status = net.wait_decided(DATASET, (N / 2) as u64, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(status.accepted, (N / 2) as u64);
+
+    nats.kill().unwrap();
+    let crashed = Instant::now();
+    for s in second_half {
+        net.client.submit_contribution(s).await.expect("the coordinator takes submissions while the bus is down");
+    }
+    // Down long enough for the heartbeats to lapse: the coordinator sees the parties down (and
+    // the clients' connections and pulls time out), not a blip the clients ride out.
+    for i in 0..3 {
+        net.wait_party(i, false, Duration::from_secs(30)).await.unwrap();
+    }
+    nats.restart().await.unwrap();
+    let restarted = Instant::now();
+
+    let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((status.accepted, status.rejected), (N as u64, 0));
+    let verified = restarted.elapsed();
+    let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
+    let query = net.submit_query(&sql).await.unwrap();
+    let result = net.wait_published(&query, Duration::from_secs(60)).await.unwrap();
+    let balances: Vec<String> = (0..N).map(balance).collect();
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    net.check_alive().unwrap();
+    eprintln!(
+        "bus down {:.1} s; the second half verified {:.1} s after it came back",
+        restarted.duration_since(crashed).as_secs_f64(),
+        verified.as_secs_f64()
+    );
+}
+
+/// Takes `services`' databases away (no new connections, every open one terminated) or gives
+/// them back: to those services, PostgreSQL is down, while the other tests' databases on the
+/// shared server are untouched.
+async fn databases_reachable(net: &Network, services: &[&str], reachable: bool) {
+    let admin = sqlx::PgPool::connect(&triad_itests::pg_admin_url()).await.unwrap();
+    for service in services {
+        let url = net.database_url(service);
+        let db = url.rsplit('/').next().unwrap().to_owned();
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS {reachable}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if !reachable {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&db)
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+    }
+    admin.close().await;
+}
+
+/// PostgreSQL goes away under a running network and comes back, twice. First the parties' and
+/// the projector's databases, until the coordinator sees all three parties down (their
+/// heartbeats are events of their own stores). Then the coordinator's: a submission is
+/// refused with `UNAVAILABLE` and a message that says to retry, and nothing of it is kept;
+/// once the database is back the same submission is accepted. The intake finishes and a query
+/// is published with the plaintext's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_survives_postgres_going_away() {
+    const N: usize = 20;
+    let accounts: Vec<Account> =
+        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let mut submissions = Vec::new();
+    for i in 0..N {
+        submissions.push(net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap());
+    }
+    let mut second_half = submissions.split_off(N / 2);
+    for s in submissions {
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    net.wait_decided(DATASET, (N / 2) as u64, Duration::from_secs(30)).await.unwrap();
+
+    // The parties' and the projector's stores away, with submissions coming in.
+    let others = ["party0", "party1", "party2", "projector"];
+    databases_reachable(&net, &others, false).await;
+    let down = Instant::now();
+    let last = second_half.pop().unwrap();
+    for s in second_half {
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    for i in 0..3 {
+        net.wait_party(i, false, Duration::from_secs(30)).await.unwrap();
+    }
+    databases_reachable(&net, &others, true).await;
+    let parties_outage = down.elapsed();
+    let back = Instant::now();
+    net.wait_decided(DATASET, (N - 1) as u64, Duration::from_secs(60)).await.unwrap();
+    let parties_recovered = back.elapsed();
+
+    // The coordinator's store away: the submission is refused, and kept nowhere.
+    databases_reachable(&net, &["coordinator"], false).await;
+    let refused = net.client.submit_contribution(last.clone()).await.expect_err("no store, no acceptance");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("retry later"), "{}", refused.message());
+    databases_reachable(&net, &["coordinator"], true).await;
+    // Its pool reconnects on the next call; one may still meet a connection that died.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match net.client.submit_contribution(last.clone()).await {
+            Ok(_) => break,
+            Err(e) if e.code() == Code::Unavailable && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the submission after the outage: {e:?}"),
+        }
+    }
+
+    let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((status.accepted, status.rejected), (N as u64, 0));
+    let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
+    let query = net.submit_query(&sql).await.unwrap();
+    let result = net.wait_published(&query, Duration::from_secs(60)).await.unwrap();
+    let balances: Vec<String> = (0..N).map(balance).collect();
+    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    net.check_alive().unwrap();
+    eprintln!(
+        "the parties' databases away {:.1} s, their intake done {:.1} s after they came back",
+        parties_outage.as_secs_f64(),
+        parties_recovered.as_secs_f64()
+    );
 }
