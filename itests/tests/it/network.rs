@@ -523,6 +523,12 @@ async fn the_network_survives_postgres_going_away() {
     let back = Instant::now();
     net.wait_decided(DATASET, (N - 1) as u64, Duration::from_secs(60)).await.unwrap();
     let parties_recovered = back.elapsed();
+    // A report the parties could not append while their stores were away is retried, not
+    // dropped: no session waited for the coordinator's timeout.
+    let log = net.coordinator_log().await.unwrap();
+    let timed_out: Vec<_> =
+        log.iter().filter(|(_, k)| matches!(k, Kind::SessionClosed(c) if c.reason == "timeout")).collect();
+    assert!(timed_out.is_empty(), "sessions closed by the timeout: {timed_out:?}");
 
     // The coordinator's store away: the submission is refused, and kept nowhere.
     databases_reachable(&net, &["coordinator"], false).await;

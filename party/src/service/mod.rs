@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use triad_eventlog::{
     Append, ConsumerSpec, EventBus, EventStore, ExpectedVersion, Handler, HandlerError, RecordedEvent, Relay,
-    Subscriber,
+    StoreError, Subscriber,
 };
 use triad_mpc::core::SessionId;
 use triad_mpc::net::PartyId;
@@ -260,9 +260,28 @@ impl Party {
         }
     }
 
+    /// Appends one event, retrying while the store is unreachable (a session's report must not
+    /// be dropped: the coordinator would wait for it until its session timeout). Every attempt
+    /// carries the same event id, so a retry of an append whose commit happened (its reply lost)
+    /// is refused as a duplicate, which is success: never recorded twice.
     async fn append(&self, stream: String, kind: Kind) -> Result<(), PartyError> {
-        self.inner.store.append(vec![Append::new(stream, ExpectedVersion::Any, vec![event(kind)])]).await?;
-        Ok(())
+        let batch = vec![Append::new(stream, ExpectedVersion::Any, vec![event(kind)])];
+        let mut stop = self.inner.stop.subscribe();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.inner.store.append(batch.clone()).await {
+                Ok(_) | Err(StoreError::DuplicateEvent(_)) => return Ok(()),
+                Err(e @ (StoreError::Database(_) | StoreError::Group(_))) => {
+                    warn!(error = %e, retry_ms = delay.as_millis() as u64, "the store is unreachable; retrying the append");
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => return Err(e.into()),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn join(&self) -> Result<(), PartyError> {
