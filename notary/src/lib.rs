@@ -47,7 +47,7 @@ pub use error::VerifyError;
 pub use hash::HashAlg;
 pub use identity::TrustAnchors;
 pub use presentation::{TlsVersion, VerifiedPresentation, VerifierConfig, verify, verify_decoded};
-pub use template::{JsonPath, ProofTemplate, TemplateError, TemplateMatch, TemplateSpec};
+pub use template::{HiddenValue, JsonPath, ProofTemplate, TemplateError, TemplateMatch, TemplateSpec};
 pub use transcript::{
     Blinder, DisclosedData, DisclosedTranscript, ProverSecret, UnopenedCommitment, check_commitment, plaintext_hash,
 };

@@ -4,8 +4,8 @@
 //! [`crate::verify`] says what a presentation proves; a [`ProofTemplate`]
 //! says whether that is the proof a dataset asks for: the right server, a
 //! recent connection, the right request, and a response in which exactly
-//! the value of one JSON field is hidden (behind a plaintext hash
-//! commitment) while the Sybil `uid` field is disclosed.
+//! the values of the template's JSON fields are hidden (each behind its own
+//! plaintext hash commitment) while the Sybil `uid` field is disclosed.
 //!
 //! ```no_run
 //! use triad_notary::{NotaryKey, TrustAnchors, verify};
@@ -13,23 +13,26 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = NotaryKey::parse("secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c")?;
 //! let template = ProofTemplate::new(
-//!     "exchange.triad.test", "GET", "/api/v1/balance", "balance", "uid", 3600, vec![key],
+//!     "exchange.triad.test", "GET", "/api/v1/balance", &["balance", "trades"], "uid", 3600, vec![key],
 //! )?;
 //! let bytes = std::fs::read("presentation.bin")?;
 //! let verified = verify(&bytes, &template.verifier_config(TrustAnchors::mozilla()))?;
 //! let m = template.apply(&verified, 1_700_000_000)?;
-//! println!("uid {} commits to {:?}", m.uid, m.commitment.ranges);
+//! for v in &m.values {
+//!     println!("uid {} commits to {} at {:?}", m.uid, v.field, v.range);
+//! }
 //! # Ok(()) }
 //! ```
 //!
-//! How the hidden value is located: its bytes are not disclosed, so the
-//! response body is parsed as JSON with the hidden range as a hole. The
-//! hole must sit exactly at the value position of the named field (right
-//! after `"field":` and optional whitespace) and the disclosed bytes must
-//! resume right after it with `,`, `}` or whitespace. Any other hidden
-//! byte in the response is an error, so nothing the verifier relies on
-//! (status, headers, keys, the uid) can hide behind the hole. Whether the
-//! hidden bytes form a well-formed decimal is checked later, inside MPC.
+//! How the hidden values are located: their bytes are not disclosed, so the
+//! response body is parsed as JSON with the hidden ranges as holes. Each
+//! hole must sit exactly at the value position of one of the template's
+//! fields (right after `"field":` and optional whitespace) and the
+//! disclosed bytes must resume right after it with `,`, `}` or whitespace.
+//! Any other hidden byte in the response is an error, so nothing the
+//! verifier relies on (status, headers, keys, the uid) can hide behind a
+//! hole. Whether the hidden bytes form a well-formed decimal is checked
+//! later, inside MPC.
 //!
 //! This module does no IO.
 
@@ -45,6 +48,8 @@ use crate::wire::Direction;
 pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 60;
 /// Default longest hidden value (bytes of the JSON number).
 pub const DEFAULT_MAX_VALUE_LEN: usize = 32;
+/// Most value fields a template names (each is one commitment to check).
+pub const MAX_VALUE_FIELDS: usize = 16;
 /// JSON nesting the response parser accepts.
 const MAX_JSON_DEPTH: usize = 32;
 
@@ -55,6 +60,21 @@ pub enum TemplateError {
     /// A JSON path in the template is empty or has an empty segment.
     #[error("invalid JSON path {0:?}: expected field names separated by dots")]
     InvalidJsonPath(String),
+    /// The template names no value field, or more than [`MAX_VALUE_FIELDS`].
+    #[error("a template names 1 to {MAX_VALUE_FIELDS} value fields, not {0}")]
+    ValueFieldCount(usize),
+    /// A field is named twice among the template's value and uid fields.
+    #[error("field {0} is named more than once in the template")]
+    DuplicateTemplateField(String),
+    /// One template field lies inside another (`data` and `data.balance`):
+    /// the outer value would contain the inner one.
+    #[error("template field {outer} encloses template field {inner}")]
+    NestedTemplateFields {
+        /// The enclosing path.
+        outer: String,
+        /// The path inside it.
+        inner: String,
+    },
     /// The template's method or path cannot form a request line.
     #[error("invalid request in template: {0}")]
     InvalidRequest(String),
@@ -115,15 +135,22 @@ pub enum TemplateError {
     /// No unopened commitment in the received direction: nothing is hidden.
     #[error("no hidden value: the presentation has no unopened commitment to received data")]
     NoHiddenValue,
-    /// More than one unopened commitment in the received direction.
-    #[error("{0} unopened commitments to received data, the template expects one")]
-    SeveralHiddenValues(usize),
-    /// The received bytes that are hidden are not exactly the committed range.
-    #[error("hidden received bytes {hidden:?} are not exactly the committed range {committed:?}")]
+    /// The number of unopened commitments in the received direction is not
+    /// the number of the template's value fields.
+    #[error("expected {expected} hidden values (unopened commitments to received data), found {found}")]
+    HiddenValueCount {
+        /// The template's value fields.
+        expected: usize,
+        /// Unopened commitments to received data.
+        found: usize,
+    },
+    /// The received bytes that are hidden are not exactly the committed
+    /// ranges, one range per commitment.
+    #[error("hidden received bytes {hidden:?} are not exactly the committed ranges {committed:?}")]
     HiddenBytesNotCommitted {
         /// Hidden ranges of the received transcript.
         hidden: Vec<Range<usize>>,
-        /// Ranges of the unopened commitment.
+        /// Ranges of the unopened commitments, sorted.
         committed: Vec<Range<usize>>,
     },
     /// The response is not an HTTP/1.1 response with a `Content-Length`
@@ -133,10 +160,11 @@ pub enum TemplateError {
     /// The response status is not 200.
     #[error("response status line is {0:?}, expected HTTP/1.1 200")]
     UnexpectedStatus(String),
-    /// The hidden range is not exactly the bytes of the value field.
+    /// A hidden range is not exactly the bytes of a value field.
     #[error("hidden range is not the value of {field}: {reason}")]
     HiddenRangeIsNotTheValue {
-        /// The template's value field.
+        /// The value field the range sits at, or the template's value
+        /// fields (`a or b`) when it sits at none of them.
         field: String,
         /// Where it went wrong.
         reason: String,
@@ -147,9 +175,11 @@ pub enum TemplateError {
     /// The value field is disclosed, not hidden.
     #[error("value field {0} is disclosed, not hidden")]
     ValueDisclosed(String),
-    /// The hidden value is longer than the template allows.
-    #[error("hidden value has {len} bytes, more than {max}")]
+    /// A hidden value is longer than the template allows.
+    #[error("hidden value of {field} has {len} bytes, more than {max}")]
     ValueTooLong {
+        /// The value field.
+        field: String,
         /// Hidden bytes.
         len: usize,
         /// The template's limit.
@@ -188,6 +218,11 @@ impl JsonPath {
         &self.0
     }
 
+    /// Whether `inner` equals this path or lies inside it.
+    fn encloses(&self, inner: &JsonPath) -> bool {
+        inner.0.starts_with(&self.0)
+    }
+
     fn matches(&self, stack: &[Option<String>]) -> bool {
         stack.len() == self.0.len() && stack.iter().zip(&self.0).all(|(k, s)| k.as_deref() == Some(s.as_str()))
     }
@@ -208,8 +243,10 @@ pub struct ProofTemplate {
     pub method: String,
     /// Request target (`/api/v1/balance`), compared byte for byte.
     pub path: String,
-    /// The response field whose value is the hidden contribution.
-    pub value_field: JsonPath,
+    /// The response fields whose values are the hidden contribution, in the
+    /// order [`TemplateMatch::values`] reports them: 1 to
+    /// [`MAX_VALUE_FIELDS`], none equal to or inside another or the uid.
+    pub value_fields: Vec<JsonPath>,
     /// The disclosed response field that identifies the account (Sybil key).
     pub uid_field: JsonPath,
     /// How old (seconds) the connection may be.
@@ -229,11 +266,12 @@ pub struct ProofTemplate {
 /// # use triad_notary::template::{ProofTemplate, TemplateSpec};
 /// let spec: TemplateSpec = serde_json::from_str(r#"{
 ///     "server_name": "exchange.triad.test", "method": "GET", "path": "/api/v1/balance",
-///     "value_field": "balance", "uid_field": "uid", "freshness_secs": 3600,
+///     "value_fields": ["balance", "trades"], "uid_field": "uid", "freshness_secs": 3600,
 ///     "notary_keys": ["secp256k1:035be5e9478209674a96e60f1f037f6176540fd001fa1d64694770c56a7709c42c"]
 /// }"#).unwrap();
 /// let template = ProofTemplate::try_from(spec).unwrap();
 /// assert_eq!(template.request_line(), "GET /api/v1/balance HTTP/1.1");
+/// assert_eq!(template.value_fields.len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -244,8 +282,8 @@ pub struct TemplateSpec {
     pub method: String,
     /// See [`ProofTemplate::path`].
     pub path: String,
-    /// Dotted JSON path of the hidden value.
-    pub value_field: String,
+    /// Dotted JSON paths of the hidden values, in the template's order.
+    pub value_fields: Vec<String>,
     /// Dotted JSON path of the disclosed uid.
     pub uid_field: String,
     /// See [`ProofTemplate::freshness_secs`].
@@ -272,11 +310,12 @@ impl TryFrom<TemplateSpec> for ProofTemplate {
                     .map_err(|e| TemplateError::InvalidNotaryKey { key: k.clone(), reason: e.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let value_fields: Vec<&str> = spec.value_fields.iter().map(String::as_str).collect();
         let mut template = ProofTemplate::new(
             &spec.server_name,
             &spec.method,
             &spec.path,
-            &spec.value_field,
+            &value_fields,
             &spec.uid_field,
             spec.freshness_secs,
             keys,
@@ -296,10 +335,9 @@ impl TryFrom<TemplateSpec> for ProofTemplate {
 pub struct TemplateMatch {
     /// The disclosed uid (a JSON string's contents, or a number's text).
     pub uid: String,
-    /// The commitment to the hidden value (received direction, one range).
-    pub commitment: UnopenedCommitment,
-    /// The range of the hidden value in the received transcript.
-    pub value_range: Range<usize>,
+    /// The hidden values, one per value field in the template's order (not
+    /// the transcript's).
+    pub values: Vec<HiddenValue>,
     /// The proven server name.
     pub server_name: String,
     /// Connection time (UNIX seconds).
@@ -308,16 +346,29 @@ pub struct TemplateMatch {
     pub notary_key: NotaryKey,
 }
 
+/// One hidden value of a [`TemplateMatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenValue {
+    /// The template's value field it is the value of.
+    pub field: JsonPath,
+    /// Its commitment (received direction, exactly `range`).
+    pub commitment: UnopenedCommitment,
+    /// Its bytes' range in the received transcript.
+    pub range: Range<usize>,
+}
+
 impl ProofTemplate {
     /// A template with the default clock skew and value length limit.
     ///
     /// The method must be an upper-case token and the path start with `/`
-    /// and hold only printable ASCII without spaces.
+    /// and hold only printable ASCII without spaces. `value_fields` are 1
+    /// to [`MAX_VALUE_FIELDS`] paths, none equal to or inside another or
+    /// the uid field.
     pub fn new(
         server_name: &str,
         method: &str,
         path: &str,
-        value_field: &str,
+        value_fields: &[&str],
         uid_field: &str,
         freshness_secs: u64,
         notary_keys: Vec<NotaryKey>,
@@ -331,17 +382,46 @@ impl ProofTemplate {
                 "path {path:?} must start with '/' and hold no spaces or control bytes"
             )));
         }
-        Ok(Self {
+        let template = Self {
             server_name: server_name.to_owned(),
             method: method.to_owned(),
             path: path.to_owned(),
-            value_field: JsonPath::parse(value_field)?,
+            value_fields: value_fields.iter().map(|f| JsonPath::parse(f)).collect::<Result<_, _>>()?,
             uid_field: JsonPath::parse(uid_field)?,
             freshness_secs,
             max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
             max_value_len: DEFAULT_MAX_VALUE_LEN,
             notary_keys,
-        })
+        };
+        template.check_fields()?;
+        Ok(template)
+    }
+
+    /// The value fields' count, and no two fields (values and uid) equal or
+    /// nested: a hole could otherwise be the value of two fields, or a
+    /// disclosed uid hold a hidden value.
+    fn check_fields(&self) -> Result<(), TemplateError> {
+        let n = self.value_fields.len();
+        if n == 0 || n > MAX_VALUE_FIELDS {
+            return Err(TemplateError::ValueFieldCount(n));
+        }
+        let all: Vec<&JsonPath> = self.value_fields.iter().chain([&self.uid_field]).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                if a == b {
+                    return Err(TemplateError::DuplicateTemplateField(a.to_string()));
+                }
+                for (outer, inner) in [(a, b), (b, a)] {
+                    if outer.encloses(inner) {
+                        return Err(TemplateError::NestedTemplateFields {
+                            outer: outer.to_string(),
+                            inner: inner.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The verifier configuration this template needs: its pinned notary
@@ -359,9 +439,13 @@ impl ProofTemplate {
 
     /// Checks `v` against the template at time `now_unix` (seconds).
     ///
-    /// Order: notary key, server name, freshness, request line, the one
-    /// hidden commitment, the response and its value field, the uid.
+    /// Order: the template's own fields, notary key, server name,
+    /// freshness, request line, the hidden commitments (one per value
+    /// field, together exactly the hidden received bytes), the response and
+    /// its value fields, the uid, the values' lengths.
     pub fn apply(&self, v: &VerifiedPresentation, now_unix: u64) -> Result<TemplateMatch, TemplateError> {
+        // The fields are public: a template built field by field is checked too.
+        self.check_fields()?;
         if !self.notary_keys.contains(&v.notary_key) {
             return Err(TemplateError::UntrustedNotary(v.notary_key.to_string()));
         }
@@ -377,31 +461,52 @@ impl ProofTemplate {
         let transcript = v.transcript.as_ref().ok_or(TemplateError::MissingTranscript)?;
         self.check_request(&transcript.sent)?;
 
-        let mut received_commitments = v.unopened_commitments.iter().filter(|c| c.direction == Direction::Received);
-        let commitment = match (received_commitments.next(), received_commitments.count()) {
-            (None, _) => return Err(TemplateError::NoHiddenValue),
-            (Some(c), 0) => c,
-            (Some(_), more) => return Err(TemplateError::SeveralHiddenValues(more + 1)),
-        };
+        let commitments: Vec<&UnopenedCommitment> =
+            v.unopened_commitments.iter().filter(|c| c.direction == Direction::Received).collect();
+        if commitments.is_empty() {
+            return Err(TemplateError::NoHiddenValue);
+        }
+        if commitments.len() != self.value_fields.len() {
+            return Err(TemplateError::HiddenValueCount {
+                expected: self.value_fields.len(),
+                found: commitments.len(),
+            });
+        }
+        // The holes in transcript order, each with its commitment. Equal to
+        // the (canonical) hidden ranges, they are disjoint and not touching.
         let received = &transcript.received;
-        let value_range = match commitment.ranges.as_slice() {
-            [r] if received.hidden() == [r.clone()] => r.clone(),
-            _ => {
-                return Err(TemplateError::HiddenBytesNotCommitted {
-                    hidden: received.hidden().to_vec(),
-                    committed: commitment.ranges.clone(),
-                });
-            }
-        };
-        if value_range.len() > self.max_value_len {
-            return Err(TemplateError::ValueTooLong { len: value_range.len(), max: self.max_value_len });
+        let mut holes: Vec<(Range<usize>, &UnopenedCommitment)> = commitments
+            .iter()
+            .filter_map(|&c| match c.ranges.as_slice() {
+                [r] => Some((r.clone(), c)),
+                _ => None,
+            })
+            .collect();
+        holes.sort_by_key(|(r, _)| r.start);
+        if holes.len() != commitments.len() || !holes.iter().map(|(r, _)| r).eq(received.hidden()) {
+            let mut committed: Vec<Range<usize>> = commitments.iter().flat_map(|c| c.ranges.iter().cloned()).collect();
+            committed.sort_by_key(|r| r.start);
+            return Err(TemplateError::HiddenBytesNotCommitted { hidden: received.hidden().to_vec(), committed });
         }
 
-        let uid = self.check_response(received, &value_range)?;
+        let ranges: Vec<Range<usize>> = holes.iter().map(|(r, _)| r.clone()).collect();
+        let (uid, hole_of_field) = self.check_response(received, &ranges)?;
+        let mut values = Vec::with_capacity(self.value_fields.len());
+        for (field, hole) in self.value_fields.iter().zip(hole_of_field) {
+            let (range, commitment) =
+                holes.get(hole).ok_or_else(|| TemplateError::ValueFieldMissing(field.to_string()))?;
+            if range.len() > self.max_value_len {
+                return Err(TemplateError::ValueTooLong {
+                    field: field.to_string(),
+                    len: range.len(),
+                    max: self.max_value_len,
+                });
+            }
+            values.push(HiddenValue { field: field.clone(), commitment: (*commitment).clone(), range: range.clone() });
+        }
         Ok(TemplateMatch {
             uid,
-            commitment: commitment.clone(),
-            value_range,
+            values,
             server_name: server_name.to_owned(),
             time: v.time,
             notary_key: v.notary_key.clone(),
@@ -432,17 +537,23 @@ impl ProofTemplate {
         })
     }
 
-    /// Parses the response around the hidden `value` range; returns the uid.
-    fn check_response(&self, received: &DisclosedData, value: &Range<usize>) -> Result<String, TemplateError> {
+    /// Parses the response around the `holes` (hidden ranges, sorted);
+    /// returns the uid and, per value field, the index of its hole.
+    fn check_response(
+        &self,
+        received: &DisclosedData,
+        holes: &[Range<usize>],
+    ) -> Result<(String, Vec<usize>), TemplateError> {
         let malformed = |m: &str| TemplateError::MalformedResponse(m.to_owned());
         let not_the_value = |reason: &str| TemplateError::HiddenRangeIsNotTheValue {
-            field: self.value_field.to_string(),
+            field: join_fields(&self.value_fields),
             reason: reason.to_owned(),
         };
         // Hidden bytes are zeros here; the parser never reads them (it
-        // knows the hole), so the fill value does not matter.
+        // knows the holes), so the fill value does not matter.
         let bytes = received.redacted(0);
-        let head_end = find(bytes.get(..value.start).unwrap_or_default(), b"\r\n\r\n").ok_or_else(|| {
+        let first_hole = holes.first().map_or(bytes.len(), |h| h.start);
+        let head_end = find(bytes.get(..first_hole).unwrap_or_default(), b"\r\n\r\n").ok_or_else(|| {
             if find(&bytes, b"\r\n\r\n").is_some() {
                 not_the_value("hidden bytes in the HTTP status line or headers")
             } else {
@@ -480,11 +591,11 @@ impl ProofTemplate {
             .checked_add(length)
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| malformed("body shorter than Content-Length"))?;
-        if value.end > body_end {
+        if holes.last().is_some_and(|h| h.end > body_end) {
             return Err(not_the_value("hidden bytes after the response body"));
         }
         // After the body only whitespace (upstream's fixture ends in CRLF);
-        // nothing after the body is hidden (the only hole is the value).
+        // nothing after the body is hidden (checked just above).
         if !bytes.get(body_end..).unwrap_or_default().iter().all(u8::is_ascii_whitespace) {
             return Err(malformed("data after the response body"));
         }
@@ -492,11 +603,12 @@ impl ProofTemplate {
         let mut parser = JsonScan {
             bytes: bytes.get(..body_end).unwrap_or_default(),
             pos: body_start,
-            hole: value.clone(),
-            value_field: &self.value_field,
+            holes,
+            next_hole: 0,
+            value_fields: &self.value_fields,
             uid_field: &self.uid_field,
             stack: Vec::new(),
-            value_found: false,
+            hole_of_field: vec![None; self.value_fields.len()],
             uid: None,
         };
         parser.value(0)?;
@@ -504,30 +616,44 @@ impl ProofTemplate {
         if parser.pos != body_end {
             return Err(malformed("trailing bytes after the JSON body"));
         }
-        if !parser.value_found {
-            return Err(TemplateError::ValueFieldMissing(self.value_field.to_string()));
+        let mut hole_of_field = Vec::with_capacity(self.value_fields.len());
+        for (field, hole) in self.value_fields.iter().zip(&parser.hole_of_field) {
+            hole_of_field.push(hole.ok_or_else(|| TemplateError::ValueFieldMissing(field.to_string()))?);
         }
-        parser.uid.ok_or_else(|| TemplateError::UidFieldMissing(self.uid_field.to_string()))
+        let uid = parser.uid.ok_or_else(|| TemplateError::UidFieldMissing(self.uid_field.to_string()))?;
+        Ok((uid, hole_of_field))
     }
+}
+
+/// The value fields for a message: `a` or `a or b`.
+fn join_fields(fields: &[JsonPath]) -> String {
+    fields.iter().map(JsonPath::to_string).collect::<Vec<_>>().join(" or ")
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// A JSON scanner over a body with one hole (the hidden value).
+/// A JSON scanner over a body with holes (the hidden values).
 ///
-/// Every byte read goes through [`JsonScan::peek`], which fails on the
-/// hole; only the value position of the template's field steps over it.
+/// Every byte read goes through [`JsonScan::peek`], which fails on a hole;
+/// only the value position of one of the template's value fields steps
+/// over one. The cursor only moves forward, a byte at a time after a peek
+/// or over a whole hole, so the next hole not yet stepped over is the only
+/// one it can run into.
 struct JsonScan<'a> {
     bytes: &'a [u8],
     pos: usize,
-    hole: Range<usize>,
-    value_field: &'a JsonPath,
+    /// Sorted, disjoint, not touching.
+    holes: &'a [Range<usize>],
+    /// Index of the first hole not yet stepped over.
+    next_hole: usize,
+    value_fields: &'a [JsonPath],
     uid_field: &'a JsonPath,
     /// Keys from the outermost object in; `None` for an array element.
     stack: Vec<Option<String>>,
-    value_found: bool,
+    /// Per value field, the hole met at its value position.
+    hole_of_field: Vec<Option<usize>>,
     uid: Option<String>,
 }
 
@@ -536,16 +662,29 @@ impl JsonScan<'_> {
         TemplateError::MalformedResponse(format!("{what} at received byte {}", self.pos))
     }
 
-    fn not_the_value(&self, reason: String) -> TemplateError {
-        TemplateError::HiddenRangeIsNotTheValue { field: self.value_field.to_string(), reason }
+    /// A hole that is not at any value field's position.
+    fn not_a_value(&self, reason: String) -> TemplateError {
+        TemplateError::HiddenRangeIsNotTheValue { field: join_fields(self.value_fields), reason }
     }
 
-    /// The byte at the cursor; `None` at the end; an error in the hole.
+    fn field_name(&self, field: usize) -> String {
+        self.value_fields.get(field).map(JsonPath::to_string).unwrap_or_default()
+    }
+
+    /// The next hole if it starts at the cursor.
+    fn hole_here(&self) -> Option<Range<usize>> {
+        self.holes.get(self.next_hole).filter(|h| h.start == self.pos).cloned()
+    }
+
+    /// The byte at the cursor; `None` at the end; an error in a hole.
     fn peek(&self) -> Result<Option<u8>, TemplateError> {
-        if self.hole.contains(&self.pos) {
-            return Err(self.not_the_value(format!(
+        // `>=`, not `contains`: the cursor never passes a hole's start
+        // without stepping over it, and if it did that would be an error too.
+        if self.holes.get(self.next_hole).is_some_and(|h| self.pos >= h.start) {
+            return Err(self.not_a_value(format!(
                 "hidden byte {} is not at the value position of {}",
-                self.pos, self.value_field
+                self.pos,
+                join_fields(self.value_fields)
             )));
         }
         Ok(self.bytes.get(self.pos).copied())
@@ -561,11 +700,11 @@ impl JsonScan<'_> {
         if self.next()? == want { Ok(()) } else { Err(self.malformed(&format!("expected {:?}", want as char))) }
     }
 
-    /// Skips whitespace up to the next token or the hole. (Hidden leading
+    /// Skips whitespace up to the next token or hole. (Hidden leading
     /// whitespace cannot be told from a digit here; the decimal check in
     /// MPC rejects it.)
     fn skip_ws(&mut self) -> Result<(), TemplateError> {
-        while self.pos != self.hole.start {
+        while self.hole_here().is_none() {
             let Some(b) = self.peek()? else { break };
             if !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
                 break;
@@ -580,25 +719,35 @@ impl JsonScan<'_> {
             return Err(self.malformed("JSON nested too deeply"));
         }
         self.skip_ws()?;
-        let at_value = self.value_field.matches(&self.stack);
+        // Template fields are neither equal nor nested: at most one matches.
+        let at_value = self.value_fields.iter().position(|f| f.matches(&self.stack));
         let at_uid = self.uid_field.matches(&self.stack);
-        if self.pos == self.hole.start {
-            if at_uid && !at_value {
-                return Err(TemplateError::UidNotDisclosed(self.uid_field.to_string()));
-            }
-            if !at_value {
-                return Err(self.not_the_value(format!(
+        if let Some(hole) = self.hole_here() {
+            let Some(field) = at_value else {
+                if at_uid {
+                    return Err(TemplateError::UidNotDisclosed(self.uid_field.to_string()));
+                }
+                return Err(self.not_a_value(format!(
                     "the hidden bytes {}..{} are not the value of {}",
-                    self.hole.start, self.hole.end, self.value_field
+                    hole.start,
+                    hole.end,
+                    join_fields(self.value_fields)
                 )));
+            };
+            // A key repeated with both occurrences hidden: which one counts
+            // would be ambiguous.
+            match self.hole_of_field.get_mut(field) {
+                Some(slot @ None) => *slot = Some(self.next_hole),
+                _ => return Err(TemplateError::DuplicateField(self.field_name(field))),
             }
-            // Duplicate keys cannot both be the one hole: the second
-            // occurrence is disclosed and fails below.
-            self.value_found = true;
-            self.pos = self.hole.end;
+            self.next_hole += 1;
+            self.pos = hole.end;
             return match self.peek()? {
                 Some(b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n') => Ok(()),
-                _ => Err(self.not_the_value("the disclosed bytes after the hidden range do not end the value".into())),
+                _ => Err(TemplateError::HiddenRangeIsNotTheValue {
+                    field: self.field_name(field),
+                    reason: "the disclosed bytes after the hidden range do not end the value".into(),
+                }),
             };
         }
         let start = self.pos;
@@ -623,13 +772,14 @@ impl JsonScan<'_> {
             Some(b'n') => self.literal(b"null")?,
             _ => return Err(self.malformed("expected a JSON value")),
         }
-        // A value field that parsed without meeting the hole is disclosed
-        // (one that runs into the hole failed in `peek` above).
-        if at_value {
-            return Err(if self.value_found {
-                TemplateError::DuplicateField(self.value_field.to_string())
+        // A value field that parsed without meeting a hole is disclosed
+        // (one that runs into a hole failed in `peek` above).
+        if let Some(field) = at_value {
+            let name = self.field_name(field);
+            return Err(if self.hole_of_field.get(field).is_some_and(Option::is_some) {
+                TemplateError::DuplicateField(name)
             } else {
-                TemplateError::ValueDisclosed(self.value_field.to_string())
+                TemplateError::ValueDisclosed(name)
             });
         }
         if at_uid && !matches!(self.bytes.get(start), Some(b'"' | b'-' | b'0'..=b'9')) {

@@ -3,8 +3,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use triad_notary::HashAlg;
+use triad_notary::template::MAX_VALUE_FIELDS;
 
-use crate::DevNotaryError;
+use crate::{DevNotaryError, UID_FIELD, VALUE_FIELD};
+
+/// The exchange's disclosed text field besides the uid.
+const ASSET_FIELD: &str = "asset";
 
 /// Default DNS name of the mock exchange (never resolved: the notary
 /// connects to the exchange's socket address and presents this name).
@@ -13,7 +17,7 @@ pub const DEFAULT_SERVER_NAME: &str = "exchange.triad.test";
 /// Configuration of [`crate::DevNotary`].
 ///
 /// DEVELOPMENT ONLY: the notary this configures sees every plaintext it
-/// attests, including the hidden balance. Never use it for real data.
+/// attests, including the hidden values. Never use it for real data.
 #[derive(Debug, Clone)]
 pub struct DevNotaryConfig {
     /// Name in the exchange's certificate and in the presentations.
@@ -24,8 +28,48 @@ pub struct DevNotaryConfig {
     pub notary_secret: Option<NotarySecret>,
     /// Algorithm of the plaintext hash commitments (BLAKE3 or SHA-256).
     pub commitment_alg: CommitmentAlg,
-    /// The exchange's accounts.
+    /// The response fields hidden, each behind its own commitment, in the
+    /// template's order: `balance` and names of the accounts' `values`
+    /// (1 to [`MAX_VALUE_FIELDS`], distinct). Default: `["balance"]`.
+    pub value_fields: Vec<String>,
+    /// The exchange's accounts; each must have every value field.
     pub accounts: Vec<Account>,
+}
+
+impl DevNotaryConfig {
+    /// Checks the accounts and the value fields, and that every account has
+    /// every value field ([`crate::DevNotary::start`] does this too).
+    pub fn validate(&self) -> Result<(), DevNotaryError> {
+        let fields = &self.value_fields;
+        if fields.is_empty() || fields.len() > MAX_VALUE_FIELDS {
+            return Err(DevNotaryError::Config(format!("1 to {MAX_VALUE_FIELDS} value fields, not {}", fields.len())));
+        }
+        for (i, field) in fields.iter().enumerate() {
+            if field == UID_FIELD || field == ASSET_FIELD {
+                return Err(DevNotaryError::Config(format!("value field {field}: the exchange discloses it")));
+            }
+            if !is_value_name(field) {
+                return Err(DevNotaryError::Config(format!(
+                    "value field {field:?}: expected ASCII letters, digits, '_' or '-' (a top-level key of the \
+                     exchange's JSON)"
+                )));
+            }
+            if fields.iter().skip(i + 1).any(|f| f == field) {
+                return Err(DevNotaryError::Config(format!("value field {field} is named twice")));
+            }
+        }
+        for account in &self.accounts {
+            account.validate()?;
+            if let Some(field) = fields.iter().find(|f| account.value(f).is_none()) {
+                return Err(DevNotaryError::Config(format!(
+                    "account {} has no value {field} (every account needs every value field: {})",
+                    account.uid,
+                    fields.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for DevNotaryConfig {
@@ -35,6 +79,7 @@ impl Default for DevNotaryConfig {
             exchange_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             notary_secret: None,
             commitment_alg: CommitmentAlg::Blake3,
+            value_fields: vec![VALUE_FIELD.to_owned()],
             accounts: Account::demo(),
         }
     }
@@ -98,6 +143,9 @@ impl std::fmt::Debug for NotarySecret {
 }
 
 /// An account of the mock exchange.
+///
+/// Its JSON is `{"uid":…,"balance":…,<values in order>,"asset":…}`, every
+/// value a JSON number; `balance` and any of `values` can be hidden.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     /// The bearer token that unlocks it (a credential: kept out of `Debug`).
@@ -108,6 +156,10 @@ pub struct Account {
     pub balance: String,
     /// The asset (`ETH`).
     pub asset: String,
+    /// Further named decimals (`("trades", "17")`), written into the JSON
+    /// after the balance in this order. Names are ASCII letters, digits,
+    /// `_` or `-`, distinct, and not `uid`, `balance` or `asset`.
+    pub values: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Account {
@@ -116,27 +168,59 @@ impl std::fmt::Debug for Account {
             .field("uid", &self.uid)
             .field("balance", &self.balance)
             .field("asset", &self.asset)
+            .field("values", &self.values)
             .finish_non_exhaustive()
     }
 }
 
 impl Account {
-    /// An account; the balance must be a decimal (`0`, `12.345`, `-1.5`).
+    /// An account without further values; the balance must be a decimal
+    /// (`0`, `12.345`, `-1.5`).
     pub fn new(token: &str, uid: &str, balance: &str, asset: &str) -> Result<Self, DevNotaryError> {
-        let account =
-            Self { token: token.to_owned(), uid: uid.to_owned(), balance: balance.to_owned(), asset: asset.to_owned() };
+        let account = Self {
+            token: token.to_owned(),
+            uid: uid.to_owned(),
+            balance: balance.to_owned(),
+            asset: asset.to_owned(),
+            values: Vec::new(),
+        };
         account.validate()?;
         Ok(account)
     }
 
-    /// Parses `TOKEN:UID:BALANCE[:ASSET]` (asset `ETH` by default).
+    /// The account with a further named decimal value (see [`Account::values`]).
+    pub fn with_value(mut self, name: &str, decimal: &str) -> Result<Self, DevNotaryError> {
+        self.values.push((name.to_owned(), decimal.to_owned()));
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The decimal text of value field `field`: the balance or one of `values`.
+    pub fn value(&self, field: &str) -> Option<&str> {
+        if field == VALUE_FIELD {
+            return Some(&self.balance);
+        }
+        self.values.iter().find(|(name, _)| name == field).map(|(_, v)| v.as_str())
+    }
+
+    /// Parses `TOKEN:UID:BALANCE[:ASSET][,FIELD=DECIMAL...]` (asset `ETH` by
+    /// default), for example `tok:u-1:12.5:ETH,trades=17,fees=0.25`. Token,
+    /// uid and asset cannot hold `,` in this form.
     pub fn parse(spec: &str) -> Result<Self, DevNotaryError> {
-        let parts: Vec<&str> = spec.split(':').collect();
-        match parts.as_slice() {
+        let mut items = spec.split(',');
+        let parts: Vec<&str> = items.next().unwrap_or_default().split(':').collect();
+        let mut account = match parts.as_slice() {
             [token, uid, balance] => Self::new(token, uid, balance, "ETH"),
             [token, uid, balance, asset] => Self::new(token, uid, balance, asset),
-            _ => Err(DevNotaryError::Config("an account is TOKEN:UID:BALANCE[:ASSET]".into())),
+            _ => Err(DevNotaryError::Config("an account is TOKEN:UID:BALANCE[:ASSET][,FIELD=DECIMAL...]".into())),
+        }?;
+        for item in items {
+            let (name, decimal) = item.split_once('=').ok_or_else(|| {
+                DevNotaryError::Config(format!("account {}: value {item:?} is not FIELD=DECIMAL", account.uid))
+            })?;
+            account = account.with_value(name, decimal)?;
         }
+        Ok(account)
     }
 
     /// Three demo accounts: tokens `alice-token`, `bob-token`, `carol-token`.
@@ -148,6 +232,7 @@ impl Account {
                 uid: uid.to_owned(),
                 balance: balance.to_owned(),
                 asset: "ETH".to_owned(),
+                values: Vec::new(),
             })
             .collect()
     }
@@ -167,20 +252,41 @@ impl Account {
         if self.asset.chars().any(char::is_control) {
             return Err(bad("asset must not contain control characters"));
         }
+        for (i, (name, decimal)) in self.values.iter().enumerate() {
+            if !is_value_name(name) {
+                return Err(bad(&format!("value name {name:?} must be ASCII letters, digits, '_' or '-'")));
+            }
+            if [UID_FIELD, VALUE_FIELD, ASSET_FIELD].contains(&name.as_str()) {
+                return Err(bad(&format!("value name {name} is reserved")));
+            }
+            if self.values.iter().skip(i + 1).any(|(other, _)| other == name) {
+                return Err(bad(&format!("value {name} is given twice")));
+            }
+            if !is_decimal(decimal) {
+                return Err(bad(&format!("value {name} must be a decimal such as 12.345")));
+            }
+        }
         Ok(())
     }
 
     /// The exchange's JSON for this account.
     pub(crate) fn json(&self) -> String {
-        // uid and asset through serde_json for escaping; the balance is a
-        // validated decimal, written as a JSON number.
-        format!(
-            r#"{{"uid":{},"balance":{},"asset":{}}}"#,
-            serde_json::Value::from(self.uid.as_str()),
-            self.balance,
-            serde_json::Value::from(self.asset.as_str()),
-        )
+        // Strings and names through serde_json for escaping; the values are
+        // validated decimals, written as JSON numbers.
+        let text = |t: &str| serde_json::Value::from(t).to_string();
+        let mut json = format!(r#"{{"uid":{},"balance":{}"#, text(&self.uid), self.balance);
+        for (name, decimal) in &self.values {
+            json.push_str(&format!(",{}:{decimal}", text(name)));
+        }
+        json.push_str(&format!(r#","asset":{}}}"#, text(&self.asset)));
+        json
     }
+}
+
+/// A value name: a top-level JSON key written verbatim, a one-segment JSON
+/// path, and safe in an account spec and a file name.
+fn is_value_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// `-?digits(.digits)?`: a JSON number without exponent.

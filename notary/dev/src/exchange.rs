@@ -2,7 +2,9 @@
 //!
 //! `GET /api/v1/balance` with `Authorization: Bearer <token>` answers
 //! `{"uid":"u-123","balance":12.345,"asset":"ETH"}` for the account of that
-//! token. Every response has a `Content-Length` and closes the connection.
+//! token, with the account's further values after the balance
+//! (`{"uid":"u-123","balance":12.345,"trades":17,"asset":"ETH"}`). Every
+//! response has a `Content-Length` and closes the connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,14 +2,15 @@
 //!
 //! The development notary runs a mock exchange over real HTTPS on loopback
 //! and issues TLSNotary presentations in the upstream v0.1.0-alpha.15
-//! format for its accounts: the balance's digits stay hidden behind a
-//! plaintext hash commitment (`H(value || 16-byte blinder)`, BLAKE3 by
-//! default) whose blinder goes to the provider, and everything else in the
-//! transcript is disclosed except the provider's bearer token.
+//! format for its accounts: the digits of each configured value field
+//! (`balance` by default) stay hidden behind their own plaintext hash
+//! commitment (`H(value || 16-byte blinder)`, BLAKE3 by default) whose
+//! blinder goes to the provider, and everything else in the transcript is
+//! disclosed except the provider's bearer token.
 //!
 //! **Trust.** A real TLSNotary notary runs MPC-TLS with the prover and
 //! never sees the plaintext. This one makes the HTTPS request itself on
-//! the provider's behalf, so it sees the balance, and it holds the mock
+//! the provider's behalf, so it sees the hidden values, and it holds the mock
 //! exchange's certificate key, with which it synthesises the TLS 1.2 ECDHE
 //! handshake parameters of the identity proof (the real connection is TLS
 //! 1.3 and its handshake is not what the proof shows). A presentation from
@@ -22,7 +23,7 @@
 //! let notary = DevNotary::start(DevNotaryConfig::default()).await?;
 //! let issued = notary.issue("alice-token").await?;
 //! let verified = triad_notary::verify(&issued.presentation, &notary.verifier_config()?)?;
-//! triad_notary::check_commitment(&verified.unopened_commitments[0], &issued.secret.prover_secret())?;
+//! triad_notary::check_commitment(&verified.unopened_commitments[0], &issued.secrets[0].prover_secret())?;
 //! # Ok(()) }
 //! ```
 
@@ -57,11 +58,12 @@ pub use secret::IssuedSecret;
 /// The banner every entry point shows.
 pub const BANNER: &str = "\
 triad-dev-notary: DEVELOPMENT ONLY. This notary makes the HTTPS request itself and SEES \
-THE PLAINTEXT it attests (including the hidden balance), and it holds the mock exchange's \
+THE PLAINTEXT it attests (including the hidden values), and it holds the mock exchange's \
 certificate key. Its presentations prove nothing to anyone who does not trust this \
 process. Never use it for real data.";
 
-/// The JSON field of the exchange's response that holds the hidden value.
+/// The JSON field of the exchange's response hidden by default (the
+/// balance); see [`DevNotaryConfig::value_fields`].
 pub const VALUE_FIELD: &str = "balance";
 /// The JSON field of the exchange's response that is the Sybil uid.
 pub const UID_FIELD: &str = "uid";
@@ -74,7 +76,7 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DevNotaryError {
-    /// Bad configuration (account, key, algorithm).
+    /// Bad configuration (account, value fields, key, algorithm).
     #[error("configuration: {0}")]
     Config(String),
     /// Making the test PKI or signing with the exchange's key failed.
@@ -93,9 +95,9 @@ pub enum DevNotaryError {
     /// 401 for an unknown token).
     #[error("the exchange answered {0:?}")]
     ExchangeStatus(String),
-    /// The exchange's response has no `"balance":` number.
-    #[error("the exchange's response has no {VALUE_FIELD} value")]
-    NoValue,
+    /// The exchange's response has no number for this value field.
+    #[error("the exchange's response has no {0} value")]
+    NoValue(String),
     /// The system random generator failed.
     #[error("system random generator failed")]
     Random,
@@ -107,20 +109,23 @@ pub enum DevNotaryError {
     Internal(String),
 }
 
-/// A presentation and the provider's secret for its hidden value.
+/// A presentation and the provider's secrets for its hidden values.
 #[derive(Clone)]
 pub struct Issued {
     /// The presentation, bincode as upstream writes it.
     pub presentation: Vec<u8>,
-    /// The provider's secret (value, blinder, range, algorithm, commitment).
-    pub secret: IssuedSecret,
+    /// The provider's secrets (value, blinder, range, algorithm,
+    /// commitment), one per value field in the template's order
+    /// ([`DevNotary::value_fields`]).
+    pub secrets: Vec<IssuedSecret>,
 }
 
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `IssuedSecret`'s Debug leaves out value and blinder.
         f.debug_struct("Issued")
             .field("presentation_len", &self.presentation.len())
-            .field("secret", &self.secret)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }
@@ -143,6 +148,9 @@ pub struct DevNotary {
     signer: NotarySigner,
     notary_key: NotaryKey,
     alg: CommitmentAlg,
+    value_fields: Vec<String>,
+    /// The template, checked at start; `template` sets its freshness.
+    template: ProofTemplate,
     connector: TlsConnector,
     rng: SystemRandom,
     stop: watch::Sender<bool>,
@@ -161,9 +169,7 @@ impl std::fmt::Debug for DevNotary {
 impl DevNotary {
     /// Makes the test PKI, binds the mock exchange and starts serving it.
     pub async fn start(config: DevNotaryConfig) -> Result<Self, DevNotaryError> {
-        for account in &config.accounts {
-            account.validate()?;
-        }
+        config.validate()?;
         let rng = SystemRandom::new();
         let secret = match config.notary_secret {
             Some(s) => s,
@@ -171,6 +177,17 @@ impl DevNotary {
         };
         let signer = NotarySigner::Secp256k1(secret.0);
         let notary_key = NotaryKey::from_wire(&signer.verifying_key()?)?;
+        let fields: Vec<&str> = config.value_fields.iter().map(String::as_str).collect();
+        let template = ProofTemplate::new(
+            &config.server_name,
+            "GET",
+            BALANCE_PATH,
+            &fields,
+            UID_FIELD,
+            0,
+            vec![notary_key.clone()],
+        )
+        .map_err(|e| DevNotaryError::Config(format!("template: {e}")))?;
 
         let pki = pki::TestPki::generate(&config.server_name)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -206,6 +223,8 @@ impl DevNotary {
             signer,
             notary_key,
             alg: config.commitment_alg,
+            value_fields: config.value_fields,
+            template,
             connector: TlsConnector::from(Arc::new(client_config)),
             rng,
             stop,
@@ -244,25 +263,20 @@ impl DevNotary {
         Ok(config)
     }
 
-    /// The dataset template this notary's presentations fit:
-    /// `GET /api/v1/balance`, value `balance`, uid `uid`.
-    pub fn template(&self, freshness_secs: u64) -> ProofTemplate {
-        ProofTemplate {
-            server_name: self.server_name.clone(),
-            method: "GET".to_owned(),
-            path: BALANCE_PATH.to_owned(),
-            value_field: triad_notary::JsonPath::parse(VALUE_FIELD).unwrap_or_else(|_| unreachable!("constant path")),
-            uid_field: triad_notary::JsonPath::parse(UID_FIELD).unwrap_or_else(|_| unreachable!("constant path")),
-            freshness_secs,
-            max_clock_skew_secs: triad_notary::template::DEFAULT_MAX_CLOCK_SKEW_SECS,
-            max_value_len: triad_notary::template::DEFAULT_MAX_VALUE_LEN,
-            notary_keys: vec![self.notary_key.clone()],
-        }
+    /// The value fields hidden in every presentation, in the template's order.
+    pub fn value_fields(&self) -> &[String] {
+        &self.value_fields
     }
 
-    /// Fetches the balance of the account with bearer `token` from the
-    /// exchange over HTTPS and issues a presentation of the response with
-    /// the balance hidden.
+    /// The dataset template this notary's presentations fit:
+    /// `GET /api/v1/balance`, the configured value fields, uid `uid`.
+    pub fn template(&self, freshness_secs: u64) -> ProofTemplate {
+        ProofTemplate { freshness_secs, ..self.template.clone() }
+    }
+
+    /// Fetches the account with bearer `token` from the exchange over HTTPS
+    /// and issues a presentation of the response with every value field
+    /// hidden behind its own commitment.
     pub async fn issue(&self, token: &str) -> Result<Issued, DevNotaryError> {
         self.issue_with(token, IssueOptions::default()).await
     }
@@ -290,14 +304,18 @@ impl DevNotary {
         if !status.starts_with(b"HTTP/1.1 200 ") {
             return Err(DevNotaryError::ExchangeStatus(String::from_utf8_lossy(status).into_owned()));
         }
-        let value = locate_value(&received, VALUE_FIELD).ok_or(DevNotaryError::NoValue)?;
+        let values = self
+            .value_fields
+            .iter()
+            .map(|f| locate_value(&received, f).ok_or_else(|| DevNotaryError::NoValue(f.clone())))
+            .collect::<Result<_, _>>()?;
 
         let recorded =
-            present::Recorded { time, sent: &sent, received: &received, sent_withheld: vec![token_range], value };
+            present::Recorded { time, sent: &sent, received: &received, sent_withheld: vec![token_range], values };
         let chain = [self.pki.server_der.clone()];
         let server = present::ServerIdentity { name: &self.server_name, cert_chain: &chain, key: &self.pki.server_key };
-        let (presentation, secret) = present::build(&recorded, &server, &self.signer, self.alg.hash_alg(), &self.rng)?;
-        Ok(Issued { presentation, secret })
+        let (presentation, secrets) = present::build(&recorded, &server, &self.signer, self.alg.hash_alg(), &self.rng)?;
+        Ok(Issued { presentation, secrets })
     }
 
     /// One HTTPS exchange with the mock exchange: sends `request`, returns

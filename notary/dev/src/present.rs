@@ -26,8 +26,9 @@ pub(crate) struct Recorded<'a> {
     pub(crate) received: &'a [u8],
     /// Sent bytes withheld without a commitment (the bearer token).
     pub(crate) sent_withheld: Vec<Range<usize>>,
-    /// The received range behind the unopened commitment (the balance).
-    pub(crate) value: Range<usize>,
+    /// The received ranges each behind its own unopened commitment (the
+    /// value fields' numbers), in the template's order.
+    pub(crate) values: Vec<Range<usize>>,
 }
 
 /// The server side the notary impersonates for the identity proof.
@@ -74,24 +75,35 @@ fn gather(data: &[u8], ranges: &[Range<usize>]) -> Result<Vec<u8>, DevNotaryErro
 }
 
 /// Builds and signs the presentation; returns its bytes and the prover's
-/// secret for the hidden value.
+/// secrets for the hidden values, in the order of `recorded.values`.
 pub(crate) fn build(
     recorded: &Recorded<'_>,
     server: &ServerIdentity<'_>,
     signer: &NotarySigner,
     alg: HashAlg,
     rng: &SystemRandom,
-) -> Result<(Vec<u8>, IssuedSecret), DevNotaryError> {
+) -> Result<(Vec<u8>, Vec<IssuedSecret>), DevNotaryError> {
     let internal = |m: &str| DevNotaryError::Internal(m.to_owned());
     let len32 = |n: usize| u32::try_from(n).map_err(|_| internal("transcript too long"));
+    let mut hidden = recorded.values.clone();
+    hidden.sort_by_key(|r| r.start);
+    // Touching ranges would read as one hidden range, fitting no template.
+    if hidden.windows(2).any(|w| matches!(w, [a, b] if a.end >= b.start)) {
+        return Err(internal("hidden values overlap or touch"));
+    }
     let sent_disclosed = complement(&recorded.sent_withheld, recorded.sent.len());
-    let recv_disclosed = complement(std::slice::from_ref(&recorded.value), recorded.received.len());
-    if sent_disclosed.is_empty() || recv_disclosed.is_empty() || recorded.value.is_empty() {
+    let recv_disclosed = complement(&hidden, recorded.received.len());
+    if sent_disclosed.is_empty()
+        || recv_disclosed.is_empty()
+        || hidden.is_empty()
+        || hidden.iter().any(|r| r.is_empty())
+    {
         return Err(internal("nothing to disclose or nothing to hide"));
     }
 
     // Plaintext hash commitments: the disclosed data of each direction
-    // (opened below) and the value (left unopened), each with a fresh blinder.
+    // (opened below) and each value (left unopened), each with a fresh
+    // blinder.
     let mut commitments = Vec::new();
     let mut openings = Vec::new();
     for (direction, data, ranges) in
@@ -106,12 +118,25 @@ pub(crate) fn build(
             blinder: blinder.0,
         });
     }
-    let value_ranges = std::slice::from_ref(&recorded.value);
-    let value = gather(recorded.received, value_ranges)?;
-    let value_blinder = Blinder(random(rng)?);
-    let value_commitment = commit(alg, Direction::Received, &value, value_ranges, &value_blinder);
-    let commitment_hash = value_commitment.hash.value.0.clone();
-    commitments.push(value_commitment);
+    let notary_key = triad_notary::NotaryKey::from_wire(&signer.verifying_key()?)?.to_string();
+    let mut secrets = Vec::with_capacity(recorded.values.len());
+    for range in &recorded.values {
+        let ranges = std::slice::from_ref(range);
+        let value = gather(recorded.received, ranges)?;
+        let blinder = Blinder(random(rng)?);
+        let commitment = commit(alg, Direction::Received, &value, ranges, &blinder);
+        secrets.push(IssuedSecret {
+            direction: Direction::Received,
+            range: range.clone(),
+            value,
+            blinder,
+            alg,
+            commitment: commitment.hash.value.0.clone(),
+            server_name: server.name.to_owned(),
+            notary_key: notary_key.clone(),
+        });
+        commitments.push(commitment);
+    }
 
     // The synthesised TLS 1.2 ECDHE handshake: the exchange's key signs
     // client_random || server_random || ServerECDHParams.
@@ -195,18 +220,7 @@ pub(crate) fn build(
             hash_secrets: openings,
         }),
     };
-    let notary_key = triad_notary::NotaryKey::from_wire(&signer.verifying_key()?)?;
-    let secret = IssuedSecret {
-        direction: Direction::Received,
-        range: recorded.value.clone(),
-        value,
-        blinder: value_blinder,
-        alg,
-        commitment: commitment_hash,
-        server_name: server.name.to_owned(),
-        notary_key: notary_key.to_string(),
-    };
-    Ok((wire::encode(&presentation), secret))
+    Ok((wire::encode(&presentation), secrets))
 }
 
 fn commit(

@@ -1,4 +1,4 @@
-//! The prover's secret for the hidden value, in the shape of the upstream
+//! The prover's secret for one hidden value, in the shape of the upstream
 //! fixture's `secret.json`.
 
 use std::ops::Range;
@@ -16,7 +16,7 @@ pub struct IssuedSecret {
     pub direction: Direction,
     /// The committed range of the transcript.
     pub range: Range<usize>,
-    /// The committed bytes: the balance's digits as the exchange wrote them.
+    /// The committed bytes: the value's digits as the exchange wrote them.
     pub value: Vec<u8>,
     /// The commitment's blinder.
     pub blinder: Blinder,

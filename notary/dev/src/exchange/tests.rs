@@ -41,3 +41,12 @@ fn uids_are_json_escaped() {
     let a = Account::new("t", "u-\"q\"", "1", "E\\TH").expect("valid");
     assert_eq!(a.json(), r#"{"uid":"u-\"q\"","balance":1,"asset":"E\\TH"}"#);
 }
+
+#[test]
+fn further_values_are_numbers_between_balance_and_asset() {
+    let a = Account::parse("t:u-alice:12.345:ETH,trades=17,fees=-0.25").expect("valid");
+    assert_eq!(a.json(), r#"{"uid":"u-alice","balance":12.345,"trades":17,"fees":-0.25,"asset":"ETH"}"#);
+    assert_eq!(a.value("balance"), Some("12.345"));
+    assert_eq!(a.value("fees"), Some("-0.25"));
+    assert_eq!(a.value("asset"), None);
+}
