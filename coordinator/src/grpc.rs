@@ -216,10 +216,18 @@ fn check_submission(
         refused("share_commitments");
         Status::invalid_argument(format!("share_commitments: not a triad.provider.v1.ShareCommitments: {e}"))
     })?;
-    triad_provider::ShareCommitments::from_proto(&commitments).map_err(|e| {
+    let commitments = triad_provider::ShareCommitments::from_proto(&commitments).map_err(|e| {
         refused("share_commitments");
         Status::invalid_argument(format!("share_commitments: {e}"))
     })?;
+    if commitments.components.len() != matched.values.len() {
+        refused("share_commitments");
+        return Err(Status::invalid_argument(format!(
+            "share_commitments: component commitments for {} values, but the dataset has {} columns",
+            commitments.components.len(),
+            matched.values.len()
+        )));
+    }
     Ok(Checked { contribution_id, matched })
 }
 
@@ -238,7 +246,6 @@ impl CoordinatorApi for CoordinatorService {
             return Err(Status::invalid_argument(format!("description: at most {MAX_DESCRIPTION_BYTES} bytes")));
         }
         let template = r.template.clone().ok_or_else(|| Status::invalid_argument("template: required"))?;
-        parse_template(&template).map_err(|e| Status::invalid_argument(format!("template: {e}")))?;
         if let Some(f) = &r.format {
             triad_provider::DecimalFormat::from_proto(f)
                 .map_err(|e| Status::invalid_argument(format!("format: {e}")))?;
@@ -252,6 +259,13 @@ impl CoordinatorApi for CoordinatorService {
             columns: r.columns,
         };
         triad_network::schema(&created).map_err(|e| Status::invalid_argument(format!("columns: {e}")))?;
+        for c in
+            triad_network::proven_columns(&created).map_err(|e| Status::invalid_argument(format!("columns: {e}")))?
+        {
+            triad_provider::DecimalFormat::from_proto(&c.format)
+                .map_err(|e| Status::invalid_argument(format!("columns: column `{}`: {e}", c.name)))?;
+        }
+        parse_template(&created).map_err(|e| Status::invalid_argument(format!("template: {e}")))?;
         let append = Append::new(
             streams::dataset(&r.dataset_id),
             ExpectedVersion::NoStream,
@@ -334,19 +348,23 @@ impl CoordinatorApi for CoordinatorService {
         .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
         let Checked { contribution_id, matched } = checked?;
 
-        let commitment = ev::PlaintextCommitment {
-            algorithm: matched.commitment.alg.name().to_owned(),
-            hash: matched.commitment.hash.to_vec(),
-            start: matched.value_range.start as u64,
-            end: matched.value_range.end as u64,
-        };
+        let commitments = matched
+            .values
+            .iter()
+            .map(|v| ev::PlaintextCommitment {
+                algorithm: v.commitment.alg.name().to_owned(),
+                hash: v.commitment.hash.to_vec(),
+                start: v.range.start as u64,
+                end: v.range.end as u64,
+            })
+            .collect();
         let submitted = ev::ContributionSubmitted {
             dataset_id: r.dataset_id.clone(),
             contribution_id: contribution_id.clone(),
             uid: matched.uid.clone(),
             server_name: matched.server_name.clone(),
             connection_time_unix: i64::try_from(matched.time).unwrap_or(i64::MAX),
-            commitment: Some(commitment),
+            commitments,
             presentation_sha256: Sha256::digest(&r.presentation).to_vec(),
             bundle_hashes: r.bundles.iter().map(|b| Sha256::digest(b).to_vec()).collect(),
             sealed_bundles: r.bundles,

@@ -101,18 +101,22 @@ pub(crate) struct State {
     pub open_session: Option<Vec<u8>>,
 }
 
-/// The template a `DatasetCreated` declares, parsed.
-pub(crate) fn parse_template(t: &ev::ProofTemplate) -> Result<ProofTemplate, String> {
+/// The template a `DatasetCreated` declares, parsed, with one hidden value per proven column
+/// (`triad_network::proven_columns`).
+pub(crate) fn parse_template(d: &ev::DatasetCreated) -> Result<ProofTemplate, String> {
+    let t = d.template.as_ref().ok_or("no template")?;
     let keys = t
         .notary_keys
         .iter()
         .map(|k| NotaryKey::parse(k).map_err(|e| format!("notary key {k:?}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let columns = triad_network::proven_columns(d).map_err(|e| e.to_string())?;
+    let paths: Vec<&str> = columns.iter().map(|c| c.json_path.as_str()).collect();
     ProofTemplate::new(
         &t.server_name,
         &t.request_method,
         &t.request_path,
-        &t.value_json_path,
+        &paths,
         &t.uid_json_path,
         t.freshness_secs,
         keys,
@@ -168,7 +172,7 @@ impl State {
     }
 
     fn dataset_created(&mut self, d: ev::DatasetCreated) {
-        let template = d.template.as_ref().map(parse_template).and_then(Result::ok);
+        let template = parse_template(&d).ok();
         let schema = triad_network::schema(&d).ok();
         self.datasets.insert(
             d.dataset_id.clone(),

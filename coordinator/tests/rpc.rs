@@ -76,7 +76,8 @@ async fn submissions() {
     assert_eq!(submitted.sealed_bundles, honest.bundles);
     assert_eq!(submitted.bundle_hashes.len(), 3);
     assert_eq!(submitted.share_commitments, honest.share_commitments);
-    let c = submitted.commitment.as_ref().unwrap();
+    assert_eq!(submitted.commitments.len(), 1, "one value");
+    let c = &submitted.commitments[0];
     assert!(c.end > c.start && c.hash.len() == 32, "{c:?}");
     assert!(events.iter().any(|(s, _, _)| s.starts_with("uid-")), "the uid marker");
 

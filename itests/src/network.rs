@@ -21,9 +21,10 @@ use sha2::{Digest as _, Sha256};
 use tonic::transport::{Channel, Endpoint};
 use triad_dev_notary::{Account, DevNotary, DevNotaryConfig};
 use triad_eventlog::{BusNames, EventBus as _, EventStore as _, JetStreamBus, JetStreamConfig, PgEventStore};
+use triad_localnet::DatasetSpec;
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient, query_api_client::QueryApiClient};
 use triad_proto::events::v1::{self as ev, event::Kind};
-use triad_provider::{DecimalFormat, PublicKey};
+use triad_provider::PublicKey;
 
 use crate::{Cleanup, database_name, database_url, nats_url, pg_admin_url};
 
@@ -192,7 +193,8 @@ impl Network {
         let binaries = BINARIES.map(binary);
         let [coordinator_bin, party_bin, projector_bin] = binaries;
         let (coordinator_bin, party_bin, projector_bin) = (coordinator_bin?, party_bin?, projector_bin?);
-        let notary = DevNotary::start(DevNotaryConfig { accounts, ..Default::default() })
+        let value_fields = triad_localnet::value_fields(&accounts);
+        let notary = DevNotary::start(DevNotaryConfig { accounts, value_fields, ..Default::default() })
             .await
             .context("starting the development notary")?;
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
@@ -388,15 +390,15 @@ impl Network {
         Ok(triad_localnet::provider::share_keys(network)?)
     }
 
-    /// The operator creates dataset `id` (one column `balance`) with the notary's template.
-    pub async fn create_dataset(&mut self, id: &str, format: &DecimalFormat, min_cohort: u64) -> anyhow::Result<()> {
+    /// The operator creates `spec` with the notary's template (one hidden value per column).
+    pub async fn create_dataset(&mut self, spec: &DatasetSpec) -> anyhow::Result<()> {
         let create = api::CreateDatasetRequest {
-            dataset_id: id.to_owned(),
-            description: "balances on the development notary's mock exchange".into(),
+            dataset_id: spec.id.clone(),
+            description: "values on the development notary's mock exchange".into(),
             template: Some(triad_localnet::provider::template(&self.notary, 3600)),
-            format: Some(format.to_proto()),
-            min_cohort,
-            columns: Vec::new(),
+            format: None,
+            min_cohort: spec.min_cohort,
+            columns: spec.columns.clone(),
         };
         let mut request = tonic::Request::new(create);
         request.metadata_mut().insert("authorization", format!("Bearer {}", self.operator_token).parse()?);
@@ -409,12 +411,12 @@ impl Network {
     pub async fn submission(
         &self,
         token: &str,
-        dataset: &str,
-        format: &DecimalFormat,
+        spec: &DatasetSpec,
         keys: &[PublicKey; 3],
         behaviour: Behaviour,
     ) -> anyhow::Result<api::SubmitContributionRequest> {
-        Ok(triad_localnet::provider::submission(&self.notary, token, dataset, format, keys, behaviour).await?)
+        let formats = spec.formats()?;
+        Ok(triad_localnet::provider::submission(&self.notary, token, &spec.id, &formats, keys, behaviour).await?)
     }
 
     /// Waits until the coordinator reports `total` contributions of `dataset` decided

@@ -83,8 +83,8 @@ pub enum VerifyError {
     /// configuration requires one.
     #[error("presentation has no server identity proof")]
     MissingIdentityProof,
-    /// The server name is not a valid DNS name.
-    #[error("server name {0:?} is not a valid DNS name")]
+    /// The server name is not a valid DNS name in lower case.
+    #[error("server name {0:?} is not a valid DNS name in lower case")]
     InvalidServerName(String),
     /// The certificate opening (handshake data and blinder) does not hash to
     /// the commitment in the attestation.

@@ -73,6 +73,12 @@ pub(crate) fn verify_identity(
     commitment: &wire::TypedHash,
 ) -> Result<String, VerifyError> {
     let wire::ServerName::Dns(name) = &proof.name;
+    // DNS names match case-insensitively, so the name is not bound by the certificate's
+    // case: only the lower-case spelling is accepted, so that one presentation has one
+    // encoding (its hash is recorded) and one name for the template to match.
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(VerifyError::InvalidServerName(name.clone()));
+    }
     let dns = DnsName::try_from(name.as_str()).map_err(|_| VerifyError::InvalidServerName(name.clone()))?.to_owned();
 
     // The opening must hash to the attested commitment.

@@ -416,6 +416,12 @@ fn a_wrong_server_name_is_rejected() {
         tampered(&full(), |p| identity(p).name = wire::ServerName::Dns("not a name!".into())),
         Err(VerifyError::InvalidServerName("not a name!".into()))
     );
+    // The certificate is valid for every spelling of its name; one spelling (lower case) is
+    // accepted, so a presentation cannot be re-encoded into another that also verifies.
+    assert_eq!(
+        tampered(&full(), |p| identity(p).name = wire::ServerName::Dns("tlsNotary.org".into())),
+        Err(VerifyError::InvalidServerName("tlsNotary.org".into()))
+    );
 }
 
 #[test]

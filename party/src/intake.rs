@@ -39,7 +39,7 @@ use std::collections::BTreeSet;
 use triad_input_check::{CheckError, ContributionShares, HashAlg, ValueShape, Verdict, check_batch};
 use triad_mpc::NetParty;
 use triad_mpc_core::PartyId;
-use triad_provider::{EquivocationProof, OpenedBundle, ProofError, ProviderError, ShareCommitments};
+use triad_provider::{EquivocationProof, OpenedBundle, OpenedColumn, ProofError, ProviderError, ShareCommitments};
 
 /// Why a contribution was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,42 +141,53 @@ pub struct Accusation {
     pub proof: EquivocationProof,
 }
 
-/// The shape every bundle of a batch must share.
+/// The shape every bundle of a batch must share, per value (column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BatchShape {
+struct ColumnShape {
     words: usize,
     shape: ValueShape,
     alg: HashAlg,
 }
 
-fn batch_shape(batch: &[OpenedBundle]) -> Result<Option<BatchShape>, IntakeError> {
+/// The shapes of the batch's values (one per column; empty for an empty batch), checked
+/// alike in every bundle.
+fn batch_shape(batch: &[OpenedBundle]) -> Result<Vec<ColumnShape>, IntakeError> {
     let Some(first) = batch.first() else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    let shape_of = |b: &OpenedBundle| -> Result<BatchShape, IntakeError> {
-        let alg = HashAlg::from_name(&b.commitment.algorithm).ok_or_else(|| {
-            IntakeError::Batch(format!("unsupported commitment algorithm {:?}", b.commitment.algorithm))
+    let shape_of = |c: &OpenedColumn| -> Result<ColumnShape, IntakeError> {
+        let alg = HashAlg::from_name(&c.commitment.algorithm).ok_or_else(|| {
+            IntakeError::Batch(format!("unsupported commitment algorithm {:?}", c.commitment.algorithm))
         })?;
-        Ok(BatchShape {
-            words: b.value_max_len.div_ceil(8),
-            shape: ValueShape { max_integer_digits: b.format.max_integer_digits, max_decimals: b.format.max_decimals },
+        Ok(ColumnShape {
+            words: c.value_max_len.div_ceil(8),
+            shape: ValueShape { max_integer_digits: c.format.max_integer_digits, max_decimals: c.format.max_decimals },
             alg,
         })
     };
-    let want = shape_of(first)?;
+    let want = first.columns.iter().map(shape_of).collect::<Result<Vec<_>, _>>()?;
     for (i, b) in batch.iter().enumerate() {
-        if shape_of(b)? != want || b.context.dataset_id != first.context.dataset_id {
+        if b.columns.len() != want.len() || b.context.dataset_id != first.context.dataset_id {
             return Err(IntakeError::Batch(format!(
-                "contribution {i} has another dataset, format or algorithm than contribution 0"
+                "contribution {i} has another dataset or number of values than contribution 0"
             )));
         }
-        let n = [&b.value_bytes.first, &b.value_bytes.second].map(Vec::len);
-        let m = [&b.blinder.first, &b.blinder.second].map(Vec::len);
-        if n != [want.words; 2] || m != [2; 2] || b.value.first.len() != 1 || b.value.second.len() != 1 {
-            return Err(IntakeError::Batch(format!("contribution {i}: share lengths do not fit its format")));
+        for (k, (c, want)) in b.columns.iter().zip(&want).enumerate() {
+            if shape_of(c)? != *want {
+                return Err(IntakeError::Batch(format!(
+                    "contribution {i}, value {k}: another format or algorithm than contribution 0's"
+                )));
+            }
+            let n = [&c.value_bytes.first, &c.value_bytes.second].map(Vec::len);
+            let m = [&c.blinder.first, &c.blinder.second].map(Vec::len);
+            if n != [want.words; 2] || m != [2; 2] || c.value.first.len() != 1 || c.value.second.len() != 1 {
+                return Err(IntakeError::Batch(format!(
+                    "contribution {i}, value {k}: share lengths do not fit its format"
+                )));
+            }
         }
     }
-    Ok(Some(want))
+    Ok(want)
 }
 
 /// Step 1, local: check this party's copies of its two components of every
@@ -246,43 +257,67 @@ pub fn check_commitments(
     batch: &[OpenedBundle],
     rejected: &BTreeSet<usize>,
 ) -> Result<Vec<Outcome>, IntakeError> {
-    let Some(shape) = batch_shape(batch)? else {
-        return Ok(Vec::new());
-    };
-    let mut kept = Vec::new();
-    let mut shares = Vec::new();
-    for (i, b) in batch.iter().enumerate() {
-        if rejected.contains(&i) {
-            continue;
+    let shapes = batch_shape(batch)?;
+    let kept: Vec<usize> = (0..batch.len()).filter(|i| !rejected.contains(i)).collect();
+    // One batch check per value (column): each has its own format, so its own circuit.
+    let mut per_column = Vec::with_capacity(shapes.len());
+    for (k, shape) in shapes.iter().enumerate() {
+        let mut shares = Vec::with_capacity(kept.len());
+        for &i in &kept {
+            let c = &batch[i].columns[k];
+            let commitment: [u8; 32] = c.commitment.hash.as_slice().try_into().map_err(|_| {
+                IntakeError::Batch(format!(
+                    "contribution {i}, value {k}: the commitment is {} bytes, not 32",
+                    c.commitment.hash.len()
+                ))
+            })?;
+            shares.push(ContributionShares {
+                value: (c.value.first[0], c.value.second[0]),
+                value_len: c.value_len,
+                value_bytes: (c.value_bytes.first.clone(), c.value_bytes.second.clone()),
+                blinder: ([c.blinder.first[0], c.blinder.first[1]], [c.blinder.second[0], c.blinder.second[1]]),
+                commitment,
+            });
         }
-        let commitment: [u8; 32] = b.commitment.hash.as_slice().try_into().map_err(|_| {
-            IntakeError::Batch(format!("contribution {i}: the commitment is {} bytes, not 32", b.commitment.hash.len()))
-        })?;
-        kept.push(i);
-        shares.push(ContributionShares {
-            value: (b.value.first[0], b.value.second[0]),
-            value_len: b.value_len,
-            value_bytes: (b.value_bytes.first.clone(), b.value_bytes.second.clone()),
-            blinder: ([b.blinder.first[0], b.blinder.first[1]], [b.blinder.second[0], b.blinder.second[1]]),
-            commitment,
-        });
+        shape.shape.check(shape.alg)?;
+        per_column.push((*shape, shares));
     }
-    shape.shape.check(shape.alg)?;
-    // The shape is checked and the layout was checked by `batch_shape`, so
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    if per_column.is_empty() {
+        return Err(IntakeError::Batch("the bundles carry no values".into()));
+    }
+    if kept.is_empty() {
+        // Every party judged the same lists, so all skip the MPC alike.
+        return Ok(vec![Outcome::Rejected(Reason::InconsistentShares); batch.len()]);
+    }
+    // The shapes are checked and the layout was checked by `batch_shape`, so
     // only the engine can fail inside; `circuit` keeps a network failure's cause.
     let verdicts = party.circuit(|p| {
-        check_batch(p, shape.shape, shape.alg, &shares).map_err(|e| match e {
-            CheckError::Mpc(e) => e,
-            _ => triad_mpc_core::Error::InvalidArgument("the commitment check refused a checked batch"),
-        })
+        per_column
+            .iter()
+            .map(|(shape, shares)| {
+                check_batch(p, shape.shape, shape.alg, shares).map_err(|e| match e {
+                    CheckError::Mpc(e) => e,
+                    _ => triad_mpc_core::Error::InvalidArgument("the commitment check refused a checked batch"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
     })?;
     let mut out = vec![Outcome::Rejected(Reason::InconsistentShares); batch.len()];
-    for (i, v) in kept.into_iter().zip(verdicts) {
-        out[i] = match v {
-            Verdict::Accepted => Outcome::Accepted,
-            Verdict::CommitmentMismatch => Outcome::Rejected(Reason::CommitmentMismatch),
-            Verdict::MalformedDecimal => Outcome::Rejected(Reason::MalformedDecimal),
-            Verdict::ValueMismatch => Outcome::Rejected(Reason::ValueMismatch),
+    for (slot, i) in kept.into_iter().enumerate() {
+        // Accepted only if every value is; otherwise the first failing value's reason.
+        let failing = verdicts.iter().map(|column| column.get(slot).copied()).find(|v| v != &Some(Verdict::Accepted));
+        out[i] = match failing {
+            None => Outcome::Accepted,
+            Some(None) => Outcome::Rejected(Reason::CommitmentMismatch),
+            Some(Some(v)) => match v {
+                Verdict::Accepted => Outcome::Accepted,
+                Verdict::CommitmentMismatch => Outcome::Rejected(Reason::CommitmentMismatch),
+                Verdict::MalformedDecimal => Outcome::Rejected(Reason::MalformedDecimal),
+                Verdict::ValueMismatch => Outcome::Rejected(Reason::ValueMismatch),
+            },
         };
     }
     Ok(out)

@@ -26,6 +26,25 @@ pub enum StateError {
     Corrupt(String),
 }
 
+/// An accepted contribution's id and this party's two components of each of its values.
+pub type AcceptedShares = (Vec<u8>, Vec<(u64, u64)>);
+
+/// One column of a dataset's rows: this party's components `x_i` and `x_{i+1}`, one per row.
+/// `Debug` shows the row count only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ColumnShares {
+    /// `x_i` per row.
+    pub first: Vec<u64>,
+    /// `x_{i+1}` per row.
+    pub second: Vec<u64>,
+}
+
+impl std::fmt::Debug for ColumnShares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ColumnShares({} rows)", self.first.len())
+    }
+}
+
 /// A session as the party tracks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionState {
@@ -76,7 +95,9 @@ CREATE TABLE IF NOT EXISTS contributions (
     rejected INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS contributions_rows ON contributions (dataset_id, accepted_position);
-CREATE TABLE IF NOT EXISTS shares (contribution_id BLOB PRIMARY KEY, x_first INTEGER NOT NULL, x_second INTEGER NOT NULL);
+-- Per contribution, this party's two components of each value (column), 16 bytes per value:
+-- x_first then x_second, little-endian.
+CREATE TABLE IF NOT EXISTS value_shares (contribution_id BLOB PRIMARY KEY, components BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS queries (query_id BLOB PRIMARY KEY, dataset_id TEXT NOT NULL, sql TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folded (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -190,17 +211,18 @@ impl State {
         Ok(out)
     }
 
-    /// Stores the accepted shares of a session, all or nothing.
-    pub async fn put_shares(&self, shares: &[(Vec<u8>, u64, u64)]) -> Result<(), StateError> {
+    /// Stores the accepted shares of a session, all or nothing: per contribution, this party's
+    /// two components of each value.
+    pub async fn put_shares(&self, shares: &[AcceptedShares]) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
-        for (id, a, b) in shares {
+        for (id, values) in shares {
+            let blob: Vec<u8> = values.iter().flat_map(|(a, b)| [a.to_le_bytes(), b.to_le_bytes()]).flatten().collect();
             sqlx::query(
-                "INSERT INTO shares (contribution_id, x_first, x_second) VALUES ($1, $2, $3)
-                 ON CONFLICT (contribution_id) DO UPDATE SET x_first = excluded.x_first, x_second = excluded.x_second",
+                "INSERT INTO value_shares (contribution_id, components) VALUES ($1, $2)
+                 ON CONFLICT (contribution_id) DO UPDATE SET components = excluded.components",
             )
             .bind(id)
-            .bind(*a as i64)
-            .bind(*b as i64)
+            .bind(blob)
             .execute(&mut *tx)
             .await?;
         }
@@ -208,16 +230,18 @@ impl State {
         Ok(())
     }
 
-    /// The rows of `dataset_id` at `snapshot`: the shares of contributions accepted at or
-    /// before it, in acceptance order; `Err` names a row whose shares this party lacks.
+    /// The rows of `dataset_id` at `snapshot`, by column: the shares of contributions accepted
+    /// at or before it, in acceptance order (`columns` values each); `Err` names a row whose
+    /// shares this party lacks.
     pub async fn rows(
         &self,
         dataset_id: &str,
         snapshot: u64,
-    ) -> Result<Result<(Vec<u64>, Vec<u64>), Vec<u8>>, StateError> {
+        columns: usize,
+    ) -> Result<Result<Vec<ColumnShares>, Vec<u8>>, StateError> {
         let rows = sqlx::query(
-            "SELECT c.contribution_id AS id, s.x_first AS a, s.x_second AS b FROM contributions c
-             LEFT JOIN shares s ON s.contribution_id = c.contribution_id
+            "SELECT c.contribution_id AS id, s.components AS components FROM contributions c
+             LEFT JOIN value_shares s ON s.contribution_id = c.contribution_id
              WHERE c.dataset_id = $1 AND c.accepted_position IS NOT NULL AND c.accepted_position <= $2
              ORDER BY c.accepted_position",
         )
@@ -225,18 +249,29 @@ impl State {
         .bind(snapshot as i64)
         .fetch_all(&self.pool)
         .await?;
-        let (mut first, mut second) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        let mut out = vec![ColumnShares::default(); columns];
+        for c in &mut out {
+            c.first.reserve(rows.len());
+            c.second.reserve(rows.len());
+        }
         for r in &rows {
-            let (a, b): (Option<i64>, Option<i64>) = (r.try_get("a")?, r.try_get("b")?);
-            match (a, b) {
-                (Some(a), Some(b)) => {
-                    first.push(a as u64);
-                    second.push(b as u64);
-                }
-                _ => return Ok(Err(r.try_get("id")?)),
+            let Some(blob): Option<Vec<u8>> = r.try_get("components")? else {
+                return Ok(Err(r.try_get("id")?));
+            };
+            if blob.len() != 16 * columns {
+                return Err(StateError::Corrupt(format!(
+                    "shares of {}: {} bytes for {columns} values",
+                    hex::encode(r.try_get::<Vec<u8>, _>("id")?),
+                    blob.len()
+                )));
+            }
+            for (c, chunk) in out.iter_mut().zip(blob.chunks_exact(16)) {
+                let (a, b) = chunk.split_at(8);
+                c.first.push(u64::from_le_bytes(a.try_into().unwrap_or_default()));
+                c.second.push(u64::from_le_bytes(b.try_into().unwrap_or_default()));
             }
         }
-        Ok(Ok((first, second)))
+        Ok(Ok(out))
     }
 
     /// A query's SQL.
@@ -364,7 +399,7 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
-            sqlx::query("DELETE FROM shares WHERE contribution_id = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM value_shares WHERE contribution_id = $1").bind(id).execute(&mut *c).await?;
         }
         Fold::Query { query_id, dataset_id, sql } => {
             sqlx::query(

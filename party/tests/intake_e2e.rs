@@ -16,7 +16,7 @@ use triad_notary::UnopenedCommitment;
 use triad_party::{Accusation, AccusationFault, IntakeError, Outcome, Reason, accuse, check_commitments, judge};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_provider::{
-    BundleContext, DecimalFormat, PlainContribution, ProofError, PublicKey, SealedBundle, SealedContribution,
+    BundleContext, DecimalFormat, PlainValue, ProofError, ProvenValue, PublicKey, SealedBundle, SealedContribution,
     SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle, os_rng, seal_contribution,
 };
 
@@ -33,19 +33,36 @@ struct Case {
     expected: Outcome,
 }
 
-fn plain(issued: &Issued, c: &UnopenedCommitment, value: u64) -> PlainContribution {
-    let r = &issued.secret.range;
-    PlainContribution {
+/// The format of the single-value tests' balances.
+fn format() -> DecimalFormat {
+    DecimalFormat::new(12, 4, 16).expect("format")
+}
+
+fn plain(issued: &Issued, c: &UnopenedCommitment, value: u64) -> PlainValue {
+    let r = &issued.secrets[0].range;
+    PlainValue {
         value,
-        value_bytes: issued.secret.value.clone(),
-        blinder: issued.secret.blinder.0,
+        value_bytes: issued.secrets[0].value.clone(),
+        blinder: issued.secrets[0].blinder.0,
         commitment: PlaintextCommitment {
             algorithm: c.alg.name().to_owned(),
             hash: c.hash.to_vec(),
             start: r.start as u64,
             end: r.end as u64,
         },
+        format: format(),
     }
+}
+
+/// `make_bundles` of the one value `issued` proves, under `c`.
+fn bundles(
+    issued: &Issued,
+    c: &UnopenedCommitment,
+    cid: [u8; 16],
+    pks: &[PublicKey; 3],
+) -> Result<SealedContribution, triad_provider::ProviderError> {
+    let (secret, format) = (issued.secrets[0].prover_secret(), format());
+    make_bundles(&[ProvenValue { secret: &secret, commitment: c, format: &format }], DATASET, cid, pks, &mut os_rng())
 }
 
 /// Issue and verify a presentation for `token`: what a party checks before
@@ -55,8 +72,9 @@ async fn issue(notary: &DevNotary, token: &str) -> (Issued, UnopenedCommitment) 
     let verified = triad_notary::verify(&issued.presentation, &notary.verifier_config().expect("config"))
         .expect("the presentation verifies");
     let matched = notary.template(600).apply(&verified, now()).expect("the template matches");
-    assert_eq!(matched.value_range, issued.secret.range);
-    (issued, matched.commitment)
+    let value = matched.values.into_iter().next().expect("one hidden value");
+    assert_eq!(value.range, issued.secrets[0].range);
+    (issued, value.commitment)
 }
 
 /// A party whose published accusation list the event log replaces, after
@@ -153,19 +171,18 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
     let notary = DevNotary::start(DevNotaryConfig { accounts, commitment_alg: alg, ..DevNotaryConfig::default() })
         .await
         .expect("notary");
-    let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut rng = os_rng();
     let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
     let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
     let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
 
     let mut cases: Vec<Case> = Vec::new();
-    let mut seal =
-        |name, p: &PlainContribution, tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle), expected| {
-            let cid = [cases.len() as u8; 16];
-            let sealed = seal_contribution(p, DATASET, cid, &format, &pks, &mut os_rng(), tweak).expect("seal");
-            cases.push(Case { name, sealed, expected });
-        };
+    let mut seal = |name, p: &PlainValue, tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle), expected| {
+        let cid = [cases.len() as u8; 16];
+        let sealed =
+            seal_contribution(std::slice::from_ref(p), DATASET, cid, &pks, &mut os_rng(), tweak).expect("seal");
+        cases.push(Case { name, sealed, expected });
+    };
     let (alice, alice_c) = issue(&notary, "alice-token").await;
     let (bob, bob_c) = issue(&notary, "bob-token").await;
     let (carol, carol_c) = issue(&notary, "carol-token").await;
@@ -191,25 +208,17 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
         &plain(&carol, &carol_c, 10_000_000),
         &|b| {
             if b.party_index == 0 {
-                b.value_second = b.value_second.wrapping_add(1);
+                b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
             }
         },
         Outcome::Rejected(Reason::InconsistentShares),
     );
     // Carol honest through the checked provider path, after the bad ones.
-    let honest = make_bundles(
-        &carol.secret.prover_secret(),
-        &carol_c,
-        DATASET,
-        [cases.len() as u8; 16],
-        &format,
-        &pks,
-        &mut rng,
-    )
-    .expect("make_bundles accepts an honest secret");
+    let honest =
+        bundles(&carol, &carol_c, [cases.len() as u8; 16], &pks).expect("make_bundles accepts an honest secret");
     cases.push(Case { name: "carol honest", sealed: honest, expected: Outcome::Accepted });
     // The checked path refuses what the dishonest providers above bypassed.
-    assert!(make_bundles(&dave.secret.prover_secret(), &dave_c, DATASET, [99; 16], &format, &pks, &mut rng).is_err());
+    assert!(bundles(&dave, &dave_c, [99; 16], &pks).is_err());
 
     assert_eq!(alice_c.alg.name(), alg.hash_alg().name(), "the notary commits with the configured algorithm");
     let expected: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.name, c.expected)).collect();
@@ -222,7 +231,6 @@ async fn honest_pass_lies_rejected(alg: CommitmentAlg) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contribution_is_named() {
     let notary = DevNotary::start(DevNotaryConfig::default()).await.expect("notary");
-    let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut rng = os_rng();
     let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
     let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
@@ -230,12 +238,11 @@ async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contributi
     let (alice, alice_c) = issue(&notary, "alice-token").await;
     let (carol, carol_c) = issue(&notary, "carol-token").await;
     // 0: alice, honest; 1: carol, whose provider gives P0 a wrong copy of x_1.
-    let honest = make_bundles(&alice.secret.prover_secret(), &alice_c, DATASET, [0; 16], &format, &pks, &mut rng)
-        .expect("alice");
+    let honest = bundles(&alice, &alice_c, [0; 16], &pks).expect("alice");
     let equivocating =
-        seal_contribution(&plain(&carol, &carol_c, 10_000_000), DATASET, [1; 16], &format, &pks, &mut rng, |b| {
+        seal_contribution(&[plain(&carol, &carol_c, 10_000_000)], DATASET, [1; 16], &pks, &mut rng, |b| {
             if b.party_index == 0 {
-                b.value_second = b.value_second.wrapping_add(1);
+                b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
             }
         })
         .expect("carol");
@@ -265,4 +272,88 @@ async fn adaptive_a_party_retargeting_a_valid_accusation_to_an_honest_contributi
             other => panic!("party {i}: expected an abort naming P2, got {other:?}"),
         }
     }
+}
+
+/// Each value of a two-value contribution is checked on its own, with its own format: a lie in
+/// either one rejects the contribution with that value's reason; honest ones pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_value_of_a_contribution_is_checked_with_its_own_format() {
+    let account = |name: &str, balance: &str, trades: &str| {
+        Account::new(&format!("{name}-token"), &format!("u-{name}"), balance, "ETH")
+            .expect("account")
+            .with_value("trades", trades)
+            .expect("trades")
+    };
+    let accounts = vec![account("alice", "12.345", "17"), account("bob", "0.5", "3"), account("carol", "1000", "250")];
+    let notary = DevNotary::start(DevNotaryConfig {
+        accounts,
+        value_fields: vec!["balance".into(), "trades".into()],
+        ..DevNotaryConfig::default()
+    })
+    .await
+    .expect("notary");
+    let formats = [format(), DecimalFormat::new(4, 0, 16).expect("trades format")];
+    let mut rng = os_rng();
+    let (sks, pks): (Vec<SecretKey>, Vec<PublicKey>) = (0..3).map(|_| generate_keypair(&mut rng)).unzip();
+    let pks: [PublicKey; 3] = pks.try_into().expect("three keys");
+    let sks: [SecretKey; 3] = sks.try_into().expect("three keys");
+
+    // Both values of an account as a provider would share them, `n[k]` the shared numbers.
+    let values = |issued: &Issued, matched: &[triad_notary::HiddenValue], n: [u64; 2]| -> Vec<PlainValue> {
+        (0..2)
+            .map(|k| PlainValue {
+                value: n[k],
+                value_bytes: issued.secrets[k].value.clone(),
+                blinder: issued.secrets[k].blinder.0,
+                commitment: PlaintextCommitment {
+                    algorithm: matched[k].commitment.alg.name().to_owned(),
+                    hash: matched[k].commitment.hash.to_vec(),
+                    start: matched[k].range.start as u64,
+                    end: matched[k].range.end as u64,
+                },
+                format: formats[k],
+            })
+            .collect()
+    };
+    let mut proven = Vec::new();
+    for token in ["alice-token", "bob-token", "carol-token"] {
+        let issued = notary.issue(token).await.expect("issue");
+        let verified =
+            triad_notary::verify(&issued.presentation, &notary.verifier_config().expect("config")).expect("verifies");
+        let matched = notary.template(600).apply(&verified, now()).expect("the template matches");
+        assert_eq!(matched.values.len(), 2, "two hidden values");
+        proven.push((issued, matched.values));
+    }
+    let [alice, bob, carol] = [&proven[0], &proven[1], &proven[2]];
+    let mut cases: Vec<(&str, SealedContribution, Outcome)> = Vec::new();
+    let mut seal = |name, v: Vec<PlainValue>, tweak: &dyn Fn(&mut triad_proto::provider::v1::ShareBundle), expected| {
+        let cid = [cases.len() as u8; 16];
+        cases.push((name, seal_contribution(&v, DATASET, cid, &pks, &mut os_rng(), tweak).expect("seal"), expected));
+    };
+    seal("alice honest", values(&alice.0, &alice.1, [123_450, 17]), &|_| {}, Outcome::Accepted);
+    seal(
+        "bob's trades inflated",
+        values(&bob.0, &bob.1, [5_000, 30]),
+        &|_| {},
+        Outcome::Rejected(Reason::ValueMismatch),
+    );
+    let mut wrong = values(&carol.0, &carol.1, [10_000_000, 250]);
+    wrong[0].blinder[3] ^= 1;
+    seal("carol's balance blinder", wrong, &|_| {}, Outcome::Rejected(Reason::CommitmentMismatch));
+    seal(
+        "alice's trades inconsistent",
+        values(&alice.0, &alice.1, [123_450, 17]),
+        &|b| {
+            if b.party_index == 2 {
+                b.columns[1].value_first ^= 1;
+            }
+        },
+        Outcome::Rejected(Reason::InconsistentShares),
+    );
+    seal("carol honest", values(&carol.0, &carol.1, [10_000_000, 250]), &|_| {}, Outcome::Accepted);
+    let expected: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.0, c.2)).collect();
+    let batch: Vec<_> = cases.into_iter().map(|c| (c.1.bundles, c.1.commitments)).collect();
+    let outcomes = tokio::task::spawn_blocking(move || run_honest(sks, batch)).await.expect("parties");
+    let got: Vec<(&str, Outcome)> = expected.iter().map(|(n, _)| *n).zip(outcomes).collect();
+    assert_eq!(got, expected);
 }

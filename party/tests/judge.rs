@@ -12,7 +12,7 @@ use triad_party::{Accusation, AccusationFault, IntakeError, accuse, judge};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_proto::provider::v1::ShareBundle;
 use triad_provider::{
-    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError, ShareCommitments,
+    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainValue, ProofError, ShareCommitments,
     generate_keypair, open_bundle, os_rng, seal_contribution,
 };
 
@@ -24,9 +24,9 @@ struct Batch {
     public: Vec<ShareCommitments>,
 }
 
-fn plain(value: &[u8], n: u64) -> PlainContribution {
+fn plain(value: &[u8], n: u64) -> PlainValue {
     let blinder = Blinder([0x33; 16]);
-    PlainContribution {
+    PlainValue {
         value: n,
         value_bytes: value.to_vec(),
         blinder: blinder.0,
@@ -36,6 +36,7 @@ fn plain(value: &[u8], n: u64) -> PlainContribution {
             start: 0,
             end: value.len() as u64,
         },
+        format: DecimalFormat::new(12, 4, 16).expect("format"),
     }
 }
 
@@ -48,13 +49,12 @@ fn batch(tweaks: Vec<Tweak>) -> Batch {
     let mut rng = os_rng();
     let keys = [0, 1, 2].map(|_| generate_keypair(&mut rng));
     let pks = keys.each_ref().map(|k| k.1.clone());
-    let format = DecimalFormat::new(12, 4, 16).expect("format");
     let mut opened: [Vec<OpenedBundle>; 3] = Default::default();
     let mut public = Vec::new();
     for (k, tweak) in tweaks.into_iter().enumerate() {
         let cid = [k as u8; 16];
         let sealed =
-            seal_contribution(&plain(b"12.345", 123_450), DATASET, cid, &format, &pks, &mut rng, tweak).expect("seal");
+            seal_contribution(&[plain(b"12.345", 123_450)], DATASET, cid, &pks, &mut rng, tweak).expect("seal");
         for p in PartyId::ALL {
             let ctx = BundleContext::new(DATASET, cid, p);
             opened[p.index()]
@@ -73,7 +73,7 @@ fn honest() -> Tweak {
 fn equivocate_to(party: u32) -> Tweak {
     Box::new(move |b| {
         if b.party_index == party {
-            b.value_second = b.value_second.wrapping_add(1);
+            b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
         }
     })
 }
@@ -130,10 +130,10 @@ fn a_party_inflating_its_rejections_is_named() {
     let mut lists = b.accusations();
     // P1 also reports contribution 2, an honest one, with the best it has:
     // its own copy and the provider's valid signature on it.
-    let [first, _] = b.opened[1][2].openings();
+    let [first, _] = b.opened[1][2].openings(0).expect("value 0");
     lists[1].push(Accusation {
         contribution: 2,
-        proof: EquivocationProof { opening: first, signature: b.opened[1][2].signatures[0] },
+        proof: EquivocationProof { opening: first, signature: b.opened[1][2].columns[0].signatures[0] },
     });
     assert_eq!(named(b.judge(&lists)), (1, 2, AccusationFault::Proof(ProofError::Opens)));
 }
@@ -144,8 +144,8 @@ fn a_party_forging_a_proof_is_named() {
     let genuine = Accusation {
         contribution: 0,
         proof: EquivocationProof {
-            opening: b.opened[2][0].openings()[1].clone(),
-            signature: b.opened[2][0].signatures[1],
+            opening: b.opened[2][0].openings(0).expect("value 0")[1].clone(),
+            signature: b.opened[2][0].columns[0].signatures[1],
         },
     };
     // A changed component under the signature of the real one.
@@ -197,7 +197,7 @@ fn a_bundle_whose_signature_does_not_verify_stops_intake_before_any_accusation()
     // A copy that does not open its commitment under a signature that does not verify: no
     // proof against the provider exists, so the bundle is unusable.
     let mut b = batch(vec![honest(), equivocate_to(1)]);
-    b.opened[1][1].signatures[1][3] ^= 1;
+    b.opened[1][1].columns[0].signatures[1][3] ^= 1;
     match accuse(&b.opened[1], &b.public) {
         Err(IntakeError::Unusable { contribution: 1, .. }) => {}
         other => panic!("{other:?}"),
@@ -213,7 +213,7 @@ fn a_copy_that_opens_its_commitment_needs_no_signature() {
     // Its agreement with the other holder's copy follows from the commitment; the signature is
     // only ever evidence against the provider, which this copy is not.
     let mut b = batch(vec![honest(), honest()]);
-    b.opened[0][1].signatures[0][3] ^= 1;
-    b.opened[0][1].signatures[1] = [0; 64];
+    b.opened[0][1].columns[0].signatures[0][3] ^= 1;
+    b.opened[0][1].columns[0].signatures[1] = [0; 64];
     assert_eq!(accuse(&b.opened[0], &b.public).expect("usable"), Vec::new());
 }

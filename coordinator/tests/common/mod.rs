@@ -18,7 +18,7 @@ use triad_eventlog::{Append, BackendKind, EventLogConfig, EventStore, ExpectedVe
 use triad_network::{event, streams};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient};
 use triad_proto::events::v1::{self as ev, event::Kind};
-use triad_provider::{DecimalFormat, PublicKey, SecretKey, generate_keypair, make_bundles, os_rng};
+use triad_provider::{DecimalFormat, ProvenValue, PublicKey, SecretKey, generate_keypair, make_bundles, os_rng};
 
 pub const OPERATOR_TOKEN: &str = "operator-secret-token";
 pub const DATASET: &str = "eth_balance";
@@ -122,7 +122,7 @@ impl Net {
                 server_name: t.server_name.clone(),
                 request_method: t.method.clone(),
                 request_path: t.path.clone(),
-                value_json_path: t.value_field.to_string(),
+                value_json_path: t.value_fields.first().map(ToString::to_string).unwrap_or_default(),
                 uid_json_path: t.uid_field.to_string(),
                 freshness_secs: t.freshness_secs,
                 notary_keys: t.notary_keys.iter().map(ToString::to_string).collect(),
@@ -143,16 +143,10 @@ impl Net {
         let issued = self.notary.issue(token).await.unwrap();
         let verified = triad_notary::verify(&issued.presentation, &self.notary.verifier_config().unwrap()).unwrap();
         let keys: [PublicKey; 3] = std::array::from_fn(|i| self.party_keys[i].1.clone());
-        let sealed = make_bundles(
-            &issued.secret.prover_secret(),
-            &verified.unopened_commitments[0],
-            DATASET,
-            cid,
-            &format(),
-            &keys,
-            &mut os_rng(),
-        )
-        .unwrap();
+        let secret = issued.secrets[0].prover_secret();
+        let format = format();
+        let value = ProvenValue { secret: &secret, commitment: &verified.unopened_commitments[0], format: &format };
+        let sealed = make_bundles(&[value], DATASET, cid, &keys, &mut os_rng()).unwrap();
         api::SubmitContributionRequest {
             dataset_id: DATASET.into(),
             presentation: issued.presentation,

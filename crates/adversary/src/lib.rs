@@ -150,7 +150,7 @@ impl IntakeBatch {
     /// `n` honest contributions (decimals with two places, BLAKE3 commitments).
     pub fn honest(n: usize) -> Result<IntakeBatch> {
         use prost::Message as _;
-        use triad_provider::{DecimalFormat, PlainContribution, generate_keypair, os_rng, seal_contribution};
+        use triad_provider::{DecimalFormat, PlainValue, generate_keypair, os_rng, seal_contribution};
         let format = DecimalFormat::new(12, 4, 16).context("format")?;
         let mut rng = os_rng();
         let keys: Vec<_> = (0..3).map(|_| generate_keypair(&mut rng)).collect();
@@ -167,7 +167,7 @@ impl IntakeBatch {
             let mut h = blake3::Hasher::new();
             h.update(&value_bytes);
             h.update(&blinder);
-            let plain = PlainContribution {
+            let plain = PlainValue {
                 value: cents * 100,
                 value_bytes: value_bytes.clone(),
                 blinder,
@@ -177,8 +177,9 @@ impl IntakeBatch {
                     start: 0,
                     end: value_bytes.len() as u64,
                 },
+                format,
             };
-            let sealed = seal_contribution(&plain, DATASET, [i as u8; 16], &format, &pks, &mut rng, |_| {})
+            let sealed = seal_contribution(&[plain], DATASET, [i as u8; 16], &pks, &mut rng, |_| {})
                 .context("sealing a contribution")?;
             let [a, b, c] = &sealed.bundles;
             batch.bundles.push([a.as_bytes().to_vec(), b.as_bytes().to_vec(), c.as_bytes().to_vec()]);

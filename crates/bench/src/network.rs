@@ -13,7 +13,6 @@ use futures::StreamExt as _;
 use triad_dev_notary::Account;
 use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, heavy_tailed_balances};
 use triad_proto::api::v1 as api;
-use triad_provider::DecimalFormat;
 
 use crate::eventlog::Which;
 use crate::{Host, Report, Row};
@@ -86,7 +85,7 @@ async fn one_run(args: &Args, which: Which, n: u64) -> Result<Vec<Row>> {
 async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &[String]) -> Result<Vec<Row>> {
     let network = net.wait_up(Duration::from_secs(60)).await?;
     let keys = LocalNet::share_keys(&network)?;
-    let spec = DatasetSpec { id: DATASET.into(), format: DecimalFormat::new(6, 2, 16)?, min_cohort: 10 };
+    let spec = DatasetSpec::balances(DATASET, 6, 2, 10);
     net.create_dataset(&spec).await?;
 
     // The providers' side, before the clock: proofs at the notary, bundles sealed.

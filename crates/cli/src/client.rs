@@ -14,7 +14,7 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient, query_api_client::QueryApiClient};
 use triad_proto::events::v1::ResultPublished;
-use triad_provider::{DecimalFormat, PublicKey, make_bundles, os_rng};
+use triad_provider::{DecimalFormat, ProvenValue, PublicKey, make_bundles, os_rng};
 
 use crate::provider;
 
@@ -38,10 +38,10 @@ pub struct ProvideArgs {
     /// The presentation of the proven value (upstream TLSNotary alpha.15 format).
     #[arg(long)]
     presentation: PathBuf,
-    /// The prover's secret for the hidden value (secret.json: range, value_hex, blinder_hex,
-    /// alg, commitment_hex).
-    #[arg(long)]
-    secret: PathBuf,
+    /// The prover's secret for a hidden value (secret.json: range, value_hex, blinder_hex,
+    /// alg, commitment_hex); repeat it once per column of the dataset, in column order.
+    #[arg(long = "secret", required = true)]
+    secrets: Vec<PathBuf>,
     /// A DER root certificate to check the server's certificate chain against before
     /// submitting (repeatable; the development notary writes ca.der). Without one the chain is
     /// left to the coordinator, which checks it against the network's roots; the notary's
@@ -174,23 +174,46 @@ pub async fn provide(args: ProvideArgs) -> Result<()> {
     for p in network.parties.iter().filter(|p| !p.up) {
         eprintln!("note: party {} is down; the contribution waits until all three parties are up", p.party);
     }
-    let format =
-        dataset.format.as_ref().with_context(|| format!("dataset {} has no value format", args.dataset)).and_then(
-            |f| DecimalFormat::from_proto(f).with_context(|| format!("dataset {}'s value format", args.dataset)),
-        )?;
+    let columns = triad_network::proven_columns(dataset)
+        .with_context(|| format!("dataset {}'s columns cannot be proven", args.dataset))?;
+    let formats = columns
+        .iter()
+        .map(|c| {
+            DecimalFormat::from_proto(&c.format)
+                .with_context(|| format!("dataset {}'s column `{}` has no usable format", args.dataset, c.name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.secrets.len() != columns.len() {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "dataset {} has {} columns ({}): pass one --secret per column, in that order (got {})",
+            args.dataset,
+            columns.len(),
+            names.join(", "),
+            args.secrets.len()
+        );
+    }
     let pinned = dataset.template.as_ref().map(|t| t.notary_keys.clone()).unwrap_or_default();
-
-    let (json, secret) = provider::read_secret(&args.secret)?;
-    let notary_keys =
-        provider::notary_keys(&pinned, &json, &args.secret, &format!("dataset {} pins no notary key", args.dataset))?;
     let anchors = provider::trust_anchors(&args.trust_anchors)?;
     let presentation =
         std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
-    let commitment =
-        provider::find_commitment(&args.presentation, &presentation, &args.secret, &json, notary_keys, anchors)?;
+    let mut proven = Vec::with_capacity(columns.len());
+    for path in &args.secrets {
+        let (json, secret) = provider::read_secret(path)?;
+        let notary_keys =
+            provider::notary_keys(&pinned, &json, path, &format!("dataset {} pins no notary key", args.dataset))?;
+        let commitment =
+            provider::find_commitment(&args.presentation, &presentation, path, &json, notary_keys, anchors.clone())?;
+        proven.push((secret, commitment));
+    }
+    let values: Vec<ProvenValue<'_>> = proven
+        .iter()
+        .zip(&formats)
+        .map(|((secret, commitment), format)| ProvenValue { secret, commitment, format })
+        .collect();
     let contribution_id = provider::random_contribution_id();
-    let sealed = make_bundles(&secret, &commitment, &args.dataset, contribution_id, &format, &keys, &mut os_rng())
-        .with_context(|| format!("splitting and sealing the value for dataset {}", args.dataset))?;
+    let sealed = make_bundles(&values, &args.dataset, contribution_id, &keys, &mut os_rng())
+        .with_context(|| format!("splitting and sealing the values for dataset {}", args.dataset))?;
 
     let request = api::SubmitContributionRequest {
         dataset_id: args.dataset.clone(),

@@ -1,10 +1,12 @@
 //! `triad devnet`: the main job. A whole network in this process on the embedded default (a
 //! SQLite store per service, the in-process bus; no servers): the coordinator and the projector
 //! served over gRPC on loopback, three parties with their own keys, stores and TLS data plane,
-//! and a development notary with a mock exchange. Providers prove their balances, share them
-//! to the parties and submit over gRPC; a few cheat (they share more than they proved) and the
-//! parties' check inside MPC rejects them; then the consumer's queries run in MPC and their
-//! published results are printed beside the plaintext reference over the accepted balances.
+//! and a development notary with a mock exchange. Providers prove two values of their account
+//! (the balance and the number of trades, each hidden behind its own commitment in one
+//! presentation), share them to the parties and submit over gRPC; a few cheat (they share more
+//! trades than they proved) and the parties' check inside MPC rejects them; then the
+//! consumer's queries run in MPC and their published results are printed beside the plaintext
+//! reference over the accepted rows.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,13 +14,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use triad_dev_notary::Account;
-use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, heavy_tailed_balances};
+use triad_dev_notary::DevNotaryConfig;
+use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, Tuning, heavy_tailed_balances};
 use triad_proto::api::v1 as api;
-use triad_provider::DecimalFormat;
 use triad_stats::exec::Answer;
 use triad_stats::{Decimal, Schema};
 
-/// The dataset the devnet creates.
+/// The dataset the devnet creates from simulated providers.
 const DATASET: &str = "eth_balance";
 
 /// The consumer's default queries.
@@ -27,6 +29,7 @@ const DEFAULT_QUERIES: &[&str] = &[
     "SELECT median(balance), percentile_cont(0.9) WITHIN GROUP (ORDER BY balance) AS p90 FROM eth_balance",
     "SELECT stddev(balance), sum(balance) FROM eth_balance",
     "SELECT count(*), avg(balance) FROM eth_balance WHERE balance >= 1",
+    "SELECT avg(trades), corr(balance, trades), regr_slope(trades, balance) FROM eth_balance",
     // Too few whales: the parties refuse to open an answer over fewer than min_cohort rows.
     "SELECT count(*) FROM eth_balance WHERE balance >= 5000",
 ];
@@ -37,14 +40,22 @@ pub struct Args {
     /// the end, if unset).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Honest providers.
-    #[arg(long, default_value_t = 100)]
+    /// Honest providers (simulated: heavy-tailed balances and a trade count each).
+    #[arg(long, default_value_t = 100, conflicts_with = "data")]
     providers: usize,
-    /// Dishonest providers: each shares ten times the balance it proved.
+    /// Providers from a CSV file instead of simulated ones: a header row naming the dataset's
+    /// columns, then one provider per row, each value an unsigned decimal (it is proven as a
+    /// hidden JSON number of the provider's response). The dataset is named after the file's
+    /// stem (`FROM incomes` reads `incomes.csv`); its columns' digits and decimals are the
+    /// data's, so the schema reveals only their number of digits.
+    #[arg(long, value_name = "FILE.csv")]
+    data: Option<PathBuf>,
+    /// Dishonest providers: each shares ten times the last value it proved (its trade count;
+    /// with --data, copies of the first rows under accounts of their own).
     #[arg(long, default_value_t = 3)]
     cheaters: usize,
     /// A query to run (repeatable); the default is a set of statistics over `eth_balance`
-    /// (column `balance`).
+    /// (columns `balance` and `trades`).
     #[arg(long = "sql")]
     sql: Vec<String>,
     /// One JSON object per query on stdout (`sql`, `columns`, `rows`, `reference`,
@@ -80,7 +91,11 @@ enum BackendArg {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    ensure!(args.providers + args.cheaters > 0, "--providers and --cheaters are both 0: nobody contributes");
+    let data = match &args.data {
+        Some(path) => Data::from_csv(path)?,
+        None => Data::simulated(args.providers),
+    };
+    ensure!(data.rows.len() + args.cheaters > 0, "--providers and --cheaters are both 0: nobody contributes");
     let temp = match &args.dir {
         Some(_) => None,
         None => {
@@ -96,13 +111,13 @@ pub async fn run(args: Args) -> Result<()> {
     let say = Say { json: args.json };
     say.line(format!("triad devnet: a whole network in this process, working in {}", dir.display()));
 
-    let balances = heavy_tailed_balances(args.providers + args.cheaters, 0x7472_6961_6464_6576);
-    let providers: Vec<(Account, Provider)> = balances
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let behaviour = if i < args.providers { Provider::Honest } else { Provider::InflatesTenfold };
-            Ok((Account::new(&format!("token-{i:05}"), &format!("u-{i:05}"), b, "ETH")?, behaviour))
+    let honest = data.rows.len();
+    let providers: Vec<(Account, Provider)> = (0..honest + args.cheaters)
+        .map(|i| {
+            // A cheater proves the values of an honest row (under its own account) and lies.
+            let row = data.rows.get(if i < honest { i } else { (i - honest) % honest.max(1) });
+            let behaviour = if i < honest { Provider::Honest } else { Provider::InflatesTenfold };
+            Ok((data.account(i, row.map_or(&[][..], Vec::as_slice))?, behaviour))
         })
         .collect::<Result<_>>()?;
     let backend = match args.backend {
@@ -112,7 +127,12 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     let started = Instant::now();
-    let net = LocalNet::start(&dir, backend, providers.iter().map(|(a, _)| a.clone()).collect()).await?;
+    let notary = DevNotaryConfig {
+        accounts: providers.iter().map(|(a, _)| a.clone()).collect(),
+        value_fields: data.columns.iter().map(|c| c.0.clone()).collect(),
+        ..Default::default()
+    };
+    let net = LocalNet::start_with_notary(&dir, backend, notary, Tuning::default()).await?;
     say.line(format!(
         "  started in {:.1} s: coordinator {}, projector {}, parties {}",
         started.elapsed().as_secs_f64(),
@@ -121,7 +141,7 @@ pub async fn run(args: Args) -> Result<()> {
         net.party_addresses().join(", ")
     ));
     say.line(format!("  event log: {}", net.describe()));
-    let outcome = walk(&net, &args, &say, &providers).await;
+    let outcome = walk(&net, &args, &say, &data, &providers).await;
     net.stop(args.keep).await;
     let (published, refused) = outcome?;
     if args.dir.is_some() && args.backend == BackendArg::Embedded {
@@ -137,20 +157,31 @@ pub async fn run(args: Args) -> Result<()> {
 
 /// The flow: dataset, contributions, intake, queries. Returns the numbers of queries
 /// published and refused.
-async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Provider)]) -> Result<(usize, usize)> {
+async fn walk(
+    net: &LocalNet,
+    args: &Args,
+    say: &Say,
+    data: &Data,
+    providers: &[(Account, Provider)],
+) -> Result<(usize, usize)> {
     let mut client = net.client.clone();
     let network = net.wait_up(Duration::from_secs(60)).await?;
     say.line("three parties joined and are up");
     let keys = LocalNet::share_keys(&network)?;
 
     // The operator creates the dataset.
-    let spec = DatasetSpec {
-        id: DATASET.into(),
-        format: DecimalFormat::new(6, 2, 16).context("the dataset's value format")?,
-        min_cohort: args.min_cohort,
-    };
+    let columns: Vec<(&str, u32, u32)> = data.columns.iter().map(|(n, d, p)| (n.as_str(), *d, *p)).collect();
+    let spec = DatasetSpec::new(&data.dataset, &columns, args.min_cohort);
     net.create_dataset(&spec).await?;
-    say.line(format!("dataset {DATASET}: one column `balance`, 0 to 999999.99, min_cohort {}", args.min_cohort));
+    let described: Vec<String> = spec.columns.iter().map(|c| format!("`{}` (0 to {})", c.name, c.max)).collect();
+    say.line(format!(
+        "dataset {}: {} {}, each a hidden value of the provider's presentation; min_cohort {}",
+        data.dataset,
+        if described.len() == 1 { "column" } else { "columns" },
+        described.join(", "),
+        args.min_cohort
+    ));
+    let dataset_id = data.dataset.as_str();
 
     // The providers: prove, share, seal, submit.
     let bar = if args.json { ProgressBar::hidden() } else { say.bar(providers.len() as u64, "providers submitted") };
@@ -176,7 +207,7 @@ async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Pro
         "{} contributions submitted in {:.1} s ({} honest, {} cheating); {} duplicate account refused at the door",
         providers.len(),
         started.elapsed().as_secs_f64(),
-        args.providers,
+        data.rows.len(),
         args.cheaters,
         refused_at_door
     ));
@@ -185,7 +216,9 @@ async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Pro
     let started = Instant::now();
     let bar = if args.json { ProgressBar::hidden() } else { say.bar(providers.len() as u64, "contributions decided") };
     let status = net
-        .wait_decided(DATASET, providers.len() as u64, Duration::from_secs(args.timeout_secs), |n| bar.set_position(n))
+        .wait_decided(dataset_id, providers.len() as u64, Duration::from_secs(args.timeout_secs), |n| {
+            bar.set_position(n)
+        })
         .await?;
     bar.finish_and_clear();
     say.line(format!(
@@ -199,9 +232,9 @@ async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Pro
         say.line(format!("  rejected {uid}: {reason}"));
     }
     ensure!(
-        status.accepted as usize == args.providers && rejections.len() == args.cheaters,
+        status.accepted as usize == data.rows.len() && rejections.len() == args.cheaters,
         "expected {} accepted and {} rejected, found {} and {}",
-        args.providers,
+        data.rows.len(),
         args.cheaters,
         status.accepted,
         rejections.len()
@@ -210,13 +243,18 @@ async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Pro
     // The consumer's queries, with the plaintext reference over the accepted balances.
     let dataset = status.dataset.clone().ok_or_else(|| anyhow!("the coordinator reports no dataset"))?;
     let schema = triad_network::schema(&dataset)?;
-    let honest: Vec<Vec<Decimal>> = providers
+    let honest: Vec<Vec<Decimal>> = data
+        .rows
         .iter()
-        .filter(|(_, b)| *b == Provider::Honest)
-        .map(|(a, _)| Decimal::parse(&a.balance).map(|d| vec![d]).map_err(|e| anyhow!("{e}")))
+        .map(|row| row.iter().map(|v| Decimal::parse(v).map_err(|e| anyhow!("{e}"))).collect())
         .collect::<Result<_>>()?;
-    let queries: Vec<String> =
-        if args.sql.is_empty() { DEFAULT_QUERIES.iter().map(|s| (*s).to_owned()).collect() } else { args.sql.clone() };
+    let queries: Vec<String> = if !args.sql.is_empty() {
+        args.sql.clone()
+    } else if args.data.is_some() {
+        data.default_queries()
+    } else {
+        DEFAULT_QUERIES.iter().map(|s| (*s).to_owned()).collect()
+    };
     let (mut published, mut refused) = (0, 0);
     for sql in &queries {
         let reference = reference(&schema, &honest, sql)?;
@@ -258,6 +296,127 @@ async fn walk(net: &LocalNet, args: &Args, say: &Say, providers: &[(Account, Pro
         published += 1;
     }
     Ok((published, refused))
+}
+
+/// The providers' data: the dataset, its columns `(name, integer digits, decimals)` in order
+/// (each a value the notary hides) and the honest providers' rows of decimal texts.
+struct Data {
+    dataset: String,
+    columns: Vec<(String, u32, u32)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Data {
+    /// `n` simulated providers of `eth_balance`: a heavy-tailed balance and a trade count each.
+    fn simulated(n: usize) -> Data {
+        let balances = heavy_tailed_balances(n, 0x7472_6961_6464_6576);
+        let rows = balances.iter().enumerate().map(|(i, b)| vec![b.clone(), trades(i, b)]).collect();
+        Data { dataset: DATASET.into(), columns: vec![("balance".into(), 6, 2), ("trades".into(), 4, 0)], rows }
+    }
+
+    /// One provider per row of a CSV file (header: the column names).
+    fn from_csv(path: &std::path::Path) -> Result<Data> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let dataset = crate::stats::dataset_name(path)?;
+        let loaded = triad_stats::csv::infer(&text, &dataset).with_context(|| format!("{}", path.display()))?;
+        ensure!(
+            loaded.schema.columns.len() <= triad_provider::MAX_COLUMNS,
+            "{}: {} columns; a contribution proves at most {}",
+            path.display(),
+            loaded.schema.columns.len(),
+            triad_provider::MAX_COLUMNS
+        );
+        let mut columns = Vec::new();
+        for (c, col) in loaded.schema.columns.iter().enumerate() {
+            ensure!(
+                !["uid", "asset"].contains(&col.name.as_str()),
+                "{}: column `{}`: the mock exchange discloses that field; rename the column",
+                path.display(),
+                col.name
+            );
+            if let Some((r, row)) = loaded.rows.iter().enumerate().find(|(_, row)| row[c].units < 0) {
+                bail!(
+                    "{}: row {} (line {}), column `{}`: {} is negative, but a proven value is an unsigned decimal \
+                     (shift the column, e.g. add a constant, before contributing it)",
+                    path.display(),
+                    r + 1,
+                    r + 2,
+                    col.name,
+                    row[c]
+                );
+            }
+            let whole = |v: Decimal| v.units.unsigned_abs() / 10u128.checked_pow(v.scale).unwrap_or(u128::MAX);
+            let widest = loaded.rows.iter().map(|row| whole(row[c])).max().unwrap_or(0);
+            let digits = widest.checked_ilog10().map_or(1, |d| d + 1);
+            ensure!(
+                digits + col.decimals <= triad_network::MAX_PROVEN_DIGITS,
+                "{}: column `{}` needs {digits} digits and {} decimals; a proven value has at most {} digits",
+                path.display(),
+                col.name,
+                col.decimals,
+                triad_network::MAX_PROVEN_DIGITS
+            );
+            columns.push((col.name.clone(), digits, col.decimals));
+        }
+        // Each value as the provider's JSON writes it: every digit, no exponent, no sign.
+        let rows = loaded
+            .rows
+            .iter()
+            .map(|row| row.iter().zip(&columns).map(|(v, (_, _, decimals))| plain_decimal(*v, *decimals)).collect())
+            .collect();
+        Ok(Data { dataset, columns, rows })
+    }
+
+    /// Provider `i`'s account proving `row` (its `balance` column, if any, is the balance; the
+    /// balance of a dataset without one is disclosed, not proven).
+    fn account(&self, i: usize, row: &[String]) -> Result<Account> {
+        let value = |name: &str| self.columns.iter().position(|c| c.0 == name).and_then(|k| row.get(k));
+        let balance = value("balance").map_or("0", String::as_str);
+        let mut account = Account::new(&format!("token-{i:05}"), &format!("u-{i:05}"), balance, "ETH")?;
+        for ((name, _, _), v) in self.columns.iter().zip(row) {
+            if name != "balance" {
+                account = account.with_value(name, v)?;
+            }
+        }
+        Ok(account)
+    }
+
+    /// A few statistics of each column (up to four), and the correlation of the first two.
+    fn default_queries(&self) -> Vec<String> {
+        let ds = &self.dataset;
+        let mut out: Vec<String> = self
+            .columns
+            .iter()
+            .take(4)
+            .map(|(c, _, _)| {
+                format!("SELECT count(*), avg({c}), min({c}), max({c}), median({c}), stddev({c}) FROM {ds}")
+            })
+            .collect();
+        if let [(a, _, _), (b, _, _), ..] = self.columns.as_slice() {
+            out.push(format!("SELECT corr({a}, {b}), regr_slope({b}, {a}) FROM {ds}"));
+        }
+        out
+    }
+}
+
+/// `v` written with exactly `decimals` digits after the point (none for 0), as an exchange's
+/// JSON number would carry it.
+fn plain_decimal(v: Decimal, decimals: u32) -> String {
+    let units = v.units_at(decimals).unwrap_or(0).unsigned_abs();
+    if decimals == 0 {
+        return units.to_string();
+    }
+    let scale = 10u128.pow(decimals);
+    format!("{}.{:0width$}", units / scale, units % scale, width = decimals as usize)
+}
+
+/// A provider's trade count: more for larger balances (a log-like climb), with a spread of its
+/// own, so `corr(balance, trades)` has something to find.
+fn trades(i: usize, balance: &str) -> String {
+    let whole = balance.split('.').next().unwrap_or("0");
+    let digits = whole.trim_start_matches('0').len() as u64;
+    let spread = (i as u64).wrapping_mul(2_654_435_761) % 40;
+    (digits * 25 + spread).to_string()
 }
 
 /// Progress and tables go to stdout, or to stderr under `--json`.

@@ -11,8 +11,8 @@ use triad_notary::{
     Blinder, NotaryKey, ProverSecret, TrustAnchors, UnopenedCommitment, VerifierConfig, verify, verify_decoded,
 };
 use triad_provider::{
-    BundleContext, DecimalFormat, PublicKey, SecretKey, ShareCommitments, generate_keypair, make_bundles, open_bundle,
-    os_rng,
+    BundleContext, DecimalFormat, ProvenValue, PublicKey, SecretKey, ShareCommitments, generate_keypair, make_bundles,
+    open_bundle, os_rng,
 };
 
 #[derive(Subcommand)]
@@ -119,7 +119,7 @@ struct CommitmentsJson {
 fn commitments_json(c: &ShareCommitments) -> serde_json::Value {
     serde_json::json!({
         "verifying_key": hex::encode(c.verifying_key),
-        "components": c.components.iter().map(hex::encode).collect::<Vec<_>>(),
+        "components": c.components.iter().flatten().map(hex::encode).collect::<Vec<_>>(),
     })
 }
 
@@ -135,9 +135,13 @@ fn read_commitments(path: &Path) -> Result<ShareCommitments> {
     };
     let components: Vec<[u8; 32]> =
         json.components.iter().map(|c| hex32(c, "each component commitment")).collect::<Result<_>>()?;
-    let components: [[u8; 32]; 3] = components
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{}: expected three component commitments", path.display()))?;
+    ensure!(
+        !components.is_empty() && components.len().is_multiple_of(3),
+        "{}: expected three component commitments per value, found {}",
+        path.display(),
+        components.len()
+    );
+    let components = components.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
     Ok(ShareCommitments { verifying_key: hex32(&json.verifying_key, "verifying_key")?, components })
 }
 
@@ -223,9 +227,9 @@ fn share(args: ShareArgs) -> Result<()> {
     let commitment = find_commitment(&args.presentation, &bytes, &args.secret, &json, keys, anchors)?;
     let [start, end] = json.range;
 
-    let sealed =
-        make_bundles(&secret, &commitment, &args.dataset, contribution_id, &format, &party_keys, &mut os_rng())
-            .context("making the share bundles")?;
+    let value = ProvenValue { secret: &secret, commitment: &commitment, format: &format };
+    let sealed = make_bundles(&[value], &args.dataset, contribution_id, &party_keys, &mut os_rng())
+        .context("making the share bundles")?;
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let commitments_path = args.out.join("commitments.json");
@@ -390,28 +394,38 @@ fn open(args: &OpenArgs) -> Result<()> {
                 .with_context(|| format!("{} is unusable against {}", args.bundle.display(), path.display()))?;
             if let Some(p) = proofs.first() {
                 bail!(
-                    "the provider equivocated: this party's copy of component {} does not open its public commitment \
-                     (the provider's signature on it is a proof)",
-                    p.opening.component
+                    "the provider equivocated: this party's copy of component {} of value {} does not open its public \
+                     commitment (the provider's signature on it is a proof)",
+                    p.opening.component,
+                    p.opening.column
                 );
             }
             true
         }
     };
-    let c = &opened.commitment;
+    let values: Vec<serde_json::Value> = opened
+        .columns
+        .iter()
+        .map(|v| {
+            let c = &v.commitment;
+            serde_json::json!({
+                "value_len": v.value_len,
+                "value_max_len": v.value_max_len,
+                "format": {
+                    "max_integer_digits": v.format.max_integer_digits,
+                    "max_decimals": v.format.max_decimals,
+                    "fraction_bits": v.format.fraction_bits,
+                },
+                "commitment": { "alg": c.algorithm, "hash": hex::encode(&c.hash), "range": [c.start, c.end] },
+            })
+        })
+        .collect();
     let report = serde_json::json!({
         "dataset_id": ctx.dataset_id,
         "contribution_id": hex::encode(contribution_id),
         "party": party.index(),
         "sha256": hex::encode(triad_provider::sha256(&bytes)),
-        "value_len": opened.value_len,
-        "value_max_len": opened.value_max_len,
-        "format": {
-            "max_integer_digits": opened.format.max_integer_digits,
-            "max_decimals": opened.format.max_decimals,
-            "fraction_bits": opened.format.fraction_bits,
-        },
-        "commitment": { "alg": c.algorithm, "hash": hex::encode(&c.hash), "range": [c.start, c.end] },
+        "values": values,
         "components_checked": components_checked,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

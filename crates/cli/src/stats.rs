@@ -148,7 +148,7 @@ enum Outcome {
 }
 
 /// The dataset's name: the file's stem, folded to lower case.
-fn dataset_name(csv: &Path) -> Result<String> {
+pub(crate) fn dataset_name(csv: &Path) -> Result<String> {
     let stem = csv.file_stem().and_then(|s| s.to_str()).with_context(|| format!("{}: no file name", csv.display()))?;
     let name = stem.to_lowercase();
     ensure!(

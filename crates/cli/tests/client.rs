@@ -17,7 +17,6 @@ use tokio::process::Command;
 use triad_dev_notary::Account;
 use triad_localnet::{Backend, DatasetSpec, LocalNet};
 use triad_proto::api::v1 as api;
-use triad_provider::DecimalFormat;
 
 const N: usize = 12;
 const DATASET: &str = "balances";
@@ -52,7 +51,7 @@ async fn prove(net: &LocalNet, dir: &Path, token: &str, n: usize) -> (PathBuf, P
     let presentation = dir.join(format!("presentation-{token}-{n}.bin"));
     let secret = dir.join(format!("secret-{token}-{n}.json"));
     std::fs::write(&presentation, &issued.presentation).unwrap();
-    std::fs::write(&secret, issued.secret.to_json()).unwrap();
+    std::fs::write(&secret, issued.secrets[0].to_json()).unwrap();
     (presentation, secret)
 }
 
@@ -71,7 +70,7 @@ async fn clients_against_a_running_network() {
         (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
     let net = LocalNet::start(dir.path(), Backend::Embedded, accounts).await.unwrap();
     net.wait_up(Duration::from_secs(60)).await.unwrap();
-    let spec = DatasetSpec { id: DATASET.into(), format: DecimalFormat::new(6, 2, 16).unwrap(), min_cohort: 5 };
+    let spec = DatasetSpec::balances(DATASET, 6, 2, 5);
     net.create_dataset(&spec).await.unwrap();
     let coordinator = format!("http://{}", net.coordinator_addr);
     let projector = format!("http://{}", net.projector_addr);

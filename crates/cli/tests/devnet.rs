@@ -14,6 +14,7 @@ fn devnet(extra: &[&str], dir: &std::path::Path) -> Output {
         .args(extra)
         .args(["--sql", "SELECT count(*), sum(balance), median(balance), max(balance) FROM eth_balance"])
         .args(["--sql", "SELECT count(*) FROM eth_balance WHERE balance >= 5000"])
+        .args(["--sql", "SELECT sum(trades), max(trades), corr(balance, trades) FROM eth_balance"])
         .output()
         .expect("runs")
 }
@@ -32,7 +33,8 @@ fn devnet_runs_the_whole_flow() {
         .expect("runs");
     let dumped = String::from_utf8_lossy(&dump.stdout);
     assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
-    assert_eq!(dumped.matches("ResultPublished").count(), 1, "{dumped}");
+    // Two of the three queries are answered; the third asks about too few rows.
+    assert_eq!(dumped.matches("ResultPublished").count(), 2, "{dumped}");
     assert_eq!(dumped.matches("ContributionAccepted").count(), 12, "{dumped}");
     assert_eq!(dumped.matches("ContributionRejected").count(), 2, "{dumped}");
 }
@@ -73,7 +75,7 @@ fn check_flow(out: &Output) {
 
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
 
     let stats = &lines[0];
     assert_eq!(stats["rows_in_snapshot"], 12, "{stats}");
@@ -88,4 +90,59 @@ fn check_flow(out: &Output) {
 
     let refused = &lines[1];
     assert_eq!(refused["aborted"], "below_min_cohort", "{refused}");
+
+    // The second value of each contribution (its trade count) is a column of its own.
+    close_to_reference(&lines[2], &[1e-9, 1e-9, 1e-6]);
+}
+
+/// Asserts each value of a one-row JSON answer is within `tolerance[k]` (relative, at least 1)
+/// of the plaintext reference beside it.
+fn close_to_reference(answer: &serde_json::Value, tolerance: &[f64]) {
+    let row = answer["rows"][0].as_array().unwrap_or_else(|| panic!("one row: {answer}"));
+    let reference = answer["reference"][0].as_array().unwrap_or_else(|| panic!("a reference: {answer}"));
+    assert_eq!(row.len(), tolerance.len(), "{answer}");
+    for (k, t) in tolerance.iter().enumerate() {
+        let (got, want) = (row[k].as_f64().expect("a value"), reference[k].as_f64().expect("a value"));
+        assert!((got - want).abs() <= t * want.abs().max(1.0), "column {k}: {got} vs {want} in {answer}");
+    }
+}
+
+/// `--data FILE.csv`: one provider per row, a proven value per column; the dataset is named
+/// after the file, the cheaters lie about their last value, the results match the plaintext.
+#[test]
+fn devnet_takes_its_providers_from_a_csv_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let csv = dir.path().join("incomes.csv");
+    let mut text = String::from("income,age\n");
+    for i in 0..11u64 {
+        text.push_str(&format!("{}.{:02},{}\n", 20_000 + i * 7_919 % 50_000, i * 37 % 100, 20 + i * 3));
+    }
+    std::fs::write(&csv, text).expect("writes");
+    let out = Command::new(env!("CARGO_BIN_EXE_triad"))
+        .args(["devnet", "--cheaters", "1", "--min-cohort", "5", "--json", "--data"])
+        .arg(&csv)
+        .args(["--sql", "SELECT count(*), sum(income), median(income), avg(age), corr(income, age) FROM incomes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("dataset incomes: columns `income` (0 to 99999.99), `age` (0 to 99)"), "{stderr}");
+    assert!(stderr.contains("intake in MPC: 11 accepted, 1 rejected"), "{stderr}");
+    assert!(stderr.contains("rejected u-00011: value_mismatch"), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["rows"][0][0].as_f64(), Some(11.0), "{}", lines[0]);
+    close_to_reference(&lines[0], &[0.0, 1e-9, 1e-9, 1e-9, 1e-6]);
+
+    // A value no provider can prove (a sign) is refused before anything starts, with its place.
+    std::fs::write(&csv, "income,age\n100,30\n-5,40\n").expect("writes");
+    let out = Command::new(env!("CARGO_BIN_EXE_triad"))
+        .args(["devnet", "--json", "--data"])
+        .arg(&csv)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("row 2 (line 3), column `income`: -5 is negative"), "{stderr}");
 }

@@ -135,8 +135,9 @@ fn keygen_share_and_open_round_trip_on_the_fixture() {
         } else {
             assert!(!ok && err.contains("signature"), "bundle {i} against another key: {err}");
         }
-        assert_eq!(opened["value_len"], 3, "the hidden value \"123\" is 3 bytes");
-        assert_eq!(opened["commitment"]["hash"], secret["commitment_hex"]);
+        assert_eq!(opened["values"].as_array().map(Vec::len), Some(1), "one value");
+        assert_eq!(opened["values"][0]["value_len"], 3, "the hidden value \"123\" is 3 bytes");
+        assert_eq!(opened["values"][0]["commitment"]["hash"], secret["commitment_hex"]);
         assert_eq!(opened["sha256"], b["sha256"]);
         assert_eq!(b["sha256"].as_str().expect("hex").len(), 64);
         assert!(!out.contains("value_first") && bytes.len() > 100, "no share is printed");

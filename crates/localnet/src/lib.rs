@@ -24,7 +24,7 @@ use triad_eventlog::EventStore;
 use triad_party::{Party, PartySettings};
 use triad_projector::{Projector, ProjectorConfig};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient};
-use triad_proto::events::v1::event::Kind;
+use triad_proto::events::v1::{self as ev, event::Kind};
 use triad_provider::{DecimalFormat, PublicKey};
 
 pub use accounts::heavy_tailed_balances;
@@ -53,6 +53,13 @@ pub enum LocalNetError {
     },
 }
 
+/// The values the notary hides: `balance`, then the first account's other values (every
+/// account carries the same ones; the notary refuses one that lacks any).
+pub fn value_fields(accounts: &[Account]) -> Vec<String> {
+    let extra = accounts.first().map(|a| a.values.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>());
+    std::iter::once("balance".to_owned()).chain(extra.unwrap_or_default()).collect()
+}
+
 /// Maps any displayable error of `step`.
 trait Context<T> {
     fn step(self, step: &str) -> Result<T, LocalNetError>;
@@ -64,15 +71,44 @@ impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
     }
 }
 
-/// A dataset of one column with the development notary's template.
+/// A dataset with the development notary's template: one proven column per value the
+/// notary hides, in its order (`balance` first).
 #[derive(Clone, Debug)]
 pub struct DatasetSpec {
     /// Its id (`[a-z0-9_]`).
     pub id: String,
-    /// The committed value's format (the column's range and decimals follow from it).
-    pub format: DecimalFormat,
+    /// Its columns (`triad_network::proven_column_schema`: `min` 0, `max` all nines), each
+    /// with the JSON path of its value in the notary's response.
+    pub columns: Vec<ev::ColumnSchema>,
     /// The smallest cohort a query may open.
     pub min_cohort: u64,
+}
+
+impl DatasetSpec {
+    /// One column, `balance`, of `integer_digits` digits and `decimals` decimals.
+    pub fn balances(id: &str, integer_digits: u32, decimals: u32, min_cohort: u64) -> Self {
+        Self::new(id, &[("balance", integer_digits, decimals)], min_cohort)
+    }
+
+    /// Columns `(name = JSON path, integer digits, decimals)`, in the notary's value order.
+    pub fn new(id: &str, columns: &[(&str, u32, u32)], min_cohort: u64) -> Self {
+        let columns = columns
+            .iter()
+            .map(|(name, digits, decimals)| triad_network::proven_column_schema(name, name, *digits, *decimals))
+            .collect();
+        Self { id: id.to_owned(), columns, min_cohort }
+    }
+
+    /// The providers' value formats, one per column.
+    pub fn formats(&self) -> Result<Vec<DecimalFormat>, LocalNetError> {
+        let created =
+            ev::DatasetCreated { dataset_id: self.id.clone(), columns: self.columns.clone(), ..Default::default() };
+        triad_network::proven_columns(&created)
+            .step("the dataset's columns")?
+            .iter()
+            .map(|c| DecimalFormat::from_proto(&c.format).step(&format!("column `{}`'s format", c.name)))
+            .collect()
+    }
 }
 
 /// Timeouts of the services (the defaults are the services' own).
@@ -134,9 +170,20 @@ impl LocalNet {
         accounts: Vec<Account>,
         tuning: Tuning,
     ) -> Result<LocalNet, LocalNetError> {
-        let notary = DevNotary::start(DevNotaryConfig { accounts, ..Default::default() })
+        let value_fields = value_fields(&accounts);
+        Self::start_with_notary(dir, backend, DevNotaryConfig { accounts, value_fields, ..Default::default() }, tuning)
             .await
-            .step("starting the development notary and its mock exchange")?;
+    }
+
+    /// [`LocalNet::start_tuned`] with the notary configured as given (its accounts and the values
+    /// it hides, in column order).
+    pub async fn start_with_notary(
+        dir: &Path,
+        backend: Backend,
+        notary: DevNotaryConfig,
+        tuning: Tuning,
+    ) -> Result<LocalNet, LocalNetError> {
+        let notary = DevNotary::start(notary).await.step("starting the development notary and its mock exchange")?;
         let mut log = Log::open(backend, dir).await?;
         let shared = log.bus();
         let (stop, _) = watch::channel(false);
@@ -274,15 +321,15 @@ impl LocalNet {
         provider::share_keys(network)
     }
 
-    /// The operator creates `spec` with the notary's template (one value, one column).
+    /// The operator creates `spec` with the notary's template (one hidden value per column).
     pub async fn create_dataset(&self, spec: &DatasetSpec) -> Result<(), LocalNetError> {
         let create = api::CreateDatasetRequest {
             dataset_id: spec.id.clone(),
             description: "balances on the development notary's mock exchange".into(),
             template: Some(provider::template(&self.notary, 3600)),
-            format: Some(spec.format.to_proto()),
+            format: None,
             min_cohort: spec.min_cohort,
-            columns: Vec::new(),
+            columns: spec.columns.clone(),
         };
         let mut request = tonic::Request::new(create);
         let bearer = format!("Bearer {}", self.operator_token).parse().step("the operator token as a header")?;
@@ -300,7 +347,7 @@ impl LocalNet {
         keys: &[PublicKey; 3],
         behaviour: Provider,
     ) -> Result<api::SubmitContributionRequest, LocalNetError> {
-        provider::submission(&self.notary, token, &spec.id, &spec.format, keys, behaviour).await
+        provider::submission(&self.notary, token, &spec.id, &spec.formats()?, keys, behaviour).await
     }
 
     /// The dataset's counts at the coordinator.

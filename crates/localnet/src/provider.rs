@@ -5,7 +5,7 @@ use prost::Message as _;
 use triad_dev_notary::DevNotary;
 use triad_proto::api::v1 as api;
 use triad_proto::events::v1 as ev;
-use triad_provider::{DecimalFormat, PlainContribution, PublicKey, make_bundles, os_rng, seal_contribution};
+use triad_provider::{DecimalFormat, PlainValue, ProvenValue, PublicKey, make_bundles, os_rng, seal_contribution};
 
 use crate::{Context as _, LocalNetError};
 
@@ -14,25 +14,29 @@ use crate::{Context as _, LocalNetError};
 pub enum Provider {
     /// Shares exactly the balance it proved.
     Honest,
-    /// Shares ten times the balance it proved, with the real value bytes and blinder: only
-    /// the parties' check inside MPC can tell (`value_mismatch`).
+    /// Shares ten times the value it proved (its last value, for several), with the real value
+    /// bytes and blinder: only the parties' check inside MPC can tell (`value_mismatch`).
     InflatesTenfold,
-    /// Gives party 0 a copy of component x_1 that differs from party 1's (and from the public
-    /// commitment), signed: party 0 proves it (`inconsistent_shares`).
+    /// Gives party 0 a copy of component x_1 of its last value that differs from party 1's (and
+    /// from the public commitment), signed: party 0 proves it (`inconsistent_shares`).
     InconsistentShares,
     /// Seals party 0's bundle to party 1's key and party 1's to party 0's: neither can open
     /// its bundle (`bundle_unusable`).
     SealedToWrongParties,
 }
 
-/// The notary's template as a dataset's `ProofTemplate`.
+/// The notary's template as a dataset's `ProofTemplate` (the value paths are the dataset's
+/// columns'; a single-value template also names its one path here).
 pub fn template(notary: &DevNotary, freshness_secs: u64) -> ev::ProofTemplate {
     let t = notary.template(freshness_secs);
     ev::ProofTemplate {
         server_name: t.server_name.clone(),
         request_method: t.method.clone(),
         request_path: t.path.clone(),
-        value_json_path: t.value_field.to_string(),
+        value_json_path: match t.value_fields.as_slice() {
+            [one] => one.to_string(),
+            _ => String::new(),
+        },
         uid_json_path: t.uid_field.to_string(),
         freshness_secs: t.freshness_secs,
         notary_keys: t.notary_keys.iter().map(ToString::to_string).collect(),
@@ -51,61 +55,76 @@ pub fn share_keys(network: &api::Network) -> Result<[PublicKey; 3], LocalNetErro
     Ok([key(0)?, key(1)?, key(2)?])
 }
 
-/// A provider's whole client side: prove the balance of the account with bearer `token` at
-/// `notary`, split and seal it to the parties' `keys` as `behaviour` says, and build the
-/// submission to `dataset` (a fresh random contribution id).
+/// A provider's whole client side: prove the values of the account with bearer `token` at
+/// `notary` (one per column, `formats` in column order), split and seal them to the parties'
+/// `keys` as `behaviour` says, and build the submission to `dataset` (a fresh random
+/// contribution id).
 pub async fn submission(
     notary: &DevNotary,
     token: &str,
     dataset: &str,
-    format: &DecimalFormat,
+    formats: &[DecimalFormat],
     keys: &[PublicKey; 3],
     behaviour: Provider,
 ) -> Result<api::SubmitContributionRequest, LocalNetError> {
-    let issued = notary.issue(token).await.step("proving a balance at the notary")?;
+    let issued = notary.issue(token).await.step("proving the account's values at the notary")?;
     let verifier = notary.verifier_config().step("the notary's verifier configuration")?;
     let verified = triad_notary::verify(&issued.presentation, &verifier).step("checking a fresh presentation")?;
-    let commitment = verified.unopened_commitments.first().ok_or_else(|| LocalNetError::Step {
-        step: "reading the presentation".into(),
-        reason: "it hides no value".into(),
-    })?;
+    let matched =
+        notary.template(u64::MAX).apply(&verified, verified.time).step("matching the presentation to its template")?;
+    if matched.values.len() != formats.len() || issued.secrets.len() != formats.len() {
+        return Err(LocalNetError::Step {
+            step: "reading the presentation".into(),
+            reason: format!("it hides {} values; the dataset has {} columns", matched.values.len(), formats.len()),
+        });
+    }
     let mut cid = [0u8; 16];
     getrandom::fill(&mut cid).step("operating-system randomness")?;
-    let secret = issued.secret.prover_secret();
-    // What a dishonest provider seals as it likes, with the real bytes, blinder and commitment.
-    let plain = |value: u64| -> Result<PlainContribution, LocalNetError> {
-        let range = commitment
-            .ranges
-            .first()
-            .ok_or_else(|| LocalNetError::Step { step: "reading the commitment".into(), reason: "no range".into() })?;
-        Ok(PlainContribution {
-            value,
-            value_bytes: secret.value.clone(),
-            blinder: secret.blinder.0,
-            commitment: ev::PlaintextCommitment {
-                algorithm: commitment.alg.name().to_owned(),
-                hash: commitment.hash.to_vec(),
-                start: range.start as u64,
-                end: range.end as u64,
-            },
-        })
-    };
-    let honest = || format.parse(&secret.value).step("the proven balance");
-    let sealed = match behaviour {
-        Provider::Honest => make_bundles(&secret, commitment, dataset, cid, format, keys, &mut os_rng()),
-        Provider::InflatesTenfold => {
-            seal_contribution(&plain(honest()?.saturating_mul(10))?, dataset, cid, format, keys, &mut os_rng(), |_| {})
-        }
-        Provider::InconsistentShares => {
-            seal_contribution(&plain(honest()?)?, dataset, cid, format, keys, &mut os_rng(), |b| {
-                if b.party_index == 0 {
-                    b.value_second = b.value_second.wrapping_add(1);
-                }
+    let secrets: Vec<_> = issued.secrets.iter().map(|s| s.prover_secret()).collect();
+    let proven: Vec<ProvenValue<'_>> = secrets
+        .iter()
+        .zip(&matched.values)
+        .zip(formats)
+        .map(|((secret, v), format)| ProvenValue { secret, commitment: &v.commitment, format })
+        .collect();
+    // What a dishonest provider seals as it likes, with the real bytes, blinders and commitments:
+    // every value honest but the last, which is `last(N)`.
+    let plain = |last: &dyn Fn(u64) -> u64| -> Result<Vec<PlainValue>, LocalNetError> {
+        let count = proven.len();
+        proven
+            .iter()
+            .zip(&matched.values)
+            .enumerate()
+            .map(|(k, (p, v))| {
+                let n = p.format.parse(&p.secret.value).step("the proven value")?;
+                Ok(PlainValue {
+                    value: if k + 1 == count { last(n) } else { n },
+                    value_bytes: p.secret.value.clone(),
+                    blinder: p.secret.blinder.0,
+                    commitment: ev::PlaintextCommitment {
+                        algorithm: v.commitment.alg.name().to_owned(),
+                        hash: v.commitment.hash.to_vec(),
+                        start: v.range.start as u64,
+                        end: v.range.end as u64,
+                    },
+                    format: *p.format,
+                })
             })
+            .collect()
+    };
+    let sealed = match behaviour {
+        Provider::Honest => make_bundles(&proven, dataset, cid, keys, &mut os_rng()),
+        Provider::InflatesTenfold => {
+            seal_contribution(&plain(&|n| n.saturating_mul(10))?, dataset, cid, keys, &mut os_rng(), |_| {})
         }
+        Provider::InconsistentShares => seal_contribution(&plain(&|n| n)?, dataset, cid, keys, &mut os_rng(), |b| {
+            if let (0, Some(last)) = (b.party_index, b.columns.last_mut()) {
+                last.value_second = last.value_second.wrapping_add(1);
+            }
+        }),
         Provider::SealedToWrongParties => {
             let swapped = [keys[1].clone(), keys[0].clone(), keys[2].clone()];
-            make_bundles(&secret, commitment, dataset, cid, format, &swapped, &mut os_rng())
+            make_bundles(&proven, dataset, cid, &swapped, &mut os_rng())
         }
     }
     .step("sealing the bundles")?;

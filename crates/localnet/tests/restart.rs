@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use triad_dev_notary::Account;
 use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, Tuning};
 use triad_proto::api::v1 as api;
-use triad_provider::DecimalFormat;
 
 const N: usize = 12;
 
@@ -27,7 +26,7 @@ async fn a_query_completes_after_a_stopped_party_restarts() {
     let mut net = LocalNet::start_tuned(dir.path(), Backend::Embedded, accounts, tuning).await.unwrap();
     let network = net.wait_up(Duration::from_secs(60)).await.unwrap();
     let keys = LocalNet::share_keys(&network).unwrap();
-    let spec = DatasetSpec { id: "balances".into(), format: DecimalFormat::new(6, 2, 16).unwrap(), min_cohort: 3 };
+    let spec = DatasetSpec::balances("balances", 6, 2, 3);
     net.create_dataset(&spec).await.unwrap();
     let mut client = net.client.clone();
     for i in 0..N {

@@ -134,6 +134,105 @@ pub enum DatasetError {
     /// No columns and no value format to derive one from.
     #[error("dataset `{0}` declares neither columns nor a value format")]
     NoColumns(String),
+    /// A column cannot be proven as a hidden decimal of a presentation.
+    #[error("column `{column}`: {reason}")]
+    NotProvable {
+        /// The column.
+        column: String,
+        /// Why, and what to declare instead.
+        reason: String,
+    },
+}
+
+/// Fraction bits recorded in a proven column's `ValueFormat` (the statistics work on the
+/// decimal units `value * 10^decimals`; the field is kept for the bundle format).
+pub const PROVEN_FRACTION_BITS: u32 = 16;
+
+/// Most digits of a proven value (before and after the point together): `10^18 < 2^63`.
+pub const MAX_PROVEN_DIGITS: u32 = 18;
+
+/// One value a contribution to a dataset proves: the column it fills, where the value sits in
+/// the provider's JSON response, and how its digits are written (the bundle's `ValueFormat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenColumn {
+    /// The column's name.
+    pub name: String,
+    /// Dotted JSON path of the hidden value in the response.
+    pub json_path: String,
+    /// Digits before and after the point.
+    pub format: ev::ValueFormat,
+}
+
+/// The values a contribution to `d` carries, in column order: each declared column with its
+/// JSON path, or, for a single-value dataset without columns, the template's value path with
+/// the dataset's `format`.
+///
+/// A proven value is an unsigned decimal (the MPC input check parses digits; it proves no sign
+/// and no range beyond the digit count), so a declared column must admit every such decimal
+/// and no more than the planner assumes: `min` at most 0 and `max` exactly `10^D - 10^-decimals`
+/// for its `D` integer digits (`999.99` for 3 digits and 2 decimals). Anything else is refused
+/// with a message that says so.
+pub fn proven_columns(d: &ev::DatasetCreated) -> Result<Vec<ProvenColumn>, DatasetError> {
+    if d.columns.is_empty() {
+        let format = d.format.ok_or_else(|| DatasetError::NoColumns(d.dataset_id.clone()))?;
+        let column = implied_column(d)?;
+        let json_path = d.template.as_ref().map(|t| t.value_json_path.clone()).unwrap_or_default();
+        return Ok(vec![ProvenColumn { name: column.name, json_path, format }]);
+    }
+    let schema = schema(d)?;
+    d.columns
+        .iter()
+        .zip(&schema.columns)
+        .map(|(declared, column)| {
+            let refuse = |reason: String| DatasetError::NotProvable { column: column.name.clone(), reason };
+            if declared.json_path.is_empty() {
+                return Err(refuse("no json_path: say where the value sits in the proven response".into()));
+            }
+            if column.min_units().is_none_or(|m| m > 0) {
+                return Err(refuse(format!(
+                    "min {} is above 0, but a proven value is an unsigned decimal that may be 0: declare min 0",
+                    declared.min
+                )));
+            }
+            let units = column.max_units().unwrap_or(-1);
+            let digits = (1..=MAX_PROVEN_DIGITS).find(|t| 10i128.pow(*t) - 1 == units);
+            let integer_digits = digits.and_then(|t| t.checked_sub(column.decimals)).filter(|d| *d >= 1);
+            let Some(max_integer_digits) = integer_digits else {
+                let example = format!(
+                    "{}{}",
+                    "9".repeat(3),
+                    if column.decimals == 0 {
+                        String::new()
+                    } else {
+                        format!(".{}", "9".repeat(column.decimals as usize))
+                    }
+                );
+                return Err(refuse(format!(
+                    "max {} is not of the form 10^D - 10^-{}: a proven value is bounded by its digit count, so \
+                     declare max as D nines and {} decimal nines (e.g. {example}), with at most {MAX_PROVEN_DIGITS} \
+                     digits in all",
+                    declared.max, column.decimals, column.decimals
+                )));
+            };
+            Ok(ProvenColumn {
+                name: column.name.clone(),
+                json_path: declared.json_path.clone(),
+                format: ev::ValueFormat {
+                    fraction_bits: PROVEN_FRACTION_BITS,
+                    max_decimals: column.decimals,
+                    max_integer_digits,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The column a proven value of `max_integer_digits` digits and `decimals` decimals fills:
+/// `min` 0, `max` `10^D - 10^-decimals` (what [`proven_columns`] accepts).
+pub fn proven_column_schema(name: &str, json_path: &str, max_integer_digits: u32, decimals: u32) -> ev::ColumnSchema {
+    let digits = "9".repeat(max_integer_digits.max(1) as usize);
+    let max = if decimals == 0 { digits } else { format!("{digits}.{}", "9".repeat(decimals as usize)) };
+    ev::ColumnSchema { name: name.to_owned(), min: "0".into(), max, decimals, json_path: json_path.to_owned() }
 }
 
 /// The statistics schema a dataset declares: its `columns`, or, for a single-value dataset
@@ -253,6 +352,49 @@ mod tests {
         d.columns[0].max = "five".into();
         let e = schema(&d).expect_err("a bad bound");
         assert!(e.to_string().contains("column `x`: max \"five\""), "{e}");
+    }
+
+    #[test]
+    fn proven_columns_need_unsigned_digit_bounds() {
+        let mut d = ev::DatasetCreated {
+            dataset_id: "t".into(),
+            columns: vec![
+                proven_column_schema("balance", "balance", 6, 2),
+                proven_column_schema("trades", "stats.trades", 4, 0),
+            ],
+            ..Default::default()
+        };
+        let p = proven_columns(&d).expect("provable");
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].format.max_integer_digits, p[0].format.max_decimals), (6, 2));
+        assert_eq!(
+            (p[1].json_path.as_str(), p[1].format.max_integer_digits, p[1].format.max_decimals),
+            ("stats.trades", 4, 0)
+        );
+        d.columns[1].max = "1000".into();
+        let e = proven_columns(&d).expect_err("not a digit bound");
+        assert!(e.to_string().contains("column `trades`: max 1000 is not of the form"), "{e}");
+        d.columns[1].max = "9999".into();
+        d.columns[1].min = "1".into();
+        let e = proven_columns(&d).expect_err("positive min");
+        assert!(e.to_string().contains("declare min 0"), "{e}");
+        d.columns[1].min = "-5".into();
+        assert!(proven_columns(&d).is_ok(), "a lower min only widens the bound");
+        d.columns[1].json_path.clear();
+        let e = proven_columns(&d).expect_err("no path");
+        assert!(e.to_string().contains("no json_path"), "{e}");
+        // A single-value dataset: the template's path and the dataset's format.
+        let single = ev::DatasetCreated {
+            dataset_id: "s".into(),
+            template: Some(ev::ProofTemplate { value_json_path: "data.balance".into(), ..Default::default() }),
+            format: Some(ev::ValueFormat { fraction_bits: 16, max_decimals: 4, max_integer_digits: 12 }),
+            ..Default::default()
+        };
+        let p = proven_columns(&single).expect("single");
+        assert_eq!(
+            (p[0].name.as_str(), p[0].json_path.as_str(), p[0].format.max_decimals),
+            ("balance", "data.balance", 4)
+        );
     }
 
     #[test]

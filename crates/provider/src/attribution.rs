@@ -17,7 +17,10 @@
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use sha2::{Digest as _, Sha256};
 
-const OPENING_DOMAIN: &[u8] = b"triad/provider/component-opening/v1";
+const OPENING_DOMAIN: &[u8] = b"triad/provider/component-opening/v2";
+
+/// Most values (columns) one contribution carries.
+pub const MAX_COLUMNS: usize = 16;
 
 /// Bytes of a component salt.
 pub const SALT_LEN: usize = 16;
@@ -26,19 +29,22 @@ pub const SIGNATURE_LEN: usize = 64;
 
 /// What the provider publishes beside the sealed bundles (in the clear; the
 /// coordinator puts it in `ContributionSubmitted`): the verifying key of its
-/// per-contribution Ed25519 key and the three component commitments.
+/// per-contribution Ed25519 key and three component commitments per column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareCommitments {
     /// Ed25519 verifying key (32 bytes).
     pub verifying_key: [u8; 32],
-    /// `c_j = SHA-256(opening message of component j)`, for j = 0, 1, 2.
-    pub components: [[u8; 32]; 3],
+    /// Per column `c`: `c_{c,j} = SHA-256(opening message of component j of
+    /// column c)`, for j = 0, 1, 2.
+    pub components: Vec<[[u8; 32]; 3]>,
 }
 
-/// Component `j` of one contribution, with its salt: what `c_j` commits
-/// to. `Debug` shows the index and lengths only.
+/// Component `j` of one value (column) of a contribution, with its salt:
+/// what `c_{c,j}` commits to. `Debug` shows the indices and lengths only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ComponentOpening {
+    /// Which value of the contribution (the dataset's column index).
+    pub column: usize,
     /// Which component: 0, 1 or 2.
     pub component: usize,
     /// `x_j`, the component of the arithmetic value.
@@ -55,7 +61,8 @@ impl std::fmt::Debug for ComponentOpening {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ComponentOpening(component={}, value_bytes={} words, blinder={} words)",
+            "ComponentOpening(column={}, component={}, value_bytes={} words, blinder={} words)",
+            self.column,
             self.component,
             self.value_bytes.len(),
             self.blinder.len()
@@ -73,6 +80,7 @@ impl ComponentOpening {
                 + 4
                 + dataset_id.len()
                 + 16
+                + 4
                 + 1
                 + 8
                 + 8
@@ -83,6 +91,7 @@ impl ComponentOpening {
         m.extend_from_slice(&(dataset_id.len() as u32).to_be_bytes());
         m.extend_from_slice(dataset_id.as_bytes());
         m.extend_from_slice(contribution_id);
+        m.extend_from_slice(&u32::try_from(self.column).unwrap_or(u32::MAX).to_be_bytes());
         // Only 0..3 is meaningful; a larger index is encoded saturated, and
         // every check refuses it before it matters.
         m.push(u8::try_from(self.component).unwrap_or(u8::MAX));
@@ -117,7 +126,7 @@ pub struct EquivocationProof {
 
 impl std::fmt::Debug for EquivocationProof {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EquivocationProof(component={})", self.opening.component)
+        write!(f, "EquivocationProof(column={}, component={})", self.opening.column, self.opening.component)
     }
 }
 
@@ -127,6 +136,9 @@ pub enum ProofError {
     /// The component index is not 0, 1 or 2.
     #[error("component {0} does not exist (0, 1 or 2)")]
     NoSuchComponent(usize),
+    /// The contribution has no such column.
+    #[error("column {0} does not exist in this contribution")]
+    NoSuchColumn(usize),
     /// The signature does not verify under the provider's published key.
     #[error("the signature does not verify under the provider's published key")]
     BadSignature,
@@ -140,11 +152,12 @@ impl ShareCommitments {
     pub fn to_proto(&self) -> triad_proto::provider::v1::ShareCommitments {
         triad_proto::provider::v1::ShareCommitments {
             verifying_key: self.verifying_key.to_vec(),
-            components: self.components.iter().map(|c| c.to_vec()).collect(),
+            components: self.components.iter().flatten().map(|c| c.to_vec()).collect(),
         }
     }
 
-    /// From the wire form: a 32-byte key and three 32-byte commitments.
+    /// From the wire form: a 32-byte key and three 32-byte commitments per
+    /// column (1 to [`MAX_COLUMNS`] columns).
     pub fn from_proto(p: &triad_proto::provider::v1::ShareCommitments) -> Result<Self, crate::ProviderError> {
         let bad = |m: &str| crate::ProviderError::Malformed(format!("share commitments: {m}"));
         let verifying_key =
@@ -154,13 +167,22 @@ impl ShareCommitments {
             .iter()
             .map(|c| c.as_slice().try_into().map_err(|_| bad("a component commitment is not 32 bytes")))
             .collect::<Result<_, _>>()?;
-        let components = components.try_into().map_err(|_| bad("there must be three component commitments"))?;
+        if components.is_empty() || !components.len().is_multiple_of(3) || components.len() > 3 * MAX_COLUMNS {
+            return Err(bad(&format!(
+                "{} component commitments; there must be three per column, for 1 to {MAX_COLUMNS} columns",
+                components.len()
+            )));
+        }
+        let components = components.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
         Ok(Self { verifying_key, components })
     }
 
     /// Whether `opening` opens this contribution's commitment to its component.
     pub fn opens(&self, dataset_id: &str, contribution_id: &[u8; 16], opening: &ComponentOpening) -> bool {
-        self.components.get(opening.component).is_some_and(|c| *c == opening.commitment(dataset_id, contribution_id))
+        self.components
+            .get(opening.column)
+            .and_then(|c| c.get(opening.component))
+            .is_some_and(|c| *c == opening.commitment(dataset_id, contribution_id))
     }
 
     /// Whether `signature` is the provider's over `opening`.
@@ -173,6 +195,9 @@ impl ShareCommitments {
     ) -> Result<(), ProofError> {
         if opening.component >= 3 {
             return Err(ProofError::NoSuchComponent(opening.component));
+        }
+        if opening.column >= self.components.len() {
+            return Err(ProofError::NoSuchColumn(opening.column));
         }
         UnparsedPublicKey::new(&ED25519, &self.verifying_key)
             .verify(&opening.message(dataset_id, contribution_id), signature)

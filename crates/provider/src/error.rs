@@ -90,12 +90,22 @@ pub enum ProviderError {
     /// The provider's signature over one of the party's components does not
     /// verify under its published key: the bundle is unusable, like one that
     /// does not decrypt (and, like that, the party cannot prove it).
-    #[error("the provider's signature over component {component} does not verify: {reason}")]
+    #[error("the provider's signature over component {component} of value {column} does not verify: {reason}")]
     BadSignature {
+        /// The value (column index).
+        column: usize,
         /// The component (0, 1 or 2).
         component: usize,
         /// Why.
         reason: String,
+    },
+    /// A contribution must carry 1 to `max` values.
+    #[error("a contribution carries 1 to {max} values, found {found}")]
+    ColumnCount {
+        /// Values given.
+        found: usize,
+        /// The limit.
+        max: usize,
     },
     /// The decrypted shares contradict the envelope or their own shape.
     #[error("inconsistent bundle: {0}")]

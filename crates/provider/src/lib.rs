@@ -3,7 +3,8 @@
 //!
 //! A data provider holds a TLSNotary presentation whose value (e.g. the
 //! balance digits `12.345`) is hidden behind `H(value || blinder)`. It
-//! splits the value three ways and goes offline:
+//! splits the value three ways and goes offline (a contribution to a dataset
+//! with several columns carries one such value per column, each dealt alike):
 //!
 //! * the number, as the exact integer `N = value * 10^max_decimals`,
 //!   additively in Z_2^64 (party i holds `(x_i, x_{i+1})`);
@@ -28,10 +29,11 @@
 //! ```no_run
 //! # fn demo(secret: &triad_notary::ProverSecret, c: &triad_notary::UnopenedCommitment,
 //! #   keys: [triad_provider::PublicKey; 3], sk: triad_provider::SecretKey) -> Result<(), triad_provider::ProviderError> {
-//! use triad_provider::{BundleContext, DecimalFormat, make_bundles, open_bundle, os_rng};
+//! use triad_provider::{BundleContext, DecimalFormat, ProvenValue, make_bundles, open_bundle, os_rng};
 //! let format = DecimalFormat::new(12, 6, 16)?;
 //! let cid = [7u8; 16];
-//! let sealed = make_bundles(secret, c, "eth-balances", cid, &format, &keys, &mut os_rng())?;
+//! let value = ProvenValue { secret, commitment: c, format: &format }; // one per column
+//! let sealed = make_bundles(&[value], "eth-balances", cid, &keys, &mut os_rng())?;
 //! let hashes = sealed.bundles.each_ref().map(|b| b.sha256()); // ContributionSubmitted.bundle_hashes
 //! let public = &sealed.commitments; // published beside them
 //! let ctx = BundleContext::new("eth-balances", cid, triad_mpc_core::PartyId::ALL[0]);
@@ -53,17 +55,17 @@ mod error;
 mod keys;
 mod seal;
 
-pub use attribution::{ComponentOpening, EquivocationProof, ProofError, ShareCommitments};
+pub use attribution::{ComponentOpening, EquivocationProof, MAX_COLUMNS, ProofError, ShareCommitments};
 pub use decimal::{DecimalError, DecimalFormat, FormatError};
 pub use error::ProviderError;
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use seal::{
-    BundleContext, OpenedBundle, PlainContribution, SealedBundle, SealedContribution, check_submitted, make_bundles,
-    open_bundle, seal_contribution, sha256,
+    BundleContext, OpenedBundle, OpenedColumn, PlainValue, ProvenValue, SealedBundle, SealedContribution,
+    check_submitted, make_bundles, open_bundle, seal_contribution, sha256,
 };
 
 /// Bundle format version written and read by this build.
-pub const BUNDLE_VERSION: u32 = 2;
+pub const BUNDLE_VERSION: u32 = 3;
 
 /// The operating system's RNG, for keys and sharing.
 pub fn os_rng() -> impl hpke::rand_core::CryptoRng {

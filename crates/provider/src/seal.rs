@@ -12,10 +12,10 @@ use triad_mpc_core::PartyId;
 use triad_mpc_core::input::{InputBundle, share_bit_inputs_with_seed, share_inputs_with_seed};
 use triad_notary::{Direction, ProverSecret, UnopenedCommitment, check_commitment};
 use triad_proto::events::v1::{ContributionSubmitted, PlaintextCommitment, ValueFormat};
-use triad_proto::provider::v1::{SealedShareBundle, ShareBundle};
+use triad_proto::provider::v1::{ColumnShares, SealedShareBundle, ShareBundle};
 
 use crate::attribution::{
-    ComponentOpening, ComponentSigner, EquivocationProof, SALT_LEN, SIGNATURE_LEN, ShareCommitments,
+    ComponentOpening, ComponentSigner, EquivocationProof, MAX_COLUMNS, SALT_LEN, SIGNATURE_LEN, ShareCommitments,
 };
 use crate::keys::{Kem, PublicKey, SecretKey};
 use crate::{BUNDLE_VERSION, DecimalFormat, ProviderError};
@@ -106,12 +106,20 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// What a party gets out of its bundle. `Debug` shows no share.
+/// What a party gets out of its bundle: one [`OpenedColumn`] per value of
+/// the contribution. `Debug` shows no share.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OpenedBundle {
     /// Where it belongs (checked against what the party expected).
     pub context: BundleContext,
-    /// The format the value was parsed with; compare with the dataset's.
+    /// The values, in the dataset's column order.
+    pub columns: Vec<OpenedColumn>,
+}
+
+/// One value of a contribution, as this party holds it. `Debug` shows no share.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpenedColumn {
+    /// The format the value was parsed with; compare with the column's.
     pub format: ValueFormat,
     /// Arithmetic sharing of `N = value * 10^max_decimals`: one element,
     /// `(x_i, x_{i+1})`.
@@ -124,8 +132,8 @@ pub struct OpenedBundle {
     pub value_bytes: InputBundle,
     /// Boolean sharing of the blinder, 2 words.
     pub blinder: InputBundle,
-    /// The commitment the shares must open; compare with
-    /// `ContributionSubmitted.commitment`.
+    /// The commitment the shares must open; compare with the column's entry
+    /// of `ContributionSubmitted.commitments`.
     pub commitment: PlaintextCommitment,
     /// The salts of components `i` and `i+1` (secret: with a component they
     /// open its public commitment).
@@ -135,15 +143,27 @@ pub struct OpenedBundle {
     pub signatures: [[u8; SIGNATURE_LEN]; 2],
 }
 
-impl OpenedBundle {
-    /// This party's copies of components `i` and `i+1`, as openings.
-    pub fn openings(&self) -> [ComponentOpening; 2] {
-        let i = self.context.party.index();
+impl std::fmt::Debug for OpenedColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedColumn")
+            .field("format", &self.format)
+            .field("value_len", &self.value_len)
+            .field("commitment", &self.commitment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenedColumn {
+    /// This party's (`party`) copies of components `i` and `i+1` of column `column`, as
+    /// openings.
+    pub fn openings(&self, party: PartyId, column: usize) -> [ComponentOpening; 2] {
+        let i = party.index();
         [
             (i, &self.value.first, &self.value_bytes.first, &self.blinder.first, self.salts[0]),
             ((i + 1) % 3, &self.value.second, &self.value_bytes.second, &self.blinder.second, self.salts[1]),
         ]
         .map(|(component, value, value_bytes, blinder, salt)| ComponentOpening {
+            column,
             component,
             // `open_bundle` checked one element; a hand-built bundle without
             // one gets 0, which its signature will not cover.
@@ -153,33 +173,51 @@ impl OpenedBundle {
             salt,
         })
     }
+}
 
-    /// Checks this party's two components against the provider's public
-    /// commitments (step 1 of the attributable intake).
+impl OpenedBundle {
+    /// This party's copies of components `i` and `i+1` of column `column`
+    /// (none past the last column).
+    pub fn openings(&self, column: usize) -> Option<[ComponentOpening; 2]> {
+        self.columns.get(column).map(|c| c.openings(self.context.party, column))
+    }
+
+    /// Checks this party's two components of every column against the
+    /// provider's public commitments (step 1 of the attributable intake).
     ///
     /// Returns a proof for each component whose copy does not open its
     /// commitment (empty for an honest provider). Such a copy's signature must
     /// verify under the published key, or the bundle is unusable
     /// ([`ProviderError::BadSignature`]) exactly like one that does not
-    /// decrypt: refuse it when it is admitted.
+    /// decrypt: refuse it when it is admitted. A bundle with another number
+    /// of columns than the public commitments is unusable too.
     ///
     /// A copy that opens its commitment needs no signature check: its
     /// consistency with the other holder's copy follows from the commitment
     /// alone, and the signature only serves as evidence against the provider,
     /// which such a copy never is. Skipping it saves two Ed25519
-    /// verifications per honest contribution and party (the costliest step of
+    /// verifications per honest value and party (the costliest step of
     /// the intake's local part).
     pub fn check_components(&self, public: &ShareCommitments) -> Result<Vec<EquivocationProof>, ProviderError> {
         let (dataset, cid) = (&self.context.dataset_id, &self.context.contribution_id);
+        if public.components.len() != self.columns.len() {
+            return Err(ProviderError::Inconsistent(format!(
+                "{} values in the bundle but component commitments for {}",
+                self.columns.len(),
+                public.components.len()
+            )));
+        }
         let mut proofs = Vec::new();
-        for (opening, signature) in self.openings().into_iter().zip(self.signatures) {
-            if public.opens(dataset, cid, &opening) {
-                continue;
+        for (column, c) in self.columns.iter().enumerate() {
+            for (opening, signature) in c.openings(self.context.party, column).into_iter().zip(c.signatures) {
+                if public.opens(dataset, cid, &opening) {
+                    continue;
+                }
+                public.verify_signature(dataset, cid, &opening, &signature).map_err(|e| {
+                    ProviderError::BadSignature { column, component: opening.component, reason: e.to_string() }
+                })?;
+                proofs.push(EquivocationProof { opening, signature });
             }
-            public
-                .verify_signature(dataset, cid, &opening, &signature)
-                .map_err(|e| ProviderError::BadSignature { component: opening.component, reason: e.to_string() })?;
-            proofs.push(EquivocationProof { opening, signature });
         }
         Ok(proofs)
     }
@@ -187,12 +225,7 @@ impl OpenedBundle {
 
 impl std::fmt::Debug for OpenedBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenedBundle")
-            .field("context", &self.context)
-            .field("format", &self.format)
-            .field("value_len", &self.value_len)
-            .field("commitment", &self.commitment)
-            .finish_non_exhaustive()
+        f.debug_struct("OpenedBundle").field("context", &self.context).field("columns", &self.columns).finish()
     }
 }
 
@@ -233,48 +266,64 @@ fn seed(rng: &mut impl CryptoRng) -> [u8; 16] {
     s
 }
 
-/// Splits the provider's proven value into the three parties' bundles and
-/// seals each to its party's key; also returns the public component
-/// commitments (see [`ShareCommitments`]).
+/// One proven value of a contribution: the prover's secret, the
+/// presentation's commitment it opens, and the column's format.
+#[derive(Debug, Clone, Copy)]
+pub struct ProvenValue<'a> {
+    /// The hidden bytes and blinder.
+    pub secret: &'a ProverSecret,
+    /// The presentation's commitment to them.
+    pub commitment: &'a UnopenedCommitment,
+    /// The dataset's format for this column.
+    pub format: &'a DecimalFormat,
+}
+
+/// Splits the provider's proven values (one per column of the dataset, in
+/// order) into the three parties' bundles and seals each to its party's key;
+/// also returns the public component commitments (see [`ShareCommitments`]).
 ///
-/// Checks first that `secret` opens `commitment` (one range of the received
-/// transcript) and that the value is a decimal of `format`; `N = value *
-/// 10^max_decimals` is shared arithmetically, the padded value bytes and
-/// the blinder boolean (see `proto/triad/provider/v1/bundle.proto`).
+/// Checks first that each secret opens its commitment (one range of the
+/// received transcript) and that each value is a decimal of its format; `N =
+/// value * 10^max_decimals` is shared arithmetically, the padded value bytes
+/// and the blinder boolean (see `proto/triad/provider/v1/bundle.proto`).
 pub fn make_bundles(
-    secret: &ProverSecret,
-    commitment: &UnopenedCommitment,
+    values: &[ProvenValue<'_>],
     dataset_id: &str,
     contribution_id: [u8; 16],
-    format: &DecimalFormat,
     party_keys: &[PublicKey; 3],
     rng: &mut impl CryptoRng,
 ) -> Result<SealedContribution, ProviderError> {
-    let range = commitment_range(commitment)?;
-    check_commitment(commitment, secret).map_err(ProviderError::SecretDoesNotOpen)?;
-    let n = format.parse(&secret.value)?;
-    let plain = PlainContribution {
-        value: n,
-        value_bytes: secret.value.clone(),
-        blinder: secret.blinder.0,
-        commitment: PlaintextCommitment {
-            algorithm: commitment.alg.name().to_owned(),
-            hash: commitment.hash.to_vec(),
-            start: range.start as u64,
-            end: range.end as u64,
-        },
-    };
-    seal_contribution(&plain, dataset_id, contribution_id, format, party_keys, rng, |_| {})
+    let plain = values
+        .iter()
+        .map(|v| {
+            let range = commitment_range(v.commitment)?;
+            check_commitment(v.commitment, v.secret).map_err(ProviderError::SecretDoesNotOpen)?;
+            Ok(PlainValue {
+                value: v.format.parse(&v.secret.value)?,
+                value_bytes: v.secret.value.clone(),
+                blinder: v.secret.blinder.0,
+                commitment: PlaintextCommitment {
+                    algorithm: v.commitment.alg.name().to_owned(),
+                    hash: v.commitment.hash.to_vec(),
+                    start: range.start as u64,
+                    end: range.end as u64,
+                },
+                format: *v.format,
+            })
+        })
+        .collect::<Result<Vec<_>, ProviderError>>()?;
+    seal_contribution(&plain, dataset_id, contribution_id, party_keys, rng, |_| {})
 }
 
-/// What a provider shares, before any check: the number `N`, the committed
-/// bytes, the blinder and the commitment they claim to open.
+/// One value a provider shares, before any check: the number `N`, the
+/// committed bytes, the blinder, the commitment they claim to open and the
+/// column's format.
 ///
 /// [`make_bundles`] builds it only from a secret that opens its commitment
 /// and parses; [`seal_contribution`] takes it as it is, which is what a
 /// dishonest provider can always do. Tests of the parties' checks use it.
 #[derive(Clone)]
-pub struct PlainContribution {
+pub struct PlainValue {
     /// `N = value * 10^max_decimals`, shared arithmetically.
     pub value: u64,
     /// The committed value bytes (at most the format's `max_len`).
@@ -283,31 +332,33 @@ pub struct PlainContribution {
     pub blinder: [u8; 16],
     /// The commitment the shares claim to open.
     pub commitment: PlaintextCommitment,
+    /// The column's format.
+    pub format: DecimalFormat,
 }
 
-impl std::fmt::Debug for PlainContribution {
+impl std::fmt::Debug for PlainValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlainContribution")
+        f.debug_struct("PlainValue")
             .field("value_len", &self.value_bytes.len())
             .field("commitment", &self.commitment)
             .finish_non_exhaustive()
     }
 }
 
-/// Splits and seals `plain` as given, without [`make_bundles`]' checks;
-/// `tweak` may edit each party's [`ShareBundle`] before it is signed and
-/// sealed (a test's way of making inconsistent replicated shares: the
-/// public commitments are those of the untweaked shares, while each
-/// signature covers the party's copy as tweaked, as a dishonest provider
-/// would sign).
+/// Splits and seals `values` (one per column) as given, without
+/// [`make_bundles`]' checks; `tweak` may edit each party's [`ShareBundle`]
+/// before it is signed and sealed (a test's way of making inconsistent
+/// replicated shares: the public commitments are those of the untweaked
+/// shares, while each signature covers the party's copy as tweaked, as a
+/// dishonest provider would sign).
 ///
-/// Only the shape is checked (the dataset id, and the value bytes fitting the
-/// format's padded length), so the bundles always open.
+/// Only the shape is checked (the dataset id, 1 to [`MAX_COLUMNS`] values,
+/// each value's bytes fitting its format's padded length), so the bundles
+/// always open.
 pub fn seal_contribution(
-    plain: &PlainContribution,
+    values: &[PlainValue],
     dataset_id: &str,
     contribution_id: [u8; 16],
-    format: &DecimalFormat,
     party_keys: &[PublicKey; 3],
     rng: &mut impl CryptoRng,
     mut tweak: impl FnMut(&mut ShareBundle),
@@ -315,69 +366,84 @@ pub fn seal_contribution(
     if dataset_id.is_empty() || dataset_id.len() > MAX_DATASET_ID {
         return Err(ProviderError::DatasetId { found: dataset_id.len(), max: MAX_DATASET_ID });
     }
-    let max_len = format.max_len();
-    if plain.value_bytes.len() > max_len {
-        return Err(ProviderError::CommitmentShape(format!(
-            "{} value bytes, the format allows {max_len}",
-            plain.value_bytes.len()
-        )));
+    if values.is_empty() || values.len() > MAX_COLUMNS {
+        return Err(ProviderError::ColumnCount { found: values.len(), max: MAX_COLUMNS });
     }
-    let value_words = max_len.div_ceil(8);
-    let value_shares = share_inputs_with_seed(&[plain.value], seed(rng));
-    let byte_shares = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
-    let blinder_shares = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
-
-    // A fresh signing key and salts; the public commitments of the honest
-    // components (component j is party j's first).
+    // A fresh signing key for the contribution; per column the shares, salts
+    // and the public commitments of the honest components (component j is
+    // party j's first).
     let mut key_seed = [0u8; 32];
     rng.fill_bytes(&mut key_seed);
     let signer = ComponentSigner::from_seed(&key_seed)?;
     key_seed.fill(0);
-    let salts: [[u8; SALT_LEN]; 3] = [seed(rng), seed(rng), seed(rng)];
-    let openings: [ComponentOpening; 3] = [0usize, 1, 2].map(|j| ComponentOpening {
-        component: j,
-        value: value_shares[j].first[0],
-        value_bytes: byte_shares[j].first.clone(),
-        blinder: blinder_shares[j].first.clone(),
-        salt: salts[j],
-    });
-    let commitments = ShareCommitments {
-        verifying_key: signer.verifying_key()?,
-        components: openings.each_ref().map(|o| o.commitment(dataset_id, &contribution_id)),
-    };
+    let mut dealt = Vec::with_capacity(values.len());
+    let mut components = Vec::with_capacity(values.len());
+    for (column, plain) in values.iter().enumerate() {
+        let max_len = plain.format.max_len();
+        if plain.value_bytes.len() > max_len {
+            return Err(ProviderError::CommitmentShape(format!(
+                "value {column}: {} value bytes, the format allows {max_len}",
+                plain.value_bytes.len()
+            )));
+        }
+        let value_words = max_len.div_ceil(8);
+        let value = share_inputs_with_seed(&[plain.value], seed(rng));
+        let bytes = share_bit_inputs_with_seed(&pack(&plain.value_bytes, value_words), seed(rng));
+        let blinder = share_bit_inputs_with_seed(&pack(&plain.blinder, BLINDER_WORDS), seed(rng));
+        let salts: [[u8; SALT_LEN]; 3] = [seed(rng), seed(rng), seed(rng)];
+        let openings: [ComponentOpening; 3] = [0usize, 1, 2].map(|j| ComponentOpening {
+            column,
+            component: j,
+            value: value[j].first[0],
+            value_bytes: bytes[j].first.clone(),
+            blinder: blinder[j].first.clone(),
+            salt: salts[j],
+        });
+        components.push(openings.each_ref().map(|o| o.commitment(dataset_id, &contribution_id)));
+        dealt.push((value, bytes, blinder, salts));
+    }
+    let commitments = ShareCommitments { verifying_key: signer.verifying_key()?, components };
 
     let mut out = Vec::with_capacity(3);
     for party in PartyId::ALL {
         let i = party.index();
         let ctx = BundleContext::new(dataset_id, contribution_id, party);
+        let columns = values
+            .iter()
+            .zip(&dealt)
+            .map(|(plain, (value, bytes, blinder, salts))| ColumnShares {
+                format: Some(plain.format.to_proto()),
+                value_first: value[i].first[0],
+                value_second: value[i].second[0],
+                value_len: plain.value_bytes.len() as u32,
+                value_max_len: plain.format.max_len() as u32,
+                value_bytes_first: bytes[i].first.clone(),
+                value_bytes_second: bytes[i].second.clone(),
+                blinder_first: blinder[i].first.clone(),
+                blinder_second: blinder[i].second.clone(),
+                commitment: Some(plain.commitment.clone()),
+                salt_first: salts[i].to_vec(),
+                salt_second: salts[(i + 1) % 3].to_vec(),
+                signature_first: Vec::new(),
+                signature_second: Vec::new(),
+            })
+            .collect();
         let mut bundle = ShareBundle {
             version: BUNDLE_VERSION,
             dataset_id: dataset_id.to_owned(),
             contribution_id: contribution_id.to_vec(),
             party_index: ctx.party_u32(),
-            format: Some(format.to_proto()),
-            value_first: value_shares[i].first[0],
-            value_second: value_shares[i].second[0],
-            value_len: plain.value_bytes.len() as u32,
-            value_max_len: max_len as u32,
-            value_bytes_first: byte_shares[i].first.clone(),
-            value_bytes_second: byte_shares[i].second.clone(),
-            blinder_first: blinder_shares[i].first.clone(),
-            blinder_second: blinder_shares[i].second.clone(),
-            commitment: Some(plain.commitment.clone()),
-            salt_first: salts[i].to_vec(),
-            salt_second: salts[(i + 1) % 3].to_vec(),
-            signature_first: Vec::new(),
-            signature_second: Vec::new(),
+            columns,
         };
         tweak(&mut bundle);
         // Sign the copies as they will be sealed (a salt the tweak made
         // malformed leaves its signature empty: the bundle will not open).
-        let sign = |component, value, value_bytes: &[u64], blinder: &[u64], salt: &[u8]| {
+        let sign = |column, component, value, value_bytes: &[u64], blinder: &[u64], salt: &[u8]| {
             let Ok(salt) = <[u8; SALT_LEN]>::try_from(salt) else {
                 return Vec::new();
             };
             let opening = ComponentOpening {
+                column,
                 component,
                 value,
                 value_bytes: value_bytes.to_vec(),
@@ -386,15 +452,11 @@ pub fn seal_contribution(
             };
             signer.sign(dataset_id, &contribution_id, &opening)
         };
-        bundle.signature_first =
-            sign(i, bundle.value_first, &bundle.value_bytes_first, &bundle.blinder_first, &bundle.salt_first);
-        bundle.signature_second = sign(
-            (i + 1) % 3,
-            bundle.value_second,
-            &bundle.value_bytes_second,
-            &bundle.blinder_second,
-            &bundle.salt_second,
-        );
+        for (column, c) in bundle.columns.iter_mut().enumerate() {
+            c.signature_first = sign(column, i, c.value_first, &c.value_bytes_first, &c.blinder_first, &c.salt_first);
+            c.signature_second =
+                sign(column, (i + 1) % 3, c.value_second, &c.value_bytes_second, &c.blinder_second, &c.salt_second);
+        }
         let plaintext = bundle.encode_to_vec();
         let info = ctx.info();
         let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, Kem>(
@@ -465,51 +527,66 @@ pub fn open_bundle(
     // Authenticated by the AEAD, so a mismatch is the provider's own doing.
     check_context(&b.dataset_id, &b.contribution_id, b.party_index, expected)
         .map_err(|e| ProviderError::Inconsistent(format!("sealed shares disagree with their envelope: {e}")))?;
-    let bad = |m: String| Err(ProviderError::Inconsistent(m));
-    let Some(format) = b.format else {
-        return bad("no value format".into());
+    if b.columns.is_empty() || b.columns.len() > MAX_COLUMNS {
+        return Err(ProviderError::Inconsistent(format!(
+            "{} values; a contribution carries 1 to {MAX_COLUMNS}",
+            b.columns.len()
+        )));
+    }
+    let columns = b
+        .columns
+        .into_iter()
+        .enumerate()
+        .map(|(k, c)| open_column(c).map_err(|m| ProviderError::Inconsistent(format!("value {k}: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(OpenedBundle { context: expected.clone(), columns })
+}
+
+/// The shape checks of one value's shares.
+fn open_column(c: ColumnShares) -> Result<OpenedColumn, String> {
+    let Some(format) = c.format else {
+        return Err("no value format".into());
     };
-    let decimal = DecimalFormat::from_proto(&format)?;
-    let value_max_len = b.value_max_len as usize;
+    let decimal = DecimalFormat::from_proto(&format).map_err(|e| e.to_string())?;
+    let value_max_len = c.value_max_len as usize;
     if value_max_len != decimal.max_len() {
-        return bad(format!("value_max_len {value_max_len} is not the format's {}", decimal.max_len()));
+        return Err(format!("value_max_len {value_max_len} is not the format's {}", decimal.max_len()));
     }
-    let value_len = b.value_len as usize;
+    let value_len = c.value_len as usize;
     if value_len == 0 || value_len > value_max_len {
-        return bad(format!("value_len {value_len} is not in 1..={value_max_len}"));
+        return Err(format!("value_len {value_len} is not in 1..={value_max_len}"));
     }
-    let Some(commitment) = b.commitment else {
-        return bad("no commitment".into());
+    let Some(commitment) = c.commitment else {
+        return Err("no commitment".into());
     };
     if commitment.end.checked_sub(commitment.start) != Some(value_len as u64) {
-        return bad(format!(
+        return Err(format!(
             "the commitment range {}..{} does not have value_len {value_len} bytes",
             commitment.start, commitment.end
         ));
     }
-    let salts = [&b.salt_first, &b.salt_second].map(|s| <[u8; SALT_LEN]>::try_from(s.as_slice()));
+    let salts = [&c.salt_first, &c.salt_second].map(|s| <[u8; SALT_LEN]>::try_from(s.as_slice()));
     let [Ok(salt_first), Ok(salt_second)] = salts else {
-        return bad(format!("a salt is not {SALT_LEN} bytes"));
+        return Err(format!("a salt is not {SALT_LEN} bytes"));
     };
-    let signatures = [&b.signature_first, &b.signature_second].map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
+    let signatures = [&c.signature_first, &c.signature_second].map(|s| <[u8; SIGNATURE_LEN]>::try_from(s.as_slice()));
     let [Ok(signature_first), Ok(signature_second)] = signatures else {
-        return bad(format!("a signature is not {SIGNATURE_LEN} bytes"));
+        return Err(format!("a signature is not {SIGNATURE_LEN} bytes"));
     };
     let words = value_max_len.div_ceil(8);
-    if b.value_bytes_first.len() != words || b.value_bytes_second.len() != words {
-        return bad(format!("the value bytes' sharing must have {words} words per component"));
+    if c.value_bytes_first.len() != words || c.value_bytes_second.len() != words {
+        return Err(format!("the value bytes' sharing must have {words} words per component"));
     }
-    if b.blinder_first.len() != BLINDER_WORDS || b.blinder_second.len() != BLINDER_WORDS {
-        return bad(format!("the blinder's sharing must have {BLINDER_WORDS} words per component"));
+    if c.blinder_first.len() != BLINDER_WORDS || c.blinder_second.len() != BLINDER_WORDS {
+        return Err(format!("the blinder's sharing must have {BLINDER_WORDS} words per component"));
     }
-    Ok(OpenedBundle {
-        context: expected.clone(),
+    Ok(OpenedColumn {
         format,
-        value: InputBundle { first: vec![b.value_first], second: vec![b.value_second] },
+        value: InputBundle { first: vec![c.value_first], second: vec![c.value_second] },
         value_len,
         value_max_len,
-        value_bytes: InputBundle { first: b.value_bytes_first, second: b.value_bytes_second },
-        blinder: InputBundle { first: b.blinder_first, second: b.blinder_second },
+        value_bytes: InputBundle { first: c.value_bytes_first, second: c.value_bytes_second },
+        blinder: InputBundle { first: c.blinder_first, second: c.blinder_second },
         commitment,
         salts: [salt_first, salt_second],
         signatures: [signature_first, signature_second],
@@ -517,15 +594,16 @@ pub fn open_bundle(
 }
 
 /// Checks an opened bundle against what the log says: the sealed bytes'
-/// SHA-256 is `submitted.bundle_hashes[party]`, the commitment is
-/// `submitted.commitment`, the ids match, and the value format is the
-/// dataset's. A party runs this before feeding the shares to the MPC
-/// input check; a failure is the provider's (or the coordinator's) fault.
+/// SHA-256 is `submitted.bundle_hashes[party]`, the ids match, and per
+/// column the commitment is `submitted.commitments`' and the value format
+/// the dataset's (`column_formats`, one per column). A party runs this
+/// before feeding the shares to the MPC input check; a failure is the
+/// provider's (or the coordinator's) fault.
 pub fn check_submitted(
     opened: &OpenedBundle,
     sealed: &[u8],
     submitted: &ContributionSubmitted,
-    dataset_format: &ValueFormat,
+    column_formats: &[ValueFormat],
 ) -> Result<(), ProviderError> {
     let bad = |m: String| Err(ProviderError::NotAsSubmitted(m));
     let ctx = &opened.context;
@@ -541,11 +619,23 @@ pub fn check_submitted(
             return bad(format!("bundle_hashes has no entry for party {}", ctx.party.index()));
         }
     }
-    if submitted.commitment.as_ref() != Some(&opened.commitment) {
-        return bad("the bundle's commitment is not the submitted one".into());
+    if opened.columns.len() != column_formats.len() || submitted.commitments.len() != column_formats.len() {
+        return bad(format!(
+            "the dataset has {} columns; the bundle carries {} values and the submission {} commitments",
+            column_formats.len(),
+            opened.columns.len(),
+            submitted.commitments.len()
+        ));
     }
-    if &opened.format != dataset_format {
-        return bad("the bundle's value format is not the dataset's".into());
+    for (k, ((c, submitted), format)) in
+        opened.columns.iter().zip(&submitted.commitments).zip(column_formats).enumerate()
+    {
+        if &c.commitment != submitted {
+            return bad(format!("value {k}: the bundle's commitment is not the submitted one"));
+        }
+        if &c.format != format {
+            return bad(format!("value {k}: the bundle's value format is not the column's"));
+        }
     }
     Ok(())
 }

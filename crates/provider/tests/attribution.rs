@@ -7,9 +7,8 @@ use triad_notary::{Blinder, HashAlg, plaintext_hash};
 use triad_proto::events::v1::PlaintextCommitment;
 use triad_proto::provider::v1::ShareBundle;
 use triad_provider::{
-    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainContribution, ProofError, ProviderError,
-    PublicKey, SealedContribution, SecretKey, ShareCommitments, generate_keypair, open_bundle, os_rng,
-    seal_contribution,
+    BundleContext, DecimalFormat, EquivocationProof, OpenedBundle, PlainValue, ProofError, ProviderError, PublicKey,
+    SealedContribution, SecretKey, ShareCommitments, generate_keypair, open_bundle, os_rng, seal_contribution,
 };
 
 const DATASET: &str = "eth-balances";
@@ -25,9 +24,9 @@ fn keys() -> Keys {
     Keys { pks: keys.each_ref().map(|k| k.1.clone()), sks: keys.map(|k| k.0) }
 }
 
-fn plain() -> PlainContribution {
+fn plain() -> PlainValue {
     let blinder = Blinder([0x5a; 16]);
-    PlainContribution {
+    PlainValue {
         value: 12_345_000,
         value_bytes: b"12.345".to_vec(),
         blinder: blinder.0,
@@ -37,12 +36,12 @@ fn plain() -> PlainContribution {
             start: 100,
             end: 106,
         },
+        format: DecimalFormat::new(12, 6, 16).expect("format"),
     }
 }
 
 fn seal(k: &Keys, cid: [u8; 16], tweak: impl FnMut(&mut ShareBundle)) -> (SealedContribution, [OpenedBundle; 3]) {
-    let format = DecimalFormat::new(12, 6, 16).expect("format");
-    let sealed = seal_contribution(&plain(), DATASET, cid, &format, &k.pks, &mut os_rng(), tweak).expect("seal");
+    let sealed = seal_contribution(&[plain()], DATASET, cid, &k.pks, &mut os_rng(), tweak).expect("seal");
     let opened = PartyId::ALL.map(|p| {
         open_bundle(sealed.bundles[p.index()].as_bytes(), &k.sks[p.index()], &BundleContext::new(DATASET, cid, p))
             .expect("opens")
@@ -56,13 +55,14 @@ fn an_honest_providers_copies_open_their_commitments() {
     let (sealed, opened) = seal(&k, [1; 16], |_| {});
     for (i, o) in opened.iter().enumerate() {
         assert_eq!(o.check_components(&sealed.commitments).expect("signed"), vec![], "party {i}");
-        let [first, second] = o.openings();
+        let [first, second] = o.openings(0).expect("column 0");
         assert_eq!((first.component, second.component), (i, (i + 1) % 3));
         // The other holder of component i+1 has the same opening, salt included.
-        assert_eq!(second, opened[(i + 1) % 3].openings()[0]);
+        assert_eq!(second, opened[(i + 1) % 3].openings(0).expect("column 0")[0]);
     }
     // The three commitments differ (salted, different components).
-    let c = sealed.commitments.components;
+    let c = sealed.commitments.components[0];
+    assert_eq!(sealed.commitments.components.len(), 1);
     assert!(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
     // The wire form round-trips and refuses a wrong shape.
     let mut wire = sealed.commitments.to_proto();
@@ -78,7 +78,7 @@ fn a_copy_the_provider_changed_yields_a_proof_anyone_verifies() {
     // P0's copy of x_1 is one unit off; P1's copy is the committed one.
     let (sealed, opened) = seal(&k, cid, |b| {
         if b.party_index == 0 {
-            b.value_second = b.value_second.wrapping_add(1);
+            b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
         }
     });
     let proofs = opened[0].check_components(&sealed.commitments).expect("signed");
@@ -91,7 +91,7 @@ fn a_copy_the_provider_changed_yields_a_proof_anyone_verifies() {
     let shown = format!("{:?} {:?}", proofs[0], opened[0]);
     assert!(!shown.contains(&proofs[0].opening.value.to_string()), "{shown}");
     assert!(!shown.contains(&format!("{:?}", proofs[0].opening.salt)), "{shown}");
-    assert!(!shown.contains(&format!("{:?}", opened[0].signatures[0])), "{shown}");
+    assert!(!shown.contains(&format!("{:?}", opened[0].columns[0].signatures[0])), "{shown}");
 }
 
 #[test]
@@ -99,8 +99,8 @@ fn a_changed_salt_or_blinder_component_is_caught_too() {
     let k = keys();
     let cid = [3; 16];
     let (sealed, opened) = seal(&k, cid, |b| match b.party_index {
-        1 => b.salt_second[0] ^= 1,
-        2 => b.blinder_first[1] ^= 1 << 9,
+        1 => b.columns[0].salt_second[0] ^= 1,
+        2 => b.columns[0].blinder_first[1] ^= 1 << 9,
         _ => {}
     });
     for (party, component) in [(1, 2), (2, 2)] {
@@ -117,14 +117,17 @@ fn a_forged_proof_is_refused() {
     let cid = [4; 16];
     let (sealed, opened) = seal(&k, cid, |b| {
         if b.party_index == 0 {
-            b.value_second = b.value_second.wrapping_add(1);
+            b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
         }
     });
     let public = &sealed.commitments;
     let good = opened[0].check_components(public).expect("signed")[0].clone();
 
     // A copy that opens its commitment, with its valid signature: no equivocation.
-    let honest = EquivocationProof { opening: opened[1].openings()[0].clone(), signature: opened[1].signatures[0] };
+    let honest = EquivocationProof {
+        opening: opened[1].openings(0).expect("column 0")[0].clone(),
+        signature: opened[1].columns[0].signatures[0],
+    };
     assert_eq!(public.verify_equivocation(DATASET, &cid, &honest), Err(ProofError::Opens));
     // A changed component under the provider's signature of another one.
     let mut changed = honest.clone();
@@ -153,16 +156,91 @@ fn a_forged_proof_is_refused() {
 #[test]
 fn a_bundle_whose_signature_does_not_verify_is_unusable() {
     let k = keys();
+    // A copy that opens its commitment needs no signature: the commitment
+    // already binds it, so a broken signature on it changes nothing.
     let (sealed, mut opened) = seal(&k, [6; 16], |_| {});
-    opened[2].signatures[1][0] ^= 1;
+    opened[2].columns[0].signatures[1][0] ^= 1;
+    assert_eq!(opened[2].check_components(&sealed.commitments).expect("opens"), vec![]);
+    // A changed copy is only evidence under a valid signature: without one
+    // the bundle is unusable (the provider's fault, not P1's).
+    let (sealed, mut opened) = seal(&k, [6; 16], |b| {
+        if b.party_index == 2 {
+            b.columns[0].value_second = b.columns[0].value_second.wrapping_add(1);
+        }
+    });
+    opened[2].columns[0].signatures[1][0] ^= 1;
     let err = opened[2].check_components(&sealed.commitments).expect_err("bad signature");
-    assert!(matches!(err, ProviderError::BadSignature { component: 0, .. }), "{err}");
+    assert!(matches!(err, ProviderError::BadSignature { column: 0, component: 0, .. }), "{err}");
     // A malformed salt does not open at all (nor, then, does its signature exist).
-    let format = DecimalFormat::new(12, 6, 16).expect("format");
-    for tweak in [(|b: &mut ShareBundle| b.salt_first.truncate(3)) as fn(&mut ShareBundle), |b| b.salt_second.push(0)] {
-        let bad = seal_contribution(&plain(), DATASET, [7; 16], &format, &k.pks, &mut os_rng(), tweak).expect("seal");
+    for tweak in [(|b: &mut ShareBundle| b.columns[0].salt_first.truncate(3)) as fn(&mut ShareBundle), |b| {
+        b.columns[0].salt_second.push(0)
+    }] {
+        let bad = seal_contribution(&[plain()], DATASET, [7; 16], &k.pks, &mut os_rng(), tweak).expect("seal");
         let ctx = BundleContext::new(DATASET, [7; 16], PartyId::ALL[0]);
         let err = open_bundle(bad.bundles[0].as_bytes(), &k.sks[0], &ctx).expect_err("malformed");
         assert!(matches!(err, ProviderError::Inconsistent(_)), "{err}");
     }
+}
+
+#[test]
+fn each_value_of_a_contribution_is_attributed_on_its_own() {
+    let k = keys();
+    let cid = [8; 16];
+    let format = DecimalFormat::new(4, 0, 16).expect("format");
+    let second = PlainValue {
+        value: 17,
+        value_bytes: b"17".to_vec(),
+        blinder: [0x11; 16],
+        commitment: PlaintextCommitment {
+            algorithm: "blake3".into(),
+            hash: plaintext_hash(HashAlg::Blake3, b"17", &Blinder([0x11; 16])).to_vec(),
+            start: 120,
+            end: 122,
+        },
+        format,
+    };
+    // P1's copy of component 2 of the second value is off; the first value is honest.
+    let sealed = seal_contribution(&[plain(), second], DATASET, cid, &k.pks, &mut os_rng(), |b| {
+        if b.party_index == 1 {
+            b.columns[1].value_second ^= 4;
+        }
+    })
+    .expect("seal");
+    assert_eq!(sealed.commitments.components.len(), 2);
+    let opened = PartyId::ALL.map(|p| {
+        open_bundle(sealed.bundles[p.index()].as_bytes(), &k.sks[p.index()], &BundleContext::new(DATASET, cid, p))
+            .expect("opens")
+    });
+    assert_eq!(opened[1].columns.len(), 2);
+    let proofs = opened[1].check_components(&sealed.commitments).expect("signed");
+    assert_eq!(proofs.len(), 1);
+    assert_eq!((proofs[0].opening.column, proofs[0].opening.component), (1, 2));
+    assert_eq!(sealed.commitments.verify_equivocation(DATASET, &cid, &proofs[0]), Ok(()));
+    // The signature covers the column: the same opening claimed for value 0 proves nothing.
+    let mut moved = proofs[0].clone();
+    moved.opening.column = 0;
+    assert_eq!(sealed.commitments.verify_equivocation(DATASET, &cid, &moved), Err(ProofError::BadSignature));
+    moved.opening.column = 2;
+    assert_eq!(sealed.commitments.verify_equivocation(DATASET, &cid, &moved), Err(ProofError::NoSuchColumn(2)));
+    for i in [0, 2] {
+        assert_eq!(opened[i].check_components(&sealed.commitments).expect("signed"), vec![], "party {i}");
+    }
+    // Public commitments for another number of values than the bundle holds: unusable.
+    let mut fewer = sealed.commitments.clone();
+    fewer.components.pop();
+    assert!(matches!(opened[0].check_components(&fewer), Err(ProviderError::Inconsistent(_))));
+    // The wire form keeps three commitments per value, and refuses a ragged list.
+    let mut wire = sealed.commitments.to_proto();
+    assert_eq!(wire.components.len(), 6);
+    assert_eq!(ShareCommitments::from_proto(&wire).expect("decodes"), sealed.commitments);
+    wire.components.pop();
+    assert!(matches!(ShareCommitments::from_proto(&wire), Err(ProviderError::Malformed(_))));
+    // No values at all, or too many, are refused before anything is dealt.
+    let none = seal_contribution(&[], DATASET, cid, &k.pks, &mut os_rng(), |_| {});
+    assert!(matches!(none, Err(ProviderError::ColumnCount { found: 0, .. })));
+    let many = vec![plain(); triad_provider::MAX_COLUMNS + 1];
+    assert!(matches!(
+        seal_contribution(&many, DATASET, cid, &k.pks, &mut os_rng(), |_| {}),
+        Err(ProviderError::ColumnCount { .. })
+    ));
 }

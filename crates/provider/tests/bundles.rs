@@ -4,8 +4,8 @@ use proptest::prelude::*;
 use triad_mpc_core::PartyId;
 use triad_notary::{Blinder, Direction, HashAlg, ProverSecret, UnopenedCommitment, plaintext_hash};
 use triad_provider::{
-    BundleContext, DecimalError, DecimalFormat, OpenedBundle, ProviderError, PublicKey, SealedBundle,
-    SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng,
+    BundleContext, DecimalError, DecimalFormat, OpenedBundle, OpenedColumn, ProvenValue, ProviderError, PublicKey,
+    SealedBundle, SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng,
 };
 
 const DATASET: &str = "eth-balances";
@@ -47,11 +47,23 @@ impl Fixture {
     }
 
     fn seal_all(&self) -> Result<SealedContribution, ProviderError> {
-        make_bundles(&self.secret, &self.commitment, DATASET, CID, &self.format, &self.pks, &mut os_rng())
+        make_bundles(&[self.value()], DATASET, CID, &self.pks, &mut os_rng())
     }
 
-    fn open_all(&self, sealed: &[SealedBundle; 3]) -> [OpenedBundle; 3] {
+    fn value(&self) -> ProvenValue<'_> {
+        ProvenValue { secret: &self.secret, commitment: &self.commitment, format: &self.format }
+    }
+
+    fn open_bundles(&self, sealed: &[SealedBundle; 3]) -> [OpenedBundle; 3] {
         PartyId::ALL.map(|p| open_bundle(sealed[p.index()].as_bytes(), &self.sks[p.index()], &ctx(p)).expect("opens"))
+    }
+
+    /// The one value of each party's bundle.
+    fn open_all(&self, sealed: &[SealedBundle; 3]) -> [OpenedColumn; 3] {
+        self.open_bundles(sealed).map(|b| {
+            assert_eq!(b.columns.len(), 1);
+            b.columns.into_iter().next().expect("one value")
+        })
     }
 }
 
@@ -65,7 +77,7 @@ fn party(i: u8) -> PartyId {
 
 /// Reconstructs (value, bytes words, blinder words) and checks that
 /// replicated components agree: party i's second is party i+1's first.
-fn reconstruct(opened: &[OpenedBundle; 3]) -> (u64, Vec<u64>, Vec<u64>) {
+fn reconstruct(opened: &[OpenedColumn; 3]) -> (u64, Vec<u64>, Vec<u64>) {
     for i in 0..3 {
         let j = (i + 1) % 3;
         assert_eq!(opened[i].value.second, opened[j].value.first, "replicated value component");
@@ -73,7 +85,7 @@ fn reconstruct(opened: &[OpenedBundle; 3]) -> (u64, Vec<u64>, Vec<u64>) {
         assert_eq!(opened[i].blinder.second, opened[j].blinder.first, "replicated blinder component");
     }
     let value = opened.iter().fold(0u64, |a, o| a.wrapping_add(o.value.first[0]));
-    let xor = |f: fn(&OpenedBundle) -> &Vec<u64>| -> Vec<u64> {
+    let xor = |f: fn(&OpenedColumn) -> &Vec<u64>| -> Vec<u64> {
         let n = f(&opened[0]).len();
         (0..n).map(|k| opened.iter().fold(0u64, |a, o| a ^ f(o)[k])).collect()
     };
@@ -203,13 +215,13 @@ fn garbage_is_malformed_and_other_versions_are_refused() {
     assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
     let sealed = f.seal().expect("bundles");
     let mut env = SealedShareBundle::decode(sealed[0].as_bytes()).expect("decodes");
-    for old_or_new in [1, 3] {
+    for old_or_new in [2, 4] {
         env.version = old_or_new;
         let err = open_bundle(&env.encode_to_vec(), &f.sks[0], &ctx(party(0))).expect_err("version");
         assert!(
             matches!(
                 err,
-                ProviderError::UnsupportedVersion { found, supported: 2 } if found == old_or_new
+                ProviderError::UnsupportedVersion { found, supported: 3 } if found == old_or_new
             ),
             "{err}"
         );
@@ -292,20 +304,20 @@ fn an_opened_bundle_is_checked_against_its_submission_event() {
     use triad_proto::events::v1::{ContributionSubmitted, PlaintextCommitment};
     let f = fixture(b"12.345", HashAlg::Blake3);
     let sealed = f.seal().expect("bundles");
-    let opened = f.open_all(&sealed);
+    let opened = f.open_bundles(&sealed);
     let mut submitted = ContributionSubmitted {
         dataset_id: DATASET.to_owned(),
         contribution_id: CID.to_vec(),
-        commitment: Some(PlaintextCommitment {
+        commitments: vec![PlaintextCommitment {
             algorithm: "blake3".to_owned(),
             hash: f.commitment.hash.to_vec(),
             start: 100,
             end: 106,
-        }),
+        }],
         bundle_hashes: sealed.iter().map(|b| b.sha256().to_vec()).collect(),
         ..Default::default()
     };
-    let format = f.format.to_proto();
+    let format = [f.format.to_proto()];
     for i in 0..3 {
         triad_provider::check_submitted(&opened[i], sealed[i].as_bytes(), &submitted, &format).expect("as submitted");
     }
@@ -313,13 +325,15 @@ fn an_opened_bundle_is_checked_against_its_submission_event() {
         .expect_err("another party's bytes");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
     let mut other_format = format;
-    other_format.max_decimals = 2;
+    other_format[0].max_decimals = 2;
     let err = triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &other_format)
         .expect_err("format");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
-    if let Some(c) = submitted.commitment.as_mut() {
-        c.end = 107;
-    }
+    // A dataset with another number of columns than the bundle's values.
+    let two = [format[0], format[0]];
+    let err = triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &two).expect_err("columns");
+    assert!(err.to_string().contains("2 columns"), "{err}");
+    submitted.commitments[0].end = 107;
     let err =
         triad_provider::check_submitted(&opened[0], sealed[0].as_bytes(), &submitted, &format).expect_err("commitment");
     assert!(matches!(err, ProviderError::NotAsSubmitted(_)), "{err}");
@@ -328,7 +342,6 @@ fn an_opened_bundle_is_checked_against_its_submission_event() {
 #[test]
 fn an_empty_dataset_id_is_refused() {
     let f = fixture(b"1", HashAlg::Blake3);
-    let err = make_bundles(&f.secret, &f.commitment, "", CID, &f.format, &f.pks, &mut os_rng())
-        .expect_err("empty dataset id");
+    let err = make_bundles(&[f.value()], "", CID, &f.pks, &mut os_rng()).expect_err("empty dataset id");
     assert!(matches!(err, ProviderError::DatasetId { found: 0, .. }), "{err}");
 }

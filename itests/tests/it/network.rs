@@ -11,14 +11,20 @@ use std::time::{Duration, Instant};
 use tonic::Code;
 use triad_dev_notary::Account;
 use triad_itests::network::{Behaviour, Network, PrivateNats, Tuning};
+use triad_localnet::DatasetSpec;
 use triad_proto::api::v1 as api;
 use triad_proto::events::v1::{self as ev, event::Kind};
-use triad_provider::DecimalFormat;
 
 const DATASET: &str = "balances";
 
-fn format() -> DecimalFormat {
-    DecimalFormat::new(6, 2, 16).unwrap()
+/// One column, `balance`: 6 integer digits, 2 decimals.
+fn spec() -> DatasetSpec {
+    DatasetSpec::balances(DATASET, 6, 2, 5)
+}
+
+/// The rows of a one-column dataset.
+fn single(balances: &[String]) -> Vec<Vec<String>> {
+    balances.iter().map(|b| vec![b.clone()]).collect()
 }
 
 /// Distinct balances with 0 to 4 integer digits and two decimals.
@@ -26,25 +32,31 @@ fn balance(i: usize) -> String {
     format!("{}.{:02}", (i * 7919 + 13) % 9000, (i * 37 + 5) % 100)
 }
 
-/// The plaintext answer of `sql` over `balances`, as the parties' schema reads the dataset.
-async fn reference(net: &mut Network, balances: &[String], sql: &str) -> Vec<Vec<Option<f64>>> {
+/// Distinct trade counts, 0 to 4 digits.
+fn trades(i: usize) -> String {
+    ((i * 613 + 29) % 9973).to_string()
+}
+
+/// The plaintext answer of `sql` over `rows` (one decimal per column), as the parties' schema
+/// reads the dataset.
+async fn reference(net: &mut Network, rows: &[Vec<String>], sql: &str) -> Vec<Vec<Option<f64>>> {
     let network = net.network().await.unwrap();
     let created = network.datasets.iter().find_map(|d| d.dataset.clone().filter(|d| d.dataset_id == DATASET)).unwrap();
     let schema = triad_network::schema(&created).unwrap();
     let rows: Vec<Vec<triad_stats::Decimal>> =
-        balances.iter().map(|b| vec![triad_stats::Decimal::parse(b).unwrap()]).collect();
+        rows.iter().map(|r| r.iter().map(|v| triad_stats::Decimal::parse(v).unwrap()).collect()).collect();
     let query = triad_stats::plan(&schema, sql).unwrap();
     let data = triad_stats::Dataset::from_decimals(schema, &rows).unwrap();
     triad_stats::exec::Answer::of_reference(&triad_stats::evaluate(&query, &data).unwrap()).rows
 }
 
-/// Asserts a published result equals the plaintext over `balances` (`tolerance[k]`: the
+/// Asserts a published result equals the plaintext over `rows` (`tolerance[k]`: the
 /// difference allowed in column `k`, relative to the plaintext's magnitude (at least 1): fixed
 /// point leaves sums a few ulps off, a square root or a gini a little more).
-async fn assert_result(net: &mut Network, result: &ev::ResultPublished, balances: &[String], tolerance: &[f64]) {
-    let expected = reference(net, balances, &result.sql).await;
+async fn assert_result(net: &mut Network, result: &ev::ResultPublished, rows: &[Vec<String>], tolerance: &[f64]) {
+    let expected = reference(net, rows, &result.sql).await;
     let got = triad_network::answer_of(&result.values).rows;
-    assert_eq!(result.rows, balances.len() as u64, "rows of {:?}", result.sql);
+    assert_eq!(result.rows, rows.len() as u64, "rows of {:?}", result.sql);
     assert_eq!(got.len(), expected.len(), "{:?}: {got:?} vs {expected:?}", result.sql);
     for (g, e) in got.iter().zip(&expected) {
         assert_eq!(g.len(), tolerance.len(), "{:?}: {got:?}", result.sql);
@@ -129,35 +141,40 @@ async fn caught_up(net: &Network, party: &str, timeout: Duration) {
 async fn network_processes_ingest_and_answer() {
     const HONEST: usize = 54;
     let started = Instant::now();
-    let mut accounts: Vec<Account> =
-        (0..HONEST).map(|i| Account::new(&format!("h{i}"), &format!("u-h{i}"), &balance(i), "ETH").unwrap()).collect();
+    // Two values per contribution: a balance and a trade count, each hidden behind its own
+    // commitment in the presentation and checked on its own in the intake.
+    let account = |token: &str, uid: &str, i: usize| {
+        Account::new(token, uid, &balance(i), "ETH").unwrap().with_value("trades", &trades(i)).unwrap()
+    };
+    let mut accounts: Vec<Account> = (0..HONEST).map(|i| account(&format!("h{i}"), &format!("u-h{i}"), i)).collect();
     for (k, name) in ["forged", "inflated", "inconsistent", "wrongkeys"].iter().enumerate() {
-        accounts.push(Account::new(&format!("{name}-token"), &format!("u-{name}"), &balance(100 + k), "ETH").unwrap());
+        accounts.push(account(&format!("{name}-token"), &format!("u-{name}"), 100 + k));
     }
     let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
     let up = started.elapsed();
-    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let spec = DatasetSpec::new(DATASET, &[("balance", 6, 2), ("trades", 4, 0)], 5);
+    net.create_dataset(&spec).await.unwrap();
 
     // The honest providers.
     let mut honest_requests = Vec::new();
     for i in 0..HONEST {
-        let s = net.submission(&format!("h{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        let s = net.submission(&format!("h{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
         net.client.submit_contribution(s.clone()).await.unwrap();
         honest_requests.push(s);
     }
 
     // Refused at the door, nothing appended.
     // A forged presentation (one byte flipped).
-    let mut forged = net.submission("forged-token", DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+    let mut forged = net.submission("forged-token", &spec, &keys, Behaviour::Honest).await.unwrap();
     let n = forged.presentation.len();
     forged.presentation[n / 2] ^= 0x01;
     let e = net.client.submit_contribution(forged).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(e.message().starts_with("presentation: "), "{}", e.message());
     // A second contribution of one account (a reused uid).
-    let again = net.submission("h0", DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+    let again = net.submission("h0", &spec, &keys, Behaviour::Honest).await.unwrap();
     let e = net.client.submit_contribution(again).await.unwrap_err();
     assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
     assert!(e.message().contains("uid u-h0 already contributed"), "{}", e.message());
@@ -173,7 +190,7 @@ async fn network_processes_ingest_and_answer() {
         // The bundles' clear fields are in order; only the parties find they cannot open them.
         ("wrongkeys-token", Behaviour::SealedToWrongParties),
     ] {
-        let s = net.submission(token, DATASET, &format(), &keys, behaviour).await.unwrap();
+        let s = net.submission(token, &spec, &keys, behaviour).await.unwrap();
         net.client.submit_contribution(s).await.unwrap_or_else(|e| panic!("{behaviour:?} at the door: {e:?}"));
     }
     let submitted = started.elapsed();
@@ -219,11 +236,13 @@ async fn network_processes_ingest_and_answer() {
     }
 
     // A query over exactly the honest contributions.
-    let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
+    let sql = format!(
+        "SELECT count(*), sum(balance), median(balance), sum(trades), max(trades), corr(balance, trades) FROM {DATASET}"
+    );
     let query_id = net.submit_query(&sql).await.unwrap();
     let result = net.wait_published(&query_id, Duration::from_secs(30)).await.unwrap();
-    let balances: Vec<String> = (0..HONEST).map(balance).collect();
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    let rows: Vec<Vec<String>> = (0..HONEST).map(|i| vec![balance(i), trades(i)]).collect();
+    assert_result(&mut net, &result, &rows, &[0.0, 1e-12, 1e-12, 1e-12, 0.0, 1e-6]).await;
     eprintln!(
         "up {:.1} s, {} submitted at {:.1} s, decided at {:.1} s, published at {:.1} s",
         up.as_secs_f64(),
@@ -243,9 +262,10 @@ async fn a_party_killed_mid_run_recovers() {
     let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
-    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let spec = spec();
+    net.create_dataset(&spec).await.unwrap();
     for i in 0..N {
-        let s = net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
         net.client.submit_contribution(s).await.unwrap();
     }
     let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
@@ -269,7 +289,7 @@ async fn a_party_killed_mid_run_recovers() {
     net.start_party(1).unwrap();
     let restarted = Instant::now();
     let result = net.wait_published(&first, Duration::from_secs(40)).await.unwrap();
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12, 1e-12]).await;
     let recovered = restarted.elapsed();
 
     // Party 2 is killed while a heavier query runs and restarted at once: the coordinator
@@ -298,7 +318,7 @@ async fn a_party_killed_mid_run_recovers() {
     let restarted = Instant::now();
     let result = net.wait_published(&second, Duration::from_secs(40)).await.unwrap();
     // The square root and the gini are approximated in fixed point.
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12, 1e-6, 1e-3]).await;
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12, 1e-12, 1e-6, 1e-3]).await;
     let log = net.coordinator_log().await.unwrap();
     let sessions = query_sessions(&log, &second);
     let first_attempt = sessions.iter().find(|(attempt, _)| *attempt == 1);
@@ -342,9 +362,10 @@ async fn a_party_killed_with_unacknowledged_events_recovers() {
     let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
-    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let spec = spec();
+    net.create_dataset(&spec).await.unwrap();
     for i in 0..N {
-        let s = net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap();
+        let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
         net.client.submit_contribution(s).await.unwrap();
     }
     // Party 1's report is on the bus: freeze it before the verdicts reach it.
@@ -402,7 +423,7 @@ async fn a_party_killed_with_unacknowledged_events_recovers() {
     // Well inside the consumer's ack_wait (30 s).
     let result = net.wait_published(&query, Duration::from_secs(20)).await.unwrap();
     let balances: Vec<String> = (0..N).map(balance).collect();
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12]).await;
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12]).await;
 }
 
 /// The bus crashes (SIGKILL) mid-run and stays down until the parties' heartbeats lapse, then
@@ -418,10 +439,11 @@ async fn the_network_survives_a_nats_crash() {
     let mut net = Network::start_on(accounts, &Tuning::default(), nats.url()).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
-    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let spec = spec();
+    net.create_dataset(&spec).await.unwrap();
     let mut submissions = Vec::new();
     for i in 0..N {
-        submissions.push(net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap());
+        submissions.push(net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap());
     }
     let second_half = submissions.split_off(N / 2);
     for s in submissions {
@@ -450,7 +472,7 @@ async fn the_network_survives_a_nats_crash() {
     let query = net.submit_query(&sql).await.unwrap();
     let result = net.wait_published(&query, Duration::from_secs(60)).await.unwrap();
     let balances: Vec<String> = (0..N).map(balance).collect();
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12, 1e-12]).await;
     net.check_alive().unwrap();
     eprintln!(
         "bus down {:.1} s; the second half verified {:.1} s after it came back",
@@ -496,10 +518,11 @@ async fn the_network_survives_postgres_going_away() {
     let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
-    net.create_dataset(DATASET, &format(), 5).await.unwrap();
+    let spec = spec();
+    net.create_dataset(&spec).await.unwrap();
     let mut submissions = Vec::new();
     for i in 0..N {
-        submissions.push(net.submission(&format!("t{i}"), DATASET, &format(), &keys, Behaviour::Honest).await.unwrap());
+        submissions.push(net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap());
     }
     let mut second_half = submissions.split_off(N / 2);
     for s in submissions {
@@ -554,7 +577,7 @@ async fn the_network_survives_postgres_going_away() {
     let query = net.submit_query(&sql).await.unwrap();
     let result = net.wait_published(&query, Duration::from_secs(60)).await.unwrap();
     let balances: Vec<String> = (0..N).map(balance).collect();
-    assert_result(&mut net, &result, &balances, &[0.0, 1e-12, 1e-12]).await;
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12, 1e-12]).await;
     net.check_alive().unwrap();
     eprintln!(
         "the parties' databases away {:.1} s, their intake done {:.1} s after they came back",

@@ -4,7 +4,7 @@
 //! different lists to its two peers is caught before anyone judges).
 //!
 //! Encoding: little-endian; `u32 count, count × u32 index`, then `u32 count, count ×
-//! accusation`; an accusation is `u32 index, u8 component, u64 value, u32 n, n × u64 value
+//! accusation`; an accusation is `u32 index, u8 column, u8 component, u64 value, u32 n, n × u64 value
 //! bytes, u32 m, m × u64 blinder, 16-byte salt, 64-byte signature`.
 
 use triad_provider::{ComponentOpening, EquivocationProof};
@@ -31,6 +31,7 @@ impl IntakeList {
         out.extend((self.accusations.len() as u32).to_le_bytes());
         for (i, p) in &self.accusations {
             out.extend(i.to_le_bytes());
+            out.push(u8::try_from(p.opening.column).unwrap_or(u8::MAX));
             out.push(p.opening.component as u8);
             out.extend(p.opening.value.to_le_bytes());
             for words in [&p.opening.value_bytes, &p.opening.blinder] {
@@ -57,12 +58,14 @@ impl IntakeList {
         }
         let unusable = (0..count).map(|_| index(r.u32()?)).collect::<Result<Vec<_>, _>>()?;
         let count = r.u32()? as usize;
-        if count > 3 * n {
+        // A party holds two components of each value of each contribution.
+        if count > 2 * triad_provider::MAX_COLUMNS * n {
             return Err(format!("{count} accusations in a session of {n}"));
         }
         let mut accusations = Vec::with_capacity(count);
         for _ in 0..count {
             let i = index(r.u32()?)?;
+            let column = usize::from(r.take(1)?[0]);
             let component = usize::from(r.take(1)?[0]);
             let value = r.u64()?;
             let value_bytes = r.words()?;
@@ -72,7 +75,7 @@ impl IntakeList {
             accusations.push((
                 i,
                 EquivocationProof {
-                    opening: ComponentOpening { component, value, value_bytes, blinder, salt },
+                    opening: ComponentOpening { column, component, value, value_bytes, blinder, salt },
                     signature,
                 },
             ));
@@ -121,6 +124,7 @@ mod tests {
     fn lists_round_trip_and_bad_ones_are_refused() {
         let proof = EquivocationProof {
             opening: ComponentOpening {
+                column: 1,
                 component: 2,
                 value: 7,
                 value_bytes: vec![1, 2],

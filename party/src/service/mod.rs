@@ -427,7 +427,7 @@ impl Party {
                 match outcome {
                     Ok(report) => {
                         self.inner.state.put_shares(&report.accepted).await?;
-                        let accepted = report.accepted.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>();
+                        let accepted = report.accepted.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
                         info!(session = %hex::encode(&s.session_id), contributions = n, accepted = accepted.len(), secs = started.elapsed().as_secs_f64(), "intake done");
                         metrics::counter!("triad_party_intake_sessions_total", "outcome" => "done").increment(1);
                         let kind = Kind::SharesAccepted(ev::SharesAccepted {
@@ -462,7 +462,7 @@ impl Party {
                             .await;
                     }
                 };
-                let (first, second) = match self.inner.state.rows(&s.dataset_id, s.snapshot).await? {
+                let columns = match self.inner.state.rows(&s.dataset_id, s.snapshot, schema.columns.len()).await? {
                     Ok(rows) => rows,
                     Err(missing) => {
                         let f = run::Failure {
@@ -477,11 +477,11 @@ impl Party {
                     query_id: s.query_id.clone(),
                     session_id: s.session_id.clone(),
                     snapshot: s.snapshot,
-                    cohort: first.len() as u64,
+                    cohort: columns.first().map_or(0, |c| c.first.len()) as u64,
                     party: self.index(),
                 };
                 self.append(streams::query(&s.query_id), Kind::QueryStarted(started_event)).await?;
-                let outcome = on_thread(move || run::query(link, sid, &schema, &sql, first, second)).await?;
+                let outcome = on_thread(move || run::query(link, sid, &schema, &sql, columns)).await?;
                 match outcome {
                     Ok(answer) => {
                         info!(query = %hex::encode(&s.query_id), secs = started.elapsed().as_secs_f64(), "query computed");

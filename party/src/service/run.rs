@@ -17,6 +17,7 @@ use triad_stats::exec::{Answer, ExecError};
 
 use super::lists::IntakeList;
 use crate::intake::{Accusation, IntakeError, Outcome, check_commitments, judge};
+use crate::state::{AcceptedShares, ColumnShares};
 
 /// Why a session produced no report but an abort.
 #[derive(Clone, Debug)]
@@ -86,8 +87,8 @@ pub(crate) struct Item {
 
 /// What an intake session decided (the same at the three parties).
 pub(crate) struct IntakeReport {
-    /// Accepted contributions with this party's two components of the value.
-    pub(crate) accepted: Vec<(Vec<u8>, u64, u64)>,
+    /// Accepted contributions with this party's two components of each value.
+    pub(crate) accepted: Vec<AcceptedShares>,
     pub(crate) rejections: Vec<Rejection>,
 }
 
@@ -102,7 +103,11 @@ pub(crate) fn intake(
 ) -> Result<IntakeReport, Failure> {
     let me = link.me;
     let n = items.len();
-    let format = dataset.format.unwrap_or_default();
+    let formats: Vec<_> = triad_network::proven_columns(dataset)
+        .map_err(|e| Failure::new("schema", e.to_string()))?
+        .into_iter()
+        .map(|c| c.format)
+        .collect();
     let started = std::time::Instant::now();
     // Step 0, local: open and check each bundle against the submission.
     let mut mine = IntakeList::default();
@@ -118,7 +123,7 @@ pub(crate) fn intake(
                 .map_err(|_| "the contribution id is not 16 bytes".to_owned())?;
             let ctx = BundleContext::new(&dataset.dataset_id, cid, core_party(me));
             let b = open_bundle(&item.sealed, secret, &ctx).map_err(|e| e.to_string())?;
-            check_submitted(&b, &item.sealed, &item.submitted, &format).map_err(|e| e.to_string())?;
+            check_submitted(&b, &item.sealed, &item.submitted, &formats).map_err(|e| e.to_string())?;
             let public =
                 triad_proto::provider::v1::ShareCommitments::decode(item.submitted.share_commitments.as_slice())
                     .map_err(|e| format!("share commitments: {e}"))?;
@@ -204,11 +209,15 @@ pub(crate) fn intake(
         let j = position[&k];
         match outcomes.get(j) {
             Some(Outcome::Accepted) => {
-                let b = &batch[j];
-                let (Some(a), Some(c)) = (b.value.first.first(), b.value.second.first()) else {
-                    return Err(Failure::new("intake", "a bundle without a value"));
-                };
-                report.accepted.push((id, *a, *c));
+                let values = batch[j]
+                    .columns
+                    .iter()
+                    .map(|c| match (c.value.first.first(), c.value.second.first()) {
+                        (Some(a), Some(b)) => Ok((*a, *b)),
+                        _ => Err(Failure::new("intake", "a bundle value without shares")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                report.accepted.push((id, values));
             }
             Some(Outcome::Rejected(r)) => report.rejections.push(Rejection {
                 contribution_id: id,
@@ -268,21 +277,23 @@ pub(crate) fn query(
     sid: SessionId,
     schema: &triad_stats::Schema,
     sql: &str,
-    first: Vec<u64>,
-    second: Vec<u64>,
+    columns: Vec<ColumnShares>,
 ) -> Result<Answer, Failure> {
     let plan = triad_stats::plan(schema, sql).map_err(|e| Failure::new("plan", e.to_string()))?;
-    let column = triad_mpc::core::ArithShare::from_components(first, second)
-        .map_err(|e| Failure::new("input", e.to_string()))?;
-    if schema.columns.len() != 1 {
+    if columns.len() != schema.columns.len() {
         return Err(Failure::new(
             "input",
-            format!("{} columns; contributions carry one value today", schema.columns.len()),
+            format!("{} columns of shares for a schema of {}", columns.len(), schema.columns.len()),
         ));
     }
+    let columns = columns
+        .into_iter()
+        .map(|c| triad_mpc::core::ArithShare::from_components(c.first, c.second))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new("input", e.to_string()))?;
     let mesh = link.connect(sid)?;
     let mut party = NetParty::new(mesh, sid, PartyConfig::default()).map_err(mpc_failure)?;
-    let answer = triad_stats::exec::execute(&mut party, schema, &plan, &[column]).map_err(|e| match e {
+    let answer = triad_stats::exec::execute(&mut party, schema, &plan, &columns).map_err(|e| match e {
         ExecError::BelowCohort { min_cohort } => {
             Failure { reason: "below_min_cohort".into(), blamed: None, step: format!("min_cohort {min_cohort}") }
         }
