@@ -306,19 +306,20 @@ pub fn check_commitments(
             .collect::<Result<Vec<_>, _>>()
     })?;
     let mut out = vec![Outcome::Rejected(Reason::InconsistentShares); batch.len()];
+    let outcome = |v: Option<&Verdict>| match v {
+        Some(Verdict::Accepted) => Outcome::Accepted,
+        // `check_batch` gives one verdict per contribution; a missing one is never accepted.
+        None | Some(Verdict::CommitmentMismatch) => Outcome::Rejected(Reason::CommitmentMismatch),
+        Some(Verdict::MalformedDecimal) => Outcome::Rejected(Reason::MalformedDecimal),
+        Some(Verdict::ValueMismatch) => Outcome::Rejected(Reason::ValueMismatch),
+    };
     for (slot, i) in kept.into_iter().enumerate() {
         // Accepted only if every value is; otherwise the first failing value's reason.
-        let failing = verdicts.iter().map(|column| column.get(slot).copied()).find(|v| v != &Some(Verdict::Accepted));
-        out[i] = match failing {
-            None => Outcome::Accepted,
-            Some(None) => Outcome::Rejected(Reason::CommitmentMismatch),
-            Some(Some(v)) => match v {
-                Verdict::Accepted => Outcome::Accepted,
-                Verdict::CommitmentMismatch => Outcome::Rejected(Reason::CommitmentMismatch),
-                Verdict::MalformedDecimal => Outcome::Rejected(Reason::MalformedDecimal),
-                Verdict::ValueMismatch => Outcome::Rejected(Reason::ValueMismatch),
-            },
-        };
+        out[i] = verdicts
+            .iter()
+            .map(|column| outcome(column.get(slot)))
+            .find(|o| *o != Outcome::Accepted)
+            .unwrap_or(Outcome::Accepted);
     }
     Ok(out)
 }

@@ -197,15 +197,26 @@ pub async fn provide(args: ProvideArgs) -> Result<()> {
     let anchors = provider::trust_anchors(&args.trust_anchors)?;
     let presentation =
         std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
-    let mut proven = Vec::with_capacity(columns.len());
-    for path in &args.secrets {
-        let (json, secret) = provider::read_secret(path)?;
-        let notary_keys =
-            provider::notary_keys(&pinned, &json, path, &format!("dataset {} pins no notary key", args.dataset))?;
-        let commitment =
-            provider::find_commitment(&args.presentation, &presentation, path, &json, notary_keys, anchors.clone())?;
-        proven.push((secret, commitment));
-    }
+    let secrets = args.secrets.iter().map(|path| provider::read_secret(path)).collect::<Result<Vec<_>>>()?;
+    // One presentation (one notary) hides every value: verify it once, under the first
+    // secret's notary key when the dataset pins none.
+    let (first_path, (first_json, _)) =
+        args.secrets.first().zip(secrets.first()).context("pass --secret, one per column")?;
+    let notary_keys = provider::notary_keys(
+        &pinned,
+        first_json,
+        first_path,
+        &format!("dataset {} pins no notary key", args.dataset),
+    )?;
+    let verified = provider::verify_presentation(&args.presentation, &presentation, notary_keys, anchors)?;
+    let proven = args
+        .secrets
+        .iter()
+        .zip(secrets)
+        .map(|(path, (json, secret))| {
+            Ok((secret, provider::find_commitment(&verified, &args.presentation, path, &json)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let values: Vec<ProvenValue<'_>> = proven
         .iter()
         .zip(&formats)

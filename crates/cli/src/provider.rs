@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Subcommand;
 use serde::Deserialize;
 use triad_notary::{
-    Blinder, NotaryKey, ProverSecret, TrustAnchors, UnopenedCommitment, VerifierConfig, verify, verify_decoded,
+    Blinder, NotaryKey, ProverSecret, TrustAnchors, UnopenedCommitment, VerifiedPresentation, VerifierConfig, verify,
+    verify_decoded,
 };
 use triad_provider::{
     BundleContext, DecimalFormat, ProvenValue, PublicKey, SecretKey, ShareCommitments, generate_keypair, make_bundles,
@@ -224,7 +225,8 @@ fn share(args: ShareArgs) -> Result<()> {
     let anchors = Some(trust_anchors(&args.trust_anchors)?.unwrap_or_else(TrustAnchors::mozilla));
     let bytes =
         std::fs::read(&args.presentation).with_context(|| format!("reading {}", args.presentation.display()))?;
-    let commitment = find_commitment(&args.presentation, &bytes, &args.secret, &json, keys, anchors)?;
+    let verified = verify_presentation(&args.presentation, &bytes, keys, anchors)?;
+    let commitment = find_commitment(&verified, &args.presentation, &args.secret, &json)?;
     let [start, end] = json.range;
 
     let value = ProvenValue { secret: &secret, commitment: &commitment, format: &format };
@@ -306,18 +308,15 @@ pub(crate) fn trust_anchors(paths: &[PathBuf]) -> Result<Option<TrustAnchors>> {
     Ok(Some(anchors))
 }
 
-/// Verifies the presentation `bytes` (read from `presentation`) under the pinned notary `keys`
-/// and finds the commitment secret.json (`json`, read from `secret`) opens among its hidden
-/// ones. The server's certificate chain is checked against `anchors`; with `None` it is not
-/// checked here (the coordinator checks it against the network's anchors).
-pub(crate) fn find_commitment(
+/// Verifies the presentation `bytes` (read from `presentation`) under the pinned notary `keys`.
+/// The server's certificate chain is checked against `anchors`; with `None` it is not checked
+/// here (the coordinator checks it against the network's anchors).
+pub(crate) fn verify_presentation(
     presentation: &Path,
     bytes: &[u8],
-    secret: &Path,
-    json: &SecretJson,
     keys: Vec<NotaryKey>,
     anchors: Option<TrustAnchors>,
-) -> Result<UnopenedCommitment> {
+) -> Result<VerifiedPresentation> {
     let mut config = VerifierConfig::new(keys);
     let verified = match anchors {
         Some(anchors) => {
@@ -332,16 +331,27 @@ pub(crate) fn find_commitment(
             })
         }
     };
-    let verified = verified.with_context(|| {
+    verified.with_context(|| {
         format!("{} does not verify (check the pinned notary key and --trust-anchor)", presentation.display())
-    })?;
+    })
+}
+
+/// The commitment secret.json (`json`, read from `secret`) opens among the hidden ones of the
+/// verified presentation (read from `presentation`).
+pub(crate) fn find_commitment(
+    verified: &VerifiedPresentation,
+    presentation: &Path,
+    secret: &Path,
+    json: &SecretJson,
+) -> Result<UnopenedCommitment> {
     let [start, end] = json.range;
     let want_hash = hex::decode(&json.commitment_hex)
         .with_context(|| format!("{}: commitment_hex is not hex", secret.display()))?;
     verified
         .unopened_commitments
-        .into_iter()
+        .iter()
         .find(|c| c.ranges.as_slice() == std::slice::from_ref(&(start..end)) && c.hash.as_slice() == want_hash && c.alg.name() == json.alg)
+        .cloned()
         .with_context(|| {
             format!(
                 "{}'s commitment ({} over received bytes {start}..{end}) is not among the presentation's unopened commitments: is it the secret of {}?",

@@ -198,15 +198,7 @@ pub fn proven_columns(d: &ev::DatasetCreated) -> Result<Vec<ProvenColumn>, Datas
             let digits = (1..=MAX_PROVEN_DIGITS).find(|t| 10i128.pow(*t) - 1 == units);
             let integer_digits = digits.and_then(|t| t.checked_sub(column.decimals)).filter(|d| *d >= 1);
             let Some(max_integer_digits) = integer_digits else {
-                let example = format!(
-                    "{}{}",
-                    "9".repeat(3),
-                    if column.decimals == 0 {
-                        String::new()
-                    } else {
-                        format!(".{}", "9".repeat(column.decimals as usize))
-                    }
-                );
+                let example = digit_bound(3, column.decimals);
                 return Err(refuse(format!(
                     "max {} is not of the form 10^D - 10^-{}: a proven value is bounded by its digit count, so \
                      declare max as D nines and {} decimal nines (e.g. {example}), with at most {MAX_PROVEN_DIGITS} \
@@ -230,9 +222,15 @@ pub fn proven_columns(d: &ev::DatasetCreated) -> Result<Vec<ProvenColumn>, Datas
 /// The column a proven value of `max_integer_digits` digits and `decimals` decimals fills:
 /// `min` 0, `max` `10^D - 10^-decimals` (what [`proven_columns`] accepts).
 pub fn proven_column_schema(name: &str, json_path: &str, max_integer_digits: u32, decimals: u32) -> ev::ColumnSchema {
-    let digits = "9".repeat(max_integer_digits.max(1) as usize);
-    let max = if decimals == 0 { digits } else { format!("{digits}.{}", "9".repeat(decimals as usize)) };
+    let max = digit_bound(max_integer_digits, decimals);
     ev::ColumnSchema { name: name.to_owned(), min: "0".into(), max, decimals, json_path: json_path.to_owned() }
+}
+
+/// `10^D - 10^-decimals` as a decimal: `D` nines (at least one), then `decimals` nines after
+/// the point.
+fn digit_bound(integer_digits: u32, decimals: u32) -> String {
+    let digits = "9".repeat(integer_digits.max(1) as usize);
+    if decimals == 0 { digits } else { format!("{digits}.{}", "9".repeat(decimals as usize)) }
 }
 
 /// The statistics schema a dataset declares: its `columns`, or, for a single-value dataset
