@@ -55,6 +55,10 @@ pub enum Case {
     /// `median(x)` under a WHERE that keeps about half the rows.
     #[value(name = "where_median")]
     WhereMedian,
+    /// `harmonic_mean(x)` (not in the default set: a part of `all`).
+    Harmonic,
+    /// `geometric_mean(x)` (not in the default set: a part of `all`).
+    Geometric,
     /// One query with every aggregate over x and y.
     All,
 }
@@ -76,6 +80,8 @@ impl Case {
             Case::Regr => "regr",
             Case::Gini => "gini",
             Case::WhereMedian => "where_median",
+            Case::Harmonic => "harmonic",
+            Case::Geometric => "geometric",
             Case::All => "all",
         }
     }
@@ -101,6 +107,8 @@ impl Case {
             Case::Regr => q("regr_slope(y, x), regr_intercept(y, x), regr_r2(y, x)"),
             Case::Gini => q("gini(x)"),
             Case::WhereMedian => format!("{} WHERE m < 5", q("median(x)")),
+            Case::Harmonic => q("harmonic_mean(x)"),
+            Case::Geometric => q("geometric_mean(x)"),
             Case::All => q(&[
                 "count(*)",
                 "sum(x)",
@@ -434,7 +442,7 @@ fn measure(
 mod tests {
     use super::*;
 
-    const ALL: [Case; 15] = [
+    const ALL: [Case; 17] = [
         Case::Count,
         Case::Sum,
         Case::Mean,
@@ -449,6 +457,8 @@ mod tests {
         Case::Regr,
         Case::Gini,
         Case::WhereMedian,
+        Case::Harmonic,
+        Case::Geometric,
         Case::All,
     ];
 

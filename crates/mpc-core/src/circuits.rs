@@ -14,6 +14,7 @@
 //! a malicious party (`docs/protocols/mpc-core.md` §6).
 
 use crate::engine::Engine;
+use crate::prefix::{Depth, add_doubled};
 use crate::{ArithShare, BoolShare, Result};
 
 /// Bit injection: one arithmetic element (0 or 1) per lane of `x`. Two
@@ -98,9 +99,10 @@ pub(crate) fn component_planes(me: crate::PartyId, x: &ArithShare, width: usize)
     Ok(out)
 }
 
-/// Carry-save layer: `(s, t)` with `a + b + c = s + 2t`, `s = a ^ b ^ c`,
+/// Carry-save layer over `w = a.len()` bits: `(s, t)` with
+/// `a + b + c = s + 2t mod 2^w`, `s = a ^ b ^ c`,
 /// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c` (one AND per bit, bits
-/// 0..63 of `t`; bit 63 of `t` is shifted out). One round.
+/// `0..w-1` of `t`; bit `w - 1` of `t` is shifted out). One round.
 fn carry_save<E: Engine>(
     e: &mut E,
     a: &[BoolShare],
@@ -108,57 +110,47 @@ fn carry_save<E: Engine>(
     c: &[BoolShare],
     n: usize,
 ) -> Result<(Vec<BoolShare>, Vec<BoolShare>)> {
-    let mut s = Vec::with_capacity(64);
-    let mut ac = Vec::with_capacity(63);
-    let mut bc = Vec::with_capacity(63);
-    for k in 0..64 {
+    let w = a.len();
+    let mut s = Vec::with_capacity(w);
+    let mut ac = Vec::with_capacity(w);
+    let mut bc = Vec::with_capacity(w);
+    for k in 0..w {
         s.push(a[k].xor(&b[k])?.xor(&c[k])?);
-        if k < 63 {
+        if k + 1 < w {
             ac.push(a[k].xor(&c[k])?);
             bc.push(b[k].xor(&c[k])?);
         }
     }
+    if ac.is_empty() {
+        return Ok((s, Vec::new()));
+    }
     let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
-    let t = split(&prod, 63, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
+    let t = split(&prod, w - 1, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
     Ok((s, t))
 }
 
-/// Ripple-carry addition of `s + 2t`: returns the 64 sum bits. The carry
-/// into bit `k+1` is `maj(A_k, B_k, c_k) = ((A_k ^ c_k) & (B_k ^ c_k)) ^ c_k`
-/// with `A = s`, `B = t << 1`; 62 sequential ANDs (bits 1..62).
-fn ripple<E: Engine>(
-    e: &mut E,
-    s: &[BoolShare],
-    t: &[BoolShare],
-    n: usize,
-    me: crate::PartyId,
-) -> Result<Vec<BoolShare>> {
-    let zero = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
-    let mut out = Vec::with_capacity(64);
-    // Bit 0: B_0 = 0, carry 0.
-    out.push(s[0].clone());
-    // Bit 1: B_1 = t_0, carry into 1 is A_0 & B_0 = 0.
-    let mut carry = zero;
-    for k in 1..64 {
-        let b = &t[k - 1];
-        out.push(s[k].xor(b)?.xor(&carry)?);
-        if k < 63 {
-            let x = s[k].xor(&carry)?;
-            let y = b.xor(&carry)?;
-            carry = e.and(&x, &y)?.xor(&carry)?;
-        }
-    }
-    Ok(out)
+/// Bit decomposition (A2B): the 64 bits of every element of `x`.
+/// 125 ANDs per element in 63 rounds (a carry-save layer, then `s + 2t` by
+/// ripple carry: 62 ANDs); over at most `prefix::LOG_DEPTH_LANES` elements
+/// the carries come from a parallel prefix instead (8 rounds).
+pub fn bit_decompose<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BitPlanes> {
+    bit_decompose_low(e, x, 64)
 }
 
-/// Bit decomposition (A2B): the 64 bits of every element of `x`.
-/// 125 ANDs per element, 63 rounds.
-pub fn bit_decompose<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BitPlanes> {
+/// The low `bits` bits of every element of `x` (`1 <= bits <= 64`): the
+/// low bits of a sum depend only on the low bits of its terms, so this is
+/// [`bit_decompose`] over `bits` bits, `2 bits - 3` ANDs per element in
+/// `bits - 1` rounds (fewer rounds over few elements). For `0 <= x <
+/// 2^bits` these are all of its bits.
+pub fn bit_decompose_low<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Result<BitPlanes> {
+    if !(1..=64).contains(&bits) {
+        return Err(crate::Error::InvalidArgument("bit_decompose_low needs 1 <= bits <= 64"));
+    }
     let me = e.session().me();
     let n = x.len();
-    let [a, b, c] = component_planes(me, x, 64)?;
+    let [a, b, c] = component_planes(me, x, bits as usize)?;
     let (s, t) = carry_save(e, &a, &b, &c, n)?;
-    Ok(BitPlanes { planes: ripple(e, &s, &t, n, me)? })
+    Ok(BitPlanes { planes: add_doubled(e, me, &s, &t, n, false, Depth::adder(n))?.0 })
 }
 
 /// `x < 0` as a signed 64-bit value (the most significant bit), boolean.

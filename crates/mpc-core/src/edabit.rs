@@ -43,6 +43,7 @@
 
 use crate::circuits::{b2a, bit_decompose, component_planes, concat, split};
 use crate::engine::Engine;
+use crate::prefix::{Depth, add_doubled};
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 
 /// Random values in both domains: `[r]` and the bits of `r`, one lane per
@@ -191,7 +192,8 @@ fn edabits_unverified<E: Engine>(e: &mut E, n: usize, width: u32) -> Result<EdaB
 /// Carry-save (ABY3, ePrint 2018/403, Sec. 5.3): `s = a ^ b ^ c`,
 /// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c`, `w` ANDs in one round. Then
 /// `s + 2t` by ripple carry: the carry into bit `j + 1` is
-/// `maj(s_j, t_{j-1}, c_j)`, `w - 1` ANDs in `w - 1` rounds.
+/// `maj(s_j, t_{j-1}, c_j)`, `w - 1` ANDs in `w - 1` rounds (over few
+/// lanes, a parallel prefix: `crate::prefix::add_doubled`).
 fn add3<E: Engine>(
     e: &mut E,
     me: PartyId,
@@ -211,16 +213,8 @@ fn add3<E: Engine>(
     }
     let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
     let t = split(&prod, w, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
-    let mut carry = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
-    let mut sum = Vec::with_capacity(w);
-    sum.push(s[0].clone());
-    for j in 1..w {
-        let tb = &t[j - 1];
-        sum.push(s[j].xor(tb)?.xor(&carry)?);
-        let x = s[j].xor(&carry)?;
-        let y = tb.xor(&carry)?;
-        carry = e.and(&x, &y)?.xor(&carry)?;
-    }
+    let (sum, carry) = add_doubled(e, me, &s, &t, n, true, Depth::adder(n))?;
+    let carry = carry.ok_or(Error::InvalidArgument("no carry out"))?;
     let top = t.last().cloned().ok_or(Error::InvalidArgument("empty edaBit"))?;
     Ok((sum, top, carry))
 }

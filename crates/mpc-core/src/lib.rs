@@ -58,6 +58,7 @@ pub mod input;
 pub mod masked;
 mod message;
 mod open;
+mod prefix;
 mod prf;
 mod session;
 mod share;

@@ -31,6 +31,7 @@
 use crate::circuits::{and_all, b2a, transpose};
 use crate::edabit::{EdaBits, TruncMask, check_trunc_params};
 use crate::engine::Engine;
+use crate::prefix::Depth;
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 
 fn same_len(a: usize, b: usize) -> Result<()> {
@@ -52,6 +53,9 @@ fn not_words(w: &[u64]) -> Vec<u64> {
 /// is `r_j & borrow_j` where `c_j = 1` and `r_j | borrow_j` where `c_j = 0`,
 /// i.e. `((r_j ^ m) & (borrow_j ^ m)) ^ m` with the public lane mask
 /// `m = !c_j`: one AND per bit from bit 1 on (`upto - 1` ANDs, as many rounds).
+/// Over few lanes the generate and propagate bits `m & r_j`, `m ^ r_j` (local)
+/// go through a prefix tree instead (`ceil(log2 upto)` rounds, about
+/// `2 upto` ANDs).
 fn borrow_chain<E: Engine>(
     e: &mut E,
     me: PartyId,
@@ -59,6 +63,31 @@ fn borrow_chain<E: Engine>(
     r_bits: &[BoolShare],
     upto: usize,
 ) -> Result<BoolShare> {
+    let lanes = r_bits.first().map_or(0, BoolShare::lanes);
+    borrow_chain_with(e, me, c_planes, r_bits, upto, Depth::borrow(lanes))
+}
+
+/// [`borrow_chain`] computed as `depth` says.
+pub(crate) fn borrow_chain_with<E: Engine>(
+    e: &mut E,
+    me: PartyId,
+    c_planes: &[Vec<u64>],
+    r_bits: &[BoolShare],
+    upto: usize,
+    depth: Depth,
+) -> Result<BoolShare> {
+    if let Some(first) = r_bits.first()
+        && depth == Depth::Log
+    {
+        let mut g = Vec::with_capacity(upto);
+        let mut p = Vec::with_capacity(upto);
+        for j in 0..upto {
+            let m = not_words(&c_planes[j]);
+            g.push(r_bits[j].and_public(&m)?);
+            p.push(r_bits[j].xor_public(me, &m)?);
+        }
+        return crate::prefix::last_carry(e, g, p, first.lanes());
+    }
     let m0 = not_words(&c_planes[0]);
     let mut borrow = r_bits[0].and_public(&m0)?;
     for j in 1..upto {
@@ -176,4 +205,39 @@ pub fn trunc_with<E: Engine>(e: &mut E, x: &ArithShare, mask: &TruncMask) -> Res
 pub fn trunc<E: Engine>(e: &mut E, x: &ArithShare, k: u32, m: u32) -> Result<ArithShare> {
     let mask = crate::edabit::trunc_masks(e, x.len(), k, m)?;
     trunc_with(e, x, &mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::run3;
+
+    #[test]
+    fn both_borrow_chains_compare_like_plaintext() {
+        // borrow into bit `upto` of c - r: [c mod 2^upto < r mod 2^upto].
+        let n = 140;
+        let cs: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        let rs: Vec<u64> = (0..n as u64)
+            .map(|i| if i % 7 == 0 { cs[i as usize] } else { i.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) })
+            .collect();
+        for upto in [1usize, 2, 5, 28, 63] {
+            for depth in [Depth::Ripple, Depth::Log] {
+                let (c2, r2) = (cs.clone(), rs.clone());
+                let [out, _, _] = run3(None, move |pt| {
+                    let me = pt.me();
+                    let cp = transpose(&c2);
+                    let rp = transpose(&r2);
+                    let bits = (0..upto).map(|k| pt.share_public_bits(&rp[k], n)).collect::<Result<Vec<_>>>()?;
+                    let b = borrow_chain_with(pt, me, &cp, &bits, upto, depth)?;
+                    pt.open_bits(&b)
+                });
+                let got = out.expect("party 0");
+                let mask = if upto == 64 { u64::MAX } else { (1u64 << upto) - 1 };
+                for l in 0..n {
+                    let want = cs[l] & mask < rs[l] & mask;
+                    assert_eq!((got[l / 64] >> (l % 64)) & 1 == 1, want, "upto={upto} {depth:?} lane {l}");
+                }
+            }
+        }
+    }
 }

@@ -29,8 +29,9 @@
 //! (~`1.39 n log2 n`), quickselect at most `3.4 n`; each `64 + ceil(log2 n)`
 //! ANDs, plus 125 ANDs per key for A2B and one shuffle.
 
-use crate::circuits::{b2a, bit_decompose};
+use crate::circuits::{b2a, bit_decompose, bit_decompose_low, concat, split};
 use crate::engine::Engine;
+use crate::prefix::Depth;
 use crate::shuffle::shuffle;
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
 
@@ -104,15 +105,62 @@ pub fn arith_to_words<E: Engine>(e: &mut E, x: &ArithShare) -> Result<BoolShare>
 /// Arithmetic sharing of XOR-shared words (64 lanes per element): bit
 /// injection of every bit, 128 verified multiplications per element.
 pub fn words_to_arith<E: Engine>(e: &mut E, words: &BoolShare) -> Result<ArithShare> {
+    words_to_arith_low(e, words, 64)
+}
+
+/// Arithmetic sharing of the low `bits` bits of XOR-shared words (64 lanes
+/// per element; `1 <= bits <= 64`): `2 bits` verified multiplications per
+/// element.
+pub fn words_to_arith_low<E: Engine>(e: &mut E, words: &BoolShare, bits: u32) -> Result<ArithShare> {
+    if !(1..=64).contains(&bits) {
+        return Err(Error::InvalidArgument("words_to_arith_low needs 1 <= bits <= 64"));
+    }
     let n = words.words();
+    let w = bits as usize;
     let (c0, c1) = words.components();
-    let all = BoolShare::from_components(c0.to_vec(), c1.to_vec(), 64 * n)?;
-    let bits = b2a(e, &all)?;
-    let (b0, b1) = bits.components();
+    let lanes = |c: &[u64]| -> Vec<u64> {
+        if w == 64 {
+            return c.to_vec();
+        }
+        let mut out = vec![0u64; (n * w).div_ceil(64)];
+        for (el, word) in c.iter().enumerate() {
+            for k in 0..w {
+                let pos = el * w + k;
+                out[pos / 64] |= ((word >> k) & 1) << (pos % 64);
+            }
+        }
+        out
+    };
+    let all = BoolShare::from_components(lanes(c0), lanes(c1), n * w)?;
+    let injected = b2a(e, &all)?;
+    let (b0, b1) = injected.components();
     let pack = |b: &[u64]| -> Vec<u64> {
-        b.chunks_exact(64).map(|c| c.iter().enumerate().fold(0u64, |acc, (k, v)| acc.wrapping_add(v << k))).collect()
+        b.chunks_exact(w).map(|c| c.iter().enumerate().fold(0u64, |acc, (k, v)| acc.wrapping_add(v << k))).collect()
     };
     ArithShare::from_components(pack(b0), pack(b1))
+}
+
+/// XOR-shared words (one per element, 64 lanes each) of the low `bits` bits
+/// of arithmetic values (the upper bits zero): `2 bits - 3` ANDs per element.
+pub fn arith_to_words_low<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Result<BoolShare> {
+    let planes = bit_decompose_low(e, x, bits)?;
+    words_of(&planes.planes, x.len())
+}
+
+/// The key order: signed 64-bit words, or unsigned keys below `2^bits`.
+#[derive(Clone, Copy)]
+enum KeyOrder {
+    Signed,
+    Unsigned(u32),
+}
+
+impl KeyOrder {
+    fn bits(self) -> usize {
+        match self {
+            KeyOrder::Signed => 64,
+            KeyOrder::Unsigned(b) => b as usize,
+        }
+    }
 }
 
 /// Shuffled rows: key words, original index words, payload columns.
@@ -121,9 +169,10 @@ struct Shuffled {
     n: usize,
     /// Bits of the original index (`ceil(log2 n)`).
     index_bits: usize,
+    order: KeyOrder,
 }
 
-fn shuffle_rows<E: Engine>(e: &mut E, keys: &BoolShare, payload: &[BoolShare]) -> Result<Shuffled> {
+fn shuffle_rows<E: Engine>(e: &mut E, keys: &BoolShare, payload: &[BoolShare], order: KeyOrder) -> Result<Shuffled> {
     let n = keys.words();
     if keys.lanes() != 64 * n || payload.iter().any(|p| p.words() != n) {
         return Err(Error::InvalidArgument("keys need one word per element and payload columns as many words"));
@@ -137,22 +186,23 @@ fn shuffle_rows<E: Engine>(e: &mut E, keys: &BoolShare, payload: &[BoolShare]) -
     cols.extend_from_slice(payload);
     let cols = shuffle(e, &cols)?;
     let index_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()) as usize;
-    Ok(Shuffled { cols, n, index_bits })
+    Ok(Shuffled { cols, n, index_bits, order })
 }
 
 /// Composite-key planes of the rows `rows`, least significant first: the
-/// index bits, then the key bits with the sign bit flipped (signed order).
+/// index bits, then the key bits (signed keys with the sign bit flipped).
 fn key_planes(me: PartyId, sh: &Shuffled, rows: &[u32]) -> Result<Vec<BoolShare>> {
     let m = rows.len();
+    let kb = sh.order.bits();
     let (k0, k1) = sh.cols[0].components();
     let (i0, i1) = sh.cols[1].components();
     let (ip0, ip1) = (planes_of(i0, rows, sh.index_bits), planes_of(i1, rows, sh.index_bits));
-    let (kp0, kp1) = (planes_of(k0, rows, 64), planes_of(k1, rows, 64));
-    let mut out = Vec::with_capacity(sh.index_bits + 64);
+    let (kp0, kp1) = (planes_of(k0, rows, kb), planes_of(k1, rows, kb));
+    let mut out = Vec::with_capacity(sh.index_bits + kb);
     for (a, b) in ip0.into_iter().zip(ip1).chain(kp0.into_iter().zip(kp1)) {
         out.push(BoolShare::from_components(a, b, m)?);
     }
-    if let Some(sign) = out.last_mut() {
+    if let (KeyOrder::Signed, Some(sign)) = (sh.order, out.last_mut()) {
         *sign = sign.not(me);
     }
     Ok(out)
@@ -161,13 +211,29 @@ fn key_planes(me: PartyId, sh: &Shuffled, rows: &[u32]) -> Result<Vec<BoolShare>
 /// `x < p` lane by lane for composite keys given as planes (least
 /// significant first): the borrow of `x - p`,
 /// `b_{k+1} = maj(!x_k, p_k, b_k) = ((!x_k ^ b_k) & (p_k ^ b_k)) ^ b_k`.
-/// One AND per bit, as many rounds.
+/// One AND per bit, as many rounds; over few lanes a prefix tree of the
+/// generate bits `!x_k & p_k` (one AND round) and propagate bits
+/// `!x_k ^ p_k` instead (`1 + ceil(log2 bits)` rounds, about `3 bits` ANDs).
 fn less_than<E: Engine>(e: &mut E, x: &[BoolShare], p: &[BoolShare]) -> Result<BoolShare> {
+    let lanes = x.first().map_or(0, BoolShare::lanes);
+    less_than_with(e, x, p, Depth::comparison(lanes))
+}
+
+/// [`less_than`] computed as `depth` says.
+fn less_than_with<E: Engine>(e: &mut E, x: &[BoolShare], p: &[BoolShare], depth: Depth) -> Result<BoolShare> {
     let me = e.session().me();
     let (x0, p0) = match (x.first(), p.first()) {
         (Some(a), Some(b)) => (a, b),
         _ => return Err(Error::InvalidArgument("no key bits")),
     };
+    let lanes = x0.lanes();
+    if depth == Depth::Log && x.len() == p.len() && x.len() > 1 {
+        let nx: Vec<BoolShare> = x.iter().map(|xk| xk.not(me)).collect();
+        let both = e.and(&concat(&nx.iter().collect::<Vec<_>>())?, &concat(&p.iter().collect::<Vec<_>>())?)?;
+        let g = split(&both, x.len(), lanes)?;
+        let prop = nx.iter().zip(p).map(|(a, b)| a.xor(b)).collect::<Result<Vec<_>>>()?;
+        return crate::prefix::last_carry(e, g, prop, lanes);
+    }
     let mut borrow = e.and(&x0.not(me), p0)?;
     for (xk, pk) in x.iter().zip(p).skip(1) {
         let u = xk.not(me).xor(&borrow)?;
@@ -293,7 +359,12 @@ pub struct Sorted {
 /// payload columns (one word per element each). Equal keys keep an order
 /// no party learns.
 pub fn sort_words<E: Engine>(e: &mut E, keys: &BoolShare, payload: &[BoolShare]) -> Result<Sorted> {
-    let sh = shuffle_rows(e, keys, payload)?;
+    let sh = shuffle_rows(e, keys, payload, KeyOrder::Signed)?;
+    sort_shuffled(e, sh)
+}
+
+/// Quicksort of shuffled rows and the columns gathered in sorted order.
+fn sort_shuffled<E: Engine>(e: &mut E, sh: Shuffled) -> Result<Sorted> {
     let order = arrange(e, &sh, (0..sh.n as u32).collect(), None)?;
     let mut cols = sh.cols.iter().map(|c| gather(c, &order)).collect::<Result<Vec<_>>>()?.into_iter();
     let keys = cols.next().ok_or(Error::InvalidArgument("no key column"))?;
@@ -306,14 +377,43 @@ pub fn sort<E: Engine>(e: &mut E, keys: &ArithShare, payload: &[BoolShare]) -> R
     sort_words(e, &words, payload)
 }
 
+/// Sort arithmetic keys known to lie in `[0, 2^bits)` (`1 <= bits <= 63`),
+/// carrying payload columns: A2B and comparisons over `bits` bits instead of
+/// 64 (a key outside the range sorts by its low `bits` bits). The sorted keys
+/// come back as words of their low `bits` bits ([`words_to_arith_low`]).
+pub fn sort_unsigned<E: Engine>(e: &mut E, keys: &ArithShare, bits: u32, payload: &[BoolShare]) -> Result<Sorted> {
+    check_key_bits(bits)?;
+    let words = arith_to_words_low(e, keys, bits)?;
+    let sh = shuffle_rows(e, &words, payload, KeyOrder::Unsigned(bits))?;
+    sort_shuffled(e, sh)
+}
+
+/// The elements of ranks `ranks` (0-based, ascending) of arithmetic keys
+/// known to lie in `[0, 2^bits)`, as arithmetic shares: [`select`] over
+/// `bits` bits.
+pub fn select_unsigned<E: Engine>(e: &mut E, keys: &ArithShare, bits: u32, ranks: &[usize]) -> Result<ArithShare> {
+    check_key_bits(bits)?;
+    let words = arith_to_words_low(e, keys, bits)?;
+    let picked = select_shuffled(e, &words, ranks, KeyOrder::Unsigned(bits))?;
+    words_to_arith_low(e, &picked, bits)
+}
+
+fn check_key_bits(bits: u32) -> Result<()> {
+    if (1..=63).contains(&bits) { Ok(()) } else { Err(Error::InvalidArgument("unsigned keys need 1 <= bits <= 63")) }
+}
+
 /// The elements of ranks `ranks` (0-based, ascending signed order) of
 /// XOR-shared keys, as XOR-shared words, by quickselect.
 pub fn select_words<E: Engine>(e: &mut E, keys: &BoolShare, ranks: &[usize]) -> Result<BoolShare> {
+    select_shuffled(e, keys, ranks, KeyOrder::Signed)
+}
+
+fn select_shuffled<E: Engine>(e: &mut E, keys: &BoolShare, ranks: &[usize], order: KeyOrder) -> Result<BoolShare> {
     let n = keys.words();
     if ranks.iter().any(|&r| r >= n) {
         return Err(Error::InvalidArgument("rank out of range"));
     }
-    let sh = shuffle_rows(e, keys, &[])?;
+    let sh = shuffle_rows(e, keys, &[], order)?;
     let order = arrange(e, &sh, (0..sh.n as u32).collect(), Some(ranks))?;
     let rows: Vec<u32> = ranks.iter().map(|&r| order[r]).collect();
     gather(&sh.cols[0], &rows)
@@ -387,5 +487,34 @@ mod tests {
         assert_eq!(percentile_rank(100, 10), Ok(9));
         assert_eq!(percentile_rank(1, 1000), Ok(9));
         assert!(percentile_rank(101, 10).is_err());
+    }
+
+    #[test]
+    fn both_comparators_agree_with_plaintext() {
+        use crate::harness::run3;
+        // Lanes: pairs of composite keys over 12 bits, with ties and extremes.
+        let xs: Vec<u64> = (0..150u64).map(|i| (i * 2654435761) % 4096).chain([0, 4095, 7, 7]).collect();
+        let ps: Vec<u64> = (0..150u64).map(|i| (i * 40503 + 17) % 4096).chain([4095, 0, 7, 8]).collect();
+        let n = xs.len();
+        let plane = |v: &[u64], k: usize| -> Vec<u64> {
+            let mut p = vec![0u64; v.len().div_ceil(64)];
+            for (l, x) in v.iter().enumerate() {
+                p[l / 64] |= ((x >> k) & 1) << (l % 64);
+            }
+            p
+        };
+        for depth in [Depth::Ripple, Depth::Log] {
+            let (x2, p2) = (xs.clone(), ps.clone());
+            let [r, _, _] = run3(None, move |pt| {
+                let xp = (0..12).map(|k| pt.share_public_bits(&plane(&x2, k), n)).collect::<Result<Vec<_>>>()?;
+                let pp = (0..12).map(|k| pt.share_public_bits(&plane(&p2, k), n)).collect::<Result<Vec<_>>>()?;
+                let lt = less_than_with(pt, &xp, &pp, depth)?;
+                pt.open_bits(&lt)
+            });
+            let bits = r.expect("party 0");
+            for l in 0..n {
+                assert_eq!((bits[l / 64] >> (l % 64)) & 1 == 1, xs[l] < ps[l], "{depth:?} lane {l}");
+            }
+        }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! `log2 X = (m + 1) + log2 u` for the normalised `u = X / 2^(m+1) ∈ [0.5, 1)` (`normalize`):
 //! the exponent `m + 1` is a public function of the one-hot msb vector (local digits, one bit
-//! injection), and `log2 u = log2(1 + t) - 1` with `t = 2u - 1 ∈ [0, 1)` is a degree-9
-//! polynomial (Chebyshev interpolation on [0, 1], max error 8.7e-9 ≈ 2^-26.8).
+//! injection), and `log2 u = log2(1 + t) - 1` with `t = 2u - 1 ∈ [0, 1)` is a degree-7
+//! polynomial (Chebyshev interpolation on [0, 1], max error 3.7e-7 ≈ 2^-21.4).
 //! `2^L = 2^floor(L) · 2^frac(L)`: `floor` by one exact truncation, `2^frac` a degree-6
 //! polynomial (max error 2.8e-9), `2^floor` from the integer part's bits by a product tree
 //! (`pow2_from_digits`). Every truncation is exact, so results are deterministic functions of
@@ -18,18 +18,18 @@ use crate::fixed::{WORK_BITS, constant, shift};
 use crate::masked::trunc;
 use crate::{ArithShare, Error, Result};
 
-/// `log2(1 + t)` on `[0, 1]`, monomial coefficients, constant term first.
-const LOG2_1P: [f64; 10] = [
-    8.739627275350381e-9,
-    1.4426932852541692,
-    -0.7212882901434412,
-    0.4801077567968832,
-    -0.3551766263094578,
-    0.2657644271475874,
-    -0.1795750581914035,
-    0.09483631622060784,
-    -0.0326453134912299,
-    0.005283498613152915,
+/// `log2(1 + t)` on `[0, 1]`, monomial coefficients, constant term first (Chebyshev
+/// interpolation, degree 7: max error 3.7e-7, enough for the geometric mean's 10^-6; each
+/// degree costs an exact truncation per element).
+const LOG2_1P: [f64; 8] = [
+    3.6856140976012614e-07,
+    1.4426475487299224,
+    -0.7203160643591521,
+    0.4720869162443831,
+    -0.3219602854622889,
+    0.18875273773759313,
+    -0.07565137468556601,
+    0.014440352495210591,
 ];
 
 /// `2^t` on `[0, 1]`, constant term first.
@@ -63,7 +63,7 @@ fn horner<E: Engine>(e: &mut E, t: &ArithShare, coeffs: &[f64]) -> Result<ArithS
 }
 
 /// `log2 X` at scale `2^W` for integers `1 <= X < 2^bits`, `2 <= bits <= 62` (`X = 0` gives a
-/// meaningless value). Error below `2^-24` (the polynomial's `2^-26.8` plus nine floors).
+/// meaningless value). Error below `2^-21.3` (the polynomial's `2^-21.4` plus seven floors).
 pub fn log2_int<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Result<ArithShare> {
     let me = e.session().me();
     let (w, n) = (WORK_BITS, x.len());

@@ -34,7 +34,7 @@ mod sqrt;
 
 pub use decimal::{decimal_error_bound, from_decimal};
 pub use log::{exp2_fixed, log2_int};
-pub use recip::{DivBounds, div, reciprocal};
+pub use recip::{DivBounds, div, pow2_div, reciprocal};
 pub use sqrt::{inv_sqrt, sqrt};
 
 use crate::circuits::b2a;

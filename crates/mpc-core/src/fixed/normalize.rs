@@ -10,13 +10,13 @@
 //! `ceil(log2(max g + 1))` digits and a product tree over them, instead of
 //! injecting all `L` one-hot bits (16 B each) as a field-based `Norm` does.
 //!
-//! Costs per element: A2B (125 ANDs, 63 rounds), suffix OR by a
+//! Costs per element: A2B of the low `L` bits (`2L - 3` ANDs), suffix OR by a
 //! Hillis–Steele scan (`sum_d (L - d)` ANDs for `d = 1, 2, 4, ..`: 309 for
 //! `L = 62`, 6 rounds), bit injection of the digits and of the non-zero flag
 //! (2 multiplications each, 2 rounds), a product tree (one multiplication per
 //! digit, `ceil(log2(digits + 1))` rounds) and `X * v` (one multiplication).
 
-use crate::circuits::{b2a, bit_decompose, concat, split};
+use crate::circuits::{b2a, bit_decompose_low, concat, split};
 use crate::engine::Engine;
 use crate::fixed::{cat, constant, uncat};
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
@@ -44,7 +44,8 @@ pub(crate) fn normalize<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Resu
     }
     let me = e.session().me();
     let (n, l) = (x.len(), bits as usize);
-    let planes = bit_decompose(e, x)?.planes;
+    // Only the low `bits` bits are read: an A2B over those bits alone.
+    let planes = bit_decompose_low(e, x, bits)?.planes;
     let onehot = one_hot_msb(e, &planes[..l], n)?;
     // nonzero = OR of all bits = XOR of the one-hot bits (at most one is set).
     let nonzero = xor_where(me, &onehot, n, |_| true)?;

@@ -91,6 +91,25 @@ pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBoun
     mul_wide(e, &p, la + 2, &norm.v, l, bounds.den_frac_bits as i64 - l as i64)
 }
 
+/// `2^k / B` for integers `0 <= B < 2^den_bits` (`2 <= den_bits <= 58`,
+/// `k <= 60`); `B = 0` gives 0. The numerator is public, so unlike [`div`]
+/// with a constant numerator there is no product with it: the normalised
+/// reciprocal `r = 2^w / u` times `v = 2^(L-1-m)` is the quotient at scale
+/// `2^(L + w)`, brought to `2^k` by one exact truncation (or a local shift).
+///
+/// Error: `|Q - 2^k / B| <= 2 + (2^k / B) 2^-25` (the relative error of
+/// `r`, and the floors of the product; see [`div`]).
+pub fn pow2_div<E: Engine>(e: &mut E, b: &ArithShare, k: u32, den_bits: u32) -> Result<ArithShare> {
+    let l = den_bits;
+    if !(2..=58).contains(&l) || k > 60 {
+        return Err(Error::InvalidArgument("pow2_div needs 2 <= den_bits <= 58 and k <= 60"));
+    }
+    let norm = normalize(e, b, l)?;
+    let u = shift(e, &norm.scaled, WORK_BITS as i64 - l as i64, l + 1)?;
+    let r = recip_unit(e, &u)?;
+    mul_wide(e, &r, WORK_BITS + 2, &norm.v, l, k as i64 - (l + WORK_BITS) as i64)
+}
+
 /// Fixed-point `1 / b` for `|B| < 2^den_bits` (`b` at the format's scale);
 /// `1 / 0` returns 0. Error as [`div`] with `A = 2^f`.
 pub fn reciprocal<E: Engine>(

@@ -301,12 +301,13 @@ fn a_consistent_lie_about_an_input_copy_is_not_attributable() {
 #[test]
 fn a_wrong_and_inside_a_comparison_is_caught_before_the_result_is_opened() {
     use triad_mpc_core::circuits::ltz;
-    // Tamper only the 30th AND message (deep inside the ripple-carry chain).
+    // Tamper only the 5th AND message (inside the carry prefix: 4 elements
+    // take the log-depth adder, 8 AND messages).
     let mut count = 0;
     let tamper: Tamper = Box::new(move |m: &mut Message| {
         if m.step == Step::And {
             count += 1;
-            if count == 30
+            if count == 5
                 && let Payload::Words(w) = &mut m.payload
             {
                 w[0] ^= 1 << 7;

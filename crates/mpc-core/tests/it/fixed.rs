@@ -457,9 +457,9 @@ fn log2_and_exp2_are_within_their_bounds() {
         let (l, back) = r.expect("party");
         for (i, &x) in xs.iter().enumerate() {
             let got = l[i] as i64 as f64 / w;
-            assert!((got - (x as f64).log2()).abs() < 6e-8, "log2 {x}: {got}");
+            assert!((got - (x as f64).log2()).abs() < 4e-7, "log2 {x}: {got}");
             let b = back[i] as i64 as f64 / w;
-            assert!((b - x as f64).abs() <= 2e-7 * x as f64, "exp2(log2 {x}) = {b}");
+            assert!((b - x as f64).abs() <= 3e-7 * x as f64, "exp2(log2 {x}) = {b}");
         }
     }
 }

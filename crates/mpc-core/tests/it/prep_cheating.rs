@@ -114,9 +114,10 @@ fn the_honest_program_gives_the_plaintext_results() {
 
 #[test]
 fn a_wrong_and_while_making_edabits_is_caught_by_the_proof() {
-    // 1st: the carry-save layer; 40th: deep in the ripple chain of a 64-bit
-    // edaBit; 70th: in the adders of the truncation masks.
-    for nth in [1, 40, 70] {
+    // 70 elements take the log-depth adders. 1st: the carry-save layer; 6th:
+    // in the prefix of a 64-bit edaBit (8 AND messages); 15th: in the adders
+    // of the truncation masks.
+    for nth in [1, 6, 15] {
         assert_caught(p(1), flip_nth(Step::And, nth, false), Step::ProofFinal);
     }
 }
@@ -138,9 +139,9 @@ fn a_wrong_opening_of_a_masked_input_aborts_the_open() {
 
 #[test]
 fn a_wrong_and_in_an_online_comparison_is_caught_before_any_result_is_opened() {
-    // ANDs after the first open: LTZ's borrow chain (1..62), EQZ's tree,
-    // exact truncation's borrow chain.
-    for nth in [1, 30, 62, 63, 68, 70] {
+    // ANDs after the first open (70 elements: log-depth trees): LTZ's borrow
+    // (1..6), EQZ's tree (7..12), exact truncation's borrow (13..15).
+    for nth in [1, 3, 6, 7, 12, 13, 15] {
         assert_caught(p(1), flip_nth(Step::And, nth, true), Step::ProofFinal);
     }
 }

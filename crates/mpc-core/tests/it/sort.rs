@@ -3,9 +3,12 @@
 //! before anything shuffled is revealed.
 
 use proptest::prelude::*;
+use triad_mpc_core::circuits::bit_decompose_low;
 use triad_mpc_core::harness::{Party, Tamper, run3};
 use triad_mpc_core::shuffle::shuffle;
-use triad_mpc_core::sort::{median, percentile_rank, percentiles, select, sort, sort_words};
+use triad_mpc_core::sort::{
+    median, percentile_rank, percentiles, select, select_unsigned, sort, sort_unsigned, sort_words, words_to_arith_low,
+};
 use triad_mpc_core::{BoolShare, Error, Message, PartyId, Payload, Result, Step};
 
 fn p(i: u8) -> PartyId {
@@ -72,6 +75,70 @@ proptest! {
         let s = sorted(&v);
         prop_assert_eq!(out, ranks.iter().map(|&r| s[r]).collect::<Vec<_>>());
     }
+}
+
+fn unsigned_keys() -> impl Strategy<Value = (u32, Vec<u64>)> {
+    (1u32..=63, 1usize..40).prop_flat_map(|(bits, n)| {
+        let top = (1u64 << bits) - 1;
+        let el = prop_oneof![Just(0u64), Just(top), Just(top / 2), 0..=top];
+        (Just(bits), prop::collection::vec(el, n))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn unsigned_sort_and_select_over_the_key_bits_equal_plaintext((bits, v) in unsigned_keys(), a in 0usize..40) {
+        let n = v.len();
+        let ranks = vec![a % n, (n - 1) / 2, n - 1];
+        let (x, r) = (v.clone(), ranks.clone());
+        let (s, q) = all_equal(run3(None, move |pt| {
+            let k = pt.share_public_input(&x)?;
+            let s = sort_unsigned(pt, &k, bits, &[])?;
+            let s = words_to_arith_low(pt, &s.keys, bits)?;
+            let q = select_unsigned(pt, &k, bits, &r)?;
+            Ok((pt.open(&s)?, pt.open(&q)?))
+        }));
+        let mut want = v.clone();
+        want.sort_unstable();
+        prop_assert_eq!(&s, &want);
+        prop_assert_eq!(q, ranks.iter().map(|&r| want[r]).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn low_bit_decomposition_gives_the_low_bits(v in prop::collection::vec(any::<u64>(), 1..20), bits in 1u32..=64) {
+        let x = v.clone();
+        let planes = all_equal(run3(None, move |pt| {
+            let k = pt.share_public_input(&x)?;
+            let p = bit_decompose_low(pt, &k, bits)?;
+            p.planes.iter().map(|pl| pt.open_bits(pl)).collect::<Result<Vec<_>>>()
+        }));
+        prop_assert_eq!(planes.len(), bits as usize);
+        for (l, val) in v.iter().enumerate() {
+            for (k, pl) in planes.iter().enumerate() {
+                prop_assert_eq!((pl[l / 64] >> (l % 64)) & 1, (val >> k) & 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn unsigned_keys_with_a_pivot_sample_sort_and_select_like_plaintext() {
+    let v: Vec<u64> = (0..600u64).map(|i| if i % 5 == 0 { 8191 - i % 3 } else { (i * 7919) % 613 }).collect();
+    let ranks = [0usize, 1, 299, 300, 599];
+    let x = v.clone();
+    let (s, q) = all_equal(run3(None, move |pt| {
+        let k = pt.share_public_input(&x)?;
+        let s = sort_unsigned(pt, &k, 13, &[])?;
+        let s = words_to_arith_low(pt, &s.keys, 13)?;
+        let q = select_unsigned(pt, &k, 13, &ranks)?;
+        Ok((pt.open(&s)?, pt.open(&q)?))
+    }));
+    let mut want = v;
+    want.sort_unstable();
+    assert_eq!(s, want);
+    assert_eq!(q, ranks.iter().map(|&r| want[r]).collect::<Vec<_>>());
 }
 
 #[test]
@@ -358,12 +425,13 @@ fn a_wrong_opened_tag_key_aborts_the_open() {
 
 #[test]
 fn a_wrong_comparison_and_is_caught_before_its_bit_is_opened() {
-    // Past the A2B (125 AND layers... 63 messages) the comparator's ANDs.
+    // Past the A2B (10 elements take the log-depth adder: 8 AND messages) the
+    // first level's comparator (1 + 7 AND messages).
     let mut count = 0;
     let t: Tamper = Box::new(move |m: &mut Message| {
         if m.step == Step::And {
             count += 1;
-            if count == 100
+            if count == 12
                 && let Payload::Words(w) = &mut m.payload
             {
                 w[0] ^= 1;

@@ -10,9 +10,9 @@
 
 use triad_mpc_core::ArithShare;
 use triad_mpc_core::engine::{Engine, dots_gate};
-use triad_mpc_core::fixed::{DivBounds, div, exp2_fixed, log2_int};
+use triad_mpc_core::fixed::{DivBounds, div, exp2_fixed, log2_int, pow2_div};
 use triad_mpc_core::masked::trunc;
-use triad_mpc_core::sort::{select, sort, words_to_arith};
+use triad_mpc_core::sort::{select_unsigned, sort_unsigned, words_to_arith_low};
 
 use super::aggregate::{Decode, Pending};
 use super::moments::row_bits;
@@ -63,10 +63,9 @@ pub(crate) fn sort_by_group<E: Engine>(
         }
     };
     let key = group.scale(1u64 << rb).add(&u)?;
-    let sorted = sort(e, &key, &[])?;
-    let mask = vec![(1u64 << rb) - 1; sorted.keys.words()];
-    let low = sorted.keys.and_public(&mask)?;
-    let u = words_to_arith(e, &low)?;
+    // The key is below 2^(bits(g + 1) + rb): the sort compares that many bits, not 64.
+    let sorted = sort_unsigned(e, &key, bits((g + 1) as u128) + rb, &[])?;
+    let u = words_to_arith_low(e, &sorted.keys, rb)?;
     // starts: exclusive prefix sums of the counts (local)
     let counts = split_even(&sel.counts, sel.groups)?;
     let mut starts = Vec::with_capacity(sel.groups);
@@ -78,10 +77,24 @@ pub(crate) fn sort_by_group<E: Engine>(
     Ok(GroupSorted { u, starts: cat(&starts.iter().collect::<Vec<_>>())? })
 }
 
-/// Column `j` sorted ascending, as arithmetic shares (sort, then bit injection).
+/// Column `j` sorted ascending, as arithmetic shares (sort, then bit injection). The sort keys are
+/// `x - lo`, below `2^bits(hi - lo)`: the comparisons and conversions cover those bits, not 64.
 pub(crate) fn sort_column<E: Engine>(e: &mut E, cols: &Columns<'_>, j: usize) -> Result<ArithShare, ExecError> {
-    let sorted = sort(e, cols.share(j)?, &[])?;
-    Ok(words_to_arith(e, &sorted.keys)?)
+    let me = e.session().me();
+    let (info, rb) = key_range(cols, j)?;
+    let u = add_const(me, cols.share(j)?, -info.lo)?;
+    let sorted = sort_unsigned(e, &u, rb, &[])?;
+    add_const(me, &words_to_arith_low(e, &sorted.keys, rb)?, info.lo)
+}
+
+/// Column `j`'s declared range and the bits of `x - lo` (at least 1).
+fn key_range(cols: &Columns<'_>, j: usize) -> Result<(super::ColumnInfo, u32), ExecError> {
+    let info = cols.info(j)?;
+    let rb = bits((info.hi - info.lo) as u128).max(1);
+    if rb > 63 {
+        return Err(ExecError::Bounds(format!("ordering column {j} needs keys wider than 63 bits")));
+    }
+    Ok((info, rb))
 }
 
 /// `(num, den)` of the exact decimal `p`.
@@ -117,7 +130,12 @@ pub(crate) fn public_percentiles<E: Engine>(
     // A column already sorted (for gini) gives every rank for free; else one quickselect.
     let picked = match sorted {
         Some(v) => cat(&ranks.iter().map(|&r| at(v, r)).collect::<Result<Vec<_>, _>>()?.iter().collect::<Vec<_>>())?,
-        None => select(e, cols.share(j)?, &ranks)?,
+        None => {
+            let me = e.session().me();
+            let (info, rb) = key_range(cols, j)?;
+            let u = add_const(me, cols.share(j)?, -info.lo)?;
+            add_const(me, &select_unsigned(e, &u, rb, &ranks)?, info.lo)?
+        }
     };
     let of = |r: usize| -> Result<ArithShare, ExecError> { at(&picked, ranks.binary_search(&r).map_err(|_| bad())?) };
     reqs.iter()
@@ -401,7 +419,6 @@ pub(crate) fn harmonic<E: Engine>(
     sel: &Selection,
     j: usize,
 ) -> Result<Pending, ExecError> {
-    let me = e.session().me();
     let n = cols.n;
     let info = cols.info(j)?;
     let nb = row_bits(n);
@@ -415,12 +432,8 @@ pub(crate) fn harmonic<E: Engine>(
             info.lo, info.hi
         )));
     }
-    let r = div(
-        e,
-        &constant(me, 1i128 << k, n),
-        cols.share(j)?,
-        DivBounds { num_bits: k + 1, den_bits: vb, den_frac_bits: 0, signed_den: false },
-    )?;
+    // 2^K / x: the numerator is public, so no product with it (`fixed::pow2_div`).
+    let r = pow2_div(e, cols.share(j)?, k, vb)?;
     let sums = match &sel.weights {
         None => r.sum(),
         Some(w) => dots_gate(e, &w.iter().map(|wb| (wb, &r)).collect::<Vec<_>>())?,
