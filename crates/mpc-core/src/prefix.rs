@@ -187,6 +187,48 @@ pub(crate) fn add_doubled<E: Engine>(
     Ok((out, carry))
 }
 
+/// The bits of `a + b mod 2^w` (`w = a.len() = b.len()` planes, `n` lanes): rippled, the carry
+/// into bit `j + 1` is `maj(a_j, b_j, c_j)`, one AND per bit from bit 0 to `w - 2`; with
+/// [`Depth::Log`] one AND round for the generate bits `a_j & b_j` and [`all_carries`].
+pub(crate) fn add<E: Engine>(
+    e: &mut E,
+    me: PartyId,
+    a: &[BoolShare],
+    b: &[BoolShare],
+    n: usize,
+    depth: Depth,
+) -> Result<Vec<BoolShare>> {
+    let w = a.len();
+    if w == 0 || b.len() != w {
+        return Err(Error::InvalidArgument("add: needs two operands of w >= 1 planes"));
+    }
+    let p = a.iter().zip(b).map(|(x, y)| x.xor(y)).collect::<Result<Vec<_>>>()?;
+    if w == 1 {
+        return Ok(p);
+    }
+    let mut out = Vec::with_capacity(w);
+    out.push(p[0].clone());
+    if depth == Depth::Ripple {
+        let mut carry = BoolShare::public(me, &vec![0u64; n.div_ceil(64)], n)?;
+        for j in 0..w - 1 {
+            let x = a[j].xor(&carry)?;
+            let y = b[j].xor(&carry)?;
+            carry = e.and(&x, &y)?.xor(&carry)?;
+            out.push(p[j + 1].xor(&carry)?);
+        }
+        return Ok(out);
+    }
+    let left: Vec<&BoolShare> = a[..w - 1].iter().collect();
+    let right: Vec<&BoolShare> = b[..w - 1].iter().collect();
+    let g = split(&e.and(&concat(&left)?, &concat(&right)?)?, w - 1, n)?;
+    // carries[j] = c_{j + 1}
+    let carries = all_carries(e, g, p[..w - 1].to_vec(), n)?;
+    for j in 1..w {
+        out.push(p[j].xor(&carries[j - 1])?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +302,29 @@ mod tests {
                             assert_eq!(u128::from(carry[l]), exact >> w, "w={w} {depth:?} lane {l} carry");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_depths_add_two_operands_like_plaintext() {
+        let n = 90;
+        for w in [1usize, 2, 5, 21, 64] {
+            let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+            let (a, b) = (words(3 * w as u64, n), words(5 * w as u64 + 2, n));
+            for depth in [Depth::Ripple, Depth::Log] {
+                let (a2, b2) = (a.clone(), b.clone());
+                let [r, _, _] = run3(None, move |pt| {
+                    let me = pt.me();
+                    let ap = planes(pt, &a2, w)?;
+                    let bp = planes(pt, &b2, w)?;
+                    let sum = add(pt, me, &ap, &bp, n, depth)?;
+                    lane_values(pt, &sum, n)
+                });
+                let got = r.expect("party 0");
+                for l in 0..n {
+                    assert_eq!(got[l], a[l].wrapping_add(b[l]) & mask, "w={w} {depth:?} lane {l}");
                 }
             }
         }

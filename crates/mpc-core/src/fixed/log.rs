@@ -13,7 +13,8 @@
 
 use crate::circuits::bit_decompose;
 use crate::engine::Engine;
-use crate::fixed::normalize::{exponent_digits, inject, normalize, pow2_from_digits};
+use crate::fixed::Normal;
+use crate::fixed::normalize::{exponent_digits, inject, pow2_from_digits};
 use crate::fixed::{WORK_BITS, constant, shift};
 use crate::masked::trunc;
 use crate::{ArithShare, Error, Result};
@@ -62,12 +63,20 @@ fn horner<E: Engine>(e: &mut E, t: &ArithShare, coeffs: &[f64]) -> Result<ArithS
     Ok(p)
 }
 
-/// `log2 X` at scale `2^W` for integers `1 <= X < 2^bits`, `2 <= bits <= 62` (`X = 0` gives a
+/// `log2 X` at scale `2^W` for integers `1 <= X < 2^bits`, `2 <= bits <= 58` (`X = 0` gives a
 /// meaningless value). Error below `2^-21.3` (the polynomial's `2^-21.4` plus seven floors).
 pub fn log2_int<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Result<ArithShare> {
+    if !(2..=58).contains(&bits) {
+        return Err(Error::InvalidArgument("log2_int needs 2 <= bits <= 58"));
+    }
+    let normal = Normal::new(e, x, bits)?;
+    log2_normal(e, &normal)
+}
+
+/// [`log2_int`] of an already normalised `X` (see [`Normal`]).
+pub fn log2_normal<E: Engine>(e: &mut E, x: &Normal) -> Result<ArithShare> {
     let me = e.session().me();
-    let (w, n) = (WORK_BITS, x.len());
-    let norm = normalize(e, x, bits)?;
+    let (w, n, bits, norm) = (WORK_BITS, x.len(), x.bits, &x.norm);
     let u = shift(e, &norm.scaled, w as i64 - bits as i64, bits + 1)?;
     let t = u.scale(2).sub(&constant(me, 1u64 << w, n))?;
     let frac = horner(e, &t, &LOG2_1P)?;

@@ -33,8 +33,8 @@ mod recip;
 mod sqrt;
 
 pub use decimal::{decimal_error_bound, from_decimal};
-pub use log::{exp2_fixed, log2_int};
-pub use recip::{DivBounds, div, pow2_div, reciprocal};
+pub use log::{exp2_fixed, log2_int, log2_normal};
+pub use recip::{DivBounds, Normal, Precision, div, pow2_div, pow2_div_normal, reciprocal};
 pub use sqrt::{inv_sqrt, sqrt};
 
 use crate::circuits::b2a;

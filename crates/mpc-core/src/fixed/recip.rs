@@ -14,7 +14,7 @@
 
 use crate::circuits::{b2a, bit_decompose};
 use crate::engine::Engine;
-use crate::fixed::normalize::normalize;
+use crate::fixed::normalize::{Normalized, normalize};
 use crate::fixed::{FixedFormat, WORK_BITS, cat, constant, mul_shift, mul_wide, real_const, shift, uncat};
 use crate::{ArithShare, Error, Result};
 
@@ -84,7 +84,7 @@ pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBoun
     let la = bounds.num_bits;
     let norm = normalize(e, &b, l)?;
     let u = shift(e, &norm.scaled, WORK_BITS as i64 - l as i64, l + 1)?;
-    let r = recip_unit(e, &u)?;
+    let r = recip_unit(e, &u, 3)?;
     // P = A r / 2^w ≈ A / u, |P| < 2^(la + 1) (+ 2 for the truncations).
     let p = mul_wide(e, &a, la, &r, WORK_BITS + 2, -(WORK_BITS as i64))?;
     // Q = P v / 2^(L - fb); v = 0 when B = 0.
@@ -98,16 +98,65 @@ pub fn div<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare, bounds: DivBoun
 /// `2^(L + w)`, brought to `2^k` by one exact truncation (or a local shift).
 ///
 /// Error: `|Q - 2^k / B| <= 2 + (2^k / B) 2^-25` (the relative error of
-/// `r`, and the floors of the product; see [`div`]).
+/// `r`, and the floors of the product; see [`div`]); with
+/// [`Precision::Coarse`] the relative term is `2^-15` (one Goldschmidt step
+/// fewer, always an underestimate).
 pub fn pow2_div<E: Engine>(e: &mut E, b: &ArithShare, k: u32, den_bits: u32) -> Result<ArithShare> {
-    let l = den_bits;
-    if !(2..=58).contains(&l) || k > 60 {
-        return Err(Error::InvalidArgument("pow2_div needs 2 <= den_bits <= 58 and k <= 60"));
+    let normal = Normal::new(e, b, den_bits)?;
+    pow2_div_normal(e, &normal, k, Precision::Full)
+}
+
+/// Relative precision of a reciprocal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// `2^-25`: three Goldschmidt steps.
+    Full,
+    /// `2^-15`: two steps (`0.072^4`), two truncated products fewer per element.
+    Coarse,
+}
+
+/// [`pow2_div`] of an already normalised `B` (see [`Normal`]).
+pub fn pow2_div_normal<E: Engine>(e: &mut E, b: &Normal, k: u32, precision: Precision) -> Result<ArithShare> {
+    let l = b.bits;
+    if k > 60 {
+        return Err(Error::InvalidArgument("pow2_div needs k <= 60"));
     }
-    let norm = normalize(e, b, l)?;
-    let u = shift(e, &norm.scaled, WORK_BITS as i64 - l as i64, l + 1)?;
-    let r = recip_unit(e, &u)?;
-    mul_wide(e, &r, WORK_BITS + 2, &norm.v, l, k as i64 - (l + WORK_BITS) as i64)
+    let u = shift(e, &b.norm.scaled, WORK_BITS as i64 - l as i64, l + 1)?;
+    let steps = match precision {
+        Precision::Full => 3,
+        Precision::Coarse => 2,
+    };
+    let r = recip_unit(e, &u, steps)?;
+    mul_wide(e, &r, WORK_BITS + 2, &b.norm.v, l, k as i64 - (l + WORK_BITS) as i64)
+}
+
+/// A non-negative integer `0 <= X < 2^bits` normalised once (its bit
+/// decomposition, most significant bit and power of two), for several
+/// elementwise functions of it ([`pow2_div_normal`],
+/// [`crate::fixed::log2_normal`]). No `Debug`: it holds shares.
+pub struct Normal {
+    pub(crate) norm: Normalized,
+    pub(crate) bits: u32,
+}
+
+impl Normal {
+    /// Normalise `x` (`2 <= bits <= 58`).
+    pub fn new<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Result<Normal> {
+        if !(2..=58).contains(&bits) {
+            return Err(Error::InvalidArgument("normalising needs 2 <= bits <= 58"));
+        }
+        Ok(Normal { norm: normalize(e, x, bits)?, bits })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.norm.v.len()
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Fixed-point `1 / b` for `|B| < 2^den_bits` (`b` at the format's scale);
@@ -133,8 +182,9 @@ fn make_den_positive<E: Engine>(e: &mut E, a: &ArithShare, b: &ArithShare) -> Re
     Ok((a.sub(&prod[0].scale(2))?, b.sub(&prod[1].scale(2))?))
 }
 
-/// `1 / u` at scale `2^w` for `u ∈ [0.5, 1]` at scale `2^w`, `w = WORK_BITS`.
-fn recip_unit<E: Engine>(e: &mut E, u: &ArithShare) -> Result<ArithShare> {
+/// `1 / u` at scale `2^w` for `u ∈ [0.5, 1]` at scale `2^w`, `w = WORK_BITS`,
+/// after `steps` (2 or 3) Goldschmidt steps.
+fn recip_unit<E: Engine>(e: &mut E, u: &ArithShare, steps: usize) -> Result<ArithShare> {
     let me = e.session().me();
     let (w, n) = (WORK_BITS, u.len());
     // Products stay below 2^(2w+2) (r <= 2 + tiny, |e| < 0.08).
@@ -142,8 +192,8 @@ fn recip_unit<E: Engine>(e: &mut E, u: &ArithShare) -> Result<ArithShare> {
     let mut r = constant(me, real_const(4.0 * (3f64.sqrt() - 1.0), w), n).sub(&u.scale(2))?;
     let ur = mul_shift(e, u, &r, -(w as i64), k)?;
     let mut err = constant(me, 1u64 << w, n).sub(&ur)?;
-    for step in 0..3 {
-        if step == 2 {
+    for step in 0..steps {
+        if step + 1 == steps {
             let re = mul_shift(e, &r, &err, -(w as i64), k)?;
             r = r.add(&re)?;
         } else {

@@ -197,6 +197,8 @@ pub(crate) fn run<E: Engine>(
 
     // 4. Each aggregate's pending result.
     let mut pendings: Vec<Pending> = Vec::with_capacity(query.aggregates.len());
+    // One normalisation per column serves its harmonic and geometric mean.
+    let mut normals = super::order::Normals::new();
     for agg in &query.aggregates {
         let p = match *agg {
             Aggregate::Count | Aggregate::Binary(BinaryAgg::RegrCount, ..) => {
@@ -263,8 +265,8 @@ pub(crate) fn run<E: Engine>(
                         take(&mut order_pending, &order, (j, PercentileKind::Disc, p))?
                     }
                     UnaryAgg::Gini => gini(e, cols, &sel, j, group_sorted.get(&j), public_sorted.get(&j))?,
-                    UnaryAgg::HarmonicMean => harmonic(e, cols, &sel, j)?,
-                    UnaryAgg::GeometricMean => geometric(e, cols, &sel, j)?,
+                    UnaryAgg::HarmonicMean => harmonic(e, cols, &sel, j, &mut normals)?,
+                    UnaryAgg::GeometricMean => geometric(e, cols, &sel, j, &mut normals)?,
                 }
             }
             Aggregate::Binary(op, y, x) => derived.binary(cols, op, y.0, x.0)?,

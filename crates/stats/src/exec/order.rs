@@ -8,9 +8,11 @@
 //! secret integers, `onehot_i = le_i - le_{i+1}`, then a dot product. Nothing is opened but the
 //! results (and the sort's comparison pattern on a random permutation, which its simulator covers).
 
+use std::collections::BTreeMap;
 use triad_mpc_core::ArithShare;
 use triad_mpc_core::engine::{Engine, dots_gate};
-use triad_mpc_core::fixed::{DivBounds, div, exp2_fixed, log2_int, pow2_div};
+
+use triad_mpc_core::fixed::{DivBounds, Normal, Precision, div, exp2_fixed, log2_normal, pow2_div_normal};
 use triad_mpc_core::masked::trunc;
 use triad_mpc_core::sort::{select_unsigned, sort_unsigned, words_to_arith_low};
 
@@ -418,13 +420,15 @@ pub(crate) fn harmonic<E: Engine>(
     cols: &Columns<'_>,
     sel: &Selection,
     j: usize,
+    normals: &mut Normals,
 ) -> Result<Pending, ExecError> {
     let n = cols.n;
     let info = cols.info(j)?;
     let nb = row_bits(n);
     let vb = bits(info.hi as u128).max(2);
     let lo_log = bits(info.lo.max(1) as u128) - 1;
-    // 26 bits of relative precision per reciprocal; more would only cost the quotient's fraction.
+    // The reciprocal's own relative error is 2^-15 (two Goldschmidt steps, an underestimate: within
+    // the documented 2·10^-4); K keeps its floors far below that.
     let k = 58.min(60 - nb + lo_log).min(vb + 26);
     if k < vb + 16 {
         return Err(ExecError::Bounds(format!(
@@ -433,7 +437,8 @@ pub(crate) fn harmonic<E: Engine>(
         )));
     }
     // 2^K / x: the numerator is public, so no product with it (`fixed::pow2_div`).
-    let r = pow2_div(e, cols.share(j)?, k, vb)?;
+    let normal = normal_of(e, cols, j, normals)?;
+    let r = pow2_div_normal(e, normal, k, Precision::Coarse)?;
     let sums = match &sel.weights {
         None => r.sum(),
         Some(w) => dots_gate(e, &w.iter().map(|wb| (wb, &r)).collect::<Vec<_>>())?,
@@ -458,6 +463,26 @@ pub(crate) fn harmonic<E: Engine>(
     Ok(Pending::new(q, Decode::Fixed { frac, mul: 10f64.powi(-(info.decimals as i32)), add: 0.0 }))
 }
 
+/// Columns normalised once (bit decomposition, most significant bit) for the harmonic and the
+/// geometric mean, which share it.
+pub(crate) type Normals = BTreeMap<usize, Normal>;
+
+/// Column `j` (declared min > 0) normalised over `bits(hi)` bits, from `normals` or made there.
+fn normal_of<'a, E: Engine>(
+    e: &mut E,
+    cols: &Columns<'_>,
+    j: usize,
+    normals: &'a mut Normals,
+) -> Result<&'a Normal, ExecError> {
+    Ok(match normals.entry(j) {
+        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+        std::collections::btree_map::Entry::Vacant(v) => {
+            let vb = bits(cols.info(j)?.hi as u128).max(2);
+            v.insert(Normal::new(e, cols.share(j)?, vb)?)
+        }
+    })
+}
+
 /// The geometric mean of column `j` (declared min > 0, so every value is at least one unit):
 /// `2^(Σ w log2 x / c)`, one vectorised `log2_int`, one division of the sums by the counts, and
 /// one `exp2_fixed` per group (`triad_mpc_core::fixed::log`). Relative error below 10^-6.
@@ -466,6 +491,7 @@ pub(crate) fn geometric<E: Engine>(
     cols: &Columns<'_>,
     sel: &Selection,
     j: usize,
+    normals: &mut Normals,
 ) -> Result<Pending, ExecError> {
     let n = cols.n;
     let info = cols.info(j)?;
@@ -478,7 +504,8 @@ pub(crate) fn geometric<E: Engine>(
             60 - 28 - lb
         )));
     }
-    let lg = log2_int(e, cols.share(j)?, vb)?;
+    let normal = normal_of(e, cols, j, normals)?;
+    let lg = log2_normal(e, normal)?;
     let sums = match &sel.weights {
         None => lg.sum(),
         Some(w) => dots_gate(e, &w.iter().map(|wb| (wb, &lg)).collect::<Vec<_>>())?,
