@@ -492,3 +492,30 @@ proptest! {
         }
     }
 }
+
+/// gini at the edge of its bound, `2 log2(rows) + log2(max) <= 61` (here 6 + 6 + 49), with values
+/// from 0 to the declared top; one bit wider is refused with a message that says why.
+#[test]
+fn gini_at_the_edge_of_its_bound() {
+    let top = "5000000000000.00"; // 5·10^14 units < 2^49
+    let schema = Schema::new("t", vec![Column::new("x", d("0"), d(top), 2)]).unwrap().with_min_cohort(2).unwrap();
+    let rows: Vec<Vec<f64>> = (0..40u64)
+        .map(|i| match i % 5 {
+            0 => vec![5_000_000_000_000.0],
+            1 => vec![0.0],
+            2 => vec![0.01],
+            _ => vec![(i * i * 1_234_567) as f64 / 100.0],
+        })
+        .collect();
+    let sql = "SELECT gini(x) FROM t";
+    let (got, want) = run_in(&schema, sql, &rows, None);
+    let got = got.unwrap();
+    let (a, b) = (got.rows[0][0].unwrap(), want.rows[0][0].unwrap());
+    assert!((a - b).abs() <= 1e-6, "gini: mpc {a}, reference {b}");
+
+    let wider =
+        Schema::new("t", vec![Column::new("x", d("0"), d("6000000000000.00"), 2)]).unwrap().with_min_cohort(2).unwrap();
+    let (got, _) = run_in(&wider, sql, &rows, None);
+    let err = got.unwrap_err();
+    assert!(err.contains("gini over 40 rows needs 2*log2(rows) + log2(max) <= 61"), "{err}");
+}

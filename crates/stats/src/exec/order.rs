@@ -282,10 +282,13 @@ pub(crate) fn gini<E: Engine>(
     let info = cols.info(j)?;
     let nb = row_bits(n);
     let vb = bits(info.hi.max(1) as u128);
-    let nbits = 2 * nb + vb + 2;
+    // |N| and D are below 2^nbits: |2r + 1 - c| < c <= n < 2^nb, x < 2^vb, n terms (the ring
+    // wraps in between, the final values do not).
+    let nbits = 2 * nb + vb;
     if nbits > 61 {
         return Err(ExecError::Bounds(format!(
-            "gini over {n} rows needs 2*log2(rows) + log2(max) < 59; the declared max of this column is too large"
+            "gini over {n} rows needs 2*log2(rows) + log2(max) <= 61 (here {nbits}); the declared max of this column \
+             is too large"
         )));
     }
     let weights: Vec<u64> = (0..n as u64).map(|i| 2 * i + 1).collect();
