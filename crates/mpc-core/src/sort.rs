@@ -27,7 +27,8 @@
 //!
 //! *Cost* (expected): quicksort `2 n ln n - 2.85 n` comparisons
 //! (~`1.39 n log2 n`), quickselect at most `3.4 n`; each `64 + ceil(log2 n)`
-//! ANDs, plus 125 ANDs per key for A2B and one shuffle.
+//! ANDs (`b + ceil(log2 n)` for unsigned keys below `2^b`: [`sort_unsigned`]),
+//! plus 125 ANDs per key for A2B (`2b - 3`) and one shuffle.
 
 use crate::circuits::{b2a, bit_decompose, bit_decompose_low, concat, split};
 use crate::engine::Engine;
@@ -129,8 +130,8 @@ pub fn words_to_arith_low<E: Engine>(e: &mut E, words: &BoolShare, bits: u32) ->
     }
     let me = e.session().me();
     let (w0, w1) = words.components();
-    let (p0, p1) =
-        (planes_of(w0, &(0..n as u32).collect::<Vec<_>>(), 64), planes_of(w1, &(0..n as u32).collect::<Vec<_>>(), 64));
+    let all: Vec<u32> = (0..n as u32).collect();
+    let (p0, p1) = (planes_of(w0, &all, 64), planes_of(w1, &all, 64));
     let zero = vec![0u64; n.div_ceil(64)];
     let x = (0..64)
         .map(|k| {
@@ -154,15 +155,12 @@ pub fn words_to_arith_low<E: Engine>(e: &mut E, words: &BoolShare, bits: u32) ->
     ArithShare::public(me, &values).sub(&r.arith)
 }
 
-/// [`words_to_arith_low`] by bit injection: `2 bits` multiplications per element.
+/// [`words_to_arith_low`] by bit injection (`bits < 64`): `2 bits` multiplications per element.
 fn inject_low<E: Engine>(e: &mut E, words: &BoolShare, bits: u32) -> Result<ArithShare> {
     let n = words.words();
     let w = bits as usize;
     let (c0, c1) = words.components();
     let lanes = |c: &[u64]| -> Vec<u64> {
-        if w == 64 {
-            return c.to_vec();
-        }
         let mut out = vec![0u64; (n * w).div_ceil(64)];
         for (el, word) in c.iter().enumerate() {
             for k in 0..w {
