@@ -518,29 +518,8 @@ impl CoordinatorApi for CoordinatorService {
     }
 }
 
-/// The dataset a query's `FROM` names: planned against a placeholder schema, whose
-/// "unknown dataset" error names it. Any other error comes either before `FROM` (the query's
-/// own) or after it for a query over the placeholder's very name: planning against a second
-/// placeholder tells the two apart.
+/// The dataset a query's `FROM` names (`triad_stats::dataset_of`): an error in the statement's
+/// form or its `FROM` is the planner's, as `INVALID_ARGUMENT`.
 fn dataset_of(sql: &str) -> Result<String, Status> {
-    let plan_with = |name: &str| -> Result<Result<(), triad_stats::QueryError>, Status> {
-        let decimal =
-            |s: &str| triad_stats::Decimal::parse(s).map_err(|e| Status::internal(format!("placeholder: {e}")));
-        let schema = triad_stats::Schema::new(
-            name,
-            vec![triad_stats::Column::new("placeholder", decimal("0")?, decimal("1")?, 0)],
-        )
-        .map_err(|e| Status::internal(format!("placeholder schema: {e}")))?;
-        Ok(triad_stats::plan(&schema, sql).map(|_| ()))
-    };
-    const FIRST: &str = "triad_placeholder_a";
-    const SECOND: &str = "triad_placeholder_b";
-    match plan_with(FIRST)? {
-        Ok(()) => Ok(FIRST.to_owned()),
-        Err(triad_stats::QueryError::UnknownDataset { name, .. }) => Ok(name),
-        Err(e) => match plan_with(SECOND)? {
-            Err(triad_stats::QueryError::UnknownDataset { name, .. }) => Ok(name),
-            _ => Err(Status::invalid_argument(e.to_string())),
-        },
-    }
+    triad_stats::dataset_of(sql).map_err(|e| Status::invalid_argument(e.to_string()))
 }

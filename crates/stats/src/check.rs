@@ -61,17 +61,76 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Parses and checks one `SELECT` against `schema`.
 pub fn plan(schema: &Schema, sql: &str) -> R<Query> {
+    let q = parse_query(sql)?;
+    Checker { schema, alias: None }.query(&q)
+}
+
+/// The dataset a query reads, from its `FROM` alone (no schema): what a service routes the
+/// query by before it plans it against that dataset's schema with [`plan`]. Errors in the
+/// statement's form or its `FROM` are the ones [`plan`] gives; the rest of the query is checked
+/// only by [`plan`].
+pub fn dataset_of(sql: &str) -> R<String> {
+    let q = parse_query(sql)?;
+    match q.body.as_ref() {
+        SetExpr::Select(s) => Ok(from_table(s)?.0),
+        other => Err(unsupported("this query form", other, SELECT_FORM)),
+    }
+}
+
+/// One statement, a query.
+fn parse_query(sql: &str) -> R<Box<ast::Query>> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(QueryError::TooLong { bytes: sql.len(), limit: MAX_SQL_BYTES });
     }
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| QueryError::Parse(e.to_string()))?;
-    let [statement] = statements.as_slice() else {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| QueryError::Parse(e.to_string()))?;
+    if statements.len() != 1 {
         return Err(QueryError::StatementCount(statements.len()));
+    }
+    match statements.remove(0) {
+        Statement::Query(q) => Ok(q),
+        statement => Err(unsupported("this statement", &statement, "write one SELECT over the dataset")),
+    }
+}
+
+/// The one table of a `SELECT`'s `FROM`: its name (where it stands) and its alias.
+fn from_table(s: &ast::Select) -> R<(String, &ObjectName, Option<&ast::TableAlias>)> {
+    let [twj] = s.from.as_slice() else {
+        if s.from.is_empty() {
+            return Err(unsupported("a SELECT without FROM", s, "name the dataset: FROM <dataset>"));
+        }
+        return Err(unsupported(
+            "several tables in FROM",
+            &s.from[1],
+            "query one dataset; joins and cross products are not supported",
+        ));
     };
-    let Statement::Query(q) = statement else {
-        return Err(unsupported("this statement", statement, "write one SELECT over the dataset"));
-    };
-    Checker { schema, alias: None }.query(q)
+    if let Some(j) = twj.joins.first() {
+        return Err(unsupported("JOIN", j, "query one dataset; joins are not supported"));
+    }
+    match &twj.relation {
+        TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, .. } => {
+            if args.is_some()
+                || !with_hints.is_empty()
+                || version.is_some()
+                || *with_ordinality
+                || !partitions.is_empty()
+            {
+                return Err(unsupported("a table function or table hints", &twj.relation, "write FROM <dataset>"));
+            }
+            Ok((object_name(name)?, name, alias.as_ref()))
+        }
+        TableFactor::Derived { .. } => {
+            Err(unsupported("a subquery in FROM", &twj.relation, "query the dataset directly: FROM <dataset>"))
+        }
+        other => Err(unsupported("this FROM item", other, "write FROM <dataset>")),
+    }
+}
+
+fn object_name(name: &ObjectName) -> R<String> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(i)] => Ok(ident_name(i)),
+        _ => Err(unsupported("a qualified or computed name", name, "name the dataset alone: FROM <dataset>")),
+    }
 }
 
 struct Checker<'a> {
@@ -166,61 +225,17 @@ impl Checker<'_> {
     }
 
     fn from(&mut self, s: &ast::Select) -> R<String> {
-        let [twj] = s.from.as_slice() else {
-            if s.from.is_empty() {
-                return Err(unsupported("a SELECT without FROM", s, "name the dataset: FROM <dataset>"));
-            }
-            return Err(unsupported(
-                "several tables in FROM",
-                &s.from[1],
-                "query one dataset; joins and cross products are not supported",
-            ));
-        };
-        if let Some(j) = twj.joins.first() {
-            return Err(unsupported("JOIN", j, "query one dataset; joins are not supported"));
+        let (n, name, alias) = from_table(s)?;
+        if n != self.schema.dataset {
+            return Err(QueryError::UnknownDataset { name: n, at: at(name), expected: self.schema.dataset.clone() });
         }
-        match &twj.relation {
-            TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, .. } => {
-                if args.is_some()
-                    || !with_hints.is_empty()
-                    || version.is_some()
-                    || *with_ordinality
-                    || !partitions.is_empty()
-                {
-                    return Err(unsupported("a table function or table hints", &twj.relation, "write FROM <dataset>"));
-                }
-                let n = self.object_name(name)?;
-                if n != self.schema.dataset {
-                    return Err(QueryError::UnknownDataset {
-                        name: n,
-                        at: at(name),
-                        expected: self.schema.dataset.clone(),
-                    });
-                }
-                if let Some(a) = alias {
-                    if !a.columns.is_empty() {
-                        return Err(unsupported(
-                            "column aliases on the dataset",
-                            a,
-                            "alias the dataset only: FROM d AS t",
-                        ));
-                    }
-                    self.alias = Some(ident_name(&a.name));
-                }
-                Ok(n)
+        if let Some(a) = alias {
+            if !a.columns.is_empty() {
+                return Err(unsupported("column aliases on the dataset", a, "alias the dataset only: FROM d AS t"));
             }
-            TableFactor::Derived { .. } => {
-                Err(unsupported("a subquery in FROM", &twj.relation, "query the dataset directly: FROM <dataset>"))
-            }
-            other => Err(unsupported("this FROM item", other, "write FROM <dataset>")),
+            self.alias = Some(ident_name(&a.name));
         }
-    }
-
-    fn object_name(&self, name: &ObjectName) -> R<String> {
-        match name.0.as_slice() {
-            [ObjectNamePart::Identifier(i)] => Ok(ident_name(i)),
-            _ => Err(unsupported("a qualified or computed name", name, "name the dataset alone: FROM <dataset>")),
-        }
+        Ok(n)
     }
 
     fn column(&self, e: &ast::Expr) -> R<Option<ColumnId>> {

@@ -14,7 +14,7 @@ pub mod plan;
 pub mod reference;
 pub mod schema;
 
-pub use check::plan;
+pub use check::{dataset_of, plan};
 pub use decimal::Decimal;
 pub use error::{At, QueryError};
 pub use plan::{

@@ -487,3 +487,27 @@ proptest::proptest! {
         let _ = plan(&schema(), &sql);
     }
 }
+
+#[test]
+fn the_dataset_of_a_query_is_read_from_its_from_alone() {
+    use triad_stats::dataset_of;
+    assert_eq!(dataset_of("SELECT avg(x) FROM balances WHERE y > 3").unwrap(), "balances");
+    assert_eq!(dataset_of("select count(*) from Balances as b").unwrap(), "balances");
+    assert_eq!(dataset_of("SELECT count(*) FROM \"Mixed\"").unwrap(), "Mixed");
+    // Whatever the rest says: the planner checks it against the dataset's schema.
+    assert_eq!(dataset_of("SELECT no_such_fn(z) FROM other").unwrap(), "other");
+    for (sql, says) in [
+        ("SELECT 1", "without FROM"),
+        ("SELECT count(*) FROM a JOIN b ON true", "JOIN"),
+        ("SELECT count(*) FROM a, b", "several tables"),
+        ("SELECT count(*) FROM (SELECT 1) AS t", "subquery in FROM"),
+        ("SELECT count(*) FROM s.a", "qualified"),
+        ("SELECT 1 FROM a UNION SELECT 1 FROM b", "query form"),
+        ("INSERT INTO a VALUES (1)", "statement"),
+        ("SELECT count(*) FROM a; SELECT count(*) FROM b", "statement"),
+        ("SELEC count(*) FROM a", ""),
+    ] {
+        let err = dataset_of(sql).unwrap_err().to_string();
+        assert!(err.contains(says), "{sql}: {err}");
+    }
+}
