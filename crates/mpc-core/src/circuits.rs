@@ -100,23 +100,26 @@ pub(crate) fn component_planes(me: crate::PartyId, x: &ArithShare, width: usize)
 }
 
 /// Carry-save layer over `w = a.len()` bits: `(s, t)` with
-/// `a + b + c = s + 2t mod 2^w`, `s = a ^ b ^ c`,
-/// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c` (one AND per bit, bits
-/// `0..w-1` of `t`; bit `w - 1` of `t` is shifted out). One round.
-fn carry_save<E: Engine>(
+/// `a + b + c = s + 2t`, `s = a ^ b ^ c`,
+/// `t = maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c`, one AND per bit of `t` in
+/// one round. Without `keep_top` bit `w - 1` of `t` (shifted out of a sum
+/// mod `2^w`) is not computed.
+pub(crate) fn carry_save<E: Engine>(
     e: &mut E,
     a: &[BoolShare],
     b: &[BoolShare],
     c: &[BoolShare],
     n: usize,
+    keep_top: bool,
 ) -> Result<(Vec<BoolShare>, Vec<BoolShare>)> {
     let w = a.len();
+    let tw = if keep_top { w } else { w.saturating_sub(1) };
     let mut s = Vec::with_capacity(w);
-    let mut ac = Vec::with_capacity(w);
-    let mut bc = Vec::with_capacity(w);
+    let mut ac = Vec::with_capacity(tw);
+    let mut bc = Vec::with_capacity(tw);
     for k in 0..w {
         s.push(a[k].xor(&b[k])?.xor(&c[k])?);
-        if k + 1 < w {
+        if k < tw {
             ac.push(a[k].xor(&c[k])?);
             bc.push(b[k].xor(&c[k])?);
         }
@@ -125,7 +128,7 @@ fn carry_save<E: Engine>(
         return Ok((s, Vec::new()));
     }
     let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
-    let t = split(&prod, w - 1, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
+    let t = split(&prod, tw, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
     Ok((s, t))
 }
 
@@ -149,7 +152,7 @@ pub fn bit_decompose_low<E: Engine>(e: &mut E, x: &ArithShare, bits: u32) -> Res
     let me = e.session().me();
     let n = x.len();
     let [a, b, c] = component_planes(me, x, bits as usize)?;
-    let (s, t) = carry_save(e, &a, &b, &c, n)?;
+    let (s, t) = carry_save(e, &a, &b, &c, n, false)?;
     Ok(BitPlanes { planes: add_doubled(e, me, &s, &t, n, false, Depth::adder(n))?.0 })
 }
 

@@ -41,7 +41,7 @@
 //! `k + 1` injections (`2k + 2` multiplications) for the same mask from
 //! random bits.
 
-use crate::circuits::{b2a, bit_decompose, component_planes, concat, split};
+use crate::circuits::{b2a, bit_decompose, carry_save, component_planes, concat};
 use crate::engine::Engine;
 use crate::prefix::{Depth, add_doubled};
 use crate::{ArithShare, BoolShare, Error, PartyId, Result};
@@ -202,17 +202,7 @@ fn add3<E: Engine>(
     c: &[BoolShare],
     n: usize,
 ) -> Result<(Vec<BoolShare>, BoolShare, BoolShare)> {
-    let w = a.len();
-    let mut s = Vec::with_capacity(w);
-    let mut ac = Vec::with_capacity(w);
-    let mut bc = Vec::with_capacity(w);
-    for k in 0..w {
-        s.push(a[k].xor(&b[k])?.xor(&c[k])?);
-        ac.push(a[k].xor(&c[k])?);
-        bc.push(b[k].xor(&c[k])?);
-    }
-    let prod = e.and(&concat(&ac.iter().collect::<Vec<_>>())?, &concat(&bc.iter().collect::<Vec<_>>())?)?;
-    let t = split(&prod, w, n)?.iter().zip(c).map(|(p, ck)| p.xor(ck)).collect::<Result<Vec<_>>>()?;
+    let (s, t) = carry_save(e, a, b, c, n, true)?;
     let (sum, carry) = add_doubled(e, me, &s, &t, n, true, Depth::adder(n))?;
     let carry = carry.ok_or(Error::InvalidArgument("no carry out"))?;
     let top = t.last().cloned().ok_or(Error::InvalidArgument("empty edaBit"))?;

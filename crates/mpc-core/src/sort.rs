@@ -131,27 +131,30 @@ pub fn words_to_arith_low<E: Engine>(e: &mut E, words: &BoolShare, bits: u32) ->
     let me = e.session().me();
     let (w0, w1) = words.components();
     let all: Vec<u32> = (0..n as u32).collect();
-    let (p0, p1) = (planes_of(w0, &all, 64), planes_of(w1, &all, 64));
+    let (p0, p1) = (planes_of(w0, &all, bits as usize), planes_of(w1, &all, bits as usize));
     let zero = vec![0u64; n.div_ceil(64)];
+    // The low `bits` planes, zero-extended to 64.
     let x = (0..64)
-        .map(|k| {
-            if k < bits as usize {
-                BoolShare::from_components(p0[k].clone(), p1[k].clone(), n)
-            } else {
-                BoolShare::from_components(zero.clone(), zero.clone(), n)
-            }
+        .map(|k| match (p0.get(k), p1.get(k)) {
+            (Some(a), Some(b)) => BoolShare::from_components(a.clone(), b.clone(), n),
+            _ => BoolShare::from_components(zero.clone(), zero.clone(), n),
         })
         .collect::<Result<Vec<_>>>()?;
     let r = crate::edabit::edabits(e, n, 64)?;
     let c = crate::prefix::add(e, me, &x, &r.bits, n, Depth::adder(n))?;
     let opened = e.open_bits(&concat(&c.iter().collect::<Vec<_>>())?)?;
-    let words_per_plane = n.div_ceil(64);
-    let mut values = vec![0u64; n];
-    for (k, plane) in opened.chunks(words_per_plane).enumerate().take(64) {
-        for (l, v) in values.iter_mut().enumerate() {
-            *v |= ((plane[l / 64] >> (l % 64)) & 1) << k;
+    // Planes back to values, 64 elements per 64x64 transpose.
+    let blocks = n.div_ceil(64);
+    let mut values = vec![0u64; blocks * 64];
+    let mut a = [0u64; 64];
+    for b in 0..blocks {
+        for (k, slot) in a.iter_mut().enumerate() {
+            *slot = opened.get(k * blocks + b).copied().unwrap_or(0);
         }
+        transpose64(&mut a);
+        values[64 * b..64 * b + 64].copy_from_slice(&a);
     }
+    values.truncate(n);
     ArithShare::public(me, &values).sub(&r.arith)
 }
 
