@@ -66,7 +66,7 @@ use ring::VRing;
 use crate::prf::Purpose;
 use crate::session::BoolLog;
 use crate::{Error, Message, PartyId, Payload, Result, Session, Step};
-use mult::ArithInst;
+use mult::{ArithInst, K0_DOTS, K0_PRODUCTS};
 use ring::{Z128, Z192};
 
 /// Fold factor of the rounds after round 0 (each instance chooses its own
@@ -651,9 +651,20 @@ impl<I: Instance> Run<I> {
 enum Job {
     /// Only with the test-only weak ring (`ArithProofRing::Z2_128`).
     #[cfg_attr(not(any(test, feature = "deviation")), allow(dead_code))]
-    Arith128(Run<ArithInst<Z128>>),
-    Arith192(Run<ArithInst<Z192>>),
+    Arith128(Run<ArithInst<Z128, K0_PRODUCTS>>),
+    #[cfg_attr(not(any(test, feature = "deviation")), allow(dead_code))]
+    Arith128Dots(Run<ArithInst<Z128, K0_DOTS>>),
+    Arith192(Run<ArithInst<Z192, K0_PRODUCTS>>),
+    /// A log of long dot products (the wider round-0 fold).
+    Arith192Dots(Run<ArithInst<Z192, K0_DOTS>>),
     Bool(Run<BoolLog>),
+}
+
+/// Whether a log's round 0 takes the dot products' fold factor: its
+/// relations average at least `K0_DOTS` terms (the same choice at every
+/// party: all three log the same program).
+fn long_dots(log: &crate::session::ArithLog) -> bool {
+    log.x0.len() >= K0_DOTS * log.relations()
 }
 
 /// A verification of every gate logged so far (arithmetic first, then
@@ -700,9 +711,13 @@ impl Session {
             let mut log = std::mem::take(&mut self.arith_log);
             log.seal();
             let spare = std::mem::take(&mut self.proof_buffers.chi_rows);
+            let dots = long_dots(&log);
             jobs.push(match self.config.arith_ring {
                 #[cfg(any(test, feature = "deviation"))]
+                crate::ArithProofRing::Z2_128 if dots => Job::Arith128Dots(Run::new(self, ArithInst::new(log, spare))),
+                #[cfg(any(test, feature = "deviation"))]
                 crate::ArithProofRing::Z2_128 => Job::Arith128(Run::new(self, ArithInst::new(log, spare))),
+                crate::ArithProofRing::Z2_192 if dots => Job::Arith192Dots(Run::new(self, ArithInst::new(log, spare))),
                 crate::ArithProofRing::Z2_192 => Job::Arith192(Run::new(self, ArithInst::new(log, spare))),
             });
         }
@@ -729,7 +744,9 @@ impl Verify {
         match self.jobs.last_mut() {
             None => Progress::Done,
             Some(Job::Arith128(r)) => Progress::Continue(r.start(&self.ctx)),
+            Some(Job::Arith128Dots(r)) => Progress::Continue(r.start(&self.ctx)),
             Some(Job::Arith192(r)) => Progress::Continue(r.start(&self.ctx)),
+            Some(Job::Arith192Dots(r)) => Progress::Continue(r.start(&self.ctx)),
             Some(Job::Bool(r)) => Progress::Continue(r.start(&self.ctx)),
         }
     }
@@ -777,7 +794,9 @@ impl Verify {
         let out = match self.jobs.last_mut() {
             None => return Ok(Progress::Done),
             Some(Job::Arith128(r)) => r.step(&self.ctx, msgs)?,
+            Some(Job::Arith128Dots(r)) => r.step(&self.ctx, msgs)?,
             Some(Job::Arith192(r)) => r.step(&self.ctx, msgs)?,
+            Some(Job::Arith192Dots(r)) => r.step(&self.ctx, msgs)?,
             Some(Job::Bool(r)) => r.step(&self.ctx, msgs)?,
         };
         match out {
@@ -812,7 +831,9 @@ impl Verify {
         for j in self.done.drain(..) {
             match j {
                 Job::Arith128(r) => r.recycle(s),
+                Job::Arith128Dots(r) => r.recycle(s),
                 Job::Arith192(r) => r.recycle(s),
+                Job::Arith192Dots(r) => r.recycle(s),
                 Job::Bool(r) => r.recycle(s),
             }
         }

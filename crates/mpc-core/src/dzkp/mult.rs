@@ -28,12 +28,19 @@ use crate::session::ArithLog;
 /// so a cheat survives with probability 2^-KAPPA; 48 leaves margin for the
 /// folding rounds' share of the 40-bit budget).
 pub(crate) const KAPPA: usize = 48;
-/// Fold factor of round 0.
-const K0: usize = 4;
+/// Fold factor of round 0 for products (and logs of short dot products):
+/// its cross products cost `K0` multiply-adds of a full-width `rho x` by
+/// `y` per term, so a wider fold costs more than it saves in later rounds.
+pub(crate) const K0_PRODUCTS: usize = 4;
+/// Fold factor of round 0 for logs of long dot products: there `rho`
+/// factors out of the cross products (one `mul` per product of two 65-bit
+/// integers), and halving the later rounds' length is the better trade.
+pub(crate) const K0_DOTS: usize = 8;
 /// Subset bytes per relation.
 const CHI_BYTES: usize = KAPPA / 8;
 /// Groups of `K0` terms per chunk of the prover's round-0 cross products
-/// (the chunk's `u` and `v` stay in L1).
+/// for `K0 = 4` (the chunk's `u` and `v` stay in L1); `CHUNK * 4 / K0`
+/// for a wider fold.
 const CHUNK: usize = 128;
 /// Groups per tile of a round-0 fold: one block's `r_a`-scaled tables
 /// (36 KB for Z_2^192) and the tile's log entries stay in L1.
@@ -249,7 +256,7 @@ const PREV: u8 = 1;
 const NEXT: u8 = 2;
 
 /// The arithmetic relation proven in Z_2^{64+s} = `A`.
-pub(crate) struct ArithInst<A> {
+pub(crate) struct ArithInst<A, const K0: usize> {
     pub(crate) log: ArithLog,
     /// Relation of each term, when some relation has several (dot products).
     rel_of: Vec<u32>,
@@ -260,7 +267,7 @@ pub(crate) struct ArithInst<A> {
     _ring: std::marker::PhantomData<A>,
 }
 
-impl<A: ArithRing> ArithInst<A> {
+impl<A: ArithRing, const K0: usize> ArithInst<A, K0> {
     /// `spare`: recycled subset-byte buffers (see [`Instance::recycle`]).
     pub(crate) fn new(log: ArithLog, mut spare: Vec<Vec<ChiRow>>) -> Self {
         let rel_of =
@@ -278,6 +285,18 @@ impl<A: ArithRing> ArithInst<A> {
     #[inline(always)]
     fn rel(&self, m: usize) -> usize {
         if self.rel_of.is_empty() { m } else { self.rel_of[m] as usize }
+    }
+
+    /// The relation of terms `first..=last` when they all belong to one
+    /// (relations are contiguous runs of terms): a dot product's `rho` then
+    /// factors out of their sums.
+    #[inline(always)]
+    fn run_rel(&self, first: usize, last: usize) -> Option<usize> {
+        if self.rel_of.is_empty() || last >= self.terms() {
+            return None;
+        }
+        let j = self.rel_of[first];
+        (self.rel_of[last] == j).then_some(j as usize)
     }
 
     #[inline(always)]
@@ -348,7 +367,7 @@ impl<A: ArithRing> ArithInst<A> {
     }
 }
 
-impl<A: ArithRing> ArithInst<A> {
+impl<A: ArithRing, const K0: usize> ArithInst<A, K0> {
     /// Round 0 of both verifier roles in one pass over the log (they share
     /// `rho`, the challenges and the log rows): the folded shares
     /// `u'[1+g] = sum_a r_a rho_j x_m`, `v'[1+g] = sum_a s_a y_m`
@@ -385,8 +404,40 @@ impl<A: ArithRing> ArithInst<A> {
         // V_prev's `l_j = z_i - r_i` enters as `(l_j + 2^64) - 2^64`, so that
         // its factor is a 65-bit value: `sum_rho` collects the correction.
         let mut sum_rho = A::ZERO;
+        // A dot product's groups (all `K0` terms in relation `run`): `r_a
+        // rho` once per relation, and V_next's local terms summed as
+        // integers and multiplied by `rho` once (`flush`).
+        let mut run = usize::MAX;
+        let mut ra_rho = [A::ZERO; K0];
+        let mut run_local = A::Acc::default();
+        let flush = |cn: &mut A::Acc, rho: A, local: &mut A::Acc| {
+            cn.mac(rho, std::mem::take(local).total());
+        };
         for g in 0..groups {
             let (mut up, mut un) = (A::Acc::default(), A::Acc::default());
+            if let Some(j) = self.run_rel(g * K0, g * K0 + K0 - 1) {
+                if j != run {
+                    if run != usize::MAX {
+                        flush(&mut cn, ra_rho[0], &mut run_local);
+                    }
+                    run = j;
+                    ra_rho[0] = lookup(&comb.tables, &chi[j]);
+                    for a in 1..K0 {
+                        ra_rho[a] = r[a].mul(ra_rho[0]);
+                    }
+                }
+                for (a, rr) in ra_rho.iter().enumerate() {
+                    let m = g * K0 + a;
+                    let (x0, x1, y0) = (log.x0[m], log.x1[m], log.y0[m]);
+                    up.mac65(*rr, x1, 0);
+                    un.mac65(*rr, x0, 0);
+                    run_local.add128(x0 as u128 * y0 as u128);
+                }
+                let [p, n] = &mut out;
+                p.u.push(up.total());
+                n.u.push(un.total());
+                continue;
+            }
             for (a, ra) in r.iter().enumerate().take(K0) {
                 let m = g * K0 + a;
                 if m >= t {
@@ -414,6 +465,9 @@ impl<A: ArithRing> ArithInst<A> {
             let [p, n] = &mut out;
             p.u.push(up.total());
             n.u.push(un.total());
+        }
+        if run != usize::MAX {
+            flush(&mut cn, ra_rho[0], &mut run_local);
         }
         // The v folds need neither rho nor x: a second, lighter pass keeps
         // the first one's accumulators in registers.
@@ -455,7 +509,7 @@ impl<A: ArithRing> ArithInst<A> {
     }
 }
 
-impl<A: ArithRing> Instance for ArithInst<A> {
+impl<A: ArithRing, const K0: usize> Instance for ArithInst<A, K0> {
     type R = A;
     const K0: usize = K0;
     const PROVER_IS_SUM: bool = true;
@@ -519,8 +573,46 @@ impl<A: ArithRing> Instance for ArithInst<A> {
         let mut ub = vec![[A::ZERO; CHUNK]; K0];
         let mut vl = vec![[0u64; CHUNK]; K0];
         let mut vb = vec![[0u64; CHUNK]; K0];
-        for g0 in (0..groups).step_by(CHUNK) {
-            let n = CHUNK.min(groups - g0);
+        let (mut xl, mut xb) = (vec![[0u64; CHUNK]; K0], vec![[0u64; CHUNK]; K0]);
+        let chunk = CHUNK * 4 / K0;
+        for g0 in (0..groups).step_by(chunk) {
+            let n = chunk.min(groups - g0);
+            let (first, last) = (g0 * K0, (g0 + n) * K0 - 1);
+            if let Some(j) = self.run_rel(first, last) {
+                // One dot product: cross[a][b] += rho_j sum_g x y, the sum
+                // over the integers (one `mul` per product, not three); for
+                // a square (x = y, as the log shows) the sums are symmetric.
+                let log = &self.log;
+                let square =
+                    log.x0[first..=last] == log.y0[first..=last] && log.x1[first..=last] == log.y1[first..=last];
+                for g in 0..n {
+                    for a in 0..K0 {
+                        let o = self.operands::<PROVER>((g0 + g) * K0 + a);
+                        (xl[a][g], xb[a][g], vl[a][g], vb[a][g]) = (o.xl, o.xb, o.yl, o.yb);
+                    }
+                }
+                let rho = lookup(&comb.tables, &chi_b[j]);
+                let mut sums = [[A::ZERO; K0]; K0];
+                for a in 0..K0 {
+                    for b in if square { a..K0 } else { 0..K0 } {
+                        let (al, ab, bl, bb) = (&xl[a][..n], &xb[a][..n], &vl[b][..n], &vb[b][..n]);
+                        let mut x = A::Acc::default();
+                        for g in 0..n {
+                            x.mac_int65(al[g], ab[g], bl[g], bb[g]);
+                        }
+                        sums[a][b] = x.total();
+                        if square {
+                            sums[b][a] = sums[a][b];
+                        }
+                    }
+                }
+                for (row, srow) in acc.iter_mut().zip(&sums) {
+                    for (cell, s) in row.iter_mut().zip(srow) {
+                        cell.mac(rho, *s);
+                    }
+                }
+                continue;
+            }
             for g in 0..n {
                 for a in 0..K0 {
                     let m = (g0 + g) * K0 + a;
@@ -623,8 +715,9 @@ mod tests {
     use crate::dzkp::ring::{Z128, Z192};
 
     /// The three logs of one honest prover `P_i` (its own, `V_prev`'s and
-    /// `V_next`'s), with relations of `terms` terms each.
-    fn logs(terms: &[u32]) -> (ArithLog, ArithLog, ArithLog) {
+    /// `V_next`'s), with relations of `terms` terms each; with `square`,
+    /// the dot products (`terms > 1`) are squares (`y = x`).
+    fn logs(terms: &[u32], square: bool) -> (ArithLog, ArithLog, ArithLog) {
         let mut w = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             w ^= w << 13;
@@ -643,7 +736,10 @@ mod tests {
             let (ri, ri1) = (next(), next());
             let mut z = ri.wrapping_sub(ri1);
             for _ in 0..n {
-                let (xi, xi1, yi, yi1) = (next(), next(), next(), next());
+                let (xi, xi1, mut yi, mut yi1) = (next(), next(), next(), next());
+                if square && n > 1 {
+                    (yi, yi1) = (xi, xi1);
+                }
                 z = z
                     .wrapping_add(xi.wrapping_mul(yi))
                     .wrapping_add(xi.wrapping_mul(yi1))
@@ -684,11 +780,11 @@ mod tests {
     /// Round 0 of an honest proof: the carries are exact, the verifiers'
     /// folded shares add up to the prover's vectors, the cross products'
     /// trace is the claim, and the folded claim is the folded inner product.
-    fn round0_is_consistent<A: ArithRing>(terms: &[u32]) {
-        let (p, vp, vn) = logs(terms);
+    fn round0_is_consistent<A: ArithRing, const K0: usize>(terms: &[u32], square: bool) {
+        let (p, vp, vn) = logs(terms, square);
         let sid = SessionId([7; 16]);
         let (chi, lambda) = ([1u8; 16], [2u8; 16]);
-        let mut prover = ArithInst::<A>::new(p, Vec::new());
+        let mut prover = ArithInst::<A, K0>::new(p, Vec::new());
         let carries = prover.prover_carries(&sid, &chi);
         // Carry shares: any split works; V_prev gets a constant.
         let share_p: Vec<A> = (0..KAPPA).map(|t| A::from_u64(t as u64 * 0x1234_5678_9abc)).collect();
@@ -709,10 +805,10 @@ mod tests {
             .collect();
         let mut pool = Pool::default();
         let (pu, pv) = prover.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
-        let a =
-            ArithInst::<A>::new(vp, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
-        let b =
-            ArithInst::<A>::new(vn, Vec::new()).verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
+        let a = ArithInst::<A, K0>::new(vp, Vec::new())
+            .verifier_fold0(&sid, &chi, &lambda, &share_p, true, &r, &s, &mut pool);
+        let b = ArithInst::<A, K0>::new(vn, Vec::new())
+            .verifier_fold0(&sid, &chi, &lambda, &share_n, false, &r, &s, &mut pool);
         assert_eq!(pu.len(), a.u.len());
         for j in 0..pu.len() {
             assert_eq!(pu[j], a.u[j].add(b.u[j]), "u[{j}]");
@@ -728,8 +824,8 @@ mod tests {
     /// One party's round 0 of all three roles at once (common randomness)
     /// equals its three roles run one by one, and its prover vectors are the
     /// sums of its verifier shares.
-    fn round0_all_matches_the_roles<A: ArithRing>(terms: &[u32]) {
-        let (log, _, _) = logs(terms);
+    fn round0_all_matches_the_roles<A: ArithRing, const K0: usize>(terms: &[u32], square: bool) {
+        let (log, _, _) = logs(terms, square);
         let sid = SessionId([5; 16]);
         let (chi, lambda) = ([3u8; 16], [4u8; 16]);
         let carry_p: Vec<A> = (0..=KAPPA).map(|t| A::from_u64(t as u64 + 11)).collect();
@@ -741,7 +837,7 @@ mod tests {
             .map(|a| if a == 0 { A::ONE } else { A::from_u64(u64::MAX - a as u64).shl64().sub(A::ONE) })
             .collect();
         let mut pool = Pool::default();
-        let mut one = ArithInst::<A>::new(log, Vec::new());
+        let mut one = ArithInst::<A, K0>::new(log, Vec::new());
         one.prover_carries(&sid, &chi);
         let (pu, pv) = one.prover_fold0(&sid, &chi, &lambda, &r, &s, &mut pool);
         let vp = one.verifier_fold0(&sid, &chi, &lambda, &carry_p, true, &r, &s, &mut pool);
@@ -755,18 +851,39 @@ mod tests {
     #[test]
     fn round0_of_all_roles_at_once_matches_the_roles_one_by_one() {
         for terms in [vec![1u32; 1], vec![1; 9], vec![1; 203], vec![3, 1, 8, 2, 1, 0, 17, 5]] {
-            round0_all_matches_the_roles::<Z192>(&terms);
-            round0_all_matches_the_roles::<Z128>(&terms);
+            round0_all_matches_the_roles::<Z192, K0_PRODUCTS>(&terms, false);
+            round0_all_matches_the_roles::<Z128, K0_PRODUCTS>(&terms, false);
+            round0_all_matches_the_roles::<Z192, K0_DOTS>(&terms, false);
         }
     }
 
     #[test]
     fn round0_of_an_honest_prover_is_consistent() {
         for terms in [vec![1u32; 1], vec![1; 8], vec![1; 203], vec![3, 1, 8, 2, 1, 1, 17, 5], vec![2, 0, 1]] {
-            round0_is_consistent::<Z192>(&terms);
-            round0_is_consistent::<Z128>(&terms);
+            round0_is_consistent::<Z192, K0_PRODUCTS>(&terms, false);
+            round0_is_consistent::<Z128, K0_PRODUCTS>(&terms, false);
+            round0_is_consistent::<Z192, K0_DOTS>(&terms, false);
         }
         // More groups than one chunk or tile.
-        round0_is_consistent::<Z192>(&[1; 8 * (CHUNK + FOLD_TILE) + 3]);
+        round0_is_consistent::<Z192, K0_PRODUCTS>(&[1; 8 * (CHUNK + FOLD_TILE) + 3], false);
+    }
+
+    /// Long dot products take the paths that factor their `rho` out (whole
+    /// chunks and groups in one relation); relations starting and ending
+    /// inside groups and chunks mix both paths.
+    #[test]
+    fn round0_of_long_dot_products_is_consistent() {
+        fn check<const K0: usize>() {
+            let long = (3 * CHUNK * 4 + 5) as u32;
+            for terms in [vec![long], vec![1, long, 2, 700, 1, 9], vec![(CHUNK * 4) as u32, 4, 8, 3]] {
+                for square in [false, true] {
+                    round0_is_consistent::<Z192, K0>(&terms, square);
+                    round0_is_consistent::<Z128, K0>(&terms, square);
+                    round0_all_matches_the_roles::<Z192, K0>(&terms, square);
+                }
+            }
+        }
+        check::<K0_PRODUCTS>();
+        check::<K0_DOTS>();
     }
 }

@@ -86,6 +86,12 @@ pub(crate) trait Accumulator<R>: Copy + Default {
     fn mac128(&mut self, a: R, q: u128);
     /// `+= a`.
     fn add(&mut self, a: R);
+    /// `+= q` for a 128-bit `q`.
+    fn add128(&mut self, q: u128);
+    /// `+= (xl + 2^64 xb)(yl + 2^64 yb)`, `xb, yb` in {0, 1}: the product
+    /// of two 65-bit integers, with no ring factor (a dot product's terms
+    /// summed before its one `rho` multiplies them).
+    fn mac_int65(&mut self, xl: u64, xb: u64, yl: u64, yb: u64);
     fn total(self) -> R;
 }
 
@@ -154,6 +160,16 @@ impl Accumulator<Z128> for Acc128 {
     #[inline(always)]
     fn add(&mut self, a: Z128) {
         self.0 = self.0.wrapping_add(a.0);
+    }
+    #[inline(always)]
+    fn add128(&mut self, q: u128) {
+        self.0 = self.0.wrapping_add(q);
+    }
+    #[inline(always)]
+    fn mac_int65(&mut self, xl: u64, xb: u64, yl: u64, yb: u64) {
+        // The 2^128 term vanishes mod 2^128.
+        let mid = (yl & 0u64.wrapping_sub(xb)) as u128 + (xl & 0u64.wrapping_sub(yb)) as u128;
+        self.0 = self.0.wrapping_add(xl as u128 * yl as u128).wrapping_add(mid << 64);
     }
     fn total(self) -> Z128 {
         Z128(self.0)
@@ -319,6 +335,21 @@ impl Accumulator<Z192> for Acc192 {
         self.c0 += a.0[0] as u128;
         self.c1 += a.0[1] as u128;
         self.c2 = self.c2.wrapping_add(a.0[2]);
+    }
+
+    #[inline(always)]
+    fn add128(&mut self, q: u128) {
+        self.c0 += q as u64 as u128;
+        self.c1 += q >> 64;
+    }
+
+    #[inline(always)]
+    fn mac_int65(&mut self, xl: u64, xb: u64, yl: u64, yb: u64) {
+        // One `mul`: the 65th bits select words, at weights 2^64 and 2^128.
+        let p = xl as u128 * yl as u128;
+        self.c0 += p as u64 as u128;
+        self.c1 += (p >> 64) + (yl & 0u64.wrapping_sub(xb)) as u128 + (xl & 0u64.wrapping_sub(yb)) as u128;
+        self.c2 = self.c2.wrapping_add(xb & yb);
     }
 
     #[inline(always)]

@@ -3,8 +3,9 @@
 //!
 //! `W = x - mid` with `|W| < 2^h` (`h` = the column's `half_bits`). The sums `S1 = Σ w W` and
 //! `S2 = Σ w W W'` are exact integers in Z_2^64 (the plan refuses ranges where they could wrap);
-//! without a selection they are local sums and one dot product per pair, with one a dot product
-//! per group.
+//! without a selection they are local sums and one dot product per pair of the raw columns (`W`
+//! is never materialised: `S1 = Σx - n·mid` and `S2 = Σxx' - mid'Σx - midΣx' + n·mid·mid'`,
+//! exact in the ring), with one a dot product per group over the centred columns.
 //!
 //! Second moments are never taken as `S2/c - (S1/c)^2`: when the data sit far from the declared
 //! midpoint (a range declared much wider than the data), both terms are huge and nearly equal, and
@@ -27,7 +28,7 @@ use triad_mpc_core::engine::{Engine, dots_gate};
 use triad_mpc_core::fixed::{DivBounds, div};
 
 use super::select::Selection;
-use super::util::{add_const, bits, cat, constant, split, split_even, tile};
+use super::util::{add_const, bits, cat, constant, mul_const, split, split_even, tile};
 use super::wide::{Factor, mul_shift, shift};
 use super::{ColumnInfo, Columns, ExecError};
 
@@ -158,7 +159,11 @@ pub(crate) fn moments<E: Engine>(
                 cols.n, c.mid, c.half_bits
             )));
         }
-        centred.insert(j, add_const(me, cols.share(j)?, -c.mid)?);
+        // With a selection, `W` itself enters the products with the weights; without one the sums
+        // of the raw column move to `mid` exactly in the ring below (no n-element vector made).
+        if sel.weights.is_some() {
+            centred.insert(j, add_const(me, cols.share(j)?, -c.mid)?);
+        }
     }
     for &(j, k) in pairs {
         let (hj, hk) = (cols.info(j)?.half_bits, cols.info(k)?.half_bits);
@@ -173,10 +178,13 @@ pub(crate) fn moments<E: Engine>(
     let get = |j: &usize| centred.get(j).ok_or_else(|| ExecError::Input("internal: column not centred".into()));
 
     // First moments.
+    let n = cols.n as i128;
     match &sel.weights {
         None => {
+            // S1 = Σ x - n mid, exact modulo 2^64.
             for &j in firsts {
-                m.s1.insert(j, get(&j)?.sum());
+                let mid = cols.info(j)?.mid;
+                m.s1.insert(j, add_const(me, &cols.share(j)?.sum(), -(n.wrapping_mul(mid)))?);
             }
         }
         Some(w) if !firsts.is_empty() => {
@@ -196,8 +204,27 @@ pub(crate) fn moments<E: Engine>(
     if !pairs.is_empty() {
         let all = match &sel.weights {
             None => {
-                let pl = pairs.iter().map(|(a, b)| Ok((get(a)?, get(b)?))).collect::<Result<Vec<_>, ExecError>>()?;
-                dots_gate(e, &pl)?
+                // S2 = Σ x x' - mid' Σ x - mid Σ x' + n mid mid' = Σ (x - mid)(x' - mid'), exact
+                // modulo 2^64: the dot products of the raw columns, moved after.
+                let pl = pairs
+                    .iter()
+                    .map(|(a, b)| Ok((cols.share(*a)?, cols.share(*b)?)))
+                    .collect::<Result<Vec<_>, ExecError>>()?;
+                let raw = split_even(&dots_gate(e, &pl)?, pairs.len())?;
+                let mut sums = BTreeMap::new();
+                for &j in pairs.iter().flat_map(|(a, b)| [a, b]) {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = sums.entry(j) {
+                        slot.insert(cols.share(j)?.sum());
+                    }
+                }
+                let sum = |j: usize| sums.get(&j).ok_or_else(|| ExecError::Input("internal: a sum is missing".into()));
+                let mut moved = Vec::with_capacity(pairs.len());
+                for (&(a, b), d) in pairs.iter().zip(&raw) {
+                    let (ma, mb) = (cols.info(a)?.mid, cols.info(b)?.mid);
+                    let d = d.sub(&mul_const(sum(a)?, mb))?.sub(&mul_const(sum(b)?, ma))?;
+                    moved.push(add_const(me, &d, n.wrapping_mul(ma).wrapping_mul(mb))?);
+                }
+                cat(&moved.iter().collect::<Vec<_>>())?
             }
             Some(w) => {
                 let left = cat(&pairs.iter().map(|(a, _)| get(a)).collect::<Result<Vec<_>, _>>()?)?;
@@ -230,7 +257,6 @@ pub(crate) fn moments<E: Engine>(
     let hs: Vec<u32> = ccols.iter().map(|&j| Ok(cols.info(j)?.half_bits)).collect::<Result<_, ExecError>>()?;
 
     // 1. Centres m ≈ S1 / c (integers), and the reciprocals of the count.
-    let n = cols.n as i128;
     let (centres, recip, recip1, k_recip, rb) = if public {
         // m = floor(S1 R / 2^K), R = round(2^K / n), K = nb + max h - 1: |m - S1/n| < 2; the
         // product is below 2^(nb + 2h + 1) <= 2^61 (the plan's nb + 2h <= 60 for paired columns).
