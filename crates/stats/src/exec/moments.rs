@@ -177,6 +177,18 @@ pub(crate) fn moments<E: Engine>(
     }
     let get = |j: &usize| centred.get(j).ok_or_else(|| ExecError::Input("internal: column not centred".into()));
 
+    // Without a selection, each column's raw sum Σ x, one pass per column: S1 and the pairs'
+    // move to `mid` both read it.
+    let mut raw_sums = BTreeMap::new();
+    if sel.weights.is_none() {
+        for &j in firsts.iter().chain(pairs.iter().flat_map(|(a, b)| [a, b])) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = raw_sums.entry(j) {
+                slot.insert(cols.share(j)?.sum());
+            }
+        }
+    }
+    let raw_sum = |j: usize| raw_sums.get(&j).ok_or_else(|| ExecError::Input("internal: a sum is missing".into()));
+
     // First moments.
     let n = cols.n as i128;
     match &sel.weights {
@@ -184,7 +196,7 @@ pub(crate) fn moments<E: Engine>(
             // S1 = Σ x - n mid, exact modulo 2^64.
             for &j in firsts {
                 let mid = cols.info(j)?.mid;
-                m.s1.insert(j, add_const(me, &cols.share(j)?.sum(), -(n.wrapping_mul(mid)))?);
+                m.s1.insert(j, add_const(me, raw_sum(j)?, -(n.wrapping_mul(mid)))?);
             }
         }
         Some(w) if !firsts.is_empty() => {
@@ -211,17 +223,10 @@ pub(crate) fn moments<E: Engine>(
                     .map(|(a, b)| Ok((cols.share(*a)?, cols.share(*b)?)))
                     .collect::<Result<Vec<_>, ExecError>>()?;
                 let raw = split_even(&dots_gate(e, &pl)?, pairs.len())?;
-                let mut sums = BTreeMap::new();
-                for &j in pairs.iter().flat_map(|(a, b)| [a, b]) {
-                    if let std::collections::btree_map::Entry::Vacant(slot) = sums.entry(j) {
-                        slot.insert(cols.share(j)?.sum());
-                    }
-                }
-                let sum = |j: usize| sums.get(&j).ok_or_else(|| ExecError::Input("internal: a sum is missing".into()));
                 let mut moved = Vec::with_capacity(pairs.len());
                 for (&(a, b), d) in pairs.iter().zip(&raw) {
                     let (ma, mb) = (cols.info(a)?.mid, cols.info(b)?.mid);
-                    let d = d.sub(&mul_const(sum(a)?, mb))?.sub(&mul_const(sum(b)?, ma))?;
+                    let d = d.sub(&mul_const(raw_sum(a)?, mb))?.sub(&mul_const(raw_sum(b)?, ma))?;
                     moved.push(add_const(me, &d, n.wrapping_mul(ma).wrapping_mul(mb))?);
                 }
                 cat(&moved.iter().collect::<Vec<_>>())?
