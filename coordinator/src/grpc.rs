@@ -509,12 +509,116 @@ impl CoordinatorApi for CoordinatorService {
             })
             .collect();
         let queries_queued = st.queries.values().filter(|q| !q.done).count() as u64;
+        let key = st.network_key.as_ref().map(|k| api::NetworkKey {
+            public_key: k.public_key.clone(),
+            chain_code: k.chain_code.clone(),
+            epoch: k.epoch,
+        });
         Ok(Response::new(api::Network {
             network_id: self.inner.config.network_id.clone(),
             parties,
             datasets,
             queries_queued,
+            key,
         }))
+    }
+
+    async fn sign(&self, request: Request<api::SignRequest>) -> Result<Response<api::SignResponse>, Status> {
+        check_operator(&self.inner, &request)?;
+        let r = request.into_inner();
+        if r.payload.len() != 32 {
+            return Err(Status::invalid_argument(format!(
+                "payload: 32 bytes (a digest) are signed, not {}",
+                r.payload.len()
+            )));
+        }
+        if r.path.is_empty() || r.path.len() > MAX_LABEL_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "path: 1 to {MAX_LABEL_BYTES} bytes naming the request key, e.g. \"ops/1\""
+            )));
+        }
+        let now = now_unix();
+        let up = self.inner.parties().map(|p| p.up(now));
+        let st = self.inner.caught_up().await.map_err(store_status)?;
+        let Some(key) = st.network_key.as_ref() else {
+            return Err(Status::failed_precondition(
+                "the network has no key yet: wait for the parties' key generation",
+            ));
+        };
+        let Some(participants) = crate::signing::signers(up, 1) else {
+            return Err(Status::unavailable("fewer than two parties are up; retry when they are"));
+        };
+        let request_id = random_id().map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+        let session_id = crate::signing::session_id().map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+        let requested = ev::SigningRequested {
+            request_id: request_id.clone(),
+            purpose: triad_network::SIGN_SIGN.into(),
+            session_id,
+            participants,
+            attempt: 1,
+            digest: r.payload,
+            path: r.path,
+            epoch: key.epoch,
+            requested_by: "operator".into(),
+            ..Default::default()
+        };
+        drop(st);
+        let append = Append::new(
+            streams::signing(&request_id),
+            ExpectedVersion::NoStream,
+            vec![event(Kind::SigningRequested(requested))],
+        );
+        self.inner.store.append(vec![append]).await.map_err(store_status)?;
+        self.inner.catch_up().await.map_err(store_status)?;
+        info!(request = %hex::encode(&request_id), "signature requested");
+        Ok(Response::new(api::SignResponse { request_id }))
+    }
+
+    async fn get_signature(
+        &self,
+        request: Request<api::GetSignatureRequest>,
+    ) -> Result<Response<api::SignatureStatus>, Status> {
+        let r = request.into_inner();
+        let st = self.inner.caught_up().await.map_err(store_status)?;
+        let Some(s) = st.signings.get(&r.request_id) else {
+            return Err(Status::not_found(format!("no signing request {}", hex::encode(&r.request_id))));
+        };
+        let (state, signature, public_key) = match (&s.signed, &s.final_reason) {
+            (Some(x), _) => ("signed", x.signature.clone(), x.public_key.clone()),
+            (None, Some(_)) => ("aborted", Vec::new(), Vec::new()),
+            (None, None) if s.done => ("done", Vec::new(), Vec::new()),
+            (None, None) => ("requested", Vec::new(), Vec::new()),
+        };
+        Ok(Response::new(api::SignatureStatus {
+            request_id: r.request_id,
+            state: state.into(),
+            signature,
+            public_key,
+            reason: s.final_reason.clone().unwrap_or_default(),
+        }))
+    }
+
+    async fn refresh_key(
+        &self,
+        request: Request<api::RefreshKeyRequest>,
+    ) -> Result<Response<api::RefreshKeyResponse>, Status> {
+        check_operator(&self.inner, &request)?;
+        let st = self.inner.caught_up().await.map_err(store_status)?;
+        let Some(key) = st.network_key.as_ref() else {
+            return Err(Status::failed_precondition(
+                "the network has no key yet: wait for the parties' key generation",
+            ));
+        };
+        if st.signings.values().any(|s| s.attempt.purpose == triad_network::SIGN_REFRESH && !s.done) {
+            return Err(Status::already_exists("a refresh is already running"));
+        }
+        let append = crate::signing::refresh_request(key.epoch + 1, "operator")
+            .map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+        drop(st);
+        let request_id = append.stream.strip_prefix("signing-").and_then(|h| hex::decode(h).ok()).unwrap_or_default();
+        self.inner.store.append(vec![append]).await.map_err(store_status)?;
+        self.inner.catch_up().await.map_err(store_status)?;
+        Ok(Response::new(api::RefreshKeyResponse { request_id }))
     }
 }
 

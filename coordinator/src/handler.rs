@@ -84,6 +84,26 @@ impl Handler for PartyHandler {
                 }
                 Ok(Vec::new())
             }
+            kind @ (Kind::KeyGenerated(_) | Kind::KeyRefreshed(_) | Kind::Signed(_) | Kind::SigningAborted(_)) => {
+                let reporter = match &kind {
+                    Kind::KeyGenerated(k) => k.party,
+                    Kind::KeyRefreshed(r) => r.party,
+                    Kind::Signed(x) => x.party,
+                    Kind::SigningAborted(a) => a.party,
+                    _ => None,
+                };
+                if reporter != Some(self.party) {
+                    warn!(service = %e.service, "a signing report naming another party; ignored");
+                    return Ok(Vec::new());
+                }
+                let st = self.inner.caught_up().await.map_err(|err| HandlerError::Transient(err.to_string()))?;
+                let effects = crate::signing::record_report(&st, self.party, kind);
+                drop(st);
+                if !effects.is_empty() {
+                    self.inner.wake.notify_one();
+                }
+                Ok(effects)
+            }
             kind => {
                 let Some((session_id, party)) = report_of(&kind) else { return Ok(Vec::new()) };
                 if party != Some(self.party) {
@@ -158,7 +178,7 @@ pub(crate) fn record_report(
     }
     let mut session_events = vec![event(report)];
     let mut others = Vec::new();
-    if let Some(verdict) = verdict(st, config, s, &reports, &started, party) {
+    if let Some(verdict) = verdict(st, config, s, &reports, party) {
         session_events.extend(verdict.session_events);
         others = verdict.others;
     }
@@ -195,7 +215,6 @@ fn verdict(
     config: &crate::CoordinatorConfig,
     s: &Session,
     reports: &[Option<Report>; 3],
-    started: &[Option<ev::QueryStarted>; 3],
     reporter: u32,
 ) -> Option<Closing> {
     if let Some(Report::Aborted { reason, blamed_party, step }) =
@@ -239,27 +258,19 @@ fn verdict(
                 None,
             ));
         }
-        let query = st.queries.get(&s.opened.query_id);
-        let rows = started.iter().flatten().map(|q| q.cohort).next().unwrap_or(0);
-        let published = ev::ResultPublished {
-            query_id: s.opened.query_id.clone(),
-            dataset_id: s.opened.dataset_id.clone(),
-            snapshot: s.opened.snapshot,
-            sql: query.map(|q| q.sql.clone()).unwrap_or_default(),
-            values: a.values.clone(),
-            network_id: config.network_id.clone(),
-            rows,
-            ..Default::default()
-        };
-        info!(query = %hex::encode(&s.opened.query_id), "result published");
-        return Some(Closing {
-            session_events: vec![closed(session_id, true, "", String::new())],
-            others: vec![Append::new(
-                streams::query(&s.opened.query_id),
-                ExpectedVersion::Exact(1),
-                vec![event(Kind::ResultPublished(published))],
-            )],
-        });
+        if a.signed_message != b.signed_message || a.signed_message != c.signed_message {
+            return Some(failed(
+                st,
+                config,
+                s,
+                "reports_disagree",
+                "the parties would sign different statements".into(),
+                None,
+            ));
+        }
+        // Agreed: the result is published once two parties have signed it (`signing`).
+        info!(query = %hex::encode(&s.opened.query_id), "result agreed; to be signed");
+        return Some(Closing { session_events: vec![closed(session_id, true, "", String::new())], others: Vec::new() });
     }
     let (Report::Accepted(a), Report::Accepted(b), Report::Accepted(c)) = (a, b, c) else {
         return Some(failed(st, config, s, "reports_disagree", "not three SharesAccepted".into(), None));

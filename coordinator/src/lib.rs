@@ -16,6 +16,7 @@
 mod grpc;
 mod handler;
 mod scheduler;
+mod signing;
 mod state;
 
 use std::future::Future;
@@ -64,6 +65,13 @@ pub struct CoordinatorConfig {
     pub rate_global_per_sec: u32,
     /// Largest presentation accepted, in bytes.
     pub max_presentation_bytes: usize,
+    /// A signing attempt (key generation, signature, refresh) without its outcome by then is
+    /// tried again with a new session.
+    pub signing_timeout_secs: u64,
+    /// Attempts at a signature before it is given up (a result's query is then aborted).
+    pub signing_max_attempts: u32,
+    /// Refresh the parties' key shares this often; 0: only on request (`RefreshKey`).
+    pub key_refresh_secs: u64,
 }
 
 impl Default for CoordinatorConfig {
@@ -79,6 +87,9 @@ impl Default for CoordinatorConfig {
             rate_per_client_per_sec: 0,
             rate_global_per_sec: 0,
             max_presentation_bytes: triad_notary::MAX_PRESENTATION_SIZE,
+            signing_timeout_secs: 60,
+            signing_max_attempts: 5,
+            key_refresh_secs: 0,
         }
     }
 }
@@ -97,6 +108,9 @@ impl std::fmt::Debug for CoordinatorConfig {
             .field("rate_per_client_per_sec", &self.rate_per_client_per_sec)
             .field("rate_global_per_sec", &self.rate_global_per_sec)
             .field("max_presentation_bytes", &self.max_presentation_bytes)
+            .field("signing_timeout_secs", &self.signing_timeout_secs)
+            .field("signing_max_attempts", &self.signing_max_attempts)
+            .field("key_refresh_secs", &self.key_refresh_secs)
             .finish()
     }
 }

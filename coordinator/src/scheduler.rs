@@ -11,7 +11,7 @@ use triad_network::{event, streams};
 use triad_proto::events::v1::{self as ev, event::Kind};
 
 use crate::state::State;
-use crate::{Inner, handler, now_unix, random_id};
+use crate::{Inner, handler, now_unix, random_id, signing};
 
 const TICK: Duration = Duration::from_millis(100);
 
@@ -48,6 +48,23 @@ enum StepError {
 async fn step(inner: &Inner) -> Result<(), StepError> {
     let st = inner.caught_up().await?;
     let now_micros = triad_eventlog::model::now_micros();
+    // Signing runs beside the MPC sessions (over the signing transport, not the data plane).
+    let now = now_unix();
+    let up = inner.parties().map(|p| p.up(now));
+    let signing = signing::step(&st, &inner.config, up, now_micros).map_err(|e| StepError::Random(e.to_string()))?;
+    if !signing.is_empty() {
+        // Each request's stream on its own: one conflict must not hold up the others.
+        for a in signing {
+            match inner.store.append(vec![a]).await {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        drop(st);
+        inner.catch_up().await?;
+        return Ok(());
+    }
     if let Some(open) = st.open_session.clone() {
         let Some(s) = st.sessions.get(&open) else { return Ok(()) };
         let timeout = i64::try_from(inner.config.session_timeout_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
@@ -62,7 +79,6 @@ async fn step(inner: &Inner) -> Result<(), StepError> {
         drop(st);
         return append(inner, appends).await;
     }
-    let now = now_unix();
     let parties = inner.parties();
     if !parties.iter().all(|p| p.ready(now, st.last_failure_position)) {
         return Ok(());

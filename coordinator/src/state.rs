@@ -50,6 +50,41 @@ pub(crate) struct Query {
     pub failures: u32,
     /// Published or finally aborted.
     pub done: bool,
+    /// The session whose three results agreed: the result waits for its signature.
+    pub computed: Option<Vec<u8>>,
+}
+
+/// The network's threshold key as the three parties reported it (stream `network-key`).
+#[derive(Clone, Debug)]
+pub(crate) struct NetworkKey {
+    pub public_key: Vec<u8>,
+    pub chain_code: Vec<u8>,
+    /// The epoch of the parties' current shares (0 after the DKG, +1 per refresh).
+    pub epoch: u64,
+    /// When the shares were made (µs since the epoch): the refresh schedule's start.
+    pub since_micros: i64,
+}
+
+/// A party's report on a signing attempt.
+#[derive(Clone, Debug)]
+pub(crate) enum SigningReport {
+    KeyGenerated(ev::KeyGenerated),
+    Refreshed(ev::KeyRefreshed),
+    Signed,
+    Aborted(ev::SigningAborted),
+}
+
+/// A signing request (stream `signing-<id>`): its newest attempt and that attempt's reports.
+pub(crate) struct Signing {
+    pub attempt: ev::SigningRequested,
+    pub version: u64,
+    pub attempt_at_micros: i64,
+    pub reports: [Option<SigningReport>; 3],
+    /// Signed (the coordinator recorded a signature that verifies), made the key, or finally
+    /// aborted.
+    pub done: bool,
+    pub signed: Option<ev::Signed>,
+    pub final_reason: Option<String>,
 }
 
 /// A party's report recorded in a session's stream.
@@ -99,6 +134,8 @@ pub(crate) struct State {
     pub sessions: HashMap<Vec<u8>, Session>,
     /// The session opened and not closed (one at a time, network-wide).
     pub open_session: Option<Vec<u8>>,
+    pub network_key: Option<NetworkKey>,
+    pub signings: HashMap<Vec<u8>, Signing>,
 }
 
 /// The template a `DatasetCreated` declares, parsed, with one hidden value per proven column
@@ -154,12 +191,37 @@ impl State {
             ("query", Kind::QueryRequested(q)) => {
                 self.requested_at.insert(q.query_id.clone(), e.position);
                 self.query_queue.insert(e.position, q.query_id.clone());
-                self.queries
-                    .insert(q.query_id, Query { dataset_id: q.dataset_id, sql: q.sql, failures: 0, done: false });
+                self.queries.insert(
+                    q.query_id,
+                    Query { dataset_id: q.dataset_id, sql: q.sql, failures: 0, done: false, computed: None },
+                );
             }
             ("query", Kind::ResultPublished(r)) => self.query_done(&r.query_id),
             ("query", Kind::QueryAborted(a)) if a.r#final => self.query_done(&a.query_id),
             ("session", kind) => self.session_event(kind, e),
+            ("signing", kind) => self.signing_event(kind, e),
+            ("network", Kind::KeyGenerated(k)) => {
+                if let Some(s) = self.signings.get_mut(&k.request_id) {
+                    s.done = true;
+                }
+                self.network_key = Some(NetworkKey {
+                    public_key: k.public_key,
+                    chain_code: k.chain_code,
+                    epoch: 0,
+                    since_micros: e.data.occurred_at,
+                });
+            }
+            ("network", Kind::KeyRefreshed(r)) => {
+                if let Some(s) = self.signings.get_mut(&r.request_id) {
+                    s.done = true;
+                }
+                if let Some(key) = self.network_key.as_mut()
+                    && r.epoch > key.epoch
+                {
+                    key.epoch = r.epoch;
+                    key.since_micros = e.data.occurred_at;
+                }
+            }
             ("member", Kind::PartyJoined(j)) => {
                 if let Some(m) = usize::try_from(j.party).ok().and_then(|i| self.members.get_mut(i)) {
                     *m = Some(j);
@@ -270,6 +332,69 @@ impl State {
         }
     }
 
+    fn signing_event(&mut self, kind: Kind, e: &RecordedEvent) {
+        let Some(id) = e.stream.strip_prefix("signing-").and_then(|h| hex::decode(h).ok()) else { return };
+        if let Kind::SigningRequested(r) = kind {
+            let entry = self.signings.entry(id).or_insert_with(|| Signing {
+                attempt: r.clone(),
+                version: 0,
+                attempt_at_micros: 0,
+                reports: Default::default(),
+                done: false,
+                signed: None,
+                final_reason: None,
+            });
+            entry.attempt = r;
+            entry.version = e.version;
+            entry.attempt_at_micros = e.data.occurred_at;
+            entry.reports = Default::default();
+            return;
+        }
+        let Some(s) = self.signings.get_mut(&id) else { return };
+        s.version = e.version;
+        let slot = |p: Option<u32>| p.and_then(|p| usize::try_from(p).ok()).filter(|&i| i < 3);
+        let current = |session: &[u8]| session == s.attempt.session_id.as_slice();
+        match kind {
+            Kind::KeyGenerated(k) => {
+                if current(&k.key_id)
+                    && let Some(i) = slot(k.party)
+                {
+                    s.reports[i] = Some(SigningReport::KeyGenerated(k));
+                }
+            }
+            Kind::KeyRefreshed(r) => {
+                if current(&r.session_id)
+                    && let Some(i) = slot(r.party)
+                {
+                    s.reports[i] = Some(SigningReport::Refreshed(r));
+                }
+            }
+            Kind::Signed(x) => {
+                if x.party.is_none() {
+                    // The coordinator's record of the signature that verified.
+                    s.done = true;
+                    s.signed = Some(x);
+                } else if current(&x.session_id)
+                    && let Some(i) = slot(x.party)
+                {
+                    s.reports[i] = Some(SigningReport::Signed);
+                }
+            }
+            Kind::SigningAborted(a) => {
+                if a.r#final {
+                    s.done = true;
+                    s.final_reason = Some(a.reason);
+                } else if current(&a.session_id)
+                    && let Some(i) = slot(a.party)
+                {
+                    s.reports[i] = Some(SigningReport::Aborted(a));
+                }
+            }
+            Kind::ResultPublished(_) => s.done = true,
+            other => warn!(event = other.type_name(), "an event the coordinator does not fold in a signing"),
+        }
+    }
+
     fn session_opened(&mut self, o: ev::SessionOpened, e: &RecordedEvent) {
         if o.purpose == triad_network::PURPOSE_QUERY {
             if let Some(p) = self.requested_at.get(&o.query_id) {
@@ -315,10 +440,14 @@ impl State {
         if s.is_query() {
             let qid = s.opened.query_id.clone();
             if let Some(q) = self.queries.get_mut(&qid) {
-                if !c.succeeded {
+                if c.succeeded {
+                    // Agreed: the result waits for its signature, not for another session.
+                    q.computed = Some(id.to_vec());
+                } else {
                     q.failures += 1;
                 }
                 if !q.done
+                    && q.computed.is_none()
                     && let Some(p) = self.requested_at.get(&qid)
                 {
                     self.query_queue.insert(*p, qid);

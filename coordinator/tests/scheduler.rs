@@ -179,6 +179,31 @@ async fn batches_verdicts_retries_and_queries() {
             )
             .await;
     }
+    // Agreed: the result waits for its signature. The parties make the network key, then the
+    // requested pair signs; a signature that does not verify is blamed on its signer and the
+    // request goes to the next pair.
+    let shares = keygen(&net, &parties).await;
+    let request = signing_requested(&net, triad_network::SIGN_SIGN, 0).await;
+    assert_eq!((request.request_id.as_slice(), request.dataset_id.as_str()), (q.query_id.as_slice(), "eth_balance"));
+    assert_eq!(request.participants, vec![0, 1]);
+    let statement = triad_network::result_statement(
+        "triad-devnet",
+        "eth_balance",
+        third.snapshot,
+        "SELECT count(*) FROM eth_balance",
+        &values,
+    );
+    assert_eq!(request.digest, statement.digest().to_vec());
+    sign(&parties, &shares, &request, true).await;
+    let retry = signing_requested(&net, triad_network::SIGN_SIGN, 1).await;
+    assert_eq!((retry.attempt, retry.participants.clone()), (2, vec![1, 2]));
+    assert_ne!(retry.session_id, request.session_id);
+    let blamed = net.events().await.into_iter().find_map(|(_, _, k)| match k {
+        Kind::SigningAborted(a) => Some(a),
+        _ => None,
+    });
+    assert_eq!(blamed.map(|a| a.blamed_party), Some(Some(0)));
+    sign(&parties, &shares, &retry, false).await;
     let query_stream = streams::query(&q.query_id);
     let (netr, stream) = (&net, &query_stream);
     let published = eventually("the result", || async move {
@@ -193,6 +218,14 @@ async fn batches_verdicts_retries_and_queries() {
         (published.rows, published.snapshot, published.sql.as_str()),
         (1, third.snapshot, "SELECT count(*) FROM eth_balance")
     );
+    let network_key = shares[0].network_key();
+    let expected = triad_signing::Expectation {
+        network_id: "triad-devnet".into(),
+        dataset_id: "eth_balance".into(),
+        min_snapshot: 0,
+    };
+    triad_signing::verify(&network_key, &statement, &published.signature, &expected).unwrap();
+    assert_eq!(published.public_key, network_key.dataset_key("eth_balance").unwrap().public_key.to_vec());
     assert!(closed(&net, &third.session_id).await.succeeded);
 
     let network = net.client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
@@ -395,5 +428,91 @@ async fn a_refusal_is_final_only_when_all_three_refuse() {
     })
     .await;
     assert_eq!(aborted.reason, "below_min_cohort");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_generation_then_scheduled_refreshes_and_operator_signatures() {
+    let mut cfg = config();
+    cfg.key_refresh_secs = 1;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    // No key generation while a party is missing.
+    parties.keep_beating(&[0, 1], net.stopper());
+    let sign_request = |token: Option<&str>| {
+        let request = api::SignRequest { payload: vec![5; 32], path: "ops/1".into() };
+        match token {
+            Some(t) => with_token(request, t),
+            None => tonic::Request::new(request),
+        }
+    };
+    let early = net.client.sign(sign_request(Some(OPERATOR_TOKEN))).await.unwrap_err();
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{early:?}");
+    parties.keep_beating(&[2], net.stopper());
+    let shares = keygen(&net, &parties).await;
+    let network = net.client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+    let key = network.key.expect("the key");
+    assert_eq!(
+        (key.public_key, key.chain_code, key.epoch),
+        (shares[0].public_key().to_vec(), shares[0].chain_code().to_vec(), 0)
+    );
+
+    // An operator's payload: signed under the request key of its path.
+    let refused = net.client.sign(sign_request(None)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    let bad = net
+        .client
+        .sign(with_token(api::SignRequest { payload: vec![5; 31], path: "ops/1".into() }, OPERATOR_TOKEN))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad:?}");
+    let id = net.client.sign(sign_request(Some(OPERATOR_TOKEN))).await.unwrap().into_inner().request_id;
+    let request = signing_requested(&net, triad_network::SIGN_SIGN, 0).await;
+    assert_eq!(
+        (request.request_id.clone(), request.path.as_str(), request.digest.clone()),
+        (id.clone(), "ops/1", vec![5; 32])
+    );
+    sign(&parties, &shares, &request, false).await;
+    let client = net.client.clone();
+    let status = eventually("the signature", || {
+        let (mut client, id) = (client.clone(), id.clone());
+        async move {
+            let s = client.get_signature(api::GetSignatureRequest { request_id: id }).await.unwrap().into_inner();
+            (s.state == "signed").then_some(s)
+        }
+    })
+    .await;
+    let request_key = shares[0].network_key().request_key("ops/1").unwrap();
+    assert_eq!(status.public_key, request_key.public_key.to_vec());
+    triad_signing::verify_digest(&request_key.public_key, &[5; 32], &status.signature).unwrap();
+
+    // The schedule (every second here) asks for a refresh to epoch 1; the coordinator records
+    // it once all three report the same public key at that epoch.
+    let refresh = signing_requested(&net, triad_network::SIGN_REFRESH, 0).await;
+    assert_eq!((refresh.epoch, refresh.participants.clone()), (1, vec![0, 1, 2]));
+    let session = triad_signing::SessionId(refresh.session_id.as_slice().try_into().unwrap());
+    let runs = shares.iter().map(|s| triad_signing::refresh::start(s, session).unwrap()).collect();
+    let fresh: Vec<triad_signing::KeyShare> = triad_signing::local::run(runs).into_iter().map(|s| s.unwrap()).collect();
+    for (i, share) in fresh.iter().enumerate() {
+        let r = ev::KeyRefreshed {
+            key_id: Vec::new(),
+            epoch: 1,
+            party: Some(i as u32),
+            public_key: share.public_key().to_vec(),
+            request_id: refresh.request_id.clone(),
+            session_id: refresh.session_id.clone(),
+        };
+        parties.report(i, &streams::signing(&refresh.request_id), Kind::KeyRefreshed(r)).await;
+    }
+    let client = net.client.clone();
+    let key = eventually("epoch 1", || {
+        let mut client = client.clone();
+        async move {
+            let n = client.get_network(api::GetNetworkRequest {}).await.unwrap().into_inner();
+            n.key.filter(|k| k.epoch == 1)
+        }
+    })
+    .await;
+    assert_eq!(key.public_key, shares[0].public_key().to_vec());
     net.stop().await;
 }

@@ -181,6 +181,19 @@ impl Cleanup {
         if streams.is_empty() {
             return failures;
         }
+        // The parties' signing sessions: one stream under `<prefix>.sign` (party/src/main.rs).
+        let signing = triad_signing_bus::BusConfig::new(&format!("{prefix}.sign")).stream;
+        match async_nats::connect(nats.as_str()).await {
+            Ok(client) => {
+                let js = async_nats::jetstream::new(client);
+                if js.get_stream(&signing).await.is_ok()
+                    && let Err(e) = js.delete_stream(&signing).await
+                {
+                    failures.push(format!("stream {signing}: {e}"));
+                }
+            }
+            Err(e) => failures.push(format!("stream {signing}: {e}")),
+        }
         let config = JetStreamConfig { url: nats, names: BusNames::prefixed(prefix), ..Default::default() };
         match JetStreamBus::connect(config).await {
             Ok(bus) => {

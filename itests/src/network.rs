@@ -385,6 +385,31 @@ impl Network {
         }
     }
 
+    /// A request carrying the operator's bearer token.
+    pub fn operator_request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(value) = format!("Bearer {}", self.operator_token).parse() {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
+    }
+
+    /// Waits until the network key's shares are at `epoch` or later (the parties' key
+    /// generation, then refreshes).
+    pub async fn wait_key(&mut self, epoch: u64, timeout: Duration) -> anyhow::Result<api::NetworkKey> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if let Ok(network) = self.network().await
+                && let Some(key) = network.key.filter(|k| k.epoch >= epoch)
+            {
+                return Ok(key);
+            }
+            ensure!(Instant::now() < deadline, "no network key at epoch {epoch} within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// The parties' share keys, as providers read them from the network.
     pub fn share_keys(network: &api::Network) -> anyhow::Result<[PublicKey; 3]> {
         Ok(triad_localnet::provider::share_keys(network)?)

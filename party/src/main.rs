@@ -40,7 +40,20 @@ async fn main() -> anyhow::Result<()> {
     let shared = InProcessBus::new();
     let bus = settings.eventlog.open_bus(&shared).await.context("opening the bus")?;
     let store = settings.eventlog.open_store(name, &shared).await.with_context(|| format!("opening {name}'s store"))?;
-    let party = Party::start(settings.party, store, bus).await.with_context(|| format!("starting {name}"))?;
+    // Signing sessions travel on the same NATS server (a stream of their own under the
+    // prefix); the embedded backend reaches no other process, so its transport is in memory.
+    let signing_config = triad_signing_bus::BusConfig::new(&format!("{}.sign", settings.eventlog.subject_prefix));
+    let signing = match settings.eventlog.backend {
+        triad_eventlog::BackendKind::Embedded => triad_signing_bus::SigningBus::memory(signing_config),
+        triad_eventlog::BackendKind::Distributed => {
+            let url = &settings.eventlog.nats_url;
+            let client = async_nats::connect(url.as_str())
+                .await
+                .with_context(|| format!("connecting to NATS at {url} for signing"))?;
+            triad_signing_bus::SigningBus::new(client, signing_config).await.context("declaring the signing stream")?
+        }
+    };
+    let party = Party::start(settings.party, store, bus, signing).await.with_context(|| format!("starting {name}"))?;
     triad_telemetry::shutdown_signal().await;
     party.shutdown().await;
     Ok(())

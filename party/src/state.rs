@@ -13,7 +13,7 @@ use sqlx::Row as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use triad_proto::events::v1::{ContributionSubmitted, DatasetCreated, SessionOpened};
+use triad_proto::events::v1::{ContributionSubmitted, DatasetCreated, SessionOpened, SigningRequested};
 
 /// A state database failure.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,28 @@ CREATE TABLE IF NOT EXISTS sessions (
     position INTEGER NOT NULL,
     opened BLOB NOT NULL,
     state TEXT NOT NULL
+);
+-- The peers' HPKE keys (PartyJoined.share_public_key): signing messages are sealed to them.
+CREATE TABLE IF NOT EXISTS peer_share_keys (party INTEGER PRIMARY KEY, share_public_key BLOB NOT NULL);
+-- Signing attempts the coordinator requested (one row per attempt), and how far this party got.
+CREATE TABLE IF NOT EXISTS signing (
+    session_id BLOB PRIMARY KEY,
+    request_id BLOB NOT NULL,
+    position INTEGER NOT NULL,
+    request BLOB NOT NULL,
+    state TEXT NOT NULL
+);
+-- This party's threshold key shares by epoch, sealed at rest (service::signer).
+CREATE TABLE IF NOT EXISTS key_shares (epoch INTEGER PRIMARY KEY, public_key BLOB NOT NULL, sealed BLOB NOT NULL);
+-- The key all three parties reported (the coordinator's `network-key` stream): its epoch.
+CREATE TABLE IF NOT EXISTS key_confirmed (id INTEGER PRIMARY KEY CHECK (id = 0), epoch INTEGER NOT NULL, public_key BLOB NOT NULL);
+-- The statement each party would sign for a query's result (its ResultComputed.signed_message).
+CREATE TABLE IF NOT EXISTS statements (
+    query_id BLOB NOT NULL,
+    session_id BLOB NOT NULL,
+    party INTEGER NOT NULL,
+    statement BLOB NOT NULL,
+    PRIMARY KEY (query_id, session_id, party)
 );
 ";
 
@@ -326,6 +348,132 @@ impl State {
         rows.iter().map(|r| decode(&r.try_get::<Vec<u8>, _>("opened")?)).collect()
     }
 
+    /// Records a peer's HPKE public key (the newest `PartyJoined` wins).
+    pub async fn put_peer_share_key(&self, party: u32, key: &[u8]) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO peer_share_keys (party, share_public_key) VALUES ($1, $2)
+             ON CONFLICT (party) DO UPDATE SET share_public_key = excluded.share_public_key",
+        )
+        .bind(party as i64)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The peers' HPKE public keys.
+    pub async fn peer_share_keys(&self) -> Result<Vec<(u32, Vec<u8>)>, StateError> {
+        let rows = sqlx::query("SELECT party, share_public_key FROM peer_share_keys").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get::<i64, _>("party")? as u32, r.try_get("share_public_key")?))).collect()
+    }
+
+    /// The oldest open signing attempt `party` takes part in, marked running; open attempts it
+    /// is not in are marked skipped.
+    pub async fn take_next_signing(&self, party: u32) -> Result<Option<SigningRequested>, StateError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query("SELECT session_id, request FROM signing WHERE state = 'open' ORDER BY position")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut taken = None;
+        for row in rows {
+            let id: Vec<u8> = row.try_get("session_id")?;
+            let request = decode::<SigningRequested>(&row.try_get::<Vec<u8>, _>("request")?)?;
+            if request.participants.contains(&party) {
+                sqlx::query("UPDATE signing SET state = 'running' WHERE session_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                taken = Some(request);
+                break;
+            }
+            sqlx::query("UPDATE signing SET state = 'skipped' WHERE session_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// Moves a signing attempt to `state` (`done`).
+    pub async fn set_signing(&self, session_id: &[u8], state: &str) -> Result<(), StateError> {
+        sqlx::query("UPDATE signing SET state = $1 WHERE session_id = $2")
+            .bind(state)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Signing attempts a previous run of this party started and did not finish.
+    pub async fn running_signings(&self) -> Result<Vec<SigningRequested>, StateError> {
+        let rows = sqlx::query("SELECT request FROM signing WHERE state = 'running' ORDER BY position")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| decode(&r.try_get::<Vec<u8>, _>("request")?)).collect()
+    }
+
+    /// Stores this party's key share of `epoch` (sealed), replacing an unconfirmed one.
+    pub async fn put_key_share(&self, epoch: u64, public_key: &[u8], sealed: &[u8]) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO key_shares (epoch, public_key, sealed) VALUES ($1, $2, $3)
+             ON CONFLICT (epoch) DO UPDATE SET public_key = excluded.public_key, sealed = excluded.sealed",
+        )
+        .bind(epoch as i64)
+        .bind(public_key)
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// This party's sealed key share of `epoch`, if it has one.
+    pub async fn key_share(&self, epoch: u64) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(sqlx::query_scalar("SELECT sealed FROM key_shares WHERE epoch = $1")
+            .bind(epoch as i64)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The epoch and public key of the key all three parties reported, if any.
+    pub async fn confirmed_key(&self) -> Result<Option<(u64, Vec<u8>)>, StateError> {
+        let row =
+            sqlx::query("SELECT epoch, public_key FROM key_confirmed WHERE id = 0").fetch_optional(&self.pool).await?;
+        row.map(|r| Ok((r.try_get::<i64, _>("epoch")? as u64, r.try_get("public_key")?))).transpose()
+    }
+
+    /// Records the statement `party` reported for `query_id`'s result in `session_id`.
+    pub async fn put_statement(
+        &self,
+        query_id: &[u8],
+        session_id: &[u8],
+        party: u32,
+        statement: &[u8],
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO statements (query_id, session_id, party, statement) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (query_id, session_id, party) DO NOTHING",
+        )
+        .bind(query_id)
+        .bind(session_id)
+        .bind(party as i64)
+        .bind(statement)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The statements reported for `query_id`: (session, party, statement).
+    pub async fn statements(&self, query_id: &[u8]) -> Result<Vec<(Vec<u8>, u32, Vec<u8>)>, StateError> {
+        let rows = sqlx::query("SELECT session_id, party, statement FROM statements WHERE query_id = $1")
+            .bind(query_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("session_id")?, r.try_get::<i64, _>("party")? as u32, r.try_get("statement")?)))
+            .collect()
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -360,6 +508,15 @@ pub enum Fold {
     SessionOpened(SessionOpened),
     /// The coordinator closed a session: one not yet started here is never run.
     SessionClosed(Vec<u8>),
+    /// A signing attempt the coordinator requested.
+    SigningRequested(SigningRequested),
+    /// The key all three parties reported, at `epoch`: shares of older epochs are deleted.
+    KeyConfirmed {
+        /// The epoch.
+        epoch: u64,
+        /// The network's public key.
+        public_key: Vec<u8>,
+    },
     /// Nothing to record (only the position moves).
     Skip,
 }
@@ -410,6 +567,40 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
             .bind(sql)
             .execute(&mut *c)
             .await?;
+        }
+        Fold::SigningRequested(r) => {
+            sqlx::query(
+                "INSERT INTO signing (session_id, request_id, position, request, state) VALUES ($1, $2, $3, $4, 'open')
+                 ON CONFLICT (session_id) DO NOTHING",
+            )
+            .bind(&r.session_id)
+            .bind(&r.request_id)
+            .bind(position as i64)
+            .bind(r.encode_to_vec())
+            .execute(&mut *c)
+            .await?;
+            // A newer attempt of the request: an older one not yet run here is not run.
+            sqlx::query(
+                "UPDATE signing SET state = 'closed' WHERE request_id = $1 AND state = 'open' AND position < $2",
+            )
+            .bind(&r.request_id)
+            .bind(position as i64)
+            .execute(&mut *c)
+            .await?;
+        }
+        Fold::KeyConfirmed { epoch, public_key } => {
+            sqlx::query(
+                "INSERT INTO key_confirmed (id, epoch, public_key) VALUES (0, $1, $2)
+                 ON CONFLICT (id) DO UPDATE SET epoch = max(epoch, excluded.epoch)",
+            )
+            .bind(*epoch as i64)
+            .bind(public_key)
+            .execute(&mut *c)
+            .await?;
+            // Old shares no longer sign: the refresh all three reported replaced them.
+            sqlx::query("DELETE FROM key_shares WHERE epoch < (SELECT epoch FROM key_confirmed WHERE id = 0)")
+                .execute(&mut *c)
+                .await?;
         }
         Fold::SessionOpened(s) => {
             sqlx::query(

@@ -42,6 +42,9 @@ pub mod events {
                     Self::PreprocessingStocked(_) => "PreprocessingStocked",
                     Self::SessionAborted(_) => "SessionAborted",
                     Self::SessionClosed(_) => "SessionClosed",
+                    Self::SigningRequested(_) => "SigningRequested",
+                    Self::Signed(_) => "Signed",
+                    Self::SigningAborted(_) => "SigningAborted",
                 }
             }
         }

@@ -246,6 +246,81 @@ impl FakeParties {
     }
 }
 
+/// The coordinator's `n`-th `SigningRequested` of `purpose` (0-based), once it exists.
+pub async fn signing_requested(net: &Net, purpose: &str, n: usize) -> ev::SigningRequested {
+    eventually(&format!("a {purpose} request"), || async move {
+        net.events()
+            .await
+            .into_iter()
+            .filter_map(|(_, _, k)| match k {
+                Kind::SigningRequested(r) if r.purpose == purpose => Some(r),
+                _ => None,
+            })
+            .nth(n)
+    })
+    .await
+}
+
+/// Runs the coordinator's key generation as the three parties would (a real DKG in memory),
+/// reports it, and waits for the coordinator's record; returns the shares.
+pub async fn keygen(net: &Net, parties: &FakeParties) -> Vec<triad_signing::KeyShare> {
+    let r = signing_requested(net, triad_network::SIGN_KEYGEN, 0).await;
+    let session = triad_signing::SessionId(r.session_id.as_slice().try_into().unwrap());
+    let runs = triad_signing::PartyId::ALL.iter().map(|&p| triad_signing::dkg::start(p, session)).collect();
+    let shares: Vec<triad_signing::KeyShare> =
+        triad_signing::local::run(runs).into_iter().map(|s| s.unwrap()).collect();
+    for (i, share) in shares.iter().enumerate() {
+        let k = ev::KeyGenerated {
+            key_id: r.session_id.clone(),
+            public_key: share.public_key().to_vec(),
+            threshold: 2,
+            chain_code: share.chain_code().to_vec(),
+            party: Some(i as u32),
+            request_id: r.request_id.clone(),
+        };
+        parties.report(i, &streams::signing(&r.request_id), Kind::KeyGenerated(k)).await;
+    }
+    eventually("the network key", || async move {
+        net.events().await.into_iter().find_map(|(s, _, k)| match k {
+            Kind::KeyGenerated(k) if s == streams::NETWORK_KEY => Some(k),
+            _ => None,
+        })
+    })
+    .await;
+    shares
+}
+
+/// The two signers of `r` sign its digest (a real signing session in memory, under the
+/// request's derived key) unless `tamper`; the first signer reports it.
+pub async fn sign(parties: &FakeParties, shares: &[triad_signing::KeyShare], r: &ev::SigningRequested, tamper: bool) {
+    let session = triad_signing::SessionId(r.session_id.as_slice().try_into().unwrap());
+    let digest: [u8; 32] = r.digest.as_slice().try_into().unwrap();
+    let signers: [triad_signing::PartyId; 2] =
+        [0, 1].map(|k| triad_signing::PartyId::new(r.participants[k] as u8).unwrap());
+    let derived: Vec<triad_signing::KeyShare> = signers
+        .iter()
+        .map(|p| {
+            let share = &shares[p.index()];
+            if r.dataset_id.is_empty() { share.derive_request(&r.path) } else { share.derive(&r.dataset_id) }.unwrap()
+        })
+        .collect();
+    let runs = derived.iter().map(|d| triad_signing::sign::start(d, session, signers, digest).unwrap()).collect();
+    let mut signature = triad_signing::local::run(runs).remove(0).unwrap();
+    if tamper {
+        signature[40] ^= 1;
+    }
+    let signer = signers[0].index();
+    let x = ev::Signed {
+        request_id: r.request_id.clone(),
+        session_id: r.session_id.clone(),
+        party: Some(signer as u32),
+        signature: signature.to_vec(),
+        public_key: derived[0].public_key().to_vec(),
+        digest: digest.to_vec(),
+    };
+    parties.report(signer, &streams::signing(&r.request_id), Kind::Signed(x)).await;
+}
+
 pub async fn append(store: &dyn EventStore, stream: &str, kind: Kind) {
     store.append(vec![Append::new(stream, ExpectedVersion::Any, vec![event(kind)])]).await.unwrap();
 }

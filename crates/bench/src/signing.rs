@@ -1,10 +1,17 @@
 //! `triad bench signing`: threshold ECDSA (`triad-signing`, DKLs23 2-of-3): `dkg` (three
 //! parties), `sign` (two), `refresh` (three), one operation after another, `n` operations
-//! per case. Backends: `embedded`, the parties' sessions run in memory in one thread
-//! (`triad_signing::local`, the computation alone); `distributed`, each party a task of this
-//! process with its own NATS connection, every message sealed and carried by JetStream
-//! (`triad-signing-bus`). Each signature is checked with k256 after the clock; a refresh must
-//! keep the public key.
+//! per case. Backends:
+//! - `embedded`: the parties' sessions run in memory in one thread (`triad_signing::local`,
+//!   the computation alone);
+//! - `bus`: each party a task of this process with its own NATS connection, every message
+//!   sealed and carried by JetStream (`triad-signing-bus`): the transport alone;
+//! - `distributed`: the network as it runs: the coordinator and three `triad-party`
+//!   processes on PostgreSQL + JetStream (the itests harness; build the services first), an
+//!   operation timed from the operator's request (`Sign`, `RefreshKey`) to its outcome in the
+//!   coordinator's log as `GetSignature` / `GetNetwork` serve it; `dkg` once (n = 1), from
+//!   the three parties up to the network key.
+//!
+//! Each signature is checked with k256 after the clock; a refresh must keep the public key.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,14 +21,28 @@ use triad_signing::sign::Signature;
 use triad_signing::{KeyShare, Message, PartyId, Rounds, Session, SessionId, dkg, local, refresh, sign};
 use triad_signing_bus::{BusConfig, PartyKeys, SigningBus, generate_keypair};
 
-use crate::eventlog::Which;
 use crate::{Host, Report, Row};
+
+/// Where the parties run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// In memory, one thread.
+    Embedded,
+    /// Tasks of this process over JetStream (the transport alone).
+    Bus,
+    /// The services as processes on PostgreSQL + JetStream.
+    Distributed,
+    /// `embedded` and `distributed`.
+    Both,
+    /// All three.
+    All,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Backends to measure.
     #[arg(long, value_enum, default_value = "both")]
-    backend: Which,
+    backend: Backend,
     /// Operations per case.
     #[arg(long, default_value_t = 20)]
     n: u64,
@@ -60,13 +81,18 @@ pub async fn run(args: Args) -> Result<()> {
         bail!("unknown case {bad}: dkg, sign, refresh");
     }
     let backends = match args.backend {
-        Which::Both => vec![Which::Embedded, Which::Distributed],
+        Backend::Both => vec![Backend::Embedded, Backend::Distributed],
+        Backend::All => vec![Backend::Embedded, Backend::Bus, Backend::Distributed],
         one => vec![one],
     };
     for which in &backends {
         let (name, transport) = match which {
-            Which::Embedded => ("embedded", Transport::Embedded),
-            _ => ("distributed", distributed(&args.nats).await?),
+            Backend::Embedded => ("embedded", Transport::Embedded),
+            Backend::Bus => ("bus", distributed(&args.nats).await?),
+            _ => {
+                services(&args, &cases, &mut report).await?;
+                continue;
+            }
         };
         let mut shares = keygen(&transport, session("setup", 0)).await?;
         for case in &cases {
@@ -122,6 +148,77 @@ pub async fn run(args: Args) -> Result<()> {
         if let Transport::Distributed(parties) = transport {
             let _ = async_nats::jetstream::new(parties.client).delete_stream(&parties.stream).await;
         }
+    }
+    Ok(())
+}
+
+/// The `distributed` rows: the services as processes.
+async fn services(args: &Args, cases: &[&str], report: &mut Report) -> Result<()> {
+    use triad_itests::network::{Network, Tuning};
+    use triad_proto::api::v1 as api;
+
+    eprintln!("starting the coordinator, three parties and the projector as processes on PostgreSQL + JetStream");
+    let mut net = Network::start(Vec::new(), &Tuning::default()).await?;
+    net.wait_up(Duration::from_secs(60)).await?;
+    let up = Instant::now();
+    let key = net.wait_key(0, Duration::from_secs(120)).await?;
+    let dkg_secs = up.elapsed().as_secs_f64();
+    let network_key = triad_network::network_key(&key).context("a malformed network key")?;
+    let row = |case: &str, n: u64, secs: f64, latencies: Option<&hdrhistogram::Histogram<u64>>, checked: bool| Row {
+        suite: "signing",
+        case: case.to_owned(),
+        backend: "distributed".to_owned(),
+        n,
+        secs,
+        per_sec: Some(n as f64 / secs),
+        p50_ms: Some(latencies.map_or(secs * 1e3, |l| l.value_at_quantile(0.5) as f64 / 1e3)),
+        p99_ms: Some(latencies.map_or(secs * 1e3, |l| l.value_at_quantile(0.99) as f64 / 1e3)),
+        bytes_per_party: None,
+        rounds: Some(3),
+        checked: Some(checked),
+        host: Host::current(),
+    };
+    if cases.contains(&"dkg") {
+        report.row(&row("dkg", 1, dkg_secs, None, false))?;
+    }
+    let mut epoch = key.epoch;
+    for case in cases.iter().filter(|c| **c != "dkg") {
+        let mut latencies = hdrhistogram::Histogram::<u64>::new(3)?;
+        let mut signed = Vec::new();
+        let started = Instant::now();
+        for i in 0..args.n {
+            let t = Instant::now();
+            if *case == "sign" {
+                let payload = session("payload", i).0;
+                let request =
+                    net.operator_request(api::SignRequest { payload: payload.to_vec(), path: "bench".into() });
+                let id = net.client.sign(request).await.context("Sign")?.into_inner().request_id;
+                let status = loop {
+                    let s = net.client.get_signature(api::GetSignatureRequest { request_id: id.clone() }).await?;
+                    let s = s.into_inner();
+                    if s.state != "requested" {
+                        break s;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                };
+                latencies.record(t.elapsed().as_micros() as u64)?;
+                ensure!(status.state == "signed", "signature {i}: {} ({})", status.state, status.reason);
+                signed.push((payload, status.signature));
+            } else {
+                net.client.refresh_key(net.operator_request(api::RefreshKeyRequest {})).await.context("RefreshKey")?;
+                let refreshed = net.wait_key(epoch + 1, Duration::from_secs(120)).await?;
+                latencies.record(t.elapsed().as_micros() as u64)?;
+                ensure!(refreshed.public_key == key.public_key, "refresh {i} changed the public key");
+                epoch = refreshed.epoch;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        // Outside the clock: every signature verifies under the request key.
+        let request_key = network_key.request_key("bench")?;
+        for (i, (payload, signature)) in signed.iter().enumerate() {
+            ensure!(verifies(&request_key.public_key, payload, signature), "signature {i} does not verify");
+        }
+        report.row(&row(case, args.n, secs, Some(&latencies), true))?;
     }
     Ok(())
 }
@@ -221,7 +318,7 @@ fn session(label: &str, i: u64) -> SessionId {
     SessionId(id)
 }
 
-fn verifies(public_key: &[u8], digest: &[u8; 32], signature: &Signature) -> bool {
+fn verifies(public_key: &[u8], digest: &[u8; 32], signature: &[u8]) -> bool {
     use k256::ecdsa::signature::hazmat::PrehashVerifier as _;
     let (Ok(key), Ok(signature)) =
         (k256::ecdsa::VerifyingKey::from_sec1_bytes(public_key), k256::ecdsa::Signature::from_slice(signature))

@@ -240,6 +240,16 @@ async fn walk(
         rejections.len()
     );
 
+    // The parties' threshold key (generated once all three were up): results are signed under
+    // per-dataset keys derived from it, which a consumer checks with the network key alone.
+    let key = net.wait_key(Duration::from_secs(args.timeout_secs)).await?;
+    let network_key =
+        triad_network::network_key(&key).ok_or_else(|| anyhow!("the coordinator serves a malformed network key"))?;
+    say.line(format!(
+        "network key (DKLs23 2-of-3, secp256k1), made by the parties' DKG: {}",
+        hex::encode(&key.public_key)
+    ));
+
     // The consumer's queries, with the plaintext reference over the accepted balances.
     let dataset = status.dataset.clone().ok_or_else(|| anyhow!("the coordinator reports no dataset"))?;
     let schema = triad_network::schema(&dataset)?;
@@ -279,17 +289,25 @@ async fn walk(
             Err(e) => return Err(e).with_context(|| format!("query {sql:?}")),
         };
         let answer = triad_network::answer_of(&result.values);
+        // The consumer's check: the signature holds under the dataset's key, derived from the
+        // network key alone.
+        ensure!(result.dataset_id == dataset_id, "a result of dataset {} for {sql:?}", result.dataset_id);
+        triad_network::verify_result(&network_key, &result).with_context(|| format!("the signature of {sql:?}"))?;
         if args.json {
             let mut o = crate::stats::json(&answer, Some(&reference));
             o["sql"] = serde_json::json!(sql);
             o["rows_in_snapshot"] = serde_json::json!(result.rows);
+            o["signature"] = serde_json::json!(hex::encode(&result.signature));
+            o["dataset_key"] = serde_json::json!(hex::encode(&result.public_key));
             println!("{o}");
         } else {
             println!(
-                "\n{sql}\n  published in {:.1} s over {} contributions (snapshot at coordinator position {})",
+                "\n{sql}\n  published in {:.1} s over {} contributions (snapshot at coordinator position {}); \
+                 signed by two parties, verified under dataset key {}",
                 started.elapsed().as_secs_f64(),
                 result.rows,
-                result.snapshot
+                result.snapshot,
+                hex::encode(&result.public_key)
             );
             print!("{}", show(&answer, &reference));
         }

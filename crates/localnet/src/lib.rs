@@ -218,7 +218,7 @@ impl LocalNet {
         let mut party_stores = Vec::new();
         for i in 0..3u32 {
             let store = log.store(triad_network::PARTIES[i as usize]).await?;
-            parties.push(Some(start_party(dir, &tuning, i, store.clone(), shared.clone()).await?));
+            parties.push(Some(start_party(dir, &tuning, i, store.clone(), shared.clone(), log.signing()).await?));
             party_stores.push(store);
         }
 
@@ -285,7 +285,7 @@ impl LocalNet {
             step: "restarting a party".into(),
             reason: format!("no party {i}"),
         })?;
-        let party = start_party(&self.dir, &self.tuning, i as u32, store, self.log.bus()).await?;
+        let party = start_party(&self.dir, &self.tuning, i as u32, store, self.log.bus(), self.log.signing()).await?;
         self.parties[i] = Some(party);
         Ok(())
     }
@@ -314,6 +314,40 @@ impl LocalNet {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits until the parties' key generation is done; returns the network key (public key,
+    /// chain code, epoch) as the coordinator serves it.
+    pub async fn wait_key(&self, timeout: Duration) -> Result<api::NetworkKey, LocalNetError> {
+        self.wait_key_epoch(0, timeout).await
+    }
+
+    /// Waits until the network key's shares are at `epoch` or later (refreshes done).
+    pub async fn wait_key_epoch(&self, epoch: u64, timeout: Duration) -> Result<api::NetworkKey, LocalNetError> {
+        let mut client = self.client.clone();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let network = client.get_network(api::GetNetworkRequest {}).await.step("reading the network")?;
+            if let Some(key) = network.into_inner().key.filter(|k| k.epoch >= epoch) {
+                return Ok(key);
+            }
+            if Instant::now() >= deadline {
+                return Err(LocalNetError::Timeout {
+                    what: format!("the network key at epoch {epoch} (the parties' key generation or refresh)"),
+                    secs: timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A request carrying the operator's bearer token.
+    pub fn operator_request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(value) = format!("Bearer {}", self.operator_token).parse() {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
     }
 
     /// The parties' share keys, as providers read them from the network.
@@ -429,6 +463,7 @@ async fn start_party(
     i: u32,
     store: Arc<dyn EventStore>,
     bus: Arc<dyn triad_eventlog::EventBus>,
+    signing: triad_signing_bus::SigningBus,
 ) -> Result<Party, LocalNetError> {
     let name = triad_network::PARTIES[i as usize % 3];
     let settings = PartySettings {
@@ -440,7 +475,7 @@ async fn start_party(
         recv_timeout_secs: tuning.party_recv_timeout_secs,
         ..PartySettings::default()
     };
-    Party::start(settings, store, bus).await.step(&format!("starting {name}"))
+    Party::start(settings, store, bus, signing).await.step(&format!("starting {name}"))
 }
 
 async fn bind(what: &str) -> Result<(tokio::net::TcpListener, SocketAddr), LocalNetError> {

@@ -9,6 +9,8 @@ use triad_eventlog::{
     PgEventStore,
 };
 
+use triad_signing_bus::{BusConfig, SigningBus};
+
 use crate::{Context as _, LocalNetError};
 
 /// Where the services' stores and bus live.
@@ -27,14 +29,29 @@ pub enum Backend {
 }
 
 pub(crate) enum Log {
-    Embedded { dir: PathBuf, bus: InProcessBus },
-    Distributed { admin_url: String, prefix: String, bus: Arc<JetStreamBus>, databases: Vec<String> },
+    Embedded {
+        dir: PathBuf,
+        bus: InProcessBus,
+        signing: SigningBus,
+    },
+    Distributed {
+        admin_url: String,
+        prefix: String,
+        bus: Arc<JetStreamBus>,
+        databases: Vec<String>,
+        signing: SigningBus,
+        nats: async_nats::Client,
+    },
 }
 
 impl Log {
     pub(crate) async fn open(backend: Backend, dir: &Path) -> Result<Log, LocalNetError> {
         Ok(match backend {
-            Backend::Embedded => Log::Embedded { dir: dir.to_owned(), bus: InProcessBus::new() },
+            Backend::Embedded => Log::Embedded {
+                dir: dir.to_owned(),
+                bus: InProcessBus::new(),
+                signing: SigningBus::memory(BusConfig::new("triad.sign")),
+            },
             Backend::Distributed { database_url, nats_url } => {
                 let mut run = [0u8; 4];
                 getrandom::fill(&mut run).step("operating-system randomness")?;
@@ -47,7 +64,20 @@ impl Log {
                 })
                 .await
                 .step(&format!("connecting to NATS at {nats_url} (is nats-server -js running?)"))?;
-                Log::Distributed { admin_url: database_url, prefix, bus: Arc::new(bus), databases: Vec::new() }
+                let nats = async_nats::connect(nats_url.as_str())
+                    .await
+                    .step(&format!("connecting to NATS at {nats_url} (is nats-server -js running?)"))?;
+                let signing = SigningBus::new(nats.clone(), BusConfig::new(&format!("{prefix}.sign")))
+                    .await
+                    .step("declaring the signing stream")?;
+                Log::Distributed {
+                    admin_url: database_url,
+                    prefix,
+                    bus: Arc::new(bus),
+                    databases: Vec::new(),
+                    signing,
+                    nats,
+                }
             }
         })
     }
@@ -56,6 +86,13 @@ impl Log {
         match self {
             Log::Embedded { bus, .. } => Arc::new(bus.clone()),
             Log::Distributed { bus, .. } => bus.clone(),
+        }
+    }
+
+    /// The transport of the parties' threshold-signing sessions.
+    pub(crate) fn signing(&self) -> SigningBus {
+        match self {
+            Log::Embedded { signing, .. } | Log::Distributed { signing, .. } => signing.clone(),
         }
     }
 
@@ -79,7 +116,7 @@ impl Log {
 
     pub(crate) async fn store(&mut self, service: &str) -> Result<Arc<dyn EventStore>, LocalNetError> {
         let store: Arc<dyn EventStore> = match self {
-            Log::Embedded { dir, bus } => {
+            Log::Embedded { dir, bus, .. } => {
                 let log =
                     EventLogConfig { backend: BackendKind::Embedded, data_dir: dir.clone(), ..Default::default() };
                 log.open_store(service, bus).await.step(&format!("opening {service}'s store"))?
@@ -112,7 +149,7 @@ impl Log {
     }
 
     pub(crate) async fn cleanup(&self, keep: bool) {
-        let Log::Distributed { admin_url, bus, databases, prefix } = self else { return };
+        let Log::Distributed { admin_url, bus, databases, prefix, signing, nats } = self else { return };
         if keep {
             eprintln!("kept the databases and streams of prefix {prefix}");
             return;
@@ -126,6 +163,10 @@ impl Log {
             if let Err(e) = bus.delete_stream(service).await {
                 eprintln!("could not delete the stream of {service}: {e}");
             }
+        }
+        let stream = &signing.config().stream;
+        if let Err(e) = async_nats::jetstream::new(nats.clone()).delete_stream(stream).await {
+            eprintln!("could not delete the signing stream {stream}: {e}");
         }
     }
 }

@@ -72,6 +72,16 @@ pub mod streams {
         format!("member-{index}")
     }
 
+    /// A signing request's stream (coordinator: `SigningRequested` per attempt, the parties'
+    /// reports it recorded, the final `SigningAborted`; a party: its own reports).
+    pub fn signing(request_id: &[u8]) -> String {
+        format!("signing-{}", hex::encode(request_id))
+    }
+
+    /// The coordinator's record of the network key: `KeyGenerated` when all three parties
+    /// reported the same key, then one `KeyRefreshed` per refresh all three reported.
+    pub const NETWORK_KEY: &str = "network-key";
+
     /// A party's membership stream (its own store): `PartyJoined`, heartbeats.
     pub fn party(index: u32) -> String {
         format!("party-{index}")
@@ -294,6 +304,61 @@ pub fn result_values(answer: &triad_stats::exec::Answer) -> Vec<ev::ResultValue>
     }
     out
 }
+
+/// What the parties sign for a result (`docs/protocols/signing.md` §2): the values in their
+/// row-major order, each as (name, decimal), `null` for SQL NULL (a decimal is never `null`;
+/// every row has the query's columns in one order, so the rows are fixed by the query text).
+pub fn result_statement(
+    network_id: &str,
+    dataset_id: &str,
+    snapshot: u64,
+    sql: &str,
+    values: &[ev::ResultValue],
+) -> triad_signing::ResultStatement {
+    triad_signing::ResultStatement {
+        network_id: network_id.to_owned(),
+        dataset_id: dataset_id.to_owned(),
+        snapshot,
+        query: sql.to_owned(),
+        columns: values
+            .iter()
+            .map(|v| triad_signing::ResultColumn {
+                name: v.name.clone(),
+                value: if v.null { "null".to_owned() } else { v.value.clone() },
+            })
+            .collect(),
+    }
+}
+
+/// The network key as the coordinator serves it (`Network.key`), or `None` if malformed.
+pub fn network_key(key: &triad_proto::api::v1::NetworkKey) -> Option<triad_signing::NetworkKey> {
+    Some(triad_signing::NetworkKey {
+        public_key: key.public_key.as_slice().try_into().ok()?,
+        chain_code: key.chain_code.as_slice().try_into().ok()?,
+    })
+}
+
+/// Checks a published result's signature under its dataset's key derived from `key` (the
+/// consumer's check, with the network key alone), against the network and dataset it names.
+pub fn verify_result(
+    key: &triad_signing::NetworkKey,
+    r: &ev::ResultPublished,
+) -> Result<(), triad_signing::VerifyError> {
+    let statement = result_statement(&r.network_id, &r.dataset_id, r.snapshot, &r.sql, &r.values);
+    let expected = triad_signing::Expectation {
+        network_id: r.network_id.clone(),
+        dataset_id: r.dataset_id.clone(),
+        min_snapshot: 0,
+    };
+    triad_signing::verify(key, &statement, &r.signature, &expected)
+}
+
+/// `SigningRequested.purpose` of the key generation.
+pub const SIGN_KEYGEN: &str = "keygen";
+/// `SigningRequested.purpose` of a signature.
+pub const SIGN_SIGN: &str = "sign";
+/// `SigningRequested.purpose` of a key refresh.
+pub const SIGN_REFRESH: &str = "refresh";
 
 /// The answer `result_values` encoded (rows in order, columns in first-row order).
 pub fn answer_of(values: &[ev::ResultValue]) -> triad_stats::exec::Answer {

@@ -68,6 +68,13 @@ impl SecretKey {
         PublicKey(Kem::sk_to_pk(&self.0))
     }
 
+    /// The 32 raw bytes (a secret: wiped when dropped).
+    pub fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&self.0.to_bytes());
+        out
+    }
+
     /// 64 lower-case hex digits (a secret: write it only to a private file).
     pub fn to_hex(&self) -> String {
         hex::encode(self.0.to_bytes())

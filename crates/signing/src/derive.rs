@@ -1,5 +1,8 @@
 //! Per-dataset keys: BIP32 non-hardened derivation (CKDpub / CKDpriv with public tweaks)
-//! along a path fixed by the dataset id (`docs/protocols/signing.md` §3).
+//! along a path fixed by the dataset id (`docs/protocols/signing.md` §3); request keys (an
+//! operator's general signing requests) the same way along a path under another domain, so
+//! no request path is a dataset path and an operator's request never yields a signature under
+//! a dataset's key.
 //!
 //! The path is eight non-hardened indices, the SHA-256 of `"triad/dataset-key/v1" ||
 //! dataset id` read as eight big-endian `u32` with the top bit cleared (248 bits, so two
@@ -16,12 +19,26 @@ use crate::{DeriveError, KeyError};
 
 /// Domain of the dataset path.
 const PATH_DOMAIN: &[u8] = b"triad/dataset-key/v1";
-/// Indices in a dataset's path.
+/// Domain of the request path.
+const REQUEST_PATH_DOMAIN: &[u8] = b"triad/request-key/v1";
+/// Indices in a dataset's (or a request key's) path.
 pub const PATH_LEN: usize = 8;
 
 /// The derivation path of `dataset`'s key.
 pub fn dataset_path(dataset: &str) -> [u32; PATH_LEN] {
-    let digest = Sha256::new().chain_update(PATH_DOMAIN).chain_update(dataset.as_bytes()).finalize();
+    hashed_path(PATH_DOMAIN, dataset)
+}
+
+/// The derivation path of the request key named `path` (an operator's signing requests):
+/// [`dataset_path`]'s construction under the domain `"triad/request-key/v1"`, so request and
+/// dataset keys are apart (they meet only on a SHA-256 collision).
+pub fn request_path(path: &str) -> [u32; PATH_LEN] {
+    hashed_path(REQUEST_PATH_DOMAIN, path)
+}
+
+/// SHA-256 of `domain || name` as eight big-endian `u32` with the top bit cleared.
+fn hashed_path(domain: &[u8], name: &str) -> [u32; PATH_LEN] {
+    let digest = Sha256::new().chain_update(domain).chain_update(name.as_bytes()).finalize();
     let mut path = [0u32; PATH_LEN];
     for (index, word) in path.iter_mut().zip(digest.chunks_exact(4)) {
         *index = u32::from_be_bytes([word[0], word[1], word[2], word[3]]) & 0x7fff_ffff;
@@ -80,8 +97,20 @@ impl NetworkKey {
 
     /// `dataset`'s public key, derived from this key alone.
     pub fn dataset_key(&self, dataset: &str) -> Result<DatasetKey, DeriveError> {
+        self.derive_path(dataset_path(dataset))
+    }
+
+    /// The public key of the request key named `path` (along [`request_path`]), derived from
+    /// this key alone: what an operator's signature for `path` verifies under. Never a
+    /// dataset's key.
+    pub fn request_key(&self, path: &str) -> Result<DatasetKey, DeriveError> {
+        self.derive_path(request_path(path))
+    }
+
+    /// The public child along `path`.
+    fn derive_path(&self, path: [u32; PATH_LEN]) -> Result<DatasetKey, DeriveError> {
         let mut key = *self;
-        for (step, index) in dataset_path(dataset).into_iter().enumerate() {
+        for (step, index) in path.into_iter().enumerate() {
             key = key.child(index).map_err(|_| DeriveError::InvalidChild { step })?;
         }
         Ok(DatasetKey { public_key: key.public_key })
@@ -112,7 +141,8 @@ impl NetworkKey {
     }
 }
 
-/// One dataset's public key (SEC1 compressed), the key its results are signed under.
+/// One dataset's public key (SEC1 compressed), the key its results are signed under; also
+/// the type of a request key ([`NetworkKey::request_key`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DatasetKey {
     /// SEC1 compressed secp256k1 point.

@@ -12,6 +12,9 @@
 //! - [`KeyShare::derive`] / [`NetworkKey::dataset_key`]: the per-dataset child key, BIP32
 //!   non-hardened derivation along a path fixed by the dataset id; the party side tweaks its
 //!   share, a consumer derives the public key from the network's public key alone.
+//! - [`KeyShare::derive_request`] / [`NetworkKey::request_key`]: the same for an operator's
+//!   signing requests, under another derivation domain, so a request never yields a
+//!   signature under a dataset's key; [`verify_digest`] checks such a signature.
 //! - [`ResultStatement`]: the canonical encoding of a result, and [`verify`] with the reason
 //!   a signature does not hold.
 //!
@@ -36,11 +39,11 @@ mod tests;
 
 pub use derive::{DatasetKey, NetworkKey};
 pub use error::{DeriveError, KeyError, SigningError};
-pub use key::KeyShare;
+pub use key::{Derivation, KeyShare};
 pub use message::{Message, MessageError, Protocol, SessionId};
 pub use result::{ResultColumn, ResultStatement};
 pub use session::{Progress, Rounds, Session};
-pub use verify::{Expectation, VerifyError, verify, verify_with_dataset_key};
+pub use verify::{Expectation, VerifyError, verify, verify_digest, verify_with_dataset_key};
 
 /// One of the three parties: 0, 1 or 2 (the numbering of `triad_mpc_core::PartyId`; the
 /// library counts from 1).

@@ -54,8 +54,10 @@ pub struct Refresh {
 /// Starts refreshing `share` (a network key share, not a derived one) in `session`; returns
 /// it with the round-1 messages. The output replaces `share`; delete the old one.
 pub fn start(share: &KeyShare, session: SessionId) -> Result<(Session<Refresh>, Vec<Message>), SigningError> {
-    if share.dataset.is_some() {
-        return Err(SigningError::Setup("refresh the network key share; derive dataset keys again afterwards"));
+    if share.derivation != crate::Derivation::Network {
+        return Err(SigningError::Setup(
+            "refresh the network key share; derive dataset and request keys again afterwards",
+        ));
     }
     let me = share.party_id();
     let party = share.party.clone();

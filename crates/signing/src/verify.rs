@@ -24,8 +24,9 @@ pub enum VerifyError {
     /// a high `s`, a key not on the curve, ...).
     #[error("malformed: {0}")]
     Malformed(&'static str),
-    /// The signature does not verify over this result under the dataset's key: the result or
-    /// the signature was altered, or someone without a quorum of shares made it.
+    /// The signature does not verify over this result under the dataset's key (for
+    /// [`verify_digest`]: over the digest under the given key): the signed data or the
+    /// signature was altered, or someone without a quorum of shares made it.
     #[error("forged: the signature does not match the result under the dataset's key")]
     Forged,
     /// A genuine result of another network.
@@ -86,6 +87,15 @@ pub fn verify_with_dataset_key(
     check_claims(result, expected)
 }
 
+/// Checks `signature` (64 bytes `r || s`, low `s`, as the network signs) over the 32-byte
+/// prehash `digest` under `public_key` (SEC1 compressed), e.g. a request key
+/// ([`NetworkKey::request_key`]) or a dataset key: `Malformed` for a signature or key that is
+/// not well formed, `Forged` for one that does not verify.
+pub fn verify_digest(public_key: &[u8; 33], digest: &[u8; 32], signature: &[u8]) -> Result<(), VerifyError> {
+    let signature = parse_signature(signature)?;
+    check_prehash(&DatasetKey { public_key: *public_key }, digest, &signature)
+}
+
 fn parse_signature(bytes: &[u8]) -> Result<Signature, VerifyError> {
     if bytes.len() != 64 {
         return Err(VerifyError::Malformed("a signature is 64 bytes"));
@@ -98,8 +108,12 @@ fn parse_signature(bytes: &[u8]) -> Result<Signature, VerifyError> {
 }
 
 fn check_signature(key: &DatasetKey, result: &ResultStatement, signature: &Signature) -> Result<(), VerifyError> {
+    check_prehash(key, &result.digest(), signature)
+}
+
+fn check_prehash(key: &DatasetKey, digest: &[u8; 32], signature: &Signature) -> Result<(), VerifyError> {
     let verifying_key = key.verifying_key().map_err(|_| VerifyError::Malformed("the key is not a curve point"))?;
-    verifying_key.verify_prehash(&result.digest(), signature).map_err(|_| VerifyError::Forged)
+    verifying_key.verify_prehash(digest, signature).map_err(|_| VerifyError::Forged)
 }
 
 fn check_claims(result: &ResultStatement, expected: &Expectation) -> Result<(), VerifyError> {

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{k256_verifies, keygen, refreshed, session, sign_with};
-use triad_signing::{NetworkKey, PartyId};
+use triad_signing::derive::{dataset_path, request_path};
+use triad_signing::{Derivation, KeyShare, NetworkKey, PartyId, VerifyError, verify_digest};
 
 #[test]
 fn dkg_then_100_signatures_verify_with_k256() {
@@ -86,6 +87,99 @@ fn a_stored_share_loads_and_signs() {
     let reloaded = triad_signing::KeyShare::from_bytes(&derived.to_bytes()).expect("load derived");
     assert_eq!(reloaded.dataset(), Some("balances"));
     assert_eq!(reloaded.public_key(), derived.public_key());
+}
+
+#[test]
+fn a_request_key_signature_verifies_under_the_request_key_and_not_under_a_dataset_key() {
+    let shares = keygen("request");
+    let network = shares[0].network_key();
+    let derived: Vec<_> = shares.iter().map(|s| s.derive_request("ops/payload").expect("derive")).collect();
+    let request_key = network.request_key("ops/payload").expect("derive public");
+    let dataset_key = network.dataset_key("ops/payload").expect("derive public");
+    assert!(derived.iter().all(|d| d.public_key() == request_key.public_key));
+    assert_ne!(request_key, dataset_key, "a request path is not the dataset path of the same name");
+    assert_ne!(request_path("ops/payload"), dataset_path("ops/payload"));
+    assert_eq!(derived[0].derivation(), &Derivation::Request("ops/payload".into()));
+    assert_eq!(derived[0].dataset(), None);
+
+    let digest = session("request-message", 0).0;
+    let out = sign_with(&derived[1], &derived[2], session("request-sign", 0), digest);
+    let signature = out[0].as_ref().expect("request shares sign");
+    assert_eq!(verify_digest(&request_key.public_key, &digest, signature), Ok(()));
+    assert!(k256_verifies(&request_key.public_key, &digest, signature));
+    assert_eq!(verify_digest(&dataset_key.public_key, &digest, signature), Err(VerifyError::Forged));
+    assert_eq!(verify_digest(&network.public_key, &digest, signature), Err(VerifyError::Forged));
+    let mut other = digest;
+    other[31] ^= 1;
+    assert_eq!(verify_digest(&request_key.public_key, &other, signature), Err(VerifyError::Forged));
+    assert!(matches!(
+        verify_digest(&request_key.public_key, &digest, &signature[..63]),
+        Err(VerifyError::Malformed(_))
+    ));
+    let mut off_curve = [0xff; 33];
+    off_curve[0] = 0x02; // x = 2^256 - 1 is no field element
+    assert!(matches!(verify_digest(&off_curve, &digest, signature), Err(VerifyError::Malformed(_))));
+
+    // Derived keys derive no further, and refresh only the network key's shares.
+    assert!(derived[0].derive_request("ops/payload").is_err());
+    assert!(derived[0].derive("ops/payload").is_err());
+    assert!(shares[0].derive("d").expect("derive").derive_request("ops/payload").is_err());
+    assert!(triad_signing::refresh::start(&derived[0], session("request-refresh", 0)).is_err());
+}
+
+#[test]
+fn a_request_derived_share_round_trips_through_bytes() {
+    let shares = keygen("request-store");
+    let derived = shares[0].derive_request("ops/payload").expect("derive");
+    let loaded = KeyShare::from_bytes(&derived.to_bytes()).expect("load");
+    assert_eq!(loaded.derivation(), &Derivation::Request("ops/payload".into()));
+    assert_eq!(loaded.public_key(), derived.public_key());
+    assert_eq!(loaded.to_bytes(), derived.to_bytes());
+
+    // A dataset whose name looks like a request path stays a dataset share, with another key.
+    let lookalike = shares[0].derive("request:ops/payload").expect("derive");
+    let lookalike = KeyShare::from_bytes(&lookalike.to_bytes()).expect("load");
+    assert_eq!(lookalike.derivation(), &Derivation::Dataset("request:ops/payload".into()));
+    assert_ne!(lookalike.public_key(), loaded.public_key());
+    // So does a dataset with the empty name (version 1 could not tell it from the network key).
+    let empty = KeyShare::from_bytes(&shares[0].derive("").expect("derive").to_bytes()).expect("load");
+    assert_eq!(empty.derivation(), &Derivation::Dataset(String::new()));
+
+    // The loaded share signs with another party's.
+    let other = shares[1].derive_request("ops/payload").expect("derive");
+    let digest = session("request-store-message", 0).0;
+    let out = sign_with(&loaded, &other, session("request-store-sign", 0), digest);
+    let request_key = shares[0].network_key().request_key("ops/payload").expect("derive public");
+    assert_eq!(verify_digest(&request_key.public_key, &digest, out[0].as_ref().expect("signs")), Ok(()));
+
+    // A wrong kind, or a name given to the network key, does not load.
+    let bytes = derived.to_bytes();
+    for (at, value) in [(1, 3u8), (1, 0)] {
+        let mut bad = bytes.to_vec();
+        bad[at] = value;
+        assert!(KeyShare::from_bytes(&bad).is_err(), "kind {value}");
+    }
+}
+
+#[test]
+fn version_1_shares_still_load() {
+    let shares = keygen("store-v1");
+    // Version 1: `1 || u32 name length || name || body`, no kind byte.
+    let v1 = |share: &KeyShare| {
+        let bytes = share.to_bytes();
+        assert_eq!(bytes[0], 2, "written as version 2");
+        let mut old = vec![1u8];
+        old.extend_from_slice(&bytes[2..]);
+        old
+    };
+    let network = KeyShare::from_bytes(&v1(&shares[0])).expect("load network share");
+    assert_eq!(network.derivation(), &Derivation::Network);
+    assert_eq!(network.to_bytes(), shares[0].to_bytes());
+    let dataset = shares[0].derive("balances").expect("derive");
+    let loaded = KeyShare::from_bytes(&v1(&dataset)).expect("load dataset share");
+    assert_eq!(loaded.derivation(), &Derivation::Dataset("balances".into()));
+    assert_eq!(loaded.public_key(), dataset.public_key());
+    assert!(KeyShare::from_bytes(&[3]).is_err());
 }
 
 fn hex_array<const N: usize>(text: &str) -> [u8; N] {

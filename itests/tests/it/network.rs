@@ -54,6 +54,12 @@ async fn reference(net: &mut Network, rows: &[Vec<String>], sql: &str) -> Vec<Ve
 /// difference allowed in column `k`, relative to the plaintext's magnitude (at least 1): fixed
 /// point leaves sums a few ulps off, a square root or a gini a little more).
 async fn assert_result(net: &mut Network, result: &ev::ResultPublished, rows: &[Vec<String>], tolerance: &[f64]) {
+    // Signed by two of the three parties under the dataset's key, derived from the network key
+    // the coordinator serves (the parties' DKG).
+    let key = net.network().await.unwrap().key.expect("the network key");
+    let network_key = triad_network::network_key(&key).expect("a well-formed network key");
+    triad_network::verify_result(&network_key, result)
+        .unwrap_or_else(|e| panic!("the signature of {:?}: {e}", result.sql));
     let expected = reference(net, rows, &result.sql).await;
     let got = triad_network::answer_of(&result.values).rows;
     assert_eq!(result.rows, rows.len() as u64, "rows of {:?}", result.sql);

@@ -8,6 +8,7 @@
 
 mod lists;
 mod run;
+mod signer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -108,6 +109,10 @@ struct Inner {
     listener: std::net::TcpListener,
     address: String,
     wake: Arc<Notify>,
+    /// Carries the threshold-signing sessions.
+    signing: triad_signing_bus::SigningBus,
+    /// Wakes the signer (a request folded, a peer's statement folded).
+    signing_wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -131,12 +136,13 @@ impl std::fmt::Debug for Party {
 impl Party {
     /// Loads (or makes) the keys, opens the private state, binds the data plane, aborts what
     /// a previous run left half-done, announces itself and starts its relay, subscribers,
-    /// heartbeat and session runner. `store` is this party's event store (service
-    /// `party<index>`).
+    /// heartbeat, session runner and signer. `store` is this party's event store (service
+    /// `party<index>`); `signing` carries threshold-signing sessions among the parties.
     pub async fn start(
         settings: PartySettings,
         store: Arc<dyn EventStore>,
         bus: Arc<dyn EventBus>,
+        signing: triad_signing_bus::SigningBus,
     ) -> Result<Party, PartyError> {
         let index = settings.index;
         let me = PartyId::new(index as u8)
@@ -166,19 +172,26 @@ impl Party {
             listener,
             address,
             wake: Arc::new(Notify::new()),
+            signing,
+            signing_wake: Arc::new(Notify::new()),
             stop,
             tasks: std::sync::Mutex::new(Vec::new()),
         });
         let party = Party { inner, bus: bus.clone() };
         party.abort_unfinished().await?;
+        party.abort_unfinished_signing().await?;
         party.join().await?;
 
         let mut tasks = Vec::new();
         let stopped = party.stopped();
         tasks.push(tokio::spawn(Relay::new(store.clone(), bus.clone()).run(stopped)));
         let durable = PARTIES[me.index()];
-        let handler =
-            CoordinatorEvents { state: party.inner.state.clone(), me: me.index(), wake: party.inner.wake.clone() };
+        let handler = CoordinatorEvents {
+            state: party.inner.state.clone(),
+            me: me.index(),
+            wake: party.inner.wake.clone(),
+            signing_wake: party.inner.signing_wake.clone(),
+        };
         // The coordinator's stream is folded strictly in order (see `CoordinatorEvents`): an
         // event after a gap waits for the missing one, which an unacknowledged delivery of a
         // killed process gets back after `ack_wait`; so a short `ack_wait`, and enough
@@ -188,7 +201,11 @@ impl Party {
         spec.max_deliver = 10_000;
         tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
         for other in me.others() {
-            let handler = PeerEvents { state: party.inner.state.clone(), wake: party.inner.wake.clone() };
+            let handler = PeerEvents {
+                state: party.inner.state.clone(),
+                wake: party.inner.wake.clone(),
+                signing_wake: party.inner.signing_wake.clone(),
+            };
             let spec = ConsumerSpec::new(durable, PARTIES[other.index()]);
             tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
         }
@@ -196,6 +213,8 @@ impl Party {
         tasks.push(tokio::spawn(async move { p.heartbeat().await }));
         let p = party.clone();
         tasks.push(tokio::spawn(async move { p.runner().await }));
+        let p = party.clone();
+        tasks.push(tokio::spawn(async move { p.signer().await }));
         if let Ok(mut t) = party.inner.tasks.lock() {
             t.extend(tasks);
         }
@@ -481,16 +500,28 @@ impl Party {
                     party: self.index(),
                 };
                 self.append(streams::query(&s.query_id), Kind::QueryStarted(started_event)).await?;
-                let outcome = on_thread(move || run::query(link, sid, &schema, &sql, columns)).await?;
+                let query_sql = sql.clone();
+                let outcome = on_thread(move || run::query(link, sid, &schema, &query_sql, columns)).await?;
                 match outcome {
                     Ok(answer) => {
                         info!(query = %hex::encode(&s.query_id), secs = started.elapsed().as_secs_f64(), "query computed");
                         metrics::counter!("triad_party_queries_total", "outcome" => "computed").increment(1);
+                        let values = triad_network::result_values(&answer);
+                        // What this party will sign for the result, if the peers agree.
+                        let statement = triad_network::result_statement(
+                            &self.inner.settings.network_id,
+                            &s.dataset_id,
+                            s.snapshot,
+                            &sql,
+                            &values,
+                        )
+                        .encode();
+                        self.inner.state.put_statement(&s.query_id, &s.session_id, self.index(), &statement).await?;
                         let kind = Kind::ResultComputed(ev::ResultComputed {
                             query_id: s.query_id.clone(),
                             party: self.index(),
-                            values: triad_network::result_values(&answer),
-                            signed_message: Vec::new(),
+                            values,
+                            signed_message: statement,
                             signature_share: Vec::new(),
                             network_id: self.inner.settings.network_id.clone(),
                             session_id: s.session_id.clone(),
@@ -568,6 +599,7 @@ struct CoordinatorEvents {
     state: State,
     me: usize,
     wake: Arc<Notify>,
+    signing_wake: Arc<Notify>,
 }
 
 #[async_trait]
@@ -615,6 +647,9 @@ impl Handler for CoordinatorEvents {
         if folds.iter().any(|(_, f)| matches!(f, Fold::SessionOpened(_))) {
             self.wake.notify_one();
         }
+        if folds.iter().any(|(_, f)| matches!(f, Fold::SigningRequested(_) | Fold::KeyConfirmed { .. })) {
+            self.signing_wake.notify_one();
+        }
         (vec![Vec::new(); handled], gap)
     }
 }
@@ -649,25 +684,48 @@ impl CoordinatorEvents {
             Kind::QueryRequested(q) => Fold::Query { query_id: q.query_id, dataset_id: q.dataset_id, sql: q.sql },
             Kind::SessionOpened(s) => Fold::SessionOpened(s),
             Kind::SessionClosed(c) => Fold::SessionClosed(c.session_id),
+            Kind::SigningRequested(r) => Fold::SigningRequested(r),
+            // The coordinator's record of the key all three parties reported.
+            Kind::KeyGenerated(k) if k.party.is_none() && e.stream == streams::NETWORK_KEY => {
+                Fold::KeyConfirmed { epoch: 0, public_key: k.public_key }
+            }
+            Kind::KeyRefreshed(r) if r.party.is_none() && e.stream == streams::NETWORK_KEY => {
+                Fold::KeyConfirmed { epoch: r.epoch, public_key: r.public_key }
+            }
             _ => Fold::Skip,
         }
     }
 }
 
-/// Folds the other parties' announcements.
+/// Folds the other parties' announcements and the statements they would sign.
 struct PeerEvents {
     state: State,
     wake: Arc<Notify>,
+    signing_wake: Arc<Notify>,
 }
 
 #[async_trait]
 impl Handler for PeerEvents {
     async fn handle(&self, e: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
-        if let Some(Kind::PartyJoined(j)) =
-            triad_network::decode(e).map_err(|e| HandlerError::Permanent(e.to_string()))?
-        {
-            self.state.put_peer(j.party, &j.data_plane_address, &j.transport_public_key).await.map_err(transient)?;
-            self.wake.notify_one();
+        let peer = triad_network::party_index(&e.service);
+        match triad_network::decode(e).map_err(|e| HandlerError::Permanent(e.to_string()))? {
+            Some(Kind::PartyJoined(j)) if Some(j.party) == peer => {
+                self.state
+                    .put_peer(j.party, &j.data_plane_address, &j.transport_public_key)
+                    .await
+                    .map_err(transient)?;
+                self.state.put_peer_share_key(j.party, &j.share_public_key).await.map_err(transient)?;
+                self.wake.notify_one();
+                self.signing_wake.notify_one();
+            }
+            Some(Kind::ResultComputed(r)) if Some(r.party) == peer => {
+                self.state
+                    .put_statement(&r.query_id, &r.session_id, r.party, &r.signed_message)
+                    .await
+                    .map_err(transient)?;
+                self.signing_wake.notify_one();
+            }
+            _ => {}
         }
         Ok(Vec::new())
     }
