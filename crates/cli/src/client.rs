@@ -15,6 +15,7 @@ use tonic::transport::{Channel, Endpoint};
 use triad_proto::api::v1::{self as api, coordinator_client::CoordinatorClient, query_api_client::QueryApiClient};
 use triad_proto::events::v1::ResultPublished;
 use triad_provider::{DecimalFormat, ProvenValue, PublicKey, make_bundles, os_rng};
+use triad_signing::NetworkKey;
 
 use crate::provider;
 
@@ -70,6 +71,13 @@ pub struct QueryArgs {
     /// Who asks (recorded in the query's event).
     #[arg(long, default_value = "triad query")]
     requested_by: String,
+    /// The network key to check the result's signature with (130 hex digits, as `triad
+    /// status` prints it); without it the coordinator's is used, which trusts the coordinator.
+    #[arg(long, env = "TRIAD_NETWORK_KEY")]
+    network_key: Option<String>,
+    /// Also write the signed result to this file, for `triad verify`.
+    #[arg(long)]
+    save: Option<PathBuf>,
     /// One JSON object on stdout (`columns`, `rows`, `sql`, `query_id`, `dataset_id`,
     /// `snapshot`, `rows_in_snapshot`); progress goes to stderr.
     #[arg(long)]
@@ -325,12 +333,65 @@ pub async fn query(args: QueryArgs) -> Result<()> {
         .await
         .map_err(grpc("reading the result at the projector"))?
         .into_inner();
+    // The consumer's own check: the projector and the bus are not trusted.
+    let (key, pinned) = match &args.network_key {
+        Some(hex) => (NetworkKey::from_hex(hex).context("--network-key")?, true),
+        None => {
+            let network =
+                coordinator.get_network(api::GetNetworkRequest {}).await.map_err(grpc("reading the network key"))?;
+            let key = network.into_inner().key.ok_or_else(|| anyhow!("the network has no key yet"))?;
+            (triad_network::network_key(&key).ok_or_else(|| anyhow!("the coordinator serves a malformed key"))?, false)
+        }
+    };
+    triad_network::verify_result(&key, &result).with_context(|| format!("query {id}: the result's signature"))?;
+    if let Some(path) = &args.save {
+        std::fs::write(path, signed_json(&result).to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.json {
-        println!("{}", result_json(&result));
+        let mut o = result_json(&result);
+        o["verified"] = serde_json::json!(true);
+        o["network_key"] = serde_json::json!(key.to_hex());
+        println!("{o}");
     } else {
         print!("{}", result_text(&result));
+        println!(
+            "  signature verified under dataset key {} (network key {})",
+            hex::encode(&result.public_key),
+            if pinned {
+                "pinned with --network-key"
+            } else {
+                "as the coordinator serves it: pin it with --network-key"
+            }
+        );
     }
     Ok(())
+}
+
+/// A published result in the file format `triad verify` reads.
+pub(crate) fn signed_json(r: &ResultPublished) -> serde_json::Value {
+    let statement = triad_network::result_statement(&r.network_id, &r.dataset_id, r.snapshot, &r.sql, &r.values);
+    serde_json::json!({
+        "network_id": statement.network_id,
+        "dataset_id": statement.dataset_id,
+        "snapshot": statement.snapshot,
+        "query": statement.query,
+        "columns": statement.columns,
+        "signature": hex::encode(&r.signature),
+    })
+}
+
+/// The published result of `query_id` at the projector `url`.
+pub(crate) async fn published(url: &str, query_id: &[u8]) -> Result<ResultPublished> {
+    let mut projector = projector(url).await?;
+    Ok(projector
+        .get_result(api::GetResultRequest { query_id: query_id.to_vec() })
+        .await
+        .map_err(|s| match s.code() {
+            Code::NotFound => anyhow!("no published result of query {} at {url}", hex::encode(query_id)),
+            _ => grpc("reading the result at the projector")(s),
+        })?
+        .into_inner())
 }
 
 /// A result as `triad query --json` and `triad watch --json` print it.
@@ -341,6 +402,8 @@ fn result_json(r: &ResultPublished) -> serde_json::Value {
     o["dataset_id"] = serde_json::json!(r.dataset_id);
     o["snapshot"] = serde_json::json!(r.snapshot);
     o["rows_in_snapshot"] = serde_json::json!(r.rows);
+    o["signature"] = serde_json::json!(hex::encode(&r.signature));
+    o["dataset_key"] = serde_json::json!(hex::encode(&r.public_key));
     o
 }
 
@@ -474,12 +537,15 @@ pub async fn status(args: StatusArgs) -> Result<()> {
             })
             .collect()
     });
+    let key = network.key.as_ref().and_then(|k| Some((triad_network::network_key(k)?.to_hex(), k.epoch)));
     if args.json {
         let mut o = serde_json::json!({
             "network_id": network.network_id,
             "parties": parties,
             "datasets": datasets,
             "queries_queued": network.queries_queued,
+            "network_key": key.as_ref().map(|(hex, _)| hex),
+            "key_epoch": key.as_ref().map(|(_, epoch)| epoch),
         });
         if let Some(p) = projector_datasets {
             o["projector"] = serde_json::json!({ "datasets": p });
@@ -489,6 +555,10 @@ pub async fn status(args: StatusArgs) -> Result<()> {
     }
 
     println!("network {} (coordinator {})", network.network_id, args.coordinator);
+    match &key {
+        Some((hex, epoch)) => println!("network key: {hex} (shares of epoch {epoch}; pin it for `triad verify`)"),
+        None => println!("network key: not generated yet (the parties make it once all three are up)"),
+    }
     println!("parties:");
     for i in 0..3u32 {
         match network.parties.iter().find(|p| p.party == i) {

@@ -246,8 +246,9 @@ async fn walk(
     let network_key =
         triad_network::network_key(&key).ok_or_else(|| anyhow!("the coordinator serves a malformed network key"))?;
     say.line(format!(
-        "network key (DKLs23 2-of-3, secp256k1), made by the parties' DKG: {}",
-        hex::encode(&key.public_key)
+        "network key made by the parties' DKG (DKLs23 2-of-3, secp256k1; public key and chain code, what a \
+         consumer pins for `triad verify`): {}",
+        network_key.to_hex()
     ));
 
     // The consumer's queries, with the plaintext reference over the accepted balances.

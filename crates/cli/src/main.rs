@@ -84,7 +84,7 @@ async fn main() -> Result<()> {
         Command::Provider(cmd) => provider::run(cmd),
         Command::Stats(args) => stats::run(args),
         Command::StatsParty(args) => stats::party(args),
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(args).await,
         Command::Provide(args) => client::provide(args).await,
         Command::Query(args) => client::query(args).await,
         Command::Watch(args) => client::watch(args).await,

@@ -8,8 +8,16 @@ use triad_signing::{Expectation, NetworkKey, ResultColumn, ResultStatement, veri
 #[derive(clap::Args)]
 pub struct Args {
     /// The result, JSON: `network_id`, `dataset_id`, `snapshot`, `query`, `columns` (a list of
-    /// `{name, value}`) and `signature` (128 hex digits, `r || s`).
-    file: PathBuf,
+    /// `{name, value}`) and `signature` (128 hex digits, `r || s`), as `triad query --save`
+    /// writes it. Or `--query-id` to read it from a projector.
+    #[arg(required_unless_present = "query_id")]
+    file: Option<PathBuf>,
+    /// The query whose published result to check, read from `--projector` (hex id).
+    #[arg(long, conflicts_with = "file")]
+    query_id: Option<String>,
+    /// The projector's gRPC endpoint, with `--query-id`.
+    #[arg(long, default_value = "http://127.0.0.1:50052")]
+    projector: String,
     /// The network's key: compressed public key then chain code, 130 hex digits. Also read
     /// from TRIAD_NETWORK_KEY.
     #[arg(long, env = "TRIAD_NETWORK_KEY")]
@@ -37,11 +45,24 @@ struct SignedResult {
     signature: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
     let key = NetworkKey::from_hex(&args.network_key).context("--network-key")?;
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let signed: SignedResult =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a signed result", args.file.display()))?;
+    let (signed, source): (SignedResult, String) = match (&args.file, &args.query_id) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            let signed =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a signed result", file.display()))?;
+            (signed, file.display().to_string())
+        }
+        (None, Some(id)) => {
+            let query_id = hex::decode(id.trim()).context("--query-id is not hex")?;
+            let published = crate::client::published(&args.projector, &query_id).await?;
+            let signed = serde_json::from_value(crate::client::signed_json(&published))
+                .context("the projector's result in the signed form")?;
+            (signed, format!("the result of query {id}"))
+        }
+        (None, None) => anyhow::bail!("name a result: a file, or --query-id with --projector"),
+    };
     let signature = hex::decode(signed.signature.trim()).context("the signature is not hex")?;
     let result = ResultStatement {
         network_id: signed.network_id,
@@ -55,7 +76,7 @@ pub fn run(args: Args) -> Result<()> {
         dataset_id: args.dataset.unwrap_or_else(|| result.dataset_id.clone()),
         min_snapshot: args.min_snapshot,
     };
-    verify(&key, &result, &signature, &expected).with_context(|| format!("{} does not verify", args.file.display()))?;
+    verify(&key, &result, &signature, &expected).with_context(|| format!("{source} does not verify"))?;
     let dataset_key = key.dataset_key(&result.dataset_id)?;
     println!(
         "{}",

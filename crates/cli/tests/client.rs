@@ -147,11 +147,60 @@ async fn clients_against_a_running_network() {
     assert_eq!(o["rows"][0][0].as_f64(), Some(N as f64), "{o}");
     assert!((o["rows"][0][1].as_f64().unwrap() - sum).abs() < 1e-6, "{o} vs {sum}");
 
-    // The same as a table.
-    let out = triad(&["query", "--coordinator", &coordinator, "--projector", &projector, "--sql", &sql]).await;
+    // Signed: verified by `triad query` with the key `triad status` prints, and by `triad
+    // verify` from the saved file and from the projector; another key refuses it.
+    assert_eq!(o["verified"], true, "{o}");
+    let status = json(&triad(&["status", "--coordinator", &coordinator, "--json"]).await);
+    let key = status["network_key"].as_str().expect("the network key in status").to_owned();
+    assert_eq!(o["network_key"], key.as_str(), "{o}");
+    let saved = dir.path().join("result.json");
+    let saved = saved.to_str().unwrap();
+    let out = triad(&[
+        "query",
+        "--coordinator",
+        &coordinator,
+        "--projector",
+        &projector,
+        "--sql",
+        &sql,
+        "--network-key",
+        &key,
+        "--save",
+        saved,
+    ])
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with(&sql), "{}", stdout(&out));
     assert!(stdout(&out).contains("over 12 contributions of balances"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("signature verified under dataset key"), "{}", stdout(&out));
+    let out = triad(&["verify", saved, "--network-key", &key]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["dataset_id"], DATASET);
+    let query_id = o["query_id"].as_str().unwrap();
+    let out = triad(&["verify", "--query-id", query_id, "--projector", &projector, "--network-key", &key]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = triad_signing::NetworkKey {
+        public_key: hex::decode(&key[..66]).unwrap().try_into().unwrap(),
+        chain_code: [7; 32],
+    };
+    let out =
+        triad(&["verify", "--query-id", query_id, "--projector", &projector, "--network-key", &other.to_hex()]).await;
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("forged"), "{}", stderr(&out));
+    let out = triad(&[
+        "query",
+        "--coordinator",
+        &coordinator,
+        "--projector",
+        &projector,
+        "--sql",
+        &sql,
+        "--network-key",
+        &other.to_hex(),
+    ])
+    .await;
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("signature"), "{}", stderr(&out));
 
     // Too few rows (two balances are >= 30): the parties refuse; non-zero with the reason.
     let small = format!("SELECT count(*) FROM {DATASET} WHERE balance >= 30");
