@@ -133,18 +133,28 @@ async fn next_session(st: &State, inner: &Inner, now_micros: i64) -> Result<Opti
             attempt: q.failures + 1,
         }));
     }
-    let Some((_, oldest)) = st.pending.iter().next() else { return Ok(None) };
+    // Pending contributions in submission order, less those backing off.
+    let ready = |id: &&Vec<u8>| st.contributions.get(*id).is_some_and(|c| c.retry_after_micros <= now_micros);
+    let Some(oldest) = st.pending.values().find(ready) else { return Ok(None) };
     let Some(first) = st.contributions.get(oldest) else { return Ok(None) };
     let dataset = first.dataset_id.clone();
-    let batch: Vec<Vec<u8>> = st
-        .pending
-        .values()
-        .filter(|id| st.contributions.get(*id).is_some_and(|c| c.dataset_id == dataset))
-        .take(inner.config.batch_max)
-        .cloned()
-        .collect();
+    // The batch: oldest first, at most the smallest `batch_cap` of what it holds (a contribution
+    // whose cap is below the batch's size so far waits for a batch of its own size).
+    let mut limit = inner.config.batch_max;
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    for id in st.pending.values().filter(ready) {
+        if batch.len() >= limit {
+            break;
+        }
+        let Some(c) = st.contributions.get(id).filter(|c| c.dataset_id == dataset) else { continue };
+        if c.batch_cap <= batch.len() {
+            continue;
+        }
+        limit = limit.min(c.batch_cap);
+        batch.push(id.clone());
+    }
     let linger = i64::try_from(inner.config.batch_linger_ms.saturating_mul(1_000)).unwrap_or(i64::MAX);
-    if batch.len() < inner.config.batch_max && now_micros.saturating_sub(first.submitted_at_micros) < linger {
+    if batch.len() < limit && now_micros.saturating_sub(first.submitted_at_micros) < linger {
         return Ok(None);
     }
     let attempt = batch.iter().filter_map(|id| st.contributions.get(id)).map(|c| c.attempts).max().unwrap_or(0) + 1;

@@ -39,9 +39,23 @@ pub(crate) struct Contribution {
     pub session: Option<Vec<u8>>,
     /// Sessions it was put in so far.
     pub attempts: u32,
+    /// Failed sessions it was in.
+    pub failures: u32,
+    /// The largest batch it may be put in next (`usize::MAX`: any). A batch that fails twice is
+    /// split: its contributions go into batches of half its size, so a contribution that makes
+    /// every batch fail (one no honest party can process, or a fault nobody can attribute)
+    /// ends up alone and the others get through.
+    pub batch_cap: usize,
+    /// Not before (µs since the epoch): a contribution that failed alone waits 2^k seconds
+    /// (at most `MAX_BACKOFF_SECS`) so it cannot take every session. It is never rejected for
+    /// failing: only a verdict that names it rejects it.
+    pub retry_after_micros: i64,
     /// When it was submitted (µs since the epoch).
     pub submitted_at_micros: i64,
 }
+
+/// The longest a contribution that keeps failing alone waits between its sessions.
+pub(crate) const MAX_BACKOFF_SECS: i64 = 300;
 
 pub(crate) struct Query {
     pub dataset_id: String,
@@ -258,6 +272,9 @@ impl State {
                 standing: Standing::Pending,
                 session: None,
                 attempts: 0,
+                failures: 0,
+                batch_cap: usize::MAX,
+                retry_after_micros: 0,
                 submitted_at_micros: e.data.occurred_at,
             },
         );
@@ -327,7 +344,7 @@ impl State {
                     s.started[i] = Some(r);
                 }
             }
-            Kind::SessionClosed(c) => self.session_closed(&id, &c, e.position),
+            Kind::SessionClosed(c) => self.session_closed(&id, &c, e.position, e.data.occurred_at),
             other => warn!(event = other.type_name(), "an event the coordinator does not fold in a session"),
         }
     }
@@ -425,7 +442,7 @@ impl State {
         );
     }
 
-    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed, position: u64) {
+    fn session_closed(&mut self, id: &[u8], c: &ev::SessionClosed, position: u64, at_micros: i64) {
         let Some(s) = self.sessions.get_mut(id) else { return };
         if s.closed {
             return;
@@ -454,10 +471,24 @@ impl State {
                 }
             }
         } else {
+            let size = s.opened.contribution_ids.len();
             for cid in &s.opened.contribution_ids {
                 let Some(contribution) = self.contributions.get_mut(cid) else { continue };
                 if contribution.session.as_deref() == Some(id) {
                     contribution.session = None;
+                }
+                if !c.succeeded && contribution.standing == Standing::Pending {
+                    // A first failure may be a party's crash: the batch is tried again whole.
+                    // From the second on it is halved; alone, the contribution backs off.
+                    contribution.failures += 1;
+                    if contribution.failures >= 2 {
+                        contribution.batch_cap = contribution.batch_cap.min((size / 2).max(1));
+                    }
+                    if size == 1 && contribution.failures >= 2 {
+                        let exponent = (contribution.failures - 2).min(9);
+                        let wait = (1i64 << exponent).min(MAX_BACKOFF_SECS);
+                        contribution.retry_after_micros = at_micros.saturating_add(wait.saturating_mul(1_000_000));
+                    }
                 }
                 if contribution.standing == Standing::Pending
                     && contribution.session.is_none()

@@ -516,3 +516,75 @@ async fn key_generation_then_scheduled_refreshes_and_operator_signatures() {
     assert_eq!(key.public_key, shares[0].public_key().to_vec());
     net.stop().await;
 }
+
+/// A batch that keeps failing is split until the contribution that fails it is alone; that one
+/// backs off and is tried again later, never rejected for failing; the others get through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_that_keeps_failing_is_bisected_and_a_lone_failure_backs_off() {
+    let mut cfg = config();
+    cfg.batch_max = 4;
+    cfg.batch_linger_ms = 60_000;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1, 2], net.stopper());
+    net.create_dataset().await;
+    let tokens = ["alice-token", "bob-token", "dave-token", "erin-token"];
+    let ids: Vec<Vec<u8>> = (0..4u8).map(|i| vec![0xc0 + i; 16]).collect();
+    for (token, id) in tokens.iter().zip(&ids) {
+        let s = net.submission(token, id.as_slice().try_into().unwrap()).await;
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    let fail = |s: &ev::SessionOpened| {
+        Kind::SessionAborted(ev::SessionAborted {
+            session_id: s.session_id.clone(),
+            party: 1,
+            reason: "input_check_failed".into(),
+            blamed_party: None,
+            step: "commitment".into(),
+        })
+    };
+    let accept = |p: usize, s: &ev::SessionOpened| shares_accepted(p, s, &s.contribution_ids, &[]);
+    let mut n = 0;
+    // Twice the whole batch, then halves.
+    for _ in 0..2 {
+        let s = expect_session(&net, &mut n, &ids, &[0, 1, 2, 3]).await;
+        parties.report(1, &streams::session(&s.session_id), fail(&s)).await;
+        assert!(!closed(&net, &s.session_id).await.succeeded);
+    }
+    let s = expect_session(&net, &mut n, &ids, &[0, 1]).await;
+    for p in 0..3 {
+        parties.report(p, &streams::session(&s.session_id), accept(p, &s)).await;
+    }
+    assert!(closed(&net, &s.session_id).await.succeeded);
+    let s = expect_session(&net, &mut n, &ids, &[2, 3]).await;
+    parties.report(1, &streams::session(&s.session_id), fail(&s)).await;
+    assert!(!closed(&net, &s.session_id).await.succeeded);
+    // Alone: contribution 2 fails and backs off; contribution 3 goes ahead of it.
+    let s = expect_session(&net, &mut n, &ids, &[2]).await;
+    parties.report(1, &streams::session(&s.session_id), fail(&s)).await;
+    assert!(!closed(&net, &s.session_id).await.succeeded);
+    let s = expect_session(&net, &mut n, &ids, &[3]).await;
+    for p in 0..3 {
+        parties.report(p, &streams::session(&s.session_id), accept(p, &s)).await;
+    }
+    assert!(closed(&net, &s.session_id).await.succeeded);
+    // After its back-off it is tried again (not rejected) and accepted.
+    let s = expect_session(&net, &mut n, &ids, &[2]).await;
+    assert!(s.attempt >= 5, "{s:?}");
+    for p in 0..3 {
+        parties.report(p, &streams::session(&s.session_id), accept(p, &s)).await;
+    }
+    assert!(closed(&net, &s.session_id).await.succeeded);
+    let rejected = net.events().await.iter().filter(|(_, _, k)| matches!(k, Kind::ContributionRejected(_))).count();
+    assert_eq!(rejected, 0);
+    net.stop().await;
+}
+
+/// The next session (the `n`-th), which must hold exactly contributions `expected` of `ids`.
+async fn expect_session(net: &Net, n: &mut usize, ids: &[Vec<u8>], expected: &[usize]) -> ev::SessionOpened {
+    let s = opened(net, *n).await;
+    let want: Vec<Vec<u8>> = expected.iter().map(|&i| ids[i].clone()).collect();
+    assert_eq!(s.contribution_ids, want, "session {n}");
+    *n += 1;
+    s
+}

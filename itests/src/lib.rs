@@ -67,6 +67,7 @@ impl Harness {
             Backend::Embedded => Bus::InProcess(InProcessBus::new()),
         };
         let created = Cleanup {
+            admin: pg_admin_url(),
             prefix: prefix.clone(),
             nats: nats_url(),
             databases: Mutex::default(),
@@ -152,6 +153,8 @@ fn database_name(prefix: &str, service: &str) -> String {
 /// What a harness created on the shared servers, removed on drop.
 struct Cleanup {
     prefix: String,
+    /// The PostgreSQL URL the databases were created with.
+    admin: String,
     /// The NATS server the streams were declared on.
     nats: String,
     /// Databases (possibly) created.
@@ -170,11 +173,10 @@ impl Cleanup {
 
     /// Drops the databases and deletes the streams over fresh connections:
     /// the test's own clients belong to its runtime, which may be unwinding.
-    async fn remove(prefix: &str, nats: String, databases: &[String], streams: &[String]) -> Vec<String> {
+    async fn remove(prefix: &str, admin: &str, nats: String, databases: &[String], streams: &[String]) -> Vec<String> {
         let mut failures = Vec::new();
-        let admin = pg_admin_url();
         for db in databases {
-            if let Err(e) = PgEventStore::drop_database(&admin, db).await {
+            if let Err(e) = PgEventStore::drop_database(admin, db).await {
                 failures.push(format!("database {db}: {e}"));
             }
         }
@@ -220,10 +222,10 @@ impl Drop for Cleanup {
         if databases.is_empty() && streams.is_empty() {
             return;
         }
-        let (prefix, nats) = (self.prefix.clone(), self.nats.clone());
+        let (prefix, admin, nats) = (self.prefix.clone(), self.admin.clone(), self.nats.clone());
         let worker = std::thread::Builder::new().name(format!("cleanup-{prefix}")).spawn(move || {
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(Self::remove(&prefix, nats, &databases, &streams)),
+                Ok(rt) => rt.block_on(Self::remove(&prefix, &admin, nats, &databases, &streams)),
                 Err(e) => vec![format!("no runtime for cleanup: {e}")],
             }
         });

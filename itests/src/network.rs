@@ -99,12 +99,18 @@ impl Proc {
 
     /// Starts the process (its log is appended to, across restarts).
     fn spawn(&mut self) -> anyhow::Result<()> {
+        self.spawn_with(&[])
+    }
+
+    /// Starts the process with `extra` arguments after its settings.
+    fn spawn_with(&mut self, extra: &[&str]) -> anyhow::Result<()> {
         ensure!(self.child.is_none(), "{} is already running", self.name);
         let log = File::options().create(true).append(true).open(&self.log).context("opening a log")?;
         let mut command = Command::new(&self.binary);
         command
             .arg("--config")
             .arg(&self.config)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("opening a log")?)
             .stderr(log);
@@ -171,6 +177,8 @@ pub struct Network {
     pub query_api: QueryApiClient<Channel>,
     /// The NATS server the services use.
     pub nats: String,
+    /// The PostgreSQL URL the databases are made with.
+    admin: String,
     operator_token: String,
     coordinator: Proc,
     parties: [Proc; 3],
@@ -190,6 +198,17 @@ impl Network {
     /// [`Network::start`] with the services on the NATS server at `nats` (a test's own
     /// [`PrivateNats`], to stop and restart).
     pub async fn start_on(accounts: Vec<Account>, tuning: &Tuning, nats: String) -> anyhow::Result<Network> {
+        Self::start_with(accounts, tuning, nats, pg_admin_url()).await
+    }
+
+    /// [`Network::start_on`] with the databases made through the PostgreSQL URL `admin` (its
+    /// user may create databases).
+    pub async fn start_with(
+        accounts: Vec<Account>,
+        tuning: &Tuning,
+        nats: String,
+        admin: String,
+    ) -> anyhow::Result<Network> {
         let binaries = BINARIES.map(binary);
         let [coordinator_bin, party_bin, projector_bin] = binaries;
         let (coordinator_bin, party_bin, projector_bin) = (coordinator_bin?, party_bin?, projector_bin?);
@@ -210,6 +229,7 @@ impl Network {
         let net = Network {
             cleanup: Cleanup {
                 prefix: prefix.clone(),
+                admin: admin.clone(),
                 nats: nats.clone(),
                 databases: Mutex::default(),
                 streams: Mutex::default(),
@@ -224,6 +244,7 @@ impl Network {
             client,
             query_api,
             nats,
+            admin,
             operator_token,
             dir,
         };
@@ -240,7 +261,7 @@ impl Network {
 
     /// The databases, the streams and the settings files.
     async fn prepare(&self, tuning: &Tuning) -> anyhow::Result<()> {
-        let admin = pg_admin_url();
+        let admin = self.admin.clone();
         let services = [triad_network::COORDINATOR, "party0", "party1", "party2", "projector"];
         for service in services {
             let db = database_name(&self.prefix, service);
@@ -318,7 +339,7 @@ impl Network {
 
     /// The PostgreSQL URL of `service`'s database.
     pub fn database_url(&self, service: &str) -> String {
-        database_url(&pg_admin_url(), &database_name(&self.prefix, service))
+        database_url(&self.admin, &database_name(&self.prefix, service))
     }
 
     /// An error naming the first service process that died (with its log).
@@ -343,6 +364,13 @@ impl Network {
     /// Starts party `i`'s process again with the same settings.
     pub fn start_party(&mut self, i: usize) -> anyhow::Result<()> {
         self.parties[i].spawn()
+    }
+
+    /// Kills the projector and starts it again with `--rebuild`: its read model dropped and
+    /// folded again from position 0 with fresh consumers.
+    pub fn rebuild_projector(&mut self) -> anyhow::Result<()> {
+        self.projector.kill();
+        self.projector.spawn_with(&["--rebuild"])
     }
 
     /// The coordinator's view of the network.

@@ -16,6 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use triad_dev_notary::Account;
 use triad_dev_notary::DevNotaryConfig;
 use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, Tuning, heavy_tailed_balances};
+
+use crate::devnet_net::{DevNet, Outcome};
 use triad_proto::api::v1 as api;
 use triad_stats::exec::Answer;
 use triad_stats::{Decimal, Schema};
@@ -82,6 +84,12 @@ pub struct Args {
     /// How long the intake and each query may take, seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// One OS process per service (`triad-coordinator`, three `triad-party`,
+    /// `triad-projector`, found next to this binary: build them first with `cargo build
+    /// --release -p triad-coordinator -p triad-party -p triad-projector`), on PostgreSQL +
+    /// JetStream (implies `--backend distributed`; the databases and streams are removed after).
+    #[arg(long, conflicts_with = "keep")]
+    processes: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,7 +117,9 @@ pub async fn run(args: Args) -> Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let say = Say { json: args.json };
-    say.line(format!("triad devnet: a whole network in this process, working in {}", dir.display()));
+    if !args.processes {
+        say.line(format!("triad devnet: a whole network in this process, working in {}", dir.display()));
+    }
 
     let honest = data.rows.len();
     let providers: Vec<(Account, Provider)> = (0..honest + args.cheaters)
@@ -127,12 +137,35 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     let started = Instant::now();
+    if args.processes {
+        say.line("triad devnet: one process per service on PostgreSQL + JetStream");
+        let accounts: Vec<Account> = providers.iter().map(|(a, _)| a.clone()).collect();
+        let tuning = triad_itests::network::Tuning::default();
+        let mut net = triad_itests::network::Network::start_with(
+            accounts,
+            &tuning,
+            args.nats_url.clone(),
+            args.database_url.clone(),
+        )
+        .await?;
+        say.line(format!(
+            "  processes started in {:.1} s: coordinator {}, projector {} (databases and streams of prefix {})",
+            started.elapsed().as_secs_f64(),
+            net.coordinator_addr,
+            net.projector_addr,
+            net.prefix
+        ));
+        let (published, refused) = walk(&mut net, &args, &say, &data, &providers).await?;
+        drop(net);
+        say.line(format!("done: {published} queries published, {refused} refused"));
+        return Ok(());
+    }
     let notary = DevNotaryConfig {
         accounts: providers.iter().map(|(a, _)| a.clone()).collect(),
         value_fields: data.columns.iter().map(|c| c.0.clone()).collect(),
         ..Default::default()
     };
-    let net = LocalNet::start_with_notary(&dir, backend, notary, Tuning::default()).await?;
+    let mut net = LocalNet::start_with_notary(&dir, backend, notary, Tuning::default()).await?;
     say.line(format!(
         "  started in {:.1} s: coordinator {}, projector {}, parties {}",
         started.elapsed().as_secs_f64(),
@@ -141,7 +174,7 @@ pub async fn run(args: Args) -> Result<()> {
         net.party_addresses().join(", ")
     ));
     say.line(format!("  event log: {}", net.describe()));
-    let outcome = walk(&net, &args, &say, &data, &providers).await;
+    let outcome = walk(&mut net, &args, &say, &data, &providers).await;
     net.stop(args.keep).await;
     let (published, refused) = outcome?;
     if args.dir.is_some() && args.backend == BackendArg::Embedded {
@@ -157,14 +190,14 @@ pub async fn run(args: Args) -> Result<()> {
 
 /// The flow: dataset, contributions, intake, queries. Returns the numbers of queries
 /// published and refused.
-async fn walk(
-    net: &LocalNet,
+async fn walk<N: DevNet>(
+    net: &mut N,
     args: &Args,
     say: &Say,
     data: &Data,
     providers: &[(Account, Provider)],
 ) -> Result<(usize, usize)> {
-    let mut client = net.client.clone();
+    let mut client = net.client();
     let network = net.wait_up(Duration::from_secs(60)).await?;
     say.line("three parties joined and are up");
     let keys = LocalNet::share_keys(&network)?;
@@ -275,10 +308,13 @@ async fn walk(
             .await
             .map_err(grpc_error(&format!("submitting {sql:?}")))?
             .into_inner();
-        let waited = net.projector.wait_query(&submitted.query_id, Duration::from_secs(args.timeout_secs)).await;
+        let waited = net
+            .wait_query(&submitted.query_id, Duration::from_secs(args.timeout_secs))
+            .await
+            .with_context(|| format!("query {sql:?}"))?;
         let result = match waited {
-            Ok(r) => r,
-            Err(triad_projector::ProjectorError::Aborted { reason, .. }) => {
+            Outcome::Published(r) => *r,
+            Outcome::Refused(reason) => {
                 if args.json {
                     println!("{}", serde_json::json!({ "sql": sql, "aborted": reason }));
                 } else {
@@ -287,7 +323,6 @@ async fn walk(
                 refused += 1;
                 continue;
             }
-            Err(e) => return Err(e).with_context(|| format!("query {sql:?}")),
         };
         let answer = triad_network::answer_of(&result.values);
         // The consumer's check: the signature holds under the dataset's key, derived from the

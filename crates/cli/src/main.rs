@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod client;
 mod demo;
 mod devnet;
+mod devnet_net;
 mod events;
 mod malloc;
 mod notary;

@@ -64,6 +64,31 @@ async fn devnet_runs_on_postgres_and_jetstream() {
     assert_eq!(left, 0, "the run's databases are dropped");
 }
 
+/// The same flow with one OS process per service (`triad-coordinator`, three `triad-party`,
+/// `triad-projector`, which `cargo test --workspace` builds) on PostgreSQL + JetStream.
+#[tokio::test]
+async fn devnet_runs_as_processes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = devnet(&["--processes"], dir.path());
+    check_flow(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("one process per service"), "{stderr}");
+    let prefix = stderr
+        .split("databases and streams of prefix ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no prefix in {stderr}"));
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE $1")
+        .bind(format!("%{prefix}%"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("counts");
+    assert_eq!(left, 0, "the run's databases are dropped");
+}
+
 fn check_flow(out: &Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

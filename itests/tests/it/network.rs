@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
 use tonic::Code;
 use triad_dev_notary::Account;
 use triad_itests::network::{Behaviour, Network, PrivateNats, Tuning};
@@ -75,6 +76,13 @@ async fn assert_result(net: &mut Network, result: &ev::ResultPublished, rows: &[
             );
         }
     }
+}
+
+/// The projector's (submitted, accepted, rejected) of the dataset, once it serves them.
+async fn projector_counts(net: &mut Network) -> Option<(u64, u64, u64)> {
+    let d = net.query_api.get_dataset(api::GetDatasetRequest { dataset_id: DATASET.into() }).await.ok()?;
+    let d = d.into_inner();
+    Some((d.contributions_submitted, d.contributions_accepted, d.contributions_rejected))
 }
 
 /// Per uid: the verdicts the coordinator recorded (`accepted`, or the rejection's reason and
@@ -145,7 +153,9 @@ async fn caught_up(net: &Network, party: &str, timeout: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_processes_ingest_and_answer() {
-    const HONEST: usize = 54;
+    // 1,000 providers: 996 honest, four with accounts of their own that cheat (one is refused
+    // at the door), and two more attempts at the door (a reused uid, a replayed submission).
+    const HONEST: usize = 996;
     let started = Instant::now();
     // Two values per contribution: a balance and a trade count, each hidden behind its own
     // commitment in the presentation and checked on its own in the intake.
@@ -160,16 +170,23 @@ async fn network_processes_ingest_and_answer() {
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
     let up = started.elapsed();
-    let spec = DatasetSpec::new(DATASET, &[("balance", 6, 2), ("trades", 4, 0)], 5);
+    // Four integer digits: the second moments of 996 rows stay exact in the ring (stats.md §5.1).
+    let spec = DatasetSpec::new(DATASET, &[("balance", 4, 2), ("trades", 4, 0)], 5);
     net.create_dataset(&spec).await.unwrap();
 
-    // The honest providers.
-    let mut honest_requests = Vec::new();
-    for i in 0..HONEST {
-        let s = net.submission(&format!("h{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
-        net.client.submit_contribution(s.clone()).await.unwrap();
-        honest_requests.push(s);
-    }
+    // The honest providers, 16 at a time.
+    let honest_requests: Vec<api::SubmitContributionRequest> = {
+        let (net, spec, keys) = (&net, &spec, &keys);
+        futures::stream::iter(0..HONEST)
+            .map(|i| async move {
+                let s = net.submission(&format!("h{i}"), spec, keys, Behaviour::Honest).await.unwrap();
+                net.client.clone().submit_contribution(s.clone()).await.unwrap();
+                s
+            })
+            .buffered(16)
+            .collect()
+            .await
+    };
 
     // Refused at the door, nothing appended.
     // A forged presentation (one byte flipped).
@@ -203,7 +220,7 @@ async fn network_processes_ingest_and_answer() {
 
     // The intake: every admitted contribution decided, exactly the honest ones accepted.
     let total = HONEST as u64 + 3;
-    let status = net.wait_decided(DATASET, total, Duration::from_secs(40)).await.unwrap();
+    let status = net.wait_decided(DATASET, total, Duration::from_secs(300)).await.unwrap();
     assert_eq!((status.submitted, status.accepted, status.rejected), (total, HONEST as u64, 3), "{status:?}");
     let decided = started.elapsed();
     let log = net.coordinator_log().await.unwrap();
@@ -222,6 +239,7 @@ async fn network_processes_ingest_and_answer() {
     assert!(inflated.starts_with("value_mismatch"), "{inflated}");
     let inconsistent = only("u-inconsistent");
     assert!(inconsistent.starts_with("inconsistent_shares"), "{inconsistent}");
+    assert!(inconsistent.contains("signed by the provider that does not open"), "no detail: {inconsistent}");
     let wrong = only("u-wrongkeys");
     assert!(wrong.starts_with("bundle_unusable"), "{wrong}");
     eprintln!("rejected: {inflated}; {inconsistent}; {wrong}");
@@ -229,11 +247,7 @@ async fn network_processes_ingest_and_answer() {
     // The projector's counts follow.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let d = net.query_api.get_dataset(api::GetDatasetRequest { dataset_id: DATASET.into() }).await;
-        let counts = d.ok().map(|d| {
-            let d = d.into_inner();
-            (d.contributions_submitted, d.contributions_accepted, d.contributions_rejected)
-        });
+        let counts = projector_counts(&mut net).await;
         if counts == Some((total, HONEST as u64, 3)) {
             break;
         }
@@ -249,6 +263,29 @@ async fn network_processes_ingest_and_answer() {
     let result = net.wait_published(&query_id, Duration::from_secs(30)).await.unwrap();
     let rows: Vec<Vec<String>> = (0..HONEST).map(|i| vec![balance(i), trades(i)]).collect();
     assert_result(&mut net, &result, &rows, &[0.0, 1e-12, 1e-12, 1e-12, 0.0, 1e-6]).await;
+
+    // The projector wiped and rebuilt from position 0 answers the same: the counts, the
+    // result with its signature, and the list of results.
+    let before = net.query_api.list_results(api::ListResultsRequest { dataset_id: DATASET.into() }).await.unwrap();
+    let before = before.into_inner().results;
+    net.rebuild_projector().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = projector_counts(&mut net).await;
+        let results = net.query_api.list_results(api::ListResultsRequest { dataset_id: DATASET.into() }).await;
+        let results = results.ok().map(|r| r.into_inner().results);
+        if counts == Some((total, HONEST as u64, 3)) && results.as_ref() == Some(&before) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rebuilt projector: {counts:?}, {} results",
+            results.map_or(0, |r| r.len())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rebuilt = net.query_api.get_result(api::GetResultRequest { query_id: query_id.clone() }).await.unwrap();
+    assert_eq!(rebuilt.into_inner(), result);
     eprintln!(
         "up {:.1} s, {} submitted at {:.1} s, decided at {:.1} s, published at {:.1} s",
         up.as_secs_f64(),

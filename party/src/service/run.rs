@@ -219,11 +219,25 @@ pub(crate) fn intake(
                     .collect::<Result<Vec<_>, _>>()?;
                 report.accepted.push((id, values));
             }
-            Some(Outcome::Rejected(r)) => report.rejections.push(Rejection {
-                contribution_id: id,
-                reason: r.as_str().into(),
-                detail: String::new(),
-            }),
+            Some(Outcome::Rejected(r)) => {
+                // For an equivocation: what was proven, and by whom (the proof itself, a copy
+                // of a component with the provider's signature, stays with the parties).
+                let detail = accusations
+                    .iter()
+                    .enumerate()
+                    .find_map(|(party, list)| {
+                        list.iter().find(|a| a.contribution == j).map(|a| {
+                            format!(
+                                "party {party} holds a copy of column {} component {} signed by the provider that \
+                                 does not open the provider's public commitment; all three parties verified the \
+                                 signature",
+                                a.proof.opening.column, a.proof.opening.component
+                            )
+                        })
+                    })
+                    .unwrap_or_default();
+                report.rejections.push(Rejection { contribution_id: id, reason: r.as_str().into(), detail })
+            }
             None => return Err(Failure::new("commitment_check", "fewer verdicts than contributions")),
         }
     }
