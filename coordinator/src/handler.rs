@@ -209,6 +209,15 @@ fn closed(session_id: &[u8], succeeded: bool, reason: &str, detail: String) -> E
 /// A party's abort reason when the query's cohort is below the dataset's `min_cohort`.
 const REFUSED: &str = "below_min_cohort";
 
+/// A party's abort reason when the declared ranges are too wide for exact evaluation over the
+/// query's rows (public facts: every honest party refuses alike); the explanation follows.
+const REFUSED_BOUNDS: &str = "exactness_bound";
+
+/// A refusal by policy (not a failure): final when all three parties refuse.
+fn is_refusal(reason: &str) -> bool {
+    reason == REFUSED || reason.starts_with(REFUSED_BOUNDS)
+}
+
 /// The verdict if the reports decide the session: any abort fails it; three reports decide it.
 fn verdict(
     st: &State,
@@ -222,8 +231,8 @@ fn verdict(
     {
         // A refusal ends the query for good only when all three parties refused (they open
         // the same cohort bit): one party's refusal alone is an ordinary failure, retried.
-        if reason == REFUSED {
-            let refused = |r: &Option<Report>| matches!(r, Some(Report::Aborted { reason, .. }) if reason == REFUSED);
+        if is_refusal(reason) {
+            let refused = |r: &Option<Report>| matches!(r, Some(Report::Aborted { reason, .. }) if is_refusal(reason));
             if !reports.iter().all(refused) {
                 if reports.iter().all(Option::is_some) {
                     let detail = "not every party refused below min_cohort".to_owned();
@@ -346,7 +355,7 @@ pub(crate) fn failed(
     if s.is_query() {
         let failures = st.queries.get(&s.opened.query_id).map_or(0, |q| q.failures) + 1;
         let (last_reason, blamed_party, step) = abort.unwrap_or((reason, None, ""));
-        let final_reason = if last_reason == REFUSED {
+        let final_reason = if is_refusal(last_reason) {
             Some(last_reason.to_owned())
         } else if failures >= config.max_query_attempts {
             Some(format!("gave up after {failures} attempts: {last_reason}"))

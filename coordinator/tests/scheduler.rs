@@ -428,6 +428,41 @@ async fn a_refusal_is_final_only_when_all_three_refuse() {
     })
     .await;
     assert_eq!(aborted.reason, "below_min_cohort");
+
+    // Declared ranges too wide for exact evaluation: all three refuse at once, final too.
+    let q2 = net
+        .client
+        .submit_query(api::SubmitQueryRequest {
+            sql: "SELECT stddev(balance) FROM eth_balance".into(),
+            requested_by: "t".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stream2 = streams::query(&q2.query_id);
+    let third = opened(&net, 2).await;
+    assert_eq!(third.query_id, q2.query_id);
+    let reason = "exactness_bound: second moments over 996 rows need the declared half-ranges to satisfy ...";
+    for p in 0..3u32 {
+        let refusal = Kind::QueryAborted(ev::QueryAborted {
+            query_id: q2.query_id.clone(),
+            reason: reason.into(),
+            step: "plan".into(),
+            party: Some(p),
+            session_id: third.session_id.clone(),
+            ..Default::default()
+        });
+        parties.report(p as usize, &stream2, refusal).await;
+    }
+    let (netr, s2) = (&net, &stream2);
+    let aborted = eventually("the final exactness refusal", || async move {
+        netr.events().await.into_iter().find_map(|(st, _, k)| match k {
+            Kind::QueryAborted(a) if a.r#final && &st == s2 => Some(a),
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(aborted.reason, reason);
     net.stop().await;
 }
 

@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Honest providers (simulated: heavy-tailed balances and a trade count each).
-    #[arg(long, default_value_t = 100, conflicts_with = "data")]
+    #[arg(long, default_value_t = 1000, conflicts_with = "data")]
     providers: usize,
     /// Providers from a CSV file instead of simulated ones: a header row naming the dataset's
     /// columns, then one provider per row, each value an unsigned decimal (it is proven as a
@@ -365,7 +365,9 @@ impl Data {
     fn simulated(n: usize) -> Data {
         let balances = heavy_tailed_balances(n, 0x7472_6961_6464_6576);
         let rows = balances.iter().enumerate().map(|(i, b)| vec![b.clone(), trades(i, b)]).collect();
-        Data { dataset: DATASET.into(), columns: vec![("balance".into(), 6, 2), ("trades".into(), 4, 0)], rows }
+        // Five integer digits (the simulated balances stay below 100,000): the declared range
+        // bounds the exact second moments (stats.md §5.1), 2^15 rows at this width.
+        Data { dataset: DATASET.into(), columns: vec![("balance".into(), 5, 2), ("trades".into(), 4, 0)], rows }
     }
 
     /// One provider per row of a CSV file (header: the column names).

@@ -311,6 +311,11 @@ pub(crate) fn query(
         ExecError::BelowCohort { min_cohort } => {
             Failure { reason: "below_min_cohort".into(), blamed: None, step: format!("min_cohort {min_cohort}") }
         }
+        // Public facts (the row count, the declared ranges): every party refuses alike, and the
+        // coordinator ends the query at once (`exactness_bound`), as for `below_min_cohort`.
+        ExecError::Bounds(why) => {
+            Failure { reason: format!("exactness_bound: {why}"), blamed: None, step: "plan".into() }
+        }
         ExecError::Mpc(e) => mpc_failure(triad_mpc::Error::Engine(e)),
         other => Failure::new("execute", other.to_string()),
     })?;
