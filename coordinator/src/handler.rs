@@ -97,7 +97,7 @@ impl Handler for PartyHandler {
                     return Ok(Vec::new());
                 }
                 let st = self.inner.caught_up().await.map_err(|err| HandlerError::Transient(err.to_string()))?;
-                let effects = crate::signing::record_report(&st, self.party, kind);
+                let effects = crate::signing::record_report(&st, &self.inner.config.network_id, self.party, kind);
                 drop(st);
                 if !effects.is_empty() {
                     self.inner.wake.notify_one();

@@ -55,7 +55,7 @@ pub(crate) fn expected_key(st: &State, r: &ev::SigningRequested) -> Result<[u8; 
 /// The appends that record party `party`'s signing report `report` (nothing for an unknown or
 /// finished request, a stale attempt or a second report), with the outcome if it decides the
 /// request.
-pub(crate) fn record_report(st: &State, party: u32, report: Kind) -> Vec<Append> {
+pub(crate) fn record_report(st: &State, network_id: &str, party: u32, report: Kind) -> Vec<Append> {
     let request_id = match &report {
         Kind::KeyGenerated(k) => k.request_id.clone(),
         Kind::KeyRefreshed(r) => r.request_id.clone(),
@@ -103,7 +103,7 @@ pub(crate) fn record_report(st: &State, party: u32, report: Kind) -> Vec<Append>
             let mut appends =
                 vec![Append::new(stream, at, vec![event(Kind::Signed(x)), event(Kind::Signed(record.clone()))])];
             if !s.attempt.query_id.is_empty() {
-                appends.extend(publish(st, &s.attempt, &record));
+                appends.extend(publish(st, network_id, &s.attempt, &record));
             }
             info!(request = %hex::encode(&request_id), "signed");
             appends
@@ -160,8 +160,9 @@ pub(crate) fn record_report(st: &State, party: u32, report: Kind) -> Vec<Append>
     }
 }
 
-/// The result of a signed query, published with its signature.
-fn publish(st: &State, r: &ev::SigningRequested, signed: &ev::Signed) -> Option<Append> {
+/// The result of a signed query, published with its signature (the fields of the statement
+/// the signature covers, `network_id` included).
+fn publish(st: &State, network_id: &str, r: &ev::SigningRequested, signed: &ev::Signed) -> Option<Append> {
     let q = st.queries.get(&r.query_id)?;
     let session = st.sessions.get(q.computed.as_ref()?)?;
     let computed = session.reports.iter().flatten().find_map(|x| match x {
@@ -178,7 +179,7 @@ fn publish(st: &State, r: &ev::SigningRequested, signed: &ev::Signed) -> Option<
         signed_message: computed.signed_message.clone(),
         signature: signed.signature.clone(),
         public_key: signed.public_key.clone(),
-        network_id: computed.network_id.clone(),
+        network_id: network_id.to_owned(),
         rows,
     };
     info!(query = %hex::encode(&r.query_id), "result published");
@@ -234,7 +235,7 @@ pub(crate) fn step(
                 r#final: true,
             };
             appends.push(Append::new(streams::signing(id), at, vec![event(Kind::SigningAborted(abort))]));
-            if !s.attempt.query_id.is_empty() {
+            if st.queries.get(&s.attempt.query_id).is_some_and(|q| !q.done) {
                 let aborted = ev::QueryAborted {
                     query_id: s.attempt.query_id.clone(),
                     reason: format!("the result could not be signed: {reason}"),
@@ -299,7 +300,7 @@ pub(crate) fn step(
             continue;
         }
         let Some(participants) = signers(up, 1) else { continue };
-        let Some(request) = result_request(st, qid, key.epoch, participants)? else { continue };
+        let Some(request) = result_request(st, &config.network_id, qid, key.epoch, participants)? else { continue };
         appends.push(Append::new(
             streams::signing(qid),
             ExpectedVersion::NoStream,
@@ -318,6 +319,7 @@ pub(crate) fn step(
 /// The first signature request of query `qid`'s agreed result.
 fn result_request(
     st: &State,
+    network_id: &str,
     qid: &[u8],
     epoch: u64,
     participants: Vec<u32>,
@@ -330,8 +332,10 @@ fn result_request(
     }) else {
         return Ok(None);
     };
+    // The coordinator's own statement of the result (its network id, the session's snapshot, the
+    // query as requested): honest parties sign it only if it is the one they computed.
     let statement = triad_network::result_statement(
-        &computed.network_id,
+        network_id,
         &session.opened.dataset_id,
         session.opened.snapshot,
         &q.sql,

@@ -10,8 +10,10 @@
 use std::time::Duration;
 
 use triad_dev_notary::Account;
+use triad_eventlog::{Append, ExpectedVersion};
 use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, Tuning};
 use triad_proto::api::v1 as api;
+use triad_proto::events::v1::{self as ev, event::Kind};
 use triad_signing::{NetworkKey, VerifyError};
 
 const N: usize = 6;
@@ -102,6 +104,58 @@ async fn results_are_threshold_signed_and_refresh_keeps_the_key() {
     assert_eq!(refreshed.chain_code, key.chain_code);
     let second = query(&net, "SELECT avg(balance) FROM signed").await;
     check(&pinned, &second).unwrap();
+
+    // A coordinator that asks for a statement the parties did not compute (the first query
+    // with a doctored value) gets no signature: each signer refuses it.
+    let mut doctored = first.values.clone();
+    doctored[1].value = "1".into();
+    let statement = triad_network::result_statement(&first.network_id, "signed", first.snapshot, &first.sql, &doctored);
+    let request_id = vec![0xee; 16];
+    let forged = ev::SigningRequested {
+        request_id: request_id.clone(),
+        purpose: triad_network::SIGN_SIGN.into(),
+        session_id: vec![0xdd; 32],
+        participants: vec![0, 1],
+        attempt: 1,
+        digest: statement.digest().to_vec(),
+        dataset_id: "signed".into(),
+        query_id: first.query_id.clone(),
+        epoch: 1,
+        ..Default::default()
+    };
+    let append = Append::new(
+        triad_network::streams::signing(&request_id),
+        ExpectedVersion::NoStream,
+        vec![triad_network::event(Kind::SigningRequested(forged))],
+    );
+    net.coordinator_store().append(vec![append]).await.unwrap();
+    // Every pair is asked in turn and refuses; after the last attempt the request is given up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (refusals, given_up) = loop {
+        let log = net.coordinator_store().read_all(0, usize::MAX).await.unwrap();
+        let (mut refusals, mut given_up) = (Vec::new(), None);
+        for e in &log {
+            match triad_network::decode(e).unwrap() {
+                Some(Kind::SigningAborted(a)) if a.request_id == request_id && a.r#final => given_up = Some(a),
+                Some(Kind::SigningAborted(a)) if a.request_id == request_id => refusals.push(a),
+                Some(Kind::Signed(x)) if x.request_id == request_id => panic!("a doctored result was signed: {x:?}"),
+                _ => {}
+            }
+        }
+        if given_up.is_some() || std::time::Instant::now() > deadline {
+            break (refusals, given_up);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let given_up = given_up.expect("the forged request given up");
+    assert!(given_up.reason.starts_with("gave up after 5 attempts"), "{given_up:?}");
+    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    for a in &refusals {
+        assert!(a.reason.contains("not of a statement this party computed"), "{a:?}");
+    }
+    // The published result stands.
+    let again = net.projector.wait_query(&first.query_id, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(again, first);
     net.stop(false).await;
 
     for party in triad_network::PARTIES {
