@@ -149,7 +149,10 @@ async fn results_are_threshold_signed_and_refresh_keeps_the_key() {
     };
     let given_up = given_up.expect("the forged request given up");
     assert!(given_up.reason.starts_with("gave up after 5 attempts"), "{given_up:?}");
-    assert_eq!(refusals.len(), 5, "{refusals:?}");
+    // A refusal for each of the five attempts (both signers' when both landed before the next
+    // attempt was asked).
+    let attempts: std::collections::BTreeSet<&Vec<u8>> = refusals.iter().map(|a| &a.session_id).collect();
+    assert_eq!(attempts.len(), 5, "{refusals:?}");
     for a in &refusals {
         assert!(a.reason.contains("not of a statement this party computed"), "{a:?}");
     }
