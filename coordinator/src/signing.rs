@@ -163,12 +163,7 @@ pub(crate) fn record_report(st: &State, network_id: &str, party: u32, report: Ki
 /// The result of a signed query, published with its signature (the fields of the statement
 /// the signature covers, `network_id` included).
 fn publish(st: &State, network_id: &str, r: &ev::SigningRequested, signed: &ev::Signed) -> Option<Append> {
-    let q = st.queries.get(&r.query_id)?;
-    let session = st.sessions.get(q.computed.as_ref()?)?;
-    let computed = session.reports.iter().flatten().find_map(|x| match x {
-        crate::state::Report::Computed(c) => Some(c),
-        _ => None,
-    })?;
+    let (q, session, computed) = agreed(st, &r.query_id)?;
     let rows = session.started.iter().flatten().map(|q| q.cohort).next().unwrap_or(0);
     let published = ev::ResultPublished {
         query_id: r.query_id.clone(),
@@ -316,6 +311,20 @@ pub(crate) fn step(
     Ok(appends)
 }
 
+/// Query `qid`, the session whose three results agreed, and one of those (equal) results.
+fn agreed<'a>(
+    st: &'a State,
+    qid: &[u8],
+) -> Option<(&'a crate::state::Query, &'a crate::state::Session, &'a ev::ResultComputed)> {
+    let q = st.queries.get(qid)?;
+    let session = st.sessions.get(q.computed.as_ref()?)?;
+    let computed = session.reports.iter().flatten().find_map(|x| match x {
+        crate::state::Report::Computed(c) => Some(c),
+        _ => None,
+    })?;
+    Some((q, session, computed))
+}
+
 /// The first signature request of query `qid`'s agreed result.
 fn result_request(
     st: &State,
@@ -324,14 +333,7 @@ fn result_request(
     epoch: u64,
     participants: Vec<u32>,
 ) -> Result<Option<ev::SigningRequested>, getrandom::Error> {
-    let Some(q) = st.queries.get(qid) else { return Ok(None) };
-    let Some(session) = q.computed.as_ref().and_then(|s| st.sessions.get(s)) else { return Ok(None) };
-    let Some(computed) = session.reports.iter().flatten().find_map(|x| match x {
-        crate::state::Report::Computed(c) => Some(c),
-        _ => None,
-    }) else {
-        return Ok(None);
-    };
+    let Some((q, session, computed)) = agreed(st, qid) else { return Ok(None) };
     // The coordinator's own statement of the result (its network id, the session's snapshot, the
     // query as requested): honest parties sign it only if it is the one they computed.
     let statement = triad_network::result_statement(

@@ -453,8 +453,7 @@ impl Network {
             min_cohort: spec.min_cohort,
             columns: spec.columns.clone(),
         };
-        let mut request = tonic::Request::new(create);
-        request.metadata_mut().insert("authorization", format!("Bearer {}", self.operator_token).parse()?);
+        let request = self.operator_request(create);
         self.client.create_dataset(request).await.context("CreateDataset")?;
         Ok(())
     }

@@ -365,9 +365,7 @@ impl LocalNet {
             min_cohort: spec.min_cohort,
             columns: spec.columns.clone(),
         };
-        let mut request = tonic::Request::new(create);
-        let bearer = format!("Bearer {}", self.operator_token).parse().step("the operator token as a header")?;
-        request.metadata_mut().insert("authorization", bearer);
+        let request = self.operator_request(create);
         self.client.clone().create_dataset(request).await.map_err(status("creating the dataset"))?;
         Ok(())
     }
