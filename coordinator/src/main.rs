@@ -39,6 +39,11 @@ impl Default for Settings {
     }
 }
 
+// mimalloc: the services allocate per message and per event on many threads, where glibc's
+// allocator spent a tenth of the ingest's CPU (docs/BENCHMARKS.md, network).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

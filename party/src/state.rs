@@ -70,6 +70,7 @@ impl SessionState {
 }
 
 /// One contribution of an intake session, as the party holds it.
+#[derive(Clone)]
 pub struct Submission {
     /// The submission event (its `sealed_bundles` emptied: only this party's is kept).
     pub submitted: ContributionSubmitted,
@@ -159,8 +160,26 @@ impl State {
     pub async fn fold(&self, source: &str, events: &[(u64, Fold)]) -> Result<(), StateError> {
         let Some(&(last, _)) = events.last() else { return Ok(()) };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (position, fold) in events {
-            apply(&mut tx, *position, fold).await?;
+        // Runs of submissions and of acceptances (nearly every event of an intake) go in
+        // multi-row statements: each statement is a round trip to sqlx's SQLite thread.
+        let mut rest = events;
+        while let Some((position, fold)) = rest.first() {
+            let run = match fold {
+                Fold::Submission { .. } => {
+                    rest.iter().take_while(|(_, f)| matches!(f, Fold::Submission { .. })).count()
+                }
+                Fold::Accepted(_) => rest.iter().take_while(|(_, f)| matches!(f, Fold::Accepted(_))).count(),
+                _ => 1,
+            };
+            let (head, tail) = rest.split_at(run);
+            if run == 1 {
+                apply(&mut tx, *position, fold).await?;
+            } else {
+                for chunk in head.chunks(ROWS_PER_STATEMENT) {
+                    apply_run(&mut tx, chunk).await?;
+                }
+            }
+            rest = tail;
         }
         sqlx::query(
             "INSERT INTO folded (source, position) VALUES ($1, $2)
@@ -215,20 +234,32 @@ impl State {
 
     /// The submissions of `ids`, in that order (`None` for one never seen).
     pub async fn submissions(&self, ids: &[Vec<u8>]) -> Result<Vec<Option<Submission>>, StateError> {
-        let mut out = Vec::with_capacity(ids.len());
+        let mut found: std::collections::HashMap<Vec<u8>, Submission> = std::collections::HashMap::new();
         let mut conn = self.pool.acquire().await?;
-        for id in ids {
-            let row = sqlx::query("SELECT submitted, sealed FROM contributions WHERE contribution_id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            out.push(match row {
-                Some(r) => Some(Submission {
-                    submitted: decode(&r.try_get::<Vec<u8>, _>("submitted")?)?,
-                    sealed: r.try_get("sealed")?,
-                }),
-                None => None,
-            });
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT contribution_id, submitted, sealed FROM contributions WHERE contribution_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_slice());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *conn).await? {
+                found.insert(
+                    r.try_get("contribution_id")?,
+                    Submission {
+                        submitted: decode(&r.try_get::<Vec<u8>, _>("submitted")?)?,
+                        sealed: r.try_get("sealed")?,
+                    },
+                );
+            }
+        }
+        let mut out: Vec<Option<Submission>> = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            // An id named twice gets its row twice (taken the first time: look back).
+            let row = found.remove(id).or_else(|| ids[..i].iter().position(|p| p == id).and_then(|j| out[j].clone()));
+            out.push(row);
         }
         Ok(out)
     }
@@ -237,16 +268,16 @@ impl State {
     /// two components of each value.
     pub async fn put_shares(&self, shares: &[AcceptedShares]) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
-        for (id, values) in shares {
-            let blob: Vec<u8> = values.iter().flat_map(|(a, b)| [a.to_le_bytes(), b.to_le_bytes()]).flatten().collect();
-            sqlx::query(
-                "INSERT INTO value_shares (contribution_id, components) VALUES ($1, $2)
-                 ON CONFLICT (contribution_id) DO UPDATE SET components = excluded.components",
-            )
-            .bind(id)
-            .bind(blob)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in shares.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO value_shares (contribution_id, components) ");
+            q.push_values(chunk, |mut row, (id, values)| {
+                let blob: Vec<u8> =
+                    values.iter().flat_map(|(a, b)| [a.to_le_bytes(), b.to_le_bytes()]).flatten().collect();
+                row.push_bind(id.as_slice()).push_bind(blob);
+            });
+            q.push(" ON CONFLICT (contribution_id) DO UPDATE SET components = excluded.components");
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -523,6 +554,48 @@ pub enum Fold {
 
 /// Every write is an idempotent upsert or a monotone update, so folding an event twice (after
 /// a crash before the checkpoint) changes nothing.
+/// Rows per multi-row statement (at most 4 parameters a row, far below SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// A run of submissions, or of acceptances, in one statement: the same rows as [`apply`]
+/// one by one.
+async fn apply_run(c: &mut SqliteConnection, run: &[(u64, Fold)]) -> Result<(), StateError> {
+    let mut q;
+    match run.first() {
+        Some((_, Fold::Submission { .. })) => {
+            q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) ",
+            );
+            q.push_values(run, |mut row, (_, fold)| {
+                if let Fold::Submission { submitted: s, sealed } = fold {
+                    row.push_bind(s.contribution_id.as_slice())
+                        .push_bind(s.dataset_id.as_str())
+                        .push_bind(s.encode_to_vec())
+                        .push_bind(sealed.as_slice());
+                }
+            });
+            q.push(" ON CONFLICT (contribution_id) DO NOTHING");
+        }
+        Some((_, Fold::Accepted(_))) => {
+            q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(position, id) AS (");
+            q.push_values(run, |mut row, (position, fold)| {
+                if let Fold::Accepted(id) = fold {
+                    row.push_bind(*position as i64).push_bind(id.as_slice());
+                }
+            });
+            q.push(") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id");
+        }
+        _ => {
+            for (position, fold) in run {
+                apply(c, *position, fold).await?;
+            }
+            return Ok(());
+        }
+    }
+    q.build().execute(&mut *c).await?;
+    Ok(())
+}
+
 async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(), StateError> {
     match fold {
         Fold::Dataset(d) => {
@@ -626,4 +699,51 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
 
 fn decode<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, StateError> {
     M::decode(bytes).map_err(|e| StateError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(id: u8) -> (Vec<u8>, Fold) {
+        let submitted = ContributionSubmitted {
+            dataset_id: "d".into(),
+            contribution_id: vec![id],
+            uid: format!("u{id}"),
+            ..Default::default()
+        };
+        (vec![id], Fold::Submission { submitted, sealed: vec![id, id] })
+    }
+
+    /// The multi-row statements of a run record exactly what the one-by-one fold recorded:
+    /// every submission, the acceptances at their positions (the rows' order), a rejection.
+    #[tokio::test]
+    async fn runs_of_submissions_and_acceptances_fold_as_one_by_one() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let state = State::open(&dir.path().join("state.db")).await?;
+        let dataset = DatasetCreated { dataset_id: "d".into(), ..Default::default() };
+        let mut events = vec![(1, Fold::Dataset(dataset))];
+        events.extend((0..5u8).map(|i| (2 + u64::from(i), submission(i).1)));
+        // Accepted out of id order: the rows follow the positions.
+        events.extend([(7, Fold::Accepted(vec![3])), (8, Fold::Accepted(vec![0])), (9, Fold::Accepted(vec![4]))]);
+        events.push((10, Fold::Rejected(vec![1])));
+        state.fold("coordinator", &events).await?;
+        assert_eq!(state.folded("coordinator").await?, 10);
+        // Folded again (a redelivery): nothing changes.
+        state.fold("coordinator", &events).await?;
+
+        let found = state.submissions(&[vec![4], vec![9], vec![0], vec![4]]).await?;
+        let uids: Vec<Option<String>> = found.iter().map(|s| s.as_ref().map(|s| s.submitted.uid.clone())).collect();
+        assert_eq!(uids, [Some("u4".into()), None, Some("u0".into()), Some("u4".into())]);
+        assert_eq!(found[0].as_ref().map(|s| s.sealed.clone()), Some(vec![4, 4]));
+
+        let shares: Vec<AcceptedShares> = [3u8, 0, 4].iter().map(|&i| (vec![i], vec![(u64::from(i), 100)])).collect();
+        state.put_shares(&shares).await?;
+        let rows = state.rows("d", 8, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [3, 0], "accepted at or before the snapshot, in acceptance order");
+        let rows = state.rows("d", 9, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [3, 0, 4]);
+        assert_eq!(rows[0].second, [100, 100, 100]);
+        Ok(())
+    }
 }

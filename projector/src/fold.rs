@@ -19,7 +19,7 @@ pub mod state {
 }
 
 /// A dataset counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Counter {
     /// `ContributionSubmitted`.
     Submitted,

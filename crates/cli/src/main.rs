@@ -67,6 +67,11 @@ enum Command {
     Status(client::StatusArgs),
 }
 
+// mimalloc: the services allocate per message and per event on many threads, where glibc's
+// allocator spent a tenth of the ingest's CPU (docs/BENCHMARKS.md, network).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     malloc::keep_freed_memory();

@@ -1,6 +1,6 @@
 //! The PostgreSQL event store: one database per service.
 //!
-//! Appends compare-and-set each stream's version in `streams` (sorted by name,
+//! Appends compare-and-set the streams' versions in `streams` (locked in name order,
 //! so concurrent multi-stream appends cannot deadlock), then take positions
 //! from `log_head` under its row lock. That lock is held until commit, which
 //! makes one store single-writer: positions are gapless and in commit order,
@@ -10,12 +10,13 @@
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
+use std::collections::HashMap;
 use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::model::{Append, Appended, ExpectedVersion, RecordedEvent, validate_token};
-use crate::sql::{Dialect, SqlCore, bound, sql_event_store, to_i64, to_u64};
+use crate::model::{Append, Appended, RecordedEvent, validate_token};
+use crate::sql::{Dialect, SqlCore, sql_event_store, to_i64, to_u64};
 use crate::store::{Checkpoint, RelayProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -74,6 +75,8 @@ impl PgEventStore {
 }
 
 impl Dialect for Postgres {
+    const BEGIN_WRITE: &'static str = "BEGIN";
+
     async fn record_checkpoints(conn: &mut PgConnection, checkpoints: &[&Checkpoint]) -> Result<Vec<bool>, StoreError> {
         let consumers: Vec<&str> = checkpoints.iter().map(|c| c.consumer.as_str()).collect();
         let sources: Vec<&str> = checkpoints.iter().map(|c| c.source.as_str()).collect();
@@ -108,60 +111,80 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
     crate::model::validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
 
-    // Compare-and-set every stream's version, in name order (no deadlocks).
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by(|&a, &b| batch[a].stream.cmp(&batch[b].stream));
-    let mut new_versions = vec![0u64; batch.len()];
-    for &i in &order {
-        let a = &batch[i];
-        let n = a.events.len() as i64;
-        let version: Option<i64> = match a.expected {
-            ExpectedVersion::Any => Some(
-                sqlx::query_scalar(
-                    "INSERT INTO streams (stream, version) VALUES ($1, $2)
-                     ON CONFLICT (stream) DO UPDATE SET version = streams.version + $2
-                     RETURNING version",
-                )
-                .bind(&a.stream)
-                .bind(n)
-                .fetch_one(&mut *conn)
-                .await?,
-            ),
-            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => {
-                sqlx::query_scalar(
-                    "INSERT INTO streams (stream, version) VALUES ($1, $2)
-                     ON CONFLICT (stream) DO NOTHING RETURNING version",
-                )
-                .bind(&a.stream)
-                .bind(n)
+    // Compare-and-set every stream's version in three statements whatever the batch's size
+    // (a batch of 2,048 verdicts used to take 2,048 round trips): lock the streams that exist,
+    // in name order (`ORDER BY` under `FOR UPDATE` locks in that order, so concurrent
+    // multi-stream appends cannot deadlock), check each expectation here in batch order (a
+    // stream named twice sees its first append), then write the new versions.
+    let mut names: Vec<&str> = batch.iter().map(|a| a.stream.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let locked: Vec<(String, i64)> =
+        // A join, not `stream = ANY($1)`: that rechecks every row against the whole array.
+        sqlx::query_as(
+            "SELECT s.stream, s.version FROM UNNEST($1::text[]) AS u(stream)
+             JOIN streams s ON s.stream = u.stream ORDER BY s.stream FOR UPDATE OF s",
+        )
+            .bind(&names)
+            .fetch_all(&mut *conn)
+            .await?;
+    let existing: HashMap<String, u64> =
+        locked.into_iter().map(|(s, v)| Ok((s, to_u64("streams.version", v)?))).collect::<Result<_, StoreError>>()?;
+    let mut current: HashMap<&str, u64> = HashMap::with_capacity(names.len());
+    let mut new_versions = Vec::with_capacity(batch.len());
+    for a in batch {
+        let now = current.get(a.stream.as_str()).copied().or_else(|| existing.get(&a.stream).copied()).unwrap_or(0);
+        if let Some(expected) = a.expected.pinned()
+            && expected != now
+        {
+            return Err(StoreError::Conflict { stream: a.stream.clone(), expected, actual: now });
+        }
+        let next = now + a.events.len() as u64;
+        current.insert(a.stream.as_str(), next);
+        new_versions.push(next);
+    }
+    let mut updated: Vec<(&str, i64)> = Vec::new();
+    let mut created: Vec<(&str, i64)> = Vec::new();
+    for name in &names {
+        let version = to_i64("streams.version", current.get(name).copied().unwrap_or(0))?;
+        if existing.contains_key(*name) { updated.push((name, version)) } else { created.push((name, version)) }
+    }
+    if !updated.is_empty() {
+        let (s, v): (Vec<&str>, Vec<i64>) = updated.into_iter().unzip();
+        sqlx::query(
+            "UPDATE streams SET version = u.version
+             FROM UNNEST($1::text[], $2::bigint[]) AS u(stream, version) WHERE streams.stream = u.stream",
+        )
+        .bind(&s)
+        .bind(&v)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !created.is_empty() {
+        // In name order, as the locks above: a stream another writer created since is a
+        // conflict (its insert waits for that writer's commit, then does nothing).
+        let (s, v): (Vec<&str>, Vec<i64>) = created.into_iter().unzip();
+        let inserted: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO streams (stream, version) SELECT * FROM UNNEST($1::text[], $2::bigint[])
+             ON CONFLICT (stream) DO NOTHING RETURNING stream",
+        )
+        .bind(&s)
+        .bind(&v)
+        .fetch_all(&mut *conn)
+        .await?;
+        if inserted.len() != s.len() {
+            let inserted: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+            let lost = s.iter().find(|n| !inserted.contains(**n)).copied().unwrap_or_default();
+            let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
+                .bind(lost)
                 .fetch_optional(&mut *conn)
-                .await?
-            }
-            ExpectedVersion::Exact(v) => {
-                sqlx::query_scalar(
-                    "UPDATE streams SET version = version + $3
-                     WHERE stream = $1 AND version = $2 RETURNING version",
-                )
-                .bind(&a.stream)
-                .bind(bound(v))
-                .bind(n)
-                .fetch_optional(&mut *conn)
-                .await?
-            }
-        };
-        match version {
-            Some(v) => new_versions[i] = to_u64("streams.version", v)?,
-            None => {
-                let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
-                    .bind(&a.stream)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                return Err(StoreError::Conflict {
-                    stream: a.stream.clone(),
-                    expected: a.expected.pinned().unwrap_or(0),
-                    actual: actual.map_or(Ok(0), |v| to_u64("streams.version", v))?,
-                });
-            }
+                .await?;
+            let expected = batch.iter().find(|a| a.stream == lost).and_then(|a| a.expected.pinned()).unwrap_or(0);
+            return Err(StoreError::Conflict {
+                stream: lost.to_owned(),
+                expected,
+                actual: actual.map_or(Ok(0), |v| to_u64("streams.version", v))?,
+            });
         }
     }
 

@@ -18,6 +18,11 @@ use crate::store::{Checkpoint, Handled, split_handled};
 
 /// The SQL a backend writes its own way.
 pub(crate) trait Dialect: Database {
+    /// How a write transaction begins. SQLite's must take the write lock at once: a deferred
+    /// transaction that reads first and then writes fails with SQLITE_BUSY ("database is
+    /// locked", no busy wait) when another connection to the file wrote in between.
+    const BEGIN_WRITE: &'static str;
+
     /// Records the checkpoints in one statement or several, inside the
     /// caller's transaction; returns, in order, whether each was new.
     fn record_checkpoints(
@@ -96,7 +101,7 @@ where
     /// Appends `batch` in one transaction.
     pub(crate) async fn append(&self, batch: Vec<Append>) -> Result<Vec<Appended>, StoreError> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let (results, last) = DB::append_in(&mut tx, &batch).await?;
         tx.commit().await?;
         self.bump_head(last);
@@ -110,7 +115,7 @@ where
             return Ok(Vec::new());
         }
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let checkpoints: Vec<&Checkpoint> = items.iter().map(|(c, _)| c).collect();
         let fresh = DB::record_checkpoints(&mut tx, &checkpoints).await?;
         let mut counts = Vec::with_capacity(items.len());

@@ -78,6 +78,8 @@ impl SqliteEventStore {
 }
 
 impl Dialect for Sqlite {
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
     async fn record_checkpoints(
         conn: &mut SqliteConnection,
         checkpoints: &[&Checkpoint],
