@@ -130,9 +130,29 @@ async fn concurrent_appends_to_one_stream_let_exactly_one_win_per_version(b: Bac
         }
         assert_eq!(wins, 1, "exactly one append wins version {}", version + 1);
     }
+    // `Any` appends never conflict, not even those that create one stream concurrently, in
+    // batches that also create or update other streams.
+    let tasks: Vec<_> = (0..12u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append(vec![
+                        Append::new("account-any", ExpectedVersion::Any, vec![deposit(i)]),
+                        Append::new(format!("account-own{i}"), ExpectedVersion::NoStream, vec![deposit(i)]),
+                    ])
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let any = store.load("account-any", 0).await?;
+    assert_eq!(any.iter().map(|e| e.version).collect::<Vec<_>>(), (1..=12).collect::<Vec<u64>>());
     let events = store.load("account-1", 0).await?;
     assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
-    assert_eq!(store.head().await?, 5, "losers leave no gaps in positions");
+    assert_eq!(store.head().await?, 5 + 24, "losers leave no gaps in positions");
     let err = store.append(vec![Append::new("account-1", ExpectedVersion::NoStream, vec![deposit(1)])]).await;
     assert!(matches!(err, Err(StoreError::Conflict { expected: 0, actual: 5, .. })), "{err:?}");
     Ok(())
