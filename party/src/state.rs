@@ -552,8 +552,6 @@ pub enum Fold {
     Skip,
 }
 
-/// Every write is an idempotent upsert or a monotone update, so folding an event twice (after
-/// a crash before the checkpoint) changes nothing.
 /// Rows per multi-row statement (at most 4 parameters a row, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 256;
 
@@ -596,6 +594,8 @@ async fn apply_run(c: &mut SqliteConnection, run: &[(u64, Fold)]) -> Result<(), 
     Ok(())
 }
 
+/// Every write is an idempotent upsert or a monotone update, so folding an event twice (after
+/// a crash before the checkpoint) changes nothing.
 async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(), StateError> {
     match fold {
         Fold::Dataset(d) => {
