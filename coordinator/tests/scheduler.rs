@@ -13,6 +13,16 @@ use triad_network::streams;
 use triad_proto::api::v1 as api;
 use triad_proto::events::v1::{self as ev, event::Kind};
 
+/// Submits `sql` as requester "t"; the coordinator must take it.
+async fn submit_query(net: &Net, sql: &str) -> api::SubmitQueryResponse {
+    net.client
+        .clone()
+        .submit_query(api::SubmitQueryRequest { sql: sql.into(), requested_by: "t".into() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// The `n`-th `SessionOpened` of the coordinator's log (0-based), once it exists.
 async fn opened(net: &Net, n: usize) -> ev::SessionOpened {
     eventually("a session to open", || async move {
@@ -137,15 +147,7 @@ async fn batches_verdicts_retries_and_queries() {
     assert_eq!(late, 0, "a report for a closed session is not recorded");
 
     // A query: three equal results are published.
-    let q = net
-        .client
-        .submit_query(api::SubmitQueryRequest {
-            sql: "SELECT count(*) FROM eth_balance".into(),
-            requested_by: "t".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let q = submit_query(&net, "SELECT count(*) FROM eth_balance").await;
     let third = opened(&net, 2).await;
     assert_eq!((third.purpose.as_str(), third.query_id.clone(), third.attempt), ("query", q.query_id.clone(), 1));
     let values = vec![ev::ResultValue { name: "count".into(), value: "1.0".into(), row: 0, null: false }];
@@ -258,15 +260,7 @@ async fn query_aborts_are_retried_then_final() {
     let parties = net.parties().await;
     parties.keep_beating(&[0, 1, 2], net.stopper());
     net.create_dataset().await;
-    let q = net
-        .client
-        .submit_query(api::SubmitQueryRequest {
-            sql: "SELECT count(*) FROM eth_balance".into(),
-            requested_by: "t".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let q = submit_query(&net, "SELECT count(*) FROM eth_balance").await;
     let abort = |s: &ev::SessionOpened, reason: &str| {
         Kind::QueryAborted(ev::QueryAborted {
             query_id: q.query_id.clone(),
@@ -373,15 +367,7 @@ async fn a_refusal_is_final_only_when_all_three_refuse() {
     let parties = net.parties().await;
     parties.keep_beating(&[0, 1, 2], net.stopper());
     net.create_dataset().await;
-    let q = net
-        .client
-        .submit_query(api::SubmitQueryRequest {
-            sql: "SELECT count(*) FROM eth_balance".into(),
-            requested_by: "t".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let q = submit_query(&net, "SELECT count(*) FROM eth_balance").await;
     let stream = streams::query(&q.query_id);
     let refuse = |s: &ev::SessionOpened, p: u32| {
         Kind::QueryAborted(ev::QueryAborted {
@@ -430,15 +416,7 @@ async fn a_refusal_is_final_only_when_all_three_refuse() {
     assert_eq!(aborted.reason, "below_min_cohort");
 
     // Declared ranges too wide for exact evaluation: all three refuse at once, final too.
-    let q2 = net
-        .client
-        .submit_query(api::SubmitQueryRequest {
-            sql: "SELECT stddev(balance) FROM eth_balance".into(),
-            requested_by: "t".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let q2 = submit_query(&net, "SELECT stddev(balance) FROM eth_balance").await;
     let stream2 = streams::query(&q2.query_id);
     let third = opened(&net, 2).await;
     assert_eq!(third.query_id, q2.query_id);
