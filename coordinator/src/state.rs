@@ -137,6 +137,9 @@ pub(crate) struct State {
     pub contributions: HashMap<Vec<u8>, Contribution>,
     /// Pending contributions not in a session, by submission position.
     pub pending: BTreeMap<u64, Vec<u8>>,
+    /// Contributions whose standing is `Pending`, in a session or not (kept beside
+    /// `contributions` so that the gauge read on every scheduler step is not a scan).
+    pub pending_total: usize,
     /// Where each contribution was submitted (its key in `pending`).
     pub submitted_at: HashMap<Vec<u8>, u64>,
     pub queries: HashMap<Vec<u8>, Query>,
@@ -178,7 +181,7 @@ pub(crate) fn parse_template(d: &ev::DatasetCreated) -> Result<ProofTemplate, St
 impl State {
     /// Pending contributions, not in any session.
     pub fn pending_count(&self) -> usize {
-        self.contributions.values().filter(|c| c.standing == Standing::Pending).count()
+        self.pending_total
     }
 
     /// Folds one event of the coordinator's own log.
@@ -264,6 +267,7 @@ impl State {
             d.submitted += 1;
         }
         self.pending.insert(e.position, c.contribution_id.clone());
+        self.pending_total += 1;
         self.submitted_at.insert(c.contribution_id.clone(), e.position);
         self.contributions.insert(
             c.contribution_id,
@@ -286,6 +290,7 @@ impl State {
             return;
         }
         c.standing = standing;
+        self.pending_total = self.pending_total.saturating_sub(1);
         if let Some(d) = self.datasets.get_mut(&c.dataset_id) {
             match standing {
                 Standing::Accepted => d.accepted += 1,
@@ -498,5 +503,74 @@ impl State {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triad_network::streams;
+
+    fn recorded(position: u64, stream: String, kind: Kind) -> RecordedEvent {
+        RecordedEvent { service: "coordinator".into(), stream, version: 1, position, data: triad_network::event(kind) }
+    }
+
+    fn scan(st: &State) -> usize {
+        st.contributions.values().filter(|c| c.standing == Standing::Pending).count()
+    }
+
+    /// The pending count kept beside the contributions equals a scan of them at every step:
+    /// submitted, in a session, decided either way, decided twice, and back from a failed session.
+    #[test]
+    fn pending_count_follows_every_standing_change() {
+        let mut st = State::default();
+        let ids: Vec<Vec<u8>> = (0u8..4).map(|i| vec![i; 16]).collect();
+        let mut position = 0;
+        let mut fold = |st: &mut State, stream: String, kind: Kind| {
+            position += 1;
+            st.apply(&recorded(position, stream, kind));
+            assert_eq!(st.pending_count(), scan(st));
+        };
+        for id in &ids {
+            let submitted = ev::ContributionSubmitted {
+                dataset_id: "d".into(),
+                contribution_id: id.clone(),
+                ..Default::default()
+            };
+            fold(&mut st, streams::contribution(id), Kind::ContributionSubmitted(submitted.clone()));
+            // A submission folded twice counts once.
+            fold(&mut st, streams::contribution(id), Kind::ContributionSubmitted(submitted));
+        }
+        assert_eq!(st.pending_count(), 4);
+        let session = vec![9u8; 16];
+        let opened = ev::SessionOpened {
+            session_id: session.clone(),
+            dataset_id: "d".into(),
+            purpose: triad_network::PURPOSE_INPUT_CHECK.into(),
+            contribution_ids: ids.clone(),
+            ..Default::default()
+        };
+        fold(&mut st, streams::session(&session), Kind::SessionOpened(opened));
+        assert_eq!(st.pending_count(), 4, "in a session is still pending");
+        let accepted = |id: &Vec<u8>| {
+            Kind::ContributionAccepted(ev::ContributionAccepted {
+                dataset_id: "d".into(),
+                contribution_id: id.clone(),
+                session_id: session.clone(),
+            })
+        };
+        fold(&mut st, streams::contribution(&ids[0]), accepted(&ids[0]));
+        fold(&mut st, streams::contribution(&ids[0]), accepted(&ids[0]));
+        let rejected = ev::ContributionRejected {
+            dataset_id: "d".into(),
+            contribution_id: ids[1].clone(),
+            reason: "commitment_mismatch".into(),
+            detail: String::new(),
+        };
+        fold(&mut st, streams::contribution(&ids[1]), Kind::ContributionRejected(rejected));
+        let closed = ev::SessionClosed { session_id: session.clone(), succeeded: false, ..Default::default() };
+        fold(&mut st, streams::session(&session), Kind::SessionClosed(closed));
+        assert_eq!(st.pending_count(), 2);
+        assert_eq!(st.pending.len(), 2, "the undecided two are back in the queue");
     }
 }
