@@ -2,7 +2,6 @@
 //! against the pinned keys, the notary's signature over the header.
 
 use k256::ecdsa::signature::Verifier as _;
-use k256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use serde::{Serialize, Serializer};
 
 use crate::error::VerifyError;
@@ -215,11 +214,9 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
             if key.alg != KeyAlg::Secp256k1 {
                 return Err(mismatch());
             }
-            let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.compressed)
-                .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
-            let s = k256::ecdsa::Signature::from_slice(&sig.data)
+            let s = <[u8; 64]>::try_from(sig.data.as_slice())
                 .map_err(|_| malformed("not a 64-byte secp256k1 signature"))?;
-            vk.verify(msg, &s).map_err(|_| VerifyError::InvalidSignature)
+            verify_secp256k1(key, HashAlg::Sha256.hash(msg), &s)
         }
         // P-256, SHA-256 of the message.
         2 => {
@@ -242,14 +239,23 @@ fn verify_signature(sig: &wire::Signature, key: &NotaryKey, msg: &[u8]) -> Resul
                 [rs @ .., _v] if rs.len() == 64 => rs,
                 _ => return Err(malformed("ethereum signature must be 65 bytes")),
             };
-            let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.compressed)
-                .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
-            let s = k256::ecdsa::Signature::from_slice(rs).map_err(|_| malformed("not a secp256k1 signature"))?;
-            let digest = HashAlg::Keccak256.hash(msg);
-            vk.verify_prehash(&digest, &s).map_err(|_| VerifyError::InvalidSignature)
+            let s = <[u8; 64]>::try_from(rs).map_err(|_| malformed("not a secp256k1 signature"))?;
+            verify_secp256k1(key, HashAlg::Keccak256.hash(msg), &s)
         }
         other => Err(VerifyError::UnsupportedSignatureAlgorithm(other)),
     }
+}
+
+/// ECDSA over secp256k1 of a 32-byte digest, `r || s`, by libsecp256k1. It accepts what k256
+/// accepted: `r` and `s` in `[1, n)` (parsing refuses them otherwise) and `s` low (verification
+/// refuses a high `s`, the malleable twin).
+fn verify_secp256k1(key: &NotaryKey, digest: [u8; 32], rs: &[u8; 64]) -> Result<(), VerifyError> {
+    let pk = secp256k1::PublicKey::from_slice(&key.compressed)
+        .map_err(|_| VerifyError::MalformedNotaryKey("not a secp256k1 point".into()))?;
+    let sig = secp256k1::ecdsa::Signature::from_compact(rs)
+        .map_err(|_| VerifyError::MalformedSignature("not a secp256k1 signature".into()))?;
+    secp256k1::ecdsa::verify(&sig, secp256k1::Message::from_digest(digest), &pk)
+        .map_err(|_| VerifyError::InvalidSignature)
 }
 
 /// A notary signing key, for [`reseal`].
