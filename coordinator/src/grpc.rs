@@ -370,28 +370,16 @@ impl CoordinatorApi for CoordinatorService {
             sealed_bundles: r.bundles,
             share_commitments: r.share_commitments,
         };
-        // The Sybil guard: `uid-<h>` holds a marker (a ContributionSubmitted with only the
-        // dataset, contribution id and uid), created with NoStream in the same atomic append
-        // as the contribution. It is published on the bus like every event: consumers (the
-        // parties, the projector) must ignore events whose stream category is `uid`; the
-        // contribution's facts are in its `contribution-<hex>` stream only.
-        let marker = ev::ContributionSubmitted {
-            dataset_id: r.dataset_id.clone(),
-            contribution_id: contribution_id.clone(),
-            uid: matched.uid.clone(),
-            ..Default::default()
-        };
+        // The Sybil guard: the append claims `uid-<h>` (one key per dataset and uid), so the
+        // store decides atomically which of two concurrent submissions of one uid wins. A claim
+        // is not an event: nothing to publish, fold or skip.
         let batch = vec![
-            Append::new(
-                streams::uid(&r.dataset_id, &matched.uid),
-                ExpectedVersion::NoStream,
-                vec![event(Kind::ContributionSubmitted(marker))],
-            ),
             Append::new(
                 streams::contribution(&contribution_id),
                 ExpectedVersion::NoStream,
                 vec![event(Kind::ContributionSubmitted(submitted))],
-            ),
+            )
+            .claiming(streams::uid(&r.dataset_id, &matched.uid)),
         ];
         let appended = match self.inner.submissions.append(batch).await {
             Ok(a) => a,
@@ -418,7 +406,7 @@ impl CoordinatorApi for CoordinatorService {
             }
             Err(e) => return Err(store_status(e)),
         };
-        let position = appended.get(1).map_or(0, |a| a.first_position);
+        let position = appended.first().map_or(0, |a| a.first_position);
         // The scheduler folds it (one read for every submission since its last).
         self.inner.wake.notify_one();
         metrics::counter!("triad_coordinator_submissions_total", "outcome" => "accepted", "reason" => "").increment(1);

@@ -200,7 +200,8 @@ impl State {
         };
         match (e.category(), kind) {
             ("dataset", Kind::DatasetCreated(d)) => self.dataset_created(d),
-            // `uid-<h>` holds the Sybil guard's marker only: nothing to fold.
+            // `uid-<h>`: the Sybil guard's marker event in logs written before claims (now a claim,
+            // no event). Nothing to fold.
             ("uid", _) => {}
             ("contribution", Kind::ContributionSubmitted(c)) => self.submitted(c, e),
             ("contribution", Kind::ContributionAccepted(c)) => self.decided(&c.contribution_id, Standing::Accepted),
@@ -532,11 +533,8 @@ mod tests {
             assert_eq!(st.pending_count(), scan(st));
         };
         for id in &ids {
-            let submitted = ev::ContributionSubmitted {
-                dataset_id: "d".into(),
-                contribution_id: id.clone(),
-                ..Default::default()
-            };
+            let submitted =
+                ev::ContributionSubmitted { dataset_id: "d".into(), contribution_id: id.clone(), ..Default::default() };
             fold(&mut st, streams::contribution(id), Kind::ContributionSubmitted(submitted.clone()));
             // A submission folded twice counts once.
             fold(&mut st, streams::contribution(id), Kind::ContributionSubmitted(submitted));

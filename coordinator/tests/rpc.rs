@@ -79,7 +79,8 @@ async fn submissions() {
     assert_eq!(submitted.commitments.len(), 1, "one value");
     let c = &submitted.commitments[0];
     assert!(c.end > c.start && c.hash.len() == 32, "{c:?}");
-    assert!(events.iter().any(|(s, _, _)| s.starts_with("uid-")), "the uid marker");
+    assert_eq!(events.iter().filter(|(s, _, _)| s.starts_with("contribution-")).count(), 1);
+    assert!(!events.iter().any(|(s, _, _)| s.starts_with("uid-")), "the uid guard is a claim, not an event");
 
     // A replay.
     let e = net.client.submit_contribution(honest.clone()).await.unwrap_err();

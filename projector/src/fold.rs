@@ -75,7 +75,8 @@ fn coordinator(category: &str, kind: Kind) -> Vec<Op> {
             description: d.description,
             min_cohort: d.min_cohort,
         },
-        // The Sybil guard's marker shares the event type: it is no second contribution.
+        // The Sybil guard's marker (logs written before claims) shares the event type: it is no
+        // second contribution.
         Kind::ContributionSubmitted(_) if category == "uid" => return Vec::new(),
         Kind::ContributionSubmitted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Submitted },
         Kind::ContributionAccepted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Accepted },

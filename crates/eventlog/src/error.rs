@@ -13,6 +13,12 @@ pub enum StoreError {
         /// The version the stream is at.
         actual: u64,
     },
+    /// A key the append claims ([`crate::Append::claims`]) was claimed before.
+    #[error("{key} was claimed before")]
+    Claimed {
+        /// The key.
+        key: String,
+    },
     /// An event with this id was appended before.
     #[error("event {0} was appended before")]
     DuplicateEvent(uuid::Uuid),
@@ -59,7 +65,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same operation after reloading state may succeed.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. })
+        matches!(self, Self::Conflict { .. } | Self::Claimed { .. })
     }
 }
 

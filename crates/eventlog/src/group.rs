@@ -6,7 +6,7 @@
 //! in one [`EventStore::append`]. Each caller still gets its own outcome:
 //! - the group commits: each caller gets its own appends' results;
 //! - the group fails for a reason that rolls it back for certain and may be one caller's alone
-//!   (a version conflict, an invalid append, a duplicate event id): each caller's appends are
+//!   (a version conflict, a key claimed before, an invalid append, a duplicate event id): each caller's appends are
 //!   written again on their own, so one conflicting caller costs nobody else theirs;
 //! - any other failure (the database, whose commit outcome may be unknown) is reported to every
 //!   caller of the group as [`StoreError::Group`], never retried: retrying an append whose
@@ -105,6 +105,7 @@ fn rolled_back_for_one(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Conflict { .. }
+            | StoreError::Claimed { .. }
             | StoreError::InvalidAppend(_)
             | StoreError::InvalidStream { .. }
             | StoreError::DuplicateEvent(_)

@@ -105,12 +105,24 @@ pub struct Append {
     pub expected: ExpectedVersion,
     /// The events, in order.
     pub events: Vec<EventData>,
+    /// Keys claimed with the append, each for good: the append fails ([`StoreError::Claimed`])
+    /// if any of them was claimed before. A claim is a uniqueness guard without an event (no
+    /// stream, no position, nothing published): the coordinator's one contribution per `uid`
+    /// and dataset.
+    pub claims: Vec<String>,
 }
 
 impl Append {
     /// Appends `events` to `stream` if it is at `expected`.
     pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<EventData>) -> Self {
-        Self { stream: stream.into(), expected, events }
+        Self { stream: stream.into(), expected, events, claims: Vec::new() }
+    }
+
+    /// The same append, also claiming `key` (see [`Append::claims`]).
+    #[must_use]
+    pub fn claiming(mut self, key: impl Into<String>) -> Self {
+        self.claims.push(key.into());
+        self
     }
 }
 
@@ -180,6 +192,11 @@ pub fn validate_batch(batch: &[Append]) -> Result<(), StoreError> {
         if a.events.is_empty() {
             return Err(StoreError::InvalidAppend(format!("no events for stream {}", a.stream)));
         }
+        if let Some(key) = a.claims.iter().find(|k| !valid_claim(k)) {
+            return Err(StoreError::InvalidAppend(format!(
+                "claim {key:?} must be 1 to 200 bytes without whitespace or control characters"
+            )));
+        }
         if let Some(e) = a.events.iter().find(|e| !valid_event_type(&e.event_type)) {
             return Err(StoreError::InvalidAppend(format!(
                 "event type {:?} must match [A-Za-z0-9_]{{1,64}}",
@@ -188,6 +205,21 @@ pub fn validate_batch(batch: &[Append]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+fn valid_claim(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 200 && !key.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Every key a batch claims, sorted (claims are taken in key order, as streams are locked in
+/// name order, so that concurrent appends cannot deadlock), or the first key claimed twice.
+pub(crate) fn batch_claims(batch: &[Append]) -> Result<Vec<&str>, StoreError> {
+    let mut keys: Vec<&str> = batch.iter().flat_map(|a| a.claims.iter().map(String::as_str)).collect();
+    keys.sort_unstable();
+    if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StoreError::Claimed { key: w[0].to_owned() });
+    }
+    Ok(keys)
 }
 
 fn valid_event_type(t: &str) -> bool {

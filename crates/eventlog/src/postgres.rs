@@ -111,6 +111,23 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
     crate::model::validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
 
+    // Claims first, in key order, then streams in name order: one order for every writer. A
+    // key another writer is claiming makes this insert wait for its commit, then do nothing.
+    let claims = crate::model::batch_claims(batch)?;
+    if !claims.is_empty() {
+        let taken: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO claims (key) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (key) DO NOTHING RETURNING key",
+        )
+        .bind(&claims)
+        .fetch_all(&mut *conn)
+        .await?;
+        if taken.len() != claims.len() {
+            let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
+            let lost = claims.iter().find(|k| !taken.contains(**k)).copied().unwrap_or_default();
+            return Err(StoreError::Claimed { key: lost.to_owned() });
+        }
+    }
+
     // Compare-and-set every stream's version in a few statements whatever the batch's size
     // (a batch of 2,048 verdicts used to take 2,048 round trips): lock the streams that exist,
     // in name order (`ORDER BY` under `FOR UPDATE` locks in that order, so concurrent

@@ -109,6 +109,17 @@ impl Dialect for Sqlite {
 async fn append_in(conn: &mut SqliteConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
     validate_batch(batch)?;
     let total: i64 = batch.iter().map(|a| a.events.len() as i64).sum();
+    // Writers are serialised (`BEGIN IMMEDIATE`): a claim is an insert that must add a row.
+    for key in crate::model::batch_claims(batch)? {
+        let taken = sqlx::query("INSERT INTO claims (key) VALUES ($1) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if taken != 1 {
+            return Err(StoreError::Claimed { key: key.to_owned() });
+        }
+    }
     let mut head: i64 = sqlx::query_scalar("SELECT position FROM log_head").fetch_one(&mut *conn).await?;
     let mut results = Vec::with_capacity(batch.len());
     for a in batch {

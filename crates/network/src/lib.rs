@@ -46,10 +46,10 @@ pub mod streams {
         format!("contribution-{}", hex::encode(contribution_id))
     }
 
-    /// The Sybil guard (coordinator): one stream per (dataset, disclosed uid), created in the
-    /// same atomic append as the contribution with `ExpectedVersion::NoStream`, so of two
-    /// concurrent submissions with one uid exactly one wins. The uid is hashed (it may hold any
-    /// character; the stream name may not).
+    /// The Sybil guard (coordinator): the key the contribution's append claims
+    /// (`Append::claiming`), one per (dataset, disclosed uid), so of two concurrent submissions
+    /// with one uid exactly one wins. The uid is hashed (it may hold any character). Logs
+    /// written before claims existed hold a marker event in a stream of this name.
     pub fn uid(dataset_id: &str, uid: &str) -> String {
         let h = Sha256::digest([dataset_id.as_bytes(), b"\0", uid.as_bytes()].concat());
         format!("uid-{}", hex::encode(&h[..16]))

@@ -38,6 +38,7 @@ conformance!(
     replayed_state_equals_live_state,
     a_checkpoint_makes_a_second_handling_a_no_op,
     group_commit_gives_each_caller_its_own_outcome,
+    a_key_is_claimed_once_and_a_claim_writes_no_event,
 );
 
 fn deposit(amount: u64) -> EventData {
@@ -205,6 +206,70 @@ async fn group_commit_gives_each_caller_its_own_outcome(b: Backend) -> anyhow::R
             vec![(appended[1].first_position, *i), (appended[1].last_position, *i)]
         );
     }
+    Ok(())
+}
+
+async fn a_key_is_claimed_once_and_a_claim_writes_no_event(b: Backend) -> anyhow::Result<()> {
+    // 40 callers at once, each appending to its own stream and claiming one of 10 keys (the
+    // coordinator's uid guard): exactly one caller per key wins, whatever groups the writer
+    // forms; a loser's append is not written; the claims take no positions.
+    let h = Harness::new(b).await?;
+    let store = h.store("front").await?;
+    let group = GroupCommit::new(store.clone(), 64);
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let group = group.clone();
+            tokio::spawn(async move {
+                let append = Append::new(format!("entry-{i}"), ExpectedVersion::NoStream, vec![deposit(i)])
+                    .claiming(format!("key-{}", i % 10));
+                (i, group.append(vec![append]).await)
+            })
+        })
+        .collect();
+    let mut winners = BTreeMap::new();
+    for t in tasks {
+        let (i, r) = t.await?;
+        match r {
+            Ok(appended) => {
+                assert_eq!(appended.len(), 1);
+                assert!(winners.insert(i % 10, i).is_none(), "two winners for key-{}", i % 10);
+            }
+            Err(StoreError::Claimed { key }) => {
+                assert_eq!(key, format!("key-{}", i % 10));
+                assert!(store.load(&format!("entry-{i}"), 0).await?.is_empty(), "a loser's append was written");
+            }
+            Err(e) => anyhow::bail!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 10, "one winner per key");
+    assert_eq!(store.head().await?, 10, "one event per winner, none for the claims");
+    assert_eq!(store.read_all(0, 100).await?.len(), 10);
+
+    // A batch that fails for another reason takes none of its claims.
+    store.append(vec![Append::new("entry-x", ExpectedVersion::Any, vec![deposit(1)])]).await?;
+    let failed = store
+        .append(vec![
+            Append::new("entry-y", ExpectedVersion::NoStream, vec![deposit(2)]).claiming("key-free"),
+            Append::new("entry-x", ExpectedVersion::NoStream, vec![deposit(3)]),
+        ])
+        .await;
+    assert!(matches!(failed, Err(StoreError::Conflict { ref stream, .. }) if stream == "entry-x"), "{failed:?}");
+    store
+        .append(vec![Append::new("entry-z", ExpectedVersion::NoStream, vec![deposit(4)]).claiming("key-free")])
+        .await?;
+    // One key twice in a batch, or a malformed key: refused before anything is written.
+    let twice = store
+        .append(vec![
+            Append::new("entry-a", ExpectedVersion::Any, vec![deposit(5)]).claiming("key-twice"),
+            Append::new("entry-b", ExpectedVersion::Any, vec![deposit(6)]).claiming("key-twice"),
+        ])
+        .await;
+    assert!(matches!(twice, Err(StoreError::Claimed { ref key }) if key == "key-twice"), "{twice:?}");
+    let bad =
+        store.append(vec![Append::new("entry-c", ExpectedVersion::Any, vec![deposit(7)]).claiming("a key")]).await;
+    assert!(matches!(bad, Err(StoreError::InvalidAppend(_))), "{bad:?}");
+    store.append(vec![Append::new("entry-d", ExpectedVersion::Any, vec![deposit(8)]).claiming("key-twice")]).await?;
+    assert_eq!(store.head().await?, 13);
     Ok(())
 }
 

@@ -657,7 +657,7 @@ impl Handler for CoordinatorEvents {
 impl CoordinatorEvents {
     /// What the party records of one of the coordinator's events.
     fn fold_of(&self, e: &RecordedEvent) -> Fold {
-        // `uid-*` holds the Sybil guard's marker, not a contribution.
+        // `uid-*`: the Sybil guard's marker in logs written before claims, not a contribution.
         if e.category() == "uid" {
             return Fold::Skip;
         }

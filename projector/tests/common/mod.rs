@@ -180,7 +180,7 @@ pub async fn scenario(world: &World, projector: &Projector) {
     for id in 1..=5u8 {
         world.append(c, streams::contribution(&[id]), vec![submitted(id)]).await;
     }
-    // The Sybil guard's marker: not a contribution.
+    // The Sybil guard's marker, as logs written before claims hold it: not a contribution.
     world.append(c, streams::uid(DATASET, "user1"), vec![submitted(1)]).await;
     for id in 1..=3u8 {
         let k = Kind::ContributionAccepted(ev::ContributionAccepted {
