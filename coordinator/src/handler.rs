@@ -310,33 +310,41 @@ fn verdict(
         };
         return Some(failed(st, config, s, "reports_disagree", detail, None));
     }
+    // The accepted ones in one event of the session's stream (its version check makes the
+    // verdict once-only); each rejection, rare and with its reason, in the contribution's stream.
+    let mut accepted = Vec::new();
     let mut others = Vec::new();
     for cid in &s.opened.contribution_ids {
         let Some(contribution) = st.contributions.get(cid) else { continue };
         if contribution.standing != Standing::Pending {
             continue;
         }
-        let verdict = if acc_a.contains(cid) {
-            metrics::counter!("triad_coordinator_contributions_decided_total", "verdict" => "accepted").increment(1);
-            Kind::ContributionAccepted(ev::ContributionAccepted {
-                dataset_id: contribution.dataset_id.clone(),
-                contribution_id: cid.clone(),
-                session_id: session_id.to_vec(),
-            })
-        } else {
-            let (reason, detail) = rej_a.get(cid).cloned().unwrap_or_default();
-            metrics::counter!("triad_coordinator_contributions_decided_total", "verdict" => "rejected").increment(1);
-            Kind::ContributionRejected(ev::ContributionRejected {
-                dataset_id: contribution.dataset_id.clone(),
-                contribution_id: cid.clone(),
-                reason,
-                detail,
-            })
-        };
+        if acc_a.contains(cid) {
+            accepted.push(cid.clone());
+            continue;
+        }
+        let (reason, detail) = rej_a.get(cid).cloned().unwrap_or_default();
+        metrics::counter!("triad_coordinator_contributions_decided_total", "verdict" => "rejected").increment(1);
+        let verdict = Kind::ContributionRejected(ev::ContributionRejected {
+            dataset_id: contribution.dataset_id.clone(),
+            contribution_id: cid.clone(),
+            reason,
+            detail,
+        });
         others.push(Append::new(streams::contribution(cid), ExpectedVersion::Exact(1), vec![event(verdict)]));
     }
     info!(session = %hex::encode(session_id), accepted = acc_a.len(), rejected = rej_a.len(), "input check decided");
-    Some(Closing { session_events: vec![closed(session_id, true, "", String::new())], others })
+    let mut session_events = vec![closed(session_id, true, "", String::new())];
+    if !accepted.is_empty() {
+        metrics::counter!("triad_coordinator_contributions_decided_total", "verdict" => "accepted")
+            .increment(accepted.len() as u64);
+        session_events.push(event(Kind::ContributionsAccepted(ev::ContributionsAccepted {
+            dataset_id: s.opened.dataset_id.clone(),
+            session_id: session_id.to_vec(),
+            contribution_ids: accepted,
+        })));
+    }
+    Some(Closing { session_events, others })
 }
 
 /// A failed session's closing: for a query, a final `QueryAborted` when it was a refusal

@@ -319,6 +319,13 @@ impl State {
             return;
         }
         let Some(id) = e.stream.strip_prefix("session-").and_then(|h| hex::decode(h).ok()) else { return };
+        if let Kind::ContributionsAccepted(a) = &kind
+            && self.sessions.contains_key(&id)
+        {
+            for cid in &a.contribution_ids {
+                self.decided(cid, Standing::Accepted);
+            }
+        }
         let Some(s) = self.sessions.get_mut(&id) else { return };
         s.version = e.version;
         let slot = |p: u32| usize::try_from(p).ok().filter(|&i| i < 3);
@@ -351,6 +358,8 @@ impl State {
                 }
             }
             Kind::SessionClosed(c) => self.session_closed(&id, &c, e.position, e.data.occurred_at),
+            // Decided above (the contributions are not the session's to borrow).
+            Kind::ContributionsAccepted(_) => {}
             other => warn!(event = other.type_name(), "an event the coordinator does not fold in a session"),
         }
     }
@@ -557,7 +566,14 @@ mod tests {
                 session_id: session.clone(),
             })
         };
-        fold(&mut st, streams::contribution(&ids[0]), accepted(&ids[0]));
+        let batch = ev::ContributionsAccepted {
+            dataset_id: "d".into(),
+            session_id: session.clone(),
+            contribution_ids: vec![ids[0].clone()],
+        };
+        fold(&mut st, streams::session(&session), Kind::ContributionsAccepted(batch));
+        assert_eq!(st.pending_count(), 3);
+        // A per-contribution verdict (as logs before ContributionsAccepted hold) decides once.
         fold(&mut st, streams::contribution(&ids[0]), accepted(&ids[0]));
         let rejected = ev::ContributionRejected {
             dataset_id: "d".into(),

@@ -118,16 +118,18 @@ async fn batches_verdicts_retries_and_queries() {
     let events = net.events().await;
     let accepted: Vec<_> = events
         .iter()
-        .filter_map(|(_, _, k)| match k {
-            Kind::ContributionAccepted(x) => Some(x.clone()),
+        .filter_map(|(stream, _, k)| match k {
+            Kind::ContributionsAccepted(x) => Some((stream.clone(), x.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].0, streams::session(&second.session_id), "in the session's stream");
     assert_eq!(
-        (accepted[0].contribution_id.clone(), accepted[0].session_id.clone()),
-        (ida.clone(), second.session_id.clone())
+        (accepted[0].1.contribution_ids.clone(), accepted[0].1.session_id.clone()),
+        (vec![ida.clone()], second.session_id.clone())
     );
+    assert!(!events.iter().any(|(_, _, k)| matches!(k, Kind::ContributionAccepted(_))), "no verdict per contribution");
     let rejected: Vec<_> = events
         .iter()
         .filter_map(|(_, _, k)| match k {

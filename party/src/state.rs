@@ -284,7 +284,8 @@ impl State {
     }
 
     /// The rows of `dataset_id` at `snapshot`, by column: the shares of contributions accepted
-    /// at or before it, in acceptance order (`columns` values each); `Err` names a row whose
+    /// at or before it, in acceptance order (a session's, accepted at one position, by id;
+    /// `columns` values each); `Err` names a row whose
     /// shares this party lacks.
     pub async fn rows(
         &self,
@@ -296,7 +297,7 @@ impl State {
             "SELECT c.contribution_id AS id, s.components AS components FROM contributions c
              LEFT JOIN value_shares s ON s.contribution_id = c.contribution_id
              WHERE c.dataset_id = $1 AND c.accepted_position IS NOT NULL AND c.accepted_position <= $2
-             ORDER BY c.accepted_position",
+             ORDER BY c.accepted_position, c.contribution_id",
         )
         .bind(dataset_id)
         .bind(snapshot as i64)
@@ -524,6 +525,8 @@ pub enum Fold {
     },
     /// A contribution's rows count from here (the event's position).
     Accepted(Vec<u8>),
+    /// A session's accepted contributions, all at this position (folded as one `Accepted` each).
+    AcceptedAll(Vec<Vec<u8>>),
     /// A contribution was rejected: its bundle and shares are no longer needed.
     Rejected(Vec<u8>),
     /// A query: its id, dataset and SQL.
@@ -575,13 +578,14 @@ async fn apply_run(c: &mut SqliteConnection, run: &[(u64, Fold)]) -> Result<(), 
             q.push(" ON CONFLICT (contribution_id) DO NOTHING");
         }
         Some((_, Fold::Accepted(_))) => {
-            q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(position, id) AS (");
-            q.push_values(run, |mut row, (position, fold)| {
-                if let Fold::Accepted(id) = fold {
-                    row.push_bind(*position as i64).push_bind(id.as_slice());
-                }
-            });
-            q.push(") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id");
+            let rows: Vec<(u64, &[u8])> = run
+                .iter()
+                .filter_map(|(position, fold)| match fold {
+                    Fold::Accepted(id) => Some((*position, id.as_slice())),
+                    _ => None,
+                })
+                .collect();
+            return accept_rows(c, &rows).await;
         }
         _ => {
             for (position, fold) in run {
@@ -590,6 +594,18 @@ async fn apply_run(c: &mut SqliteConnection, run: &[(u64, Fold)]) -> Result<(), 
             return Ok(());
         }
     }
+    q.build().execute(&mut *c).await?;
+    Ok(())
+}
+
+/// Contributions' rows count from their positions: one statement (at most
+/// [`ROWS_PER_STATEMENT`] rows).
+async fn accept_rows(c: &mut SqliteConnection, rows: &[(u64, &[u8])]) -> Result<(), StateError> {
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(position, id) AS (");
+    q.push_values(rows, |mut row, (position, id)| {
+        row.push_bind(*position as i64).push_bind(*id);
+    });
+    q.push(") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id");
     q.build().execute(&mut *c).await?;
     Ok(())
 }
@@ -623,6 +639,12 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
+        }
+        Fold::AcceptedAll(ids) => {
+            let rows: Vec<(u64, &[u8])> = ids.iter().map(|id| (position, id.as_slice())).collect();
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                accept_rows(c, chunk).await?;
+            }
         }
         Fold::Rejected(id) => {
             sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE contribution_id = $1")
@@ -744,6 +766,32 @@ mod tests {
         let rows = state.rows("d", 9, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
         assert_eq!(rows[0].first, [3, 0, 4]);
         assert_eq!(rows[0].second, [100, 100, 100]);
+        Ok(())
+    }
+
+    /// A session's acceptances in one event: every contribution counts from its position, and
+    /// the rows of one position follow their ids (the same order at every party).
+    #[tokio::test]
+    async fn a_session_accepted_at_once_orders_its_rows_by_id() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let state = State::open(&dir.path().join("state.db")).await?;
+        let dataset = DatasetCreated { dataset_id: "d".into(), ..Default::default() };
+        let mut events = vec![(1, Fold::Dataset(dataset))];
+        events.extend((0..5u8).map(|i| (2 + u64::from(i), submission(i).1)));
+        events.push((7, Fold::Accepted(vec![4])));
+        events.push((8, Fold::AcceptedAll(vec![vec![3], vec![0], vec![2]])));
+        state.fold("coordinator", &events).await?;
+        // Alone in a delivery batch too (the one-event path).
+        state.fold("coordinator", &[(9, Fold::AcceptedAll(vec![vec![1]]))]).await?;
+        assert_eq!(state.folded("coordinator").await?, 9);
+        let shares: Vec<AcceptedShares> = (0..5u8).map(|i| (vec![i], vec![(u64::from(i), 100)])).collect();
+        state.put_shares(&shares).await?;
+        let rows = state.rows("d", 7, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [4]);
+        let rows = state.rows("d", 8, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [4, 0, 2, 3], "position first, then id");
+        let rows = state.rows("d", 9, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [4, 0, 2, 3, 1]);
         Ok(())
     }
 }

@@ -176,8 +176,8 @@ impl ReadDb {
                         // Summed over the run, written once per counter below: a counter row
                         // updated per event made every contribution two more round trips
                         // and two dead row versions.
-                        Op::Count { dataset_id, counter } => {
-                            *counts.entry((dataset_id.as_str(), *counter)).or_insert(0) += 1;
+                        Op::Count { dataset_id, counter, by } => {
+                            *counts.entry((dataset_id.as_str(), *counter)).or_insert(0) += i64::try_from(*by).unwrap_or(i64::MAX);
                         }
                         Op::QueryRequested { query_id, dataset_id, sql } => {
                             sqlx::query(

@@ -23,7 +23,7 @@ pub mod state {
 pub enum Counter {
     /// `ContributionSubmitted`.
     Submitted,
-    /// `ContributionAccepted`.
+    /// `ContributionsAccepted` (and `ContributionAccepted` in older logs).
     Accepted,
     /// `ContributionRejected`.
     Rejected,
@@ -34,8 +34,8 @@ pub enum Counter {
 pub enum Op {
     /// `DatasetCreated`: the dataset's row (its counters untouched).
     Dataset { dataset_id: String, description: String, min_cohort: u64, template: Option<Vec<u8>> },
-    /// One more contribution counted.
-    Count { dataset_id: String, counter: Counter },
+    /// `by` more contributions counted.
+    Count { dataset_id: String, counter: Counter, by: u64 },
     /// `QueryRequested`: the query's row, state `requested`.
     QueryRequested { query_id: Vec<u8>, dataset_id: String, sql: String },
     /// A session computes the query: `running`, unless it already ended. `create`: the row is
@@ -78,9 +78,14 @@ fn coordinator(category: &str, kind: Kind) -> Vec<Op> {
         // The Sybil guard's marker (logs written before claims) shares the event type: it is no
         // second contribution.
         Kind::ContributionSubmitted(_) if category == "uid" => return Vec::new(),
-        Kind::ContributionSubmitted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Submitted },
-        Kind::ContributionAccepted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Accepted },
-        Kind::ContributionRejected(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Rejected },
+        Kind::ContributionSubmitted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Submitted, by: 1 },
+        Kind::ContributionAccepted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Accepted, by: 1 },
+        Kind::ContributionsAccepted(c) => Op::Count {
+            dataset_id: c.dataset_id,
+            counter: Counter::Accepted,
+            by: c.contribution_ids.len() as u64,
+        },
+        Kind::ContributionRejected(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Rejected, by: 1 },
         Kind::QueryRequested(q) => Op::QueryRequested { query_id: q.query_id, dataset_id: q.dataset_id, sql: q.sql },
         Kind::SessionOpened(s) if s.purpose == triad_network::PURPOSE_QUERY && !s.query_id.is_empty() => {
             Op::QueryRunning { query_id: s.query_id, create: true }
@@ -118,7 +123,7 @@ mod tests {
         assert!(fold("coordinator", "uid", c()).is_empty());
         assert_eq!(
             fold("coordinator", "contribution", c()),
-            vec![Op::Count { dataset_id: "d".into(), counter: Counter::Submitted }]
+            vec![Op::Count { dataset_id: "d".into(), counter: Counter::Submitted, by: 1 }]
         );
     }
 

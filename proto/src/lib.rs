@@ -45,6 +45,7 @@ pub mod events {
                     Self::SigningRequested(_) => "SigningRequested",
                     Self::Signed(_) => "Signed",
                     Self::SigningAborted(_) => "SigningAborted",
+                    Self::ContributionsAccepted(_) => "ContributionsAccepted",
                 }
             }
         }

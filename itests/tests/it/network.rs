@@ -96,8 +96,10 @@ fn verdicts(log: &[(String, Kind)]) -> HashMap<String, Vec<String>> {
                 uid_of.insert(s.contribution_id.clone(), s.uid.clone());
                 out.entry(s.uid.clone()).or_default();
             }
-            Kind::ContributionAccepted(a) => {
-                out.entry(uid_of[&a.contribution_id].clone()).or_default().push("accepted".into());
+            Kind::ContributionsAccepted(a) => {
+                for id in &a.contribution_ids {
+                    out.entry(uid_of[id].clone()).or_default().push("accepted".into());
+                }
             }
             Kind::ContributionRejected(r) => {
                 out.entry(uid_of[&r.contribution_id].clone()).or_default().push(format!("{}: {}", r.reason, r.detail));
@@ -392,7 +394,7 @@ async fn a_party_killed_mid_run_recovers() {
 }
 
 /// Party 1 is frozen (SIGSTOP) right after it reported the intake, so JetStream delivers it the
-/// coordinator's `ContributionAccepted` events that it never acknowledges; it is killed and
+/// coordinator's `ContributionsAccepted` event that it never acknowledges; it is killed and
 /// restarted; a query comes. The restarted party is handed newer events (the query's
 /// `SessionOpened`) before those, which come back only after the consumer's `ack_wait`: it
 /// must fold them in order (a party that ran the query on the rows it had folded would make it

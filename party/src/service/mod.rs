@@ -680,6 +680,7 @@ impl CoordinatorEvents {
                 Fold::Submission { submitted: s, sealed }
             }
             Kind::ContributionAccepted(a) => Fold::Accepted(a.contribution_id),
+            Kind::ContributionsAccepted(a) => Fold::AcceptedAll(a.contribution_ids),
             Kind::ContributionRejected(r) => Fold::Rejected(r.contribution_id),
             Kind::QueryRequested(q) => Fold::Query { query_id: q.query_id, dataset_id: q.dataset_id, sql: q.sql },
             Kind::SessionOpened(s) => Fold::SessionOpened(s),

@@ -182,14 +182,19 @@ pub async fn scenario(world: &World, projector: &Projector) {
     }
     // The Sybil guard's marker, as logs written before claims hold it: not a contribution.
     world.append(c, streams::uid(DATASET, "user1"), vec![submitted(1)]).await;
-    for id in 1..=3u8 {
-        let k = Kind::ContributionAccepted(ev::ContributionAccepted {
-            dataset_id: DATASET.into(),
-            contribution_id: vec![id],
-            session_id: vec![100],
-        });
-        world.append(c, streams::contribution(&[id]), vec![k]).await;
-    }
+    // Two accepted by a session at once, one as older logs record it.
+    let k = Kind::ContributionsAccepted(ev::ContributionsAccepted {
+        dataset_id: DATASET.into(),
+        session_id: vec![100],
+        contribution_ids: vec![vec![1], vec![2]],
+    });
+    world.append(c, streams::session(&[100]), vec![k]).await;
+    let k = Kind::ContributionAccepted(ev::ContributionAccepted {
+        dataset_id: DATASET.into(),
+        contribution_id: vec![3],
+        session_id: vec![99],
+    });
+    world.append(c, streams::contribution(&[3]), vec![k]).await;
     let rejected = Kind::ContributionRejected(ev::ContributionRejected {
         dataset_id: DATASET.into(),
         contribution_id: vec![4],
