@@ -605,7 +605,9 @@ async fn accept_rows(c: &mut SqliteConnection, rows: &[(u64, &[u8])]) -> Result<
     q.push_values(rows, |mut row, (position, id)| {
         row.push_bind(*position as i64).push_bind(*id);
     });
-    q.push(") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id");
+    q.push(
+        ") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id",
+    );
     q.build().execute(&mut *c).await?;
     Ok(())
 }

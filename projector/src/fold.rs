@@ -80,11 +80,9 @@ fn coordinator(category: &str, kind: Kind) -> Vec<Op> {
         Kind::ContributionSubmitted(_) if category == "uid" => return Vec::new(),
         Kind::ContributionSubmitted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Submitted, by: 1 },
         Kind::ContributionAccepted(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Accepted, by: 1 },
-        Kind::ContributionsAccepted(c) => Op::Count {
-            dataset_id: c.dataset_id,
-            counter: Counter::Accepted,
-            by: c.contribution_ids.len() as u64,
-        },
+        Kind::ContributionsAccepted(c) => {
+            Op::Count { dataset_id: c.dataset_id, counter: Counter::Accepted, by: c.contribution_ids.len() as u64 }
+        }
         Kind::ContributionRejected(c) => Op::Count { dataset_id: c.dataset_id, counter: Counter::Rejected, by: 1 },
         Kind::QueryRequested(q) => Op::QueryRequested { query_id: q.query_id, dataset_id: q.dataset_id, sql: q.sql },
         Kind::SessionOpened(s) if s.purpose == triad_network::PURPOSE_QUERY && !s.query_id.is_empty() => {
