@@ -11,6 +11,7 @@
 
 pub mod identity;
 pub mod intake;
+pub mod memory;
 pub mod service;
 pub mod state;
 

@@ -42,6 +42,9 @@ async fn main() -> anyhow::Result<()> {
         .get(settings.party.index as usize)
         .with_context(|| format!("party.index = {}: a party is 0, 1 or 2", settings.party.index))?;
     triad_telemetry::init(name, &settings.telemetry).context("starting telemetry")?;
+    if let Err(e) = triad_party::memory::without_transparent_huge_pages() {
+        tracing::warn!(error = %e, "transparent huge pages stay on: sessions fault in more memory");
+    }
     let shared = InProcessBus::new();
     let bus = settings.eventlog.open_bus(&shared).await.context("opening the bus")?;
     let store = settings.eventlog.open_store(name, &shared).await.with_context(|| format!("opening {name}'s store"))?;

@@ -75,6 +75,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<()> {
     malloc::keep_freed_memory();
+    // Best effort: a kernel without the setting runs as before, only slower.
+    let _ = triad_party::memory::without_transparent_huge_pages();
     let cli = Cli::parse();
     // Quiet by default (the commands print their own progress); `RUST_LOG` turns the services'
     // logs on, to stderr.
