@@ -73,9 +73,22 @@ impl BlockingMesh {
 
     /// [`Mesh::connect`] on a private current-thread runtime driven by this thread's calls.
     pub fn connect(setup: TcpSetup) -> Result<Self, NetError> {
+        Self::connect_unless(setup, std::future::pending::<String>())
+    }
+
+    /// [`BlockingMesh::connect`], given up as soon as `cancel` completes (with the reason):
+    /// [`NetError::Cancelled`]. The dials and the accepts in flight are dropped with it. A
+    /// future of another runtime is fine if it does not need that runtime to be polled (a
+    /// `tokio::sync` channel or `Notify`).
+    pub fn connect_unless(setup: TcpSetup, cancel: impl Future<Output = String>) -> Result<Self, NetError> {
         not_in_async()?;
         let rt = current_thread_runtime()?;
-        let mesh = rt.block_on(Mesh::connect(setup))?;
+        let mesh = rt.block_on(async {
+            tokio::select! {
+                mesh = Mesh::connect(setup) => mesh,
+                reason = cancel => Err(NetError::Cancelled(reason)),
+            }
+        })?;
         Ok(BlockingMesh { mesh: Some(mesh), driver: Driver::Own(rt) })
     }
 

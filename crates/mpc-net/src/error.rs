@@ -90,6 +90,9 @@ pub enum NetError {
         /// The last failure seen, if any.
         last_error: String,
     },
+    /// The caller gave up connecting (its session was closed before the mesh was up).
+    #[error("connecting was cancelled: {0}")]
+    Cancelled(String),
     /// No message arrived from `peer` within the receive timeout.
     #[error("no message from {peer} within {after:?}")]
     RecvTimeout {
@@ -178,7 +181,7 @@ impl NetError {
             | Tls { peer, .. }
             | Io { peer, .. } => Some(*peer),
             IdentityMismatch { expected, .. } => Some(*expected),
-            InvalidPartyId(_) | Config(_) | Listen { .. } | BlockingInAsync => None,
+            InvalidPartyId(_) | Config(_) | Listen { .. } | BlockingInAsync | Cancelled(_) => None,
         }
     }
 

@@ -103,3 +103,35 @@ fn a_message_arrives_even_if_its_sender_stops_calling_right_after_send() {
 fn blocking_meshes_with_their_own_runtimes_run_rounds_in_memory() {
     blocking_round_trips(BlockingMesh::in_memory(&config()).expect("meshes"));
 }
+
+/// A party whose peers never come gives up connecting when told to, long before its
+/// `connect_timeout`, with the reason it was given (the party service cancels when the
+/// coordinator closes the session). Without the cancel this would wait out ten minutes.
+#[test]
+fn connecting_gives_up_when_cancelled() {
+    let [id0, id1, id2] = identities();
+    let listener = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    // Ports that were bound and released: nobody listens there, so P0 dials on and on.
+    let dead = || MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind").local_addr().expect("addr");
+    let peers = vec![
+        PeerAddr { party: PartyId::ALL[1], addr: dead(), key: id1.pinned_key() },
+        PeerAddr { party: PartyId::ALL[2], addr: dead(), key: id2.pinned_key() },
+    ];
+    let config = NetConfig { connect_timeout: std::time::Duration::from_secs(600), ..config() };
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let reason = async move {
+            let _ = cancelled.await;
+            "the coordinator closed the session".to_owned()
+        };
+        let _ = done.send(BlockingMesh::connect_unless(TcpSetup { identity: id0, listener, peers, config }, reason));
+    });
+    cancel.send(()).expect("the connecting thread is waiting");
+    let result = outcome.recv_timeout(std::time::Duration::from_secs(60)).expect("connecting stopped when cancelled");
+    match result {
+        Err(triad_mpc_net::NetError::Cancelled(reason)) => assert_eq!(reason, "the coordinator closed the session"),
+        Err(other) => panic!("not a cancellation: {other}"),
+        Ok(_) => panic!("connected to peers that do not exist"),
+    }
+}

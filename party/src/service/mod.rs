@@ -113,6 +113,8 @@ struct Inner {
     signing: triad_signing_bus::SigningBus,
     /// Wakes the signer (a request folded, a peer's statement folded).
     signing_wake: Arc<Notify>,
+    /// Sessions the coordinator closed, as folded: a session still connecting gives up.
+    closed: Arc<ClosedSessions>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -174,6 +176,7 @@ impl Party {
             wake: Arc::new(Notify::new()),
             signing,
             signing_wake: Arc::new(Notify::new()),
+            closed: Arc::new(ClosedSessions::default()),
             stop,
             tasks: std::sync::Mutex::new(Vec::new()),
         });
@@ -191,6 +194,7 @@ impl Party {
             me: me.index(),
             wake: party.inner.wake.clone(),
             signing_wake: party.inner.signing_wake.clone(),
+            closed: party.inner.closed.clone(),
         };
         // The coordinator's stream is folded strictly in order (see `CoordinatorEvents`): an
         // event after a gap waits for the missing one, which an unacknowledged delivery of a
@@ -399,6 +403,7 @@ impl Party {
             peers: Vec::new(),
             connect_timeout: Duration::from_secs(self.inner.settings.connect_timeout_secs),
             recv_timeout: Duration::from_secs(self.inner.settings.recv_timeout_secs),
+            cancel: None,
         })
     }
 
@@ -411,6 +416,14 @@ impl Party {
         let sid = SessionId(sid);
         let mut link = self.link()?;
         link.peers = self.inner.state.peers().await?;
+        // A peer that never comes (dead, or in no session) holds the mesh up until
+        // `connect_timeout`; once the coordinator has closed the session, waiting is pointless
+        // and would delay the next one.
+        let (closed, id) = (self.inner.closed.clone(), s.session_id.clone());
+        link.cancel = Some(Box::pin(async move {
+            closed.wait(&id).await;
+            "the coordinator closed the session".to_owned()
+        }));
         let Some(dataset) = self.inner.state.dataset(&s.dataset_id).await? else {
             return self
                 .report_failure(
@@ -594,12 +607,55 @@ fn transient(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::Transient(e.to_string())
 }
 
+/// The sessions the coordinator closed most recently (in memory: after a restart, a session
+/// that was running is aborted anyway).
+#[derive(Default)]
+struct ClosedSessions {
+    ids: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
+    changed: Notify,
+}
+
+impl ClosedSessions {
+    /// How many ids are kept: far more than sessions open at once (one at a time).
+    const KEPT: usize = 64;
+
+    fn record(&self, id: &[u8]) {
+        let mut ids = self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.len() == Self::KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(id.to_vec());
+        drop(ids);
+        self.changed.notify_waiters();
+    }
+
+    fn contains(&self, id: &[u8]) -> bool {
+        self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|x| x == id)
+    }
+
+    /// Returns once session `id` is closed. Runtime-agnostic (`Notify`): it may be polled by
+    /// the session thread's own runtime.
+    async fn wait(&self, id: &[u8]) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a record between the two is not missed.
+            changed.as_mut().enable();
+            if self.contains(id) {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
 /// Folds the coordinator's stream into the party's state.
 struct CoordinatorEvents {
     state: State,
     me: usize,
     wake: Arc<Notify>,
     signing_wake: Arc<Notify>,
+    closed: Arc<ClosedSessions>,
 }
 
 #[async_trait]
@@ -646,6 +702,11 @@ impl Handler for CoordinatorEvents {
         }
         if folds.iter().any(|(_, f)| matches!(f, Fold::SessionOpened(_))) {
             self.wake.notify_one();
+        }
+        for (_, fold) in &folds {
+            if let Fold::SessionClosed(id) = fold {
+                self.closed.record(id);
+            }
         }
         if folds.iter().any(|(_, f)| matches!(f, Fold::SigningRequested(_) | Fold::KeyConfirmed { .. })) {
             self.signing_wake.notify_one();
@@ -729,5 +790,38 @@ impl Handler for PeerEvents {
             _ => {}
         }
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `wait` returns for a session closed before it was called and for one closed while it
+    /// waits, and not for another session's closure.
+    #[tokio::test]
+    async fn a_closed_session_ends_the_wait_for_it_only() {
+        let closed = Arc::new(ClosedSessions::default());
+        closed.record(b"first");
+        closed.wait(b"first").await;
+
+        let waiter = {
+            let closed = closed.clone();
+            tokio::spawn(async move { closed.wait(b"second").await })
+        };
+        closed.record(b"other");
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "another session's closure ended the wait");
+        closed.record(b"second");
+        tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .expect("the wait ended when its session closed")
+            .expect("the waiting task");
+        // Only the newest ids are kept.
+        for i in 0..ClosedSessions::KEPT {
+            closed.record(format!("filler-{i}").as_bytes());
+        }
+        assert!(!closed.contains(b"first"));
+        assert!(closed.contains(format!("filler-{}", ClosedSessions::KEPT - 1).as_bytes()));
     }
 }

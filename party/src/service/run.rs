@@ -57,6 +57,8 @@ pub(crate) struct Link {
     pub(crate) peers: Vec<(u32, String, Vec<u8>)>,
     pub(crate) connect_timeout: Duration,
     pub(crate) recv_timeout: Duration,
+    /// Completes (with the reason) when connecting should be given up.
+    pub(crate) cancel: Option<std::pin::Pin<Box<dyn Future<Output = String> + Send>>>,
 }
 
 impl Link {
@@ -74,8 +76,12 @@ impl Link {
         let mut config = NetConfig::new(net_session_id(sid));
         config.connect_timeout = self.connect_timeout;
         config.recv_timeout = self.recv_timeout;
-        BlockingMesh::connect(TcpSetup { identity: self.identity, listener, peers, config })
-            .map_err(|e| Failure::new("connect", e.to_string()))
+        let setup = TcpSetup { identity: self.identity, listener, peers, config };
+        match self.cancel {
+            Some(cancel) => BlockingMesh::connect_unless(setup, cancel),
+            None => BlockingMesh::connect(setup),
+        }
+        .map_err(|e| Failure::new("connect", e.to_string()))
     }
 }
 
