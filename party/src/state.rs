@@ -283,10 +283,9 @@ impl State {
         Ok(())
     }
 
-    /// The rows of `dataset_id` at `snapshot`, by column: the shares of contributions accepted
-    /// at or before it, in acceptance order (a session's, accepted at one position, by id;
-    /// `columns` values each); `Err` names a row whose
-    /// shares this party lacks.
+    /// The rows of `dataset_id` at `snapshot`, by column (`columns` values each): the shares of
+    /// contributions accepted at or before it, in acceptance order (those a session accepted
+    /// at one position by id); `Err` names a row whose shares this party lacks.
     pub async fn rows(
         &self,
         dataset_id: &str,

@@ -6,8 +6,9 @@
 //! in one [`EventStore::append`]. Each caller still gets its own outcome:
 //! - the group commits: each caller gets its own appends' results;
 //! - the group fails for a reason that rolls it back for certain and may be one caller's alone
-//!   (a version conflict, a key claimed before, an invalid append, a duplicate event id): each caller's appends are
-//!   written again on their own, so one conflicting caller costs nobody else theirs;
+//!   (a version conflict, a key claimed before, an invalid append, a duplicate event id):
+//!   each caller's appends are written again on their own, so one conflicting caller costs
+//!   nobody else theirs;
 //! - any other failure (the database, whose commit outcome may be unknown) is reported to every
 //!   caller of the group as [`StoreError::Group`], never retried: retrying an append whose
 //!   commit may have happened could write it twice.
