@@ -393,6 +393,45 @@ async fn a_party_killed_mid_run_recovers() {
     );
 }
 
+/// Party 2 freezes (SIGSTOP) just before a query's session opens, while the coordinator still
+/// counts it up: parties 0 and 1 reach its port, but no TLS handshake ever completes, and their
+/// `connect_timeout` is ten minutes. When the coordinator times the session out, both must give
+/// up connecting at once (reporting the cancellation), not after ten minutes; party 2, killed
+/// and restarted, then takes part in the retry that publishes the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parties_stop_connecting_when_the_coordinator_closes_the_session() {
+    const N: usize = 8;
+    let accounts: Vec<Account> =
+        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let tuning = Tuning { connect_timeout_secs: 600, session_timeout_secs: 4, ..Tuning::default() };
+    let mut net = Network::start(accounts, &tuning).await.unwrap();
+    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
+    let keys = Network::share_keys(&network).unwrap();
+    let spec = spec();
+    net.create_dataset(&spec).await.unwrap();
+    for i in 0..N {
+        let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
+        net.client.submit_contribution(s).await.unwrap();
+    }
+    let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(status.accepted, N as u64);
+
+    net.freeze_party(2).unwrap();
+    let sql = format!("SELECT count(*), sum(balance) FROM {DATASET}");
+    let query = net.submit_query(&sql).await.unwrap();
+    let cancelled = |k: &Kind| matches!(k, Kind::QueryAborted(a) if a.query_id == query && a.reason.contains("connecting was cancelled"));
+    for party in ["party0", "party1"] {
+        net.wait_logged(party, Duration::from_secs(60), |_, k| cancelled(k))
+            .await
+            .unwrap_or_else(|e| panic!("{party} did not give up connecting: {e}"));
+    }
+    net.kill_party(2);
+    net.start_party(2).unwrap();
+    let result = net.wait_published(&query, Duration::from_secs(60)).await.unwrap();
+    let balances: Vec<String> = (0..N).map(balance).collect();
+    assert_result(&mut net, &result, &single(&balances), &[0.0, 1e-12]).await;
+}
+
 /// Party 1 is frozen (SIGSTOP) right after it reported the intake, so JetStream delivers it the
 /// coordinator's `ContributionsAccepted` event that it never acknowledges; it is killed and
 /// restarted; a query comes. The restarted party is handed newer events (the query's
