@@ -738,15 +738,22 @@ mod tests {
         (vec![id], Fold::Submission { submitted, sealed: vec![id, id] })
     }
 
-    /// The multi-row statements of a run record exactly what the one-by-one fold recorded:
-    /// every submission, the acceptances at their positions (the rows' order), a rejection.
-    #[tokio::test]
-    async fn runs_of_submissions_and_acceptances_fold_as_one_by_one() -> Result<(), StateError> {
+    /// A fresh state (its directory kept alive by the caller) and the folds of dataset `d` at
+    /// position 1 and submissions 0..5 at positions 2..=6.
+    async fn five_submitted() -> Result<(tempfile::TempDir, State, Vec<(u64, Fold)>), StateError> {
         let dir = tempfile::tempdir().map_err(|e| StateError::Corrupt(e.to_string()))?;
         let state = State::open(&dir.path().join("state.db")).await?;
         let dataset = DatasetCreated { dataset_id: "d".into(), ..Default::default() };
         let mut events = vec![(1, Fold::Dataset(dataset))];
         events.extend((0..5u8).map(|i| (2 + u64::from(i), submission(i).1)));
+        Ok((dir, state, events))
+    }
+
+    /// The multi-row statements of a run record exactly what the one-by-one fold recorded:
+    /// every submission, the acceptances at their positions (the rows' order), a rejection.
+    #[tokio::test]
+    async fn runs_of_submissions_and_acceptances_fold_as_one_by_one() -> Result<(), StateError> {
+        let (_dir, state, mut events) = five_submitted().await?;
         // Accepted out of id order: the rows follow the positions.
         events.extend([(7, Fold::Accepted(vec![3])), (8, Fold::Accepted(vec![0])), (9, Fold::Accepted(vec![4]))]);
         events.push((10, Fold::Rejected(vec![1])));
@@ -774,11 +781,7 @@ mod tests {
     /// the rows of one position follow their ids (the same order at every party).
     #[tokio::test]
     async fn a_session_accepted_at_once_orders_its_rows_by_id() -> Result<(), StateError> {
-        let dir = tempfile::tempdir().map_err(|e| StateError::Corrupt(e.to_string()))?;
-        let state = State::open(&dir.path().join("state.db")).await?;
-        let dataset = DatasetCreated { dataset_id: "d".into(), ..Default::default() };
-        let mut events = vec![(1, Fold::Dataset(dataset))];
-        events.extend((0..5u8).map(|i| (2 + u64::from(i), submission(i).1)));
+        let (_dir, state, mut events) = five_submitted().await?;
         events.push((7, Fold::Accepted(vec![4])));
         events.push((8, Fold::AcceptedAll(vec![vec![3], vec![0], vec![2]])));
         state.fold("coordinator", &events).await?;

@@ -105,6 +105,16 @@ impl Dialect for Postgres {
     }
 }
 
+/// The first of `wanted` that an `INSERT .. ON CONFLICT DO NOTHING RETURNING` did not return
+/// (another writer had it first), if any.
+fn first_missing<'a>(wanted: &[&'a str], returned: &[String]) -> Option<&'a str> {
+    if returned.len() == wanted.len() {
+        return None;
+    }
+    let returned: std::collections::HashSet<&str> = returned.iter().map(String::as_str).collect();
+    wanted.iter().find(|w| !returned.contains(**w)).copied()
+}
+
 /// Appends `batch` inside the caller's transaction; returns the results in
 /// input order and the last position written.
 async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<Appended>, u64), StoreError> {
@@ -121,9 +131,7 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
         .bind(&claims)
         .fetch_all(&mut *conn)
         .await?;
-        if taken.len() != claims.len() {
-            let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
-            let lost = claims.iter().find(|k| !taken.contains(**k)).copied().unwrap_or_default();
+        if let Some(lost) = first_missing(&claims, &taken) {
             return Err(StoreError::Claimed { key: lost.to_owned() });
         }
     }
@@ -215,9 +223,7 @@ async fn append_in(conn: &mut PgConnection, batch: &[Append]) -> Result<(Vec<App
         .bind(&v)
         .fetch_all(&mut *conn)
         .await?;
-        if inserted.len() != s.len() {
-            let inserted: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
-            let lost = s.iter().find(|n| !inserted.contains(**n)).copied().unwrap_or_default();
+        if let Some(lost) = first_missing(&s, &inserted) {
             let actual: Option<i64> = sqlx::query_scalar("SELECT version FROM streams WHERE stream = $1")
                 .bind(lost)
                 .fetch_optional(&mut *conn)

@@ -298,21 +298,28 @@ async fn network_processes_ingest_and_answer() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_party_killed_mid_run_recovers() {
-    const N: usize = 15;
-    let started = Instant::now();
+/// The network as processes, `n` accounts, the dataset, and one honest submission per
+/// account (submitted, not yet decided).
+async fn honest_network(n: usize, tuning: &Tuning) -> Network {
     let accounts: Vec<Account> =
-        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
-    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
+        (0..n).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
+    let mut net = Network::start(accounts, tuning).await.unwrap();
     let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
     let keys = Network::share_keys(&network).unwrap();
     let spec = spec();
     net.create_dataset(&spec).await.unwrap();
-    for i in 0..N {
+    for i in 0..n {
         let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
         net.client.submit_contribution(s).await.unwrap();
     }
+    net
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_killed_mid_run_recovers() {
+    const N: usize = 15;
+    let started = Instant::now();
+    let mut net = honest_network(N, &Tuning::default()).await;
     let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
     assert_eq!(status.accepted, N as u64);
     let balances: Vec<String> = (0..N).map(balance).collect();
@@ -401,18 +408,8 @@ async fn a_party_killed_mid_run_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parties_stop_connecting_when_the_coordinator_closes_the_session() {
     const N: usize = 8;
-    let accounts: Vec<Account> =
-        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
     let tuning = Tuning { connect_timeout_secs: 600, session_timeout_secs: 4, ..Tuning::default() };
-    let mut net = Network::start(accounts, &tuning).await.unwrap();
-    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
-    let keys = Network::share_keys(&network).unwrap();
-    let spec = spec();
-    net.create_dataset(&spec).await.unwrap();
-    for i in 0..N {
-        let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
-        net.client.submit_contribution(s).await.unwrap();
-    }
+    let mut net = honest_network(N, &tuning).await;
     let status = net.wait_decided(DATASET, N as u64, Duration::from_secs(30)).await.unwrap();
     assert_eq!(status.accepted, N as u64);
 
@@ -441,17 +438,7 @@ async fn parties_stop_connecting_when_the_coordinator_closes_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_party_killed_with_unacknowledged_events_recovers() {
     const N: usize = 8;
-    let accounts: Vec<Account> =
-        (0..N).map(|i| Account::new(&format!("t{i}"), &format!("u{i}"), &balance(i), "ETH").unwrap()).collect();
-    let mut net = Network::start(accounts, &Tuning::default()).await.unwrap();
-    let network = net.wait_up(Duration::from_secs(30)).await.unwrap();
-    let keys = Network::share_keys(&network).unwrap();
-    let spec = spec();
-    net.create_dataset(&spec).await.unwrap();
-    for i in 0..N {
-        let s = net.submission(&format!("t{i}"), &spec, &keys, Behaviour::Honest).await.unwrap();
-        net.client.submit_contribution(s).await.unwrap();
-    }
+    let mut net = honest_network(N, &Tuning::default()).await;
     // Party 1's report is on the bus: freeze it before the verdicts reach it.
     let party1 = triad_eventlog::PgEventStore::connect(&net.database_url("party1"), "party1").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
