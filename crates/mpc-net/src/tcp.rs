@@ -287,6 +287,7 @@ async fn accept_all(
         }
     };
     let mut outcomes = Vec::new();
+    let mut last_errors: [Option<String>; 3] = Default::default();
     let configs = Arc::new(configs);
     let mut handshakes = JoinSet::new();
     while !pending.is_empty() {
@@ -305,10 +306,14 @@ async fn accept_all(
             },
             Some(done) = handshakes.join_next(), if !handshakes.is_empty() => {
                 if let Ok(Some((party, res))) = done {
-                    if let Err(e @ NetError::SessionMismatch { .. }) = &res {
+                    if let Err(e @ (NetError::SessionMismatch { .. } | NetError::Io { .. })) = &res {
                         // A connection left over from (or early for) another session of this
-                        // listener: drop it and keep waiting for this session's.
-                        debug!(%me, peer = %party, error = %e, "dropped a connection for another session");
+                        // listener, or one its dialer dropped before the hellos (it gave up on
+                        // a session we are already past, or is restarting): it decides nothing
+                        // about this session, so drop it and keep waiting for this session's.
+                        // A dialer treats the same errors the same way.
+                        debug!(%me, peer = %party, error = %e, "dropped a connection that is not this session's");
+                        last_errors[party.index()] = Some(e.to_string());
                     } else if let Some(i) = pending.iter().position(|p| *p == party) {
                         pending.swap_remove(i);
                         outcomes.push((party, res));
@@ -321,14 +326,11 @@ async fn accept_all(
         }
     }
     for party in pending {
-        outcomes.push((
-            party,
-            Err(NetError::ConnectTimeout {
-                peer: party,
-                after,
-                last_error: "no authenticated connection arrived".into(),
-            }),
-        ));
+        let last_error = match last_errors[party.index()].take() {
+            Some(e) => format!("no connection for this session arrived (last: {e})"),
+            None => "no authenticated connection arrived".into(),
+        };
+        outcomes.push((party, Err(NetError::ConnectTimeout { peer: party, after, last_error })));
     }
     outcomes
 }

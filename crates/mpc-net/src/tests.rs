@@ -90,21 +90,62 @@ async fn a_peer_vanishing_between_messages_is_a_disconnect() {
     assert!(matches!(err, NetError::Disconnected { peer, .. } if peer == P0), "{err}");
 }
 
+/// P1 connecting a mesh that waits for P0 alone; the real P0 dials it with [`P1Waiting::dial`].
+struct P1Waiting {
+    p1: tokio::task::JoinHandle<Result<Mesh, NetError>>,
+    addr: std::net::SocketAddr,
+    cc: std::sync::Arc<rustls::ClientConfig>,
+    key: crate::PinnedKey,
+}
+
+impl P1Waiting {
+    fn start() -> P1Waiting {
+        let id0 = PartyIdentity::generate(P0).expect("key");
+        let id1 = PartyIdentity::generate(P1).expect("key");
+        let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = l1.local_addr().expect("addr");
+        let peers = vec![PeerAddr { party: P0, addr, key: id0.pinned_key() }];
+        let key = id1.pinned_key();
+        let p1 = tokio::spawn(Mesh::connect(TcpSetup { identity: id1, listener: l1, peers, config: config() }));
+        let cc = client_config(&id0, &key).expect("client config");
+        P1Waiting { p1, addr, cc, key }
+    }
+
+    /// The real P0 dials; P1 must link with it.
+    async fn dial(self, despite: &str) {
+        let peer = PeerAddr { party: P1, addr: self.addr, key: self.key };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let _raw = dial(P0, peer, self.cc, &config(), deadline).await.expect("P0 dials P1");
+        self.p1.await.expect("task").unwrap_or_else(|e| panic!("P1 does not connect despite {despite}: {e}"));
+    }
+}
+
 #[tokio::test]
 async fn a_stray_connection_does_not_disturb_setup() {
-    let id0 = PartyIdentity::generate(P0).expect("key");
-    let id1 = PartyIdentity::generate(P1).expect("key");
-    let l1 = MeshListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-    let addr1 = l1.local_addr().expect("addr");
-    let peers = vec![PeerAddr { party: P0, addr: addr1, key: id0.pinned_key() }];
-    let p1 = tokio::spawn(Mesh::connect(TcpSetup { identity: id1.clone(), listener: l1, peers, config: config() }));
-    let mut stray = tokio::net::TcpStream::connect(addr1).await.expect("connect");
+    let waiting = P1Waiting::start();
+    let mut stray = tokio::net::TcpStream::connect(waiting.addr).await.expect("connect");
     stray.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
-    let cc = client_config(&id0, &id1.pinned_key()).expect("client config");
-    let peer = PeerAddr { party: P1, addr: addr1, key: id1.pinned_key() };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let _raw = dial(P0, peer, cc, &config(), deadline).await.expect("P0 dials P1");
-    p1.await.expect("task").expect("P1 connects despite the stray connection");
+    waiting.dial("the stray connection").await;
+}
+
+/// A dialer that claims P0, sends its ClientHello and vanishes mid-handshake (a peer that gave
+/// up on a session we are already past, or is restarting) decides nothing: P1 keeps waiting and
+/// links with the real P0 that dials next.
+#[tokio::test]
+async fn a_dialer_vanishing_mid_handshake_does_not_end_setup() {
+    use tokio::io::AsyncReadExt;
+    let waiting = P1Waiting::start();
+    let sni = crate::tls::sni(P0, P1).expect("sni");
+    let mut client = rustls::ClientConnection::new(waiting.cc.clone(), sni).expect("client");
+    let mut client_hello = Vec::new();
+    client.write_tls(&mut client_hello).expect("ClientHello");
+    let mut half = tokio::net::TcpStream::connect(waiting.addr).await.expect("connect");
+    half.write_all(&client_hello).await.expect("write");
+    // P1 answered, so it took the connection as P0's and is mid-handshake when it ends.
+    let mut server_hello = [0u8; 5];
+    half.read_exact(&mut server_hello).await.expect("P1 answers the ClientHello");
+    drop(half);
+    waiting.dial("the abandoned handshake").await;
 }
 
 #[test]
