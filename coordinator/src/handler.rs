@@ -70,7 +70,12 @@ impl Handler for PartyHandler {
                     ExpectedVersion::Any,
                     vec![event(Kind::PartyJoined(j.clone()))],
                 );
-                self.set_party(|p| p.joined = Some(j));
+                let applied =
+                    self.inner.caught_up().await.map_err(|err| HandlerError::Transient(err.to_string()))?.applied;
+                self.set_party(|p| {
+                    p.joined = Some(j);
+                    p.joined_at = applied;
+                });
                 self.inner.wake.notify_one();
                 Ok(vec![record])
             }

@@ -141,6 +141,11 @@ pub(crate) struct PartyLive {
     pub last_heartbeat_unix: Option<i64>,
     /// The coordinator position the party's newest heartbeat reports folded.
     pub folded_position: u64,
+    /// The coordinator's folded position when the party's newest `PartyJoined` was folded. A
+    /// restarted party folds the coordinator's log strictly in order, and what its killed
+    /// process never acknowledged comes back only after the consumer's `ack_wait`: until it
+    /// has folded this far it would not see a new session in time, and would fail it.
+    pub joined_at: u64,
 }
 
 impl PartyLive {
@@ -149,9 +154,9 @@ impl PartyLive {
         self.joined.is_some() && self.last_heartbeat_unix.is_some_and(|at| now_unix.saturating_sub(at) <= window)
     }
 
-    /// Up, and has folded the coordinator's log up to `position`.
+    /// Up, and has folded the coordinator's log up to `position` and to where it (re)joined.
     pub fn ready(&self, now_unix: i64, position: u64) -> bool {
-        self.up(now_unix) && self.folded_position >= position
+        self.up(now_unix) && self.folded_position >= position.max(self.joined_at)
     }
 }
 

@@ -295,13 +295,32 @@ async fn query_aborts_are_retried_then_final() {
     net.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_session_while_a_party_is_down() {
+/// Several scheduler ticks (100 ms) pass without a session, because party 2 is `why`; then party
+/// 2 beats, caught up, and the one submitted contribution's batch opens.
+async fn party_2_holds_the_batch_until_it_beats(net: Net, parties: &FakeParties, why: &str) {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let opened_any = net.events().await.iter().any(|(_, _, k)| matches!(k, Kind::SessionOpened(_)));
+    assert!(!opened_any, "a session opened while party 2 was {why}");
+    parties.heartbeat(2, now_unix()).await;
+    let s = opened(&net, 0).await;
+    assert_eq!(s.contribution_ids, vec![vec![0xa; 16]]);
+    net.stop().await;
+}
+
+/// A coordinator batching each contribution alone, with parties 0 and 1 beating and party 2
+/// left to the test.
+async fn parties_0_and_1_beating() -> (Net, FakeParties) {
     let mut cfg = config();
     cfg.batch_max = 1;
-    let mut net = Net::start(cfg).await;
+    let net = Net::start(cfg).await;
     let parties = net.parties().await;
     parties.keep_beating(&[0, 1], net.stopper());
+    (net, parties)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_session_while_a_party_is_down() {
+    let (mut net, parties) = parties_0_and_1_beating().await;
     parties.heartbeat(2, now_unix() - 60).await;
     net.create_dataset().await;
     let a = net.submission("alice-token", [0xa; 16]).await;
@@ -318,16 +337,28 @@ async fn no_session_while_a_party_is_down() {
         }
     })
     .await;
-    // Several scheduler ticks (100 ms) pass: still no session.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let opened_any = net.events().await.iter().any(|(_, _, k)| matches!(k, Kind::SessionOpened(_)));
-    assert!(!opened_any, "a session opened while party 2 was down");
+    party_2_holds_the_batch_until_it_beats(net, &parties, "down").await;
+}
 
-    // Party 2 comes back: the batch opens.
-    parties.heartbeat(2, now_unix()).await;
-    let s = opened(&net, 0).await;
-    assert_eq!(s.contribution_ids, vec![vec![0xa; 16]]);
-    net.stop().await;
+/// A restarted party joins again and then folds the coordinator's log from where its killed
+/// process stopped (what it never acknowledged comes back only after `ack_wait`). Until its
+/// heartbeats report it folded up to its join, no session opens: it would miss the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_session_until_a_rejoined_party_has_caught_up() {
+    let (mut net, parties) = parties_0_and_1_beating().await;
+    net.create_dataset().await;
+    // Party 2 restarts: up (a fresh heartbeat) but stuck at the start of the log.
+    parties.heartbeat_folded(2, now_unix(), 0).await;
+    parties.rejoin(2).await;
+    eventually("the coordinator to record party 2's second join", || async {
+        let joins =
+            net.events().await.iter().filter(|(_, _, k)| matches!(k, Kind::PartyJoined(j) if j.party == 2)).count();
+        (joins == 2).then_some(())
+    })
+    .await;
+    let a = net.submission("alice-token", [0xa; 16]).await;
+    net.client.submit_contribution(a).await.unwrap();
+    party_2_holds_the_batch_until_it_beats(net, &parties, "still catching up").await;
 }
 
 /// Membership is part of the coordinator's log: restarted, it knows the parties (their share

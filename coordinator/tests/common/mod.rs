@@ -167,7 +167,7 @@ impl Net {
             data_dir: self.dir.path().to_owned(),
             ..Default::default()
         };
-        let mut stores = Vec::new();
+        let (mut stores, mut joins) = (Vec::new(), Vec::new());
         for (i, name) in triad_network::PARTIES.iter().enumerate() {
             let store = log.open_store(name, &self.bus).await.unwrap();
             let rx = self.stopper();
@@ -175,40 +175,45 @@ impl Net {
                 let mut rx = rx;
                 let _ = rx.wait_for(|s| *s).await;
             }));
-            append(
-                store.as_ref(),
-                &streams::party(i as u32),
-                Kind::PartyJoined(ev::PartyJoined {
-                    party: i as u32,
-                    operator_name: format!("operator {i}"),
-                    data_plane_address: format!("127.0.0.1:{}", 7000 + i),
-                    transport_public_key: vec![i as u8; 32],
-                    share_public_key: self.party_keys[i].1.to_bytes().to_vec(),
-                }),
-            )
-            .await;
+            let joined = Kind::PartyJoined(ev::PartyJoined {
+                party: i as u32,
+                operator_name: format!("operator {i}"),
+                data_plane_address: format!("127.0.0.1:{}", 7000 + i),
+                transport_public_key: vec![i as u8; 32],
+                share_public_key: self.party_keys[i].1.to_bytes().to_vec(),
+            });
+            append(store.as_ref(), &streams::party(i as u32), joined.clone()).await;
             stores.push(store);
+            joins.push(joined);
         }
-        FakeParties { stores, coordinator: self.store.clone() }
+        FakeParties { stores, joins, coordinator: self.store.clone() }
     }
 }
 
 pub struct FakeParties {
     pub stores: Vec<Arc<dyn EventStore>>,
+    /// Each party's `PartyJoined`, for joining again as a restarted party does.
+    joins: Vec<Kind>,
     /// Heartbeats report the coordinator's head as folded, as a caught-up party does.
     coordinator: Arc<dyn EventStore>,
 }
 
 impl FakeParties {
     pub async fn heartbeat(&self, party: usize, at_unix: i64) {
+        self.heartbeat_folded(party, at_unix, self.coordinator.head().await.unwrap()).await;
+    }
+
+    /// Party `party` joins again, as a restarted party does.
+    pub async fn rejoin(&self, party: usize) {
+        append(self.stores[party].as_ref(), &streams::party(party as u32), self.joins[party].clone()).await;
+    }
+
+    /// A heartbeat of a party that has folded the coordinator's log up to `folded` only.
+    pub async fn heartbeat_folded(&self, party: usize, at_unix: i64, folded: u64) {
         append(
             self.stores[party].as_ref(),
             &streams::party(party as u32),
-            Kind::PartyHeartbeat(ev::PartyHeartbeat {
-                party: party as u32,
-                at_unix,
-                coordinator_position: self.coordinator.head().await.unwrap(),
-            }),
+            Kind::PartyHeartbeat(ev::PartyHeartbeat { party: party as u32, at_unix, coordinator_position: folded }),
         )
         .await;
     }
