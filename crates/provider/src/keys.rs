@@ -6,6 +6,7 @@ use hpke::rand_core::CryptoRng;
 use hpke::{Deserializable as _, Kem as _, Serializable as _};
 
 use crate::ProviderError;
+use crate::open::Opener;
 
 pub(crate) type Kem = X25519HkdfSha256;
 
@@ -13,9 +14,13 @@ pub(crate) type Kem = X25519HkdfSha256;
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey(pub(crate) <Kem as hpke::Kem>::PublicKey);
 
-/// A party's secret key. `Debug` is opaque; hpke zeroizes it on drop.
+/// A party's secret key, with what opening needs derived once. `Debug` is opaque; the key and
+/// the derived scalar are wiped when dropped.
 #[derive(Clone)]
-pub struct SecretKey(pub(crate) <Kem as hpke::Kem>::PrivateKey);
+pub struct SecretKey {
+    key: <Kem as hpke::Kem>::PrivateKey,
+    pub(crate) opener: Opener,
+}
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,7 +37,7 @@ impl std::fmt::Debug for SecretKey {
 /// A fresh party keypair from `rng`.
 pub fn generate_keypair(rng: &mut impl CryptoRng) -> (SecretKey, PublicKey) {
     let (sk, pk) = Kem::gen_keypair_with_rng(rng);
-    (SecretKey(sk), PublicKey(pk))
+    (SecretKey::new(sk), PublicKey(pk))
 }
 
 impl PublicKey {
@@ -63,28 +68,34 @@ impl PublicKey {
 }
 
 impl SecretKey {
+    fn new(key: <Kem as hpke::Kem>::PrivateKey) -> SecretKey {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&key.to_bytes());
+        SecretKey { opener: Opener::new(&bytes), key }
+    }
+
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(Kem::sk_to_pk(&self.0))
+        PublicKey(Kem::sk_to_pk(&self.key))
     }
 
     /// The 32 raw bytes (a secret: wiped when dropped).
     pub fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
         let mut out = zeroize::Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.0.to_bytes());
+        out.copy_from_slice(&self.key.to_bytes());
         out
     }
 
     /// 64 lower-case hex digits (a secret: write it only to a private file).
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0.to_bytes())
+        hex::encode(self.key.to_bytes())
     }
 
     /// From 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, ProviderError> {
         let bytes = hex::decode(text.trim()).map_err(|_| ProviderError::BadKey("a secret key is 64 hex digits"))?;
         <Kem as hpke::Kem>::PrivateKey::from_bytes(&bytes)
-            .map(Self)
+            .map(Self::new)
             .map_err(|_| ProviderError::BadKey("a secret key is 32 bytes (X25519)"))
     }
 }

@@ -53,6 +53,7 @@ pub mod attribution;
 pub mod decimal;
 mod error;
 mod keys;
+mod open;
 mod seal;
 
 pub use attribution::{ComponentOpening, EquivocationProof, MAX_COLUMNS, ProofError, ShareCommitments};
