@@ -27,13 +27,17 @@ fn tampered(bytes: &[u8], f: impl FnOnce(&mut wire::Presentation)) -> Result<(),
 /// Applies `f`, re-commits the certificate opening, rebuilds the Merkle
 /// proof and re-signs the header with the fixtures' notary key.
 fn resealed(bytes: &[u8], f: impl FnOnce(&mut wire::Presentation)) -> Result<(), VerifyError> {
+    check(&reseal(bytes, f))
+}
+
+fn reseal(bytes: &[u8], f: impl FnOnce(&mut wire::Presentation)) -> wire::Presentation {
     let mut p = decode(bytes);
     f(&mut p);
     if let Some(identity) = &p.identity {
         p.attestation.body.body.cert_commitment.data = cert_commitment(HashAlg::Blake3, &identity.opening);
     }
     reseal_secp256k1(&mut p.attestation, &NOTARY_SECRET).expect("reseal");
-    check(&p)
+    p
 }
 
 fn identity(p: &mut wire::Presentation) -> &mut wire::ServerIdentityProof {
@@ -403,6 +407,38 @@ fn a_connection_time_outside_the_certificate_validity_is_rejected() {
     }
     // Inside the validity the resealed presentation still verifies.
     assert_eq!(resealed(&full(), |p| p.attestation.body.body.connection_info.data.time = 1_672_000_000), Ok(()));
+}
+
+/// One verifier (one set of anchors) remembers a chain it verified with the chain's validity
+/// window: the same chain at another time inside it verifies, outside it is still refused as
+/// webpki refuses it, and a changed chain is checked afresh.
+#[test]
+fn a_remembered_chain_is_refused_outside_its_validity_as_before() {
+    let cfg = config();
+    let at = |time| reseal(&full(), |p| p.attestation.body.body.connection_info.data.time = time);
+    let run = |p: &wire::Presentation| verify_decoded(p, &cfg).map(|_| ());
+    assert_eq!(cfg.trust_anchors.verified_chains(), 0);
+    assert_eq!(run(&at(1_672_000_000)), Ok(()));
+    assert_eq!(cfg.trust_anchors.verified_chains(), 1, "the verified chain is remembered");
+    assert_eq!(run(&at(1_672_000_001)), Ok(()));
+    assert_eq!(run(&at(1_676_000_000)), Ok(()));
+    for time in [1_600_000_000u64, 1_700_000_000, 0, u64::MAX] {
+        let r = run(&at(time));
+        assert!(matches!(r, Err(VerifyError::CertificateNotValidAtTime { time: t, .. }) if t == time), "{time}: {r:?}");
+    }
+    let broken = reseal(&full(), |p| {
+        p.attestation.body.body.connection_info.data.time = 1_672_000_000;
+        let ee = &mut identity(p).opening.data.certs[0];
+        let n = ee.len();
+        ee[n - 10] ^= 1;
+    });
+    assert!(matches!(run(&broken), Err(VerifyError::UntrustedCertificateChain(_))));
+    let cut = reseal(&full(), |p| {
+        p.attestation.body.body.connection_info.data.time = 1_672_000_000;
+        identity(p).opening.data.certs.remove(1);
+    });
+    assert!(matches!(run(&cut), Err(VerifyError::UntrustedCertificateChain(_))));
+    assert_eq!(cfg.trust_anchors.verified_chains(), 1, "refused chains are not remembered");
 }
 
 #[test]
