@@ -14,12 +14,18 @@ use crate::state::State;
 use crate::{Inner, handler, now_unix, random_id, signing};
 
 const TICK: Duration = Duration::from_millis(100);
+/// The shortest time between two steps. Every submission and every append wakes the
+/// scheduler, a thousand times a second at ingest, and each step reads what was appended
+/// since the last from the store: one read per few milliseconds serves them all, and a query or
+/// a batch waits at most this much longer for its session.
+const MIN_STEP_GAP: Duration = Duration::from_millis(5);
 
 pub(crate) async fn run(inner: Arc<Inner>) {
     let mut stop = inner.stop.subscribe();
     let mut head = inner.store.watch_head();
     let mut ticks = 0u64;
     loop {
+        let stepped = tokio::time::Instant::now();
         if let Err(e) = step(&inner).await {
             warn!(error = %e, "scheduler step failed; retrying");
         }
@@ -32,6 +38,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             () = inner.wake.notified() => {}
             _ = head.changed() => {}
             () = tokio::time::sleep(TICK) => {}
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep_until(stepped + MIN_STEP_GAP) => {}
         }
     }
 }
