@@ -193,7 +193,12 @@ pub(crate) fn verify_attestation(
 
     // The key must be pinned before its signature means anything.
     let wire_key = &proof.body.body.verifying_key.data;
-    let key = NotaryKey::from_wire(wire_key)?;
+    // A key sent in its pinned (compressed) encoding is that key: no point to decode again.
+    let same_encoding = pinned.iter().find(|k| k.alg.id() == wire_key.alg && k.compressed == wire_key.data);
+    let key = match same_encoding {
+        Some(k) => k.clone(),
+        None => NotaryKey::from_wire(wire_key)?,
+    };
     if !pinned.contains(&key) {
         return Err(VerifyError::UntrustedNotaryKey {
             alg: key.alg.name().to_string(),
@@ -337,7 +342,20 @@ impl NotarySigner {
 /// which is validly signed but wrong in a deeper way. Assumes upstream's
 /// field numbering (ids 0..n, one leaf per field).
 pub fn reseal(proof: &mut wire::AttestationProof, signer: &NotarySigner) -> Result<(), VerifyError> {
-    proof.body.body.verifying_key.data = signer.verifying_key()?;
+    let key = signer.verifying_key()?;
+    reseal_with_key_encoding(proof, signer, key.data)
+}
+
+/// [`reseal`] with the signer's key in the body encoded as `sec1` (another SEC1 encoding of
+/// the same key, or another key altogether).
+pub fn reseal_with_key_encoding(
+    proof: &mut wire::AttestationProof,
+    signer: &NotarySigner,
+    sec1: Vec<u8>,
+) -> Result<(), VerifyError> {
+    let mut key = signer.verifying_key()?;
+    key.data = sec1;
+    proof.body.body.verifying_key.data = key;
     let alg = HashAlg::from_id(proof.header.root.alg)?;
     let hashes: Vec<[u8; HASH_LEN]> = body_leaves(&proof.body.body, alg).iter().map(|(_, h)| *h).collect();
     let root = merkle::root_of(alg, &hashes).ok_or(VerifyError::MalformedMerkleProof("no leaves"))?;

@@ -257,6 +257,22 @@ fn a_pinned_key_matches_in_either_sec1_encoding() {
     let uncompressed = sk.verifying_key().to_encoded_point(false);
     let pinned = NotaryKey::secp256k1(uncompressed.as_bytes()).expect("key");
     assert!(verify(&full(), &VerifierConfig::new(vec![pinned])).is_ok());
+    // The attestation may carry either encoding too (a compressed one is taken as the pinned
+    // key without decoding; any other is decoded and compared).
+    let mut p = decode(&full());
+    let signer = triad_notary::attestation::NotarySigner::Secp256k1(NOTARY_SECRET);
+    triad_notary::attestation::reseal_with_key_encoding(&mut p.attestation, &signer, uncompressed.as_bytes().to_vec())
+        .expect("reseal");
+    assert_eq!(p.attestation.body.body.verifying_key.data.data.len(), 65);
+    assert!(verify_decoded(&p, &config()).is_ok());
+    // Another key, in either encoding, is not pinned.
+    let other = k256::ecdsa::SigningKey::from_slice(&[0x2b; 32]).expect("sk");
+    for compress in [true, false] {
+        let mut p = decode(&full());
+        let other_key = other.verifying_key().to_encoded_point(compress).as_bytes().to_vec();
+        triad_notary::attestation::reseal_with_key_encoding(&mut p.attestation, &signer, other_key).expect("reseal");
+        assert!(matches!(verify_decoded(&p, &config()), Err(VerifyError::UntrustedNotaryKey { .. })));
+    }
 }
 
 // --- transcript ---------------------------------------------------------
