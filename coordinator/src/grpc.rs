@@ -143,22 +143,20 @@ fn valid_dataset_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Verifies with Mozilla's roots and, if the chain is not theirs, with the extra anchors.
+/// Verifies with the extra anchors (if any) and, if the chain is not theirs, with Mozilla's
+/// roots. Both are made once, so each remembers the chains it verified.
 fn verify_presentation(
     inner: &Inner,
     template: &ProofTemplate,
     presentation: &[u8],
 ) -> Result<triad_notary::VerifiedPresentation, VerifyError> {
-    let first = if let Some(extra) = &inner.extra_anchors {
-        triad_notary::verify(presentation, &template.verifier_config(extra.clone()))
-    } else {
-        triad_notary::verify(presentation, &template.verifier_config(triad_notary::TrustAnchors::mozilla()))
-    };
-    match first {
-        Err(VerifyError::UntrustedCertificateChain(_)) if inner.extra_anchors.is_some() => {
-            triad_notary::verify(presentation, &template.verifier_config(triad_notary::TrustAnchors::mozilla()))
-        }
-        other => other,
+    let mozilla = || triad_notary::verify(presentation, &template.verifier_config(inner.mozilla_anchors.clone()));
+    match &inner.extra_anchors {
+        Some(extra) => match triad_notary::verify(presentation, &template.verifier_config(extra.clone())) {
+            Err(VerifyError::UntrustedCertificateChain(_)) => mozilla(),
+            other => other,
+        },
+        None => mozilla(),
     }
 }
 

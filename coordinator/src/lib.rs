@@ -168,8 +168,10 @@ pub(crate) struct Inner {
     pub bus: Arc<dyn EventBus>,
     /// The operator token's digest (`None`: operator calls refused).
     pub operator_digest: Option<[u8; 32]>,
-    /// Extra trust anchors (tried after Mozilla's roots when a chain does not verify).
+    /// Extra trust anchors (tried first; Mozilla's roots when a chain is not theirs).
     pub extra_anchors: Option<TrustAnchors>,
+    /// Mozilla's roots, made once: the anchors remember the chains they verified.
+    pub mozilla_anchors: TrustAnchors,
     pub state: tokio::sync::Mutex<State>,
     pub parties: StdMutex<[PartyLive; 3]>,
     /// Wakes the scheduler.
@@ -258,6 +260,7 @@ impl Coordinator {
             bus,
             operator_digest,
             extra_anchors,
+            mozilla_anchors: TrustAnchors::mozilla(),
             state: tokio::sync::Mutex::new(State::default()),
             parties: StdMutex::new(Default::default()),
             wake: Notify::new(),
