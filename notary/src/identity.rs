@@ -16,7 +16,8 @@ use crate::wire;
 /// Trust anchors for server certificates, with the chains already verified against them.
 #[derive(Debug, Clone)]
 pub struct TrustAnchors {
-    anchors: Vec<TrustAnchor<'static>>,
+    /// Shared: a verifier configuration takes its anchors by value, once per presentation.
+    anchors: Arc<[TrustAnchor<'static>]>,
     verified: Arc<Mutex<VerifiedChains>>,
 }
 
@@ -37,7 +38,7 @@ const MAX_VERIFIED_CHAINS: usize = 256;
 
 impl TrustAnchors {
     fn new(anchors: Vec<TrustAnchor<'static>>) -> Self {
-        Self { anchors, verified: Arc::default() }
+        Self { anchors: anchors.into(), verified: Arc::default() }
     }
 
     /// Mozilla's root store as shipped by the `webpki-roots` crate.

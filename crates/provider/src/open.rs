@@ -33,6 +33,7 @@ const SECRET_LEN: u16 = 32;
 
 /// A recipient's secret key ready to open: `m = k / 8 mod l` for the clamped scalar `k`, and
 /// the public key `X25519(k, 9)`. `Debug` is opaque; the scalar is wiped when dropped.
+#[derive(Clone)]
 pub(crate) struct Opener {
     m: Zeroizing<Scalar>,
     public: [u8; 32],
@@ -41,12 +42,6 @@ pub(crate) struct Opener {
 impl std::fmt::Debug for Opener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Opener(..)")
-    }
-}
-
-impl Clone for Opener {
-    fn clone(&self) -> Self {
-        Opener { m: Zeroizing::new(*self.m), public: self.public }
     }
 }
 
