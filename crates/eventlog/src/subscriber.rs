@@ -46,6 +46,15 @@ pub trait Handler: Send + Sync {
         }
         (effects, None)
     }
+
+    /// True for a handler that never decides effects and keeps its own record of what it
+    /// handled, so that handling an event again is harmless (the party folds into its own
+    /// database with its position). Its deliveries are then acked without a store
+    /// transaction: a checkpoint per event would only repeat that record. Should it return
+    /// effects after all, they commit with their checkpoints as for any handler.
+    fn checkpoints_itself(&self) -> bool {
+        false
+    }
 }
 
 /// Why a subscriber step failed as a whole.
@@ -126,6 +135,13 @@ impl Subscriber {
             Some(e) => deliveries.next().map(|d| (d, e)),
             None => None,
         };
+        if handler.checkpoints_itself() && decided.iter().all(|(_, effects)| effects.is_empty()) {
+            for (d, _) in decided {
+                d.ack().await?;
+                step.applied += 1;
+            }
+            return settle(&self.spec, self.retry_delay, failure, deliveries, step).await;
+        }
         let items: Vec<(Checkpoint, Vec<Append>)> =
             decided.iter().map(|(d, effects)| (self.checkpoint(&d.event), effects.clone())).collect();
         match self.store.apply_batch_once(items).await {
@@ -161,19 +177,7 @@ impl Subscriber {
                 }
             }
         }
-        if let Some((d, e)) = failure {
-            settle_failure(&self.spec, self.retry_delay, d, e, &mut step).await?;
-            // Keep order: what came after the failure is redelivered after it.
-            for later in deliveries {
-                later.nak(self.retry_delay).await?;
-                step.retried += 1;
-            }
-        }
-        if step.applied > 0 {
-            metrics::counter!("triad_eventlog_handled_total", "consumer" => self.spec.durable.clone())
-                .increment(step.applied as u64);
-        }
-        Ok(step)
+        settle(&self.spec, self.retry_delay, failure, deliveries, step).await
     }
 
     fn checkpoint(&self, event: &RecordedEvent) -> Checkpoint {
@@ -203,6 +207,29 @@ impl Subscriber {
 
 /// Drops or schedules the redelivery of a failed event. A free function (not a method) so that
 /// [`Subscriber::run`]'s future borrows no `&Subscriber` across an await and stays `Send`.
+/// The end of a step: the failed delivery settled, and everything after it redelivered.
+async fn settle(
+    spec: &ConsumerSpec,
+    retry_delay: Duration,
+    failure: Option<(Delivery, HandlerError)>,
+    deliveries: impl Iterator<Item = Delivery> + Send,
+    mut step: Step,
+) -> Result<Step, SubscriberError> {
+    if let Some((d, e)) = failure {
+        settle_failure(spec, retry_delay, d, e, &mut step).await?;
+        // Keep order: what came after the failure is redelivered after it.
+        for later in deliveries {
+            later.nak(retry_delay).await?;
+            step.retried += 1;
+        }
+    }
+    if step.applied > 0 {
+        metrics::counter!("triad_eventlog_handled_total", "consumer" => spec.durable.clone())
+            .increment(step.applied as u64);
+    }
+    Ok(step)
+}
+
 async fn settle_failure(
     spec: &ConsumerSpec,
     retry_delay: Duration,

@@ -39,6 +39,7 @@ conformance!(
     a_checkpoint_makes_a_second_handling_a_no_op,
     group_commit_gives_each_caller_its_own_outcome,
     a_key_is_claimed_once_and_a_claim_writes_no_event,
+    a_handler_that_checkpoints_itself_is_acked_without_a_checkpoint,
 );
 
 fn deposit(amount: u64) -> EventData {
@@ -483,5 +484,69 @@ async fn a_checkpoint_makes_a_second_handling_a_no_op(b: Backend) -> anyhow::Res
     assert!(sink.apply_batch_once(vec![(at(46), effects()), (at(47), conflict())]).await.is_err());
     assert_eq!(sink.last_handled("c", "src").await?, 45);
     assert_eq!(sink.load("seen-all", 0).await?.len(), 4);
+    Ok(())
+}
+
+/// Keeps its own position, as the party's fold does; decides an effect only at `effect_at`.
+struct SelfCheckpointing {
+    seen: std::sync::Mutex<Vec<u64>>,
+    effect_at: u64,
+}
+
+#[async_trait]
+impl Handler for SelfCheckpointing {
+    async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        let mut seen = self.seen.lock().map_err(|_| HandlerError::Permanent("poisoned".into()))?;
+        if seen.last().is_some_and(|&p| p >= event.position) {
+            return Ok(Vec::new());
+        }
+        seen.push(event.position);
+        if event.position == self.effect_at {
+            let seen = EventData::new("Seen", codec::encode(event)).caused_by(event.data.id);
+            return Ok(vec![Append::new("seen-all", ExpectedVersion::Any, vec![seen])]);
+        }
+        Ok(Vec::new())
+    }
+
+    fn checkpoints_itself(&self) -> bool {
+        true
+    }
+}
+
+async fn a_handler_that_checkpoints_itself_is_acked_without_a_checkpoint(b: Backend) -> anyhow::Result<()> {
+    const N: u64 = 30;
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    let mut spec = ConsumerSpec::new("self", "source");
+    spec.ack_wait = Duration::from_secs(1);
+    let mut subscriber = Subscriber::new(bus.as_ref(), spec, sink.clone()).await?;
+    let handler = SelfCheckpointing { seen: std::sync::Mutex::new(Vec::new()), effect_at: N + 5 };
+
+    // Batches without effects: handled in order, acked, and no checkpoint in the store.
+    for i in 0..N {
+        source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(i)])]).await?;
+    }
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while handler.seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.len() < N as usize && Instant::now() < deadline
+    {
+        subscriber.step(&handler, Duration::from_millis(500)).await?;
+    }
+    assert!(handler.seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.iter().copied().eq(1..=N));
+    assert_eq!(sink.last_handled("self", "source").await?, 0, "no checkpoint was written");
+    // Acked: nothing comes back after the ack window.
+    let again = subscriber.step(&handler, Duration::from_secs(3)).await?;
+    assert_eq!(again.seen(), 0, "an acked delivery came back: {again:?}");
+
+    // A batch with an effect after all: it commits with its checkpoints, once.
+    for i in 0..10 {
+        source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(100 + i)])]).await?;
+    }
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    let seen = drain(&mut subscriber, &handler, sink.as_ref(), 1, Duration::from_secs(60)).await?;
+    assert_eq!(seen, vec![N + 5]);
+    assert!(sink.last_handled("self", "source").await? >= N + 5);
     Ok(())
 }

@@ -713,6 +713,12 @@ impl Handler for CoordinatorEvents {
         }
         (vec![Vec::new(); handled], gap)
     }
+
+    /// The fold keeps its position in the party's own database (an event at or below it is
+    /// skipped) and never decides effects: no checkpoint per event in the event store.
+    fn checkpoints_itself(&self) -> bool {
+        true
+    }
 }
 
 impl CoordinatorEvents {
