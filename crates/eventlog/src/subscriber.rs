@@ -57,6 +57,10 @@ pub trait Handler: Send + Sync {
     }
 }
 
+/// How many times an event whose effects lost a version race is handled again at once before
+/// it waits for redelivery.
+pub const CONFLICT_REHANDLES: usize = 3;
+
 /// Why a subscriber step failed as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriberError {
@@ -163,7 +167,15 @@ impl Subscriber {
                         step.retried += 1;
                         continue;
                     }
-                    match self.store.apply_once(&self.checkpoint(&d.event), effects).await {
+                    match apply_rehandling_conflicts(
+                        self.store.as_ref(),
+                        self.checkpoint(&d.event),
+                        handler,
+                        &d.event,
+                        effects,
+                    )
+                    .await
+                    {
                         Ok(Handled::Applied(_)) => {
                             d.ack().await?;
                             step.applied += 1;
@@ -172,7 +184,7 @@ impl Subscriber {
                             d.ack().await?;
                             step.duplicates += 1;
                         }
-                        Err(e) => failure = Some((d, HandlerError::Transient(e.to_string()))),
+                        Err(e) => failure = Some((d, e)),
                     }
                 }
             }
@@ -205,8 +217,32 @@ impl Subscriber {
     }
 }
 
-/// Drops or schedules the redelivery of a failed event. A free function (not a method) so that
-/// [`Subscriber::run`]'s future borrows no `&Subscriber` across an await and stays `Send`.
+/// Commits `effects` of `event` once. A version conflict means another writer moved a
+/// stream the handler read: the handler decides again at once on the state that won (as
+/// many times as [`CONFLICT_REHANDLES`]) rather than waiting out a redelivery (the three
+/// parties' reports of one session, handled side by side, used to cost a retry delay
+/// each). Free functions, as those below, so that [`Subscriber::run`]'s future borrows no
+/// `&Subscriber` across an await and stays `Send`.
+async fn apply_rehandling_conflicts(
+    store: &dyn EventStore,
+    checkpoint: Checkpoint,
+    handler: &dyn Handler,
+    event: &RecordedEvent,
+    mut effects: Vec<Append>,
+) -> Result<Handled, HandlerError> {
+    let mut rehandled = 0;
+    loop {
+        match store.apply_once(&checkpoint, effects).await {
+            Ok(done) => return Ok(done),
+            Err(e) if e.is_conflict() && rehandled < CONFLICT_REHANDLES => {
+                rehandled += 1;
+                effects = handler.handle(event).await?;
+            }
+            Err(e) => return Err(HandlerError::Transient(e.to_string())),
+        }
+    }
+}
+
 /// The end of a step: the failed delivery settled, and everything after it redelivered.
 async fn settle(
     spec: &ConsumerSpec,
@@ -230,6 +266,8 @@ async fn settle(
     Ok(step)
 }
 
+/// Drops or schedules the redelivery of a failed event. A free function (not a method) so that
+/// [`Subscriber::run`]'s future borrows no `&Subscriber` across an await and stays `Send`.
 async fn settle_failure(
     spec: &ConsumerSpec,
     retry_delay: Duration,

@@ -40,6 +40,7 @@ conformance!(
     group_commit_gives_each_caller_its_own_outcome,
     a_key_is_claimed_once_and_a_claim_writes_no_event,
     a_handler_that_checkpoints_itself_is_acked_without_a_checkpoint,
+    a_handler_that_loses_a_version_race_decides_again_at_once,
 );
 
 fn deposit(amount: u64) -> EventData {
@@ -548,5 +549,53 @@ async fn a_handler_that_checkpoints_itself_is_acked_without_a_checkpoint(b: Back
     let seen = drain(&mut subscriber, &handler, sink.as_ref(), 1, Duration::from_secs(60)).await?;
     assert_eq!(seen, vec![N + 5]);
     assert!(sink.last_handled("self", "source").await? >= N + 5);
+    Ok(())
+}
+
+/// Appends to `tally-1` under the version it reads; its first decision loses a race, a
+/// concurrent writer (played by the handler itself) appending in between.
+struct Racing {
+    sink: std::sync::Arc<dyn EventStore>,
+    calls: AtomicU32,
+}
+
+#[async_trait]
+impl Handler for Racing {
+    async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
+        let version =
+            self.sink.load("tally-1", 0).await.map_err(|e| HandlerError::Transient(e.to_string()))?.len() as u64;
+        let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.sink
+                .append(vec![Append::new("tally-1", expected, vec![deposit(0)])])
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        }
+        Ok(vec![Append::new("tally-1", expected, vec![deposit(amount(event))])])
+    }
+}
+
+async fn a_handler_that_loses_a_version_race_decides_again_at_once(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let sink = h.store("sink").await?;
+    let bus = h.bus();
+    source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(7)])]).await?;
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    // A redelivery would come only after a minute: the step must not need one.
+    let mut subscriber = Subscriber::new(bus.as_ref(), ConsumerSpec::new("racing", "source"), sink.clone())
+        .await?
+        .retry_delay(Duration::from_secs(60));
+    let handler = Racing { sink: sink.clone(), calls: AtomicU32::new(0) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut step = subscriber.step(&handler, Duration::from_secs(5)).await?;
+    while step.seen() == 0 && Instant::now() < deadline {
+        step = subscriber.step(&handler, Duration::from_secs(5)).await?;
+    }
+    assert_eq!((step.applied, step.retried), (1, 0), "{step:?}");
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 2, "decided twice: once stale, once on the winner");
+    let tally: Vec<u64> = sink.load("tally-1", 0).await?.iter().map(amount).collect();
+    assert_eq!(tally, vec![0, 7]);
+    assert_eq!(sink.last_handled("racing", "source").await?, 1);
     Ok(())
 }
