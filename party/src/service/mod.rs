@@ -353,12 +353,15 @@ impl Party {
 
     async fn runner(&self) {
         let mut stopped = self.inner.stop.subscribe();
+        // At start, let the subscriber fold a while first: replaying after a restart, a
+        // session's `SessionOpened` and its `SessionClosed` come close together, and a closed
+        // session should not be started (it would hold this party's data plane while the
+        // others wait in the next one). Later wake-ups take the session at once (a settling
+        // pause on each cost every session 50 ms): the newest open session is taken and older
+        // ones are superseded, and a session the coordinator closes while this party connects
+        // is given up as soon as its `SessionClosed` is folded (`Link::cancel`).
+        tokio::time::sleep(SETTLE).await;
         loop {
-            // Let the subscriber fold what arrived with the wake-up: replaying after a restart,
-            // a session's `SessionOpened` and its `SessionClosed` come in one batch, and a
-            // closed session must not be started (it would hold this party's data plane while
-            // the others wait in the next one).
-            tokio::time::sleep(SETTLE).await;
             loop {
                 match self.inner.state.take_next_session().await {
                     Ok(Some(s)) => {
@@ -583,7 +586,7 @@ impl Party {
     }
 }
 
-/// How long the runner lets the subscriber fold before it takes the next session.
+/// How long the runner lets the subscriber fold at start before it takes a session.
 const SETTLE: Duration = Duration::from_millis(50);
 
 /// Runs `f` on a thread of its own (the engine blocks; a tokio blocking thread would refuse
