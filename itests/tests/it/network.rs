@@ -126,31 +126,36 @@ fn query_sessions(log: &[(String, Kind)], query_id: &[u8]) -> Vec<(u32, Option<(
     opened.into_iter().map(|(id, attempt)| (attempt, closed.remove(&id))).collect()
 }
 
-/// Waits until `party` has recorded, in its own store, its checkpoint of every event of the
-/// coordinator's log so far: the kill then interrupts a caught-up party, and the timings the
-/// test prints measure recovery alone. Killing it with events delivered and unacknowledged is
-/// `a_party_killed_with_unacknowledged_events_recovers`.
-async fn caught_up(net: &Network, party: &str, timeout: Duration) {
+/// Waits until `party` reports (in a heartbeat, in its own store) that it folded every event
+/// of the coordinator's log so far: the kill then interrupts a caught-up party, and the timings
+/// the test prints measure recovery alone. Killing it with events delivered and unacknowledged
+/// is `a_party_killed_with_unacknowledged_events_recovers`.
+async fn caught_up(net: &Network, party: u32, timeout: Duration) {
     use triad_eventlog::EventStore as _;
     let coordinator =
         triad_eventlog::PgEventStore::connect(&net.database_url("coordinator"), "coordinator").await.unwrap();
     let head = coordinator.head().await.unwrap();
-    let pool = sqlx::PgPool::connect(&net.database_url(party)).await.unwrap();
+    let service = format!("party{party}");
+    let store = triad_eventlog::PgEventStore::connect(&net.database_url(&service), &service).await.unwrap();
     let deadline = Instant::now() + timeout;
     loop {
-        let done: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM processed WHERE source = 'coordinator' AND position <= $1")
-                .bind(head as i64)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        if done as u64 == head {
+        let folded = store
+            .load(&triad_network::streams::party(party), 0)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|e| match triad_network::decode(e) {
+                Ok(Some(Kind::PartyHeartbeat(h))) => Some(h.coordinator_position),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        if folded >= head {
             break;
         }
-        assert!(Instant::now() < deadline, "{party} folded {done} of the coordinator's {head} events");
+        assert!(Instant::now() < deadline, "{service} folded {folded} of the coordinator's {head} events");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    pool.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +332,7 @@ async fn a_party_killed_mid_run_recovers() {
     // Party 1 is killed after the intake (once it has folded the coordinator's log so far: see
     // `caught_up`); a query comes; nothing is published while the coordinator sees party 1
     // down.
-    caught_up(&net, "party1", Duration::from_secs(10)).await;
+    caught_up(&net, 1, Duration::from_secs(10)).await;
     net.kill_party(1);
     let killed = Instant::now();
     let sql = format!("SELECT count(*), sum(balance), median(balance) FROM {DATASET}");
