@@ -80,7 +80,7 @@ impl Default for CoordinatorConfig {
             network_id: "triad-devnet".into(),
             operator_token_sha256: String::new(),
             trust_anchor_files: Vec::new(),
-            batch_max: 2048,
+            batch_max: 4096,
             batch_linger_ms: 200,
             session_timeout_secs: 300,
             max_query_attempts: 3,

@@ -25,8 +25,9 @@ pub struct Args {
     /// Contributions per run (comma-separated for several runs).
     #[arg(long, value_delimiter = ',', default_value = "10000")]
     n: Vec<u64>,
-    /// Submissions in flight at once.
-    #[arg(long, default_value_t = 32)]
+    /// Submissions in flight at once. Providers are independent clients: at 2,000
+    /// submissions/s with a 50 ms round trip each, about 100 are in flight (Little's law).
+    #[arg(long, default_value_t = 128)]
     concurrency: usize,
     /// PostgreSQL server (a database per service is created and dropped).
     #[arg(long, env = "TRIAD_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
