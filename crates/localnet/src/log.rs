@@ -108,10 +108,7 @@ impl Log {
             .await
             .step(&format!("creating database {name} (is PostgreSQL running at {admin_url}?)"))?;
         databases.push(name.clone());
-        Ok(match admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => format!("{admin_url}/{name}"),
-        })
+        Ok(with_database(admin_url, &name))
     }
 
     pub(crate) async fn store(&mut self, service: &str) -> Result<Arc<dyn EventStore>, LocalNetError> {
@@ -167,6 +164,49 @@ impl Log {
         let stream = &signing.config().stream;
         if let Err(e) = async_nats::jetstream::new(nats.clone()).delete_stream(stream).await {
             eprintln!("could not delete the signing stream {stream}: {e}");
+        }
+    }
+}
+
+/// `url` naming database `name` instead of its own; its query (`?host=/var/run/postgresql`
+/// for a Unix socket, `sslmode`, ...) kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_at = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_at..].find('/') {
+        Some(slash) => &base[..authority_at + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn a_database_url_names_the_new_database_and_keeps_its_query() {
+        let cases = [
+            ("postgres://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/run_x"),
+            ("postgres://postgres@127.0.0.1:5432", "postgres://postgres@127.0.0.1:5432/run_x"),
+            ("postgres://postgres@127.0.0.1/", "postgres://postgres@127.0.0.1/run_x"),
+            (
+                "postgres://postgres@localhost/postgres?host=/var/run/postgresql",
+                "postgres://postgres@localhost/run_x?host=/var/run/postgresql",
+            ),
+            (
+                "postgres://u@h/db?sslmode=disable&application_name=a/b",
+                "postgres://u@h/run_x?sslmode=disable&application_name=a/b",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(with_database(url, "run_x"), want, "{url}");
         }
     }
 }
