@@ -488,7 +488,8 @@ async fn a_checkpoint_makes_a_second_handling_a_no_op(b: Backend) -> anyhow::Res
     Ok(())
 }
 
-/// Keeps its own position, as the party's fold does; decides an effect only at `effect_at`.
+/// Keeps its own position, as the party's fold does; decides an effect (the [`Recorder`]'s)
+/// only at `effect_at`.
 struct SelfCheckpointing {
     seen: std::sync::Mutex<Vec<u64>>,
     effect_at: u64,
@@ -497,14 +498,15 @@ struct SelfCheckpointing {
 #[async_trait]
 impl Handler for SelfCheckpointing {
     async fn handle(&self, event: &RecordedEvent) -> Result<Vec<Append>, HandlerError> {
-        let mut seen = self.seen.lock().map_err(|_| HandlerError::Permanent("poisoned".into()))?;
-        if seen.last().is_some_and(|&p| p >= event.position) {
-            return Ok(Vec::new());
+        {
+            let mut seen = self.seen.lock().map_err(|_| HandlerError::Permanent("poisoned".into()))?;
+            if seen.last().is_some_and(|&p| p >= event.position) {
+                return Ok(Vec::new());
+            }
+            seen.push(event.position);
         }
-        seen.push(event.position);
         if event.position == self.effect_at {
-            let seen = EventData::new("Seen", codec::encode(event)).caused_by(event.data.id);
-            return Ok(vec![Append::new("seen-all", ExpectedVersion::Any, vec![seen])]);
+            return Recorder::new().handle(event).await;
         }
         Ok(Vec::new())
     }
