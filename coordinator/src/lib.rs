@@ -9,7 +9,7 @@
 //! - `state`: the fold of the coordinator's own log (restart == live);
 //! - `grpc`: the RPCs (commands that decide events, errors mapped to statuses);
 //! - `handler`: the parties' reports, recorded in the session's stream with its verdict;
-//! - `scheduler`: opens one session at a time and times them out.
+//! - `scheduler`: opens sessions (one running, one queued behind it) and times them out.
 
 #![forbid(unsafe_code)]
 

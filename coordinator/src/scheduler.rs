@@ -1,6 +1,8 @@
-//! The scheduler: one session at a time, network-wide, only while all three parties have
-//! joined and are up (and, after a failed session, have folded its closure). Queries first (FIFO), then a batch of one dataset's pending
-//! contributions (oldest first). An open session older than the timeout is closed as failed.
+//! The scheduler: sessions opened one after another (at most [`PIPELINE`] open: the parties run
+//! them in log order, one at a time), only while all three parties have joined and are up (and,
+//! after a failed session, have folded its closure). Queries first (FIFO), then a batch of one
+//! dataset's pending contributions (oldest first). An open session older than the timeout is
+//! closed as failed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,14 @@ use crate::state::State;
 use crate::{Inner, handler, now_unix, random_id, signing};
 
 const TICK: Duration = Duration::from_millis(100);
+/// Sessions open at once: the one the parties run and one queued behind it, so that a party
+/// starts the next batch as soon as it reports the last (the verdict's round trip through the
+/// coordinator, ~0.1 s a session, is no longer between two batches).
+pub(crate) const PIPELINE: usize = 2;
+/// A batch queued behind a running one opens once it holds as many contributions as that one,
+/// or once submissions have paused this long (nothing more is coming soon: the last of a burst
+/// should not wait for the running session's verdict).
+const QUIET_MICROS: i64 = 25_000;
 /// The shortest time between two steps. Every submission and every append wakes the
 /// scheduler, a thousand times a second at ingest, and each step reads what was appended
 /// since the last from the store: one read per few milliseconds serves them all, and a query or
@@ -75,19 +85,27 @@ async fn step(inner: &Inner) -> Result<(), StepError> {
         inner.catch_up().await?;
         return Ok(());
     }
-    if let Some(open) = st.open_session.clone() {
-        let Some(s) = st.sessions.get(&open) else { return Ok(()) };
-        let timeout = i64::try_from(inner.config.session_timeout_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
-        if now_micros.saturating_sub(s.opened_at_micros) <= timeout {
-            return Ok(());
-        }
+    // An open session older than the timeout is closed as failed (the oldest first).
+    let timeout = i64::try_from(inner.config.session_timeout_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+    let expired = st
+        .open_sessions
+        .iter()
+        .filter_map(|id| st.sessions.get(id))
+        .find(|s| now_micros.saturating_sub(s.opened_at_micros) > timeout);
+    if let Some(s) = expired {
         let detail = format!("no verdict within {} s", inner.config.session_timeout_secs);
         let closing = handler::failed(&st, &inner.config, s, "timeout", detail, None);
-        let mut appends =
-            vec![Append::new(streams::session(&open), ExpectedVersion::Exact(s.version), closing.session_events)];
+        let mut appends = vec![Append::new(
+            streams::session(&s.opened.session_id),
+            ExpectedVersion::Exact(s.version),
+            closing.session_events,
+        )];
         appends.extend(closing.others);
         drop(st);
         return append(inner, appends).await;
+    }
+    if st.open_sessions.len() >= PIPELINE {
+        return Ok(());
     }
     let parties = inner.parties();
     if !parties.iter().all(|p| p.ready(now, st.last_failure_position)) {
@@ -164,8 +182,21 @@ async fn next_session(st: &State, inner: &Inner, now_micros: i64) -> Result<Opti
         batch.push(id.clone());
     }
     let linger = i64::try_from(inner.config.batch_linger_ms.saturating_mul(1_000)).unwrap_or(i64::MAX);
-    if batch.len() < limit && now_micros.saturating_sub(first.submitted_at_micros) < linger {
-        return Ok(None);
+    if batch.len() < limit {
+        // Behind a running batch: as large as it, or the last of a burst. Alone: the linger.
+        let running =
+            st.open_sessions.iter().filter_map(|id| st.sessions.get(id)).map(|s| s.opened.contribution_ids.len()).max();
+        let wait = match running {
+            Some(running) => {
+                let newest = st.pending.values().next_back().and_then(|id| st.contributions.get(id));
+                let quiet = newest.is_some_and(|c| now_micros.saturating_sub(c.submitted_at_micros) >= QUIET_MICROS);
+                batch.len() < running && !quiet
+            }
+            None => now_micros.saturating_sub(first.submitted_at_micros) < linger,
+        };
+        if wait {
+            return Ok(None);
+        }
     }
     let attempt = batch.iter().filter_map(|id| st.contributions.get(id)).map(|c| c.attempts).max().unwrap_or(0) + 1;
     Ok(Some(ev::SessionOpened {

@@ -149,8 +149,9 @@ pub(crate) struct State {
     /// Each party's newest `PartyJoined`, as recorded in `member-<i>`.
     pub members: [Option<ev::PartyJoined>; 3],
     pub sessions: HashMap<Vec<u8>, Session>,
-    /// The session opened and not closed (one at a time, network-wide).
-    pub open_session: Option<Vec<u8>>,
+    /// The sessions opened and not closed, oldest first: the one the parties run and at most
+    /// [`crate::scheduler::PIPELINE`]` - 1` queued behind it (the parties run them in log order).
+    pub open_sessions: Vec<Vec<u8>>,
     pub network_key: Option<NetworkKey>,
     pub signings: HashMap<Vec<u8>, Signing>,
 }
@@ -443,7 +444,9 @@ impl State {
                 }
             }
         }
-        self.open_session = Some(o.session_id.clone());
+        if !self.open_sessions.contains(&o.session_id) {
+            self.open_sessions.push(o.session_id.clone());
+        }
         self.sessions.insert(
             o.session_id.clone(),
             Session {
@@ -466,9 +469,7 @@ impl State {
         if !c.succeeded {
             self.last_failure_position = self.last_failure_position.max(position);
         }
-        if self.open_session.as_deref() == Some(id) {
-            self.open_session = None;
-        }
+        self.open_sessions.retain(|open| open != id);
         if s.is_query() {
             let qid = s.opened.query_id.clone();
             if let Some(q) = self.queries.get_mut(&qid) {

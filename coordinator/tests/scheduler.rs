@@ -254,6 +254,82 @@ async fn batches_verdicts_retries_and_queries() {
     net.stop().await;
 }
 
+/// The tokens of the four accounts the notary serves.
+const TOKENS: [&str; 4] = ["alice-token", "bob-token", "dave-token", "erin-token"];
+
+/// A coordinator whose batches hold at most `batch_max` contributions and never open for the
+/// linger alone, its three parties beating, the dataset created.
+async fn batching_net(batch_max: usize) -> (Net, FakeParties) {
+    let mut cfg = config();
+    cfg.batch_max = batch_max;
+    cfg.batch_linger_ms = 60_000;
+    let mut net = Net::start(cfg).await;
+    let parties = net.parties().await;
+    parties.keep_beating(&[0, 1, 2], net.stopper());
+    net.create_dataset().await;
+    (net, parties)
+}
+
+/// The position of the event `pick` selects, once it exists.
+async fn position_of(net: &Net, what: &str, pick: impl Fn(&str, &Kind) -> bool + Copy) -> u64 {
+    eventually(what, || async move { net.events().await.into_iter().find(|(s, _, k)| pick(s, k)).map(|(_, p, _)| p) })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_queues_behind_the_running_one_and_a_third_waits_for_a_verdict() {
+    let (net, parties) = batching_net(2).await;
+    let ids: Vec<Vec<u8>> = (0..4u8).map(|i| vec![0xa0 + i; 16]).collect();
+    let submit = |i: usize| {
+        let net = &net;
+        async move {
+            let s = net.submission(TOKENS[i], [0xa0 + i as u8; 16]).await;
+            net.client.clone().submit_contribution(s).await.unwrap();
+        }
+    };
+    submit(0).await;
+    submit(1).await;
+    let first = opened(&net, 0).await;
+    assert_eq!(first.contribution_ids, ids[..2].to_vec());
+
+    // One more, not a full batch and smaller than the running one: queued behind it once
+    // submissions pause, while the first is still open (no verdict yet).
+    submit(2).await;
+    let second = opened(&net, 1).await;
+    assert_eq!(second.contribution_ids, ids[2..3].to_vec());
+    let first_stream = streams::session(&first.session_id);
+    assert!(
+        !net.events()
+            .await
+            .iter()
+            .any(|(_, _, k)| matches!(k, Kind::SessionClosed(c) if c.session_id == first.session_id)),
+        "the second opened behind the first, not after it"
+    );
+
+    // Two are open: the fourth waits for a verdict, then opens behind the second.
+    submit(3).await;
+    for p in 0..3 {
+        parties.report(p, &first_stream, shares_accepted(p, &first, &first.contribution_ids, &[])).await;
+    }
+    assert!(closed(&net, &first.session_id).await.succeeded);
+    let third = opened(&net, 2).await;
+    assert_eq!(third.contribution_ids, ids[3..].to_vec());
+    let first_closed = position_of(
+        &net,
+        "the first's closure",
+        |_, k| matches!(k, Kind::SessionClosed(c) if c.session_id == first.session_id),
+    )
+    .await;
+    let third_opened = position_of(
+        &net,
+        "the third's opening",
+        |_, k| matches!(k, Kind::SessionOpened(o) if o.session_id == third.session_id),
+    )
+    .await;
+    assert!(third_opened > first_closed, "at most two sessions open at once");
+    net.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn query_aborts_are_retried_then_final() {
     let mut cfg = config();
@@ -567,16 +643,9 @@ async fn key_generation_then_scheduled_refreshes_and_operator_signatures() {
 /// backs off and is tried again later, never rejected for failing; the others get through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_that_keeps_failing_is_bisected_and_a_lone_failure_backs_off() {
-    let mut cfg = config();
-    cfg.batch_max = 4;
-    cfg.batch_linger_ms = 60_000;
-    let mut net = Net::start(cfg).await;
-    let parties = net.parties().await;
-    parties.keep_beating(&[0, 1, 2], net.stopper());
-    net.create_dataset().await;
-    let tokens = ["alice-token", "bob-token", "dave-token", "erin-token"];
+    let (mut net, parties) = batching_net(4).await;
     let ids: Vec<Vec<u8>> = (0..4u8).map(|i| vec![0xc0 + i; 16]).collect();
-    for (token, id) in tokens.iter().zip(&ids) {
+    for (token, id) in TOKENS.iter().zip(&ids) {
         let s = net.submission(token, id.as_slice().try_into().unwrap()).await;
         net.client.submit_contribution(s).await.unwrap();
     }

@@ -351,25 +351,20 @@ impl State {
         Ok(())
     }
 
-    /// The newest open session, marked running; older open ones are closed (the coordinator
-    /// runs one session at a time, so a newer one means they were given up).
+    /// The oldest open session, marked running. The coordinator may queue a session behind the
+    /// one running, and every party takes them in log order, so the three meet in the same one;
+    /// a session the coordinator has given up is closed by its `SessionClosed` when folded.
     pub async fn take_next_session(&self) -> Result<Option<SessionOpened>, StateError> {
         // A read then a write: take the write lock first, or a fold committing in between makes
         // the upgrade fail with SQLITE_BUSY_SNAPSHOT.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "SELECT session_id, position, opened FROM sessions WHERE state = 'open' ORDER BY position DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query("SELECT session_id, opened FROM sessions WHERE state = 'open' ORDER BY position LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let (id, position): (Vec<u8>, i64) = (row.try_get("session_id")?, row.try_get("position")?);
-        sqlx::query("UPDATE sessions SET state = 'closed' WHERE state = 'open' AND position < $1")
-            .bind(position)
-            .execute(&mut *tx)
-            .await?;
+        let id: Vec<u8> = row.try_get("session_id")?;
         sqlx::query("UPDATE sessions SET state = 'running' WHERE session_id = $1").bind(&id).execute(&mut *tx).await?;
         let opened = decode::<SessionOpened>(&row.try_get::<Vec<u8>, _>("opened")?)?;
         tx.commit().await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::{debug, warn};
+use triad_eventlog::bus::next_batch_lingering;
 use triad_eventlog::{ConsumerSpec, Delivery, EventBus, Subscription};
 
 use crate::{Inner, fold};
@@ -14,6 +15,9 @@ use crate::{Inner, fold};
 const BATCH: usize = 256;
 /// How long one poll of the bus waits.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a batch waits for more events after its first: at ingest the coordinator's
+/// stream brings a few events a millisecond, and each batch is one read-model transaction.
+const LINGER: Duration = Duration::from_millis(10);
 /// An event delivered ahead of its predecessor comes back after this long.
 const GAP_DELAY: Duration = Duration::from_millis(500);
 /// The projector never gives up on an event (a skipped one would stall its source: the fold
@@ -80,7 +84,7 @@ pub(crate) async fn run(
         };
         let batch = tokio::select! {
             () = stopped(&mut stop) => return,
-            b = s.next_batch(BATCH, POLL) => b,
+            b = next_batch_lingering(s.as_mut(), BATCH, POLL, LINGER) => b,
         };
         match batch {
             Ok(deliveries) if deliveries.is_empty() => {}

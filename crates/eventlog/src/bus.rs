@@ -168,6 +168,36 @@ pub trait Subscription: Send {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
 }
 
+/// Up to `max` deliveries: waits at most `wait` for the first, then at most `linger` for more
+/// to join it, so that a consumer fed a trickle (a few events a millisecond) handles and
+/// commits them together instead of one transaction each. A zero `linger` is
+/// [`Subscription::next_batch`]. A failure after the first deliveries returns those (it comes
+/// back on the next call), so nothing delivered waits out a redelivery.
+pub async fn next_batch_lingering(
+    sub: &mut dyn Subscription,
+    max: usize,
+    wait: Duration,
+    linger: Duration,
+) -> Result<Vec<Delivery>, BusError> {
+    let mut batch = sub.next_batch(max, wait).await?;
+    if batch.is_empty() || linger.is_zero() {
+        return Ok(batch);
+    }
+    let deadline = tokio::time::Instant::now() + linger;
+    while batch.len() < max {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match sub.next_batch(max - batch.len(), left).await {
+            Ok(more) if more.is_empty() => break,
+            Ok(more) => batch.extend(more),
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
 /// Carries recorded events from stores to consumers.
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {

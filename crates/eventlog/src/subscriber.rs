@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, warn};
 
-use crate::bus::{ConsumerSpec, Delivery, EventBus, Subscription};
+use crate::bus::{ConsumerSpec, Delivery, EventBus, Subscription, next_batch_lingering};
 use crate::error::{BusError, StoreError};
 use crate::model::{Append, RecordedEvent};
 use crate::store::{Checkpoint, EventStore, Handled};
@@ -99,6 +99,7 @@ pub struct Subscriber {
     subscription: Box<dyn Subscription>,
     batch: usize,
     retry_delay: Duration,
+    linger: Duration,
 }
 
 impl Subscriber {
@@ -109,7 +110,14 @@ impl Subscriber {
         store: Arc<dyn EventStore>,
     ) -> Result<Self, SubscriberError> {
         let subscription = bus.subscribe(&spec).await?;
-        Ok(Self { spec, store, subscription, batch: 256, retry_delay: Duration::from_millis(200) })
+        Ok(Self {
+            spec,
+            store,
+            subscription,
+            batch: 256,
+            retry_delay: Duration::from_millis(200),
+            linger: Duration::ZERO,
+        })
     }
 
     /// Delay before a failed event is redelivered.
@@ -118,12 +126,20 @@ impl Subscriber {
         self
     }
 
+    /// How long a batch waits for more deliveries after its first (default none): a handler
+    /// whose commits cost more than its latency matters handles a trickle in fewer, larger
+    /// batches ([`crate::bus::next_batch_lingering`]).
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
     /// Handles one batch, waiting at most `wait` for it. The handler's
     /// effects for the whole batch commit in one transaction; if that fails,
     /// the batch is retried event by event so that only the failing event
     /// waits for redelivery.
     pub async fn step(&mut self, handler: &dyn Handler, wait: Duration) -> Result<Step, SubscriberError> {
-        let batch = self.subscription.next_batch(self.batch, wait).await?;
+        let batch = next_batch_lingering(self.subscription.as_mut(), self.batch, wait, self.linger).await?;
         let mut step = Step::default();
         let (effects, failed) = {
             let events: Vec<&RecordedEvent> = batch.iter().map(|d| &d.event).collect();

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::FutureExt;
+use triad_eventlog::bus::next_batch_lingering;
 use triad_eventlog::{
-    Append, Checkpoint, ConsumerSpec, EventData, EventStore, ExpectedVersion, GroupCommit, Handled, Handler,
-    HandlerError, RecordedEvent, Relay, StoreError, Subscriber, codec,
+    Append, BusError, Checkpoint, ConsumerSpec, Delivery, EventBus, EventData, EventStore, ExpectedVersion,
+    GroupCommit, Handled, Handler, HandlerError, RecordedEvent, Relay, StoreError, Subscriber, Subscription, codec,
 };
 use triad_itests::{Backend, Harness};
 
@@ -41,6 +42,7 @@ conformance!(
     a_key_is_claimed_once_and_a_claim_writes_no_event,
     a_handler_that_checkpoints_itself_is_acked_without_a_checkpoint,
     a_handler_that_loses_a_version_race_decides_again_at_once,
+    a_lingering_batch_takes_what_arrives_after_its_first_delivery,
 );
 
 fn deposit(amount: u64) -> EventData {
@@ -599,5 +601,64 @@ async fn a_handler_that_loses_a_version_race_decides_again_at_once(b: Backend) -
     let tally: Vec<u64> = sink.load("tally-1", 0).await?.iter().map(amount).collect();
     assert_eq!(tally, vec![0, 7]);
     assert_eq!(sink.last_handled("racing", "source").await?, 1);
+    Ok(())
+}
+
+/// A subscription that has two more events published as soon as its first batch is taken:
+/// they can join that batch only by lingering for them.
+struct PublishesAfterFirst {
+    inner: Box<dyn Subscription>,
+    source: std::sync::Arc<dyn EventStore>,
+    bus: std::sync::Arc<dyn EventBus>,
+    published: bool,
+}
+
+#[async_trait]
+impl Subscription for PublishesAfterFirst {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let batch = self.inner.next_batch(max, wait).await?;
+        if !batch.is_empty() && !self.published {
+            self.published = true;
+            let failed = |e: String| BusError::Unavailable(e);
+            for i in 0..2 {
+                let append = Append::new("account-1", ExpectedVersion::Any, vec![deposit(10 + i)]);
+                self.source.append(vec![append]).await.map_err(|e| failed(e.to_string()))?;
+            }
+            Relay::new(self.source.clone(), self.bus.clone())
+                .publish_pending()
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(batch)
+    }
+}
+
+async fn a_lingering_batch_takes_what_arrives_after_its_first_delivery(b: Backend) -> anyhow::Result<()> {
+    let h = Harness::new(b).await?;
+    let source = h.store("source").await?;
+    let bus = h.bus();
+    source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(1)])]).await?;
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    let inner = bus.subscribe(&ConsumerSpec::new("lingering", "source")).await?;
+    let mut sub = PublishesAfterFirst { inner, source: source.clone(), bus: bus.clone(), published: false };
+
+    // The first delivery, then the two published after it: one batch (full at three).
+    let wait = Duration::from_secs(30);
+    let batch = next_batch_lingering(&mut sub, 3, wait, Duration::from_secs(30)).await?;
+    let positions: Vec<u64> = batch.iter().map(|d| d.event.position).collect();
+    assert_eq!(positions, vec![1, 2, 3], "the batch did not linger for the later deliveries");
+    for d in batch {
+        d.ack().await?;
+    }
+
+    // Not full when the linger ends: what came, in order.
+    source.append(vec![Append::new("account-1", ExpectedVersion::Any, vec![deposit(4)])]).await?;
+    Relay::new(source.clone(), bus.clone()).publish_pending().await?;
+    let batch = next_batch_lingering(&mut sub, 3, wait, Duration::from_millis(200)).await?;
+    let positions: Vec<u64> = batch.iter().map(|d| d.event.position).collect();
+    assert_eq!(positions, vec![4]);
+    for d in batch {
+        d.ack().await?;
+    }
     Ok(())
 }

@@ -203,7 +203,7 @@ impl Party {
         let mut spec = ConsumerSpec::new(durable, COORDINATOR);
         spec.ack_wait = Duration::from_secs(5);
         spec.max_deliver = 10_000;
-        tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
+        tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler), FOLD_LINGER)));
         for other in me.others() {
             let handler = PeerEvents {
                 state: party.inner.state.clone(),
@@ -211,7 +211,7 @@ impl Party {
                 signing_wake: party.inner.signing_wake.clone(),
             };
             let spec = ConsumerSpec::new(durable, PARTIES[other.index()]);
-            tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler))));
+            tasks.push(tokio::spawn(party.clone().subscribe(spec, Box::new(handler), Duration::ZERO)));
         }
         let p = party.clone();
         tasks.push(tokio::spawn(async move { p.heartbeat().await }));
@@ -264,7 +264,7 @@ impl Party {
 
     /// Folds `spec`'s source with `handler` until shutdown; the source's stream may not exist
     /// yet (its service has not started), so subscribing is retried.
-    async fn subscribe(self, spec: ConsumerSpec, handler: Box<dyn Handler>) {
+    async fn subscribe(self, spec: ConsumerSpec, handler: Box<dyn Handler>, linger: Duration) {
         let mut stop = self.inner.stop.subscribe();
         let subscriber = loop {
             match Subscriber::new(self.bus.as_ref(), spec.clone(), self.inner.store.clone()).await {
@@ -278,7 +278,7 @@ impl Party {
                 }
             }
         };
-        if let Err(e) = subscriber.run(handler.as_ref(), self.stopped()).await {
+        if let Err(e) = subscriber.linger(linger).run(handler.as_ref(), self.stopped()).await {
             warn!(source = %spec.source, error = %e, "subscriber stopped");
         }
     }
@@ -357,9 +357,9 @@ impl Party {
         // session's `SessionOpened` and its `SessionClosed` come close together, and a closed
         // session should not be started (it would hold this party's data plane while the
         // others wait in the next one). Later wake-ups take the session at once (a settling
-        // pause on each cost every session 50 ms): the newest open session is taken and older
-        // ones are superseded, and a session the coordinator closes while this party connects
-        // is given up as soon as its `SessionClosed` is folded (`Link::cancel`).
+        // pause on each cost every session 50 ms): open sessions are taken oldest first, and one
+        // the coordinator closes while this party connects is given up as soon as its
+        // `SessionClosed` is folded (`Link::cancel`).
         tokio::time::sleep(SETTLE).await;
         loop {
             loop {
@@ -586,6 +586,12 @@ impl Party {
     }
 }
 
+/// How long a fold of the coordinator's stream waits for more events after its first: at
+/// ingest they come a few a millisecond, and each fold is a SQLite transaction (its WAL pages
+/// written at every commit). Sessions are queued one ahead (the coordinator's pipeline), so
+/// the wait is off their path.
+const FOLD_LINGER: Duration = Duration::from_millis(10);
+
 /// How long the runner lets the subscriber fold at start before it takes a session.
 const SETTLE: Duration = Duration::from_millis(50);
 
@@ -619,7 +625,7 @@ struct ClosedSessions {
 }
 
 impl ClosedSessions {
-    /// How many ids are kept: far more than sessions open at once (one at a time).
+    /// How many ids are kept: far more than sessions open at once (two).
     const KEPT: usize = 64;
 
     fn record(&self, id: &[u8]) {
