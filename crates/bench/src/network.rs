@@ -15,6 +15,9 @@ use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, heavy_tailed_bala
 use triad_proto::api::v1 as api;
 
 use crate::eventlog::Which;
+
+/// A query slower than this prints what it went through (sessions, attempts, signatures).
+const SLOW_QUERY_SECS: f64 = 5.0;
 use crate::{Host, Report, Row};
 
 #[derive(clap::Args)]
@@ -124,6 +127,7 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
     eprintln!("{backend}: {n} submitted in {submitted_secs:.2} s, all verified after {ingest_secs:.2} s");
 
     // query_mean_median: SubmitQuery to the result in the projector.
+    let before_query = net.coordinator_head().await?;
     let started = Instant::now();
     let query = net
         .client
@@ -137,6 +141,13 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
         .into_inner();
     let published = net.projector.wait_query(&query.query_id, timeout).await.context("the query")?;
     let query_secs = started.elapsed().as_secs_f64();
+    if query_secs > SLOW_QUERY_SECS {
+        // Far slower than usual (~0.3 s for 10^4): say what it went through.
+        eprintln!("{backend}: the query took {query_secs:.1} s; the coordinator's events since it was asked:");
+        for line in net.timeline_after(before_query).await? {
+            eprintln!("  {line}");
+        }
+    }
 
     // The check, outside the clock.
     let answer = triad_network::answer_of(&published.values);

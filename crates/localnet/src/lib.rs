@@ -441,6 +441,35 @@ impl LocalNet {
         Ok(out)
     }
 
+    /// The position of the coordinator's newest event.
+    pub async fn coordinator_head(&self) -> Result<u64, LocalNetError> {
+        self.coordinator_store.head().await.step("reading the coordinator's log")
+    }
+
+    /// The coordinator's events after `position`, submissions left out, one line each: the
+    /// seconds since the first, the event type, its stream, and for a closure or an abort its
+    /// outcome and reason. What a slow query went through (sessions, attempts, signatures).
+    pub async fn timeline_after(&self, position: u64) -> Result<Vec<String>, LocalNetError> {
+        let events =
+            self.coordinator_store.read_all(position, usize::MAX).await.step("reading the coordinator's log")?;
+        let start = events.first().map_or(0, |e| e.data.occurred_at);
+        let mut out = Vec::new();
+        for e in &events {
+            let Some(kind) = triad_network::decode(e).step("decoding the coordinator's log")? else { continue };
+            let detail = match &kind {
+                Kind::ContributionSubmitted(_) => continue,
+                Kind::SessionClosed(c) => format!(" succeeded={} {}", c.succeeded, c.reason),
+                Kind::SessionAborted(a) => format!(" party {} at {}: {}", a.party, a.step, a.reason),
+                Kind::QueryAborted(a) => format!(" party {:?} at {}: {}", a.party, a.step, a.reason),
+                Kind::SigningAborted(a) => format!(" party {:?}: {}", a.party, a.reason),
+                _ => String::new(),
+            };
+            let secs = (e.data.occurred_at - start) as f64 / 1e6;
+            out.push(format!("+{secs:.3}s {} {}{detail}", kind.type_name(), e.stream));
+        }
+        Ok(out)
+    }
+
     /// Stops every service; on the distributed backend, removes the run's databases and
     /// streams unless `keep`.
     pub async fn stop(self, keep: bool) {

@@ -38,6 +38,7 @@ async fn a_query_completes_after_a_stopped_party_restarts() {
 
     // Party 2 stops; a query is submitted; it is not published while party 2 is away.
     net.stop_party(2).await;
+    let before_query = net.coordinator_head().await.unwrap();
     let query = client
         .submit_query(api::SubmitQueryRequest {
             sql: "SELECT count(*), sum(balance), median(balance) FROM balances".into(),
@@ -63,5 +64,11 @@ async fn a_query_completes_after_a_stopped_party_restarts() {
     assert_eq!(answer.rows[0][0], Some(N as f64));
     assert!((answer.rows[0][1].unwrap() - values.iter().sum::<f64>()).abs() < 1e-6, "{answer:?}");
     assert!((answer.rows[0][2].unwrap() - median).abs() < 1e-6, "{answer:?}");
+
+    // What the query went through, as the bench prints it for a slow one.
+    let timeline = net.timeline_after(before_query).await.unwrap();
+    let has = |what: &str| timeline.iter().any(|l| l.contains(what));
+    assert!(timeline.first().is_some_and(|l| l.starts_with("+0.000s QueryRequested")), "{timeline:#?}");
+    assert!(has("SessionOpened") && has("succeeded=true") && has("ResultPublished"), "{timeline:#?}");
     net.stop(false).await;
 }
