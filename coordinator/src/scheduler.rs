@@ -183,9 +183,15 @@ async fn next_session(st: &State, inner: &Inner, now_micros: i64) -> Result<Opti
     }
     let linger = i64::try_from(inner.config.batch_linger_ms.saturating_mul(1_000)).unwrap_or(i64::MAX);
     if batch.len() < limit {
-        // Behind a running batch: as large as it, or the last of a burst. Alone: the linger.
-        let running =
-            st.open_sessions.iter().filter_map(|id| st.sessions.get(id)).map(|s| s.opened.contribution_ids.len()).max();
+        // Behind a running batch: as large as it, or the last of a burst. Alone (or behind a
+        // query): the linger.
+        let running = st
+            .open_sessions
+            .iter()
+            .filter_map(|id| st.sessions.get(id))
+            .filter(|s| !s.is_query())
+            .map(|s| s.opened.contribution_ids.len())
+            .max();
         let wait = match running {
             Some(running) => {
                 let newest = st.pending.values().next_back().and_then(|id| st.contributions.get(id));

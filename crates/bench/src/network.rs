@@ -15,10 +15,10 @@ use triad_localnet::{Backend, DatasetSpec, LocalNet, Provider, heavy_tailed_bala
 use triad_proto::api::v1 as api;
 
 use crate::eventlog::Which;
+use crate::{Host, Report, Row};
 
 /// A query slower than this prints what it went through (sessions, attempts, signatures).
 const SLOW_QUERY_SECS: f64 = 5.0;
-use crate::{Host, Report, Row};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -586,10 +586,11 @@ impl Party {
     }
 }
 
-/// How long a fold of the coordinator's stream waits for more events after its first: at
-/// ingest they come a few a millisecond, and each fold is a SQLite transaction (its WAL pages
-/// written at every commit). Sessions are queued one ahead (the coordinator's pipeline), so
-/// the wait is off their path.
+/// How long a fold of the coordinator's stream waits for more events after its first: each
+/// fold is a SQLite transaction (its WAL pages written at every commit), and a trickle of
+/// submissions would otherwise cost one each (under the bench's load the deliveries already
+/// came in batches). Sessions are queued one ahead (the coordinator's pipeline), so the wait
+/// is off their path.
 const FOLD_LINGER: Duration = Duration::from_millis(10);
 
 /// How long the runner lets the subscriber fold at start before it takes a session.
