@@ -108,7 +108,7 @@ impl Log {
             .await
             .step(&format!("creating database {name} (is PostgreSQL running at {admin_url}?)"))?;
         databases.push(name.clone());
-        Ok(with_database(admin_url, &name))
+        with_database(admin_url, &name).step(&format!("the database URL {admin_url}"))
     }
 
     pub(crate) async fn store(&mut self, service: &str) -> Result<Arc<dyn EventStore>, LocalNetError> {
@@ -170,20 +170,10 @@ impl Log {
 
 /// `url` naming database `name` instead of its own; its query (`?host=/var/run/postgresql`
 /// for a Unix socket, `sslmode`, ...) kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_at = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_at..].find('/') {
-        Some(slash) => &base[..authority_at + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+fn with_database(url: &str, name: &str) -> Result<String, url::ParseError> {
+    let mut url = url::Url::parse(url)?;
+    url.set_path(name);
+    Ok(url.into())
 }
 
 #[cfg(test)]
@@ -206,7 +196,7 @@ mod tests {
             ),
         ];
         for (url, want) in cases {
-            assert_eq!(with_database(url, "run_x"), want, "{url}");
+            assert_eq!(with_database(url, "run_x").unwrap(), want, "{url}");
         }
     }
 }
