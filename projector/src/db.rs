@@ -100,10 +100,7 @@ impl ReadDb {
             let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 4 };
             Pool::Sqlite(SqlitePoolOptions::new().max_connections(max).connect_with(options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // The read model is a cache of the log: a commit lost in a crash is folded again
-            // from the consumers' checkpoints, which it takes with it. So no WAL flush is
-            // awaited per batch (`synchronous_commit = off`; the store's own appends keep it).
-            let options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "off")]);
+            let options = PgConnectOptions::from_str(url)?;
             Pool::Postgres(PgPoolOptions::new().max_connections(8).connect_with(options).await?)
         } else {
             return Err(ProjectorError::DatabaseUrl(url.to_owned()));
