@@ -108,12 +108,12 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
     // The network key is made once when a network first comes up, not per query: wait for it
     // before the clock, so that its generation (DKLs23, retried if a round times out on a busy
     // machine) neither competes with the ingest nor holds the query's signature.
+    let timeout = Duration::from_secs(args.timeout_secs);
     let key = Instant::now();
-    net.wait_key(Duration::from_secs(args.timeout_secs)).await.context("the network key")?;
+    net.wait_key(timeout).await.context("the network key")?;
     eprintln!("{backend}: the network key was ready {:.1} s after the preparation", key.elapsed().as_secs_f64());
 
     // ingest: submitted to verified by the three parties.
-    let timeout = Duration::from_secs(args.timeout_secs);
     let started = Instant::now();
     let results: Vec<Result<_, tonic::Status>> = futures::stream::iter(submissions)
         .map(|s| {
