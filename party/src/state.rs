@@ -5,8 +5,10 @@
 //! database server another operator may run. Every write is an idempotent upsert, so a
 //! redelivered event changes nothing.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use prost::Message as _;
 use sqlx::Row as _;
@@ -82,13 +84,23 @@ pub struct Submission {
 #[derive(Clone)]
 pub struct State {
     pool: SqlitePool,
+    /// Every committed contribution's row, by id. SQLite keys contributions by the position of
+    /// their submission and is never asked to index the random 16-byte ids: keeping such an
+    /// index was most of the fold's cost at 10^5 contributions (docs/BENCHMARKS.md). Loaded at
+    /// open; a fold adds its submissions after its commit.
+    rows_by_id: Arc<Mutex<HashMap<Vec<u8>, i64>>>,
+    /// Serialises folds: one reads the map, writes, commits, then updates the map.
+    fold_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS peers (party INTEGER PRIMARY KEY, address TEXT NOT NULL, pinned_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS datasets (dataset_id TEXT PRIMARY KEY, event BLOB NOT NULL);
+-- `row`: the position of the submission in the coordinator's stream (ids map to rows in the
+-- party's memory: no index on the ids).
 CREATE TABLE IF NOT EXISTS contributions (
-    contribution_id BLOB PRIMARY KEY,
+    row INTEGER PRIMARY KEY,
+    contribution_id BLOB NOT NULL,
     dataset_id TEXT NOT NULL,
     submitted BLOB NOT NULL,
     sealed BLOB NOT NULL,
@@ -96,9 +108,9 @@ CREATE TABLE IF NOT EXISTS contributions (
     rejected INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS contributions_rows ON contributions (dataset_id, accepted_position);
--- Per contribution, this party's two components of each value (column), 16 bytes per value:
--- x_first then x_second, little-endian.
-CREATE TABLE IF NOT EXISTS value_shares (contribution_id BLOB PRIMARY KEY, components BLOB NOT NULL);
+-- Per contribution (its row), this party's two components of each value (column), 16 bytes
+-- per value: x_first then x_second, little-endian.
+CREATE TABLE IF NOT EXISTS value_shares (row INTEGER PRIMARY KEY, components BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS queries (query_id BLOB PRIMARY KEY, dataset_id TEXT NOT NULL, sql TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folded (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -131,8 +143,33 @@ CREATE TABLE IF NOT EXISTS statements (
 );
 ";
 
+/// From the first layout (contributions and shares keyed by the contribution id, which SQLite
+/// indexed) to rows: a contribution keeps its old rowid as its row. Old rowids never exceed
+/// the number of submissions folded, so they stay below every later submission's position.
+const MIGRATE_TO_ROWS: &str = "
+ALTER TABLE contributions RENAME TO contributions_by_id;
+ALTER TABLE value_shares RENAME TO value_shares_by_id;
+DROP INDEX IF EXISTS contributions_rows;
+CREATE TABLE contributions (
+    row INTEGER PRIMARY KEY,
+    contribution_id BLOB NOT NULL,
+    dataset_id TEXT NOT NULL,
+    submitted BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    accepted_position INTEGER,
+    rejected INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE value_shares (row INTEGER PRIMARY KEY, components BLOB NOT NULL);
+INSERT INTO contributions (row, contribution_id, dataset_id, submitted, sealed, accepted_position, rejected)
+    SELECT rowid, contribution_id, dataset_id, submitted, sealed, accepted_position, rejected FROM contributions_by_id;
+INSERT INTO value_shares (row, components)
+    SELECT c.rowid, s.components FROM value_shares_by_id s JOIN contributions_by_id c USING (contribution_id);
+DROP TABLE value_shares_by_id;
+DROP TABLE contributions_by_id;
+";
+
 impl State {
-    /// Opens (creating) `path`.
+    /// Opens (creating) `path`, moving a file of the first layout to the present one.
     pub async fn open(path: &Path) -> Result<State, StateError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -142,12 +179,37 @@ impl State {
             .busy_timeout(std::time::Duration::from_secs(10))
             // Pages read through a mapping and a 16 MiB cache per connection, not a read(2)
             // per page missing from SQLite's default 2 MB cache (the fold and the session
-            // loads read the submissions' index and rows all the time at ingest).
+            // loads read the submissions' rows all the time at ingest).
             .pragma("mmap_size", "1073741824")
             .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(State { pool })
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let first_layout: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('contributions'))
+                AND NOT EXISTS (SELECT 1 FROM pragma_table_info('contributions') WHERE name = 'row')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if first_layout {
+            sqlx::raw_sql(MIGRATE_TO_ROWS).execute(&mut *tx).await?;
+        }
+        sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let mut rows_by_id = HashMap::new();
+        for r in sqlx::query("SELECT row, contribution_id FROM contributions").fetch_all(&pool).await? {
+            rows_by_id.insert(r.try_get("contribution_id")?, r.try_get("row")?);
+        }
+        Ok(State {
+            pool,
+            rows_by_id: Arc::new(Mutex::new(rows_by_id)),
+            fold_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The rows of `ids` (`None` for an id never folded).
+    fn rows_of<'a>(&self, ids: impl IntoIterator<Item = &'a [u8]>) -> Vec<Option<i64>> {
+        let map = self.rows_by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.into_iter().map(|id| map.get(id).copied()).collect()
     }
 
     /// The last position of `source`'s stream folded into this state (0: none).
@@ -164,25 +226,33 @@ impl State {
     /// delivery batch rather than two per event.
     pub async fn fold(&self, source: &str, events: &[(u64, Fold)]) -> Result<(), StateError> {
         let Some(&(last, _)) = events.last() else { return Ok(()) };
+        let _serial = self.fold_lock.lock().await;
+        let (writes, added) = self.plan(events);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Runs of submissions and of acceptances (nearly every event of an intake) go in
+        // Runs of submissions and of acceptances (nearly every write of an intake) go in
         // multi-row statements: each statement is a round trip to sqlx's SQLite thread.
-        let mut rest = events;
-        while let Some((position, fold)) = rest.first() {
-            let run = match fold {
-                Fold::Submission { .. } => {
-                    rest.iter().take_while(|(_, f)| matches!(f, Fold::Submission { .. })).count()
+        let mut rest = writes.as_slice();
+        while let Some(first) = rest.first() {
+            let run = match first {
+                Write::Insert { .. } | Write::Accept { .. } => {
+                    rest.iter().take_while(|w| std::mem::discriminant(*w) == std::mem::discriminant(first)).count()
                 }
-                Fold::Accepted(_) => rest.iter().take_while(|(_, f)| matches!(f, Fold::Accepted(_))).count(),
-                _ => 1,
+                Write::Reject(_) | Write::Other(..) => 1,
             };
             let (head, tail) = rest.split_at(run);
-            if run == 1 {
-                apply(&mut tx, *position, fold).await?;
-            } else {
-                for chunk in head.chunks(ROWS_PER_STATEMENT) {
-                    apply_run(&mut tx, chunk).await?;
+            match first {
+                Write::Insert { .. } => {
+                    for chunk in head.chunks(ROWS_PER_STATEMENT) {
+                        insert_rows(&mut tx, chunk).await?;
+                    }
                 }
+                Write::Accept { .. } => {
+                    for chunk in head.chunks(ROWS_PER_STATEMENT) {
+                        accept_rows(&mut tx, chunk).await?;
+                    }
+                }
+                Write::Reject(row) => reject(&mut tx, *row).await?,
+                Write::Other(position, fold) => apply(&mut tx, *position, fold).await?,
             }
             rest = tail;
         }
@@ -195,7 +265,37 @@ impl State {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.rows_by_id.lock().unwrap_or_else(PoisonError::into_inner).extend(added);
         Ok(())
+    }
+
+    /// The writes of `events`, ids resolved to rows, and the rows their submissions add. A
+    /// submission whose id is known (a redelivery) and an acceptance or rejection of an id
+    /// never submitted write nothing.
+    fn plan<'a>(&self, events: &'a [(u64, Fold)]) -> (Vec<Write<'a>>, HashMap<Vec<u8>, i64>) {
+        let map = self.rows_by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut added: HashMap<Vec<u8>, i64> = HashMap::new();
+        let mut writes = Vec::with_capacity(events.len());
+        for (position, fold) in events {
+            let position = *position as i64;
+            let row = |id: &[u8]| map.get(id).or_else(|| added.get(id)).copied();
+            match fold {
+                Fold::Submission { submitted, sealed } => {
+                    if row(&submitted.contribution_id).is_none() {
+                        added.insert(submitted.contribution_id.clone(), position);
+                        writes.push(Write::Insert { row: position, submitted, sealed });
+                    }
+                }
+                Fold::Accepted(id) => writes.extend(row(id).map(|row| Write::Accept { row, position })),
+                Fold::AcceptedAll(ids) => {
+                    writes.extend(ids.iter().filter_map(|id| row(id)).map(|row| Write::Accept { row, position }))
+                }
+                Fold::Rejected(id) => writes.extend(row(id).map(Write::Reject)),
+                Fold::Skip => {}
+                other => writes.push(Write::Other(position, other)),
+            }
+        }
+        (writes, added)
     }
 
     /// Records a peer's data plane (the newest `PartyJoined` wins).
@@ -239,20 +339,22 @@ impl State {
 
     /// The submissions of `ids`, in that order (`None` for one never seen).
     pub async fn submissions(&self, ids: &[Vec<u8>]) -> Result<Vec<Option<Submission>>, StateError> {
-        let mut found: std::collections::HashMap<Vec<u8>, Submission> = std::collections::HashMap::new();
+        let rows = self.rows_of(ids.iter().map(Vec::as_slice));
+        let wanted: Vec<i64> = rows.iter().flatten().copied().collect();
+        let mut found: HashMap<i64, Submission> = HashMap::with_capacity(wanted.len());
         let mut conn = self.pool.acquire().await?;
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "SELECT contribution_id, submitted, sealed FROM contributions WHERE contribution_id IN (",
+                "SELECT row, submitted, sealed FROM contributions WHERE row IN (",
             );
             let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_slice());
+            for row in chunk {
+                list.push_bind(*row);
             }
             q.push(")");
             for r in q.build().fetch_all(&mut *conn).await? {
                 found.insert(
-                    r.try_get("contribution_id")?,
+                    r.try_get("row")?,
                     Submission {
                         submitted: decode(&r.try_get::<Vec<u8>, _>("submitted")?)?,
                         sealed: r.try_get("sealed")?,
@@ -261,10 +363,12 @@ impl State {
             }
         }
         let mut out: Vec<Option<Submission>> = Vec::with_capacity(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            // An id named twice gets its row twice (taken the first time: look back).
-            let row = found.remove(id).or_else(|| ids[..i].iter().position(|p| p == id).and_then(|j| out[j].clone()));
-            out.push(row);
+        for (i, row) in rows.iter().enumerate() {
+            // A row named twice is returned twice (taken the first time: look back).
+            let submission = row.and_then(|r| {
+                found.remove(&r).or_else(|| rows[..i].iter().position(|p| *p == Some(r)).and_then(|j| out[j].clone()))
+            });
+            out.push(submission);
         }
         Ok(out)
     }
@@ -272,16 +376,22 @@ impl State {
     /// Stores the accepted shares of a session, all or nothing: per contribution, this party's
     /// two components of each value.
     pub async fn put_shares(&self, shares: &[AcceptedShares]) -> Result<(), StateError> {
+        let rows = self.rows_of(shares.iter().map(|(id, _)| id.as_slice()));
+        let mut keyed = Vec::with_capacity(shares.len());
+        for ((id, values), row) in shares.iter().zip(rows) {
+            let row =
+                row.ok_or_else(|| StateError::Corrupt(format!("shares of {}, never submitted", hex::encode(id))))?;
+            keyed.push((row, values));
+        }
         let mut tx = self.pool.begin().await?;
-        for chunk in shares.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO value_shares (contribution_id, components) ");
-            q.push_values(chunk, |mut row, (id, values)| {
+        for chunk in keyed.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO value_shares (row, components) ");
+            q.push_values(chunk, |mut b, (row, values)| {
                 let blob: Vec<u8> =
                     values.iter().flat_map(|(a, b)| [a.to_le_bytes(), b.to_le_bytes()]).flatten().collect();
-                row.push_bind(id.as_slice()).push_bind(blob);
+                b.push_bind(*row).push_bind(blob);
             });
-            q.push(" ON CONFLICT (contribution_id) DO UPDATE SET components = excluded.components");
+            q.push(" ON CONFLICT (row) DO UPDATE SET components = excluded.components");
             q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -299,7 +409,7 @@ impl State {
     ) -> Result<Result<Vec<ColumnShares>, Vec<u8>>, StateError> {
         let rows = sqlx::query(
             "SELECT c.contribution_id AS id, s.components AS components FROM contributions c
-             LEFT JOIN value_shares s ON s.contribution_id = c.contribution_id
+             LEFT JOIN value_shares s ON s.row = c.row
              WHERE c.dataset_id = $1 AND c.accepted_position IS NOT NULL AND c.accepted_position <= $2
              ORDER BY c.accepted_position, c.contribution_id",
         )
@@ -557,63 +667,77 @@ pub enum Fold {
 /// Rows per multi-row statement (at most 4 parameters a row, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 256;
 
-/// A run of submissions, or of acceptances, in one statement: the same rows as [`apply`]
-/// one by one.
-async fn apply_run(c: &mut SqliteConnection, run: &[(u64, Fold)]) -> Result<(), StateError> {
-    let mut q;
-    match run.first() {
-        Some((_, Fold::Submission { .. })) => {
-            q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) ",
-            );
-            q.push_values(run, |mut row, (_, fold)| {
-                if let Fold::Submission { submitted: s, sealed } = fold {
-                    row.push_bind(s.contribution_id.as_slice())
-                        .push_bind(s.dataset_id.as_str())
-                        .push_bind(s.encode_to_vec())
-                        .push_bind(sealed.as_slice());
-                }
-            });
-            q.push(" ON CONFLICT (contribution_id) DO NOTHING");
-        }
-        Some((_, Fold::Accepted(_))) => {
-            let rows: Vec<(u64, &[u8])> = run
-                .iter()
-                .filter_map(|(position, fold)| match fold {
-                    Fold::Accepted(id) => Some((*position, id.as_slice())),
-                    _ => None,
-                })
-                .collect();
-            return accept_rows(c, &rows).await;
-        }
-        _ => {
-            for (position, fold) in run {
-                apply(c, *position, fold).await?;
-            }
-            return Ok(());
-        }
-    }
-    q.build().execute(&mut *c).await?;
-    Ok(())
+/// A write of the fold, its contribution resolved to its row.
+enum Write<'a> {
+    /// A new submission at `row` (its position).
+    Insert {
+        /// The row.
+        row: i64,
+        /// The event, without the bundles.
+        submitted: &'a ContributionSubmitted,
+        /// This party's sealed bundle.
+        sealed: &'a [u8],
+    },
+    /// The contribution at `row` counts from `position`.
+    Accept {
+        /// The row.
+        row: i64,
+        /// The acceptance's position.
+        position: i64,
+    },
+    /// The contribution at this row was rejected.
+    Reject(i64),
+    /// Any other event, at its position.
+    Other(i64, &'a Fold),
 }
 
-/// Contributions' rows count from their positions: one statement (at most
-/// [`ROWS_PER_STATEMENT`] rows).
-async fn accept_rows(c: &mut SqliteConnection, rows: &[(u64, &[u8])]) -> Result<(), StateError> {
-    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(position, id) AS (");
-    q.push_values(rows, |mut row, (position, id)| {
-        row.push_bind(*position as i64).push_bind(*id);
-    });
-    q.push(
-        ") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.contribution_id = v.id",
+/// A run of submissions in one statement ([`ROWS_PER_STATEMENT`] at most).
+async fn insert_rows(c: &mut SqliteConnection, run: &[Write<'_>]) -> Result<(), StateError> {
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO contributions (row, contribution_id, dataset_id, submitted, sealed) ",
     );
+    q.push_values(run, |mut b, w| {
+        if let Write::Insert { row, submitted: s, sealed } = w {
+            b.push_bind(*row)
+                .push_bind(s.contribution_id.as_slice())
+                .push_bind(s.dataset_id.as_str())
+                .push_bind(s.encode_to_vec())
+                .push_bind(*sealed);
+        }
+    });
+    q.push(" ON CONFLICT (row) DO NOTHING");
     q.build().execute(&mut *c).await?;
     Ok(())
 }
 
-/// Every write is an idempotent upsert or a monotone update, so folding an event twice (after
-/// a crash before the checkpoint) changes nothing.
-async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(), StateError> {
+/// Contributions' rows count from their positions: one statement ([`ROWS_PER_STATEMENT`] at
+/// most).
+async fn accept_rows(c: &mut SqliteConnection, run: &[Write<'_>]) -> Result<(), StateError> {
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(position, row) AS (");
+    q.push_values(run, |mut b, w| {
+        if let Write::Accept { row, position } = w {
+            b.push_bind(*position).push_bind(*row);
+        }
+    });
+    q.push(") UPDATE contributions SET accepted_position = v.position FROM v WHERE contributions.row = v.row");
+    q.build().execute(&mut *c).await?;
+    Ok(())
+}
+
+/// A rejected contribution's bundle and shares are no longer needed.
+async fn reject(c: &mut SqliteConnection, row: i64) -> Result<(), StateError> {
+    sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE row = $1")
+        .bind(row)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM value_shares WHERE row = $1").bind(row).execute(&mut *c).await?;
+    Ok(())
+}
+
+/// The events other than contributions' (at their positions). Every write is an idempotent
+/// upsert or a monotone update, so folding an event twice (after a crash before the
+/// checkpoint) changes nothing.
+async fn apply(c: &mut SqliteConnection, position: i64, fold: &Fold) -> Result<(), StateError> {
     match fold {
         Fold::Dataset(d) => {
             sqlx::query("INSERT INTO datasets (dataset_id, event) VALUES ($1, $2) ON CONFLICT (dataset_id) DO NOTHING")
@@ -621,38 +745,6 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                 .bind(d.encode_to_vec())
                 .execute(&mut *c)
                 .await?;
-        }
-        Fold::Submission { submitted: s, sealed } => {
-            sqlx::query(
-                "INSERT INTO contributions (contribution_id, dataset_id, submitted, sealed) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (contribution_id) DO NOTHING",
-            )
-            .bind(&s.contribution_id)
-            .bind(&s.dataset_id)
-            .bind(s.encode_to_vec())
-            .bind(sealed)
-            .execute(&mut *c)
-            .await?;
-        }
-        Fold::Accepted(id) => {
-            sqlx::query("UPDATE contributions SET accepted_position = $1 WHERE contribution_id = $2")
-                .bind(position as i64)
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-        }
-        Fold::AcceptedAll(ids) => {
-            let rows: Vec<(u64, &[u8])> = ids.iter().map(|id| (position, id.as_slice())).collect();
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                accept_rows(c, chunk).await?;
-            }
-        }
-        Fold::Rejected(id) => {
-            sqlx::query("UPDATE contributions SET rejected = 1, sealed = x'' WHERE contribution_id = $1")
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query("DELETE FROM value_shares WHERE contribution_id = $1").bind(id).execute(&mut *c).await?;
         }
         Fold::Query { query_id, dataset_id, sql } => {
             sqlx::query(
@@ -671,7 +763,7 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
             )
             .bind(&r.session_id)
             .bind(&r.request_id)
-            .bind(position as i64)
+            .bind(position)
             .bind(r.encode_to_vec())
             .execute(&mut *c)
             .await?;
@@ -680,7 +772,7 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                 "UPDATE signing SET state = 'closed' WHERE request_id = $1 AND state = 'open' AND position < $2",
             )
             .bind(&r.request_id)
-            .bind(position as i64)
+            .bind(position)
             .execute(&mut *c)
             .await?;
         }
@@ -704,7 +796,7 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                  ON CONFLICT (session_id) DO NOTHING",
             )
             .bind(&s.session_id)
-            .bind(position as i64)
+            .bind(position)
             .bind(s.encode_to_vec())
             .execute(&mut *c)
             .await?;
@@ -715,7 +807,8 @@ async fn apply(c: &mut SqliteConnection, position: u64, fold: &Fold) -> Result<(
                 .execute(&mut *c)
                 .await?;
         }
-        Fold::Skip => {}
+        // Resolved to writes by `State::plan`.
+        Fold::Submission { .. } | Fold::Accepted(_) | Fold::AcceptedAll(_) | Fold::Rejected(_) | Fold::Skip => {}
     }
     Ok(())
 }
@@ -796,6 +889,72 @@ mod tests {
         assert_eq!(rows[0].first, [4, 0, 2, 3], "position first, then id");
         let rows = state.rows("d", 9, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
         assert_eq!(rows[0].first, [4, 0, 2, 3, 1]);
+        Ok(())
+    }
+
+    /// A file of the first layout (contributions keyed by id) opens in the present one: its
+    /// submissions, acceptances, rejections and shares read as before, and folding goes on.
+    #[tokio::test]
+    async fn a_file_of_the_first_layout_is_migrated() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("state.db");
+        {
+            let options = SqliteConnectOptions::from_str("sqlite://")?.filename(&path).create_if_missing(true);
+            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+            sqlx::raw_sql(
+                "CREATE TABLE contributions (contribution_id BLOB PRIMARY KEY, dataset_id TEXT NOT NULL,
+                     submitted BLOB NOT NULL, sealed BLOB NOT NULL, accepted_position INTEGER,
+                     rejected INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX contributions_rows ON contributions (dataset_id, accepted_position);
+                 CREATE TABLE value_shares (contribution_id BLOB PRIMARY KEY, components BLOB NOT NULL);
+                 CREATE TABLE folded (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+                 INSERT INTO folded VALUES ('coordinator', 9);",
+            )
+            .execute(&pool)
+            .await?;
+            // Submissions 5, 7, 6 (out of id order), 7 accepted at 8, 5 at 9, 6 rejected.
+            for (id, accepted, rejected) in [(5u8, Some(9i64), 0), (7, Some(8), 0), (6, None, 1)] {
+                let (_, fold) = submission(id);
+                let Fold::Submission { submitted, sealed } = fold else {
+                    return Err(StateError::Corrupt("not a submission".into()));
+                };
+                sqlx::query("INSERT INTO contributions VALUES ($1, 'd', $2, $3, $4, $5)")
+                    .bind(vec![id])
+                    .bind(submitted.encode_to_vec())
+                    .bind(sealed)
+                    .bind(accepted)
+                    .bind(rejected)
+                    .execute(&pool)
+                    .await?;
+            }
+            for (id, x) in [(5u8, 50u64), (7, 70)] {
+                let blob: Vec<u8> = [x.to_le_bytes(), 1u64.to_le_bytes()].concat();
+                sqlx::query("INSERT INTO value_shares VALUES ($1, $2)")
+                    .bind(vec![id])
+                    .bind(blob)
+                    .execute(&pool)
+                    .await?;
+            }
+            pool.close().await;
+        }
+        let state = State::open(&path).await?;
+        assert_eq!(state.folded("coordinator").await?, 9);
+        let found = state.submissions(&[vec![7], vec![5], vec![1]]).await?;
+        let uids: Vec<Option<String>> = found.iter().map(|s| s.as_ref().map(|s| s.submitted.uid.clone())).collect();
+        assert_eq!(uids, [Some("u7".into()), Some("u5".into()), None]);
+        let rows = state.rows("d", 9, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [70, 50], "acceptance order kept, shares moved to their rows");
+        // Folding goes on past the migrated rows; a redelivered old submission adds nothing.
+        let (_, again) = submission(5);
+        let (_, new) = submission(8);
+        state.fold("coordinator", &[(10, again), (11, new), (12, Fold::Accepted(vec![8]))]).await?;
+        state.put_shares(&[(vec![8], vec![(80, 1)])]).await?;
+        let rows = state.rows("d", 12, 1).await?.map_err(|id| StateError::Corrupt(hex::encode(id)))?;
+        assert_eq!(rows[0].first, [70, 50, 80]);
+        state.close().await;
+        // And it opens again (already migrated).
+        let state = State::open(&path).await?;
+        assert_eq!(state.submissions(&[vec![8]]).await?[0].as_ref().map(|s| s.sealed.clone()), Some(vec![8, 8]));
         Ok(())
     }
 }
