@@ -146,20 +146,14 @@ CREATE TABLE IF NOT EXISTS statements (
 /// From the first layout (contributions and shares keyed by the contribution id, which SQLite
 /// indexed) to rows: a contribution keeps its old rowid as its row. Old rowids never exceed
 /// the number of submissions folded, so they stay below every later submission's position.
-const MIGRATE_TO_ROWS: &str = "
+const MIGRATE_AWAY_FROM_IDS: &str = "
 ALTER TABLE contributions RENAME TO contributions_by_id;
 ALTER TABLE value_shares RENAME TO value_shares_by_id;
 DROP INDEX IF EXISTS contributions_rows;
-CREATE TABLE contributions (
-    row INTEGER PRIMARY KEY,
-    contribution_id BLOB NOT NULL,
-    dataset_id TEXT NOT NULL,
-    submitted BLOB NOT NULL,
-    sealed BLOB NOT NULL,
-    accepted_position INTEGER,
-    rejected INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE value_shares (row INTEGER PRIMARY KEY, components BLOB NOT NULL);
+";
+
+/// After [`MIGRATE_AWAY_FROM_IDS`] and the schema: the old rows into the new tables.
+const MIGRATE_TO_ROWS: &str = "
 INSERT INTO contributions (row, contribution_id, dataset_id, submitted, sealed, accepted_position, rejected)
     SELECT rowid, contribution_id, dataset_id, submitted, sealed, accepted_position, rejected FROM contributions_by_id;
 INSERT INTO value_shares (row, components)
@@ -191,9 +185,12 @@ impl State {
         .fetch_one(&mut *tx)
         .await?;
         if first_layout {
-            sqlx::raw_sql(MIGRATE_TO_ROWS).execute(&mut *tx).await?;
+            sqlx::raw_sql(MIGRATE_AWAY_FROM_IDS).execute(&mut *tx).await?;
         }
         sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+        if first_layout {
+            sqlx::raw_sql(MIGRATE_TO_ROWS).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         let mut rows_by_id = HashMap::new();
         for r in sqlx::query("SELECT row, contribution_id FROM contributions").fetch_all(&pool).await? {
