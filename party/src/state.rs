@@ -87,7 +87,7 @@ pub struct State {
     /// Every committed contribution's row, by id. SQLite keys contributions by the position of
     /// their submission and is never asked to index the random 16-byte ids: keeping such an
     /// index was most of the fold's cost at 10^5 contributions (docs/BENCHMARKS.md). Loaded at
-    /// open; a fold adds its submissions after its commit.
+    /// open; a fold adds its submissions after its commit. About 80 bytes a contribution.
     rows_by_id: Arc<Mutex<HashMap<Vec<u8>, i64>>>,
     /// Serialises folds: one reads the map, writes, commits, then updates the map.
     fold_lock: Arc<tokio::sync::Mutex<()>>,
@@ -220,7 +220,8 @@ impl State {
 
     /// Records a run of the coordinator's events (`source`'s positions, consecutive and in
     /// order) and that the stream is folded up to the last, in one transaction: one commit per
-    /// delivery batch rather than two per event.
+    /// delivery batch rather than two per event. Submissions come from the coordinator's stream
+    /// only, so their positions there number the rows.
     pub async fn fold(&self, source: &str, events: &[(u64, Fold)]) -> Result<(), StateError> {
         let Some(&(last, _)) = events.last() else { return Ok(()) };
         let _serial = self.fold_lock.lock().await;
