@@ -662,7 +662,7 @@ pub enum Fold {
     Skip,
 }
 
-/// Rows per multi-row statement (at most 4 parameters a row, far below SQLite's limit).
+/// Rows per multi-row statement (at most 5 parameters a row, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 256;
 
 /// A write of the fold, its contribution resolved to its row.
