@@ -1,5 +1,5 @@
 //! `triad bench network` on a tiny network (embedded backend): both cases print a checked row
-//! with the common fields of every suite.
+//! with the common fields of every suite, and the ingest's CPU on stderr.
 
 use std::process::Command;
 
@@ -22,5 +22,10 @@ fn bench_network_rows_are_checked() {
         assert_eq!(r["checked"], true, "{r}");
         assert!(r["secs"].as_f64().expect("secs") > 0.0, "{r}");
         assert!(r["cores"].as_u64().expect("cores") >= 1, "{r}");
+    }
+    // The CPU the ingest cost, beside its wall clock (read from /proc).
+    if cfg!(target_os = "linux") {
+        assert!(stderr.contains("embedded: the machine's CPU while ingesting: "), "{stderr}");
+        assert!(stderr.contains(" ms per contribution"), "{stderr}");
     }
 }
