@@ -10,7 +10,7 @@
 //!   threads, those that have exited included; resolution 10 ms.
 //! - [`machine_busy_secs`]: every CPU of the machine, the time not idle, from `/proc/stat`
 //!   (the same ticks): with the services and the databases on one host, what a run costs in
-//!   all, steadier than its wall clock when a virtual machine's neighbours come and go.
+//!   all, its idle waits left out.
 
 /// CPU seconds the calling thread has run (`None` where unknown).
 pub fn thread_secs() -> Option<f64> {

@@ -132,8 +132,8 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
     let ingest_secs = started.elapsed().as_secs_f64();
     ensure!(status.accepted == n, "{} of {n} contributions accepted ({} rejected)", status.accepted, status.rejected);
     eprintln!("{backend}: {n} submitted in {submitted_secs:.2} s, all verified after {ingest_secs:.2} s");
-    // CPU is a steadier yardstick than the wall clock on a shared machine: the bar (2,000/s on
-    // two cores) is ~1 ms of the machine's CPU per contribution.
+    // What the run cost, its idle waits left out: on two cores the bar (2,000/s) is ~1 ms of
+    // the machine's CPU per contribution.
     let spent = |before: Option<f64>, now: Option<f64>| before.zip(now).map(|(b, a)| a - b);
     if let Some(machine) = spent(machine_cpu, crate::cpu::machine_busy_secs()) {
         let process = spent(process_cpu, crate::cpu::process_secs())
