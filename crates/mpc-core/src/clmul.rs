@@ -12,8 +12,17 @@
 /// A carry-less multiplier. Values of a hardware backend exist only once the
 /// CPU feature was detected, so holding one proves the instruction exists.
 pub(crate) trait Clmul: Copy {
+    /// A running XOR of products, kept where the backend adds them fastest (a vector register
+    /// for `pclmulqdq`: no move to general registers per product).
+    type Acc: Copy;
     /// The 127-bit carry-less product of `a` and `b`.
     fn clmul(self, a: u64, b: u64) -> u128;
+    /// The empty sum.
+    fn zero(self) -> Self::Acc;
+    /// `acc ^ clmul(a, b)`.
+    fn mul_add(self, acc: Self::Acc, a: u64, b: u64) -> Self::Acc;
+    /// The sum as a 127-bit polynomial.
+    fn sum(self, acc: Self::Acc) -> u128;
 }
 
 /// Portable carry-less multiplication (4-bit windows).
@@ -21,6 +30,19 @@ pub(crate) trait Clmul: Copy {
 pub(crate) struct Soft;
 
 impl Clmul for Soft {
+    type Acc = u128;
+    #[inline(always)]
+    fn zero(self) -> u128 {
+        0
+    }
+    #[inline(always)]
+    fn mul_add(self, acc: u128, a: u64, b: u64) -> u128 {
+        acc ^ self.clmul(a, b)
+    }
+    #[inline(always)]
+    fn sum(self, acc: u128) -> u128 {
+        acc
+    }
     #[inline(always)]
     fn clmul(self, a: u64, b: u64) -> u128 {
         let mut table = [0u128; 16];
@@ -52,15 +74,30 @@ impl Pclmul {
 
 #[cfg(target_arch = "x86_64")]
 impl Clmul for Pclmul {
+    type Acc = std::arch::x86_64::__m128i;
     #[inline(always)]
     fn clmul(self, a: u64, b: u64) -> u128 {
-        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_extract_epi64};
+        self.sum(self.mul_add(self.zero(), a, b))
+    }
+    #[inline(always)]
+    fn zero(self) -> Self::Acc {
+        // SAFETY: SSE2 is part of x86-64.
+        unsafe { std::arch::x86_64::_mm_setzero_si128() }
+    }
+    #[inline(always)]
+    fn mul_add(self, acc: Self::Acc, a: u64, b: u64) -> Self::Acc {
+        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_xor_si128};
         // SAFETY: a `Pclmul` exists only after `is_x86_feature_detected!`
         // found `pclmulqdq` and SSE4.1 (SSE2 is part of x86-64).
+        unsafe { _mm_xor_si128(acc, _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0)) }
+    }
+    #[inline(always)]
+    fn sum(self, acc: Self::Acc) -> u128 {
+        use std::arch::x86_64::{_mm_cvtsi128_si64, _mm_extract_epi64};
+        // SAFETY: as in `mul_add`.
         unsafe {
-            let p = _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0);
-            let lo = _mm_cvtsi128_si64(p) as u64;
-            let hi = _mm_extract_epi64(p, 1) as u64;
+            let lo = _mm_cvtsi128_si64(acc) as u64;
+            let hi = _mm_extract_epi64(acc, 1) as u64;
             ((hi as u128) << 64) | lo as u128
         }
     }
@@ -74,10 +111,21 @@ pub(crate) trait Task {
     fn run<C: Clmul>(self, c: C) -> Self::Out;
 }
 
-/// Run `task` with `pclmulqdq` where the CPU has it.
+/// Run `task` with `pclmulqdq` where the CPU has it, and with AVX2 too where it has that (the
+/// tasks' lane-wise loops, such as [`crate::gf64::mul_xpow_lanes`], then take 4 lanes an
+/// instruction).
 pub(crate) fn run<T: Task>(task: T) -> T::Out {
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = Pclmul::detect() {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            #[target_feature(enable = "pclmulqdq,sse4.1,avx2")]
+            fn with_pclmul_avx2<T: Task>(task: T, p: Pclmul) -> T::Out {
+                task.run(p)
+            }
+            // SAFETY: `p` proves the CPU has `pclmulqdq` and SSE4.1, and the detection just
+            // found AVX2.
+            return unsafe { with_pclmul_avx2(task, p) };
+        }
         #[target_feature(enable = "pclmulqdq,sse4.1")]
         fn with_pclmul<T: Task>(task: T, p: Pclmul) -> T::Out {
             task.run(p)
@@ -105,6 +153,28 @@ mod tests {
         fn run<C: Clmul>(self, c: C) -> Vec<u128> {
             self.0.iter().map(|&(a, b)| c.clmul(a, b)).collect()
         }
+    }
+
+    /// The XOR of all the products, through the backend's accumulator.
+    struct Sum(Vec<(u64, u64)>);
+
+    impl Task for Sum {
+        type Out = u128;
+        #[inline(always)]
+        fn run<C: Clmul>(self, c: C) -> u128 {
+            c.sum(self.0.iter().fold(c.zero(), |acc, &(a, b)| c.mul_add(acc, a, b)))
+        }
+    }
+
+    #[test]
+    fn accumulated_products_are_the_xor_of_the_products() {
+        let pairs: Vec<(u64, u64)> = (1..200u64)
+            .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15), !i.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)))
+            .collect();
+        let want = pairs.iter().fold(0u128, |acc, &(a, b)| acc ^ reference(a, b));
+        assert_ne!(want, 0);
+        assert_eq!(Sum(pairs.clone()).run(Soft), want);
+        assert_eq!(run(Sum(pairs)), want);
     }
 
     #[test]

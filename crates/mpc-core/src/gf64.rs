@@ -24,9 +24,23 @@ pub(crate) fn reduce(x: u128) -> u64 {
 }
 
 /// `a * x^l`, `l < 64`.
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn mul_xpow(a: u64, l: u32) -> u64 {
     reduce((a as u128) << l)
+}
+
+/// `a[l] * x^l` for each of the 64 lanes, in place: [`reduce`] of `a[l] << l` on 64-bit halves
+/// (`hi = (a >> 1) >> (63 - l)` has no shift by 64), a loop of lane-wise shifts and XORs that
+/// vectorises where AVX2 is enabled (`crate::clmul::run`).
+#[inline(always)]
+pub(crate) fn mul_xpow_lanes(a: &mut [u64; 64]) {
+    for (l, x) in a.iter_mut().enumerate() {
+        let l = l as u32;
+        let (lo, hi) = (*x << l, (*x >> 1) >> (63 - l));
+        let spill = (hi >> 60) ^ (hi >> 61) ^ (hi >> 63);
+        *x = lo ^ hi ^ (hi << 1) ^ (hi << 3) ^ (hi << 4) ^ spill ^ (spill << 1) ^ (spill << 3) ^ (spill << 4);
+    }
 }
 
 /// Bit-by-bit product (reference for the tables; slow).
@@ -96,6 +110,11 @@ mod tests {
             }
             for l in 0..64 {
                 assert_eq!(mul_xpow(a, l), mul(a, 1 << l));
+            }
+            let mut lanes = [a; 64];
+            mul_xpow_lanes(&mut lanes);
+            for (l, x) in lanes.into_iter().enumerate() {
+                assert_eq!(x, mul(a, 1 << l), "{a:#x} * x^{l}");
             }
         }
         // Degree 126 (both top bits) exercises the second fold.

@@ -150,7 +150,7 @@ impl clmul::Task for Cross0<'_> {
     #[inline(always)]
     fn run<C: Clmul>(self, c: C) -> Vec<G64> {
         let m = self.log.block_words();
-        let mut acc = [[0u128; KB]; KB];
+        let mut acc = [[c.zero(); KB]; KB];
         for w in 0..m {
             let mut uw = [0u64; KB];
             let mut vw = [0u64; KB];
@@ -166,11 +166,11 @@ impl clmul::Task for Cross0<'_> {
                     continue;
                 }
                 for b in 0..KB {
-                    acc[a][b] ^= c.clmul(al[a], uw[a] & vw[b]);
+                    acc[a][b] = c.mul_add(acc[a][b], al[a], uw[a] & vw[b]);
                 }
             }
         }
-        acc.iter().flat_map(|row| row.iter().map(|x| G64(gf64::reduce(*x)))).collect()
+        acc.iter().flat_map(|row| row.iter().map(|x| G64(gf64::reduce(c.sum(*x))))).collect()
     }
 }
 
@@ -208,10 +208,10 @@ impl<const N: usize> clmul::Task for FoldU<'_, N> {
                     self.log.uword(*view, t, ww)
                 });
                 let idx: [[u8; 64]; KB / 8] = std::array::from_fn(|g| lane_bytes(&bits[8 * g..8 * g + 8]));
-                out.extend((0..64).map(|l| {
-                    let s = tables.iter().zip(&idx).fold(0u64, |s, (t, ix)| s ^ t[ix[l] as usize]);
-                    G64(gf64::mul_xpow(s, l as u32))
-                }));
+                let mut lanes: [u64; 64] =
+                    std::array::from_fn(|l| tables.iter().zip(&idx).fold(0u64, |s, (t, ix)| s ^ t[ix[l] as usize]));
+                gf64::mul_xpow_lanes(&mut lanes);
+                out.extend(lanes.map(G64));
             }
         }
         self.outs
@@ -228,8 +228,8 @@ impl clmul::Task for Claim<'_> {
     type Out = G64;
     #[inline(always)]
     fn run<C: Clmul>(self, c: C) -> G64 {
-        let acc = self.alpha.iter().zip(self.words).fold(0u128, |acc, (a, w)| acc ^ c.clmul(*a, w));
-        G64(gf64::reduce(acc))
+        let acc = self.alpha.iter().zip(self.words).fold(c.zero(), |acc, (a, w)| c.mul_add(acc, *a, w));
+        G64(gf64::reduce(c.sum(acc)))
     }
 }
 

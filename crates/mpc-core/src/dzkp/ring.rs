@@ -404,11 +404,11 @@ impl clmul::Task for FoldG64<'_> {
     fn run<C: Clmul>(self, c: C) {
         let (head, tail) = self.x.split_at_mut(self.m);
         for (j, h) in head.iter_mut().enumerate() {
-            let mut acc = h.0 as u128;
+            let mut acc = c.zero();
             for (a, ra) in self.r.iter().enumerate().skip(1) {
-                acc ^= c.clmul(ra.0, tail[(a - 1) * self.m + j].0);
+                acc = c.mul_add(acc, ra.0, tail[(a - 1) * self.m + j].0);
             }
-            *h = G64(gf64::reduce(acc));
+            *h = G64(gf64::reduce(c.sum(acc) ^ h.0 as u128));
         }
     }
 }
@@ -426,17 +426,17 @@ impl clmul::Task for CrossG64<'_> {
     fn run<C: Clmul>(self, c: C) -> Vec<G64> {
         const K: usize = super::K;
         let (u, v, m) = (self.u, self.v, self.m);
-        let mut acc = [[0u128; K]; K];
+        let mut acc = [[c.zero(); K]; K];
         for j in 0..m {
             let ua: [u64; K] = std::array::from_fn(|a| u[a * m + j].0);
             let vb: [u64; K] = std::array::from_fn(|b| v[b * m + j].0);
             for a in 0..K {
                 for b in 0..K {
-                    acc[a][b] ^= c.clmul(ua[a], vb[b]);
+                    acc[a][b] = c.mul_add(acc[a][b], ua[a], vb[b]);
                 }
             }
         }
-        acc.iter().flat_map(|row| row.iter().map(|x| G64(gf64::reduce(*x)))).collect()
+        acc.iter().flat_map(|row| row.iter().map(|x| G64(gf64::reduce(c.sum(*x))))).collect()
     }
 }
 
