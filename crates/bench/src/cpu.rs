@@ -11,6 +11,10 @@
 //! - [`machine_busy_secs`]: every CPU of the machine, the time not idle, from `/proc/stat`
 //!   (the same ticks): with the services and the databases on one host, what a run costs in
 //!   all, its idle waits left out.
+//! - [`handoff_micros`]: not a CPU time but the machine's state as one number, the round trip
+//!   of a byte between two threads over pipes (as `perf bench sched pipe`): two wake-ups and
+//!   two context switches. The same host has measured ~2 µs quiet and ~8 µs when its
+//!   neighbours were busy, and the network's figures move with it.
 
 /// CPU seconds the calling thread has run (`None` where unknown).
 pub fn thread_secs() -> Option<f64> {
@@ -26,6 +30,36 @@ pub fn process_secs() -> Option<f64> {
 /// irq, softirq and steal (`None` where unknown). Differences measure a span.
 pub fn machine_busy_secs() -> Option<f64> {
     std::fs::read_to_string("/proc/stat").ok().as_deref().and_then(parse_proc_stat)
+}
+
+/// Microseconds per round trip of one byte between this thread and another over two pipes,
+/// the mean of `round_trips` (`None` if a pipe or the thread fails).
+pub fn handoff_micros(round_trips: u32) -> Option<f64> {
+    use std::io::{Read as _, Write as _};
+    let (mut from_echo, mut to_main) = std::io::pipe().ok()?;
+    let (mut from_main, mut to_echo) = std::io::pipe().ok()?;
+    let echo = std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        // Ends when the main side closes its end (a read of 0 bytes or an error).
+        while matches!(from_main.read(&mut b), Ok(1)) {
+            if to_main.write_all(&b).is_err() {
+                break;
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let mut ok = true;
+    for _ in 0..round_trips {
+        if to_echo.write_all(&b).is_err() || from_echo.read_exact(&mut b).is_err() {
+            ok = false;
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    drop(to_echo);
+    ok &= echo.join().is_ok();
+    (ok && round_trips > 0).then(|| secs * 1e6 / f64::from(round_trips))
 }
 
 /// Clock ticks per second of `/proc/*/stat` (`USER_HZ`).
@@ -85,6 +119,13 @@ mod tests {
         assert_eq!(parse_proc_stat(text), Some((406861 + 5 + 54247 + 7 + 4108 + 1366) as f64 / 100.0));
         assert_eq!(parse_proc_stat("cpu0 1 2 3 4 5 6 7 8\n"), None, "not the machine's line");
         assert_eq!(parse_proc_stat("cpu 1 2 3\n"), None, "too few fields");
+    }
+
+    #[test]
+    fn a_handoff_takes_time_and_comes_back() {
+        let us = handoff_micros(200).expect("pipes and a thread");
+        assert!(us > 0.0 && us.is_finite(), "{us} µs");
+        assert_eq!(handoff_micros(0), None, "no round trip, no figure");
     }
 
     #[cfg(target_os = "linux")]

@@ -23,7 +23,8 @@ fn bench_network_rows_are_checked() {
         assert!(r["secs"].as_f64().expect("secs") > 0.0, "{r}");
         assert!(r["cores"].as_u64().expect("cores") >= 1, "{r}");
     }
-    // The CPU the ingest cost, beside its wall clock (read from /proc).
+    // The machine's state before the clock, and the CPU the ingest cost (read from /proc).
+    assert!(stderr.contains("embedded: the machine before the clock: a thread hand-off round trip takes "), "{stderr}");
     if cfg!(target_os = "linux") {
         assert!(stderr.contains("embedded: the machine's CPU while ingesting: "), "{stderr}");
         assert!(stderr.contains(" ms per contribution"), "{stderr}");
