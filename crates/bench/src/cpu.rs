@@ -13,8 +13,9 @@
 //!   all, its idle waits left out.
 //! - [`handoff_micros`]: not a CPU time but the machine's state as one number, the round trip
 //!   of a byte between two threads over pipes (as `perf bench sched pipe`): two wake-ups and
-//!   two context switches. The same host has measured ~2 µs quiet and ~8 µs when its
-//!   neighbours were busy, and the network's figures move with it.
+//!   two context switches: a reading of the host's state to set beside figures of different
+//!   hours (the same 2-core VM has read 2 to 8 µs within an hour; it is a reading, not a
+//!   predictor of a run's speed).
 
 /// CPU seconds the calling thread has run (`None` where unknown).
 pub fn thread_secs() -> Option<f64> {

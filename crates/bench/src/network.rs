@@ -113,8 +113,8 @@ async fn measure(net: &LocalNet, args: &Args, backend: &str, n: u64, balances: &
     net.wait_key(timeout).await.context("the network key")?;
     eprintln!("{backend}: the network key was ready {:.1} s after the preparation", key.elapsed().as_secs_f64());
 
-    // The machine's state, which the figures move with (a busy host's context switches cost
-    // several times a quiet one's).
+    // The host's state, to set beside figures of other hours (its context switches cost
+    // several times more when its neighbours are busy).
     if let Some(us) = crate::cpu::handoff_micros(20_000) {
         eprintln!("{backend}: the machine before the clock: a thread hand-off round trip takes {us:.1} µs");
     }
