@@ -62,7 +62,7 @@ pub use error::ProviderError;
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use seal::{
     BundleContext, OpenedBundle, OpenedColumn, PlainValue, ProvenValue, SealedBundle, SealedContribution,
-    check_submitted, make_bundles, open_bundle, seal_contribution, sha256,
+    check_submitted, make_bundles, open_bundle, open_bundles, seal_contribution, sha256,
 };
 
 /// Bundle format version written and read by this build.

@@ -13,13 +13,27 @@
 //!   An encapsulated key on the twist has no Edwards image and is refused, where the ladder
 //!   would compute a secret the sender cannot know (its ciphertext fails the AEAD either way).
 //!
+//! - An open takes three field exponentiations besides the product (the inversion and the
+//!   square root of the Edwards conversion, the inversion back to Montgomery form); a party
+//!   opens an intake session's bundles together ([`Opener::open_many`]), which inverts all the
+//!   products' denominators at once (Montgomery's trick), saving one of the three per bundle.
+//!
 //! HKDF and the AEAD are ring's (HMAC-SHA256 and ChaCha20-Poly1305). One open of a 600-byte
 //! bundle: 45.9 µs here against 72.7 µs with the crate (release, this project's 2-core machine).
 
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::Scalar;
 use ring::{aead, hmac};
 use zeroize::Zeroizing;
+
+/// One message to open: `Open(enc, skR, info, aad, ciphertext)`.
+pub(crate) struct Sealed<'a> {
+    pub(crate) enc: &'a [u8; 32],
+    pub(crate) info: &'a [u8],
+    pub(crate) aad: &'a [u8],
+    pub(crate) ciphertext: &'a [u8],
+}
 
 /// RFC 9180 identifiers of the suite.
 pub(crate) const KEM_ID: u16 = 0x0020;
@@ -69,28 +83,63 @@ impl Opener {
     }
 
     /// `Open(enc, skR, info, aad, ciphertext)`; `None` on any failure (a refused encapsulated
-    /// key, an all-zero shared secret, or a ciphertext that does not authenticate).
+    /// key, an all-zero shared secret, or a ciphertext that does not authenticate). The tests'
+    /// reference for [`Opener::open_many`], which the crate uses.
+    #[cfg(test)]
     pub(crate) fn open(&self, enc: &[u8; 32], info: &[u8], aad: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
-        let dh = self.dh(enc)?;
-        let shared_secret = self.shared_secret(&dh, enc);
-        let (key, nonce) = key_schedule(&shared_secret, info);
+        self.open_many(&[Sealed { enc, info, aad, ciphertext }]).pop().flatten()
+    }
+
+    /// [`Opener::open`] of each, in order, their DH outputs computed together
+    /// ([`Opener::dh_many`]).
+    pub(crate) fn open_many(&self, items: &[Sealed<'_>]) -> Vec<Option<Vec<u8>>> {
+        let encs: Vec<[u8; 32]> = items.iter().map(|s| *s.enc).collect();
+        let dhs = self.dh_many(&encs);
+        items.iter().zip(&dhs).map(|(s, dh)| self.open_with(dh.as_ref()?, s)).collect()
+    }
+
+    /// The rest of an open once the DH output is known: key schedule, then the AEAD.
+    fn open_with(&self, dh: &[u8; 32], s: &Sealed<'_>) -> Option<Vec<u8>> {
+        let shared_secret = self.shared_secret(dh, s.enc);
+        let (key, nonce) = key_schedule(&shared_secret, s.info);
         let key = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &key[..]).ok()?);
         let nonce = aead::Nonce::try_assume_unique_for_key(&nonce[..]).ok()?;
-        let mut in_out = ciphertext.to_vec();
-        let len = key.open_in_place(nonce, aead::Aad::from(aad), &mut in_out).ok()?.len();
+        let mut in_out = s.ciphertext.to_vec();
+        let len = key.open_in_place(nonce, aead::Aad::from(s.aad), &mut in_out).ok()?.len();
         in_out.truncate(len);
         Some(in_out)
     }
 
-    /// `DH(skR, pkE)` = X25519(k, enc), on the Edwards form (see the module's notes).
+    /// `DH(skR, pkE)` = X25519(k, enc) for each encapsulated key, on the Edwards form (see the
+    /// module's notes); `None` for a key refused or an all-zero output. The products go back
+    /// to the Montgomery form together: one field inversion for all of them (Montgomery's
+    /// trick, three multiplications each), where each alone takes one of an open's three field
+    /// exponentiations.
+    fn dh_many(&self, encs: &[[u8; 32]]) -> Vec<Option<Zeroizing<[u8; 32]>>> {
+        let mut products: Zeroizing<Vec<EdwardsPoint>> = Zeroizing::new(Vec::with_capacity(encs.len()));
+        let index: Vec<Option<usize>> = encs
+            .iter()
+            .map(|enc| {
+                let point = MontgomeryPoint(*enc).to_edwards(0)?;
+                products.push(point.mul_by_cofactor() * *self.m);
+                Some(products.len() - 1)
+            })
+            .collect();
+        let shared: Zeroizing<Vec<MontgomeryPoint>> = Zeroizing::new(EdwardsPoint::to_montgomery_batch(&products));
+        index
+            .into_iter()
+            .map(|i| {
+                let dh = Zeroizing::new(shared.get(i?)?.to_bytes());
+                // RFC 9180 §7.1.4: an all-zero DH output is an error (small-order keys).
+                (dh.iter().fold(0u8, |acc, b| acc | b) != 0).then_some(dh)
+            })
+            .collect()
+    }
+
+    /// [`Opener::dh_many`] of one key.
+    #[cfg(test)]
     fn dh(&self, enc: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
-        let point = MontgomeryPoint(*enc).to_edwards(0)?;
-        let shared = Zeroizing::new((point.mul_by_cofactor() * *self.m).to_montgomery().to_bytes());
-        // RFC 9180 §7.1.4: an all-zero DH output is an error (small-order keys).
-        if shared.iter().fold(0u8, |acc, b| acc | b) == 0 {
-            return None;
-        }
-        Some(shared)
+        self.dh_many(&[*enc]).pop().flatten()
     }
 
     /// `ExtractAndExpand(dh, enc || pkR)` with the KEM's suite id.
@@ -245,6 +294,47 @@ mod tests {
         let mut twist = [0u8; 32];
         twist[0] = 2;
         assert!(o.open(&twist, b"info", b"aad", &ct).is_none());
+    }
+
+    /// A batch opens what each open alone opens, and refuses what each refuses, whatever sits
+    /// beside it (keys of the twist, of small order, another recipient's, altered messages).
+    #[test]
+    fn a_batch_opens_as_each_alone() {
+        let mut rng = crate::os_rng();
+        let (sk, pk) = X25519HkdfSha256::gen_keypair_with_rng(&mut rng);
+        let (_, other_pk) = X25519HkdfSha256::gen_keypair_with_rng(&mut rng);
+        let o = opener(&sk);
+        let mut sealed: Vec<([u8; 32], Vec<u8>, Vec<u8>)> = Vec::new();
+        for i in 0..24usize {
+            let to = if i % 5 == 3 { &other_pk } else { &pk };
+            let info = vec![i as u8; 9];
+            let msg = vec![0x5a ^ i as u8; 40 + i];
+            let (enc, mut ct) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+                &OpModeS::Base,
+                to,
+                &info,
+                &msg,
+                b"aad",
+                &mut rng,
+            )
+            .expect("seal");
+            let mut e = [0u8; 32];
+            e.copy_from_slice(&enc.to_bytes());
+            match i % 6 {
+                1 => e = [0u8; 32],                                     // small order
+                2 => e = std::array::from_fn(|k| u8::from(k == 0) * 2), // the twist
+                4 => ct[3] ^= 1,
+                _ => {}
+            }
+            sealed.push((e, info, ct));
+        }
+        let items: Vec<super::Sealed<'_>> =
+            sealed.iter().map(|(enc, info, ct)| super::Sealed { enc, info, aad: b"aad", ciphertext: ct }).collect();
+        let alone: Vec<Option<Vec<u8>>> = sealed.iter().map(|(e, info, ct)| o.open(e, info, b"aad", ct)).collect();
+        let opened = alone.iter().filter(|x| x.is_some()).count();
+        assert!(opened > 5 && opened < 24, "{opened} of 24 open alone");
+        assert_eq!(o.open_many(&items), alone);
+        assert_eq!(o.open_many(&items[..0]), Vec::<Option<Vec<u8>>>::new());
     }
 
     /// The Edwards-form product equals the ladder's for every point of the curve (pseudorandom

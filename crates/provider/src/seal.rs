@@ -496,6 +496,52 @@ pub fn open_bundle(
     secret_key: &SecretKey,
     expected: &BundleContext,
 ) -> Result<OpenedBundle, ProviderError> {
+    open_bundles(&[(sealed, expected)], secret_key)
+        .pop()
+        .unwrap_or_else(|| Err(ProviderError::Malformed("no bundle".into())))
+}
+
+/// [`open_bundle`] of each `(sealed, expected)`, in order, as one party: what a party does with
+/// an intake session's bundles. The same results as one at a time, for a third less of the
+/// decryptions' field arithmetic (`open.rs`: the key agreements finish together).
+pub fn open_bundles(
+    items: &[(&[u8], &BundleContext)],
+    secret_key: &SecretKey,
+) -> Vec<Result<OpenedBundle, ProviderError>> {
+    let envelopes: Vec<Result<Envelope, ProviderError>> =
+        items.iter().map(|(sealed, expected)| envelope(sealed, expected)).collect();
+    // Our own open of the same suite (`open.rs`: the crate's is twice as slow).
+    let plaintexts = {
+        let sealed: Vec<crate::open::Sealed<'_>> = envelopes
+            .iter()
+            .filter_map(|e| e.as_ref().ok())
+            .map(|e| crate::open::Sealed { enc: &e.enc, info: &e.info, aad: &e.info, ciphertext: &e.sealed.ciphertext })
+            .collect();
+        secret_key.opener.open_many(&sealed)
+    };
+    let mut plaintexts = plaintexts.into_iter();
+    envelopes
+        .into_iter()
+        .zip(items)
+        .map(|(e, (_, expected))| {
+            e?;
+            let plaintext = plaintexts.next().flatten().ok_or(ProviderError::DecryptionFailed)?;
+            unwrap_bundle(&plaintext, expected)
+        })
+        .collect()
+}
+
+/// A sealed bundle whose envelope passed its checks, ready to open.
+struct Envelope {
+    /// The encapsulated key.
+    enc: [u8; 32],
+    /// The HPKE `info`, also the AAD: the expected context.
+    info: Vec<u8>,
+    sealed: SealedShareBundle,
+}
+
+/// The envelope's checks (version, suite, context, key length).
+fn envelope(sealed: &[u8], expected: &BundleContext) -> Result<Envelope, ProviderError> {
     let env = SealedShareBundle::decode(sealed)
         .map_err(|e| ProviderError::Malformed(format!("not a SealedShareBundle: {e}")))?;
     if env.version != BUNDLE_VERSION {
@@ -510,11 +556,12 @@ pub fn open_bundle(
         .as_slice()
         .try_into()
         .map_err(|_| ProviderError::Malformed("the encapsulated key is not 32 bytes".into()))?;
-    let info = expected.info();
-    // Our own open of the same suite (`open.rs`: the crate's is twice as slow).
-    let plaintext =
-        secret_key.opener.open(&enc, &info, &info, &env.ciphertext).ok_or(ProviderError::DecryptionFailed)?;
-    let b = ShareBundle::decode(plaintext.as_slice())
+    Ok(Envelope { enc, info: expected.info(), sealed: env })
+}
+
+/// The decrypted bundle's checks.
+fn unwrap_bundle(plaintext: &[u8], expected: &BundleContext) -> Result<OpenedBundle, ProviderError> {
+    let b = ShareBundle::decode(plaintext)
         .map_err(|e| ProviderError::Malformed(format!("the decrypted ShareBundle does not decode: {e}")))?;
     if b.version != BUNDLE_VERSION {
         return Err(ProviderError::UnsupportedVersion { found: b.version, supported: BUNDLE_VERSION });

@@ -5,7 +5,7 @@ use triad_mpc_core::PartyId;
 use triad_notary::{Blinder, Direction, HashAlg, ProverSecret, UnopenedCommitment, plaintext_hash};
 use triad_provider::{
     BundleContext, DecimalError, DecimalFormat, OpenedBundle, OpenedColumn, ProvenValue, ProviderError, PublicKey,
-    SealedBundle, SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle, os_rng,
+    SealedBundle, SealedContribution, SecretKey, generate_keypair, make_bundles, open_bundle, open_bundles, os_rng,
 };
 
 const DATASET: &str = "eth-balances";
@@ -141,6 +141,38 @@ fn opening_with_another_partys_key_fails_to_decrypt() {
     let sealed = f.seal().expect("bundles");
     let err = open_bundle(sealed[0].as_bytes(), &f.sks[1], &ctx(party(0))).expect_err("wrong key");
     assert!(matches!(err, ProviderError::DecryptionFailed), "{err}");
+}
+
+/// A party opens an intake session's bundles together: each result is what opening it alone
+/// gives, failures included, whatever sits beside it.
+#[test]
+fn bundles_opened_together_open_as_each_alone() {
+    let f = fixture(b"12.345", HashAlg::Blake3);
+    let g = fixture(b"7", HashAlg::Blake3);
+    let (a, b, other) = (f.seal().expect("bundles"), f.seal().expect("bundles"), g.seal().expect("bundles"));
+    let other_cid = BundleContext::new(DATASET, [0xc2; 16], party(0));
+    let (c0, c1) = (ctx(party(0)), ctx(party(1)));
+    let items: Vec<(&[u8], &BundleContext)> = vec![
+        (a[0].as_bytes(), &c0),
+        (b"not a bundle", &c0),
+        (other[0].as_bytes(), &c0), // sealed to another key
+        (b[0].as_bytes(), &c0),
+        (a[0].as_bytes(), &other_cid),
+        (a[1].as_bytes(), &c1), // party 1's, opened with party 0's key
+        (b[0].as_bytes(), &c0),
+    ];
+    let together = open_bundles(&items, &f.sks[0]);
+    assert_eq!(together.len(), items.len());
+    for (i, ((sealed, c), got)) in items.iter().zip(&together).enumerate() {
+        match (open_bundle(sealed, &f.sks[0], c), got) {
+            (Ok(want), Ok(got)) => assert!(want == *got, "item {i}"),
+            (Err(want), Err(got)) => assert_eq!(want.to_string(), got.to_string(), "item {i}"),
+            (want, got) => panic!("item {i}: alone {:?}, together {:?}", want.err(), got.as_ref().err()),
+        }
+    }
+    let opened: Vec<bool> = together.iter().map(Result::is_ok).collect();
+    assert_eq!(opened, [true, false, false, true, false, false, true]);
+    assert!(open_bundles(&[], &f.sks[0]).is_empty());
 }
 
 #[test]

@@ -12,7 +12,7 @@ use triad_mpc::core::SessionId;
 use triad_mpc::net::{BlockingMesh, MeshListener, NetConfig, PartyId, PeerAddr, PinnedKey, TcpSetup};
 use triad_mpc::{NetParty, PartyConfig, core_party, net_session_id};
 use triad_proto::events::v1::{ContributionSubmitted, DatasetCreated, Rejection};
-use triad_provider::{BundleContext, OpenedBundle, SecretKey, ShareCommitments, check_submitted, open_bundle};
+use triad_provider::{BundleContext, OpenedBundle, SecretKey, ShareCommitments, check_submitted, open_bundles};
 use triad_stats::exec::{Answer, ExecError};
 
 use super::lists::IntakeList;
@@ -119,16 +119,30 @@ pub(crate) fn intake(
     let mut mine = IntakeList::default();
     let mut opened: Vec<Option<(OpenedBundle, ShareCommitments)>> = Vec::with_capacity(n);
     let mut unusable_why: HashMap<usize, String> = HashMap::new();
-    for (k, item) in items.iter().enumerate() {
-        let checked = (|| {
+    // The bundles' contexts, then all of them opened at once (their key agreements finish
+    // together: `triad_provider::open_bundles`).
+    let contexts: Vec<Result<BundleContext, String>> = items
+        .iter()
+        .map(|item| {
             let cid: [u8; 16] = item
                 .submitted
                 .contribution_id
                 .as_slice()
                 .try_into()
                 .map_err(|_| "the contribution id is not 16 bytes".to_owned())?;
-            let ctx = BundleContext::new(&dataset.dataset_id, cid, core_party(me));
-            let b = open_bundle(&item.sealed, secret, &ctx).map_err(|e| e.to_string())?;
+            Ok(BundleContext::new(&dataset.dataset_id, cid, core_party(me)))
+        })
+        .collect();
+    let to_open: Vec<(&[u8], &BundleContext)> = items
+        .iter()
+        .zip(&contexts)
+        .filter_map(|(item, ctx)| Some((item.sealed.as_slice(), ctx.as_ref().ok()?)))
+        .collect();
+    let mut bundles = open_bundles(&to_open, secret).into_iter();
+    for (k, (item, ctx)) in items.iter().zip(contexts).enumerate() {
+        let checked = (|| {
+            ctx?;
+            let b = bundles.next().ok_or_else(|| "no bundle opened".to_owned())?.map_err(|e| e.to_string())?;
             check_submitted(&b, &item.sealed, &item.submitted, &formats).map_err(|e| e.to_string())?;
             let public =
                 triad_proto::provider::v1::ShareCommitments::decode(item.submitted.share_commitments.as_slice())
